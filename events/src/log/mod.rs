@@ -1,0 +1,186 @@
+//! The log: one trait, two backends.
+//!
+//! The model is Kafka's: a topic per [`Domain`], a fixed number of
+//! partitions per topic, records with a key, headers, a timestamp and a
+//! value, and offsets that grow by one per record within a partition.
+//! Readers are assigned partitions explicitly and keep their positions
+//! themselves (in the view database), never in consumer groups, so any
+//! number of installations can read one log independently.
+
+pub mod embedded;
+pub mod kafka;
+
+use crate::domain::Domain;
+use async_trait::async_trait;
+use std::time::Duration;
+
+pub use embedded::EmbeddedLog;
+pub use kafka::{KafkaConfig, KafkaLog};
+
+/// Where a record is: its partition within its topic and its offset there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LogPosition {
+    pub partition: u32,
+    pub offset: u64,
+}
+
+/// A record to append. Its partition is chosen from the key with
+/// [`crate::domain::partition_for`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingRecord {
+    pub key: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub value: Vec<u8>,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+}
+
+/// A record read back from the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogRecord {
+    pub domain: Domain,
+    pub partition: u32,
+    pub offset: u64,
+    pub timestamp_ms: i64,
+    pub key: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub value: Vec<u8>,
+}
+
+impl LogRecord {
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    pub fn position(&self) -> LogPosition {
+        LogPosition {
+            partition: self.partition,
+            offset: self.offset,
+        }
+    }
+
+    /// Bytes this record occupies: key, headers and value.
+    pub fn size(&self) -> usize {
+        self.key.len()
+            + self.value.len()
+            + self
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
+/// One partition of one topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    pub domain: Domain,
+    pub partition: u32,
+}
+
+/// Where a reader starts in one partition: the offset of the next record
+/// it wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadStart {
+    pub topic_partition: TopicPartition,
+    pub offset: u64,
+}
+
+/// What one poll returned.
+#[derive(Debug, Default)]
+pub struct ReadBatch {
+    pub records: Vec<LogRecord>,
+    /// True when, after these records, every assigned partition had been
+    /// read to its end (as the backend last saw it). Decided from reads,
+    /// not from watermark queries.
+    pub caught_up: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("log storage at {path}: {reason}")]
+    Storage { path: String, reason: String },
+    #[error(
+        "the data directory {path} is in use by another process (is `reprise serve` running?); \
+         stop it, or run the command against the server with --server URL"
+    )]
+    Locked { path: String },
+    #[error("{path} is not a reprise log: {reason}; refusing to touch it")]
+    Foreign { path: String, reason: String },
+    #[error("Kafka broker(s) {brokers} unreachable: {reason}")]
+    Unreachable { brokers: String, reason: String },
+    #[error("Kafka: {0}")]
+    Kafka(String),
+    #[error(
+        "topic {topic} has {actual} partitions but {configured} are configured; \
+         changing the count would remap keys to other partitions"
+    )]
+    PartitionMismatch {
+        topic: String,
+        actual: u32,
+        configured: u32,
+    },
+    #[error("corrupt record in {topic}/{partition} at offset {offset}: {reason}")]
+    Corrupt {
+        topic: String,
+        partition: u32,
+        offset: u64,
+        reason: String,
+    },
+    #[error("unknown partition {partition} of topic {topic}")]
+    UnknownPartition { topic: String, partition: u32 },
+    #[error("timed out after {0:?} waiting for the log to acknowledge")]
+    Timeout(Duration),
+}
+
+/// An append-only, partitioned log of records.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// What this log is, for messages: `embedded log at ./data/log`.
+    fn describe(&self) -> String;
+
+    /// The topic name of a domain (`reprise.calendar`).
+    fn topic_name(&self, domain: Domain) -> String;
+
+    /// The partition count of a domain's topic.
+    fn partitions(&self, domain: Domain) -> u32;
+
+    /// Appends records to one topic, each to the partition its key maps
+    /// to. Returns only once every record is durable, with the positions in
+    /// the order given. Records with the same key keep their order.
+    async fn append(
+        &self,
+        domain: Domain,
+        records: Vec<OutgoingRecord>,
+    ) -> Result<Vec<LogPosition>, LogError>;
+
+    /// A reader of the given partitions from the given offsets.
+    fn reader(&self, starts: &[ReadStart]) -> Result<Box<dyn LogReader>, LogError>;
+
+    /// The offset the next record of each partition will get, as the
+    /// backend can tell (a watermark query on Kafka: informative only).
+    async fn end_offsets(&self, domain: Domain) -> Result<Vec<u64>, LogError>;
+}
+
+/// Reads records in batches; blocking, so it runs on a projection's own
+/// thread.
+pub trait LogReader: Send {
+    /// Up to `max` records, waiting at most `timeout` when none is ready.
+    fn poll(&mut self, max: usize, timeout: Duration) -> Result<ReadBatch, LogError>;
+}
+
+/// Every partition of the given domains from offset 0.
+pub fn starts_from_beginning(log: &dyn EventLog, domains: &[Domain]) -> Vec<ReadStart> {
+    domains
+        .iter()
+        .flat_map(|&domain| {
+            (0..log.partitions(domain)).map(move |partition| ReadStart {
+                topic_partition: TopicPartition { domain, partition },
+                offset: 0,
+            })
+        })
+        .collect()
+}
