@@ -1,1 +1,29 @@
+//! Views materialised from the log.
+//!
+//! A [`Projection`] is a named, versioned, pure function from events to
+//! writes on its own keyspace. The [`runner`] feeds it the log in batches
+//! and commits each batch together with the new log positions in one atomic
+//! sled batch, so a crash resumes exactly where the view stopped. Each
+//! `(name, version)` owns one sled tree (`calendars@1`), so two versions of
+//! one projection can live side by side in one database.
+//!
+//! The views here are the only place the rest of reprise reads from:
+//! [`calendars`], [`contacts`], [`directory`] and [`seen`]. Their read
+//! types hide sled so the storage engine stays replaceable.
 
+pub mod calendars;
+mod collections;
+pub mod contacts;
+pub mod directory;
+pub mod outcome;
+pub mod projection;
+pub mod registry;
+pub mod runner;
+pub mod seen;
+pub mod store;
+pub mod view;
+
+pub use outcome::{Outcome, Rejection};
+pub use projection::{Applied, Projection};
+pub use runner::{CatchUp, Runner, RunnerError};
+pub use store::{BuildState, ProjectionId, StoreError, ViewStore};

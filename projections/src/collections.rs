@@ -1,0 +1,403 @@
+//! The logic calendars and address books share: collections per owner,
+//! resources by href and by UID, and a change list per collection keyed by
+//! version for RFC 6578 sync. Both views use the same key layout in their
+//! own trees:
+//!
+//! - `col\0owner\0collection` → [`CollectionRecord`]
+//! - `obj\0owner\0collection\0href` → [`ObjectRecord`]
+//! - `uid\0owner\0collection\0uid` → href
+//! - `chg\0owner\0collection\0version` → [`Change`] (latest change per href only)
+//! - `tmb\0owner\0collection\0href` → version of the deletion (to prune its change)
+
+use crate::outcome::{check_expected, Outcome, Rejection};
+use crate::projection::{check_name, Applied, ApplyError};
+use crate::store::{decode, StoreError};
+use crate::view::{keys::key, keys::under, ViewTxn};
+use events::AggregateVersion;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+const COL: &[u8] = b"col\0";
+const OBJ: &[u8] = b"obj\0";
+const UID: &[u8] = b"uid\0";
+const CHG: &[u8] = b"chg\0";
+const TMB: &[u8] = b"tmb\0";
+
+/// A collection and its versions. `ctag` changes whenever the collection
+/// or any member changes; it is also the newest sync token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionRecord<P> {
+    pub props: P,
+    /// When it was created: sync tokens from before are invalid.
+    pub created: AggregateVersion,
+    /// The last change to the collection's own properties.
+    pub version: AggregateVersion,
+    pub ctag: AggregateVersion,
+}
+
+/// A stored resource. Its ETag is derived from `version`, which comes
+/// from the log position, so every instance serves the same ETag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub uid: String,
+    /// VEVENT, VTODO, VJOURNAL for calendar objects; None for vCards.
+    pub component: Option<String>,
+    pub body: String,
+    pub version: AggregateVersion,
+}
+
+impl ObjectRecord {
+    /// The strong ETag, quotes included.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// One entry of a collection's change list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub href: String,
+    pub deleted: bool,
+}
+
+/// What a put carries once its body was validated.
+pub(crate) struct NewObject<'a> {
+    pub collection: &'a str,
+    pub href: &'a str,
+    pub uid: &'a str,
+    pub component: Option<String>,
+    pub body: &'a str,
+}
+
+fn col_key(owner: &str, col: &str) -> Vec<u8> {
+    key(COL, &[owner.as_bytes(), col.as_bytes()])
+}
+fn obj_key(owner: &str, col: &str, href: &str) -> Vec<u8> {
+    key(OBJ, &[owner.as_bytes(), col.as_bytes(), href.as_bytes()])
+}
+fn uid_key(owner: &str, col: &str, uid: &str) -> Vec<u8> {
+    key(UID, &[owner.as_bytes(), col.as_bytes(), uid.as_bytes()])
+}
+fn chg_key(owner: &str, col: &str, version: AggregateVersion) -> Vec<u8> {
+    key(CHG, &[owner.as_bytes(), col.as_bytes(), &version.0.to_be_bytes()])
+}
+fn tmb_key(owner: &str, col: &str, href: &str) -> Vec<u8> {
+    key(TMB, &[owner.as_bytes(), col.as_bytes(), href.as_bytes()])
+}
+
+/// The apply side, parameterised by the collection's property type.
+pub(crate) struct Collections<'e, 'v, 't> {
+    pub event: &'e Applied<'e>,
+    pub view: &'v mut ViewTxn<'t>,
+    /// "calendar" or "address book", for messages.
+    pub noun: &'static str,
+}
+
+impl<'e, 'v, 't> Collections<'e, 'v, 't> {
+    fn owner(&self) -> &'e str {
+        &self.event.event.partition_key
+    }
+
+    fn load<P: DeserializeOwned>(
+        &self,
+        col: &str,
+    ) -> Result<Option<CollectionRecord<P>>, StoreError> {
+        self.view.get_as(&col_key(self.owner(), col))
+    }
+
+    pub fn create<P: Serialize + DeserializeOwned>(
+        &mut self,
+        col: &str,
+        props: P,
+    ) -> Result<Outcome, ApplyError> {
+        check_name(self.noun, col)?;
+        let current = self.load::<P>(col)?.map(|c| c.version);
+        if let Some(version) = current {
+            if let Err(r) = check_expected(self.event.event.expected_version, version) {
+                return r.into();
+            }
+            return Rejection::AlreadyExists {
+                what: format!("{} {col}", self.noun),
+            }
+            .into();
+        }
+        if let Err(r) = check_expected(self.event.event.expected_version, AggregateVersion::ABSENT) {
+            return r.into();
+        }
+        let v = self.event.version();
+        let record = CollectionRecord {
+            props,
+            created: v,
+            version: v,
+            ctag: v,
+        };
+        self.view.put_as(col_key(self.owner(), col), &record);
+        Ok(Outcome::Applied { version: v })
+    }
+
+    pub fn update<P: Serialize + DeserializeOwned>(
+        &mut self,
+        col: &str,
+        change: impl FnOnce(&mut P),
+    ) -> Result<Outcome, ApplyError> {
+        let Some(mut record) = self.load::<P>(col)? else {
+            return self.not_found(col);
+        };
+        if let Err(r) = check_expected(self.event.event.expected_version, record.version) {
+            return r.into();
+        }
+        change(&mut record.props);
+        let v = self.event.version();
+        record.version = v;
+        record.ctag = v;
+        self.view.put_as(col_key(self.owner(), col), &record);
+        Ok(Outcome::Applied { version: v })
+    }
+
+    /// Deletes a collection and everything in it.
+    pub fn delete<P: Serialize + DeserializeOwned>(
+        &mut self,
+        col: &str,
+    ) -> Result<Outcome, ApplyError> {
+        let Some(record) = self.load::<P>(col)? else {
+            return self.not_found(col);
+        };
+        if let Err(r) = check_expected(self.event.event.expected_version, record.version) {
+            return r.into();
+        }
+        let owner = self.owner();
+        for prefix in [OBJ, UID, CHG, TMB] {
+            for k in self
+                .view
+                .keys_with_prefix(&under(prefix, &[owner.as_bytes(), col.as_bytes()]))?
+            {
+                self.view.delete(k);
+            }
+        }
+        self.view.delete(col_key(owner, col));
+        Ok(Outcome::Applied {
+            version: AggregateVersion::ABSENT,
+        })
+    }
+
+    fn not_found(&self, col: &str) -> Result<Outcome, ApplyError> {
+        Rejection::NotFound {
+            what: format!("{} {col}", self.noun),
+        }
+        .into()
+    }
+
+    /// Puts a resource. `accepts` says whether the collection takes the
+    /// resource's component.
+    pub fn put<P: Serialize + DeserializeOwned>(
+        &mut self,
+        object: NewObject<'_>,
+        accepts: impl FnOnce(&P, Option<&str>) -> bool,
+    ) -> Result<Outcome, ApplyError> {
+        let NewObject {
+            collection: col,
+            href,
+            uid,
+            component,
+            body,
+        } = object;
+        check_name("href", href)?;
+        check_name("UID", uid)?;
+        let owner = self.owner();
+        let Some(mut record) = self.load::<P>(col)? else {
+            return self.not_found(col);
+        };
+        let existing: Option<ObjectRecord> = self.view.get_as(&obj_key(owner, col, href))?;
+        let current = existing
+            .as_ref()
+            .map_or(AggregateVersion::ABSENT, |o| o.version);
+        if let Err(r) = check_expected(self.event.event.expected_version, current) {
+            return r.into();
+        }
+        if !accepts(&record.props, component.as_deref()) {
+            return Rejection::UnsupportedComponent {
+                component: component.unwrap_or_default(),
+            }
+            .into();
+        }
+        if let Some(holder) = self.view.get(&uid_key(owner, col, uid))? {
+            if holder != href.as_bytes() {
+                return Rejection::UidConflict {
+                    href: String::from_utf8_lossy(&holder).into_owned(),
+                }
+                .into();
+            }
+        }
+        let v = self.event.version();
+        if let Some(old) = &existing {
+            self.view.delete(chg_key(owner, col, old.version));
+            if old.uid != uid {
+                self.view.delete(uid_key(owner, col, &old.uid));
+            }
+        } else if let Some(deleted) = self.view.get_as::<AggregateVersion>(&tmb_key(owner, col, href))? {
+            self.view.delete(chg_key(owner, col, deleted));
+            self.view.delete(tmb_key(owner, col, href));
+        }
+        let object = ObjectRecord {
+            uid: uid.to_string(),
+            component,
+            body: body.to_string(),
+            version: v,
+        };
+        self.view.put_as(obj_key(owner, col, href), &object);
+        self.view
+            .put(uid_key(owner, col, uid), href.as_bytes().to_vec());
+        self.view.put_as(
+            chg_key(owner, col, v),
+            &Change {
+                href: href.to_string(),
+                deleted: false,
+            },
+        );
+        record.ctag = v;
+        self.view.put_as(col_key(owner, col), &record);
+        Ok(Outcome::Applied { version: v })
+    }
+
+    pub fn remove<P: Serialize + DeserializeOwned>(
+        &mut self,
+        col: &str,
+        href: &str,
+    ) -> Result<Outcome, ApplyError> {
+        let owner = self.owner();
+        let Some(mut record) = self.load::<P>(col)? else {
+            return self.not_found(col);
+        };
+        let Some(existing) = self.view.get_as::<ObjectRecord>(&obj_key(owner, col, href))? else {
+            return Rejection::NotFound {
+                what: format!("{href} in {} {col}", self.noun),
+            }
+            .into();
+        };
+        if let Err(r) = check_expected(self.event.event.expected_version, existing.version) {
+            return r.into();
+        }
+        let v = self.event.version();
+        self.view.delete(obj_key(owner, col, href));
+        self.view.delete(uid_key(owner, col, &existing.uid));
+        self.view.delete(chg_key(owner, col, existing.version));
+        self.view.put_as(
+            chg_key(owner, col, v),
+            &Change {
+                href: href.to_string(),
+                deleted: true,
+            },
+        );
+        self.view.put_as(tmb_key(owner, col, href), &v);
+        record.ctag = v;
+        self.view.put_as(col_key(owner, col), &record);
+        Ok(Outcome::Applied {
+            version: AggregateVersion::ABSENT,
+        })
+    }
+}
+
+/// The read side of a collections view.
+#[derive(Clone)]
+pub struct CollectionsView<P> {
+    tree: sled::Tree,
+    name: String,
+    _props: std::marker::PhantomData<fn() -> P>,
+}
+
+impl<P: DeserializeOwned> CollectionsView<P> {
+    pub(crate) fn new(tree: sled::Tree, name: String) -> Self {
+        CollectionsView {
+            tree,
+            name,
+            _props: std::marker::PhantomData,
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, k: &[u8], v: &[u8]) -> Result<T, StoreError> {
+        decode(v).map_err(|reason| StoreError::Corrupt {
+            projection: self.name.clone(),
+            key: String::from_utf8_lossy(k).into_owned(),
+            reason,
+        })
+    }
+
+    fn get<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.tree.get(k).map_err(|e| self.storage(e))? {
+            None => Ok(None),
+            Some(v) => self.decode(k, &v).map(Some),
+        }
+    }
+
+    fn storage(&self, e: sled::Error) -> StoreError {
+        StoreError::Storage {
+            path: self.name.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// Items under a prefix, with the last key part as a string.
+    fn list<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<(String, T)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(prefix) {
+            let (k, v) = item.map_err(|e| self.storage(e))?;
+            let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            out.push((name, self.decode(&k, &v)?));
+        }
+        Ok(out)
+    }
+
+    /// An owner's collections by name.
+    pub fn collections(&self, owner: &str) -> Result<Vec<(String, CollectionRecord<P>)>, StoreError> {
+        self.list(&under(COL, &[owner.as_bytes()]))
+    }
+
+    pub fn collection(&self, owner: &str, col: &str) -> Result<Option<CollectionRecord<P>>, StoreError> {
+        self.get(&col_key(owner, col))
+    }
+
+    pub fn object(&self, owner: &str, col: &str, href: &str) -> Result<Option<ObjectRecord>, StoreError> {
+        self.get(&obj_key(owner, col, href))
+    }
+
+    /// The href holding a UID in a collection.
+    pub fn href_of_uid(&self, owner: &str, col: &str, uid: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .tree
+            .get(uid_key(owner, col, uid))
+            .map_err(|e| self.storage(e))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Every resource of a collection by href.
+    pub fn objects(&self, owner: &str, col: &str) -> Result<Vec<(String, ObjectRecord)>, StoreError> {
+        self.list(&under(OBJ, &[owner.as_bytes(), col.as_bytes()]))
+    }
+
+    /// Changes after `since`, oldest first: each href once, at its latest
+    /// change, deletions included.
+    pub fn changes_since(
+        &self,
+        owner: &str,
+        col: &str,
+        since: AggregateVersion,
+    ) -> Result<Vec<(AggregateVersion, Change)>, StoreError> {
+        let prefix = under(CHG, &[owner.as_bytes(), col.as_bytes()]);
+        let mut start = prefix.clone();
+        start.extend_from_slice(&(since.0 + 1).to_be_bytes());
+        let mut out = Vec::new();
+        for item in self.tree.range(start..) {
+            let (k, v) = item.map_err(|e| self.storage(e))?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let raw: [u8; 8] = k[prefix.len()..].try_into().map_err(|_| StoreError::Corrupt {
+                projection: self.name.clone(),
+                key: String::from_utf8_lossy(&k).into_owned(),
+                reason: "bad change key".into(),
+            })?;
+            out.push((AggregateVersion(u64::from_be_bytes(raw)), self.decode(&k, &v)?));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,679 @@
+//! The directory: domains, users, groups (nested) and resources, per domain.
+//!
+//! Directory events are keyed by their domain, so every rule here (unique
+//! logins and emails, existing members, no membership cycles) depends
+//! only on the events of one partition: the log order decides the same way
+//! on every instance. Keys:
+//!
+//! - `dom\0domain` → [`DomainRecord`]
+//! - `usr\0domain\0login` → [`UserRecord`]; `lgn\0login\0domain` (login index)
+//! - `eml\0email\0domain` → login (emails compared lowercase)
+//! - `grp\0domain\0group` → [`GroupRecord`]
+//! - `mem\0domain\0group\0u|g\0name` and the reverse `mof\0domain\0u|g\0name\0group`
+//! - `res\0domain\0resource` → [`ResourceRecord`]
+
+use crate::outcome::{check_expected, Outcome, Rejection};
+use crate::projection::{check_name, Applied, ApplyError, Projection};
+use crate::store::{decode, StoreError};
+use crate::view::keys::{key, under};
+use crate::view::ViewTxn;
+use events::payload::{Member, ResourceKind};
+use events::{AggregateVersion, Domain, Payload};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+const DOM: &[u8] = b"dom\0";
+const USR: &[u8] = b"usr\0";
+const LGN: &[u8] = b"lgn\0";
+const EML: &[u8] = b"eml\0";
+const GRP: &[u8] = b"grp\0";
+const MEM: &[u8] = b"mem\0";
+const MOF: &[u8] = b"mof\0";
+const RES: &[u8] = b"res\0";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainRecord {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub version: AggregateVersion,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub login: String,
+    pub domain: String,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub password_hash: String,
+    pub admin: bool,
+    pub enabled: bool,
+    pub version: AggregateVersion,
+}
+
+impl UserRecord {
+    /// The principal: `login@domain`, the partition key of the user's data.
+    pub fn principal(&self) -> String {
+        principal(&self.login, &self.domain)
+    }
+}
+
+pub fn principal(login: &str, domain: &str) -> String {
+    format!("{login}@{domain}")
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub version: AggregateVersion,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceRecord {
+    pub name: String,
+    pub kind: ResourceKind,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub capacity: Option<u32>,
+    pub location: Option<String>,
+    pub version: AggregateVersion,
+}
+
+/// A login: lowercase ASCII letters, digits, `.`, `_` and `-`.
+pub fn valid_login(login: &str) -> bool {
+    !login.is_empty()
+        && login.len() <= 64
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+fn member_parts(m: &Member) -> (&'static [u8], &str) {
+    match m {
+        Member::User(n) => (b"u", n),
+        Member::Group(n) => (b"g", n),
+    }
+}
+
+pub struct Directory;
+
+impl Directory {
+    pub const NAME: &'static str = "directory";
+    pub const VERSION: u32 = 1;
+}
+
+struct Apply<'e, 'v, 't> {
+    event: &'e Applied<'e>,
+    view: &'v mut ViewTxn<'t>,
+    domain: &'e str,
+}
+
+fn rejected(r: Rejection) -> Result<Outcome, ApplyError> {
+    r.into()
+}
+
+impl Apply<'_, '_, '_> {
+    fn d(&self) -> &[u8] {
+        self.domain.as_bytes()
+    }
+
+    fn expect(&self, current: AggregateVersion) -> Result<(), Rejection> {
+        check_expected(self.event.event.expected_version, current)
+    }
+
+    fn applied(&self) -> Outcome {
+        Outcome::Applied {
+            version: self.event.version(),
+        }
+    }
+
+    fn domain_exists(&self) -> Result<bool, StoreError> {
+        self.view.contains(&key(DOM, &[self.d()]))
+    }
+
+    fn user(&self, login: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.view.get_as(&key(USR, &[self.d(), login.as_bytes()]))
+    }
+
+    fn group(&self, name: &str) -> Result<Option<GroupRecord>, StoreError> {
+        self.view.get_as(&key(GRP, &[self.d(), name.as_bytes()]))
+    }
+
+    fn member_exists(&self, m: &Member) -> Result<bool, StoreError> {
+        Ok(match m {
+            Member::User(n) => self.user(n)?.is_some(),
+            Member::Group(n) => self.group(n)?.is_some(),
+        })
+    }
+
+    fn email_holder(&self, email: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .view
+            .get(&key(EML, &[email.to_lowercase().as_bytes(), self.d()]))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn put_user(&mut self, user: &UserRecord) {
+        let k = key(USR, &[self.d(), user.login.as_bytes()]);
+        self.view.put_as(k, user);
+    }
+
+    fn membership_keys(&self, group: &str, m: &Member) -> (Vec<u8>, Vec<u8>) {
+        let (kind, name) = member_parts(m);
+        (
+            key(MEM, &[self.d(), group.as_bytes(), kind, name.as_bytes()]),
+            key(MOF, &[self.d(), kind, name.as_bytes(), group.as_bytes()]),
+        )
+    }
+
+    /// Removes every membership of and in `m`.
+    fn forget_member(&mut self, m: &Member) -> Result<(), StoreError> {
+        let (kind, name) = member_parts(m);
+        let of = under(MOF, &[self.d(), kind, name.as_bytes()]);
+        for k in self.view.keys_with_prefix(&of)? {
+            let group = String::from_utf8_lossy(&k[of.len()..]).into_owned();
+            let (mem, mof) = self.membership_keys(&group, m);
+            self.view.delete(mem);
+            self.view.delete(mof);
+        }
+        if let Member::Group(g) = m {
+            let inside = under(MEM, &[self.d(), g.as_bytes()]);
+            for k in self.view.keys_with_prefix(&inside)? {
+                if let Some(member) = parse_member(&k[inside.len()..]) {
+                    let (mem, mof) = self.membership_keys(g, &member);
+                    self.view.delete(mem);
+                    self.view.delete(mof);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `target` is `group` or a group nested anywhere inside it.
+    fn contains_group(&self, group: &str, target: &str) -> Result<bool, StoreError> {
+        let mut stack = vec![group.to_string()];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(g) = stack.pop() {
+            if g == target {
+                return Ok(true);
+            }
+            if !seen.insert(g.clone()) {
+                continue;
+            }
+            let inside = under(MEM, &[self.d(), g.as_bytes(), b"g"]);
+            for k in self.view.keys_with_prefix(&inside)? {
+                stack.push(String::from_utf8_lossy(&k[inside.len()..]).into_owned());
+            }
+        }
+        Ok(false)
+    }
+
+    fn run(&mut self) -> Result<Outcome, ApplyError> {
+        let event = self.event.event;
+        let v = self.event.version();
+        match &event.payload {
+            Payload::DomainCreated(e) => {
+                if e.domain != self.domain {
+                    return Err(ApplyError::Refused(format!(
+                        "domain {:?} created under partition key {:?}",
+                        e.domain, self.domain
+                    )));
+                }
+                let k = key(DOM, &[self.d()]);
+                let current = self
+                    .view
+                    .get_as::<DomainRecord>(&k)?
+                    .map_or(AggregateVersion::ABSENT, |d| d.version);
+                if let Err(r) = self.expect(current) {
+                    return rejected(r);
+                }
+                if current != AggregateVersion::ABSENT {
+                    return rejected(Rejection::AlreadyExists {
+                        what: format!("domain {}", e.domain),
+                    });
+                }
+                let record = DomainRecord {
+                    name: e.domain.clone(),
+                    display_name: e.display_name.clone(),
+                    version: v,
+                };
+                self.view.put_as(k, &record);
+                Ok(self.applied())
+            }
+            Payload::UserCreated(e) => {
+                if !valid_login(&e.login) {
+                    return Err(ApplyError::Refused(format!("invalid login {:?}", e.login)));
+                }
+                if !e.password_hash.starts_with("$argon2") {
+                    return Err(ApplyError::Refused("password hash is not argon2".into()));
+                }
+                if !self.domain_exists()? {
+                    return rejected(Rejection::NotFound {
+                        what: format!("domain {}", self.domain),
+                    });
+                }
+                let current = self.user(&e.login)?.map_or(AggregateVersion::ABSENT, |u| u.version);
+                if let Err(r) = self.expect(current) {
+                    return rejected(r);
+                }
+                if current != AggregateVersion::ABSENT {
+                    return rejected(Rejection::AlreadyExists {
+                        what: format!("user {}", e.login),
+                    });
+                }
+                if let Some(holder) = self.email_holder(&e.email)? {
+                    return rejected(Rejection::AlreadyExists {
+                        what: format!("email {} (user {holder})", e.email),
+                    });
+                }
+                let user = UserRecord {
+                    login: e.login.clone(),
+                    domain: self.domain.to_string(),
+                    email: e.email.clone(),
+                    display_name: e.display_name.clone(),
+                    password_hash: e.password_hash.clone(),
+                    admin: e.admin,
+                    enabled: true,
+                    version: v,
+                };
+                self.put_user(&user);
+                self.view.put(key(LGN, &[e.login.as_bytes(), self.d()]), Vec::new());
+                self.view.put(
+                    key(EML, &[e.email.to_lowercase().as_bytes(), self.d()]),
+                    e.login.as_bytes().to_vec(),
+                );
+                Ok(self.applied())
+            }
+            Payload::UserUpdated(e) => {
+                let Some(mut user) = self.user(&e.login)? else {
+                    return rejected(Rejection::NotFound {
+                        what: format!("user {}", e.login),
+                    });
+                };
+                if let Err(r) = self.expect(user.version) {
+                    return rejected(r);
+                }
+                if let Some(email) = &e.email {
+                    if !email.eq_ignore_ascii_case(&user.email) {
+                        if let Some(holder) = self.email_holder(email)? {
+                            return rejected(Rejection::AlreadyExists {
+                                what: format!("email {email} (user {holder})"),
+                            });
+                        }
+                        self.view
+                            .delete(key(EML, &[user.email.to_lowercase().as_bytes(), self.d()]));
+                        self.view.put(
+                            key(EML, &[email.to_lowercase().as_bytes(), self.d()]),
+                            user.login.as_bytes().to_vec(),
+                        );
+                    }
+                    user.email = email.clone();
+                }
+                if let Some(hash) = &e.password_hash {
+                    if !hash.starts_with("$argon2") {
+                        return Err(ApplyError::Refused("password hash is not argon2".into()));
+                    }
+                    user.password_hash = hash.clone();
+                }
+                if let Some(name) = &e.display_name {
+                    user.display_name = name.clone();
+                }
+                if let Some(admin) = e.admin {
+                    user.admin = admin;
+                }
+                if let Some(enabled) = e.enabled {
+                    user.enabled = enabled;
+                }
+                user.version = v;
+                self.put_user(&user);
+                Ok(self.applied())
+            }
+            Payload::UserDisabled(e) => {
+                let Some(mut user) = self.user(&e.login)? else {
+                    return rejected(Rejection::NotFound {
+                        what: format!("user {}", e.login),
+                    });
+                };
+                if let Err(r) = self.expect(user.version) {
+                    return rejected(r);
+                }
+                user.enabled = false;
+                user.version = v;
+                self.put_user(&user);
+                Ok(self.applied())
+            }
+            Payload::UserDeleted(e) => {
+                let Some(user) = self.user(&e.login)? else {
+                    return rejected(Rejection::NotFound {
+                        what: format!("user {}", e.login),
+                    });
+                };
+                if let Err(r) = self.expect(user.version) {
+                    return rejected(r);
+                }
+                self.forget_member(&Member::User(user.login.clone()))?;
+                self.view.delete(key(USR, &[self.d(), user.login.as_bytes()]));
+                self.view.delete(key(LGN, &[user.login.as_bytes(), self.d()]));
+                self.view
+                    .delete(key(EML, &[user.email.to_lowercase().as_bytes(), self.d()]));
+                Ok(Outcome::Applied {
+                    version: AggregateVersion::ABSENT,
+                })
+            }
+            Payload::GroupCreated(e) => {
+                check_name("group", &e.group)?;
+                if !self.domain_exists()? {
+                    return rejected(Rejection::NotFound {
+                        what: format!("domain {}", self.domain),
+                    });
+                }
+                let current = self.group(&e.group)?.map_or(AggregateVersion::ABSENT, |g| g.version);
+                if let Err(r) = self.expect(current) {
+                    return rejected(r);
+                }
+                if current != AggregateVersion::ABSENT {
+                    return rejected(Rejection::AlreadyExists {
+                        what: format!("group {}", e.group),
+                    });
+                }
+                let group = GroupRecord {
+                    name: e.group.clone(),
+                    display_name: e.display_name.clone(),
+                    email: e.email.clone(),
+                    version: v,
+                };
+                self.view
+                    .put_as(key(GRP, &[self.d(), e.group.as_bytes()]), &group);
+                Ok(self.applied())
+            }
+            Payload::GroupDeleted(e) => {
+                let Some(group) = self.group(&e.group)? else {
+                    return rejected(Rejection::NotFound {
+                        what: format!("group {}", e.group),
+                    });
+                };
+                if let Err(r) = self.expect(group.version) {
+                    return rejected(r);
+                }
+                self.forget_member(&Member::Group(e.group.clone()))?;
+                self.view.delete(key(GRP, &[self.d(), e.group.as_bytes()]));
+                Ok(Outcome::Applied {
+                    version: AggregateVersion::ABSENT,
+                })
+            }
+            Payload::MemberAdded(e) => {
+                let Some(mut group) = self.group(&e.group)? else {
+                    return rejected(Rejection::NotFound {
+                        what: format!("group {}", e.group),
+                    });
+                };
+                if let Err(r) = self.expect(group.version) {
+                    return rejected(r);
+                }
+                if !self.member_exists(&e.member)? {
+                    let (kind, name) = match &e.member {
+                        Member::User(n) => ("user", n),
+                        Member::Group(n) => ("group", n),
+                    };
+                    return rejected(Rejection::NotFound {
+                        what: format!("{kind} {name}"),
+                    });
+                }
+                if let Member::Group(inner) = &e.member {
+                    if self.contains_group(inner, &e.group)? {
+                        return rejected(Rejection::NotAllowed {
+                            reason: format!(
+                                "adding group {inner} to {} would make a group contain itself",
+                                e.group
+                            ),
+                        });
+                    }
+                }
+                let (mem, mof) = self.membership_keys(&e.group, &e.member);
+                if self.view.contains(&mem)? {
+                    return rejected(Rejection::AlreadyExists {
+                        what: format!("that member of group {}", e.group),
+                    });
+                }
+                self.view.put(mem, Vec::new());
+                self.view.put(mof, Vec::new());
+                group.version = v;
+                self.view
+                    .put_as(key(GRP, &[self.d(), e.group.as_bytes()]), &group);
+                Ok(self.applied())
+            }
+            Payload::MemberRemoved(e) => {
+                let Some(mut group) = self.group(&e.group)? else {
+                    return rejected(Rejection::NotFound {
+                        what: format!("group {}", e.group),
+                    });
+                };
+                if let Err(r) = self.expect(group.version) {
+                    return rejected(r);
+                }
+                let (mem, mof) = self.membership_keys(&e.group, &e.member);
+                if !self.view.contains(&mem)? {
+                    return rejected(Rejection::NotFound {
+                        what: format!("that member of group {}", e.group),
+                    });
+                }
+                self.view.delete(mem);
+                self.view.delete(mof);
+                group.version = v;
+                self.view
+                    .put_as(key(GRP, &[self.d(), e.group.as_bytes()]), &group);
+                Ok(self.applied())
+            }
+            Payload::ResourceCreated(e) => {
+                check_name("resource", &e.resource)?;
+                if !self.domain_exists()? {
+                    return rejected(Rejection::NotFound {
+                        what: format!("domain {}", self.domain),
+                    });
+                }
+                let k = key(RES, &[self.d(), e.resource.as_bytes()]);
+                let current = self
+                    .view
+                    .get_as::<ResourceRecord>(&k)?
+                    .map_or(AggregateVersion::ABSENT, |r| r.version);
+                if let Err(r) = self.expect(current) {
+                    return rejected(r);
+                }
+                if current != AggregateVersion::ABSENT {
+                    return rejected(Rejection::AlreadyExists {
+                        what: format!("resource {}", e.resource),
+                    });
+                }
+                let record = ResourceRecord {
+                    name: e.resource.clone(),
+                    kind: e.kind,
+                    display_name: e.display_name.clone(),
+                    email: e.email.clone(),
+                    capacity: e.capacity,
+                    location: e.location.clone(),
+                    version: v,
+                };
+                self.view.put_as(k, &record);
+                Ok(self.applied())
+            }
+            Payload::ResourceDeleted(e) => {
+                let k = key(RES, &[self.d(), e.resource.as_bytes()]);
+                let Some(record) = self.view.get_as::<ResourceRecord>(&k)? else {
+                    return rejected(Rejection::NotFound {
+                        what: format!("resource {}", e.resource),
+                    });
+                };
+                if let Err(r) = self.expect(record.version) {
+                    return rejected(r);
+                }
+                self.view.delete(k);
+                Ok(Outcome::Applied {
+                    version: AggregateVersion::ABSENT,
+                })
+            }
+            other => Err(ApplyError::Refused(format!(
+                "{} is not a directory event",
+                other.event_type()
+            ))),
+        }
+    }
+}
+
+fn parse_member(rest: &[u8]) -> Option<Member> {
+    let (kind, name) = (rest.first()?, rest.get(2..)?);
+    let name = String::from_utf8_lossy(name).into_owned();
+    match kind {
+        b'u' => Some(Member::User(name)),
+        b'g' => Some(Member::Group(name)),
+        _ => None,
+    }
+}
+
+impl Projection for Directory {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn version(&self) -> u32 {
+        Self::VERSION
+    }
+
+    fn domains(&self) -> &'static [Domain] {
+        &[Domain::Directory]
+    }
+
+    fn apply(&self, event: &Applied<'_>, view: &mut ViewTxn<'_>) -> Result<Outcome, ApplyError> {
+        check_name("domain", &event.event.partition_key)?;
+        Apply {
+            event,
+            view,
+            domain: &event.event.partition_key,
+        }
+        .run()
+    }
+}
+
+/// The read side of the directory.
+#[derive(Clone)]
+pub struct DirectoryView {
+    tree: sled::Tree,
+    name: String,
+}
+
+impl DirectoryView {
+    pub(crate) fn new(tree: sled::Tree, name: String) -> DirectoryView {
+        DirectoryView { tree, name }
+    }
+
+    fn storage(&self, e: sled::Error) -> StoreError {
+        StoreError::Storage {
+            path: self.name.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.tree.get(k).map_err(|e| self.storage(e))? {
+            None => Ok(None),
+            Some(v) => decode(&v).map(Some).map_err(|reason| StoreError::Corrupt {
+                projection: self.name.clone(),
+                key: String::from_utf8_lossy(k).into_owned(),
+                reason,
+            }),
+        }
+    }
+
+    fn list<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(prefix) {
+            let (k, v) = item.map_err(|e| self.storage(e))?;
+            out.push(decode(&v).map_err(|reason| StoreError::Corrupt {
+                projection: self.name.clone(),
+                key: String::from_utf8_lossy(&k).into_owned(),
+                reason,
+            })?);
+        }
+        Ok(out)
+    }
+
+    fn names_under(&self, prefix: &[u8]) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(prefix) {
+            let (k, _) = item.map_err(|e| self.storage(e))?;
+            out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
+        }
+        Ok(out)
+    }
+
+    pub fn domain(&self, domain: &str) -> Result<Option<DomainRecord>, StoreError> {
+        self.get(&key(DOM, &[domain.as_bytes()]))
+    }
+
+    pub fn domains(&self) -> Result<Vec<DomainRecord>, StoreError> {
+        self.list(DOM)
+    }
+
+    pub fn user(&self, domain: &str, login: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.get(&key(USR, &[domain.as_bytes(), login.as_bytes()]))
+    }
+
+    /// Finds the user a client names: `login@domain`, an email address, or
+    /// a bare login when exactly one domain has it.
+    pub fn find_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        if let Some((login, domain)) = name.rsplit_once('@') {
+            if let Some(user) = self.user(domain, login)? {
+                return Ok(Some(user));
+            }
+            let holders = self.names_under(&under(EML, &[name.to_lowercase().as_bytes()]))?;
+            if let [domain] = holders.as_slice() {
+                let login = self.tree.get(key(EML, &[name.to_lowercase().as_bytes(), domain.as_bytes()]));
+                if let Some(login) = login.map_err(|e| self.storage(e))? {
+                    return self.user(domain, &String::from_utf8_lossy(&login));
+                }
+            }
+            return Ok(None);
+        }
+        match self.names_under(&under(LGN, &[name.as_bytes()]))?.as_slice() {
+            [domain] => self.user(domain, name),
+            _ => Ok(None),
+        }
+    }
+
+    /// Users of one domain, or of all domains, by domain then login.
+    pub fn users(&self, domain: Option<&str>) -> Result<Vec<UserRecord>, StoreError> {
+        match domain {
+            Some(d) => self.list(&under(USR, &[d.as_bytes()])),
+            None => self.list(USR),
+        }
+    }
+
+    pub fn group(&self, domain: &str, group: &str) -> Result<Option<GroupRecord>, StoreError> {
+        self.get(&key(GRP, &[domain.as_bytes(), group.as_bytes()]))
+    }
+
+    pub fn groups(&self, domain: &str) -> Result<Vec<GroupRecord>, StoreError> {
+        self.list(&under(GRP, &[domain.as_bytes()]))
+    }
+
+    /// Direct members of a group.
+    pub fn members(&self, domain: &str, group: &str) -> Result<Vec<Member>, StoreError> {
+        let prefix = under(MEM, &[domain.as_bytes(), group.as_bytes()]);
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(&prefix) {
+            let (k, _) = item.map_err(|e| self.storage(e))?;
+            out.extend(parse_member(&k[prefix.len()..]));
+        }
+        Ok(out)
+    }
+
+    /// Groups `member` belongs to directly.
+    pub fn groups_of(&self, domain: &str, member: &Member) -> Result<Vec<String>, StoreError> {
+        let (kind, name) = member_parts(member);
+        self.names_under(&under(MOF, &[domain.as_bytes(), kind, name.as_bytes()]))
+    }
+
+    pub fn resources(&self, domain: &str) -> Result<Vec<ResourceRecord>, StoreError> {
+        self.list(&under(RES, &[domain.as_bytes()]))
+    }
+}

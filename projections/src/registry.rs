@@ -1,0 +1,62 @@
+//! The projections this build knows, and their read views.
+
+use crate::calendars::{Calendars, CalendarsView};
+use crate::contacts::{Contacts, ContactsView};
+use crate::directory::{Directory, DirectoryView};
+use crate::projection::Projection;
+use crate::seen::{Seen, SeenView};
+use crate::store::{ProjectionId, StoreError, ViewStore};
+use std::sync::Arc;
+
+/// Every projection at the version this build builds and serves.
+pub fn current() -> Vec<Arc<dyn Projection>> {
+    vec![
+        Arc::new(Directory),
+        Arc::new(Calendars),
+        Arc::new(Contacts),
+        Arc::new(Seen),
+    ]
+}
+
+/// Versions of a projection this build can build (newest last).
+pub fn buildable(name: &str) -> Vec<Arc<dyn Projection>> {
+    current().into_iter().filter(|p| p.name() == name).collect()
+}
+
+/// The names of every projection.
+pub fn names() -> Vec<&'static str> {
+    current().iter().map(|p| p.name()).collect()
+}
+
+/// Read access to the views this build serves from.
+#[derive(Clone)]
+pub struct Views {
+    pub directory: DirectoryView,
+    pub calendars: CalendarsView,
+    pub contacts: ContactsView,
+    pub seen: SeenView,
+}
+
+impl Views {
+    /// Opens the current version of every view (built or not).
+    pub fn open(store: &ViewStore) -> Result<Views, StoreError> {
+        let tree = |name: &str, version: u32| {
+            let id = ProjectionId::new(name, version);
+            store.tree(&id).map(|t| (t, id.to_string()))
+        };
+        let (t, n) = tree(Directory::NAME, Directory::VERSION)?;
+        let directory = DirectoryView::new(t, n);
+        let (t, n) = tree(Calendars::NAME, Calendars::VERSION)?;
+        let calendars = CalendarsView::new(t, n);
+        let (t, n) = tree(Contacts::NAME, Contacts::VERSION)?;
+        let contacts = ContactsView::new(t, n);
+        let (t, n) = tree(Seen::NAME, Seen::VERSION)?;
+        let seen = SeenView::new(t, n);
+        Ok(Views {
+            directory,
+            calendars,
+            contacts,
+            seen,
+        })
+    }
+}

@@ -1,0 +1,343 @@
+//! Feeds a projection from the log: read a batch, decode, apply each event
+//! into the overlay, and commit the writes with the new positions in one
+//! atomic sled batch. After a crash the stored positions say exactly where
+//! to resume: no event is applied twice and none is skipped.
+
+use crate::outcome::Outcome;
+use crate::projection::{Applied, ApplyError, Projection};
+use crate::store::{encode, ProjectionId, StoreError, ViewStore};
+use crate::view::{keys, ViewTxn};
+use events::codec::{self, HEADER_EVENT_ID, HEADER_EVENT_TYPE};
+use events::log::{LogReader, ReadStart, TopicPartition};
+use events::{EventLog, LogError, LogRecord};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An event the runner could not apply, kept with its position and reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineRecord {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    pub event_type: Option<String>,
+    pub event_id: Option<String>,
+    pub reason: String,
+    #[serde(with = "serde_bytes")]
+    pub value: Vec<u8>,
+}
+
+/// Where a runner is: the next offset per partition, and whether it has
+/// read everything there was at its last poll.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub positions: BTreeMap<TopicPartition, u64>,
+    pub caught_up: bool,
+}
+
+impl Progress {
+    /// Whether the event at `offset` of `tp` has been applied.
+    pub fn has_applied(&self, tp: TopicPartition, offset: u64) -> bool {
+        self.positions.get(&tp).is_some_and(|next| *next > offset)
+    }
+}
+
+/// What one catch-up did.
+#[derive(Clone, Debug, Default)]
+pub struct CatchUp {
+    pub events: u64,
+    pub batches: u64,
+    pub quarantined: u64,
+    /// False when stopped early (by `max_batches` or the stop flag).
+    pub caught_up: bool,
+}
+
+/// Runs one projection version against one log.
+pub struct Runner {
+    projection: Arc<dyn Projection>,
+    id: ProjectionId,
+    label: String,
+    store: ViewStore,
+    tree: sled::Tree,
+    log: Arc<dyn EventLog>,
+    progress: watch::Sender<Progress>,
+    reader: Option<Box<dyn LogReader>>,
+    batch_size: usize,
+}
+
+impl Runner {
+    pub fn new(
+        projection: Arc<dyn Projection>,
+        store: ViewStore,
+        log: Arc<dyn EventLog>,
+    ) -> Result<Runner, RunnerError> {
+        let id = ProjectionId::new(projection.name(), projection.version());
+        let tree = store.tree(&id)?;
+        let mut positions = store.positions(&id)?;
+        // Every partition of every topic read, from 0 when never read.
+        for &domain in projection.domains() {
+            for partition in 0..log.partitions(domain) {
+                positions
+                    .entry(TopicPartition { domain, partition })
+                    .or_insert(0);
+            }
+        }
+        let (progress, _) = watch::channel(Progress {
+            positions,
+            caught_up: false,
+        });
+        Ok(Runner {
+            label: id.to_string(),
+            projection,
+            id,
+            store,
+            tree,
+            log,
+            progress,
+            reader: None,
+            batch_size: 2_000,
+        })
+    }
+
+    pub fn id(&self) -> &ProjectionId {
+        &self.id
+    }
+
+    /// Records per batch while catching up (steady state takes what is
+    /// there, up to this).
+    pub fn with_batch_size(mut self, batch_size: usize) -> Runner {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Watches the runner's progress (for writers waiting on their event).
+    pub fn subscribe(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
+    }
+
+    /// A sender clone, so a server can hand receivers out later.
+    pub fn progress_sender(&self) -> watch::Sender<Progress> {
+        self.progress.clone()
+    }
+
+    fn reader(&mut self) -> Result<&mut Box<dyn LogReader>, RunnerError> {
+        if self.reader.is_none() {
+            let starts: Vec<ReadStart> = self
+                .progress
+                .borrow()
+                .positions
+                .iter()
+                .map(|(tp, offset)| ReadStart {
+                    topic_partition: *tp,
+                    offset: *offset,
+                })
+                .collect();
+            self.reader = Some(self.log.reader(&starts)?);
+        }
+        // Just set above when missing.
+        Ok(self.reader.as_mut().expect("reader opened"))
+    }
+
+    /// Drops the reader; the next step reopens it at the applied positions
+    /// (after a log error).
+    pub fn reset_reader(&mut self) {
+        self.reader = None;
+    }
+
+    /// Reads and applies one batch; returns the number of events applied.
+    pub fn step(&mut self, timeout: Duration) -> Result<usize, RunnerError> {
+        let max = self.batch_size;
+        let batch = self.reader()?.poll(max, timeout)?;
+        let n = batch.records.len();
+        if n > 0 {
+            self.apply_batch(&batch.records)?;
+        }
+        let caught_up = batch.caught_up;
+        self.progress.send_if_modified(|p| {
+            let changed = n > 0 || p.caught_up != caught_up;
+            p.caught_up = caught_up;
+            changed
+        });
+        Ok(n)
+    }
+
+    fn apply_batch(&mut self, records: &[LogRecord]) -> Result<(), RunnerError> {
+        let mut txn = ViewTxn::new(&self.tree, &self.label);
+        let mut advanced: BTreeMap<TopicPartition, u64> = BTreeMap::new();
+        for record in records {
+            let tp = TopicPartition {
+                domain: record.domain,
+                partition: record.partition,
+            };
+            self.apply_record(record, &mut txn)?;
+            advanced.insert(tp, record.offset + 1);
+        }
+        let mut batch = txn.into_batch();
+        for (tp, next) in &advanced {
+            batch.insert(keys::position(tp.domain, tp.partition), &next.to_be_bytes());
+        }
+        self.tree
+            .apply_batch(batch)
+            .map_err(|e| self.store.err(e))?;
+        self.progress.send_modify(|p| p.positions.extend(advanced));
+        Ok(())
+    }
+
+    fn apply_record(&self, record: &LogRecord, txn: &mut ViewTxn<'_>) -> Result<(), RunnerError> {
+        let event = match codec::decode_record(record) {
+            Ok(event) => event,
+            Err(e) => {
+                self.quarantine(record, None, format!("undecodable: {e}"), txn);
+                return Ok(());
+            }
+        };
+        let applied = Applied {
+            event: &event,
+            domain: record.domain,
+            position: record.position(),
+        };
+        let outcome = match self.projection.apply(&applied, txn) {
+            Ok(outcome) => outcome,
+            Err(ApplyError::Refused(reason)) => {
+                txn.abort_event();
+                self.quarantine(record, Some(&event.event_id.0.into_bytes()), reason, txn);
+                return Ok(());
+            }
+            Err(ApplyError::Store(e)) => return Err(e.into()),
+        };
+        if matches!(outcome, Outcome::Rejected { .. }) {
+            // A rejected event changes nothing but its recorded outcome.
+            txn.abort_event();
+        }
+        txn.put_as(keys::outcome(&event.event_id.0.into_bytes()), &outcome);
+        txn.commit_event();
+        Ok(())
+    }
+
+    fn quarantine(
+        &self,
+        record: &LogRecord,
+        event_id: Option<&[u8; 16]>,
+        reason: String,
+        txn: &mut ViewTxn<'_>,
+    ) {
+        tracing::warn!(
+            projection = %self.label,
+            topic = %record.domain,
+            partition = record.partition,
+            offset = record.offset,
+            %reason,
+            "event quarantined"
+        );
+        let header = |name| {
+            record
+                .header(name)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        let entry = QuarantineRecord {
+            topic: self.log.topic_name(record.domain),
+            partition: record.partition,
+            offset: record.offset,
+            event_type: header(HEADER_EVENT_TYPE),
+            event_id: header(HEADER_EVENT_ID),
+            reason: reason.clone(),
+            value: record.value.clone(),
+        };
+        txn.put(
+            keys::quarantine(record.domain, record.partition, record.offset),
+            encode(&entry),
+        );
+        if let Some(id) = event_id {
+            txn.put_as(keys::outcome(id), &Outcome::Quarantined { reason });
+        }
+        txn.commit_event();
+    }
+
+    /// Applies batches until the log is read to its end (as far as the
+    /// backend can tell), `max_batches` batches were applied, or `stop` is
+    /// set. `on_batch` is called with the events applied so far.
+    pub fn catch_up(
+        &mut self,
+        max_batches: Option<u64>,
+        stop: &AtomicBool,
+        mut on_batch: impl FnMut(u64),
+    ) -> Result<CatchUp, RunnerError> {
+        let quarantined_before = self.store.quarantined(&self.id)?;
+        let mut done = CatchUp::default();
+        loop {
+            if stop.load(Ordering::Relaxed) || max_batches.is_some_and(|m| done.batches >= m) {
+                break;
+            }
+            let n = self.step(Duration::from_millis(200))?;
+            if n > 0 {
+                done.events += n as u64;
+                done.batches += 1;
+                on_batch(done.events);
+            } else if self.progress.borrow().caught_up {
+                done.caught_up = true;
+                break;
+            }
+        }
+        done.quarantined = self.store.quarantined(&self.id)? - quarantined_before;
+        Ok(done)
+    }
+
+    /// Follows the log until `stop` is set: the steady state of `serve`.
+    pub fn follow(&mut self, stop: &AtomicBool) -> Result<(), RunnerError> {
+        while !stop.load(Ordering::Relaxed) {
+            self.step(Duration::from_millis(100))?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the outcome recorded for an event, if its projection applied it.
+pub fn outcome_of(
+    store: &ViewStore,
+    id: &ProjectionId,
+    event_id: &events::EventId,
+) -> Result<Option<Outcome>, StoreError> {
+    let tree = store.tree(id)?;
+    let key = keys::outcome(&event_id.0.into_bytes());
+    match tree.get(&key).map_err(|e| store.err(e))? {
+        None => Ok(None),
+        Some(raw) => crate::store::decode(&raw)
+            .map(Some)
+            .map_err(|reason| StoreError::Corrupt {
+                projection: id.to_string(),
+                key: "outcome".into(),
+                reason,
+            }),
+    }
+}
+
+/// The quarantine of a projection version, in log order.
+pub fn quarantine_of(
+    store: &ViewStore,
+    id: &ProjectionId,
+) -> Result<Vec<QuarantineRecord>, StoreError> {
+    let tree = store.tree(id)?;
+    let mut out = Vec::new();
+    for item in tree.scan_prefix(keys::QUARANTINE) {
+        let (_, v) = item.map_err(|e| store.err(e))?;
+        out.push(
+            crate::store::decode(&v).map_err(|reason| StoreError::Corrupt {
+                projection: id.to_string(),
+                key: "quarantine".into(),
+                reason,
+            })?,
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,309 @@
+//! The view database: one sled database under `<data-dir>/views`, one tree
+//! per projection version, and a catalogue of which versions exist, whether
+//! each finished building, and which one is live.
+
+use crate::view::keys;
+use events::log::TopicPartition;
+use events::Domain;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+const CATALOGUE: &str = "reprise-views";
+const FORMAT_KEY: &[u8] = b"format";
+const FORMAT: &[u8] = b"reprise-views 1";
+
+/// A projection version: `calendars@1`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProjectionId {
+    pub name: String,
+    pub version: u32,
+}
+
+impl ProjectionId {
+    pub fn new(name: &str, version: u32) -> ProjectionId {
+        ProjectionId {
+            name: name.to_string(),
+            version,
+        }
+    }
+
+    fn tree_name(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for ProjectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.name, self.version)
+    }
+}
+
+/// How far a projection version got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildState {
+    /// Started from offset 0 and not yet caught up once; not servable.
+    Building,
+    /// Caught up with the log at least once; servable.
+    Ready,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the data directory {path} is in use by another process (is `reprise serve` running?); \
+         stop it, or run the command against the server with --server URL"
+    )]
+    Locked { path: String },
+    #[error("{path} is not a reprise view database: {reason}; refusing to touch it")]
+    Foreign { path: String, reason: String },
+    #[error("view storage at {path}: {reason}")]
+    Storage { path: String, reason: String },
+    #[error("corrupt view data in {projection} at key {key:?}: {reason}")]
+    Corrupt {
+        projection: String,
+        key: String,
+        reason: String,
+    },
+}
+
+/// The view database. Cheap to clone.
+#[derive(Clone)]
+pub struct ViewStore {
+    path: PathBuf,
+    db: sled::Db,
+    catalogue: sled::Tree,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct CatalogueEntry {
+    state: BuildState,
+}
+
+impl ViewStore {
+    pub fn open(path: &Path) -> Result<ViewStore, StoreError> {
+        let display = path.display().to_string();
+        if let Ok(entries) = std::fs::read_dir(path) {
+            let names: Vec<String> = entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            if !names.is_empty() && !names.iter().any(|n| n == "db") {
+                return Err(StoreError::Foreign {
+                    path: display,
+                    reason: format!("it holds other files ({})", names.join(", ")),
+                });
+            }
+        }
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(64 * 1024 * 1024)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| {
+                let text = e.to_string();
+                if text.contains("could not acquire lock") || text.contains("WouldBlock") {
+                    StoreError::Locked {
+                        path: display.clone(),
+                    }
+                } else {
+                    StoreError::Storage {
+                        path: display.clone(),
+                        reason: text,
+                    }
+                }
+            })?;
+        let store_err = |e: sled::Error| StoreError::Storage {
+            path: display.clone(),
+            reason: e.to_string(),
+        };
+        let catalogue = db.open_tree(CATALOGUE).map_err(store_err)?;
+        match catalogue.get(FORMAT_KEY).map_err(store_err)? {
+            Some(f) if f.as_ref() == FORMAT => {}
+            Some(f) => {
+                return Err(StoreError::Foreign {
+                    path: display,
+                    reason: format!("unknown format {:?}", String::from_utf8_lossy(&f)),
+                })
+            }
+            None => {
+                let others = db
+                    .tree_names()
+                    .into_iter()
+                    .filter(|n| n.as_ref() != b"__sled__default" && n.as_ref() != CATALOGUE.as_bytes())
+                    .count();
+                if others > 0 || !db.is_empty() {
+                    return Err(StoreError::Foreign {
+                        path: display,
+                        reason: "a sled database without reprise's format marker".into(),
+                    });
+                }
+                catalogue.insert(FORMAT_KEY, FORMAT).map_err(store_err)?;
+            }
+        }
+        Ok(ViewStore {
+            path: path.to_path_buf(),
+            db,
+            catalogue,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn err(&self, e: sled::Error) -> StoreError {
+        StoreError::Storage {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// The tree of a projection version, created empty when missing.
+    pub fn tree(&self, id: &ProjectionId) -> Result<sled::Tree, StoreError> {
+        self.db.open_tree(id.tree_name()).map_err(|e| self.err(e))
+    }
+
+    /// The versions present, with their state.
+    pub fn versions(&self) -> Result<BTreeMap<ProjectionId, BuildState>, StoreError> {
+        let mut out = BTreeMap::new();
+        for item in self.catalogue.scan_prefix(b"state/") {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let name = String::from_utf8_lossy(&k[b"state/".len()..]).into_owned();
+            let Some((n, ver)) = name.rsplit_once('@') else {
+                continue;
+            };
+            let Ok(version) = ver.parse() else { continue };
+            let entry: CatalogueEntry = decode(&v).map_err(|reason| StoreError::Corrupt {
+                projection: name.clone(),
+                key: "state".into(),
+                reason,
+            })?;
+            out.insert(ProjectionId::new(n, version), entry.state);
+        }
+        Ok(out)
+    }
+
+    pub fn state(&self, id: &ProjectionId) -> Result<Option<BuildState>, StoreError> {
+        Ok(self.versions()?.get(id).copied())
+    }
+
+    pub fn set_state(&self, id: &ProjectionId, state: BuildState) -> Result<(), StoreError> {
+        let value = encode(&CatalogueEntry { state });
+        self.catalogue
+            .insert(format!("state/{id}"), value)
+            .map_err(|e| self.err(e))?;
+        self.flush()
+    }
+
+    /// The live version of a projection: the one readers are served from.
+    pub fn live(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        let raw = self
+            .catalogue
+            .get(format!("live/{name}"))
+            .map_err(|e| self.err(e))?;
+        Ok(raw.and_then(|r| <[u8; 4]>::try_from(r.as_ref()).ok().map(u32::from_be_bytes)))
+    }
+
+    pub fn set_live(&self, id: &ProjectionId) -> Result<(), StoreError> {
+        self.catalogue
+            .insert(format!("live/{}", id.name), &id.version.to_be_bytes())
+            .map_err(|e| self.err(e))?;
+        self.flush()
+    }
+
+    /// Drops a projection version: its tree and its catalogue entry.
+    pub fn drop_version(&self, id: &ProjectionId) -> Result<(), StoreError> {
+        self.db
+            .drop_tree(id.tree_name())
+            .map_err(|e| self.err(e))?;
+        self.catalogue
+            .remove(format!("state/{id}"))
+            .map_err(|e| self.err(e))?;
+        if self.live(&id.name)? == Some(id.version) {
+            self.catalogue
+                .remove(format!("live/{}", id.name))
+                .map_err(|e| self.err(e))?;
+        }
+        self.flush()
+    }
+
+    /// The stored next offset of every partition a version has read.
+    pub fn positions(
+        &self,
+        id: &ProjectionId,
+    ) -> Result<BTreeMap<TopicPartition, u64>, StoreError> {
+        let tree = self.tree(id)?;
+        let mut out = BTreeMap::new();
+        for item in tree.scan_prefix(keys::POSITION) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let corrupt = |reason: &str| StoreError::Corrupt {
+                projection: id.to_string(),
+                key: String::from_utf8_lossy(&k).into_owned(),
+                reason: reason.to_string(),
+            };
+            let (domain, partition) =
+                keys::parse_position(&k).ok_or_else(|| corrupt("bad position key"))?;
+            let offset = <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| corrupt("bad position value"))?;
+            out.insert(TopicPartition { domain, partition }, offset);
+        }
+        Ok(out)
+    }
+
+    /// Events quarantined by a version.
+    pub fn quarantined(&self, id: &ProjectionId) -> Result<u64, StoreError> {
+        let tree = self.tree(id)?;
+        Ok(tree.scan_prefix(keys::QUARANTINE).count() as u64)
+    }
+
+    /// A SHA-256 over a version's view contents in key order, positions
+    /// excluded: two rebuilds of one log give the same digest.
+    pub fn digest(&self, id: &ProjectionId) -> Result<String, StoreError> {
+        let tree = self.tree(id)?;
+        let mut hasher = Sha256::new();
+        for item in tree.iter() {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if k.starts_with(keys::POSITION) {
+                continue;
+            }
+            hasher.update((k.len() as u64).to_be_bytes());
+            hasher.update(&k);
+            hasher.update((v.len() as u64).to_be_bytes());
+            hasher.update(&v);
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(|e| self.err(e))
+    }
+}
+
+/// Stored values are CBOR; writing into memory cannot fail.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    ciborium::into_writer(value, &mut out).expect("CBOR encoding into memory");
+    out
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    ciborium::from_reader(bytes).map_err(|e| e.to_string())
+}
+
+/// The domains a set of positions covers, for messages.
+pub fn domains_of(positions: &BTreeMap<TopicPartition, u64>) -> Vec<Domain> {
+    let mut d: Vec<Domain> = positions.keys().map(|tp| tp.domain).collect();
+    d.dedup();
+    d
+}

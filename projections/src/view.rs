@@ -1,0 +1,214 @@
+//! The write side of a view during one batch: an overlay of pending writes
+//! over the projection's tree, so an apply step reads its own earlier
+//! writes, writes to one key coalesce within a batch, and one refused
+//! event's partial writes can be dropped without touching the others.
+
+use crate::store::{decode, encode, StoreError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Key layout shared by every projection. Each projection adds its own
+/// prefixes; parts are joined with NUL, which names may not contain.
+pub mod keys {
+    use events::Domain;
+
+    pub const POSITION: &[u8] = b"pos\0";
+    pub const OUTCOME: &[u8] = b"out\0";
+    pub const QUARANTINE: &[u8] = b"qua\0";
+
+    /// `prefix part \0 part \0 ...`
+    pub fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        let len = prefix.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>();
+        let mut k = Vec::with_capacity(len);
+        k.extend_from_slice(prefix);
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                k.push(0);
+            }
+            k.extend_from_slice(part);
+        }
+        k
+    }
+
+    /// The same key with a trailing NUL: the prefix of everything under it.
+    pub fn under(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        let mut k = key(prefix, parts);
+        k.push(0);
+        k
+    }
+
+    pub fn position(domain: Domain, partition: u32) -> Vec<u8> {
+        key(
+            POSITION,
+            &[domain.as_str().as_bytes(), &partition.to_be_bytes()],
+        )
+    }
+
+    pub fn parse_position(k: &[u8]) -> Option<(Domain, u32)> {
+        let rest = k.strip_prefix(POSITION)?;
+        let (name, partition) = rest.split_at(rest.len().checked_sub(5)?);
+        let domain = std::str::from_utf8(name).ok()?.parse().ok()?;
+        let partition = partition.strip_prefix(&[0])?;
+        Some((domain, u32::from_be_bytes(partition.try_into().ok()?)))
+    }
+
+    /// Event ids are stored as their 16 raw bytes.
+    pub fn outcome(event_id: &[u8; 16]) -> Vec<u8> {
+        key(OUTCOME, &[event_id])
+    }
+
+    pub fn quarantine(domain: Domain, partition: u32, offset: u64) -> Vec<u8> {
+        key(
+            QUARANTINE,
+            &[
+                domain.as_str().as_bytes(),
+                &partition.to_be_bytes(),
+                &offset.to_be_bytes(),
+            ],
+        )
+    }
+}
+
+/// Writes staged by one batch, over the projection's tree.
+pub struct ViewTxn<'t> {
+    tree: &'t sled::Tree,
+    projection: &'t str,
+    batch: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'t> ViewTxn<'t> {
+    pub(crate) fn new(tree: &'t sled::Tree, projection: &'t str) -> ViewTxn<'t> {
+        ViewTxn {
+            tree,
+            projection,
+            batch: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    fn storage(&self, e: sled::Error) -> StoreError {
+        StoreError::Storage {
+            path: self.projection.to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.pending.get(key).or_else(|| self.batch.get(key)) {
+            return Ok(v.clone());
+        }
+        Ok(self
+            .tree
+            .get(key)
+            .map_err(|e| self.storage(e))?
+            .map(|v| v.to_vec()))
+    }
+
+    pub fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
+        if let Some(v) = self.pending.get(key).or_else(|| self.batch.get(key)) {
+            return Ok(v.is_some());
+        }
+        self.tree.contains_key(key).map_err(|e| self.storage(e))
+    }
+
+    /// Reads and decodes a CBOR value.
+    pub fn get_as<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(bytes) => decode(&bytes).map(Some).map_err(|reason| StoreError::Corrupt {
+                projection: self.projection.to_string(),
+                key: String::from_utf8_lossy(key).into_owned(),
+                reason,
+            }),
+        }
+    }
+
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.pending.insert(key, Some(value));
+    }
+
+    pub fn put_as<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
+        self.put(key, encode(value));
+    }
+
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.pending.insert(key, None);
+    }
+
+    /// Every live key under `prefix`, in key order, with staged writes.
+    pub fn keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut merged: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
+        for item in self.tree.scan_prefix(prefix) {
+            let (k, _) = item.map_err(|e| self.storage(e))?;
+            merged.insert(k.to_vec(), true);
+        }
+        for layer in [&self.batch, &self.pending] {
+            for (k, v) in layer.range(prefix.to_vec()..) {
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                merged.insert(k.clone(), v.is_some());
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, live)| live.then_some(k))
+            .collect())
+    }
+
+    /// Keeps the current event's writes.
+    pub(crate) fn commit_event(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        self.batch.extend(pending);
+    }
+
+    /// Drops the current event's writes (it was refused).
+    pub(crate) fn abort_event(&mut self) {
+        self.pending.clear();
+    }
+
+    pub(crate) fn into_batch(mut self) -> sled::Batch {
+        self.commit_event();
+        let mut batch = sled::Batch::default();
+        for (k, v) in self.batch {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use events::Domain;
+
+    #[test]
+    fn position_keys_round_trip() {
+        let k = keys::position(Domain::Directory, 7);
+        assert_eq!(keys::parse_position(&k), Some((Domain::Directory, 7)));
+        assert_eq!(keys::parse_position(b"pos\0x"), None);
+    }
+
+    #[test]
+    fn overlay_reads_its_own_writes_and_aborts_cleanly() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        tree.insert(b"a\0x", b"old").unwrap();
+        let mut txn = ViewTxn::new(&tree, "t");
+        txn.put(b"a\0y".to_vec(), b"1".to_vec());
+        txn.commit_event();
+        txn.delete(b"a\0x".to_vec());
+        txn.put(b"a\0z".to_vec(), b"2".to_vec());
+        assert_eq!(txn.keys_with_prefix(b"a\0").unwrap(), vec![b"a\0y".to_vec(), b"a\0z".to_vec()]);
+        txn.abort_event();
+        assert_eq!(txn.get(b"a\0x").unwrap(), Some(b"old".to_vec()));
+        assert_eq!(txn.keys_with_prefix(b"a\0").unwrap().len(), 2);
+        tree.apply_batch(txn.into_batch()).unwrap();
+        assert_eq!(tree.len(), 2);
+    }
+}

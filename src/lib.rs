@@ -1,0 +1,16 @@
+//! The `reprise` binary's library: the command line, the HTTP server and
+//! the operator tools. Events and log backends live in `events`, views in
+//! `projections`, pure iCalendar/vCard parsing in `formats`.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod import;
+pub mod logtool;
+pub mod rebuild;
+pub mod remote;
+pub mod serve;
+pub mod status;
+pub mod synthetic;
+pub mod users;

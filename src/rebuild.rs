@@ -1,0 +1,170 @@
+//! `reprise rebuild`: build projection versions from offset 0 of the log.
+//!
+//! A version whose build was interrupted (state `building`) is resumed from
+//! its stored positions; a finished one is dropped and built again. Each
+//! projection runs on its own thread; on a terminal each gets a progress
+//! bar, otherwise progress goes to the log as plain lines.
+
+use crate::cli::RebuildArgs;
+use crate::config::LogArgs;
+use anyhow::{bail, Context};
+use events::EventLog;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use projections::registry;
+use projections::{BuildState, Projection, ProjectionId, Runner, ViewStore};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one rebuild did.
+#[derive(Debug, Clone)]
+pub struct Rebuilt {
+    pub id: ProjectionId,
+    pub events: u64,
+    pub quarantined: u64,
+    pub complete: bool,
+}
+
+pub async fn run(args: &LogArgs, opts: RebuildArgs) -> anyhow::Result<ExitCode> {
+    if args.server.is_some() {
+        bail!("rebuild works on the data directory itself; stop the server first (a rebuild beside a running version comes with the upgrade machinery)");
+    }
+    let selected = select(&opts)?;
+    let log = args.open_log().await?;
+    let store = args.open_views()?;
+    let started = Instant::now();
+    let results = rebuild(log, &store, &selected, &opts, std::io::stderr().is_terminal()).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let events: u64 = results.iter().map(|r| r.events).sum();
+    let quarantined: u64 = results.iter().map(|r| r.quarantined).sum();
+    let complete = results.iter().all(|r| r.complete);
+    println!(
+        "{} {} projection(s): {events} events in {seconds:.2} s ({:.0} events/s), {quarantined} quarantined",
+        if complete { "rebuilt" } else { "interrupted" },
+        results.len(),
+        events as f64 / seconds.max(1e-9),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The projections a `rebuild` asks for.
+pub fn select(opts: &RebuildArgs) -> anyhow::Result<Vec<Arc<dyn Projection>>> {
+    let all = registry::current();
+    let chosen: Vec<_> = all
+        .into_iter()
+        .filter(|p| opts.projection.as_deref().is_none_or(|n| n == p.name()))
+        .filter(|p| opts.version.is_none_or(|v| v == p.version()))
+        .collect();
+    if chosen.is_empty() {
+        let known: Vec<String> = registry::current()
+            .iter()
+            .map(|p| format!("{}@{}", p.name(), p.version()))
+            .collect();
+        bail!(
+            "no projection matches{}{}; this build can build {}",
+            opts.projection
+                .as_ref()
+                .map(|n| format!(" --projection {n}"))
+                .unwrap_or_default(),
+            opts.version
+                .map(|v| format!(" --version {v}"))
+                .unwrap_or_default(),
+            known.join(", ")
+        );
+    }
+    Ok(chosen)
+}
+
+/// Rebuilds the given projections in parallel, one thread each.
+pub async fn rebuild(
+    log: Arc<dyn EventLog>,
+    store: &ViewStore,
+    projections: &[Arc<dyn Projection>],
+    opts: &RebuildArgs,
+    on_terminal: bool,
+) -> anyhow::Result<Vec<Rebuilt>> {
+    let bars = MultiProgress::with_draw_target(if on_terminal {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let mut jobs = Vec::new();
+    for projection in projections {
+        let id = ProjectionId::new(projection.name(), projection.version());
+        match store.state(&id)? {
+            Some(BuildState::Building) => {
+                tracing::info!(projection = %id, "resuming an interrupted rebuild");
+            }
+            Some(BuildState::Ready) => store.drop_version(&id)?,
+            None => {}
+        }
+        store.set_state(&id, BuildState::Building)?;
+        let runner = Runner::new(projection.clone(), store.clone(), log.clone())?
+            .with_batch_size(opts.batch_size);
+        let done: u64 = runner.subscribe().borrow().positions.values().sum();
+        let mut total = 0;
+        for &domain in projection.domains() {
+            total += log.end_offsets(domain).await?.iter().sum::<u64>();
+        }
+        let bar = bars.add(ProgressBar::new(total.max(done)));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>14} [{bar:30}] {pos}/{len} events {per_sec} ETA {eta}",
+            )
+            .context("progress template")?
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(id.to_string());
+        bar.set_position(done);
+        jobs.push((runner, bar, done));
+    }
+    let stop_after = opts.stop_after_batches;
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .into_iter()
+                .map(|(mut runner, bar, done)| {
+                    let store = store.clone();
+                    scope.spawn(move || -> anyhow::Result<Rebuilt> {
+                        let id = runner.id().clone();
+                        let stop = AtomicBool::new(false);
+                        let mut last_line = Instant::now();
+                        let result = runner.catch_up(stop_after, &stop, |n| {
+                            bar.set_position(done + n);
+                            if bar.is_hidden() && last_line.elapsed() > Duration::from_secs(5) {
+                                last_line = Instant::now();
+                                tracing::info!(projection = %id, events = done + n, "rebuilding");
+                            }
+                        })?;
+                        bar.finish();
+                        if result.caught_up {
+                            store.set_state(&id, BuildState::Ready)?;
+                            match store.live(&id.name)? {
+                                Some(v) if v > id.version => {}
+                                _ => store.set_live(&id)?,
+                            }
+                        }
+                        store.flush()?;
+                        Ok(Rebuilt {
+                            id,
+                            events: result.events,
+                            quarantined: result.quarantined,
+                            complete: result.caught_up,
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a projection thread panicked")))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        })
+    })
+    .await?
+}

@@ -1,0 +1,292 @@
+//! `reprise serve`: the engine plus the HTTP API. Until the CalDAV issue
+//! lands this serves health, readiness and the admin API the command line
+//! uses through `--server`.
+
+use crate::cli::ServeArgs;
+use crate::config::{write_serve_info, LogArgs, ServeInfo};
+use crate::engine::{Engine, SubmitError};
+use crate::import::{ImportError, ImportKind};
+use crate::users::{NewUser, UserError, UserSummary};
+use anyhow::Context;
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+struct AppState {
+    engine: Engine,
+    token: String,
+}
+
+type Shared = Arc<AppState>;
+
+/// An API error: a status and a message, as `{"error": "..."}`.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response();
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
+        }
+        response
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    }
+}
+
+impl From<projections::StoreError> for ApiError {
+    fn from(e: projections::StoreError) -> Self {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, m),
+            UserError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
+            UserError::Unavailable(e) => e.into(),
+            UserError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, m),
+            ImportError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
+            ImportError::Unavailable(e) => e.into(),
+            ImportError::Store(e) => e.into(),
+        }
+    }
+}
+
+pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.server.is_some() {
+        anyhow::bail!("--server is for commands sent to a server; `serve` runs one");
+    }
+    let engine = Engine::start(args).await?;
+    let listener = tokio::net::TcpListener::bind(&opts.listen)
+        .await
+        .with_context(|| format!("listening on {}", opts.listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let token = random_token()?;
+    let info = ServeInfo {
+        pid: std::process::id(),
+        url: url.clone(),
+        token: token.clone(),
+    };
+    let serve_file = args.serve_file();
+    write_serve_info(&serve_file, &info)?;
+    tracing::info!(%url, log = %engine.log.describe(), "serving");
+
+    let state = Arc::new(AppState { engine, token });
+    let result = axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    let _ = std::fs::remove_file(&serve_file);
+    result.context("serving HTTP")?;
+    match Arc::try_unwrap(state) {
+        Ok(state) => state.engine.shutdown()?,
+        Err(_) => tracing::warn!("requests still running at shutdown"),
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn router(state: Shared) -> Router {
+    let admin = Router::new()
+        .route("/projections/status", get(projection_status))
+        .route("/projections/digest", get(projection_digest))
+        .route("/users", get(list_users).post(create_user))
+        .route("/import/calendar", post(import_calendar))
+        .route("/import/contacts", post(import_contacts))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .nest("/admin/v1", admin)
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+fn random_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Admits the local admin token (from `serve.json`) or an enabled admin
+/// user's Basic credentials.
+async fn require_admin(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    let unauthorized = || {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"reprise admin\", charset=\"UTF-8\"")],
+            Json(serde_json::json!({"error": "admin credentials required"})),
+        )
+            .into_response()
+    };
+    let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return unauthorized();
+    };
+    let admitted = if let Some(token) = auth.strip_prefix("Bearer ") {
+        constant_time_eq(token.as_bytes(), state.token.as_bytes())
+    } else if let Some(basic) = auth.strip_prefix("Basic ") {
+        match check_basic(&state.engine, basic) {
+            Ok(admitted) => admitted,
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        false
+    };
+    if admitted {
+        next.run(request).await
+    } else {
+        unauthorized()
+    }
+}
+
+fn check_basic(engine: &Engine, encoded: &str) -> Result<bool, ApiError> {
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return Ok(false);
+    };
+    let Ok(text) = String::from_utf8(decoded) else {
+        return Ok(false);
+    };
+    let Some((name, password)) = text.split_once(':') else {
+        return Ok(false);
+    };
+    let Some(user) = engine.views.directory.find_user(name)? else {
+        return Ok(false);
+    };
+    if !user.enabled || !user.admin {
+        return Ok(false);
+    }
+    let Ok(hash) = PasswordHash::new(&user.password_hash) else {
+        return Ok(false);
+    };
+    Ok(Argon2::default()
+        .verify_password(password.as_bytes(), &hash)
+        .is_ok())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn readyz(State(state): State<Shared>) -> Response {
+    if state.engine.ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "catching up with the log\n").into_response()
+    }
+}
+
+async fn projection_status(State(state): State<Shared>) -> Result<Response, ApiError> {
+    let report = crate::status::report(state.engine.log.as_ref(), &state.engine.store).await?;
+    Ok(Json(report).into_response())
+}
+
+async fn projection_digest(State(state): State<Shared>) -> Result<Response, ApiError> {
+    Ok(Json(crate::status::digests(&state.engine.store)?).into_response())
+}
+
+async fn list_users(
+    State(state): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<UserSummary>>, ApiError> {
+    let users = state
+        .engine
+        .views
+        .directory
+        .users(query.get("domain").map(String::as_str))?;
+    Ok(Json(users.iter().map(UserSummary::from).collect()))
+}
+
+async fn create_user(
+    State(state): State<Shared>,
+    Json(req): Json<NewUser>,
+) -> Result<(StatusCode, Json<UserSummary>), ApiError> {
+    let user = crate::users::add_user(&state.engine, &req, "admin:api").await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    owner: String,
+    #[serde(default = "default_collection")]
+    collection: String,
+    source: Option<String>,
+}
+
+fn default_collection() -> String {
+    crate::users::DEFAULT_COLLECTION.to_string()
+}
+
+async fn import_calendar(
+    State(state): State<Shared>,
+    Query(q): Query<ImportQuery>,
+    body: String,
+) -> Result<Response, ApiError> {
+    import(state, ImportKind::Calendar, q, body).await
+}
+
+async fn import_contacts(
+    State(state): State<Shared>,
+    Query(q): Query<ImportQuery>,
+    body: String,
+) -> Result<Response, ApiError> {
+    import(state, ImportKind::Contacts, q, body).await
+}
+
+async fn import(state: Shared, kind: ImportKind, q: ImportQuery, body: String) -> Result<Response, ApiError> {
+    let source = q.source.unwrap_or_else(|| "request body".into());
+    let report = crate::import::import(&state.engine, kind, &q.owner, &q.collection, &body, &source, "admin:import").await?;
+    Ok(Json(report).into_response())
+}

@@ -1,0 +1,233 @@
+//! `reprise projections status|digest|quarantine`.
+
+use crate::cli::ProjectionsCommand;
+use crate::config::LogArgs;
+use events::log::TopicPartition;
+use events::{Domain, EventLog};
+use projections::registry;
+use projections::runner::quarantine_of;
+use projections::{ProjectionId, ViewStore};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub log: String,
+    pub projections: Vec<ProjectionStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectionStatus {
+    pub name: String,
+    /// The version this build serves.
+    pub current: u32,
+    pub live: Option<u32>,
+    pub versions: Vec<VersionStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionStatus {
+    pub version: u32,
+    pub state: String,
+    pub live: bool,
+    pub positions: Vec<PartitionStatus>,
+    pub lag: u64,
+    pub quarantined: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartitionStatus {
+    pub topic: String,
+    pub partition: u32,
+    pub next_offset: u64,
+    pub end_offset: u64,
+    pub lag: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DigestEntry {
+    pub projection: String,
+    pub version: u32,
+    pub digest: String,
+}
+
+/// Status of every projection version in the store, against the log's ends.
+pub async fn report(log: &dyn EventLog, store: &ViewStore) -> anyhow::Result<StatusReport> {
+    let mut ends: BTreeMap<TopicPartition, u64> = BTreeMap::new();
+    for domain in Domain::ALL {
+        for (partition, end) in log.end_offsets(domain).await?.into_iter().enumerate() {
+            ends.insert(
+                TopicPartition {
+                    domain,
+                    partition: partition as u32,
+                },
+                end,
+            );
+        }
+    }
+    let versions = store.versions()?;
+    let mut projections = Vec::new();
+    for p in registry::current() {
+        let live = store.live(p.name())?;
+        let mut list = Vec::new();
+        for (id, state) in versions.iter().filter(|(id, _)| id.name == p.name()) {
+            let stored = store.positions(id)?;
+            let mut positions = Vec::new();
+            for &domain in p.domains() {
+                for partition in 0..log.partitions(domain) {
+                    let tp = TopicPartition { domain, partition };
+                    let next = stored.get(&tp).copied().unwrap_or(0);
+                    let end = ends.get(&tp).copied().unwrap_or(0).max(next);
+                    positions.push(PartitionStatus {
+                        topic: log.topic_name(domain),
+                        partition,
+                        next_offset: next,
+                        end_offset: end,
+                        lag: end - next,
+                    });
+                }
+            }
+            list.push(VersionStatus {
+                version: id.version,
+                state: format!("{state:?}").to_lowercase(),
+                live: live == Some(id.version),
+                lag: positions.iter().map(|p| p.lag).sum(),
+                positions,
+                quarantined: store.quarantined(id)?,
+            });
+        }
+        projections.push(ProjectionStatus {
+            name: p.name().to_string(),
+            current: p.version(),
+            live,
+            versions: list,
+        });
+    }
+    Ok(StatusReport {
+        log: log.describe(),
+        projections,
+    })
+}
+
+/// Digests of every version present.
+pub fn digests(store: &ViewStore) -> anyhow::Result<Vec<DigestEntry>> {
+    let mut out = Vec::new();
+    for id in store.versions()?.keys() {
+        out.push(DigestEntry {
+            projection: id.name.clone(),
+            version: id.version,
+            digest: store.digest(id)?,
+        });
+    }
+    Ok(out)
+}
+
+pub async fn run(args: &LogArgs, cmd: ProjectionsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ProjectionsCommand::Status(f) => {
+            let report: StatusReport = match &args.server {
+                Some(url) => crate::remote::Client::new(args, url)?.get("/admin/v1/projections/status", &[])?,
+                None => {
+                    let log = args.open_log().await?;
+                    let store = args.open_views()?;
+                    report(log.as_ref(), &store).await?
+                }
+            };
+            if f.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_status(&report);
+            }
+        }
+        ProjectionsCommand::Digest(f) => {
+            let list: Vec<DigestEntry> = match &args.server {
+                Some(url) => crate::remote::Client::new(args, url)?.get("/admin/v1/projections/digest", &[])?,
+                None => digests(&args.open_views()?)?,
+            };
+            if f.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for d in list {
+                    println!("{}@{}  {}", d.projection, d.version, d.digest);
+                }
+            }
+        }
+        ProjectionsCommand::Quarantine(f) => {
+            if args.server.is_some() {
+                anyhow::bail!("quarantine listing works on the data directory; stop the server or use `projections status` for counts");
+            }
+            let store = args.open_views()?;
+            let mut all = Vec::new();
+            for id in store.versions()?.keys() {
+                for q in quarantine_of(&store, id)? {
+                    all.push((id.clone(), q));
+                }
+            }
+            if f.json {
+                for (id, q) in &all {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "projection": id.to_string(), "topic": q.topic, "partition": q.partition,
+                            "offset": q.offset, "event_type": q.event_type, "event_id": q.event_id,
+                            "reason": q.reason, "bytes": q.value.len(),
+                        })
+                    );
+                }
+            } else if all.is_empty() {
+                println!("no quarantined event");
+            } else {
+                for (id, q) in &all {
+                    println!(
+                        "{id}  {}/{}@{}  {}  {}",
+                        q.topic,
+                        q.partition,
+                        q.offset,
+                        q.event_type.as_deref().unwrap_or("?"),
+                        q.reason
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_status(report: &StatusReport) {
+    println!("log: {}", report.log);
+    println!(
+        "{:<12} {:>7} {:<9} {:>5} {:>10} {:>11}  positions (partition:next/end)",
+        "projection", "version", "state", "live", "lag", "quarantined"
+    );
+    for p in &report.projections {
+        if p.versions.is_empty() {
+            println!("{:<12} {:>7} {:<9} {:>5} {:>10} {:>11}", p.name, p.current, "absent", "-", "-", "-");
+        }
+        for v in &p.versions {
+            let positions: Vec<String> = v
+                .positions
+                .iter()
+                .map(|x| format!("{}:{}/{}", x.partition, x.next_offset, x.end_offset))
+                .collect();
+            println!(
+                "{:<12} {:>7} {:<9} {:>5} {:>10} {:>11}  {}",
+                p.name,
+                v.version,
+                v.state,
+                if v.live { "yes" } else { "no" },
+                v.lag,
+                v.quarantined,
+                positions.join(" ")
+            );
+        }
+    }
+}
+
+/// The id of the version this build serves for a projection name.
+pub fn current_id(name: &str) -> Option<ProjectionId> {
+    registry::current()
+        .into_iter()
+        .find(|p| p.name() == name)
+        .map(|p| ProjectionId::new(p.name(), p.version()))
+}

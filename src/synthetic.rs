@@ -1,0 +1,1 @@
+//! A synthetic log for benchmarks and tests (being written).
