@@ -17,9 +17,10 @@ pub struct Cli {
     #[command(flatten)]
     pub log: LogArgs,
 
-    /// Log filter for diagnostics on stderr (tracing syntax, e.g. `info`, `reprise=debug`).
-    #[arg(long, global = true, env = "REPRISE_LOG", default_value = "info")]
-    pub log_level: String,
+    /// Log filter for diagnostics on stderr (tracing syntax, e.g. `info`,
+    /// `reprise=debug`); default `info` for serve and rebuild, else `warn`.
+    #[arg(long, global = true, env = "REPRISE_LOG")]
+    pub log_level: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -210,8 +211,13 @@ pub struct BenchRebuildArgs {
 }
 
 pub fn init_tracing(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let default = match cli.command {
+        Command::Serve(_) | Command::Rebuild(_) | Command::Bench(_) => "info",
+        _ => "warn",
+    };
+    let level = cli.log_level.as_deref().unwrap_or(default);
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
