@@ -10,8 +10,7 @@ use std::process::ExitCode;
 #[command(
     name = "reprise",
     version,
-    about = "Event-sourced groupware backend: the log is the truth, views are rebuilt from it",
-    propagate_version = true
+    about = "Event-sourced groupware backend: the log is the truth, views are rebuilt from it"
 )]
 pub struct Cli {
     #[command(flatten)]
