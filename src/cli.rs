@@ -110,7 +110,13 @@ pub struct TailArgs {
     #[arg(long, env = "REPRISE_TOPIC")]
     pub topic: Option<String>,
     /// Start: beginning, end, an offset N, or -N for the last N of each partition.
-    #[arg(short = 'o', long = "offset", env = "REPRISE_OFFSET", default_value = "beginning", allow_hyphen_values = true)]
+    #[arg(
+        short = 'o',
+        long = "offset",
+        env = "REPRISE_OFFSET",
+        default_value = "beginning",
+        allow_hyphen_values = true
+    )]
     pub offset: String,
     /// Keep waiting for new records.
     #[arg(short = 'f', long, env = "REPRISE_FOLLOW")]

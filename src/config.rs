@@ -20,13 +20,23 @@ const SERVE_FILE: &str = "serve.json";
 #[derive(Args, Debug, Clone)]
 pub struct LogArgs {
     /// Data directory: the embedded log and the views.
-    #[arg(long, global = true, env = "REPRISE_DATA_DIR", default_value = "./data")]
+    #[arg(
+        long,
+        global = true,
+        env = "REPRISE_DATA_DIR",
+        default_value = "./data"
+    )]
     pub data_dir: PathBuf,
     /// Use Kafka instead of the embedded log: HOST:PORT[,HOST:PORT...].
     #[arg(long, global = true, env = "REPRISE_KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
     /// Kafka topic prefix: topics are PREFIX.calendar, .contact, .directory, .seen.
-    #[arg(long, global = true, env = "REPRISE_TOPIC_PREFIX", default_value = "reprise")]
+    #[arg(
+        long,
+        global = true,
+        env = "REPRISE_TOPIC_PREFIX",
+        default_value = "reprise"
+    )]
     pub topic_prefix: String,
     /// Partitions per topic when the log creates topics (default 8); an
     /// existing topic with another count is refused.

@@ -97,7 +97,9 @@ impl Engine {
 
     /// True once every projection has caught up with the log once.
     pub fn ready(&self) -> bool {
-        self.followers.iter().all(|f| f.ready.load(Ordering::Acquire))
+        self.followers
+            .iter()
+            .all(|f| f.ready.load(Ordering::Acquire))
     }
 
     /// Waits until every projection has caught up with the log.

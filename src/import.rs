@@ -53,7 +53,9 @@ struct Item {
 
 /// Parses a whole file; `source` names it in errors.
 fn parse(kind: ImportKind, text: &str, source: &str) -> Result<Vec<Item>, ImportError> {
-    let located = |e: formats::FormatError| ImportError::Invalid(format!("{source}:{}: {}", e.line, e.message));
+    let located = |e: formats::FormatError| {
+        ImportError::Invalid(format!("{source}:{}: {}", e.line, e.message))
+    };
     Ok(match kind {
         ImportKind::Calendar => formats::ical::split_calendar_export(text)
             .map_err(located)?
@@ -112,7 +114,9 @@ pub async fn import(
 ) -> Result<ImportReport, ImportError> {
     let items = parse(kind, text, source)?;
     if collection.is_empty() || collection.contains(['/', '\0']) {
-        return Err(ImportError::Invalid(format!("invalid collection name {collection:?}")));
+        return Err(ImportError::Invalid(format!(
+            "invalid collection name {collection:?}"
+        )));
     }
     let user = engine
         .views
@@ -121,11 +125,26 @@ pub async fn import(
         .ok_or_else(|| ImportError::NotFound(format!("no user {owner}")))?;
     let principal = user.principal();
     let correlation = Uuid::now_v7();
-    let envelope = |payload| EventEnvelope::now(&principal, actor, payload).with_correlation(correlation);
+    let envelope =
+        |payload| EventEnvelope::now(&principal, actor, payload).with_correlation(correlation);
 
     let (exists, extension) = match kind {
-        ImportKind::Calendar => (engine.views.calendars.collection(&principal, collection)?.is_some(), "ics"),
-        ImportKind::Contacts => (engine.views.contacts.collection(&principal, collection)?.is_some(), "vcf"),
+        ImportKind::Calendar => (
+            engine
+                .views
+                .calendars
+                .collection(&principal, collection)?
+                .is_some(),
+            "ics",
+        ),
+        ImportKind::Contacts => (
+            engine
+                .views
+                .contacts
+                .collection(&principal, collection)?
+                .is_some(),
+            "vcf",
+        ),
     };
     if !exists {
         let create = match kind {
@@ -151,8 +170,14 @@ pub async fn import(
     for item in items {
         // Re-importing an object updates it where it already lives.
         let existing = match kind {
-            ImportKind::Calendar => engine.views.calendars.href_of_uid(&principal, collection, &item.uid)?,
-            ImportKind::Contacts => engine.views.contacts.href_of_uid(&principal, collection, &item.uid)?,
+            ImportKind::Calendar => engine
+                .views
+                .calendars
+                .href_of_uid(&principal, collection, &item.uid)?,
+            ImportKind::Contacts => engine
+                .views
+                .contacts
+                .href_of_uid(&principal, collection, &item.uid)?,
         };
         let href = existing.unwrap_or_else(|| href_for(&item.uid, extension));
         let payload = match kind {
@@ -184,8 +209,12 @@ pub async fn import(
         for (outcome, what) in engine.submit(chunk).await?.into_iter().zip(described) {
             match outcome {
                 Outcome::Applied { .. } => report.applied += 1,
-                Outcome::Rejected { rejection } => report.rejected.push(format!("{what}: {rejection}")),
-                Outcome::Quarantined { reason } => report.rejected.push(format!("{what}: {reason}")),
+                Outcome::Rejected { rejection } => {
+                    report.rejected.push(format!("{what}: {rejection}"))
+                }
+                Outcome::Quarantined { reason } => {
+                    report.rejected.push(format!("{what}: {reason}"))
+                }
             }
         }
     }
@@ -225,8 +254,19 @@ pub async fn run(args: &LogArgs, cmd: ImportCommand) -> anyhow::Result<ExitCode>
         }
         None => {
             let engine = Engine::start(args).await?;
-            engine.wait_ready(std::time::Duration::from_secs(3600)).await?;
-            let result = import(&engine, kind, &a.login, &a.collection, &text, &source, "system:import").await;
+            engine
+                .wait_ready(std::time::Duration::from_secs(3600))
+                .await?;
+            let result = import(
+                &engine,
+                kind,
+                &a.login,
+                &a.collection,
+                &text,
+                &source,
+                "system:import",
+            )
+            .await;
             engine.shutdown()?;
             result?
         }
@@ -258,7 +298,10 @@ mod tests {
 
     #[test]
     fn hrefs_are_tidy_or_hashed() {
-        assert_eq!(href_for("abc-123@example.com", "ics"), "abc-123@example.com.ics");
+        assert_eq!(
+            href_for("abc-123@example.com", "ics"),
+            "abc-123@example.com.ics"
+        );
         let odd = href_for("a/b c", "ics");
         assert_eq!(odd.len(), 16 + 4);
         assert_eq!(odd, href_for("a/b c", "ics"));

@@ -50,7 +50,10 @@ pub fn parse_time(s: &str) -> anyhow::Result<DateTime<Utc>> {
     }
     let date = NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .with_context(|| format!("{s:?} is neither an RFC 3339 time nor a YYYY-MM-DD date"))?;
-    Ok(date.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default())
+    Ok(date
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_default())
 }
 
 fn topics(log: &dyn EventLog, topic: Option<&str>) -> anyhow::Result<Vec<Domain>> {
@@ -62,7 +65,9 @@ fn topics(log: &dyn EventLog, topic: Option<&str>) -> anyhow::Result<Vec<Domain>
                 .into_iter()
                 .find(|d| d.as_str() == name || log.topic_name(*d) == name)
                 .map(|d| vec![d])
-                .ok_or_else(|| anyhow!("unknown topic {name:?}: calendar, contact, directory or seen"))
+                .ok_or_else(|| {
+                    anyhow!("unknown topic {name:?}: calendar, contact, directory or seen")
+                })
         }
     }
 }
@@ -110,8 +115,16 @@ fn line<'a>(log: &dyn EventLog, r: &'a LogRecord) -> TailLine<'a> {
 }
 
 fn print_pretty(out: &mut impl Write, l: &TailLine<'_>) -> std::io::Result<()> {
-    let kind = l.headers.get(HEADER_EVENT_TYPE).map(String::as_str).unwrap_or("?");
-    writeln!(out, "{}/{}@{}  {}  {}  {}", l.topic, l.partition, l.offset, l.timestamp, l.key, kind)?;
+    let kind = l
+        .headers
+        .get(HEADER_EVENT_TYPE)
+        .map(String::as_str)
+        .unwrap_or("?");
+    writeln!(
+        out,
+        "{}/{}@{}  {}  {}  {}",
+        l.topic, l.partition, l.offset, l.timestamp, l.key, kind
+    )?;
     match (&l.event, &l.decode_error) {
         (Some(e), _) => {
             let text = serde_json::to_string_pretty(e).unwrap_or_default();
@@ -161,9 +174,16 @@ pub async fn tail(args: &LogArgs, opts: TailArgs) -> anyhow::Result<ExitCode> {
         let mut out = std::io::BufWriter::new(stdout.lock());
         let mut printed = 0u64;
         loop {
-            let batch = reader.poll(1000, Duration::from_millis(if opts.follow { 500 } else { 200 }))?;
+            let batch = reader.poll(
+                1000,
+                Duration::from_millis(if opts.follow { 500 } else { 200 }),
+            )?;
             for r in &batch.records {
-                if opts.key.as_deref().is_some_and(|k| k.as_bytes() != r.key.as_slice()) {
+                if opts
+                    .key
+                    .as_deref()
+                    .is_some_and(|k| k.as_bytes() != r.key.as_slice())
+                {
                     continue;
                 }
                 if let Some(t) = &opts.event_type {
@@ -224,7 +244,9 @@ pub struct PartitionStats {
 
 /// Reads every partition once, to its end: exact on any backend (no
 /// reliance on watermark answers).
-pub async fn compute_stats(log: std::sync::Arc<dyn EventLog>) -> anyhow::Result<Vec<PartitionStats>> {
+pub async fn compute_stats(
+    log: std::sync::Arc<dyn EventLog>,
+) -> anyhow::Result<Vec<PartitionStats>> {
     tokio::task::spawn_blocking(move || {
         let mut stats: BTreeMap<TopicPartition, PartitionStats> = BTreeMap::new();
         let mut starts = Vec::new();
@@ -319,9 +341,14 @@ mod tests {
 
     #[test]
     fn parses_time_bounds() {
-        assert_eq!(parse_time("2026-01-02").unwrap().to_rfc3339(), "2026-01-02T00:00:00+00:00");
         assert_eq!(
-            parse_time("2026-01-02T10:00:00+01:00").unwrap().to_rfc3339(),
+            parse_time("2026-01-02").unwrap().to_rfc3339(),
+            "2026-01-02T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2026-01-02T10:00:00+01:00")
+                .unwrap()
+                .to_rfc3339(),
             "2026-01-02T09:00:00+00:00"
         );
         assert!(parse_time("yesterday").is_err());

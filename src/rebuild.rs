@@ -35,7 +35,14 @@ pub async fn run(args: &LogArgs, opts: RebuildArgs) -> anyhow::Result<ExitCode> 
     let log = args.open_log().await?;
     let store = args.open_views()?;
     let started = Instant::now();
-    let results = rebuild(log, &store, &selected, &opts, std::io::stderr().is_terminal()).await?;
+    let results = rebuild(
+        log,
+        &store,
+        &selected,
+        &opts,
+        std::io::stderr().is_terminal(),
+    )
+    .await?;
     let seconds = started.elapsed().as_secs_f64();
     let events: u64 = results.iter().map(|r| r.events).sum();
     let quarantined: u64 = results.iter().map(|r| r.quarantined).sum();

@@ -25,7 +25,9 @@ impl Client {
     pub fn new(args: &LogArgs, url: &str) -> anyhow::Result<Client> {
         let base = url.trim_end_matches('/').to_string();
         let auth = match args.serve_info() {
-            Some(info) if info.url.trim_end_matches('/') == base => format!("Bearer {}", info.token),
+            Some(info) if info.url.trim_end_matches('/') == base => {
+                format!("Bearer {}", info.token)
+            }
             _ => {
                 let user = std::env::var("REPRISE_ADMIN_USER").map_err(|_| {
                     anyhow!(
@@ -70,7 +72,11 @@ impl Client {
         }
     }
 
-    pub fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<T> {
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> anyhow::Result<T> {
         let result = self
             .agent
             .get(format!("{}{path}", self.base))
@@ -80,7 +86,11 @@ impl Client {
         self.finish(path, result)
     }
 
-    pub fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> anyhow::Result<T> {
+    pub fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
         let result = self
             .agent
             .post(format!("{}{path}", self.base))
@@ -105,4 +115,3 @@ impl Client {
         self.finish(path, result)
     }
 }
-

@@ -167,12 +167,18 @@ async fn require_admin(
     let unauthorized = || {
         (
             StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"reprise admin\", charset=\"UTF-8\"")],
+            [(
+                header::WWW_AUTHENTICATE,
+                "Basic realm=\"reprise admin\", charset=\"UTF-8\"",
+            )],
             Json(serde_json::json!({"error": "admin credentials required"})),
         )
             .into_response()
     };
-    let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return unauthorized();
     };
     let admitted = if let Some(token) = auth.strip_prefix("Bearer ") {
@@ -224,7 +230,11 @@ async fn readyz(State(state): State<Shared>) -> Response {
     if state.engine.ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "catching up with the log\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "catching up with the log\n",
+        )
+            .into_response()
     }
 }
 
@@ -285,8 +295,22 @@ async fn import_contacts(
     import(state, ImportKind::Contacts, q, body).await
 }
 
-async fn import(state: Shared, kind: ImportKind, q: ImportQuery, body: String) -> Result<Response, ApiError> {
+async fn import(
+    state: Shared,
+    kind: ImportKind,
+    q: ImportQuery,
+    body: String,
+) -> Result<Response, ApiError> {
     let source = q.source.unwrap_or_else(|| "request body".into());
-    let report = crate::import::import(&state.engine, kind, &q.owner, &q.collection, &body, &source, "admin:import").await?;
+    let report = crate::import::import(
+        &state.engine,
+        kind,
+        &q.owner,
+        &q.collection,
+        &body,
+        &source,
+        "admin:import",
+    )
+    .await?;
     Ok(Json(report).into_response())
 }

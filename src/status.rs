@@ -127,7 +127,8 @@ pub async fn run(args: &LogArgs, cmd: ProjectionsCommand) -> anyhow::Result<Exit
     match cmd {
         ProjectionsCommand::Status(f) => {
             let report: StatusReport = match &args.server {
-                Some(url) => crate::remote::Client::new(args, url)?.get("/admin/v1/projections/status", &[])?,
+                Some(url) => crate::remote::Client::new(args, url)?
+                    .get("/admin/v1/projections/status", &[])?,
                 None => {
                     let log = args.open_log().await?;
                     let store = args.open_views()?;
@@ -142,7 +143,8 @@ pub async fn run(args: &LogArgs, cmd: ProjectionsCommand) -> anyhow::Result<Exit
         }
         ProjectionsCommand::Digest(f) => {
             let list: Vec<DigestEntry> = match &args.server {
-                Some(url) => crate::remote::Client::new(args, url)?.get("/admin/v1/projections/digest", &[])?,
+                Some(url) => crate::remote::Client::new(args, url)?
+                    .get("/admin/v1/projections/digest", &[])?,
                 None => digests(&args.open_views()?)?,
             };
             if f.json {
@@ -202,7 +204,10 @@ fn print_status(report: &StatusReport) {
     );
     for p in &report.projections {
         if p.versions.is_empty() {
-            println!("{:<12} {:>7} {:<9} {:>5} {:>10} {:>11}", p.name, p.current, "absent", "-", "-", "-");
+            println!(
+                "{:<12} {:>7} {:<9} {:>5} {:>10} {:>11}",
+                p.name, p.current, "absent", "-", "-", "-"
+            );
         }
         for v in &p.versions {
             let positions: Vec<String> = v

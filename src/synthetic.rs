@@ -1,1 +1,1771 @@
-//! A synthetic log for benchmarks and tests (being written).
+//! A synthetic log for benchmarks and tests.
+//!
+//! [`Synthetic`] streams a realistic mix of events, fully determined by a
+//! seed and a count: the same `(seed, events)` gives byte-identical events
+//! (ids come from the generator's own PRNG, timestamps from a fixed base
+//! time plus the event's index, never from the clock or the OS).
+//!
+//! The mix, by event count: about 60 % seen-flag changes, 25 % calendar
+//! events (mostly `CalendarObjectPut` with 1-2 KB iCalendar bodies, a part
+//! of them overwriting existing objects, a few deletions), 10 % contact
+//! events (vCard 3.0 and 4.0) and 5 % directory events. Every event is
+//! valid and applies without rejection when the log is replayed: each
+//! domain is created before its users, each user (and its `default`
+//! calendar and address book) before its data, no UID or membership is
+//! used twice, and only live objects are updated or deleted.
+//!
+//! The number of users grows with the number of events (one per 500, at
+//! least 10), so collections keep a realistic size whatever the count.
+//! The generator keeps a few dozen bytes per user and nothing per event.
+
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use events::codec;
+use events::log::OutgoingRecord;
+use events::payload::{
+    AddressBookCreated, AddressBookProps, CalendarCreated, CalendarObjectDeleted,
+    CalendarObjectPut, CalendarProps, ContactPut, DomainCreated, GroupCreated, MailboxSeenReset,
+    Member, MemberAdded, MemberRemoved, ResourceCreated, ResourceKind, SeenAdded, SeenRemoved,
+    UserCreated, UserUpdated,
+};
+use events::{Domain, EventEnvelope, EventId, EventLog, LogError, Payload, UidSet};
+use std::collections::VecDeque;
+use uuid::Uuid;
+
+/// Records per `append` call when writing a synthetic log.
+pub const APPEND_BATCH: usize = 1000;
+
+/// Events per user: the user count is `events / EVENTS_PER_USER`, at least
+/// [`MIN_USERS`].
+const EVENTS_PER_USER: u64 = 500;
+const MIN_USERS: u64 = 10;
+
+/// 2024-03-01T08:00:00Z: the first event's time; each next one is
+/// [`SECONDS_PER_EVENT`] later.
+const BASE_TIME: i64 = 1_709_280_000;
+const SECONDS_PER_EVENT: i64 = 3;
+
+/// The actor of events written by the generator on behalf of an operator.
+const SYSTEM_ACTOR: &str = "system:bench";
+
+/// A real argon2id PHC string (of the password `reprise-bench`), so that
+/// the synthetic users could even log in. The directory only checks the
+/// `$argon2` prefix; a test checks the hash itself.
+pub const PASSWORD_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$cmVwcmlzZS1iZW5jaC1zYWx0$ROBOmd7OrRs8I3QC42YOsNCtANbx0w4YqLLzMHgp6Vo";
+/// What a password change sets (the same password, another salt).
+pub const PASSWORD_HASH_2: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$YW5vdGhlci1iZW5jaC1zYWx0$GRuCl8NGSWY9CqkFr8riLYPcZUtEbOtLbASF21hgOts";
+
+/// The calendar and address book every synthetic user gets.
+const DEFAULT_COLLECTION: &str = "default";
+
+// ---------------------------------------------------------------------------
+// Randomness
+
+/// splitmix64: tiny, fast, and good enough to make benchmark data.
+#[derive(Clone, Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        finalize(self.0)
+    }
+
+    /// Uniform in `0..n` (0 when `n` is 0).
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi.saturating_sub(lo) + 1)
+    }
+
+    /// True with probability `percent` / 100.
+    fn percent(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn bytes10(&mut self) -> [u8; 10] {
+        let a = self.next_u64().to_le_bytes();
+        let b = self.next_u64().to_le_bytes();
+        [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], b[0], b[1]]
+    }
+}
+
+/// The splitmix64 output function.
+fn finalize(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A stable hash of a few numbers: the properties of an entity (a user's
+/// mailboxes, an object's kind) that must not change between its events.
+fn mix(parts: &[u64]) -> u64 {
+    let mut h: u64 = 0x243F_6A88_85A3_08D3;
+    for &p in parts {
+        h = finalize(h ^ p.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    }
+    h
+}
+
+/// A random (version 4) UUID from a stable hash.
+fn uuid_from(parts: &[u64]) -> Uuid {
+    let hi = mix(parts);
+    let lo = finalize(hi ^ 0x5851_F42D_4C95_7F2D);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&hi.to_be_bytes());
+    bytes[8..].copy_from_slice(&lo.to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+fn pick<T: Copy>(items: &[T], h: u64) -> T {
+    items[(h % items.len() as u64) as usize]
+}
+
+// Salts for `mix`, one per kind of entity.
+const SALT_USER: u64 = 1;
+const SALT_MAILBOX: u64 = 2;
+const SALT_CALENDAR: u64 = 3;
+const SALT_CARD: u64 = 4;
+const SALT_PERSON: u64 = 5;
+
+// ---------------------------------------------------------------------------
+// Vocabulary
+
+/// (display, login) first names; logins are ASCII transliterations.
+const FIRST_NAMES: [(&str, &str); 24] = [
+    ("Anna", "anna"),
+    ("Jürgen", "juergen"),
+    ("Zoë", "zoe"),
+    ("François", "francois"),
+    ("Léa", "lea"),
+    ("Søren", "soeren"),
+    ("María", "maria"),
+    ("José", "jose"),
+    ("Chloé", "chloe"),
+    ("Björn", "bjoern"),
+    ("Ines", "ines"),
+    ("Mehmet", "mehmet"),
+    ("Olga", "olga"),
+    ("Kenji", "kenji"),
+    ("Aoife", "aoife"),
+    ("Lukas", "lukas"),
+    ("Emma", "emma"),
+    ("Noah", "noah"),
+    ("Amélie", "amelie"),
+    ("Mateo", "mateo"),
+    ("Sofia", "sofia"),
+    ("Hannah", "hannah"),
+    ("Ömer", "oemer"),
+    ("Camille", "camille"),
+];
+
+const LAST_NAMES: [(&str, &str); 24] = [
+    ("Gruber", "gruber"),
+    ("Müller", "mueller"),
+    ("Dubois", "dubois"),
+    ("Lefèvre", "lefevre"),
+    ("García", "garcia"),
+    ("Lindqvist", "lindqvist"),
+    ("Nowak", "nowak"),
+    ("O'Brien", "obrien"),
+    ("Rossi", "rossi"),
+    ("Schäfer", "schaefer"),
+    ("Yılmaz", "yilmaz"),
+    ("Tanaka", "tanaka"),
+    ("Kowalski", "kowalski"),
+    ("Fernández", "fernandez"),
+    ("Novák", "novak"),
+    ("Haddad", "haddad"),
+    ("Petit", "petit"),
+    ("Weiß", "weiss"),
+    ("Jansen", "jansen"),
+    ("Moreau", "moreau"),
+    ("Ivanova", "ivanova"),
+    ("Costa", "costa"),
+    ("Bauer", "bauer"),
+    ("Nguyen", "nguyen"),
+];
+
+/// (domain, display name) of the directory domains, in creation order.
+const DOMAINS: [(&str, &str); 8] = [
+    ("example.com", "Example Corp"),
+    ("beispiel.de", "Beispiel GmbH"),
+    ("exemple.fr", "Exemple SARL"),
+    ("example.org", "Example Foundation"),
+    ("ejemplo.es", "Ejemplo S.L."),
+    ("esempio.it", "Esempio S.p.A."),
+    ("voorbeeld.nl", "Voorbeeld B.V."),
+    ("example.net", "Example Networks"),
+];
+
+/// Groups of a domain; the first contains the others.
+const GROUPS: [(&str, &str); 8] = [
+    ("staff", "All staff"),
+    ("engineering", "Engineering"),
+    ("sales", "Vertrieb / Sales"),
+    ("support", "Support"),
+    ("direction", "Direction générale"),
+    ("compta", "Comptabilité"),
+    ("marketing", "Marketing"),
+    ("it-ops", "IT Operations"),
+];
+
+/// (name, kind, display name, capacity, location) of bookable resources.
+const RESOURCES: [(&str, ResourceKind, &str, Option<u32>, &str); 6] = [
+    (
+        "salle-lumiere",
+        ResourceKind::Room,
+        "Salle Lumière",
+        Some(12),
+        "3e étage, aile B",
+    ),
+    (
+        "raum-2-14",
+        ResourceKind::Room,
+        "Besprechungsraum 2.14",
+        Some(8),
+        "2. OG",
+    ),
+    (
+        "boardroom",
+        ResourceKind::Room,
+        "Boardroom",
+        Some(20),
+        "Floor 5",
+    ),
+    (
+        "beamer-1",
+        ResourceKind::Equipment,
+        "Beamer Epson EB-L520U",
+        None,
+        "Empfang",
+    ),
+    (
+        "car-zoe",
+        ResourceKind::Equipment,
+        "Renault Zoé (pool car)",
+        None,
+        "Parking P2",
+    ),
+    (
+        "focus-room",
+        ResourceKind::Room,
+        "Focus room",
+        Some(2),
+        "Floor 2",
+    ),
+];
+
+/// Mailboxes beside INBOX; a user has a rotation of some of them.
+const MAILBOXES: [&str; 10] = [
+    "INBOX/Archives/2024",
+    "Entwürfe",
+    "Sent",
+    "Gesendete Elemente",
+    "Projekte/Ausschreibung 2025",
+    "Boîte d'envoi",
+    "Archives/2023/Q4",
+    "Корзина",
+    "Spam",
+    "INBOX/Rechnungen & Belege",
+];
+const MAILBOX_SLOTS: usize = 8;
+
+const TIMEZONES: [(&str, &str); 2] = [
+    (
+        "Europe/Paris",
+        "BEGIN:VTIMEZONE\r\n\
+         TZID:Europe/Paris\r\n\
+         X-LIC-LOCATION:Europe/Paris\r\n\
+         BEGIN:DAYLIGHT\r\n\
+         TZOFFSETFROM:+0100\r\n\
+         TZOFFSETTO:+0200\r\n\
+         TZNAME:CEST\r\n\
+         DTSTART:19700329T020000\r\n\
+         RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\n\
+         END:DAYLIGHT\r\n\
+         BEGIN:STANDARD\r\n\
+         TZOFFSETFROM:+0200\r\n\
+         TZOFFSETTO:+0100\r\n\
+         TZNAME:CET\r\n\
+         DTSTART:19701025T030000\r\n\
+         RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n\
+         END:STANDARD\r\n\
+         END:VTIMEZONE\r\n",
+    ),
+    (
+        "America/New_York",
+        "BEGIN:VTIMEZONE\r\n\
+         TZID:America/New_York\r\n\
+         LAST-MODIFIED:20240422T053450Z\r\n\
+         BEGIN:DAYLIGHT\r\n\
+         TZOFFSETFROM:-0500\r\n\
+         TZOFFSETTO:-0400\r\n\
+         TZNAME:EDT\r\n\
+         DTSTART:20070311T020000\r\n\
+         RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU\r\n\
+         END:DAYLIGHT\r\n\
+         BEGIN:STANDARD\r\n\
+         TZOFFSETFROM:-0400\r\n\
+         TZOFFSETTO:-0500\r\n\
+         TZNAME:EST\r\n\
+         DTSTART:20071104T020000\r\n\
+         RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU\r\n\
+         END:STANDARD\r\n\
+         END:VTIMEZONE\r\n",
+    ),
+];
+
+const PRODIDS: [&str; 4] = [
+    "-//Apple Inc.//macOS 14.4.1//EN",
+    "-//Mozilla.org/NONSGML Mozilla Calendar V1.1//EN",
+    "-//IDN nextcloud.com//Calendar app 4.6.5//EN",
+    "-//Sabre//Sabre VObject 4.5.4//EN",
+];
+
+const MEETINGS: [&str; 14] = [
+    "Weekly sync",
+    "Réunion d'équipe",
+    "Jour fixe Vertrieb",
+    "Sprint planning",
+    "Quartalsabschluss: Review",
+    "Code review, then retro",
+    "Budget review Q3",
+    "Kundentermin München",
+    "Conférence téléphonique avec le client",
+    "Project kickoff: Ausschreibung 2025",
+    "Onboarding new colleagues",
+    "Architecture board",
+    "Lunch & learn: event sourcing",
+    "Entretien annuel",
+];
+
+const PRIVATE: [&str; 6] = [
+    "Dentist",
+    "Yoga",
+    "Elternabend",
+    "Déjeuner chez Mamie",
+    "Football training",
+    "Car service (Werkstatt)",
+];
+
+const ALL_DAY: [&str; 6] = [
+    "Congés",
+    "Betriebsausflug",
+    "Public holiday",
+    "Salon Vivatech, Paris",
+    "Urlaub – Ostsee",
+    "Team offsite",
+];
+
+const TODOS: [&str; 8] = [
+    "Renew passport",
+    "Steuererklärung abgeben",
+    "Envoyer le devis signé",
+    "Review the pull request for the sync engine",
+    "Buy milk, eggs and bread",
+    "Book flights for the offsite",
+    "Reisekostenabrechnung März",
+    "Prepare slides; send to the board",
+];
+
+const LOCATIONS: [&str; 7] = [
+    "Salle Lumière, 3e étage",
+    "Besprechungsraum 2.14",
+    "Conference Room B",
+    "Café Central, Herrengasse 14, 1010 Wien",
+    "https://meet.example.com/abc-defg-hij",
+    "Zoom",
+    "Bureau de Lyon; salle 4",
+];
+
+const DESCRIPTIONS: [&str; 6] = [
+    "Agenda:\n1. Status of the open tickets\n2. Blockers, risks and plans\n3. AOB\n\nPlease \
+     update the board before the meeting; minutes will be sent afterwards.",
+    "Bonjour à tous,\n\nvoici l'ordre du jour : bilan du trimestre, budget 2025, questions \
+     diverses. Merci d'apporter vos chiffres.\n\nCordialement",
+    "Hallo zusammen,\nwir besprechen den aktuellen Stand der Ausschreibung und die nächsten \
+     Schritte. Unterlagen liegen im Teams-Ordner »Ausschreibung 2025«.\nViele Grüße",
+    "Join: https://meet.example.com/abc-defg-hij\nMeeting ID: 812 5550 1234\nPasscode: 4711\n\n\
+     Dial in: +33 1 70 37 97 29 (France), +49 30 5679 5800 (Deutschland)",
+    "Bring the laptop, the signed NDA and the printed slides (colour, 2 per page).",
+    "Notes from last time: the customer wants weekly reports; the invoice (n° 2024-117) is still \
+     open; check with accounting.",
+];
+
+const COMPANIES: [(&str, &str); 8] = [
+    ("Gruber & Partner Architekten", "gruber-partner.example.at"),
+    ("Boulangerie Dupont SARL", "dupont.example.fr"),
+    ("Müller Logistik GmbH", "mueller-logistik.example.de"),
+    ("Acme Corp.", "acme.example.com"),
+    ("Nordisk Design AB", "nordisk.example.se"),
+    ("Estudio García S.L.", "estudio-garcia.example.es"),
+    ("Studio Rossi", "studiorossi.example.it"),
+    ("Nguyen Consulting", "nguyen-consulting.example.net"),
+];
+
+const TITLES: [&str; 6] = [
+    "Partner",
+    "Geschäftsführerin",
+    "Chef de projet",
+    "Account Manager",
+    "Head of Engineering",
+    "Comptable",
+];
+
+/// (street, city, region, postcode, country, phone prefix)
+const ADDRESSES: [(&str, &str, &str, &str, &str, &str); 6] = [
+    ("Herrengasse 14", "Wien", "", "1010", "Austria", "+43 660"),
+    ("12 rue de la Paix", "Paris", "", "75002", "France", "+33 6"),
+    (
+        "Drottninggatan 53",
+        "Stockholm",
+        "",
+        "111 21",
+        "Sweden",
+        "+46 70",
+    ),
+    (
+        "350 Fifth Avenue",
+        "New York",
+        "NY",
+        "10118",
+        "USA",
+        "+1 212",
+    ),
+    (
+        "Calle de Alcalá 42",
+        "Madrid",
+        "",
+        "28014",
+        "Spain",
+        "+34 612",
+    ),
+    (
+        "Friedrichstraße 68",
+        "Berlin",
+        "",
+        "10117",
+        "Germany",
+        "+49 151",
+    ),
+];
+
+const NOTES: [&str; 4] = [
+    "Met at the Architektur Biennale 2023.\nPrefers calls after 10am.",
+    "Book club, second Tuesday of the month.",
+    "Allergique aux arachides ; préfère le thé.",
+    "Ansprechpartnerin für Rechnungen; Kundennummer 10-4471.",
+];
+
+// ---------------------------------------------------------------------------
+// Text helpers
+
+/// Appends one content line, folded at 75 octets (on character
+/// boundaries), with CRLF.
+fn push_line(out: &mut String, line: &str) {
+    let mut width = 0;
+    for c in line.chars() {
+        if width + c.len_utf8() > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += c.len_utf8();
+    }
+    out.push_str("\r\n");
+}
+
+/// Escapes a TEXT value (RFC 5545 section 3.3.11, RFC 6350 section 3.4).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn utc_stamp(t: DateTime<Utc>) -> String {
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+fn date_value(d: NaiveDate) -> String {
+    format!("{:04}{:02}{:02}", d.year(), d.month(), d.day())
+}
+
+/// A local date-time, minutes from midnight.
+fn local(d: NaiveDate, minutes: u32) -> String {
+    format!(
+        "{}T{:02}{:02}00",
+        date_value(d),
+        (minutes / 60).min(23),
+        minutes % 60
+    )
+}
+
+fn add_days(d: NaiveDate, days: u64) -> NaiveDate {
+    d.checked_add_days(chrono::Days::new(days)).unwrap_or(d)
+}
+
+/// A person outside the directory (attendees, contacts).
+struct Person {
+    first: (&'static str, &'static str),
+    last: (&'static str, &'static str),
+}
+
+impl Person {
+    fn from_hash(h: u64) -> Person {
+        Person {
+            first: pick(&FIRST_NAMES, h),
+            last: pick(&LAST_NAMES, h >> 8),
+        }
+    }
+
+    fn display(&self) -> String {
+        format!("{} {}", self.first.0, self.last.0)
+    }
+
+    fn email(&self, domain: &str) -> String {
+        format!("{}.{}@{domain}", self.first.1, self.last.1)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The generator
+
+/// What the generator remembers of one user: enough to keep every event
+/// valid, a few dozen bytes.
+#[derive(Clone, Debug, Default)]
+struct UserState {
+    /// The next UID of each mailbox slot (0: INBOX).
+    uidnext: [u32; MAILBOX_SLOTS],
+    /// Calendar objects ever put (indices `0..calendar_next`).
+    calendar_next: u32,
+    /// Objects below this index were deleted (oldest first).
+    calendar_live_from: u32,
+    /// Cards ever put.
+    cards_next: u32,
+    /// Groups of the user's domain the user is a member of (bit = index).
+    groups: u8,
+}
+
+#[derive(Clone, Debug, Default)]
+struct DomainState {
+    created: bool,
+    groups: u8,
+    resources: u8,
+}
+
+/// An event decided but not yet stamped with its id and time.
+struct Pending {
+    key: String,
+    actor: String,
+    correlation: Option<Uuid>,
+    payload: Payload,
+}
+
+/// A deterministic stream of valid events; see the module documentation.
+pub struct Synthetic {
+    seed: u64,
+    rng: Rng,
+    total: u64,
+    emitted: u64,
+    users: Vec<UserState>,
+    domains: Vec<DomainState>,
+    /// Users whose creation was decided (they are created in index order).
+    created: usize,
+    /// Users whose creation events were all emitted: only those get data.
+    ready: usize,
+    /// Users created at the start; the others join over time.
+    initial: usize,
+    queue: VecDeque<Pending>,
+}
+
+impl Synthetic {
+    /// A generator of exactly `events` events.
+    pub fn new(seed: u64, events: u64) -> Synthetic {
+        let users = (events / EVENTS_PER_USER).max(MIN_USERS) as usize;
+        let domains = (users / 5).clamp(1, DOMAINS.len());
+        let initial = (users / 10).max(MIN_USERS as usize).min(users);
+        let mut s = Synthetic {
+            seed,
+            rng: Rng(mix(&[seed, 0x5EED])),
+            total: events,
+            emitted: 0,
+            users: vec![UserState::default(); users],
+            domains: vec![DomainState::default(); domains],
+            created: 0,
+            ready: 0,
+            initial,
+            queue: VecDeque::new(),
+        };
+        for _ in 0..initial {
+            s.create_user();
+        }
+        s
+    }
+
+    /// How many users the generator will create at most.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    fn user_domain(&self, u: usize) -> usize {
+        (mix(&[self.seed, SALT_USER, u as u64]) % self.domains.len() as u64) as usize
+    }
+
+    fn domain_name(&self, u: usize) -> &'static str {
+        DOMAINS[self.user_domain(u)].0
+    }
+
+    /// The user's login: `first.last`, with a number once the name
+    /// combinations run out. Unique by construction.
+    fn login(&self, u: usize) -> String {
+        let n = (FIRST_NAMES.len() * LAST_NAMES.len()) as u64;
+        let combo = (u as u64).wrapping_mul(7919) % n;
+        let round = u as u64 / n;
+        let first = FIRST_NAMES[(combo % FIRST_NAMES.len() as u64) as usize].1;
+        let last = LAST_NAMES[(combo / FIRST_NAMES.len() as u64) as usize].1;
+        if round == 0 {
+            format!("{first}.{last}")
+        } else {
+            format!("{first}.{last}{}", round + 1)
+        }
+    }
+
+    fn display_name(&self, u: usize) -> String {
+        let n = (FIRST_NAMES.len() * LAST_NAMES.len()) as u64;
+        let combo = (u as u64).wrapping_mul(7919) % n;
+        let first = FIRST_NAMES[(combo % FIRST_NAMES.len() as u64) as usize].0;
+        let last = LAST_NAMES[(combo / FIRST_NAMES.len() as u64) as usize].0;
+        format!("{first} {last}")
+    }
+
+    /// `login@domain`: the user's email and the partition key of its data.
+    fn principal(&self, u: usize) -> String {
+        format!("{}@{}", self.login(u), self.domain_name(u))
+    }
+
+    fn timezone(&self, u: usize) -> (&'static str, &'static str) {
+        if mix(&[self.seed, SALT_USER, u as u64, 7]) % 10 < 7 {
+            TIMEZONES[0]
+        } else {
+            TIMEZONES[1]
+        }
+    }
+
+    /// The user's mailboxes: INBOX and 2 to 7 others.
+    fn mailbox_count(&self, u: usize) -> usize {
+        3 + (mix(&[self.seed, SALT_MAILBOX, u as u64]) % 6) as usize
+    }
+
+    fn mailbox(&self, u: usize, slot: usize) -> &'static str {
+        if slot == 0 {
+            return "INBOX";
+        }
+        let rotation =
+            (mix(&[self.seed, SALT_MAILBOX, u as u64, 1]) % MAILBOXES.len() as u64) as usize;
+        MAILBOXES[(rotation + slot - 1) % MAILBOXES.len()]
+    }
+
+    /// Users due by now: the initial ones, then steadily over the first
+    /// 90 % of the log.
+    fn due_users(&self) -> usize {
+        let later = (self.users.len() - self.initial) as u128;
+        let span = (u128::from(self.total) * 9 / 10).max(1);
+        let due = later * u128::from(self.emitted) / span;
+        self.initial + (due as usize).min(self.users.len() - self.initial)
+    }
+
+    fn push(&mut self, key: String, actor: &str, correlation: Option<Uuid>, payload: Payload) {
+        self.queue.push_back(Pending {
+            key,
+            actor: actor.to_string(),
+            correlation,
+            payload,
+        });
+    }
+
+    /// Queues the creation of the next user: its domain when new, the user,
+    /// its default calendar and address book.
+    fn create_user(&mut self) {
+        let u = self.created;
+        self.created += 1;
+        let d = self.user_domain(u);
+        let (domain, domain_display) = DOMAINS[d];
+        let correlation = Some(uuid::Builder::from_random_bytes(self.bytes16()).into_uuid());
+        if !self.domains[d].created {
+            self.domains[d].created = true;
+            self.push(
+                domain.to_string(),
+                SYSTEM_ACTOR,
+                correlation,
+                Payload::DomainCreated(DomainCreated {
+                    domain: domain.to_string(),
+                    display_name: Some(domain_display.to_string()),
+                }),
+            );
+        }
+        let principal = self.principal(u);
+        let h = mix(&[self.seed, SALT_USER, u as u64, 3]);
+        self.push(
+            domain.to_string(),
+            SYSTEM_ACTOR,
+            correlation,
+            Payload::UserCreated(UserCreated {
+                login: self.login(u),
+                email: principal.clone(),
+                display_name: Some(self.display_name(u)),
+                password_hash: PASSWORD_HASH.to_string(),
+                admin: h % 40 == 0,
+            }),
+        );
+        let (tzid, _) = self.timezone(u);
+        let calendar_name = pick(&["Calendar", "Kalender", "Calendrier", "Personal"], h >> 8);
+        let color = pick(
+            &["#1BADF8FF", "#63DA38FF", "#FF2968FF", "#CC73E1FF"],
+            h >> 16,
+        );
+        self.push(
+            principal.clone(),
+            SYSTEM_ACTOR,
+            correlation,
+            Payload::CalendarCreated(CalendarCreated {
+                calendar: DEFAULT_COLLECTION.to_string(),
+                props: CalendarProps {
+                    display_name: Some(calendar_name.to_string()),
+                    color: Some(color.to_string()),
+                    description: None,
+                    timezone: Some(tzid.to_string()),
+                    components: vec!["VEVENT".to_string(), "VTODO".to_string()],
+                },
+            }),
+        );
+        self.push(
+            principal,
+            SYSTEM_ACTOR,
+            correlation,
+            Payload::AddressBookCreated(AddressBookCreated {
+                address_book: DEFAULT_COLLECTION.to_string(),
+                props: AddressBookProps {
+                    display_name: Some("Contacts".to_string()),
+                    description: None,
+                },
+            }),
+        );
+        let mut state = UserState::default();
+        for (slot, next) in state.uidnext.iter_mut().enumerate() {
+            let history = if slot == 0 { 3000 } else { 400 };
+            *next =
+                1 + (mix(&[self.seed, SALT_MAILBOX, u as u64, 2, slot as u64]) % history) as u32;
+        }
+        self.users[u] = state;
+    }
+
+    fn bytes16(&mut self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.rng.next_u64().to_le_bytes());
+        b[8..].copy_from_slice(&self.rng.next_u64().to_le_bytes());
+        b
+    }
+
+    /// A user to act for: a quarter of the activity comes from the first
+    /// tenth of the users (heavy users), the rest is spread evenly.
+    fn pick_user(&mut self) -> usize {
+        let ready = self.ready.max(1) as u64;
+        let u = if self.rng.percent(25) {
+            self.rng.below((ready / 10).max(1))
+        } else {
+            self.rng.below(ready)
+        };
+        u as usize
+    }
+
+    /// Decides the next event when nothing is queued.
+    fn generate(&mut self) -> Pending {
+        let roll = self.rng.below(100);
+        match roll {
+            0..=59 => self.seen(),
+            60..=84 => self.calendar(),
+            85..=94 => self.contact(),
+            _ => self.directory(),
+        }
+    }
+
+    fn seen(&mut self) -> Pending {
+        let u = self.pick_user();
+        let slots = self.mailbox_count(u);
+        let slot = if self.rng.percent(50) {
+            0
+        } else {
+            1 + self.rng.below(slots as u64 - 1) as usize
+        };
+        let mailbox = self.mailbox(u, slot).to_string();
+        let next = self.users[u].uidnext[slot].max(1);
+        let roll = self.rng.below(1000);
+        let payload = if roll < 5 {
+            // The mailbox was recreated: a new UIDVALIDITY, UIDs restart.
+            self.users[u].uidnext[slot] = 1;
+            Payload::MailboxSeenReset(MailboxSeenReset { mailbox })
+        } else if roll < 190 && next > 1 {
+            // Marked unread again: one or a few old messages.
+            let a = 1 + self.rng.below(u64::from(next - 1)) as u32;
+            let ranges = if self.rng.percent(70) {
+                vec![(a, a)]
+            } else {
+                let b = (a + self.rng.below(4) as u32).min(next - 1);
+                let c = 1 + self.rng.below(u64::from(next - 1)) as u32;
+                vec![(a, b), (c, c)]
+            };
+            Payload::SeenRemoved(SeenRemoved {
+                mailbox,
+                uids: uid_set(ranges),
+            })
+        } else {
+            let style = self.rng.below(100);
+            let ranges = if style < 70 || next <= 1 {
+                // New mail arrived and was read, maybe with unread ones left.
+                let arrived = 1 + self.rng.below(4) as u32;
+                let skipped = if self.rng.percent(20) {
+                    self.rng.below(3) as u32
+                } else {
+                    0
+                };
+                let first = next.saturating_add(skipped);
+                let last = first.saturating_add(arrived - 1);
+                self.users[u].uidnext[slot] = last.saturating_add(1);
+                vec![(first, last)]
+            } else if style < 92 {
+                // A few older messages read one by one.
+                (0..self.rng.between(2, 5))
+                    .map(|_| {
+                        let x = 1 + self.rng.below(u64::from(next - 1)) as u32;
+                        (x, x)
+                    })
+                    .collect()
+            } else {
+                // "Mark all as read".
+                vec![(1, next - 1)]
+            };
+            Payload::SeenAdded(SeenAdded {
+                mailbox,
+                uids: uid_set(ranges),
+            })
+        };
+        let key = self.principal(u);
+        Pending {
+            actor: key.clone(),
+            key,
+            correlation: None,
+            payload,
+        }
+    }
+
+    fn calendar(&mut self) -> Pending {
+        let u = self.pick_user();
+        let state = self.users[u].clone();
+        let live = state.calendar_next - state.calendar_live_from;
+        let roll = self.rng.below(100);
+        let key = self.principal(u);
+        if roll < 4 && live > 5 {
+            // Clean-up: the oldest object goes.
+            let k = state.calendar_live_from;
+            self.users[u].calendar_live_from += 1;
+            let (href, _) = self.calendar_ids(u, k);
+            return Pending {
+                actor: key.clone(),
+                key,
+                correlation: None,
+                payload: Payload::CalendarObjectDeleted(CalendarObjectDeleted {
+                    calendar: DEFAULT_COLLECTION.to_string(),
+                    href,
+                }),
+            };
+        }
+        let (k, revision) = if roll < 30 && live > 0 {
+            let k = state.calendar_live_from + self.rng.below(u64::from(live)) as u32;
+            (k, 1 + self.rng.below(6) as u32)
+        } else {
+            self.users[u].calendar_next += 1;
+            (state.calendar_next, 0)
+        };
+        let (href, uid) = self.calendar_ids(u, k);
+        let stamp = self.time_of(self.emitted);
+        let ical = self.calendar_body(u, k, revision, &uid, stamp);
+        Pending {
+            actor: key.clone(),
+            key,
+            correlation: None,
+            payload: Payload::CalendarObjectPut(CalendarObjectPut {
+                calendar: DEFAULT_COLLECTION.to_string(),
+                href,
+                uid,
+                ical,
+            }),
+        }
+    }
+
+    /// (href, UID) of a user's k-th calendar object.
+    fn calendar_ids(&self, u: usize, k: u32) -> (String, String) {
+        let id = uuid_from(&[self.seed, SALT_CALENDAR, u as u64, u64::from(k)]);
+        let h = mix(&[self.seed, SALT_CALENDAR, u as u64, u64::from(k), 1]);
+        let uid = match h % 3 {
+            0 => id.hyphenated().to_string().to_uppercase(),
+            1 => format!("{}@{}", id.simple(), self.domain_name(u)),
+            _ => id.hyphenated().to_string(),
+        };
+        (format!("{}.ics", id.hyphenated()), uid)
+    }
+
+    /// A VCALENDAR holding the user's k-th object at a revision (0: as
+    /// first written). Its kind and date never change between revisions.
+    fn calendar_body(
+        &self,
+        u: usize,
+        k: u32,
+        revision: u32,
+        uid: &str,
+        stamp: DateTime<Utc>,
+    ) -> String {
+        let h = mix(&[self.seed, SALT_CALENDAR, u as u64, u64::from(k), 2]);
+        let (tzid, vtimezone) = self.timezone(u);
+        let organizer_name = self.display_name(u);
+        let organizer_email = self.principal(u);
+        let base = NaiveDate::from_ymd_opt(2024, 1, 8).unwrap_or_default();
+        let day = add_days(base, (h >> 8) % 420);
+        let start = (8 * 60 + ((h >> 20) % 40) as u32 * 15).min(19 * 60);
+        let length = pick(&[30u32, 45, 60, 60, 90, 120], h >> 28);
+        let end = (start + length).min(23 * 60 + 45);
+        let kind = h % 100;
+        let alarm = (h >> 36) % 10 < 4;
+        let created =
+            utc_stamp(self.time_of(self.emitted.saturating_sub(u64::from(revision) * 977)));
+        let now = utc_stamp(stamp);
+
+        let mut out = String::with_capacity(2048);
+        out.push_str("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n");
+        push_line(&mut out, &format!("PRODID:{}", pick(&PRODIDS, h >> 40)));
+        out.push_str("CALSCALE:GREGORIAN\r\n");
+
+        let component = if kind >= 75 && kind < 90 {
+            "VTODO"
+        } else {
+            "VEVENT"
+        };
+        let utc_only = kind >= 90;
+        let all_day = (60..75).contains(&kind);
+        if !utc_only && !all_day {
+            out.push_str(vtimezone);
+        }
+        let zoned = |d: NaiveDate, minutes: u32| format!("TZID={tzid}:{}", local(d, minutes));
+        // The master (or only) component.
+        out.push_str("BEGIN:");
+        out.push_str(component);
+        out.push_str("\r\n");
+        push_line(&mut out, &format!("UID:{uid}"));
+        push_line(&mut out, &format!("DTSTAMP:{now}"));
+        push_line(&mut out, &format!("CREATED:{created}"));
+        push_line(&mut out, &format!("LAST-MODIFIED:{now}"));
+        if revision > 0 {
+            push_line(&mut out, &format!("SEQUENCE:{revision}"));
+        }
+        let mut recurrence: Option<NaiveDate> = None;
+        if component == "VTODO" {
+            let title = pick(&TODOS, h >> 44);
+            push_line(&mut out, &format!("SUMMARY:{}", escape(title)));
+            push_line(&mut out, &format!("DTSTART;{}", zoned(day, start)));
+            push_line(
+                &mut out,
+                &format!("DUE;{}", zoned(add_days(day, 3 + (h >> 48) % 10), 17 * 60)),
+            );
+            push_line(
+                &mut out,
+                &format!("PRIORITY:{}", pick(&[1u32, 5, 5, 9], h >> 50)),
+            );
+            match revision % 3 {
+                0 => out.push_str("STATUS:NEEDS-ACTION\r\n"),
+                1 => out.push_str("STATUS:IN-PROCESS\r\nPERCENT-COMPLETE:40\r\n"),
+                _ => {
+                    out.push_str("STATUS:COMPLETED\r\nPERCENT-COMPLETE:100\r\n");
+                    push_line(&mut out, &format!("COMPLETED:{now}"));
+                }
+            }
+            push_line(
+                &mut out,
+                &format!(
+                    "CATEGORIES:{}",
+                    pick(&["Finance", "Büro", "Maison", "Work"], h >> 52)
+                ),
+            );
+            push_line(
+                &mut out,
+                &format!("DESCRIPTION:{}", escape(pick(&DESCRIPTIONS, h >> 54))),
+            );
+        } else if all_day {
+            let days = 1 + (h >> 44) % 3;
+            push_line(
+                &mut out,
+                &format!("SUMMARY:{}", escape(pick(&ALL_DAY, h >> 46))),
+            );
+            push_line(&mut out, &format!("DTSTART;VALUE=DATE:{}", date_value(day)));
+            push_line(
+                &mut out,
+                &format!("DTEND;VALUE=DATE:{}", date_value(add_days(day, days))),
+            );
+            if (h >> 50) % 4 == 0 {
+                out.push_str("RRULE:FREQ=YEARLY\r\n");
+            }
+            out.push_str("TRANSP:TRANSPARENT\r\n");
+            if (h >> 52) % 2 == 0 {
+                push_line(
+                    &mut out,
+                    &format!("DESCRIPTION:{}", escape(pick(&DESCRIPTIONS, h >> 54))),
+                );
+            }
+        } else {
+            let private = (h >> 44) % 4 == 0;
+            let title = if private {
+                pick(&PRIVATE, h >> 46).to_string()
+            } else {
+                pick(&MEETINGS, h >> 46).to_string()
+            };
+            let title = if revision > 0 && (h >> 58) % 2 == 0 {
+                format!("{title} (moved)")
+            } else {
+                title
+            };
+            push_line(&mut out, &format!("SUMMARY:{}", escape(&title)));
+            let (first_day, first_start) = if (30..50).contains(&kind) {
+                // Weekly on Monday and Wednesday, starting on a Monday.
+                let monday =
+                    day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()));
+                (monday, start)
+            } else if (50..60).contains(&kind) {
+                let the_15th = NaiveDate::from_ymd_opt(day.year(), day.month(), 15).unwrap_or(day);
+                (the_15th, start)
+            } else {
+                (day, start)
+            };
+            let shift = if revision > 0 { (revision % 3) * 30 } else { 0 };
+            let (s, e) = (
+                (first_start + shift).min(21 * 60),
+                (end + shift).min(23 * 60 + 45),
+            );
+            if utc_only {
+                push_line(&mut out, &format!("DTSTART:{}Z", local(first_day, s)));
+                push_line(
+                    &mut out,
+                    &format!("DTEND:{}Z", local(first_day, e.max(s + 15))),
+                );
+            } else {
+                push_line(&mut out, &format!("DTSTART;{}", zoned(first_day, s)));
+                push_line(
+                    &mut out,
+                    &format!("DTEND;{}", zoned(first_day, e.max(s + 15))),
+                );
+            }
+            if (30..50).contains(&kind) {
+                if (h >> 50) % 3 == 0 {
+                    let until = add_days(first_day, 26 * 7);
+                    push_line(
+                        &mut out,
+                        &format!(
+                            "RRULE:FREQ=WEEKLY;BYDAY=MO,WE;UNTIL={}T235959Z",
+                            date_value(until)
+                        ),
+                    );
+                } else {
+                    out.push_str("RRULE:FREQ=WEEKLY;BYDAY=MO,WE\r\n");
+                }
+                push_line(
+                    &mut out,
+                    &format!("EXDATE;{}", zoned(add_days(first_day, 14), s)),
+                );
+                if (h >> 52) % 2 == 0 {
+                    recurrence = Some(add_days(first_day, 7));
+                }
+            } else if (50..60).contains(&kind) {
+                out.push_str("RRULE:FREQ=MONTHLY;BYMONTHDAY=15;COUNT=10\r\n");
+                if (h >> 52) % 3 == 0 {
+                    let next = first_day
+                        .checked_add_months(chrono::Months::new(1))
+                        .unwrap_or(first_day);
+                    recurrence = Some(next);
+                }
+            }
+            push_line(
+                &mut out,
+                &format!("LOCATION:{}", escape(pick(&LOCATIONS, h >> 54))),
+            );
+            push_line(
+                &mut out,
+                &format!("DESCRIPTION:{}", escape(pick(&DESCRIPTIONS, h >> 56))),
+            );
+            if !private {
+                push_line(
+                    &mut out,
+                    &format!("ORGANIZER;CN=\"{organizer_name}\":mailto:{organizer_email}"),
+                );
+                push_line(
+                    &mut out,
+                    &format!(
+                        "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=CHAIR;PARTSTAT=ACCEPTED;CN=\"{organizer_name}\":mailto:{organizer_email}"
+                    ),
+                );
+                let attendees = 2 + (h >> 58) % 4;
+                for a in 0..attendees {
+                    let ph = mix(&[self.seed, SALT_PERSON, h, a]);
+                    let person = Person::from_hash(ph);
+                    let (_, company_domain) = pick(&COMPANIES, ph >> 16);
+                    let partstat = pick(
+                        &["ACCEPTED", "NEEDS-ACTION", "TENTATIVE", "DECLINED"],
+                        ph >> 24,
+                    );
+                    let role = if a == attendees - 1 {
+                        "OPT-PARTICIPANT"
+                    } else {
+                        "REQ-PARTICIPANT"
+                    };
+                    push_line(
+                        &mut out,
+                        &format!(
+                            "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE={role};PARTSTAT={partstat};RSVP=TRUE;CN=\"{}\":mailto:{}",
+                            person.display(),
+                            person.email(company_domain)
+                        ),
+                    );
+                }
+            }
+            out.push_str(if private {
+                "CLASS:PRIVATE\r\n"
+            } else {
+                "CLASS:PUBLIC\r\n"
+            });
+            out.push_str("STATUS:CONFIRMED\r\nTRANSP:OPAQUE\r\n");
+        }
+        if alarm {
+            out.push_str("BEGIN:VALARM\r\nACTION:DISPLAY\r\n");
+            push_line(
+                &mut out,
+                &format!("TRIGGER:-PT{}M", pick(&[5u32, 10, 15, 30], h >> 60)),
+            );
+            out.push_str("DESCRIPTION:Reminder\r\nEND:VALARM\r\n");
+        }
+        out.push_str("END:");
+        out.push_str(component);
+        out.push_str("\r\n");
+        // An overridden instance of the series, in the same object.
+        if let Some(moved_day) = recurrence {
+            let (s, e) = (start.min(21 * 60), end.max(start + 15).min(23 * 60 + 45));
+            out.push_str("BEGIN:VEVENT\r\n");
+            push_line(&mut out, &format!("UID:{uid}"));
+            push_line(&mut out, &format!("DTSTAMP:{now}"));
+            push_line(&mut out, &format!("RECURRENCE-ID;{}", zoned(moved_day, s)));
+            push_line(
+                &mut out,
+                &format!("DTSTART;{}", zoned(moved_day, (s + 60).min(22 * 60))),
+            );
+            push_line(
+                &mut out,
+                &format!("DTEND;{}", zoned(moved_day, (e + 60).min(23 * 60 + 45))),
+            );
+            push_line(
+                &mut out,
+                &format!("SUMMARY:{}", escape("Moved this week, sorry!")),
+            );
+            push_line(
+                &mut out,
+                &format!("LOCATION:{}", escape(pick(&LOCATIONS, h >> 30))),
+            );
+            push_line(&mut out, &format!("SEQUENCE:{}", revision + 1));
+            out.push_str("END:VEVENT\r\n");
+        }
+        out.push_str("END:VCALENDAR\r\n");
+        out
+    }
+
+    fn contact(&mut self) -> Pending {
+        let u = self.pick_user();
+        let state = &self.users[u];
+        let (k, revision) = if state.cards_next > 0 && self.rng.percent(25) {
+            let k = self.rng.below(u64::from(state.cards_next)) as u32;
+            (k, 1 + self.rng.below(5) as u32)
+        } else {
+            let k = state.cards_next;
+            self.users[u].cards_next += 1;
+            (k, 0)
+        };
+        let key = self.principal(u);
+        let stamp = self.time_of(self.emitted);
+        let (href, uid, vcard) = self.card(u, k, revision, stamp);
+        Pending {
+            actor: key.clone(),
+            key,
+            correlation: None,
+            payload: Payload::ContactPut(ContactPut {
+                address_book: DEFAULT_COLLECTION.to_string(),
+                href,
+                uid,
+                vcard,
+            }),
+        }
+    }
+
+    /// (href, UID, vCard) of a user's k-th card at a revision.
+    fn card(
+        &self,
+        u: usize,
+        k: u32,
+        revision: u32,
+        stamp: DateTime<Utc>,
+    ) -> (String, String, String) {
+        let id = uuid_from(&[self.seed, SALT_CARD, u as u64, u64::from(k)]);
+        let h = mix(&[self.seed, SALT_CARD, u as u64, u64::from(k), 1]);
+        let person = Person::from_hash(h);
+        let (company, company_domain) = pick(&COMPANIES, h >> 16);
+        let (street, city, region, postcode, country, phone_prefix) = pick(&ADDRESSES, h >> 20);
+        let title = pick(&TITLES, h >> 24);
+        let v4 = h % 3 == 0;
+        let number = format!(
+            "{} {:03} {:04}",
+            phone_prefix,
+            (h >> 30) % 1000,
+            ((h >> 40) + u64::from(revision) * 37) % 10_000
+        );
+        let email = person.email(company_domain);
+        let rev = utc_stamp(stamp);
+        let mut out = String::with_capacity(640);
+        out.push_str("BEGIN:VCARD\r\n");
+        let uid;
+        if v4 {
+            uid = format!("urn:uuid:{}", id.hyphenated());
+            out.push_str("VERSION:4.0\r\n");
+            out.push_str("PRODID:ez-vcard 0.11.3\r\n");
+            push_line(&mut out, &format!("UID:{uid}"));
+            push_line(&mut out, &format!("FN:{}", escape(&person.display())));
+            push_line(
+                &mut out,
+                &format!("N:{};{};;;", escape(person.last.0), escape(person.first.0)),
+            );
+            out.push_str("KIND:individual\r\n");
+            push_line(&mut out, &format!("EMAIL;TYPE=work:{email}"));
+            push_line(
+                &mut out,
+                &format!(
+                    "TEL;VALUE=uri;TYPE=\"voice,cell\":tel:{}",
+                    number.replace(' ', "-")
+                ),
+            );
+            push_line(
+                &mut out,
+                &format!(
+                    "ADR;TYPE=work:;;{};{};{};{};{}",
+                    escape(street),
+                    escape(city),
+                    escape(region),
+                    escape(postcode),
+                    escape(country)
+                ),
+            );
+            push_line(&mut out, &format!("ORG:{}", escape(company)));
+            push_line(&mut out, &format!("TITLE:{}", escape(title)));
+            if revision > 0 || (h >> 48) % 2 == 0 {
+                push_line(
+                    &mut out,
+                    &format!(
+                        "NOTE:{}",
+                        escape(pick(&NOTES, (h >> 50) ^ u64::from(revision)))
+                    ),
+                );
+            }
+            push_line(&mut out, &format!("REV:{rev}"));
+        } else {
+            uid = id.hyphenated().to_string().to_uppercase();
+            out.push_str("VERSION:3.0\r\n");
+            out.push_str("PRODID:-//Apple Inc.//macOS 14.4.1//EN\r\n");
+            push_line(
+                &mut out,
+                &format!("N:{};{};;;", escape(person.last.0), escape(person.first.0)),
+            );
+            push_line(&mut out, &format!("FN:{}", escape(&person.display())));
+            push_line(&mut out, &format!("ORG:{};", escape(company)));
+            push_line(&mut out, &format!("TITLE:{}", escape(title)));
+            push_line(
+                &mut out,
+                &format!("item1.EMAIL;type=INTERNET;type=pref:{email}"),
+            );
+            out.push_str("item1.X-ABLabel:_$!<Other>!$_\r\n");
+            push_line(
+                &mut out,
+                &format!(
+                    "EMAIL;type=INTERNET;type=HOME:{}.{}@mail.example.net",
+                    person.first.1, person.last.1
+                ),
+            );
+            push_line(
+                &mut out,
+                &format!("TEL;type=CELL;type=VOICE;type=pref:{number}"),
+            );
+            push_line(
+                &mut out,
+                &format!(
+                    "item2.ADR;type=WORK;type=pref:;;{};{};{};{};{}",
+                    escape(street),
+                    escape(city),
+                    escape(region),
+                    escape(postcode),
+                    escape(country)
+                ),
+            );
+            if revision > 0 || (h >> 48) % 2 == 0 {
+                push_line(
+                    &mut out,
+                    &format!(
+                        "NOTE:{}",
+                        escape(pick(&NOTES, (h >> 50) ^ u64::from(revision)))
+                    ),
+                );
+            }
+            push_line(&mut out, &format!("REV:{rev}"));
+            push_line(&mut out, &format!("UID:{uid}"));
+            push_line(&mut out, &format!("X-ABUID:{uid}:ABPerson"));
+        }
+        out.push_str("END:VCARD\r\n");
+        (format!("{}.vcf", id.hyphenated()), uid, out)
+    }
+
+    fn directory(&mut self) -> Pending {
+        if self.created < self.users.len() && self.created < self.due_users() {
+            self.create_user();
+            // The queue now starts with the new user's events.
+            if let Some(first) = self.queue.pop_front() {
+                return first;
+            }
+        }
+        let u = self.pick_user();
+        let d = self.user_domain(u);
+        let domain = DOMAINS[d].0.to_string();
+        let roll = self.rng.below(100);
+        let dom = self.domains[d].clone();
+        let payload = if roll < 10 && (dom.groups as usize) < GROUPS.len() {
+            let g = dom.groups as usize;
+            self.domains[d].groups += 1;
+            let (group, display) = GROUPS[g];
+            if g > 0 {
+                // Every group is part of "staff".
+                self.push(
+                    domain.clone(),
+                    SYSTEM_ACTOR,
+                    None,
+                    Payload::MemberAdded(MemberAdded {
+                        group: GROUPS[0].0.to_string(),
+                        member: Member::Group(group.to_string()),
+                    }),
+                );
+            }
+            Payload::GroupCreated(GroupCreated {
+                group: group.to_string(),
+                display_name: Some(display.to_string()),
+                email: Some(format!("{group}@{domain}")),
+            })
+        } else if let Some(g) = self.join_group(u, dom.groups).filter(|_| roll < 40) {
+            self.users[u].groups |= 1 << g;
+            Payload::MemberAdded(MemberAdded {
+                group: GROUPS[g].0.to_string(),
+                member: Member::User(self.login(u)),
+            })
+        } else if roll < 48 && self.users[u].groups != 0 {
+            let g = self.users[u].groups.trailing_zeros() as usize;
+            self.users[u].groups &= !(1 << g);
+            Payload::MemberRemoved(MemberRemoved {
+                group: GROUPS[g].0.to_string(),
+                member: Member::User(self.login(u)),
+            })
+        } else if roll < 53 && (dom.resources as usize) < RESOURCES.len() {
+            let (name, kind, display, capacity, location) = RESOURCES[dom.resources as usize];
+            self.domains[d].resources += 1;
+            Payload::ResourceCreated(ResourceCreated {
+                resource: name.to_string(),
+                kind,
+                display_name: Some(display.to_string()),
+                email: Some(format!("{name}@{domain}")),
+                capacity,
+                location: Some(location.to_string()),
+            })
+        } else {
+            let which = self.rng.below(10);
+            let mut update = UserUpdated {
+                login: self.login(u),
+                ..UserUpdated::default()
+            };
+            match which {
+                0..=4 => {
+                    let name = self.display_name(u);
+                    update.display_name = Some(Some(match self.rng.below(3) {
+                        0 => format!("Dr. {name}"),
+                        1 => format!("{name} (extern)"),
+                        _ => name,
+                    }));
+                }
+                5..=7 => {
+                    update.password_hash = Some(
+                        if self.rng.percent(50) {
+                            PASSWORD_HASH_2
+                        } else {
+                            PASSWORD_HASH
+                        }
+                        .to_string(),
+                    )
+                }
+                _ => update.admin = Some(self.rng.percent(20)),
+            }
+            Payload::UserUpdated(update)
+        };
+        Pending {
+            key: domain,
+            actor: SYSTEM_ACTOR.to_string(),
+            correlation: None,
+            payload,
+        }
+    }
+
+    /// A group of the user's domain the user is not in yet.
+    fn join_group(&self, u: usize, groups: u8) -> Option<usize> {
+        (0..groups as usize).find(|g| self.users[u].groups & (1 << g) == 0)
+    }
+
+    fn time_of(&self, index: u64) -> DateTime<Utc> {
+        let offset = i64::try_from(index)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(SECONDS_PER_EVENT);
+        DateTime::from_timestamp(BASE_TIME.saturating_add(offset), 0).unwrap_or_default()
+    }
+}
+
+fn uid_set(ranges: Vec<(u32, u32)>) -> UidSet {
+    // Every range is built with 1 <= first <= last.
+    UidSet::from_ranges(ranges.into_iter().map(|(a, b)| (a.max(1), b.max(a.max(1)))))
+        .unwrap_or_default()
+}
+
+impl Iterator for Synthetic {
+    type Item = EventEnvelope;
+
+    fn next(&mut self) -> Option<EventEnvelope> {
+        if self.emitted >= self.total {
+            return None;
+        }
+        let pending = match self.queue.pop_front() {
+            Some(p) => p,
+            None => {
+                self.ready = self.created;
+                self.generate()
+            }
+        };
+        let at = self.time_of(self.emitted);
+        let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+        let id = uuid::Builder::from_unix_timestamp_millis(millis, &self.rng.bytes10()).into_uuid();
+        let mut event =
+            EventEnvelope::new(EventId(id), at, pending.key, pending.actor, pending.payload);
+        if let Some(c) = pending.correlation {
+            event = event.with_correlation(c);
+        }
+        self.emitted += 1;
+        Some(event)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = usize::try_from(self.total - self.emitted).unwrap_or(usize::MAX);
+        (left, Some(left))
+    }
+}
+
+fn slot(domain: Domain) -> usize {
+    match domain {
+        Domain::Calendar => 0,
+        Domain::Contact => 1,
+        Domain::Directory => 2,
+        Domain::Seen => 3,
+    }
+}
+
+/// Writes a synthetic log of `events` events, [`APPEND_BATCH`] records per
+/// append and topic, in generation order within each topic (so every key
+/// keeps its order). `progress` gets the number of events written so far.
+/// Returns the number of events written.
+pub async fn write(
+    log: &dyn EventLog,
+    seed: u64,
+    events: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, LogError> {
+    let mut buffers: [Vec<OutgoingRecord>; 4] = Default::default();
+    let mut written = 0u64;
+    for event in Synthetic::new(seed, events) {
+        let domain = event.domain;
+        let buffer = &mut buffers[slot(domain)];
+        buffer.push(codec::encode(&event));
+        if buffer.len() >= APPEND_BATCH {
+            let records = std::mem::replace(buffer, Vec::with_capacity(APPEND_BATCH));
+            written += records.len() as u64;
+            log.append(domain, records).await?;
+            progress(written);
+        }
+    }
+    for domain in Domain::ALL {
+        let records = std::mem::take(&mut buffers[slot(domain)]);
+        if !records.is_empty() {
+            written += records.len() as u64;
+            log.append(domain, records).await?;
+            progress(written);
+        }
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn same_seed_same_bytes() {
+        let a: Vec<OutgoingRecord> = Synthetic::new(7, 5000)
+            .take(2000)
+            .map(|e| codec::encode(&e))
+            .collect();
+        let b: Vec<OutgoingRecord> = Synthetic::new(7, 5000)
+            .take(2000)
+            .map(|e| codec::encode(&e))
+            .collect();
+        assert_eq!(a.len(), 2000);
+        assert!(a == b, "two generators with one seed differ");
+        let c: Vec<OutgoingRecord> = Synthetic::new(8, 5000)
+            .take(2000)
+            .map(|e| codec::encode(&e))
+            .collect();
+        assert!(a != c, "another seed gives the same log");
+        // Exactly the count asked for.
+        assert_eq!(Synthetic::new(1, 1234).count(), 1234);
+        assert_eq!(Synthetic::new(1, 0).count(), 0);
+    }
+
+    #[test]
+    fn the_mix_matches_the_shares() {
+        let n = 50_000u64;
+        let mut per_domain: HashMap<Domain, u64> = HashMap::new();
+        let mut per_type: HashMap<&'static str, u64> = HashMap::new();
+        for e in Synthetic::new(3, n) {
+            *per_domain.entry(e.domain).or_default() += 1;
+            *per_type.entry(e.payload.event_type()).or_default() += 1;
+        }
+        let share = |d| per_domain.get(&d).copied().unwrap_or(0) as f64 / n as f64;
+        assert!((share(Domain::Seen) - 0.60).abs() < 0.02, "{per_domain:?}");
+        assert!(
+            (share(Domain::Calendar) - 0.25).abs() < 0.02,
+            "{per_domain:?}"
+        );
+        assert!(
+            (share(Domain::Contact) - 0.10).abs() < 0.02,
+            "{per_domain:?}"
+        );
+        assert!(
+            (share(Domain::Directory) - 0.05).abs() < 0.02,
+            "{per_domain:?}"
+        );
+        for t in [
+            "SeenAdded",
+            "SeenRemoved",
+            "MailboxSeenReset",
+            "CalendarCreated",
+            "CalendarObjectPut",
+            "CalendarObjectDeleted",
+            "AddressBookCreated",
+            "ContactPut",
+            "DomainCreated",
+            "UserCreated",
+            "UserUpdated",
+            "GroupCreated",
+            "MemberAdded",
+            "MemberRemoved",
+            "ResourceCreated",
+        ] {
+            assert!(
+                per_type.get(t).copied().unwrap_or(0) > 0,
+                "no {t} in {per_type:?}"
+            );
+        }
+        // N / 500 users, all created (with their collections).
+        assert_eq!(per_type["UserCreated"], n / EVENTS_PER_USER);
+        assert_eq!(per_type["CalendarCreated"], n / EVENTS_PER_USER);
+    }
+
+    #[test]
+    fn bodies_are_valid_and_realistic() {
+        let mut puts: HashMap<(String, String), u32> = HashMap::new();
+        let (mut events, mut todos, mut recurring, mut overrides, mut all_day, mut alarms) =
+            (0, 0, 0, 0, 0, 0);
+        let (mut v3, mut v4) = (0, 0);
+        let mut sizes = Vec::new();
+        for e in Synthetic::new(11, 30_000) {
+            match &e.payload {
+                Payload::CalendarObjectPut(p) => {
+                    let object = formats::ical::validate_calendar_object(&p.ical)
+                        .unwrap_or_else(|err| panic!("{err}\n{}", p.ical));
+                    assert_eq!(object.uid, p.uid);
+                    match object.kind {
+                        formats::ical::ComponentKind::Event => events += 1,
+                        formats::ical::ComponentKind::Todo => todos += 1,
+                        formats::ical::ComponentKind::Journal => panic!("no journals"),
+                    }
+                    recurring += usize::from(object.has_recurrence);
+                    overrides += usize::from(p.ical.contains("RECURRENCE-ID"));
+                    all_day += usize::from(p.ical.contains("VALUE=DATE:"));
+                    alarms += usize::from(p.ical.contains("BEGIN:VALARM"));
+                    sizes.push(p.ical.len());
+                    *puts
+                        .entry((e.partition_key.clone(), p.href.clone()))
+                        .or_default() += 1;
+                    assert!(p.ical.split("\r\n").all(|l| l.len() <= 75), "{}", p.ical);
+                }
+                Payload::ContactPut(p) => {
+                    let card = formats::vcard::validate_card(&p.vcard)
+                        .unwrap_or_else(|err| panic!("{err}\n{}", p.vcard));
+                    assert_eq!(card.uid.as_deref(), Some(p.uid.as_str()));
+                    match card.version {
+                        formats::vcard::VcardVersion::V3 => v3 += 1,
+                        formats::vcard::VcardVersion::V4 => v4 += 1,
+                    }
+                }
+                Payload::UserCreated(u) => {
+                    assert!(projections::directory::valid_login(&u.login), "{}", u.login);
+                    assert_eq!(
+                        e.partition_key,
+                        u.email.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+                    );
+                }
+                _ => {}
+            }
+        }
+        assert!(
+            events > 0 && todos > 0 && recurring > 0 && overrides > 0 && all_day > 0 && alarms > 0
+        );
+        assert!(v3 > 0 && v4 > 0);
+        assert!(
+            puts.values().any(|&n| n > 1),
+            "no object is ever overwritten"
+        );
+        sizes.sort_unstable();
+        let median = sizes[sizes.len() / 2];
+        assert!(
+            (1000..=2200).contains(&median),
+            "median iCalendar size {median}"
+        );
+    }
+
+    /// The importers run the `ical` and `vcard_parser` crates too: a
+    /// sample of the generated bodies passes them.
+    #[test]
+    fn bodies_pass_the_thorough_parsers() {
+        let mut checked = (0, 0);
+        for e in Synthetic::new(5, 6000) {
+            match &e.payload {
+                Payload::CalendarObjectPut(p) => {
+                    let objects = formats::ical::split_calendar_export(&p.ical)
+                        .unwrap_or_else(|err| panic!("{err}\n{}", p.ical));
+                    assert_eq!(objects.len(), 1);
+                    assert_eq!(objects[0].uid, p.uid);
+                    checked.0 += 1;
+                }
+                Payload::ContactPut(p) => {
+                    let cards = formats::vcard::split_cards(&p.vcard)
+                        .unwrap_or_else(|err| panic!("{err}\n{}", p.vcard));
+                    assert_eq!(cards.len(), 1);
+                    checked.1 += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(checked.0 > 100 && checked.1 > 50, "{checked:?}");
+    }
+
+    #[test]
+    fn the_password_hashes_are_real() {
+        use argon2::{Argon2, PasswordHash, PasswordVerifier};
+        for hash in [PASSWORD_HASH, PASSWORD_HASH_2] {
+            let parsed = PasswordHash::new(hash).expect("a PHC string");
+            assert!(Argon2::default()
+                .verify_password(b"reprise-bench", &parsed)
+                .is_ok());
+        }
+    }
+
+    /// Writes a log, rebuilds every projection from it and checks that
+    /// every event was applied: none quarantined, none rejected.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_event_applies() {
+        use crate::cli::RebuildArgs;
+        use projections::{Outcome, ProjectionId};
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let log = std::sync::Arc::new(
+            events::log::EmbeddedLog::open(&dir.path().join("log"), Some(3)).expect("open log"),
+        );
+        let n = 6000;
+        let mut calls = 0;
+        let written = write(log.as_ref(), 9, n, |_| calls += 1)
+            .await
+            .expect("write");
+        assert_eq!(written, n);
+        assert!(calls >= 4);
+        let store = projections::ViewStore::open(&dir.path().join("views")).expect("views");
+        let projections = projections::registry::current();
+        let opts = RebuildArgs {
+            projection: None,
+            version: None,
+            stop_after_batches: None,
+            batch_size: 500,
+        };
+        let results = crate::rebuild::rebuild(log.clone(), &store, &projections, &opts, false)
+            .await
+            .expect("rebuild");
+        assert_eq!(results.iter().map(|r| r.events).sum::<u64>(), n);
+        assert!(
+            results.iter().all(|r| r.complete && r.quarantined == 0),
+            "{results:?}"
+        );
+        for e in Synthetic::new(9, n) {
+            let p = projections
+                .iter()
+                .find(|p| p.domains().contains(&e.domain))
+                .expect("a projection per domain");
+            let id = ProjectionId::new(p.name(), p.version());
+            let outcome =
+                projections::runner::outcome_of(&store, &id, &e.event_id).expect("outcome");
+            assert!(
+                matches!(outcome, Some(Outcome::Applied { .. })),
+                "{} {:?}: {outcome:?}",
+                e.event_type,
+                e.payload
+            );
+        }
+    }
+}
+

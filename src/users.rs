@@ -83,7 +83,9 @@ fn resolve(req: &NewUser) -> Result<(String, String), UserError> {
                     .email
                     .rsplit_once('@')
                     .map(|(_, d)| d.to_string())
-                    .ok_or_else(|| UserError::Invalid(format!("{:?} is not an email address", req.email)))?,
+                    .ok_or_else(|| {
+                        UserError::Invalid(format!("{:?} is not an email address", req.email))
+                    })?,
             };
             (req.login.clone(), domain)
         }
@@ -94,15 +96,21 @@ fn resolve(req: &NewUser) -> Result<(String, String), UserError> {
             "invalid login {login:?}: use lowercase letters, digits, '.', '_' and '-' (at most 64)"
         )));
     }
-    if domain.is_empty() || !domain.bytes().all(|b| b.is_ascii_alphanumeric() || b".-".contains(&b)) {
+    if domain.is_empty()
+        || !domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-".contains(&b))
+    {
         return Err(UserError::Invalid(format!("invalid domain {domain:?}")));
     }
-    let email_ok = req
-        .email
-        .rsplit_once('@')
-        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !req.email.contains(char::is_whitespace));
+    let email_ok = req.email.rsplit_once('@').is_some_and(|(l, d)| {
+        !l.is_empty() && !d.is_empty() && !req.email.contains(char::is_whitespace)
+    });
     if !email_ok {
-        return Err(UserError::Invalid(format!("{:?} is not an email address", req.email)));
+        return Err(UserError::Invalid(format!(
+            "{:?} is not an email address",
+            req.email
+        )));
     }
     if req.password.is_empty() {
         return Err(UserError::Invalid("the password is empty".into()));
@@ -129,18 +137,27 @@ fn expect_applied(outcome: &Outcome, what: &str) -> Result<(), UserError> {
 /// Creates a user, its domain when new, and its default calendar and
 /// address book, each as events. Checks against the views first so that
 /// bad requests append nothing; the log order settles races.
-pub async fn add_user(engine: &Engine, req: &NewUser, actor: &str) -> Result<UserSummary, UserError> {
+pub async fn add_user(
+    engine: &Engine,
+    req: &NewUser,
+    actor: &str,
+) -> Result<UserSummary, UserError> {
     let (login, domain) = resolve(req)?;
     let directory = &engine.views.directory;
     if directory.user(&domain, &login)?.is_some() {
-        return Err(UserError::Conflict(format!("user {login}@{domain} already exists")));
+        return Err(UserError::Conflict(format!(
+            "user {login}@{domain} already exists"
+        )));
     }
     if directory
         .users(Some(&domain))?
         .iter()
         .any(|u| u.email.eq_ignore_ascii_case(&req.email))
     {
-        return Err(UserError::Conflict(format!("email {} is already in use in {domain}", req.email)));
+        return Err(UserError::Conflict(format!(
+            "email {} is already in use in {domain}",
+            req.email
+        )));
     }
     let hash = hash_password(&req.password)?;
     let correlation = Uuid::now_v7();
@@ -174,7 +191,9 @@ pub async fn add_user(engine: &Engine, req: &NewUser, actor: &str) -> Result<Use
     );
     let outcomes = engine.submit(directory_events).await?;
     // A DomainCreated that lost a race to another creator is fine.
-    let user_outcome = outcomes.last().ok_or_else(|| UserError::Invalid("no outcome".into()))?;
+    let user_outcome = outcomes
+        .last()
+        .ok_or_else(|| UserError::Invalid("no outcome".into()))?;
     expect_applied(user_outcome, "creating the user")?;
 
     let owner = principal(&login, &domain);
@@ -203,7 +222,10 @@ pub async fn add_user(engine: &Engine, req: &NewUser, actor: &str) -> Result<Use
     )
     .with_correlation(correlation);
     let (cal, book) = tokio::join!(engine.submit(vec![calendar]), engine.submit(vec![book]));
-    for (outcomes, what) in [(cal?, "creating the default calendar"), (book?, "creating the default address book")] {
+    for (outcomes, what) in [
+        (cal?, "creating the default calendar"),
+        (book?, "creating the default address book"),
+    ] {
         if let Some(Outcome::Quarantined { reason }) = outcomes.first() {
             return Err(UserError::Invalid(format!("{what}: {reason}")));
         }
@@ -252,7 +274,9 @@ async fn add(args: &LogArgs, a: UserAddArgs) -> anyhow::Result<ExitCode> {
         Some(url) => crate::remote::Client::new(args, url)?.post("/admin/v1/users", &req)?,
         None => {
             let engine = Engine::start(args).await?;
-            engine.wait_ready(std::time::Duration::from_secs(3600)).await?;
+            engine
+                .wait_ready(std::time::Duration::from_secs(3600))
+                .await?;
             let result = add_user(&engine, &req, "system:cli").await;
             engine.shutdown()?;
             result?
@@ -265,12 +289,15 @@ async fn add(args: &LogArgs, a: UserAddArgs) -> anyhow::Result<ExitCode> {
 async fn list(args: &LogArgs, a: UserListArgs) -> anyhow::Result<ExitCode> {
     let users: Vec<UserSummary> = match &args.server {
         Some(url) => {
-            let query: Vec<(&str, &str)> = a.domain.iter().map(|d| ("domain", d.as_str())).collect();
+            let query: Vec<(&str, &str)> =
+                a.domain.iter().map(|d| ("domain", d.as_str())).collect();
             crate::remote::Client::new(args, url)?.get("/admin/v1/users", &query)?
         }
         None => {
             let engine = Engine::start(args).await?;
-            engine.wait_ready(std::time::Duration::from_secs(3600)).await?;
+            engine
+                .wait_ready(std::time::Duration::from_secs(3600))
+                .await?;
             let users = engine.views.directory.users(a.domain.as_deref())?;
             engine.shutdown()?;
             users.iter().map(UserSummary::from).collect()

@@ -11,7 +11,9 @@ fn bin() -> PathBuf {
 }
 
 fn fixture(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path)
 }
 
 /// A command on a data directory, with no `REPRISE_*` variable leaking in.
@@ -27,9 +29,16 @@ fn reprise(data: &Path) -> Command {
 }
 
 fn run(mut cmd: Command, stdin: &str) -> Output {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn reprise");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -46,13 +55,24 @@ fn ok(cmd: Command, stdin: &str) -> String {
 
 fn fails(cmd: Command, stdin: &str) -> String {
     let out = run(cmd, stdin);
-    assert!(!out.status.success(), "unexpected success: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "unexpected success: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8(out.stderr).unwrap()
 }
 
 fn add_user(data: &Path, login: &str, extra: &[&str]) -> String {
     let mut cmd = reprise(data);
-    cmd.args(["user", "add", login, "--email", &format!("{login}@example.com"), "--password-stdin"]);
+    cmd.args([
+        "user",
+        "add",
+        login,
+        "--email",
+        &format!("{login}@example.com"),
+        "--password-stdin",
+    ]);
     cmd.args(extra);
     ok(cmd, "correct horse\n")
 }
@@ -97,12 +117,19 @@ fn every_command_has_help() {
         vec!["bench"],
         vec!["bench", "rebuild"],
     ] {
-        let out = Command::new(bin()).args(&args).arg("--help").output().unwrap();
+        let out = Command::new(bin())
+            .args(&args)
+            .arg("--help")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{args:?}");
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(text.contains("Usage:"), "{args:?}: {text}");
         if !args.is_empty() {
-            assert!(text.contains("REPRISE_DATA_DIR"), "{args:?} shows its environment variables");
+            assert!(
+                text.contains("REPRISE_DATA_DIR"),
+                "{args:?} shows its environment variables"
+            );
         }
     }
 }
@@ -115,7 +142,8 @@ fn users_are_created_listed_and_refused_when_invalid() {
     assert!(out.contains("created user alice@example.com"), "{out}");
     // The data directory can come from the environment.
     let mut cmd = Command::new(bin());
-    cmd.env("REPRISE_DATA_DIR", &data).args(["user", "list", "--json"]);
+    cmd.env("REPRISE_DATA_DIR", &data)
+        .args(["user", "list", "--json"]);
     let users: Vec<serde_json::Value> = serde_json::from_str(&ok(cmd, "")).unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0]["principal"], "alice@example.com");
@@ -126,13 +154,34 @@ fn users_are_created_listed_and_refused_when_invalid() {
     // Domain + user, then a default calendar and address book.
     assert_eq!(before, 4);
     let mut dup = reprise(&data);
-    dup.args(["user", "add", "alice", "--email", "x@example.com", "--password-stdin"]);
+    dup.args([
+        "user",
+        "add",
+        "alice",
+        "--email",
+        "x@example.com",
+        "--password-stdin",
+    ]);
     assert!(fails(dup, "pw\n").contains("already exists"));
     let mut bad = reprise(&data);
-    bad.args(["user", "add", "Bad Login", "--email", "b@example.com", "--password-stdin"]);
+    bad.args([
+        "user",
+        "add",
+        "Bad Login",
+        "--email",
+        "b@example.com",
+        "--password-stdin",
+    ]);
     assert!(fails(bad, "pw\n").contains("invalid login"));
     let mut empty = reprise(&data);
-    empty.args(["user", "add", "bob", "--email", "bob@example.com", "--password-stdin"]);
+    empty.args([
+        "user",
+        "add",
+        "bob",
+        "--email",
+        "bob@example.com",
+        "--password-stdin",
+    ]);
     assert!(fails(empty, "\n").contains("no password"));
     assert_eq!(log_count(&data), before, "refused commands append nothing");
 }
@@ -147,22 +196,39 @@ fn imports_split_exports_and_refuse_malformed_files_whole() {
     let mut cmd = reprise(&data);
     cmd.args(["import", "calendar", "alice"]).arg(&google);
     let out = ok(cmd, "");
-    assert!(out.contains(&format!("imported {expected} object(s) into alice@example.com/default")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "imported {expected} object(s) into alice@example.com/default"
+        )),
+        "{out}"
+    );
     let after_good = log_count(&data);
 
-    for bad in ["ical/bad_no_colon.ics", "ical/bad_unterminated.ics", "ical/bad_missing_uid.ics"] {
+    for bad in [
+        "ical/bad_no_colon.ics",
+        "ical/bad_unterminated.ics",
+        "ical/bad_missing_uid.ics",
+    ] {
         let mut cmd = reprise(&data);
         cmd.args(["import", "calendar", "alice"]).arg(fixture(bad));
         let err = fails(cmd, "");
         let name = Path::new(bad).file_name().unwrap().to_str().unwrap();
         assert!(err.contains(&format!("{name}:")), "names the file: {err}");
         let after = err.split(&format!("{name}:")).nth(1).unwrap();
-        assert!(after.trim_start().chars().next().unwrap().is_ascii_digit(), "names the line: {err}");
+        assert!(
+            after.trim_start().chars().next().unwrap().is_ascii_digit(),
+            "names the line: {err}"
+        );
     }
     let mut cmd = reprise(&data);
-    cmd.args(["import", "contacts", "alice@example.com"]).arg(fixture("vcard/vcard21.vcf"));
+    cmd.args(["import", "contacts", "alice@example.com"])
+        .arg(fixture("vcard/vcard21.vcf"));
     assert!(fails(cmd, "").contains("vcard21.vcf:"));
-    assert_eq!(log_count(&data), after_good, "malformed files append nothing");
+    assert_eq!(
+        log_count(&data),
+        after_good,
+        "malformed files append nothing"
+    );
 
     // Re-importing updates objects in place: same hrefs, no UID conflict.
     let mut again = reprise(&data);
@@ -170,10 +236,14 @@ fn imports_split_exports_and_refuse_malformed_files_whole() {
     assert!(ok(again, "").contains(&format!("imported {expected} object(s)")));
 
     let mut cards = reprise(&data);
-    cards.args(["import", "contacts", "alice", "--collection", "work"]).arg(fixture("vcard/google_contacts.vcf"));
+    cards
+        .args(["import", "contacts", "alice", "--collection", "work"])
+        .arg(fixture("vcard/google_contacts.vcf"));
     assert!(ok(cards, "").contains("into alice@example.com/work"));
     let mut no_user = reprise(&data);
-    no_user.args(["import", "calendar", "nobody@example.com"]).arg(&google);
+    no_user
+        .args(["import", "calendar", "nobody@example.com"])
+        .arg(&google);
     assert!(fails(no_user, "").contains("no user nobody@example.com"));
 }
 
@@ -183,15 +253,29 @@ fn a_foreign_data_directory_is_refused_and_left_untouched() {
     let data = dir.path().join("photos");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("holiday.jpg"), b"not ours").unwrap();
-    for args in [vec!["user", "list"], vec!["rebuild"], vec!["log", "stats"], vec!["projections", "status"]] {
+    for args in [
+        vec!["user", "list"],
+        vec!["rebuild"],
+        vec!["log", "stats"],
+        vec!["projections", "status"],
+    ] {
         let mut cmd = reprise(&data);
         cmd.args(&args);
         let err = fails(cmd, "");
-        assert!(err.contains("not a reprise data directory"), "{args:?}: {err}");
+        assert!(
+            err.contains("not a reprise data directory"),
+            "{args:?}: {err}"
+        );
     }
-    let names: Vec<_> = std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("holiday.jpg")]);
-    assert_eq!(std::fs::read(data.join("holiday.jpg")).unwrap(), b"not ours");
+    assert_eq!(
+        std::fs::read(data.join("holiday.jpg")).unwrap(),
+        b"not ours"
+    );
 }
 
 struct Server {
@@ -206,13 +290,21 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn http_get(port: u16, path: &str) -> Option<String> {
     use std::io::Read;
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     Some(out)
@@ -225,8 +317,13 @@ fn a_running_server_holds_the_data_directory_and_serves_the_commands() {
     add_user(&data, "alice", &["--admin"]);
     let port = free_port();
     let mut serve = reprise(&data);
-    serve.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stdout(Stdio::null()).stderr(Stdio::null());
-    let server = Server { child: serve.spawn().unwrap() };
+    serve
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let server = Server {
+        child: serve.spawn().unwrap(),
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if http_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
@@ -235,31 +332,60 @@ fn a_running_server_holds_the_data_directory_and_serves_the_commands() {
         assert!(Instant::now() < deadline, "server never became ready");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(http_get(port, "/healthz").unwrap().starts_with("HTTP/1.1 200"));
+    assert!(http_get(port, "/healthz")
+        .unwrap()
+        .starts_with("HTTP/1.1 200"));
     let url = format!("http://127.0.0.1:{port}");
 
     // Opening the directory directly is refused, with the way that works.
     let mut direct = reprise(&data);
     direct.args(["user", "list"]);
     let err = fails(direct, "");
-    assert!(err.contains("in use by `reprise serve`") && err.contains(&format!("--server {url}")), "{err}");
+    assert!(
+        err.contains("in use by `reprise serve`") && err.contains(&format!("--server {url}")),
+        "{err}"
+    );
 
     let mut add = reprise(&data);
-    add.args(["--server", &url, "user", "add", "bob", "--email", "bob@example.com", "--password-stdin"]);
+    add.args([
+        "--server",
+        &url,
+        "user",
+        "add",
+        "bob",
+        "--email",
+        "bob@example.com",
+        "--password-stdin",
+    ]);
     assert!(ok(add, "pw\n").contains("created user bob@example.com"));
     let mut dup = reprise(&data);
-    dup.args(["--server", &url, "user", "add", "bob", "--email", "bob@example.com", "--password-stdin"]);
+    dup.args([
+        "--server",
+        &url,
+        "user",
+        "add",
+        "bob",
+        "--email",
+        "bob@example.com",
+        "--password-stdin",
+    ]);
     assert!(fails(dup, "pw\n").contains("already exists"));
     let mut import = reprise(&data);
-    import.args(["--server", &url, "import", "calendar", "bob"]).arg(fixture("ical/outlook_export.ics"));
+    import
+        .args(["--server", &url, "import", "calendar", "bob"])
+        .arg(fixture("ical/outlook_export.ics"));
     assert!(ok(import, "").contains("into bob@example.com/default"));
     let mut bad = reprise(&data);
-    bad.args(["--server", &url, "import", "calendar", "bob"]).arg(fixture("ical/bad_no_colon.ics"));
+    bad.args(["--server", &url, "import", "calendar", "bob"])
+        .arg(fixture("ical/bad_no_colon.ics"));
     assert!(fails(bad, "").contains("bad_no_colon.ics:"));
     let mut list = reprise(&data);
     list.args(["--server", &url, "user", "list"]);
     let users = ok(list, "");
-    assert!(users.contains("alice@example.com") && users.contains("bob@example.com"), "{users}");
+    assert!(
+        users.contains("alice@example.com") && users.contains("bob@example.com"),
+        "{users}"
+    );
     let mut status = reprise(&data);
     status.args(["--server", &url, "projections", "status", "--json"]);
     let report: serde_json::Value = serde_json::from_str(&ok(status, "")).unwrap();
@@ -268,13 +394,27 @@ fn a_running_server_holds_the_data_directory_and_serves_the_commands() {
     // Without the local token (another machine): admin credentials.
     let mut remote = Command::new(bin());
     remote
-        .args(["--data-dir", dir.path().join("elsewhere").to_str().unwrap(), "--server", &url, "user", "list"])
+        .args([
+            "--data-dir",
+            dir.path().join("elsewhere").to_str().unwrap(),
+            "--server",
+            &url,
+            "user",
+            "list",
+        ])
         .env("REPRISE_ADMIN_USER", "alice@example.com")
         .env("REPRISE_ADMIN_PASSWORD", "wrong");
     assert!(fails(remote, "").contains("401"));
     let mut remote = Command::new(bin());
     remote
-        .args(["--data-dir", dir.path().join("elsewhere").to_str().unwrap(), "--server", &url, "user", "list"])
+        .args([
+            "--data-dir",
+            dir.path().join("elsewhere").to_str().unwrap(),
+            "--server",
+            &url,
+            "user",
+            "list",
+        ])
         .env("REPRISE_ADMIN_USER", "alice@example.com")
         .env("REPRISE_ADMIN_PASSWORD", "correct horse");
     assert!(ok(remote, "").contains("bob@example.com"));
@@ -302,10 +442,17 @@ fn log_tail_filters_like_kcat() {
     let tail = |args: &[&str]| -> Vec<serde_json::Value> {
         let mut cmd = reprise(&data);
         cmd.args(["log", "tail"]).args(args);
-        ok(cmd, "").lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        ok(cmd, "")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     };
     let all = tail(&[]);
-    assert_eq!(all.len(), 2 + 3 * 2 - 1, "domain once, user, calendar and book twice");
+    assert_eq!(
+        all.len(),
+        2 + 3 * 2 - 1,
+        "domain once, user, calendar and book twice"
+    );
     let users = tail(&["--type", "UserCreated"]);
     assert_eq!(users.len(), 2);
     for u in &users {
@@ -315,16 +462,31 @@ fn log_tail_filters_like_kcat() {
         assert!(u["headers"]["reprise-schema"] == "2");
         assert!(u["partition"].is_u64() && u["offset"].is_u64() && u["timestamp"].is_string());
     }
-    assert_eq!(tail(&["--topic", "calendar", "--key", "bob@example.com"]).len(), 1);
+    assert_eq!(
+        tail(&["--topic", "calendar", "--key", "bob@example.com"]).len(),
+        1
+    );
     assert_eq!(tail(&["-c", "3"]).len(), 3);
     assert_eq!(tail(&["--topic", "directory", "-o", "-1"]).len(), 1);
     assert_eq!(tail(&["--topic", "directory", "-o", "end"]).len(), 0);
     assert_eq!(tail(&["--since", "2999-01-01"]).len(), 0);
     assert_eq!(tail(&["--until", "2000-01-01"]).len(), 0);
     let mut pretty = reprise(&data);
-    pretty.args(["log", "tail", "--format", "pretty", "--type", "UserCreated", "-c", "1"]);
+    pretty.args([
+        "log",
+        "tail",
+        "--format",
+        "pretty",
+        "--type",
+        "UserCreated",
+        "-c",
+        "1",
+    ]);
     let text = ok(pretty, "");
-    assert!(text.contains("UserCreated") && text.contains("\"login\": \"alice\""), "{text}");
+    assert!(
+        text.contains("UserCreated") && text.contains("\"login\": \"alice\""),
+        "{text}"
+    );
     let mut bad = reprise(&data);
     bad.args(["log", "tail", "-o", "soon"]);
     assert!(fails(bad, "").contains("-o takes"));
@@ -336,7 +498,9 @@ fn rebuild_status_and_digest_agree_across_rebuilds() {
     let data = dir.path().join("data");
     add_user(&data, "alice", &[]);
     let mut import = reprise(&data);
-    import.args(["import", "calendar", "alice"]).arg(fixture("ical/google_export.ics"));
+    import
+        .args(["import", "calendar", "alice"])
+        .arg(fixture("ical/google_export.ics"));
     ok(import, "");
     let digest = || {
         let mut cmd = reprise(&data);
@@ -347,8 +511,15 @@ fn rebuild_status_and_digest_agree_across_rebuilds() {
     let mut rebuild = reprise(&data);
     rebuild.arg("rebuild");
     let out = ok(rebuild, "");
-    assert!(out.starts_with("rebuilt 4 projection(s):") && out.contains("events/s"), "{out}");
-    assert_eq!(digest(), before, "a rebuild reproduces the views byte for byte");
+    assert!(
+        out.starts_with("rebuilt 4 projection(s):") && out.contains("events/s"),
+        "{out}"
+    );
+    assert_eq!(
+        digest(),
+        before,
+        "a rebuild reproduces the views byte for byte"
+    );
     let mut one = reprise(&data);
     one.args(["rebuild", "--projection", "calendars"]);
     assert!(ok(one, "").starts_with("rebuilt 1 projection(s)"));
@@ -376,7 +547,9 @@ fn a_killed_rebuild_resumes_to_the_same_digest() {
     add_user(&data, "alice", &[]);
     for _ in 0..3 {
         let mut import = reprise(&data);
-        import.args(["import", "calendar", "alice", "--collection"]).arg(format!("c{}", rand_suffix()));
+        import
+            .args(["import", "calendar", "alice", "--collection"])
+            .arg(format!("c{}", rand_suffix()));
         import.arg(fixture("ical/google_export.ics"));
         ok(import, "");
     }
@@ -388,7 +561,10 @@ fn a_killed_rebuild_resumes_to_the_same_digest() {
     let reference = digest();
     for kill_after_ms in [5, 40, 120] {
         let mut rebuild = reprise(&data);
-        rebuild.args(["rebuild", "--batch-size", "1"]).stdout(Stdio::null()).stderr(Stdio::null());
+        rebuild
+            .args(["rebuild", "--batch-size", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         let mut child = rebuild.spawn().unwrap();
         std::thread::sleep(Duration::from_millis(kill_after_ms));
         let _ = child.kill();
@@ -401,5 +577,8 @@ fn a_killed_rebuild_resumes_to_the_same_digest() {
 }
 
 fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }

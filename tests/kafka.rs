@@ -23,10 +23,24 @@ async fn kafka_log(prefix: &str) -> Arc<dyn EventLog> {
 
 async fn digests(log: Arc<dyn EventLog>, dir: &Path) -> BTreeMap<String, String> {
     let store = ViewStore::open(dir).unwrap();
-    let opts = RebuildArgs { projection: None, version: None, stop_after_batches: None, batch_size: 500 };
-    let done = reprise::rebuild::rebuild(log, &store, &registry::current(), &opts, false).await.unwrap();
-    assert!(done.iter().all(|r| r.complete && r.quarantined == 0), "{done:?}");
-    reprise::status::digests(&store).unwrap().into_iter().map(|d| (format!("{}@{}", d.projection, d.version), d.digest)).collect()
+    let opts = RebuildArgs {
+        projection: None,
+        version: None,
+        stop_after_batches: None,
+        batch_size: 500,
+    };
+    let done = reprise::rebuild::rebuild(log, &store, &registry::current(), &opts, false)
+        .await
+        .unwrap();
+    assert!(
+        done.iter().all(|r| r.complete && r.quarantined == 0),
+        "{done:?}"
+    );
+    reprise::status::digests(&store)
+        .unwrap()
+        .into_iter()
+        .map(|d| (format!("{}@{}", d.projection, d.version), d.digest))
+        .collect()
 }
 
 /// ETags, ctags and sync tokens come from log positions; with the same
@@ -59,17 +73,34 @@ fn reprise(data: &Path, prefix: &str) -> Command {
             cmd.env_remove(k);
         }
     }
-    cmd.arg("--data-dir").arg(data).args(["--kafka-brokers", &support::kafka_brokers(), "--topic-prefix", prefix]);
+    cmd.arg("--data-dir").arg(data).args([
+        "--kafka-brokers",
+        &support::kafka_brokers(),
+        "--topic-prefix",
+        prefix,
+    ]);
     cmd
 }
 
 fn run(mut cmd: Command, stdin: &str) -> Output {
     use std::io::Write;
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -83,21 +114,48 @@ fn the_command_runs_on_kafka() {
     let data = dir.path().join("data");
     let prefix = support::unique_name("cli");
     let mut add = reprise(&data, &prefix);
-    add.args(["user", "add", "alice", "--email", "alice@example.com", "--password-stdin"]);
+    add.args([
+        "user",
+        "add",
+        "alice",
+        "--email",
+        "alice@example.com",
+        "--password-stdin",
+    ]);
     assert!(stdout(run(add, "pw\n")).contains("created user alice@example.com"));
     let mut import = reprise(&data, &prefix);
-    import.args(["import", "calendar", "alice"]).arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ical/google_export.ics"));
+    import
+        .args(["import", "calendar", "alice"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ical/google_export.ics"));
     assert!(stdout(run(import, "")).contains("into alice@example.com/default"));
 
     let mut stats = reprise(&data, &prefix);
     stats.args(["log", "stats", "--json"]);
     let text = stdout(run(stats, ""));
-    assert!(text.starts_with(&format!("kafka at {}", support::kafka_brokers())), "{text}");
-    let stats: Vec<serde_json::Value> = serde_json::from_str(&text[text.find('[').unwrap()..]).unwrap();
-    let calendar: u64 = stats.iter().filter(|s| s["topic"] == format!("{prefix}.calendar")).map(|s| s["count"].as_u64().unwrap()).sum();
-    assert!(calendar >= 2, "calendar created and objects imported: {calendar}");
+    assert!(
+        text.starts_with(&format!("kafka at {}", support::kafka_brokers())),
+        "{text}"
+    );
+    let stats: Vec<serde_json::Value> =
+        serde_json::from_str(&text[text.find('[').unwrap()..]).unwrap();
+    let calendar: u64 = stats
+        .iter()
+        .filter(|s| s["topic"] == format!("{prefix}.calendar"))
+        .map(|s| s["count"].as_u64().unwrap())
+        .sum();
+    assert!(
+        calendar >= 2,
+        "calendar created and objects imported: {calendar}"
+    );
     let mut tail = reprise(&data, &prefix);
-    tail.args(["log", "tail", "--topic", "directory", "--type", "UserCreated"]);
+    tail.args([
+        "log",
+        "tail",
+        "--topic",
+        "directory",
+        "--type",
+        "UserCreated",
+    ]);
     let lines = stdout(run(tail, ""));
     assert_eq!(lines.lines().count(), 1);
     assert!(lines.contains(&format!("\"topic\":\"{prefix}.directory\"")));

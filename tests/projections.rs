@@ -34,9 +34,15 @@ fn digests(store: &ViewStore) -> BTreeMap<ProjectionId, String> {
 
 async fn build(log: Arc<dyn EventLog>, dir: &std::path::Path, batch_size: usize) -> ViewStore {
     let store = ViewStore::open(dir).unwrap();
-    let done = rebuild(log, &store, &registry::current(), &opts(batch_size, None), false)
-        .await
-        .unwrap();
+    let done = rebuild(
+        log,
+        &store,
+        &registry::current(),
+        &opts(batch_size, None),
+        false,
+    )
+    .await
+    .unwrap();
     assert!(done.iter().all(|r| r.complete));
     store
 }
@@ -66,29 +72,58 @@ async fn an_interrupted_rebuild_resumes_to_the_uninterrupted_digest() {
     let reference = digests(&build(log.clone(), &dir.path().join("ref"), 13).await);
     for stop_after in [1, 4, 9] {
         let store = ViewStore::open(&dir.path().join(format!("cut{stop_after}"))).unwrap();
-        let first = rebuild(log.clone(), &store, &registry::current(), &opts(13, Some(stop_after)), false)
-            .await
-            .unwrap();
+        let first = rebuild(
+            log.clone(),
+            &store,
+            &registry::current(),
+            &opts(13, Some(stop_after)),
+            false,
+        )
+        .await
+        .unwrap();
         assert!(first.iter().any(|r| !r.complete), "stopped early");
         for r in &first {
-            assert_eq!(store.state(&r.id).unwrap(), Some(if r.complete { BuildState::Ready } else { BuildState::Building }));
+            assert_eq!(
+                store.state(&r.id).unwrap(),
+                Some(if r.complete {
+                    BuildState::Ready
+                } else {
+                    BuildState::Building
+                })
+            );
         }
         // Resuming continues from the stored positions: never twice, never skipped.
-        let second = rebuild(log.clone(), &store, &registry::current(), &opts(13, None), false)
-            .await
-            .unwrap();
+        let second = rebuild(
+            log.clone(),
+            &store,
+            &registry::current(),
+            &opts(13, None),
+            false,
+        )
+        .await
+        .unwrap();
         // An interrupted build resumes: before and after the cut add up to
         // the log, none twice, none skipped. A finished one is built anew.
         for projection in registry::current() {
             let find = |list: &[reprise::rebuild::Rebuilt]| {
-                list.iter().find(|r| r.id.name == projection.name()).cloned().unwrap()
+                list.iter()
+                    .find(|r| r.id.name == projection.name())
+                    .cloned()
+                    .unwrap()
             };
             let (before, after) = (find(&first), find(&second));
-            let in_log = varied_log().iter().filter(|e| projection.domains().contains(&e.domain)).count() as u64;
+            let in_log = varied_log()
+                .iter()
+                .filter(|e| projection.domains().contains(&e.domain))
+                .count() as u64;
             let resumed = if before.complete { 0 } else { before.events };
             assert_eq!(resumed + after.events, in_log, "{}", projection.name());
         }
-        assert_eq!(digests(&store), reference, "after stopping at batch {stop_after}");
+        assert_eq!(
+            digests(&store),
+            reference,
+            "after stopping at batch {stop_after}"
+        );
     }
 }
 
@@ -99,30 +134,72 @@ async fn conflicts_are_decided_by_log_order_the_same_way_on_every_rebuild() {
     let mut ev = Events::default();
     let create = ev.make(ALICE, calendar_created("work"));
     // Two writers both saw "absent" and create the same href.
-    let first = ev.expecting(ALICE, put("work", "a.ics", "uid-a", "First"), AggregateVersion::ABSENT);
-    let second = ev.expecting(ALICE, put("work", "a.ics", "uid-a", "Second"), AggregateVersion::ABSENT);
+    let first = ev.expecting(
+        ALICE,
+        put("work", "a.ics", "uid-a", "First"),
+        AggregateVersion::ABSENT,
+    );
+    let second = ev.expecting(
+        ALICE,
+        put("work", "a.ics", "uid-a", "Second"),
+        AggregateVersion::ABSENT,
+    );
     // Another href claims a UID that a.ics holds.
     let clash = ev.make(ALICE, put("work", "b.ics", "uid-a", "Clash"));
     let missing = ev.make(ALICE, put("nope", "c.ics", "uid-c", "No calendar"));
-    let events = vec![create, first.clone(), second.clone(), clash.clone(), missing.clone()];
+    let events = vec![
+        create,
+        first.clone(),
+        second.clone(),
+        clash.clone(),
+        missing.clone(),
+    ];
     append(log.as_ref(), &events).await;
 
     for name in ["x", "y"] {
         let store = build(log.clone(), &dir.path().join(name), 2).await;
         let id = ProjectionId::new("calendars", 1);
-        let outcome = |e: &events::EventEnvelope| outcome_of(&store, &id, &e.event_id).unwrap().unwrap();
-        let Outcome::Applied { version } = outcome(&first) else { panic!("first write applies") };
+        let outcome =
+            |e: &events::EventEnvelope| outcome_of(&store, &id, &e.event_id).unwrap().unwrap();
+        let Outcome::Applied { version } = outcome(&first) else {
+            panic!("first write applies")
+        };
         assert_eq!(
             outcome(&second),
-            Outcome::Rejected { rejection: Rejection::VersionConflict { expected: AggregateVersion::ABSENT, actual: version } }
+            Outcome::Rejected {
+                rejection: Rejection::VersionConflict {
+                    expected: AggregateVersion::ABSENT,
+                    actual: version
+                }
+            }
         );
-        assert_eq!(outcome(&clash), Outcome::Rejected { rejection: Rejection::UidConflict { href: "a.ics".into() } });
-        assert!(matches!(outcome(&missing), Outcome::Rejected { rejection: Rejection::NotFound { .. } }));
+        assert_eq!(
+            outcome(&clash),
+            Outcome::Rejected {
+                rejection: Rejection::UidConflict {
+                    href: "a.ics".into()
+                }
+            }
+        );
+        assert!(matches!(
+            outcome(&missing),
+            Outcome::Rejected {
+                rejection: Rejection::NotFound { .. }
+            }
+        ));
         let views = Views::open(&store).unwrap();
-        let obj = views.calendars.object(ALICE, "work", "a.ics").unwrap().unwrap();
+        let obj = views
+            .calendars
+            .object(ALICE, "work", "a.ics")
+            .unwrap()
+            .unwrap();
         assert!(obj.body.contains("SUMMARY:First"));
         assert_eq!(obj.etag(), format!("\"{version}\""));
-        assert!(views.calendars.object(ALICE, "work", "b.ics").unwrap().is_none());
+        assert!(views
+            .calendars
+            .object(ALICE, "work", "b.ics")
+            .unwrap()
+            .is_none());
     }
 }
 
@@ -134,13 +211,19 @@ async fn undecodable_and_invalid_events_are_quarantined_and_the_view_goes_on() {
     let create = ev.make(ALICE, calendar_created("default"));
     let mut bad_ical = ev.make(ALICE, put("default", "bad.ics", "bad", "x"));
     if let Payload::CalendarObjectPut(p) = &mut bad_ical.payload {
-        p.ical = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:bad\r\nEND:VCALENDAR\r\n".into();
+        p.ical =
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:bad\r\nEND:VCALENDAR\r\n".into();
     }
     let good = ev.make(ALICE, put("default", "good.ics", "good", "fine"));
     append(log.as_ref(), &[create]).await;
     log.append(
         Domain::Calendar,
-        vec![OutgoingRecord { key: ALICE.as_bytes().to_vec(), headers: vec![], value: b"\xffnot cbor".to_vec(), timestamp_ms: 0 }],
+        vec![OutgoingRecord {
+            key: ALICE.as_bytes().to_vec(),
+            headers: vec![],
+            value: b"\xffnot cbor".to_vec(),
+            timestamp_ms: 0,
+        }],
     )
     .await
     .unwrap();
@@ -150,16 +233,41 @@ async fn undecodable_and_invalid_events_are_quarantined_and_the_view_goes_on() {
     let id = ProjectionId::new("calendars", 1);
     let quarantine = quarantine_of(&store, &id).unwrap();
     assert_eq!(quarantine.len(), 2);
-    assert!(quarantine[0].reason.contains("undecodable"), "{}", quarantine[0].reason);
-    assert!(quarantine[1].reason.contains("invalid iCalendar"), "{}", quarantine[1].reason);
-    assert_eq!(quarantine[1].event_type.as_deref(), Some("CalendarObjectPut"));
+    assert!(
+        quarantine[0].reason.contains("undecodable"),
+        "{}",
+        quarantine[0].reason
+    );
+    assert!(
+        quarantine[1].reason.contains("invalid iCalendar"),
+        "{}",
+        quarantine[1].reason
+    );
+    assert_eq!(
+        quarantine[1].event_type.as_deref(),
+        Some("CalendarObjectPut")
+    );
     assert!(quarantine[0].offset < quarantine[1].offset);
     assert_eq!(store.quarantined(&id).unwrap(), 2);
-    assert!(matches!(outcome_of(&store, &id, &bad_ical.event_id).unwrap(), Some(Outcome::Quarantined { .. })));
-    assert!(matches!(outcome_of(&store, &id, &good.event_id).unwrap(), Some(Outcome::Applied { .. })));
+    assert!(matches!(
+        outcome_of(&store, &id, &bad_ical.event_id).unwrap(),
+        Some(Outcome::Quarantined { .. })
+    ));
+    assert!(matches!(
+        outcome_of(&store, &id, &good.event_id).unwrap(),
+        Some(Outcome::Applied { .. })
+    ));
     let views = Views::open(&store).unwrap();
-    assert!(views.calendars.object(ALICE, "default", "bad.ics").unwrap().is_none());
-    assert!(views.calendars.object(ALICE, "default", "good.ics").unwrap().is_some());
+    assert!(views
+        .calendars
+        .object(ALICE, "default", "bad.ics")
+        .unwrap()
+        .is_none());
+    assert!(views
+        .calendars
+        .object(ALICE, "default", "good.ics")
+        .unwrap()
+        .is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -172,21 +280,58 @@ async fn the_change_list_keeps_the_latest_change_per_href() {
         ev.make(ALICE, put("default", "a.ics", "a", "A")),
         ev.make(ALICE, put("default", "b.ics", "b", "B")),
         ev.make(ALICE, put("default", "a.ics", "a", "A2")),
-        ev.make(ALICE, Payload::CalendarObjectDeleted(CalendarObjectDeleted { calendar: "default".into(), href: "b.ics".into() })),
+        ev.make(
+            ALICE,
+            Payload::CalendarObjectDeleted(CalendarObjectDeleted {
+                calendar: "default".into(),
+                href: "b.ics".into(),
+            }),
+        ),
     ];
     append(log.as_ref(), &events).await;
     let store = build(log.clone(), &dir.path().join("v"), 100).await;
     let views = Views::open(&store).unwrap();
-    let col = views.calendars.collection(ALICE, "default").unwrap().unwrap();
-    let all = views.calendars.changes_since(ALICE, "default", col.created).unwrap();
-    let summary: Vec<(String, bool)> = all.iter().map(|(_, c)| (c.href.clone(), c.deleted)).collect();
-    assert_eq!(summary, vec![("a.ics".to_string(), false), ("b.ics".to_string(), true)]);
-    assert_eq!(all.last().unwrap().0, col.ctag, "the ctag is the newest change");
-    assert!(views.calendars.changes_since(ALICE, "default", col.ctag).unwrap().is_empty());
+    let col = views
+        .calendars
+        .collection(ALICE, "default")
+        .unwrap()
+        .unwrap();
+    let all = views
+        .calendars
+        .changes_since(ALICE, "default", col.created)
+        .unwrap();
+    let summary: Vec<(String, bool)> = all
+        .iter()
+        .map(|(_, c)| (c.href.clone(), c.deleted))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![("a.ics".to_string(), false), ("b.ics".to_string(), true)]
+    );
+    assert_eq!(
+        all.last().unwrap().0,
+        col.ctag,
+        "the ctag is the newest change"
+    );
+    assert!(views
+        .calendars
+        .changes_since(ALICE, "default", col.ctag)
+        .unwrap()
+        .is_empty());
     let objects = views.calendars.objects(ALICE, "default").unwrap();
     assert_eq!(objects.len(), 1);
-    assert_eq!(views.calendars.href_of_uid(ALICE, "default", "a").unwrap().as_deref(), Some("a.ics"));
-    assert_eq!(views.calendars.href_of_uid(ALICE, "default", "b").unwrap(), None);
+    assert_eq!(
+        views
+            .calendars
+            .href_of_uid(ALICE, "default", "a")
+            .unwrap()
+            .as_deref(),
+        Some("a.ics")
+    );
+    assert_eq!(
+        views.calendars.href_of_uid(ALICE, "default", "b").unwrap(),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -195,23 +340,53 @@ async fn seen_flags_keep_a_bitmap_a_modseq_and_changes() {
     let log = open_log(dir.path());
     let mut ev = Events::default();
     let mailbox = "Archives/2026/Entwürfe";
-    let add = ev.make(ALICE, Payload::SeenAdded(SeenAdded { mailbox: mailbox.into(), uids: "1:5,9,4294967290:4294967295".parse().unwrap() }));
-    let remove = ev.make(ALICE, Payload::SeenRemoved(SeenRemoved { mailbox: mailbox.into(), uids: "3".parse().unwrap() }));
-    let stale = ev.expecting(ALICE, Payload::SeenAdded(SeenAdded { mailbox: mailbox.into(), uids: "7".parse().unwrap() }), AggregateVersion(1));
+    let add = ev.make(
+        ALICE,
+        Payload::SeenAdded(SeenAdded {
+            mailbox: mailbox.into(),
+            uids: "1:5,9,4294967290:4294967295".parse().unwrap(),
+        }),
+    );
+    let remove = ev.make(
+        ALICE,
+        Payload::SeenRemoved(SeenRemoved {
+            mailbox: mailbox.into(),
+            uids: "3".parse().unwrap(),
+        }),
+    );
+    let stale = ev.expecting(
+        ALICE,
+        Payload::SeenAdded(SeenAdded {
+            mailbox: mailbox.into(),
+            uids: "7".parse().unwrap(),
+        }),
+        AggregateVersion(1),
+    );
     append(log.as_ref(), &[add, remove, stale.clone()]).await;
     let store = build(log.clone(), &dir.path().join("v"), 100).await;
     let views = Views::open(&store).unwrap();
     let (bitmap, modseq) = views.seen.mailbox(ALICE, mailbox).unwrap();
-    assert_eq!(bitmap.iter().take(5).collect::<Vec<_>>(), vec![1, 2, 4, 5, 9]);
+    assert_eq!(
+        bitmap.iter().take(5).collect::<Vec<_>>(),
+        vec![1, 2, 4, 5, 9]
+    );
     assert_eq!(bitmap.len(), 5 + 6);
     assert_eq!(modseq, AggregateVersion(2));
-    let changes = views.seen.changes_since(ALICE, mailbox, AggregateVersion(1)).unwrap();
+    let changes = views
+        .seen
+        .changes_since(ALICE, mailbox, AggregateVersion(1))
+        .unwrap();
     assert_eq!(changes.len(), 1);
-    assert_eq!(views.seen.mailboxes(ALICE).unwrap(), vec![mailbox.to_string()]);
+    assert_eq!(
+        views.seen.mailboxes(ALICE).unwrap(),
+        vec![mailbox.to_string()]
+    );
     let id = ProjectionId::new("seen", 1);
     assert!(matches!(
         outcome_of(&store, &id, &stale.event_id).unwrap(),
-        Some(Outcome::Rejected { rejection: Rejection::VersionConflict { .. } })
+        Some(Outcome::Rejected {
+            rejection: Rejection::VersionConflict { .. }
+        })
     ));
 }
 
@@ -222,32 +397,106 @@ async fn the_directory_refuses_cycles_unknown_members_and_duplicates() {
     let mut events = varied_log();
     let mut ev = Events::starting_at(1_000_000);
     let d = "example.com";
-    let group = |g: &str| Payload::GroupCreated(GroupCreated { group: g.into(), display_name: None, email: None });
-    let add = |g: &str, m: Member| Payload::MemberAdded(MemberAdded { group: g.into(), member: m });
+    let group = |g: &str| {
+        Payload::GroupCreated(GroupCreated {
+            group: g.into(),
+            display_name: None,
+            email: None,
+        })
+    };
+    let add = |g: &str, m: Member| {
+        Payload::MemberAdded(MemberAdded {
+            group: g.into(),
+            member: m,
+        })
+    };
     let tail = vec![
         ev.make(d, group("all")),
         ev.make(d, add("all", Member::Group("staff".into()))),
         ev.make(d, add("staff", Member::Group("all".into()))), // cycle
         ev.make(d, add("staff", Member::Group("staff".into()))), // itself
         ev.make(d, add("staff", Member::User("nobody".into()))), // unknown
-        ev.make(d, Payload::UserCreated(UserCreated { login: "dave".into(), email: "ALICE@example.com".into(), display_name: None, password_hash: "$argon2id$x".into(), admin: false })), // email taken
-        ev.make(d, Payload::UserDeleted(UserDeleted { login: "bob".into() })),
+        ev.make(
+            d,
+            Payload::UserCreated(UserCreated {
+                login: "dave".into(),
+                email: "ALICE@example.com".into(),
+                display_name: None,
+                password_hash: "$argon2id$x".into(),
+                admin: false,
+            }),
+        ), // email taken
+        ev.make(
+            d,
+            Payload::UserDeleted(UserDeleted {
+                login: "bob".into(),
+            }),
+        ),
     ];
     events.extend(tail.clone());
     append(log.as_ref(), &events).await;
     let store = build(log.clone(), &dir.path().join("v"), 100).await;
     let id = ProjectionId::new("directory", 1);
-    let outcome = |e: &events::EventEnvelope| outcome_of(&store, &id, &e.event_id).unwrap().unwrap();
+    let outcome =
+        |e: &events::EventEnvelope| outcome_of(&store, &id, &e.event_id).unwrap().unwrap();
     assert!(matches!(outcome(&tail[1]), Outcome::Applied { .. }));
     for (i, e) in tail.iter().enumerate().skip(2).take(2) {
-        assert!(matches!(outcome(e), Outcome::Rejected { rejection: Rejection::NotAllowed { .. } }), "event {i}");
+        assert!(
+            matches!(
+                outcome(e),
+                Outcome::Rejected {
+                    rejection: Rejection::NotAllowed { .. }
+                }
+            ),
+            "event {i}"
+        );
     }
-    assert!(matches!(outcome(&tail[4]), Outcome::Rejected { rejection: Rejection::NotFound { .. } }));
-    assert!(matches!(outcome(&tail[5]), Outcome::Rejected { rejection: Rejection::AlreadyExists { .. } }));
+    assert!(matches!(
+        outcome(&tail[4]),
+        Outcome::Rejected {
+            rejection: Rejection::NotFound { .. }
+        }
+    ));
+    assert!(matches!(
+        outcome(&tail[5]),
+        Outcome::Rejected {
+            rejection: Rejection::AlreadyExists { .. }
+        }
+    ));
     let views = Views::open(&store).unwrap();
-    assert_eq!(views.directory.members(d, "staff").unwrap(), vec![], "bob's membership went with him");
-    assert_eq!(views.directory.groups_of(d, &Member::Group("staff".into())).unwrap(), vec!["all".to_string()]);
-    assert!(views.directory.find_user("bob@example.com").unwrap().is_none());
-    assert_eq!(views.directory.find_user("alice").unwrap().unwrap().principal(), ALICE);
-    assert_eq!(views.directory.find_user("ALICE@EXAMPLE.COM").unwrap().unwrap().login, "alice");
+    assert_eq!(
+        views.directory.members(d, "staff").unwrap(),
+        vec![],
+        "bob's membership went with him"
+    );
+    assert_eq!(
+        views
+            .directory
+            .groups_of(d, &Member::Group("staff".into()))
+            .unwrap(),
+        vec!["all".to_string()]
+    );
+    assert!(views
+        .directory
+        .find_user("bob@example.com")
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        views
+            .directory
+            .find_user("alice")
+            .unwrap()
+            .unwrap()
+            .principal(),
+        ALICE
+    );
+    assert_eq!(
+        views
+            .directory
+            .find_user("ALICE@EXAMPLE.COM")
+            .unwrap()
+            .unwrap()
+            .login,
+        "alice"
+    );
 }

@@ -25,7 +25,9 @@ const CONTENT_TYPE: &[u8] = b"application/cbor";
 pub enum CodecError {
     #[error("not CBOR: {0}")]
     NotCbor(String),
-    #[error("schema version {0} is newer than this build understands (up to {CURRENT_SCHEMA_VERSION})")]
+    #[error(
+        "schema version {0} is newer than this build understands (up to {CURRENT_SCHEMA_VERSION})"
+    )]
     FutureSchema(u32),
     #[error("schema version {0} is unknown")]
     UnknownSchema(u32),
@@ -185,7 +187,9 @@ fn v1_to_v2(value: Value) -> Result<Value, String> {
 
 /// Seen flags were an IMAP sequence-set string in v1.
 fn v1_payload_to_v2(payload: Value) -> Result<Value, String> {
-    let kind = map_get(&payload, "type").and_then(|t| t.as_text()).unwrap_or("");
+    let kind = map_get(&payload, "type")
+        .and_then(|t| t.as_text())
+        .unwrap_or("");
     if kind != "SeenAdded" && kind != "SeenRemoved" {
         return Ok(payload);
     }
@@ -301,13 +305,25 @@ mod tests {
 
     #[test]
     fn refuses_garbage_and_future_schemas() {
-        assert!(matches!(decode(b"\xff\x00", None), Err(CodecError::NotCbor(_))));
+        assert!(matches!(
+            decode(b"\xff\x00", None),
+            Err(CodecError::NotCbor(_))
+        ));
         let rec = encode(&sample());
-        assert!(matches!(decode(&rec.value, Some(9)), Err(CodecError::FutureSchema(9))));
-        assert!(matches!(decode(&rec.value, Some(0)), Err(CodecError::UnknownSchema(0))));
+        assert!(matches!(
+            decode(&rec.value, Some(9)),
+            Err(CodecError::FutureSchema(9))
+        ));
+        assert!(matches!(
+            decode(&rec.value, Some(0)),
+            Err(CodecError::UnknownSchema(0))
+        ));
         let mut e = sample();
         e.event_type = "UserCreated".into();
         let rec = encode(&e);
-        assert!(matches!(decode(&rec.value, Some(2)), Err(CodecError::TypeMismatch { .. })));
+        assert!(matches!(
+            decode(&rec.value, Some(2)),
+            Err(CodecError::TypeMismatch { .. })
+        ));
     }
 }

@@ -104,7 +104,13 @@ impl EventEnvelope {
         actor: impl Into<String>,
         payload: Payload,
     ) -> EventEnvelope {
-        EventEnvelope::new(EventId::generate(), Utc::now(), partition_key, actor, payload)
+        EventEnvelope::new(
+            EventId::generate(),
+            Utc::now(),
+            partition_key,
+            actor,
+            payload,
+        )
     }
 
     pub fn with_correlation(mut self, correlation_id: Uuid) -> EventEnvelope {

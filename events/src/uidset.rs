@@ -162,7 +162,18 @@ mod tests {
 
     #[test]
     fn refuses_bad_sets() {
-        for bad in ["", "5:", "0", "a", "1,,2", "4294967296", "1:4294967296", "*", "-1", "1:*"] {
+        for bad in [
+            "",
+            "5:",
+            "0",
+            "a",
+            "1,,2",
+            "4294967296",
+            "1:4294967296",
+            "*",
+            "-1",
+            "1:*",
+        ] {
             assert!(bad.parse::<UidSet>().is_err(), "{bad:?} accepted");
         }
         assert_eq!("0".parse::<UidSet>(), Err(UidSetError::Zero));

@@ -79,7 +79,10 @@ fn uid_key(owner: &str, col: &str, uid: &str) -> Vec<u8> {
     key(UID, &[owner.as_bytes(), col.as_bytes(), uid.as_bytes()])
 }
 fn chg_key(owner: &str, col: &str, version: AggregateVersion) -> Vec<u8> {
-    key(CHG, &[owner.as_bytes(), col.as_bytes(), &version.0.to_be_bytes()])
+    key(
+        CHG,
+        &[owner.as_bytes(), col.as_bytes(), &version.0.to_be_bytes()],
+    )
 }
 fn tmb_key(owner: &str, col: &str, href: &str) -> Vec<u8> {
     key(TMB, &[owner.as_bytes(), col.as_bytes(), href.as_bytes()])
@@ -121,7 +124,8 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             }
             .into();
         }
-        if let Err(r) = check_expected(self.event.event.expected_version, AggregateVersion::ABSENT) {
+        if let Err(r) = check_expected(self.event.event.expected_version, AggregateVersion::ABSENT)
+        {
             return r.into();
         }
         let v = self.event.version();
@@ -234,7 +238,10 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             if old.uid != uid {
                 self.view.delete(uid_key(owner, col, &old.uid));
             }
-        } else if let Some(deleted) = self.view.get_as::<AggregateVersion>(&tmb_key(owner, col, href))? {
+        } else if let Some(deleted) = self
+            .view
+            .get_as::<AggregateVersion>(&tmb_key(owner, col, href))?
+        {
             self.view.delete(chg_key(owner, col, deleted));
             self.view.delete(tmb_key(owner, col, href));
         }
@@ -268,7 +275,10 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         let Some(mut record) = self.load::<P>(col)? else {
             return self.not_found(col);
         };
-        let Some(existing) = self.view.get_as::<ObjectRecord>(&obj_key(owner, col, href))? else {
+        let Some(existing) = self
+            .view
+            .get_as::<ObjectRecord>(&obj_key(owner, col, href))?
+        else {
             return Rejection::NotFound {
                 what: format!("{href} in {} {col}", self.noun),
             }
@@ -348,20 +358,37 @@ impl<P: DeserializeOwned> CollectionsView<P> {
     }
 
     /// An owner's collections by name.
-    pub fn collections(&self, owner: &str) -> Result<Vec<(String, CollectionRecord<P>)>, StoreError> {
+    pub fn collections(
+        &self,
+        owner: &str,
+    ) -> Result<Vec<(String, CollectionRecord<P>)>, StoreError> {
         self.list(&under(COL, &[owner.as_bytes()]))
     }
 
-    pub fn collection(&self, owner: &str, col: &str) -> Result<Option<CollectionRecord<P>>, StoreError> {
+    pub fn collection(
+        &self,
+        owner: &str,
+        col: &str,
+    ) -> Result<Option<CollectionRecord<P>>, StoreError> {
         self.get(&col_key(owner, col))
     }
 
-    pub fn object(&self, owner: &str, col: &str, href: &str) -> Result<Option<ObjectRecord>, StoreError> {
+    pub fn object(
+        &self,
+        owner: &str,
+        col: &str,
+        href: &str,
+    ) -> Result<Option<ObjectRecord>, StoreError> {
         self.get(&obj_key(owner, col, href))
     }
 
     /// The href holding a UID in a collection.
-    pub fn href_of_uid(&self, owner: &str, col: &str, uid: &str) -> Result<Option<String>, StoreError> {
+    pub fn href_of_uid(
+        &self,
+        owner: &str,
+        col: &str,
+        uid: &str,
+    ) -> Result<Option<String>, StoreError> {
         Ok(self
             .tree
             .get(uid_key(owner, col, uid))
@@ -370,7 +397,11 @@ impl<P: DeserializeOwned> CollectionsView<P> {
     }
 
     /// Every resource of a collection by href.
-    pub fn objects(&self, owner: &str, col: &str) -> Result<Vec<(String, ObjectRecord)>, StoreError> {
+    pub fn objects(
+        &self,
+        owner: &str,
+        col: &str,
+    ) -> Result<Vec<(String, ObjectRecord)>, StoreError> {
         self.list(&under(OBJ, &[owner.as_bytes(), col.as_bytes()]))
     }
 
@@ -391,12 +422,17 @@ impl<P: DeserializeOwned> CollectionsView<P> {
             if !k.starts_with(&prefix) {
                 break;
             }
-            let raw: [u8; 8] = k[prefix.len()..].try_into().map_err(|_| StoreError::Corrupt {
-                projection: self.name.clone(),
-                key: String::from_utf8_lossy(&k).into_owned(),
-                reason: "bad change key".into(),
-            })?;
-            out.push((AggregateVersion(u64::from_be_bytes(raw)), self.decode(&k, &v)?));
+            let raw: [u8; 8] = k[prefix.len()..]
+                .try_into()
+                .map_err(|_| StoreError::Corrupt {
+                    projection: self.name.clone(),
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    reason: "bad change key".into(),
+                })?;
+            out.push((
+                AggregateVersion(u64::from_be_bytes(raw)),
+                self.decode(&k, &v)?,
+            ));
         }
         Ok(out)
     }

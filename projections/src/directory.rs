@@ -253,7 +253,9 @@ impl Apply<'_, '_, '_> {
                         what: format!("domain {}", self.domain),
                     });
                 }
-                let current = self.user(&e.login)?.map_or(AggregateVersion::ABSENT, |u| u.version);
+                let current = self
+                    .user(&e.login)?
+                    .map_or(AggregateVersion::ABSENT, |u| u.version);
                 if let Err(r) = self.expect(current) {
                     return rejected(r);
                 }
@@ -278,7 +280,8 @@ impl Apply<'_, '_, '_> {
                     version: v,
                 };
                 self.put_user(&user);
-                self.view.put(key(LGN, &[e.login.as_bytes(), self.d()]), Vec::new());
+                self.view
+                    .put(key(LGN, &[e.login.as_bytes(), self.d()]), Vec::new());
                 self.view.put(
                     key(EML, &[e.email.to_lowercase().as_bytes(), self.d()]),
                     e.login.as_bytes().to_vec(),
@@ -353,8 +356,10 @@ impl Apply<'_, '_, '_> {
                     return rejected(r);
                 }
                 self.forget_member(&Member::User(user.login.clone()))?;
-                self.view.delete(key(USR, &[self.d(), user.login.as_bytes()]));
-                self.view.delete(key(LGN, &[user.login.as_bytes(), self.d()]));
+                self.view
+                    .delete(key(USR, &[self.d(), user.login.as_bytes()]));
+                self.view
+                    .delete(key(LGN, &[user.login.as_bytes(), self.d()]));
                 self.view
                     .delete(key(EML, &[user.email.to_lowercase().as_bytes(), self.d()]));
                 Ok(Outcome::Applied {
@@ -368,7 +373,9 @@ impl Apply<'_, '_, '_> {
                         what: format!("domain {}", self.domain),
                     });
                 }
-                let current = self.group(&e.group)?.map_or(AggregateVersion::ABSENT, |g| g.version);
+                let current = self
+                    .group(&e.group)?
+                    .map_or(AggregateVersion::ABSENT, |g| g.version);
                 if let Err(r) = self.expect(current) {
                     return rejected(r);
                 }
@@ -627,14 +634,20 @@ impl DirectoryView {
             }
             let holders = self.names_under(&under(EML, &[name.to_lowercase().as_bytes()]))?;
             if let [domain] = holders.as_slice() {
-                let login = self.tree.get(key(EML, &[name.to_lowercase().as_bytes(), domain.as_bytes()]));
+                let login = self.tree.get(key(
+                    EML,
+                    &[name.to_lowercase().as_bytes(), domain.as_bytes()],
+                ));
                 if let Some(login) = login.map_err(|e| self.storage(e))? {
                     return self.user(domain, &String::from_utf8_lossy(&login));
                 }
             }
             return Ok(None);
         }
-        match self.names_under(&under(LGN, &[name.as_bytes()]))?.as_slice() {
+        match self
+            .names_under(&under(LGN, &[name.as_bytes()]))?
+            .as_slice()
+        {
             [domain] => self.user(domain, name),
             _ => Ok(None),
         }

@@ -86,8 +86,18 @@ impl Projection for Seen {
     fn apply(&self, event: &Applied<'_>, view: &mut ViewTxn<'_>) -> Result<Outcome, ApplyError> {
         let owner = &event.event.partition_key;
         let (mailbox, change) = match &event.event.payload {
-            Payload::SeenAdded(e) => (&e.mailbox, SeenChange::Added { uids: e.uids.clone() }),
-            Payload::SeenRemoved(e) => (&e.mailbox, SeenChange::Removed { uids: e.uids.clone() }),
+            Payload::SeenAdded(e) => (
+                &e.mailbox,
+                SeenChange::Added {
+                    uids: e.uids.clone(),
+                },
+            ),
+            Payload::SeenRemoved(e) => (
+                &e.mailbox,
+                SeenChange::Removed {
+                    uids: e.uids.clone(),
+                },
+            ),
             Payload::MailboxSeenReset(e) => (&e.mailbox, SeenChange::Reset),
             other => {
                 return Err(ApplyError::Refused(format!(
@@ -100,7 +110,9 @@ impl Projection for Seen {
         check_name("mailbox", mailbox)?;
         let k = key(MBX, &[owner.as_bytes(), mailbox.as_bytes()]);
         let current: Option<MailboxRecord> = view.get_as(&k)?;
-        let version = current.as_ref().map_or(AggregateVersion::ABSENT, |m| m.modseq);
+        let version = current
+            .as_ref()
+            .map_or(AggregateVersion::ABSENT, |m| m.modseq);
         if let Err(rejection) = check_expected(event.event.expected_version, version) {
             return Ok(Outcome::Rejected { rejection });
         }
@@ -126,7 +138,14 @@ impl Projection for Seen {
             },
         );
         view.put_as(
-            key(MCH, &[owner.as_bytes(), mailbox.as_bytes(), &modseq.0.to_be_bytes()]),
+            key(
+                MCH,
+                &[
+                    owner.as_bytes(),
+                    mailbox.as_bytes(),
+                    &modseq.0.to_be_bytes(),
+                ],
+            ),
             &change,
         );
         Ok(Outcome::Applied { version: modseq })

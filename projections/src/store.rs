@@ -133,7 +133,9 @@ impl ViewStore {
                 let others = db
                     .tree_names()
                     .into_iter()
-                    .filter(|n| n.as_ref() != b"__sled__default" && n.as_ref() != CATALOGUE.as_bytes())
+                    .filter(|n| {
+                        n.as_ref() != b"__sled__default" && n.as_ref() != CATALOGUE.as_bytes()
+                    })
                     .count();
                 if others > 0 || !db.is_empty() {
                     return Err(StoreError::Foreign {
@@ -217,9 +219,7 @@ impl ViewStore {
 
     /// Drops a projection version: its tree and its catalogue entry.
     pub fn drop_version(&self, id: &ProjectionId) -> Result<(), StoreError> {
-        self.db
-            .drop_tree(id.tree_name())
-            .map_err(|e| self.err(e))?;
+        self.db.drop_tree(id.tree_name()).map_err(|e| self.err(e))?;
         self.catalogue
             .remove(format!("state/{id}"))
             .map_err(|e| self.err(e))?;

@@ -117,11 +117,13 @@ impl<'t> ViewTxn<'t> {
     pub fn get_as<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
         match self.get(key)? {
             None => Ok(None),
-            Some(bytes) => decode(&bytes).map(Some).map_err(|reason| StoreError::Corrupt {
-                projection: self.projection.to_string(),
-                key: String::from_utf8_lossy(key).into_owned(),
-                reason,
-            }),
+            Some(bytes) => decode(&bytes)
+                .map(Some)
+                .map_err(|reason| StoreError::Corrupt {
+                    projection: self.projection.to_string(),
+                    key: String::from_utf8_lossy(key).into_owned(),
+                    reason,
+                }),
         }
     }
 
@@ -204,7 +206,10 @@ mod tests {
         txn.commit_event();
         txn.delete(b"a\0x".to_vec());
         txn.put(b"a\0z".to_vec(), b"2".to_vec());
-        assert_eq!(txn.keys_with_prefix(b"a\0").unwrap(), vec![b"a\0y".to_vec(), b"a\0z".to_vec()]);
+        assert_eq!(
+            txn.keys_with_prefix(b"a\0").unwrap(),
+            vec![b"a\0y".to_vec(), b"a\0z".to_vec()]
+        );
         txn.abort_event();
         assert_eq!(txn.get(b"a\0x").unwrap(), Some(b"old".to_vec()));
         assert_eq!(txn.keys_with_prefix(b"a\0").unwrap().len(), 2);

@@ -30,8 +30,17 @@ impl Events {
     pub fn make(&mut self, key: &str, payload: Payload) -> EventEnvelope {
         let n = self.next;
         self.next += 1;
-        let at = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(n as i64);
-        EventEnvelope::new(EventId(uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n)), at, key, key, payload)
+        let at = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+            + chrono::Duration::seconds(n as i64);
+        EventEnvelope::new(
+            EventId(uuid::Uuid::from_u128(
+                0x0190_0000_0000_7000_8000_0000_0000_0000 | n,
+            )),
+            at,
+            key,
+            key,
+            payload,
+        )
     }
 
     pub fn expecting(&mut self, key: &str, payload: Payload, v: AggregateVersion) -> EventEnvelope {
@@ -75,7 +84,11 @@ pub fn open_log(dir: &std::path::Path) -> Arc<dyn EventLog> {
 
 pub async fn append(log: &dyn EventLog, events: &[EventEnvelope]) {
     for domain in Domain::ALL {
-        let records: Vec<_> = events.iter().filter(|e| e.domain == domain).map(codec::encode).collect();
+        let records: Vec<_> = events
+            .iter()
+            .filter(|e| e.domain == domain)
+            .map(codec::encode)
+            .collect();
         if !records.is_empty() {
             log.append(domain, records).await.unwrap();
         }
@@ -87,7 +100,13 @@ pub async fn append(log: &dyn EventLog, events: &[EventEnvelope]) {
 pub fn varied_log() -> Vec<EventEnvelope> {
     let mut ev = Events::default();
     let mut out = Vec::new();
-    out.push(ev.make("example.com", Payload::DomainCreated(DomainCreated { domain: "example.com".into(), display_name: None })));
+    out.push(ev.make(
+        "example.com",
+        Payload::DomainCreated(DomainCreated {
+            domain: "example.com".into(),
+            display_name: None,
+        }),
+    ));
     for login in ["alice", "bob", "carol"] {
         out.push(ev.make(
             "example.com",
@@ -100,20 +119,81 @@ pub fn varied_log() -> Vec<EventEnvelope> {
             }),
         ));
     }
-    out.push(ev.make("example.com", Payload::GroupCreated(GroupCreated { group: "staff".into(), display_name: None, email: None })));
-    out.push(ev.make("example.com", Payload::MemberAdded(MemberAdded { group: "staff".into(), member: Member::User("bob".into()) })));
+    out.push(ev.make(
+        "example.com",
+        Payload::GroupCreated(GroupCreated {
+            group: "staff".into(),
+            display_name: None,
+            email: None,
+        }),
+    ));
+    out.push(ev.make(
+        "example.com",
+        Payload::MemberAdded(MemberAdded {
+            group: "staff".into(),
+            member: Member::User("bob".into()),
+        }),
+    ));
     for owner in ["alice@example.com", "bob@example.com", "carol@example.com"] {
         out.push(ev.make(owner, calendar_created("default")));
-        out.push(ev.make(owner, Payload::AddressBookCreated(AddressBookCreated { address_book: "default".into(), props: AddressBookProps::default() })));
+        out.push(ev.make(
+            owner,
+            Payload::AddressBookCreated(AddressBookCreated {
+                address_book: "default".into(),
+                props: AddressBookProps::default(),
+            }),
+        ));
         for i in 0..40 {
-            out.push(ev.make(owner, put("default", &format!("e{i}.ics"), &format!("{owner}-e{i}"), "Standup")));
-            out.push(ev.make(owner, Payload::ContactPut(ContactPut { address_book: "default".into(), href: format!("c{i}.vcf"), uid: format!("c{i}"), vcard: vcard(&format!("c{i}"), "Someone") })));
-            out.push(ev.make(owner, Payload::SeenAdded(SeenAdded { mailbox: "INBOX".into(), uids: format!("{}:{}", i * 10 + 1, i * 10 + 5).parse().unwrap() })));
+            out.push(ev.make(
+                owner,
+                put(
+                    "default",
+                    &format!("e{i}.ics"),
+                    &format!("{owner}-e{i}"),
+                    "Standup",
+                ),
+            ));
+            out.push(ev.make(
+                owner,
+                Payload::ContactPut(ContactPut {
+                    address_book: "default".into(),
+                    href: format!("c{i}.vcf"),
+                    uid: format!("c{i}"),
+                    vcard: vcard(&format!("c{i}"), "Someone"),
+                }),
+            ));
+            out.push(ev.make(
+                owner,
+                Payload::SeenAdded(SeenAdded {
+                    mailbox: "INBOX".into(),
+                    uids: format!("{}:{}", i * 10 + 1, i * 10 + 5).parse().unwrap(),
+                }),
+            ));
         }
         for i in 0..10 {
-            out.push(ev.make(owner, put("default", &format!("e{i}.ics"), &format!("{owner}-e{i}"), "Moved standup")));
-            out.push(ev.make(owner, Payload::CalendarObjectDeleted(CalendarObjectDeleted { calendar: "default".into(), href: format!("e{}.ics", 20 + i) })));
-            out.push(ev.make(owner, Payload::SeenRemoved(SeenRemoved { mailbox: "INBOX".into(), uids: format!("{}", i * 10 + 3).parse().unwrap() })));
+            out.push(ev.make(
+                owner,
+                put(
+                    "default",
+                    &format!("e{i}.ics"),
+                    &format!("{owner}-e{i}"),
+                    "Moved standup",
+                ),
+            ));
+            out.push(ev.make(
+                owner,
+                Payload::CalendarObjectDeleted(CalendarObjectDeleted {
+                    calendar: "default".into(),
+                    href: format!("e{}.ics", 20 + i),
+                }),
+            ));
+            out.push(ev.make(
+                owner,
+                Payload::SeenRemoved(SeenRemoved {
+                    mailbox: "INBOX".into(),
+                    uids: format!("{}", i * 10 + 3).parse().unwrap(),
+                }),
+            ));
         }
     }
     out

@@ -71,7 +71,9 @@ impl EmbeddedLog {
                 let others = db
                     .tree_names()
                     .into_iter()
-                    .filter(|n| n.as_ref() != b"__sled__default" && n.as_ref() != META_TREE.as_bytes())
+                    .filter(|n| {
+                        n.as_ref() != b"__sled__default" && n.as_ref() != META_TREE.as_bytes()
+                    })
                     .count();
                 if others > 0 || !db.is_empty() {
                     return Err(LogError::Foreign {
@@ -120,14 +122,16 @@ impl EmbeddedLog {
                     .open_tree(format!("{domain}/{partition}"))
                     .map_err(storage)?;
                 let end = match tree.last().map_err(storage)? {
-                    Some((k, _)) => offset_from_key(&k).map(|o| o + 1).ok_or_else(|| {
-                        LogError::Corrupt {
-                            topic: domain.to_string(),
-                            partition,
-                            offset: 0,
-                            reason: "record key is not an offset".into(),
-                        }
-                    })?,
+                    Some((k, _)) => {
+                        offset_from_key(&k)
+                            .map(|o| o + 1)
+                            .ok_or_else(|| LogError::Corrupt {
+                                topic: domain.to_string(),
+                                partition,
+                                offset: 0,
+                                reason: "record key is not an offset".into(),
+                            })?
+                    }
                     None => 0,
                 };
                 trees.insert(tp, tree);
@@ -289,7 +293,10 @@ impl EventLog for EmbeddedLog {
         }
         Ok(Box::new(EmbeddedReader {
             inner: self.inner.clone(),
-            positions: starts.iter().map(|s| (s.topic_partition, s.offset)).collect(),
+            positions: starts
+                .iter()
+                .map(|s| (s.topic_partition, s.offset))
+                .collect(),
             cursor: 0,
         }))
     }
@@ -398,7 +405,11 @@ fn offset_from_key(key: &[u8]) -> Option<u64> {
 /// `timestamp i64 | key len u32 | key | header count u16 |
 /// (name len u16 | name | value len u32 | value)* | value`, big-endian.
 fn frame(record: &OutgoingRecord) -> Vec<u8> {
-    let headers: usize = record.headers.iter().map(|(n, v)| 6 + n.len() + v.len()).sum();
+    let headers: usize = record
+        .headers
+        .iter()
+        .map(|(n, v)| 6 + n.len() + v.len())
+        .sum();
     let mut out = Vec::with_capacity(14 + record.key.len() + headers + record.value.len());
     out.extend_from_slice(&record.timestamp_ms.to_be_bytes());
     out.extend_from_slice(&(record.key.len() as u32).to_be_bytes());

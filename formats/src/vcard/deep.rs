@@ -64,9 +64,18 @@ fn canonical(vcard: &str, lines: &[usize]) -> (String, Vec<usize>) {
             // RFC 6350 wants five N and seven ADR components, but cards
             // with fewer (`N:Doe;John`) are common and harmless: pad the
             // checked copy rather than refuse a whole address book.
-            let wanted = if prop.is("N") { 5 } else if prop.is("ADR") { 7 } else { 0 };
+            let wanted = if prop.is("N") {
+                5
+            } else if prop.is("ADR") {
+                7
+            } else {
+                0
+            };
             if wanted > 0 && !line.raw.contains('\n') {
-                let parts = line.raw.split_once(':').map_or(wanted, |(_, v)| v.split(';').count());
+                let parts = line
+                    .raw
+                    .split_once(':')
+                    .map_or(wanted, |(_, v)| v.split(';').count());
                 body.push_str(&";".repeat(wanted.saturating_sub(parts)));
             }
             body.push_str("\r\n");
