@@ -582,3 +582,34 @@ fn rand_suffix() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+/// sled would start a new database over a corrupt one; reprise refuses
+/// first, and leaves the files as they were.
+#[test]
+fn a_corrupt_log_or_view_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_user(&data, "alice", &[]);
+    for (part, what) in [("views", "view database"), ("log", "log")] {
+        let db = data.join(part).join("db");
+        let mut bytes = std::fs::read(&db).unwrap();
+        bytes[6] ^= 0x5a;
+        std::fs::write(&db, &bytes).unwrap();
+        let mut cmd = reprise(&data);
+        cmd.args(["user", "list"]);
+        let err = fails(cmd, "");
+        assert!(
+            err.contains(&format!("cannot be used as a reprise {what}")) && err.contains("corrupt"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&db).unwrap(), bytes, "{part} untouched");
+        bytes[6] ^= 0x5a;
+        std::fs::write(&db, &bytes).unwrap();
+    }
+    let mut cmd = reprise(&data);
+    cmd.args(["user", "list"]);
+    assert!(
+        ok(cmd, "").contains("alice@example.com"),
+        "restored files open again"
+    );
+}

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod envelope;
 pub mod log;
 pub mod payload;
+pub mod sled_guard;
 pub mod uidset;
 
 pub use codec::{CodecError, CURRENT_SCHEMA_VERSION};

@@ -58,7 +58,7 @@ pub enum StoreError {
          stop it, or run the command against the server with --server URL"
     )]
     Locked { path: String },
-    #[error("{path} is not a reprise view database: {reason}; refusing to touch it")]
+    #[error("{path} cannot be used as a reprise view database: {reason}; refusing to touch it")]
     Foreign { path: String, reason: String },
     #[error("view storage at {path}: {reason}")]
     Storage { path: String, reason: String },
@@ -86,18 +86,11 @@ struct CatalogueEntry {
 impl ViewStore {
     pub fn open(path: &Path) -> Result<ViewStore, StoreError> {
         let display = path.display().to_string();
-        if let Ok(entries) = std::fs::read_dir(path) {
-            let names: Vec<String> = entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            if !names.is_empty() && !names.iter().any(|n| n == "db") {
-                return Err(StoreError::Foreign {
-                    path: display,
-                    reason: format!("it holds other files ({})", names.join(", ")),
-                });
-            }
-        }
+        let existing =
+            events::sled_guard::check_before_open(path).map_err(|reason| StoreError::Foreign {
+                path: display.clone(),
+                reason,
+            })?;
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(64 * 1024 * 1024)
@@ -137,7 +130,10 @@ impl ViewStore {
                         n.as_ref() != b"__sled__default" && n.as_ref() != CATALOGUE.as_bytes()
                     })
                     .count();
-                if others > 0 || !db.is_empty() {
+                if existing == events::sled_guard::Existing::Database
+                    || others > 0
+                    || !db.is_empty()
+                {
                     return Err(StoreError::Foreign {
                         path: display,
                         reason: "a sled database without reprise's format marker".into(),

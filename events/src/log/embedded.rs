@@ -47,7 +47,11 @@ impl EmbeddedLog {
     /// create topics with; an existing topic with another count is refused.
     pub fn open(path: &Path, partitions: Option<u32>) -> Result<EmbeddedLog, LogError> {
         let display = path.display().to_string();
-        refuse_foreign_directory(path)?;
+        let existing =
+            crate::sled_guard::check_before_open(path).map_err(|reason| LogError::Foreign {
+                path: display.clone(),
+                reason,
+            })?;
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(32 * 1024 * 1024)
@@ -75,7 +79,8 @@ impl EmbeddedLog {
                         n.as_ref() != b"__sled__default" && n.as_ref() != META_TREE.as_bytes()
                     })
                     .count();
-                if others > 0 || !db.is_empty() {
+                if existing == crate::sled_guard::Existing::Database || others > 0 || !db.is_empty()
+                {
                     return Err(LogError::Foreign {
                         path: display,
                         reason: "a sled database without reprise's format marker".into(),
@@ -163,25 +168,6 @@ impl EmbeddedLog {
             reason: e.to_string(),
         }
     }
-}
-
-/// Refuses a directory that holds something other than a sled database, so
-/// that pointing `--data-dir` at the wrong place never overwrites anything.
-fn refuse_foreign_directory(path: &Path) -> Result<(), LogError> {
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return Ok(()); // missing: sled creates it
-    };
-    let names: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    if !names.is_empty() && !names.iter().any(|n| n == "db") {
-        return Err(LogError::Foreign {
-            path: path.display().to_string(),
-            reason: format!("it holds other files ({})", names.join(", ")),
-        });
-    }
-    Ok(())
 }
 
 /// Maps sled's open errors to what an operator needs to read.

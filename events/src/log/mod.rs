@@ -108,7 +108,7 @@ pub enum LogError {
          stop it, or run the command against the server with --server URL"
     )]
     Locked { path: String },
-    #[error("{path} is not a reprise log: {reason}; refusing to touch it")]
+    #[error("{path} cannot be used as a reprise log: {reason}; refusing to touch it")]
     Foreign { path: String, reason: String },
     #[error("Kafka broker(s) {brokers} unreachable: {reason}")]
     Unreachable { brokers: String, reason: String },

@@ -1,0 +1,83 @@
+//! Guards around opening a sled database that reprise wrote.
+//!
+//! sled treats a database whose segment header fails its checksum as
+//! empty and starts a new one over it. For the log, the only source of
+//! truth, that would silently replace everything; so before sled opens a
+//! directory we check the first segment header ourselves, and after it
+//! opened one that existed we insist that reprise's format marker survived.
+
+use std::path::Path;
+
+/// Length of sled 0.34's segment header: crc32, lsn, max stable lsn.
+const SEGMENT_HEADER_LEN: usize = 20;
+
+/// What was found in a directory before sled opened it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// No database file: sled will create one.
+    Fresh,
+    /// A database file with an intact first segment header.
+    Database,
+}
+
+/// Checks `dir` before sled opens it: a directory holding anything but a
+/// sled database, or a database whose first segment header is corrupt, is
+/// refused with the reason.
+pub fn check_before_open(dir: &Path) -> Result<Existing, String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::Fresh),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    };
+    let names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if names.is_empty() {
+        return Ok(Existing::Fresh);
+    }
+    if !names.iter().any(|n| n == "db") {
+        return Err(format!("it holds other files ({})", names.join(", ")));
+    }
+    let db = std::fs::read(dir.join("db")).map_err(|e| format!("cannot read its db file: {e}"))?;
+    if db.is_empty() {
+        return Ok(Existing::Fresh);
+    }
+    if db.len() < SEGMENT_HEADER_LEN || !segment_header_ok(&db[..SEGMENT_HEADER_LEN]) {
+        return Err("its db file is corrupt (the first segment header fails its checksum)".into());
+    }
+    Ok(Existing::Database)
+}
+
+/// sled stores `!crc32(lsn bytes)` little-endian before the two LSNs.
+fn segment_header_ok(header: &[u8]) -> bool {
+    let Ok(stored) = <[u8; 4]>::try_from(&header[..4]) else {
+        return false;
+    };
+    u32::from_le_bytes(stored) ^ 0xFFFF_FFFF == crc32fast::hash(&header[4..SEGMENT_HEADER_LEN])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_a_real_database_and_refuses_garbage() {
+        let dir = std::env::temp_dir().join(format!("reprise-guard-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(check_before_open(&dir), Ok(Existing::Fresh));
+        {
+            let db = sled::open(&dir).unwrap();
+            db.insert("k", "v").unwrap();
+            db.flush().unwrap();
+        }
+        assert_eq!(check_before_open(&dir), Ok(Existing::Database));
+        let mut bytes = std::fs::read(dir.join("db")).unwrap();
+        bytes[5] ^= 0xff;
+        std::fs::write(dir.join("db"), &bytes).unwrap();
+        assert!(check_before_open(&dir).unwrap_err().contains("corrupt"));
+        std::fs::write(dir.join("db"), b"short").unwrap();
+        assert!(check_before_open(&dir).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
