@@ -1,8 +1,239 @@
-//! `reprise bench rebuild` (being written).
-use crate::cli::BenchRebuildArgs;
-use crate::config::LogArgs;
-use std::process::ExitCode;
+//! `reprise bench rebuild`: writes a synthetic log (see
+//! [`crate::synthetic`]), rebuilds every projection from it, and prints
+//! figures. Only the rebuild is timed; the last line of standard output is
+//! one JSON object:
+//!
+//! `{"events":N,"seconds":S,"events_per_s":R,"peak_rss_mb":M}`
+//!
+//! where `events` is what the projections applied and `peak_rss_mb` the
+//! peak resident memory of the whole process (`VmHWM`), write phase
+//! included.
 
-pub async fn rebuild(_args: &LogArgs, _opts: BenchRebuildArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet")
+use crate::cli::{BenchRebuildArgs, RebuildArgs};
+use crate::config::LogArgs;
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A directory the benchmark made for itself, removed when dropped.
+struct Scratch {
+    path: PathBuf,
+    remove: bool,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.remove {
+            if let Err(e) = std::fs::remove_dir_all(&self.path) {
+                eprintln!("could not remove {}: {e}", self.path.display());
+            }
+        }
+    }
+}
+
+/// `reprise-bench-<pid>-<millis>`: unique per run on one machine.
+fn run_name() -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("reprise-bench-{}-{millis}", std::process::id())
+}
+
+/// Uses `dir` (which must be empty or missing), or makes a temporary one.
+fn prepare_dir(dir: Option<&Path>, name: &str) -> anyhow::Result<Scratch> {
+    match dir {
+        Some(dir) => {
+            if let Ok(mut entries) = std::fs::read_dir(dir) {
+                if entries.next().is_some() {
+                    bail!(
+                        "{} is not empty; the benchmark writes a fresh log and views, so give it an \
+                         empty or missing directory",
+                        dir.display()
+                    );
+                }
+            }
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            Ok(Scratch {
+                path: dir.to_path_buf(),
+                remove: false,
+            })
+        }
+        None => {
+            let path = std::env::temp_dir().join(name);
+            std::fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
+            Ok(Scratch { path, remove: true })
+        }
+    }
+}
+
+/// The peak resident set size of this process, in MiB (`VmHWM`).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+fn rate(events: u64, elapsed: Duration) -> f64 {
+    events as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+fn human_bytes(bytes: u64) -> String {
+    let mb = bytes as f64 / (1024.0 * 1024.0);
+    if mb >= 1024.0 {
+        format!("{:.2} GiB", mb / 1024.0)
+    } else {
+        format!("{mb:.1} MiB")
+    }
+}
+
+pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<ExitCode> {
+    if args.server.is_some() {
+        bail!("bench rebuild runs in this process; it does not take --server");
+    }
+    if opts.events == 0 {
+        bail!("--events must be at least 1");
+    }
+    let name = run_name();
+    // Declared first, so it is dropped (and the directory removed) after
+    // the log and the views are closed.
+    let scratch = prepare_dir(opts.dir.as_deref(), &name)?;
+    let on_terminal = std::io::stderr().is_terminal();
+
+    // The directory is a data directory like any other, so the usual
+    // tools (`reprise --data-dir DIR projections status`...) work on it.
+    let mut data = args.clone();
+    data.data_dir = scratch.path.clone();
+    data.topic_prefix = name.clone();
+    data.prepare_data_dir()?;
+    let log = data.open_log().await?;
+    if let Some(brokers) = &args.kafka_brokers {
+        eprintln!("writing to Kafka at {brokers}, topics {name}.* (left in place)");
+    }
+    eprintln!(
+        "writing {} synthetic events (seed {}) to the {}",
+        opts.events,
+        opts.seed,
+        log.describe()
+    );
+
+    // Write phase.
+    let bar = ProgressBar::with_draw_target(
+        Some(opts.events),
+        if on_terminal {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>14} [{bar:30}] {pos}/{len} events {per_sec} ETA {eta}",
+        )
+        .context("progress template")?
+        .progress_chars("=> "),
+    );
+    bar.set_prefix("write");
+    let started = Instant::now();
+    let mut last_line = Instant::now();
+    let written = crate::synthetic::write(log.as_ref(), opts.seed, opts.events, |n| {
+        bar.set_position(n);
+        if !on_terminal && last_line.elapsed() > Duration::from_secs(5) {
+            last_line = Instant::now();
+            eprintln!("  written {n} events");
+        }
+    })
+    .await
+    .context("writing the synthetic log")?;
+    bar.finish_and_clear();
+    let write_time = started.elapsed();
+    eprintln!(
+        "write: {written} events in {:.2} s ({:.0} events/s)",
+        write_time.as_secs_f64(),
+        rate(written, write_time)
+    );
+
+    // Rebuild phase: the only one timed for the result.
+    let store = data.open_views()?;
+    let projections = projections::registry::current();
+    let rebuild_opts = RebuildArgs {
+        projection: None,
+        version: None,
+        stop_after_batches: None,
+        batch_size: 2000,
+    };
+    let started = Instant::now();
+    let results = crate::rebuild::rebuild(
+        log.clone(),
+        &store,
+        &projections,
+        &rebuild_opts,
+        on_terminal,
+    )
+    .await
+    .context("rebuilding the projections")?;
+    let elapsed = started.elapsed();
+
+    let events: u64 = results.iter().map(|r| r.events).sum();
+    let quarantined: u64 = results.iter().map(|r| r.quarantined).sum();
+    println!(
+        "write phase: {written} events in {:.2} s ({:.0} events/s), not part of the result",
+        write_time.as_secs_f64(),
+        rate(written, write_time)
+    );
+    for r in &results {
+        println!(
+            "  {:<14} {:>9} events, {} quarantined{}",
+            r.id.to_string(),
+            r.events,
+            r.quarantined,
+            if r.complete { "" } else { ", INCOMPLETE" }
+        );
+    }
+    let size = store.size_on_disk().context("measuring the views")?;
+    println!(
+        "rebuild: {events} events in {:.2} s ({:.0} events/s); views on disk: {}",
+        elapsed.as_secs_f64(),
+        rate(events, elapsed),
+        human_bytes(size)
+    );
+    if let Some(dir) = &opts.dir {
+        println!("log and views kept in {}", dir.display());
+    }
+    if let Some(r) = results.iter().find(|r| !r.complete) {
+        bail!("the rebuild of {} did not complete", r.id);
+    }
+    if quarantined > 0 {
+        bail!(
+            "{quarantined} events were quarantined; the synthetic log should hold only valid events \
+             (see `reprise projections quarantine`{})",
+            if opts.dir.is_some() { "" } else { " with --dir to keep the data" }
+        );
+    }
+    if events != written {
+        bail!("the rebuild applied {events} events but {written} were written");
+    }
+    let peak = peak_rss_mb().context("reading VmHWM from /proc/self/status")?;
+    let result = serde_json::json!({
+        "events": events,
+        "seconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        "events_per_s": rate(events, elapsed).round(),
+        "peak_rss_mb": (peak * 10.0).round() / 10.0,
+    });
+    // Close the log and the views before the directory goes.
+    drop(store);
+    drop(log);
+    drop(scratch);
+    println!("{result}");
+    Ok(ExitCode::SUCCESS)
 }

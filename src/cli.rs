@@ -18,6 +18,8 @@ pub struct Cli {
 
     /// Log filter for diagnostics on stderr (tracing syntax, e.g. `info`,
     /// `reprise=debug`); default `info` for serve and rebuild, else `warn`.
+    /// librdkafka's own chatter is off unless named (`librdkafka=debug`):
+    /// reprise reports Kafka failures itself, naming the broker.
     #[arg(long, global = true, env = "REPRISE_LOG")]
     pub log_level: Option<String>,
 
@@ -217,8 +219,10 @@ pub struct BenchRebuildArgs {
 
 pub fn init_tracing(cli: &Cli) {
     let default = match cli.command {
-        Command::Serve(_) | Command::Rebuild(_) | Command::Bench(_) => "info",
-        _ => "warn",
+        Command::Serve(_) | Command::Rebuild(_) | Command::Bench(_) => {
+            "info,librdkafka=off,rdkafka=off"
+        }
+        _ => "warn,librdkafka=off,rdkafka=off",
     };
     let level = cli.log_level.as_deref().unwrap_or(default);
     let filter = tracing_subscriber::EnvFilter::try_new(level)

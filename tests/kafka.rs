@@ -177,3 +177,41 @@ fn the_command_runs_on_kafka() {
     run(build, "");
     assert_eq!(digest(&standby), before);
 }
+
+#[test]
+fn an_unreachable_broker_is_a_clear_error_within_ten_seconds() {
+    let dir = support::TempDir::new("kafka-down");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let brokers = closed.to_string(); // the listener is dropped: nothing listens there
+    let started = std::time::Instant::now();
+    let out = Command::new(bin())
+        .args([
+            "--data-dir",
+            dir.path().join("d").to_str().unwrap(),
+            "--kafka-brokers",
+            &brokers,
+            "user",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!("Kafka broker(s) {brokers} unreachable")),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "one clear line, no librdkafka noise: {err}"
+    );
+}
