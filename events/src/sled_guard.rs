@@ -8,6 +8,74 @@
 
 use std::path::Path;
 
+/// Why a database could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Another process holds the directory.
+    Locked,
+    /// Not ours, or corrupt: refused without writing.
+    Foreign(String),
+    /// sled failed.
+    Storage(String),
+}
+
+/// Opens the sled database at `dir` for reprise: refuses foreign or
+/// corrupt directories before sled writes anything, and checks (or, on a
+/// new database, writes) the `format` marker in the tree `marker_tree`.
+/// Returns the database and that tree.
+pub fn open(
+    dir: &Path,
+    cache_bytes: u64,
+    marker_tree: &str,
+    format: &[u8],
+) -> Result<(sled::Db, sled::Tree), OpenError> {
+    const FORMAT_KEY: &[u8] = b"format";
+    let existing = check_before_open(dir).map_err(OpenError::Foreign)?;
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(cache_bytes)
+        .mode(sled::Mode::HighThroughput)
+        .open()
+        .map_err(|e| {
+            let text = e.to_string();
+            if text.contains("could not acquire lock") || text.contains("WouldBlock") {
+                OpenError::Locked
+            } else {
+                OpenError::Storage(text)
+            }
+        })?;
+    let storage = |e: sled::Error| OpenError::Storage(e.to_string());
+    let marker = db.open_tree(marker_tree).map_err(storage)?;
+    match marker.get(FORMAT_KEY).map_err(storage)? {
+        Some(f) if f.as_ref() == format => {}
+        Some(f) => {
+            return Err(OpenError::Foreign(format!(
+                "unknown format {:?}",
+                String::from_utf8_lossy(&f)
+            )))
+        }
+        None => {
+            let others = db
+                .tree_names()
+                .into_iter()
+                .filter(|n| {
+                    n.as_ref() != b"__sled__default" && n.as_ref() != marker_tree.as_bytes()
+                })
+                .count();
+            // sled may have started afresh over a database it could not
+            // read: a database that existed must still carry its marker.
+            if existing == Existing::Database || others > 0 || !db.is_empty() {
+                return Err(OpenError::Foreign(
+                    "a sled database without reprise's format marker".into(),
+                ));
+            }
+            marker.insert(FORMAT_KEY, format).map_err(storage)?;
+            db.flush().map_err(storage)?;
+        }
+    }
+    Ok((db, marker))
+}
+
 /// Length of sled 0.34's segment header: crc32, lsn, max stable lsn.
 const SEGMENT_HEADER_LEN: usize = 20;
 

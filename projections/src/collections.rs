@@ -11,8 +11,8 @@
 
 use crate::outcome::{check_expected, Outcome, Rejection};
 use crate::projection::{check_name, Applied, ApplyError};
-use crate::store::{decode, StoreError};
-use crate::view::{keys::key, keys::under, ViewTxn};
+use crate::store::StoreError;
+use crate::view::{keys::key, keys::under, ReadTree, ViewTxn};
 use events::AggregateVersion;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -310,51 +310,16 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
 /// The read side of a collections view.
 #[derive(Clone)]
 pub struct CollectionsView<P> {
-    tree: sled::Tree,
-    name: String,
+    tree: ReadTree,
     _props: std::marker::PhantomData<fn() -> P>,
 }
 
 impl<P: DeserializeOwned> CollectionsView<P> {
     pub(crate) fn new(tree: sled::Tree, name: String) -> Self {
         CollectionsView {
-            tree,
-            name,
+            tree: ReadTree::new(tree, name),
             _props: std::marker::PhantomData,
         }
-    }
-
-    fn decode<T: DeserializeOwned>(&self, k: &[u8], v: &[u8]) -> Result<T, StoreError> {
-        decode(v).map_err(|reason| StoreError::Corrupt {
-            projection: self.name.clone(),
-            key: String::from_utf8_lossy(k).into_owned(),
-            reason,
-        })
-    }
-
-    fn get<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
-        match self.tree.get(k).map_err(|e| self.storage(e))? {
-            None => Ok(None),
-            Some(v) => self.decode(k, &v).map(Some),
-        }
-    }
-
-    fn storage(&self, e: sled::Error) -> StoreError {
-        StoreError::Storage {
-            path: self.name.clone(),
-            reason: e.to_string(),
-        }
-    }
-
-    /// Items under a prefix, with the last key part as a string.
-    fn list<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<(String, T)>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(prefix) {
-            let (k, v) = item.map_err(|e| self.storage(e))?;
-            let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            out.push((name, self.decode(&k, &v)?));
-        }
-        Ok(out)
     }
 
     /// An owner's collections by name.
@@ -362,7 +327,7 @@ impl<P: DeserializeOwned> CollectionsView<P> {
         &self,
         owner: &str,
     ) -> Result<Vec<(String, CollectionRecord<P>)>, StoreError> {
-        self.list(&under(COL, &[owner.as_bytes()]))
+        self.tree.list(&under(COL, &[owner.as_bytes()]))
     }
 
     pub fn collection(
@@ -370,7 +335,7 @@ impl<P: DeserializeOwned> CollectionsView<P> {
         owner: &str,
         col: &str,
     ) -> Result<Option<CollectionRecord<P>>, StoreError> {
-        self.get(&col_key(owner, col))
+        self.tree.get(&col_key(owner, col))
     }
 
     pub fn object(
@@ -379,7 +344,7 @@ impl<P: DeserializeOwned> CollectionsView<P> {
         col: &str,
         href: &str,
     ) -> Result<Option<ObjectRecord>, StoreError> {
-        self.get(&obj_key(owner, col, href))
+        self.tree.get(&obj_key(owner, col, href))
     }
 
     /// The href holding a UID in a collection.
@@ -391,8 +356,7 @@ impl<P: DeserializeOwned> CollectionsView<P> {
     ) -> Result<Option<String>, StoreError> {
         Ok(self
             .tree
-            .get(uid_key(owner, col, uid))
-            .map_err(|e| self.storage(e))?
+            .raw(&uid_key(owner, col, uid))?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
@@ -402,7 +366,8 @@ impl<P: DeserializeOwned> CollectionsView<P> {
         owner: &str,
         col: &str,
     ) -> Result<Vec<(String, ObjectRecord)>, StoreError> {
-        self.list(&under(OBJ, &[owner.as_bytes(), col.as_bytes()]))
+        self.tree
+            .list(&under(OBJ, &[owner.as_bytes(), col.as_bytes()]))
     }
 
     /// Changes after `since`, oldest first: each href once, at its latest
@@ -413,27 +378,7 @@ impl<P: DeserializeOwned> CollectionsView<P> {
         col: &str,
         since: AggregateVersion,
     ) -> Result<Vec<(AggregateVersion, Change)>, StoreError> {
-        let prefix = under(CHG, &[owner.as_bytes(), col.as_bytes()]);
-        let mut start = prefix.clone();
-        start.extend_from_slice(&(since.0 + 1).to_be_bytes());
-        let mut out = Vec::new();
-        for item in self.tree.range(start..) {
-            let (k, v) = item.map_err(|e| self.storage(e))?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            let raw: [u8; 8] = k[prefix.len()..]
-                .try_into()
-                .map_err(|_| StoreError::Corrupt {
-                    projection: self.name.clone(),
-                    key: String::from_utf8_lossy(&k).into_owned(),
-                    reason: "bad change key".into(),
-                })?;
-            out.push((
-                AggregateVersion(u64::from_be_bytes(raw)),
-                self.decode(&k, &v)?,
-            ));
-        }
-        Ok(out)
+        self.tree
+            .after(&under(CHG, &[owner.as_bytes(), col.as_bytes()]), since)
     }
 }

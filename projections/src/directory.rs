@@ -14,9 +14,9 @@
 
 use crate::outcome::{check_expected, Outcome, Rejection};
 use crate::projection::{check_name, Applied, ApplyError, Projection};
-use crate::store::{decode, StoreError};
+use crate::store::StoreError;
 use crate::view::keys::{key, under};
-use crate::view::ViewTxn;
+use crate::view::{ReadTree, ViewTxn};
 use events::payload::{Member, ResourceKind};
 use events::{AggregateVersion, Domain, Payload};
 use serde::de::DeserializeOwned;
@@ -564,53 +564,31 @@ impl Projection for Directory {
 /// The read side of the directory.
 #[derive(Clone)]
 pub struct DirectoryView {
-    tree: sled::Tree,
-    name: String,
+    tree: ReadTree,
 }
 
 impl DirectoryView {
     pub(crate) fn new(tree: sled::Tree, name: String) -> DirectoryView {
-        DirectoryView { tree, name }
-    }
-
-    fn storage(&self, e: sled::Error) -> StoreError {
-        StoreError::Storage {
-            path: self.name.clone(),
-            reason: e.to_string(),
+        DirectoryView {
+            tree: ReadTree::new(tree, name),
         }
     }
 
     fn get<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
-        match self.tree.get(k).map_err(|e| self.storage(e))? {
-            None => Ok(None),
-            Some(v) => decode(&v).map(Some).map_err(|reason| StoreError::Corrupt {
-                projection: self.name.clone(),
-                key: String::from_utf8_lossy(k).into_owned(),
-                reason,
-            }),
-        }
+        self.tree.get(k)
     }
 
     fn list<T: DeserializeOwned>(&self, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(prefix) {
-            let (k, v) = item.map_err(|e| self.storage(e))?;
-            out.push(decode(&v).map_err(|reason| StoreError::Corrupt {
-                projection: self.name.clone(),
-                key: String::from_utf8_lossy(&k).into_owned(),
-                reason,
-            })?);
-        }
-        Ok(out)
+        Ok(self
+            .tree
+            .list(prefix)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     fn names_under(&self, prefix: &[u8]) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(prefix) {
-            let (k, _) = item.map_err(|e| self.storage(e))?;
-            out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
-        }
-        Ok(out)
+        self.tree.names(prefix)
     }
 
     pub fn domain(&self, domain: &str) -> Result<Option<DomainRecord>, StoreError> {
@@ -634,11 +612,8 @@ impl DirectoryView {
             }
             let holders = self.names_under(&under(EML, &[name.to_lowercase().as_bytes()]))?;
             if let [domain] = holders.as_slice() {
-                let login = self.tree.get(key(
-                    EML,
-                    &[name.to_lowercase().as_bytes(), domain.as_bytes()],
-                ));
-                if let Some(login) = login.map_err(|e| self.storage(e))? {
+                let email = key(EML, &[name.to_lowercase().as_bytes(), domain.as_bytes()]);
+                if let Some(login) = self.tree.raw(&email)? {
                     return self.user(domain, &String::from_utf8_lossy(&login));
                 }
             }
@@ -672,12 +647,11 @@ impl DirectoryView {
     /// Direct members of a group.
     pub fn members(&self, domain: &str, group: &str) -> Result<Vec<Member>, StoreError> {
         let prefix = under(MEM, &[domain.as_bytes(), group.as_bytes()]);
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(&prefix) {
-            let (k, _) = item.map_err(|e| self.storage(e))?;
-            out.extend(parse_member(&k[prefix.len()..]));
-        }
-        Ok(out)
+        Ok(self
+            .names_under(&prefix)?
+            .iter()
+            .filter_map(|rest| parse_member(rest.as_bytes()))
+            .collect())
     }
 
     /// Groups `member` belongs to directly.

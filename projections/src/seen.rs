@@ -7,9 +7,9 @@
 
 use crate::outcome::{check_expected, Outcome};
 use crate::projection::{check_name, Applied, ApplyError, Projection};
-use crate::store::{decode, StoreError};
+use crate::store::StoreError;
 use crate::view::keys::{key, under};
-use crate::view::ViewTxn;
+use crate::view::{ReadTree, ViewTxn};
 use events::{AggregateVersion, Domain, Payload, UidSet};
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
@@ -155,27 +155,13 @@ impl Projection for Seen {
 /// The read side of the seen flags.
 #[derive(Clone)]
 pub struct SeenView {
-    tree: sled::Tree,
-    name: String,
+    tree: ReadTree,
 }
 
 impl SeenView {
     pub(crate) fn new(tree: sled::Tree, name: String) -> SeenView {
-        SeenView { tree, name }
-    }
-
-    fn corrupt(&self, k: &[u8], reason: String) -> StoreError {
-        StoreError::Corrupt {
-            projection: self.name.clone(),
-            key: String::from_utf8_lossy(k).into_owned(),
-            reason,
-        }
-    }
-
-    fn storage(&self, e: sled::Error) -> StoreError {
-        StoreError::Storage {
-            path: self.name.clone(),
-            reason: e.to_string(),
+        SeenView {
+            tree: ReadTree::new(tree, name),
         }
     }
 
@@ -187,11 +173,14 @@ impl SeenView {
         mailbox: &str,
     ) -> Result<(RoaringBitmap, AggregateVersion), StoreError> {
         let k = key(MBX, &[principal.as_bytes(), mailbox.as_bytes()]);
-        match self.tree.get(&k).map_err(|e| self.storage(e))? {
+        match self.tree.get::<MailboxRecord>(&k)? {
             None => Ok((RoaringBitmap::new(), AggregateVersion::ABSENT)),
-            Some(v) => {
-                let record: MailboxRecord = decode(&v).map_err(|r| self.corrupt(&k, r))?;
-                let bitmap = record.bitmap().map_err(|r| self.corrupt(&k, r))?;
+            Some(record) => {
+                let bitmap = record.bitmap().map_err(|reason| StoreError::Corrupt {
+                    projection: Seen::NAME.into(),
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    reason,
+                })?;
                 Ok((bitmap, record.modseq))
             }
         }
@@ -199,13 +188,7 @@ impl SeenView {
 
     /// A user's mailboxes that have seen state.
     pub fn mailboxes(&self, principal: &str) -> Result<Vec<String>, StoreError> {
-        let prefix = under(MBX, &[principal.as_bytes()]);
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(&prefix) {
-            let (k, _) = item.map_err(|e| self.storage(e))?;
-            out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
-        }
-        Ok(out)
+        self.tree.names(&under(MBX, &[principal.as_bytes()]))
     }
 
     /// Changes with a modseq above `since`, oldest first.
@@ -215,21 +198,9 @@ impl SeenView {
         mailbox: &str,
         since: AggregateVersion,
     ) -> Result<Vec<(AggregateVersion, SeenChange)>, StoreError> {
-        let prefix = under(MCH, &[principal.as_bytes(), mailbox.as_bytes()]);
-        let mut start = prefix.clone();
-        start.extend_from_slice(&(since.0.saturating_add(1)).to_be_bytes());
-        let mut out = Vec::new();
-        for item in self.tree.range(start..) {
-            let (k, v) = item.map_err(|e| self.storage(e))?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            let raw: [u8; 8] = k[prefix.len()..]
-                .try_into()
-                .map_err(|_| self.corrupt(&k, "bad change key".into()))?;
-            let change = decode(&v).map_err(|r| self.corrupt(&k, r))?;
-            out.push((AggregateVersion(u64::from_be_bytes(raw)), change));
-        }
-        Ok(out)
+        self.tree.after(
+            &under(MCH, &[principal.as_bytes(), mailbox.as_bytes()]),
+            since,
+        )
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::view::keys;
 use events::log::TopicPartition;
+use events::sled_guard::{self, OpenError};
 use events::Domain;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -12,7 +13,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 const CATALOGUE: &str = "reprise-views";
-const FORMAT_KEY: &[u8] = b"format";
 const FORMAT: &[u8] = b"reprise-views 1";
 
 /// A projection version: `calendars@1`.
@@ -86,62 +86,20 @@ struct CatalogueEntry {
 impl ViewStore {
     pub fn open(path: &Path) -> Result<ViewStore, StoreError> {
         let display = path.display().to_string();
-        let existing =
-            events::sled_guard::check_before_open(path).map_err(|reason| StoreError::Foreign {
-                path: display.clone(),
-                reason,
+        let (db, catalogue) =
+            sled_guard::open(path, 64 * 1024 * 1024, CATALOGUE, FORMAT).map_err(|e| match e {
+                OpenError::Locked => StoreError::Locked {
+                    path: display.clone(),
+                },
+                OpenError::Foreign(reason) => StoreError::Foreign {
+                    path: display.clone(),
+                    reason,
+                },
+                OpenError::Storage(reason) => StoreError::Storage {
+                    path: display.clone(),
+                    reason,
+                },
             })?;
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(64 * 1024 * 1024)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| {
-                let text = e.to_string();
-                if text.contains("could not acquire lock") || text.contains("WouldBlock") {
-                    StoreError::Locked {
-                        path: display.clone(),
-                    }
-                } else {
-                    StoreError::Storage {
-                        path: display.clone(),
-                        reason: text,
-                    }
-                }
-            })?;
-        let store_err = |e: sled::Error| StoreError::Storage {
-            path: display.clone(),
-            reason: e.to_string(),
-        };
-        let catalogue = db.open_tree(CATALOGUE).map_err(store_err)?;
-        match catalogue.get(FORMAT_KEY).map_err(store_err)? {
-            Some(f) if f.as_ref() == FORMAT => {}
-            Some(f) => {
-                return Err(StoreError::Foreign {
-                    path: display,
-                    reason: format!("unknown format {:?}", String::from_utf8_lossy(&f)),
-                })
-            }
-            None => {
-                let others = db
-                    .tree_names()
-                    .into_iter()
-                    .filter(|n| {
-                        n.as_ref() != b"__sled__default" && n.as_ref() != CATALOGUE.as_bytes()
-                    })
-                    .count();
-                if existing == events::sled_guard::Existing::Database
-                    || others > 0
-                    || !db.is_empty()
-                {
-                    return Err(StoreError::Foreign {
-                        path: display,
-                        reason: "a sled database without reprise's format marker".into(),
-                    });
-                }
-                catalogue.insert(FORMAT_KEY, FORMAT).map_err(store_err)?;
-            }
-        }
         Ok(ViewStore {
             path: path.to_path_buf(),
             db,

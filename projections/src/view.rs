@@ -217,3 +217,91 @@ mod tests {
         assert_eq!(tree.len(), 2);
     }
 }
+
+/// Typed reads over a projection's tree, shared by the read views.
+#[derive(Clone)]
+pub(crate) struct ReadTree {
+    tree: sled::Tree,
+    /// The projection version, for errors.
+    name: String,
+}
+
+impl ReadTree {
+    pub(crate) fn new(tree: sled::Tree, name: String) -> ReadTree {
+        ReadTree { tree, name }
+    }
+
+    fn storage(&self, e: sled::Error) -> StoreError {
+        StoreError::Storage {
+            path: self.name.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn corrupt(&self, key: &[u8], reason: String) -> StoreError {
+        StoreError::Corrupt {
+            projection: self.name.clone(),
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason,
+        }
+    }
+
+    pub(crate) fn raw(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        self.tree.get(key).map_err(|e| self.storage(e))
+    }
+
+    pub(crate) fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.raw(key)? {
+            None => Ok(None),
+            Some(v) => decode(&v).map(Some).map_err(|r| self.corrupt(key, r)),
+        }
+    }
+
+    /// Values under `prefix`, with the rest of each key as a string.
+    pub(crate) fn list<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(prefix) {
+            let (k, v) = item.map_err(|e| self.storage(e))?;
+            let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            out.push((name, decode(&v).map_err(|r| self.corrupt(&k, r))?));
+        }
+        Ok(out)
+    }
+
+    /// The rest of each key under `prefix`, as strings.
+    pub(crate) fn names(&self, prefix: &[u8]) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(prefix) {
+            let (k, _) = item.map_err(|e| self.storage(e))?;
+            out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
+        }
+        Ok(out)
+    }
+
+    /// Entries `prefix + version` with a version above `since`, oldest
+    /// first: the change lists of collections and mailboxes.
+    pub(crate) fn after<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        since: events::AggregateVersion,
+    ) -> Result<Vec<(events::AggregateVersion, T)>, StoreError> {
+        let mut start = prefix.to_vec();
+        start.extend_from_slice(&since.0.saturating_add(1).to_be_bytes());
+        let mut out = Vec::new();
+        for item in self.tree.range(start..) {
+            let (k, v) = item.map_err(|e| self.storage(e))?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            let raw: [u8; 8] = k[prefix.len()..]
+                .try_into()
+                .map_err(|_| self.corrupt(&k, "bad change key".into()))?;
+            let value = decode(&v).map_err(|r| self.corrupt(&k, r))?;
+            out.push((events::AggregateVersion(u64::from_be_bytes(raw)), value));
+        }
+        Ok(out)
+    }
+}

@@ -11,6 +11,7 @@ use super::{
     TopicPartition,
 };
 use crate::domain::{partition_for, Domain};
+use crate::sled_guard::OpenError;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -21,7 +22,6 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_PARTITIONS: u32 = 8;
 
 const META_TREE: &str = "reprise-meta";
-const FORMAT_KEY: &str = "format";
 const FORMAT: &[u8] = b"reprise-log 1";
 
 /// The embedded log. Cheap to clone; clones share one database.
@@ -47,48 +47,24 @@ impl EmbeddedLog {
     /// create topics with; an existing topic with another count is refused.
     pub fn open(path: &Path, partitions: Option<u32>) -> Result<EmbeddedLog, LogError> {
         let display = path.display().to_string();
-        let existing =
-            crate::sled_guard::check_before_open(path).map_err(|reason| LogError::Foreign {
-                path: display.clone(),
-                reason,
+        let (db, meta) = crate::sled_guard::open(path, 32 * 1024 * 1024, META_TREE, FORMAT)
+            .map_err(|e| match e {
+                OpenError::Locked => LogError::Locked {
+                    path: display.clone(),
+                },
+                OpenError::Foreign(reason) => LogError::Foreign {
+                    path: display.clone(),
+                    reason,
+                },
+                OpenError::Storage(reason) => LogError::Storage {
+                    path: display.clone(),
+                    reason,
+                },
             })?;
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(32 * 1024 * 1024)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| open_error(&display, e))?;
         let storage = |e: sled::Error| LogError::Storage {
             path: display.clone(),
             reason: e.to_string(),
         };
-        let meta = db.open_tree(META_TREE).map_err(storage)?;
-        match meta.get(FORMAT_KEY).map_err(storage)? {
-            Some(f) if f.as_ref() == FORMAT => {}
-            Some(f) => {
-                return Err(LogError::Foreign {
-                    path: display,
-                    reason: format!("unknown format {:?}", String::from_utf8_lossy(&f)),
-                })
-            }
-            None => {
-                let others = db
-                    .tree_names()
-                    .into_iter()
-                    .filter(|n| {
-                        n.as_ref() != b"__sled__default" && n.as_ref() != META_TREE.as_bytes()
-                    })
-                    .count();
-                if existing == crate::sled_guard::Existing::Database || others > 0 || !db.is_empty()
-                {
-                    return Err(LogError::Foreign {
-                        path: display,
-                        reason: "a sled database without reprise's format marker".into(),
-                    });
-                }
-                meta.insert(FORMAT_KEY, FORMAT).map_err(storage)?;
-            }
-        }
 
         let mut counts = BTreeMap::new();
         let mut trees = HashMap::new();
@@ -166,21 +142,6 @@ impl EmbeddedLog {
         LogError::Storage {
             path: self.inner.path.display().to_string(),
             reason: e.to_string(),
-        }
-    }
-}
-
-/// Maps sled's open errors to what an operator needs to read.
-pub(crate) fn open_error(path: &str, e: sled::Error) -> LogError {
-    let text = e.to_string();
-    if text.contains("could not acquire lock") || text.contains("WouldBlock") {
-        LogError::Locked {
-            path: path.to_string(),
-        }
-    } else {
-        LogError::Storage {
-            path: path.to_string(),
-            reason: text,
         }
     }
 }
