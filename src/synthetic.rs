@@ -735,7 +735,7 @@ impl Synthetic {
                 email: principal.clone(),
                 display_name: Some(self.display_name(u)),
                 password_hash: PASSWORD_HASH.to_string(),
-                admin: h % 40 == 0,
+                admin: h.is_multiple_of(40),
             }),
         );
         let (tzid, _) = self.timezone(u);
@@ -965,7 +965,7 @@ impl Synthetic {
         push_line(&mut out, &format!("PRODID:{}", pick(&PRODIDS, h >> 40)));
         out.push_str("CALSCALE:GREGORIAN\r\n");
 
-        let component = if kind >= 75 && kind < 90 {
+        let component = if (75..90).contains(&kind) {
             "VTODO"
         } else {
             "VEVENT"
@@ -1030,24 +1030,24 @@ impl Synthetic {
                 &mut out,
                 &format!("DTEND;VALUE=DATE:{}", date_value(add_days(day, days))),
             );
-            if (h >> 50) % 4 == 0 {
+            if (h >> 50).is_multiple_of(4) {
                 out.push_str("RRULE:FREQ=YEARLY\r\n");
             }
             out.push_str("TRANSP:TRANSPARENT\r\n");
-            if (h >> 52) % 2 == 0 {
+            if (h >> 52).is_multiple_of(2) {
                 push_line(
                     &mut out,
                     &format!("DESCRIPTION:{}", escape(pick(&DESCRIPTIONS, h >> 54))),
                 );
             }
         } else {
-            let private = (h >> 44) % 4 == 0;
+            let private = (h >> 44).is_multiple_of(4);
             let title = if private {
                 pick(&PRIVATE, h >> 46).to_string()
             } else {
                 pick(&MEETINGS, h >> 46).to_string()
             };
-            let title = if revision > 0 && (h >> 58) % 2 == 0 {
+            let title = if revision > 0 && (h >> 58).is_multiple_of(2) {
                 format!("{title} (moved)")
             } else {
                 title
@@ -1083,7 +1083,7 @@ impl Synthetic {
                 );
             }
             if (30..50).contains(&kind) {
-                if (h >> 50) % 3 == 0 {
+                if (h >> 50).is_multiple_of(3) {
                     let until = add_days(first_day, 26 * 7);
                     push_line(
                         &mut out,
@@ -1099,12 +1099,12 @@ impl Synthetic {
                     &mut out,
                     &format!("EXDATE;{}", zoned(add_days(first_day, 14), s)),
                 );
-                if (h >> 52) % 2 == 0 {
+                if (h >> 52).is_multiple_of(2) {
                     recurrence = Some(add_days(first_day, 7));
                 }
             } else if (50..60).contains(&kind) {
                 out.push_str("RRULE:FREQ=MONTHLY;BYMONTHDAY=15;COUNT=10\r\n");
-                if (h >> 52) % 3 == 0 {
+                if (h >> 52).is_multiple_of(3) {
                     let next = first_day
                         .checked_add_months(chrono::Months::new(1))
                         .unwrap_or(first_day);
@@ -1243,7 +1243,7 @@ impl Synthetic {
         let (company, company_domain) = pick(&COMPANIES, h >> 16);
         let (street, city, region, postcode, country, phone_prefix) = pick(&ADDRESSES, h >> 20);
         let title = pick(&TITLES, h >> 24);
-        let v4 = h % 3 == 0;
+        let v4 = h.is_multiple_of(3);
         let number = format!(
             "{} {:03} {:04}",
             phone_prefix,
@@ -1287,7 +1287,7 @@ impl Synthetic {
             );
             push_line(&mut out, &format!("ORG:{}", escape(company)));
             push_line(&mut out, &format!("TITLE:{}", escape(title)));
-            if revision > 0 || (h >> 48) % 2 == 0 {
+            if revision > 0 || (h >> 48).is_multiple_of(2) {
                 push_line(
                     &mut out,
                     &format!(
@@ -1335,7 +1335,7 @@ impl Synthetic {
                     escape(country)
                 ),
             );
-            if revision > 0 || (h >> 48) % 2 == 0 {
+            if revision > 0 || (h >> 48).is_multiple_of(2) {
                 push_line(
                     &mut out,
                     &format!(
