@@ -6,6 +6,7 @@
 //! directory we check the first segment header ourselves, and after it
 //! opened one that existed we insist that reprise's format marker survived.
 
+use std::io::Read;
 use std::path::Path;
 
 /// Why a database could not be opened.
@@ -107,11 +108,15 @@ pub fn check_before_open(dir: &Path) -> Result<Existing, String> {
     if !names.iter().any(|n| n == "db") {
         return Err(format!("it holds other files ({})", names.join(", ")));
     }
-    let db = std::fs::read(dir.join("db")).map_err(|e| format!("cannot read its db file: {e}"))?;
-    if db.is_empty() {
+    // Only the first segment header: the file may be gigabytes.
+    let mut header = Vec::with_capacity(SEGMENT_HEADER_LEN);
+    std::fs::File::open(dir.join("db"))
+        .and_then(|f| f.take(SEGMENT_HEADER_LEN as u64).read_to_end(&mut header))
+        .map_err(|e| format!("cannot read its db file: {e}"))?;
+    if header.is_empty() {
         return Ok(Existing::Fresh);
     }
-    if db.len() < SEGMENT_HEADER_LEN || !segment_header_ok(&db[..SEGMENT_HEADER_LEN]) {
+    if header.len() < SEGMENT_HEADER_LEN || !segment_header_ok(&header) {
         return Err("its db file is corrupt (the first segment header fails its checksum)".into());
     }
     Ok(Existing::Database)
