@@ -170,7 +170,7 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
         projection: None,
         version: None,
         stop_after_batches: None,
-        batch_size: 2000,
+        batch_size: opts.batch_size,
     };
     let started = Instant::now();
     let results = crate::rebuild::rebuild(

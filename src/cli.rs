@@ -212,6 +212,9 @@ pub struct BenchRebuildArgs {
     /// Seed of the generator (same seed, same log).
     #[arg(long, env = "REPRISE_BENCH_SEED", default_value_t = 42)]
     pub seed: u64,
+    /// Events per rebuild batch.
+    #[arg(long, env = "REPRISE_BATCH_SIZE", default_value_t = 2000)]
+    pub batch_size: usize,
     /// Where to put the benchmark's log and views (default: a temporary directory).
     #[arg(long, env = "REPRISE_BENCH_DIR")]
     pub dir: Option<PathBuf>,

@@ -180,9 +180,14 @@ impl Engine {
         }
         events
             .iter()
-            .map(|e| {
-                outcome_of(&self.store, &follower.id, &e.event_id)?
-                    .ok_or_else(|| SubmitError::NoOutcome(e.event_id.to_string()))
+            .zip(positions)
+            .map(|(e, position)| {
+                Ok(outcome_of(
+                    &self.store,
+                    &follower.id,
+                    &e.event_id,
+                    position,
+                )?)
             })
             .collect()
     }

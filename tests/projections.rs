@@ -154,13 +154,14 @@ async fn conflicts_are_decided_by_log_order_the_same_way_on_every_rebuild() {
         clash.clone(),
         missing.clone(),
     ];
-    append(log.as_ref(), &events).await;
+    let at = append(log.as_ref(), &events).await;
 
     for name in ["x", "y"] {
         let store = build(log.clone(), &dir.path().join(name), 2).await;
         let id = ProjectionId::new("calendars", 1);
-        let outcome =
-            |e: &events::EventEnvelope| outcome_of(&store, &id, &e.event_id).unwrap().unwrap();
+        let outcome = |e: &events::EventEnvelope| {
+            outcome_of(&store, &id, &e.event_id, at[&e.event_id]).unwrap()
+        };
         let Outcome::Applied { version } = outcome(&first) else {
             panic!("first write applies")
         };
@@ -227,7 +228,7 @@ async fn undecodable_and_invalid_events_are_quarantined_and_the_view_goes_on() {
     )
     .await
     .unwrap();
-    append(log.as_ref(), &[bad_ical.clone(), good.clone()]).await;
+    let at = append(log.as_ref(), &[bad_ical.clone(), good.clone()]).await;
 
     let store = build(log.clone(), &dir.path().join("v"), 100).await;
     let id = ProjectionId::new("calendars", 1);
@@ -250,12 +251,12 @@ async fn undecodable_and_invalid_events_are_quarantined_and_the_view_goes_on() {
     assert!(quarantine[0].offset < quarantine[1].offset);
     assert_eq!(store.quarantined(&id).unwrap(), 2);
     assert!(matches!(
-        outcome_of(&store, &id, &bad_ical.event_id).unwrap(),
-        Some(Outcome::Quarantined { .. })
+        outcome_of(&store, &id, &bad_ical.event_id, at[&bad_ical.event_id]).unwrap(),
+        Outcome::Quarantined { .. }
     ));
     assert!(matches!(
-        outcome_of(&store, &id, &good.event_id).unwrap(),
-        Some(Outcome::Applied { .. })
+        outcome_of(&store, &id, &good.event_id, at[&good.event_id]).unwrap(),
+        Outcome::Applied { .. }
     ));
     let views = Views::open(&store).unwrap();
     assert!(views
@@ -362,7 +363,7 @@ async fn seen_flags_keep_a_bitmap_a_modseq_and_changes() {
         }),
         AggregateVersion(1),
     );
-    append(log.as_ref(), &[add, remove, stale.clone()]).await;
+    let at = append(log.as_ref(), &[add, remove, stale.clone()]).await;
     let store = build(log.clone(), &dir.path().join("v"), 100).await;
     let views = Views::open(&store).unwrap();
     let (bitmap, modseq) = views.seen.mailbox(ALICE, mailbox).unwrap();
@@ -383,10 +384,10 @@ async fn seen_flags_keep_a_bitmap_a_modseq_and_changes() {
     );
     let id = ProjectionId::new("seen", 1);
     assert!(matches!(
-        outcome_of(&store, &id, &stale.event_id).unwrap(),
-        Some(Outcome::Rejected {
+        outcome_of(&store, &id, &stale.event_id, at[&stale.event_id]).unwrap(),
+        Outcome::Rejected {
             rejection: Rejection::VersionConflict { .. }
-        })
+        }
     ));
 }
 
@@ -434,11 +435,11 @@ async fn the_directory_refuses_cycles_unknown_members_and_duplicates() {
         ),
     ];
     events.extend(tail.clone());
-    append(log.as_ref(), &events).await;
+    let at = append(log.as_ref(), &events).await;
     let store = build(log.clone(), &dir.path().join("v"), 100).await;
     let id = ProjectionId::new("directory", 1);
     let outcome =
-        |e: &events::EventEnvelope| outcome_of(&store, &id, &e.event_id).unwrap().unwrap();
+        |e: &events::EventEnvelope| outcome_of(&store, &id, &e.event_id, at[&e.event_id]).unwrap();
     assert!(matches!(outcome(&tail[1]), Outcome::Applied { .. }));
     for (i, e) in tail.iter().enumerate().skip(2).take(2) {
         assert!(

@@ -36,6 +36,10 @@ pub fn open(
         .path(dir)
         .cache_capacity(cache_bytes)
         .mode(sled::Mode::HighThroughput)
+        // No background fsync: the log flushes each append itself, and the
+        // views flush where it matters (build states, shutdown) and are
+        // otherwise rebuilt from their stored positions after a crash.
+        .flush_every_ms(None)
         .open()
         .map_err(|e| {
             let text = e.to_string();

@@ -17,6 +17,16 @@ pub enum Outcome {
     Quarantined { reason: String },
 }
 
+impl Outcome {
+    /// The outcome of most events, implied rather than stored: applied,
+    /// leaving its aggregate at the version its position gives.
+    pub fn default_for(position: events::LogPosition) -> Outcome {
+        Outcome::Applied {
+            version: AggregateVersion::after_offset(position.offset),
+        }
+    }
+}
+
 /// Why a valid event was not applied. Decided only by the events before it
 /// in its partition, so every instance decides the same.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use crate::store::{encode, ProjectionId, StoreError, ViewStore};
 use crate::view::{keys, ViewTxn};
 use events::codec::{self, HEADER_EVENT_ID, HEADER_EVENT_TYPE};
 use events::log::{LogReader, ReadStart, TopicPartition};
-use events::{EventLog, LogError, LogRecord};
+use events::{EventLog, LogError, LogPosition, LogRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -220,7 +220,12 @@ impl Runner {
             // A rejected event changes nothing but its recorded outcome.
             txn.abort_event();
         }
-        txn.put_as(keys::outcome(&event.event_id.0.into_bytes()), &outcome);
+        // Most events apply at the version their position gives; that
+        // outcome is implied (see `outcome_of`) rather than written, which
+        // saves one write per event on every rebuild.
+        if outcome != Outcome::default_for(applied.position) {
+            txn.put_as(keys::outcome(&event.event_id.0.into_bytes()), &outcome);
+        }
         txn.commit_event();
         Ok(())
     }
@@ -284,7 +289,9 @@ impl Runner {
                 done.events += n as u64;
                 done.batches += 1;
                 on_batch(done.events);
-            } else if self.progress.borrow().caught_up {
+            }
+            // The batch that reaches the end says so: no extra empty poll.
+            if self.progress.borrow().caught_up {
                 done.caught_up = true;
                 break;
             }
@@ -302,24 +309,36 @@ impl Runner {
     }
 }
 
-/// Reads the outcome recorded for an event, if its projection applied it.
+/// The outcome of the event `event_id` at `position`, once the
+/// projection has passed that position (the caller waits for that): the
+/// recorded outcome, or the implied one, applied at the version its
+/// position gives.
 pub fn outcome_of(
     store: &ViewStore,
     id: &ProjectionId,
     event_id: &events::EventId,
-) -> Result<Option<Outcome>, StoreError> {
+    position: LogPosition,
+) -> Result<Outcome, StoreError> {
     let tree = store.tree(id)?;
     let key = keys::outcome(&event_id.0.into_bytes());
     match tree.get(&key).map_err(|e| store.err(e))? {
-        None => Ok(None),
-        Some(raw) => crate::store::decode(&raw)
-            .map(Some)
-            .map_err(|reason| StoreError::Corrupt {
-                projection: id.to_string(),
-                key: "outcome".into(),
-                reason,
-            }),
+        None => Ok(Outcome::default_for(position)),
+        Some(raw) => crate::store::decode(&raw).map_err(|reason| StoreError::Corrupt {
+            projection: id.to_string(),
+            key: "outcome".into(),
+            reason,
+        }),
     }
+}
+
+/// Every outcome a version recorded (those other than the implied one).
+pub fn recorded_outcomes(store: &ViewStore, id: &ProjectionId) -> Result<Vec<Outcome>, StoreError> {
+    let tree = crate::view::ReadTree::new(store.tree(id)?, id.to_string());
+    Ok(tree
+        .list::<Outcome>(keys::OUTCOME)?
+        .into_iter()
+        .map(|(_, o)| o)
+        .collect())
 }
 
 /// The quarantine of a projection version, in log order.

@@ -5,7 +5,10 @@
 use chrono::TimeZone;
 use events::log::EmbeddedLog;
 use events::payload::*;
-use events::{codec, AggregateVersion, Domain, EventEnvelope, EventId, EventLog, Payload};
+use events::{
+    codec, AggregateVersion, Domain, EventEnvelope, EventId, EventLog, LogPosition, Payload,
+};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub const ALICE: &str = "alice@example.com";
@@ -82,17 +85,21 @@ pub fn open_log(dir: &std::path::Path) -> Arc<dyn EventLog> {
     Arc::new(EmbeddedLog::open(&dir.join("log"), Some(4)).unwrap())
 }
 
-pub async fn append(log: &dyn EventLog, events: &[EventEnvelope]) {
+/// Appends events per domain; returns where each one went.
+pub async fn append(
+    log: &dyn EventLog,
+    events: &[EventEnvelope],
+) -> BTreeMap<EventId, LogPosition> {
+    let mut at = BTreeMap::new();
     for domain in Domain::ALL {
-        let records: Vec<_> = events
-            .iter()
-            .filter(|e| e.domain == domain)
-            .map(codec::encode)
-            .collect();
-        if !records.is_empty() {
-            log.append(domain, records).await.unwrap();
+        let mine: Vec<&EventEnvelope> = events.iter().filter(|e| e.domain == domain).collect();
+        if !mine.is_empty() {
+            let records = mine.iter().map(|e| codec::encode(e)).collect();
+            let positions = log.append(domain, records).await.unwrap();
+            at.extend(mine.iter().map(|e| e.event_id).zip(positions));
         }
     }
+    at
 }
 
 /// A small but varied log: a domain with users and groups, calendars with

@@ -47,7 +47,7 @@ impl EmbeddedLog {
     /// create topics with; an existing topic with another count is refused.
     pub fn open(path: &Path, partitions: Option<u32>) -> Result<EmbeddedLog, LogError> {
         let display = path.display().to_string();
-        let (db, meta) = crate::sled_guard::open(path, 32 * 1024 * 1024, META_TREE, FORMAT)
+        let (db, meta) = crate::sled_guard::open(path, 8 * 1024 * 1024, META_TREE, FORMAT)
             .map_err(|e| match e {
                 OpenError::Locked => LogError::Locked {
                     path: display.clone(),
