@@ -538,49 +538,46 @@ fn rebuild_status_and_digest_agree_across_rebuilds() {
     }
 }
 
-/// A rebuild killed with SIGKILL at an arbitrary point resumes from its
+/// A rebuild killed with SIGKILL at arbitrary points resumes from its
 /// stored positions and ends with the digest of an uninterrupted one.
 #[test]
 fn a_killed_rebuild_resumes_to_the_same_digest() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    add_user(&data, "alice", &[]);
-    for _ in 0..3 {
-        let mut import = reprise(&data);
-        import
-            .args(["import", "calendar", "alice", "--collection"])
-            .arg(format!("c{}", rand_suffix()));
-        import.arg(fixture("ical/google_export.ics"));
-        ok(import, "");
-    }
+    // A synthetic log big enough that a debug-build rebuild takes seconds.
+    let mut bench = Command::new(bin());
+    bench
+        .args(["bench", "rebuild", "--events", "20000", "--dir"])
+        .arg(&data);
+    ok(bench, "");
     let digest = || {
         let mut cmd = reprise(&data);
         cmd.args(["projections", "digest", "--json"]);
         ok(cmd, "")
     };
     let reference = digest();
-    for kill_after_ms in [5, 40, 120] {
+    let mut cut_mid_build = 0;
+    for kill_after_ms in [150, 400, 900, 1600] {
         let mut rebuild = reprise(&data);
         rebuild
-            .args(["rebuild", "--batch-size", "1"])
+            .args(["rebuild", "--batch-size", "100"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let mut child = rebuild.spawn().unwrap();
         std::thread::sleep(Duration::from_millis(kill_after_ms));
         let _ = child.kill();
         let _ = child.wait();
+        let mut status = reprise(&data);
+        status.args(["projections", "status", "--json"]);
+        if ok(status, "").contains("\"building\"") {
+            cut_mid_build += 1;
+        }
         let mut resume = reprise(&data);
         resume.arg("rebuild");
         ok(resume, "");
         assert_eq!(digest(), reference, "killed after {kill_after_ms} ms");
     }
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
+    assert!(cut_mid_build > 0, "no kill landed during a build");
 }
 
 /// sled would start a new database over a corrupt one; reprise refuses

@@ -6,7 +6,6 @@
 //! directory we check the first segment header ourselves, and after it
 //! opened one that existed we insist that reprise's format marker survived.
 
-use std::io::Read;
 use std::path::Path;
 
 /// Why a database could not be opened.
@@ -112,18 +111,64 @@ pub fn check_before_open(dir: &Path) -> Result<Existing, String> {
     if !names.iter().any(|n| n == "db") {
         return Err(format!("it holds other files ({})", names.join(", ")));
     }
-    // Only the first segment header: the file may be gigabytes.
-    let mut header = Vec::with_capacity(SEGMENT_HEADER_LEN);
-    std::fs::File::open(dir.join("db"))
-        .and_then(|f| f.take(SEGMENT_HEADER_LEN as u64).read_to_end(&mut header))
-        .map_err(|e| format!("cannot read its db file: {e}"))?;
-    if header.is_empty() {
-        return Ok(Existing::Fresh);
+    let len = std::fs::metadata(dir.join("db")).map_or(0, |m| m.len());
+    if len == 0 {
+        return Ok(Existing::Fresh); // created, never written: nothing to lose
     }
-    if header.len() < SEGMENT_HEADER_LEN || !segment_header_ok(&header) {
-        return Err("its db file is corrupt (the first segment header fails its checksum)".into());
+    check_segment_headers(dir).map(|_| Existing::Database)
+}
+
+/// The segment size sled records in its `conf` file (512 KiB by default).
+fn segment_size(dir: &Path) -> u64 {
+    std::fs::read_to_string(dir.join("conf"))
+        .ok()
+        .and_then(|conf| {
+            conf.lines()
+                .find_map(|l| l.strip_prefix("segment_size:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .filter(|&size: &u64| size >= SEGMENT_HEADER_LEN as u64)
+        .unwrap_or(512 * 1024)
+}
+
+/// Reads the header of every segment, as sled's recovery does: each must
+/// be free (all zeros: sled zeroes segments it frees) or pass its
+/// checksum, and at least one must be in use (reprise writes its format
+/// marker into every new database at once).
+fn check_segment_headers(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::FileExt;
+    let file =
+        std::fs::File::open(dir.join("db")).map_err(|e| format!("cannot read its db file: {e}"))?;
+    let len = file
+        .metadata()
+        .map_err(|e| format!("cannot read its db file: {e}"))?
+        .len();
+    let segment = segment_size(dir);
+    let mut in_use = 0;
+    let mut header = [0u8; SEGMENT_HEADER_LEN];
+    for index in 0..len.div_ceil(segment) {
+        let at = index * segment;
+        if len - at < SEGMENT_HEADER_LEN as u64 {
+            return Err(format!(
+                "its db file is corrupt (segment {index} is truncated)"
+            ));
+        }
+        file.read_exact_at(&mut header, at)
+            .map_err(|e| format!("cannot read its db file: {e}"))?;
+        if header.iter().all(|&b| b == 0) {
+            continue;
+        }
+        if !segment_header_ok(&header) {
+            return Err(format!(
+                "its db file is corrupt (the header of segment {index} fails its checksum)"
+            ));
+        }
+        in_use += 1;
     }
-    Ok(Existing::Database)
+    if in_use == 0 {
+        return Err("its db file is corrupt (no segment holds data)".into());
+    }
+    Ok(())
 }
 
 /// sled stores `!crc32(lsn bytes)` little-endian before the two LSNs.
@@ -150,6 +195,16 @@ mod tests {
         }
         assert_eq!(check_before_open(&dir), Ok(Existing::Database));
         let mut bytes = std::fs::read(dir.join("db")).unwrap();
+        // A freed (zeroed) segment is fine as long as another is in use.
+        let segment = segment_size(&dir) as usize;
+        let mut freed = bytes.clone();
+        freed.resize(bytes.len().max(2 * segment), 0);
+        freed[segment..segment + SEGMENT_HEADER_LEN].copy_from_slice(&bytes[..SEGMENT_HEADER_LEN]);
+        freed[..segment].fill(0);
+        std::fs::write(dir.join("db"), &freed).unwrap();
+        assert_eq!(check_before_open(&dir), Ok(Existing::Database));
+        std::fs::write(dir.join("db"), vec![0u8; 2 * segment]).unwrap();
+        assert!(check_before_open(&dir).unwrap_err().contains("no segment"));
         bytes[5] ^= 0xff;
         std::fs::write(dir.join("db"), &bytes).unwrap();
         assert!(check_before_open(&dir).unwrap_err().contains("corrupt"));
