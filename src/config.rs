@@ -88,8 +88,17 @@ impl LogArgs {
         Ok(())
     }
 
-    /// Opens the log this command should use.
+    /// Opens the log this command should use: through a running server
+    /// with `--server` (read-only), else Kafka or the embedded log.
     pub async fn open_log(&self) -> anyhow::Result<Arc<dyn EventLog>> {
+        if let Some(url) = &self.server {
+            let args = self.clone();
+            let url = url.clone();
+            let log =
+                tokio::task::spawn_blocking(move || crate::remote::RemoteLog::connect(&args, &url))
+                    .await??;
+            return Ok(Arc::new(log));
+        }
         if let Some(brokers) = &self.kafka_brokers {
             let mut config = KafkaConfig::new(brokers.clone(), self.topic_prefix.clone());
             config.partitions = self.partitions;

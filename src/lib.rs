@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod import;
 pub mod logtool;
+pub mod logwire;
 pub mod rebuild;
 pub mod remote;
 pub mod serve;

@@ -2,7 +2,7 @@
 
 use crate::cli::{Format, JsonFlag, TailArgs};
 use crate::config::LogArgs;
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 use chrono::{DateTime, NaiveDate, Utc};
 use events::codec::{self, HEADER_EVENT_TYPE};
 use events::log::{ReadStart, TopicPartition};
@@ -139,9 +139,6 @@ fn print_pretty(out: &mut impl Write, l: &TailLine<'_>) -> std::io::Result<()> {
 }
 
 pub async fn tail(args: &LogArgs, opts: TailArgs) -> anyhow::Result<ExitCode> {
-    if args.server.is_some() {
-        bail!("log tail reads the log directly; with the embedded log held by a server, stop it or use a Kafka log, which any number of readers can tail");
-    }
     let start: StartAt = opts.offset.parse()?;
     let since = opts.since.as_deref().map(parse_time).transpose()?;
     let until = opts.until.as_deref().map(parse_time).transpose()?;
@@ -294,9 +291,6 @@ pub async fn compute_stats(
 }
 
 pub async fn stats(args: &LogArgs, opts: JsonFlag) -> anyhow::Result<ExitCode> {
-    if args.server.is_some() {
-        bail!("log stats reads the log directly; stop the server holding the embedded log first");
-    }
     let log = args.open_log().await?;
     println!("{}", log.describe());
     let stats = compute_stats(log).await?;

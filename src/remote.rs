@@ -4,10 +4,14 @@
 //! user's credentials from `REPRISE_ADMIN_USER` / `REPRISE_ADMIN_PASSWORD`.
 
 use crate::config::LogArgs;
+use crate::logwire::{LogInfo, ReadRequest, ReadResponse, TopicInfo, WireStart};
 use anyhow::{anyhow, bail, Context};
 use base64::Engine as _;
+use events::log::{LogReader, ReadBatch, ReadStart};
+use events::{Domain, EventLog, LogError, LogPosition, OutgoingRecord};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::time::Duration;
 
 pub struct Client {
     base: String,
@@ -113,5 +117,117 @@ impl Client {
             .header("Content-Type", "text/plain; charset=utf-8")
             .send(body);
         self.finish(path, result)
+    }
+}
+
+/// The log of a running server, read through its admin API: what `log
+/// tail` and `log stats` use with `--server`. Appending is refused; writes
+/// go through the commands that have their own endpoints.
+pub struct RemoteLog {
+    client: std::sync::Arc<Client>,
+    info: LogInfo,
+}
+
+impl RemoteLog {
+    pub fn connect(args: &LogArgs, url: &str) -> anyhow::Result<RemoteLog> {
+        let client = Client::new(args, url)?;
+        let info: LogInfo = client.get("/admin/v1/log", &[])?;
+        Ok(RemoteLog {
+            client: std::sync::Arc::new(client),
+            info,
+        })
+    }
+
+    fn topic(&self, domain: Domain) -> Option<&TopicInfo> {
+        self.info.topics.iter().find(|t| t.domain == domain)
+    }
+
+    fn error(&self, e: anyhow::Error) -> LogError {
+        LogError::Storage {
+            path: self.client.base.clone(),
+            reason: format!("{e:#}"),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl EventLog for RemoteLog {
+    fn describe(&self) -> String {
+        format!("{}, through {}", self.info.describe, self.client.base)
+    }
+
+    fn topic_name(&self, domain: Domain) -> String {
+        self.topic(domain)
+            .map_or_else(|| domain.to_string(), |t| t.name.clone())
+    }
+
+    fn partitions(&self, domain: Domain) -> u32 {
+        self.topic(domain).map_or(0, |t| t.partitions)
+    }
+
+    async fn append(
+        &self,
+        _domain: Domain,
+        _records: Vec<OutgoingRecord>,
+    ) -> Result<Vec<LogPosition>, LogError> {
+        Err(self.error(anyhow!("the log is read-only through --server")))
+    }
+
+    fn reader(&self, starts: &[ReadStart]) -> Result<Box<dyn LogReader>, LogError> {
+        Ok(Box::new(RemoteReader {
+            client: self.client.clone(),
+            positions: starts.iter().map(WireStart::from).collect(),
+        }))
+    }
+
+    async fn end_offsets(&self, domain: Domain) -> Result<Vec<u64>, LogError> {
+        let client = self.client.clone();
+        tokio::task::spawn_blocking(move || {
+            client.get::<Vec<u64>>("/admin/v1/log/end", &[("domain", domain.as_str())])
+        })
+        .await
+        .map_err(|e| self.error(e.into()))?
+        .map_err(|e| self.error(e))
+    }
+}
+
+struct RemoteReader {
+    client: std::sync::Arc<Client>,
+    positions: Vec<WireStart>,
+}
+
+impl LogReader for RemoteReader {
+    fn poll(&mut self, max: usize, timeout: Duration) -> Result<ReadBatch, LogError> {
+        let storage = |reason: String| LogError::Storage {
+            path: self.client.base.clone(),
+            reason,
+        };
+        let request = ReadRequest {
+            starts: self.positions.clone(),
+            max,
+            timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+        };
+        let response: ReadResponse = self
+            .client
+            .post("/admin/v1/log/read", &request)
+            .map_err(|e| storage(format!("{e:#}")))?;
+        let mut records = Vec::with_capacity(response.records.len());
+        for wire in response.records {
+            let record = wire
+                .into_record()
+                .map_err(|e| storage(format!("bad record from the server: {e}")))?;
+            if let Some(p) = self
+                .positions
+                .iter_mut()
+                .find(|p| p.domain == record.domain && p.partition == record.partition)
+            {
+                p.offset = record.offset + 1;
+            }
+            records.push(record);
+        }
+        Ok(ReadBatch {
+            records,
+            caught_up: response.caught_up,
+        })
     }
 }

@@ -6,6 +6,7 @@ use crate::cli::ServeArgs;
 use crate::config::{write_serve_info, LogArgs, ServeInfo};
 use crate::engine::{Engine, SubmitError};
 use crate::import::{ImportError, ImportKind};
+use crate::logwire::{LogInfo, ReadRequest, ReadResponse, TopicInfo, MAX_READ, MAX_WAIT_MS};
 use crate::users::{NewUser, UserError, UserSummary};
 use anyhow::Context;
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
@@ -16,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
+use events::log::ReadStart;
+use events::Domain;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::io::Read;
@@ -124,6 +127,9 @@ fn router(state: Shared) -> Router {
         .route("/users", get(list_users).post(create_user))
         .route("/import/calendar", post(import_calendar))
         .route("/import/contacts", post(import_contacts))
+        .route("/log", get(log_info))
+        .route("/log/end", get(log_end))
+        .route("/log/read", post(log_read))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -313,4 +319,54 @@ async fn import(
     )
     .await?;
     Ok(Json(report).into_response())
+}
+
+async fn log_info(State(state): State<Shared>) -> Json<LogInfo> {
+    let log = &state.engine.log;
+    Json(LogInfo {
+        describe: log.describe(),
+        topics: Domain::ALL
+            .into_iter()
+            .map(|domain| TopicInfo {
+                domain,
+                name: log.topic_name(domain),
+                partitions: log.partitions(domain),
+            })
+            .collect(),
+    })
+}
+
+#[derive(Deserialize)]
+struct EndQuery {
+    domain: Domain,
+}
+
+async fn log_end(
+    State(state): State<Shared>,
+    Query(q): Query<EndQuery>,
+) -> Result<Json<Vec<u64>>, ApiError> {
+    let ends = state
+        .engine
+        .log
+        .end_offsets(q.domain)
+        .await
+        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    Ok(Json(ends))
+}
+
+/// One poll of a reader opened at the given positions: stateless, so a
+/// client tails by sending the positions after what it has seen.
+async fn log_read(
+    State(state): State<Shared>,
+    Json(req): Json<ReadRequest>,
+) -> Result<Json<ReadResponse>, ApiError> {
+    let starts: Vec<ReadStart> = req.starts.into_iter().map(ReadStart::from).collect();
+    let max = req.max.clamp(1, MAX_READ);
+    let wait = std::time::Duration::from_millis(req.timeout_ms.min(MAX_WAIT_MS));
+    let log = state.engine.log.clone();
+    let batch = tokio::task::spawn_blocking(move || log.reader(&starts)?.poll(max, wait))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    Ok(Json(ReadResponse::from(batch)))
 }

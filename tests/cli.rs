@@ -391,6 +391,51 @@ fn a_running_server_holds_the_data_directory_and_serves_the_commands() {
     let report: serde_json::Value = serde_json::from_str(&ok(status, "")).unwrap();
     assert_eq!(report["projections"].as_array().unwrap().len(), 4);
 
+    // The log, read through the server that holds it.
+    let mut tail = reprise(&data);
+    tail.args(["--server", &url, "log", "tail", "--type", "UserCreated"]);
+    let lines = ok(tail, "");
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    assert!(lines.contains("\"login\":\"bob\""), "{lines}");
+    let mut stats = reprise(&data);
+    stats.args(["--server", &url, "log", "stats", "--json"]);
+    let text = ok(stats, "");
+    assert!(text.contains("through http://127.0.0.1"), "{text}");
+    let mut follow = reprise(&data);
+    follow
+        .args([
+            "--server",
+            &url,
+            "log",
+            "tail",
+            "--follow",
+            "-o",
+            "end",
+            "--type",
+            "UserCreated",
+            "-c",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let follower = follow.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut add = reprise(&data);
+    add.args([
+        "--server",
+        &url,
+        "user",
+        "add",
+        "carol",
+        "--email",
+        "carol@example.com",
+        "--password-stdin",
+    ]);
+    ok(add, "pw\n");
+    let followed = follower.wait_with_output().unwrap();
+    assert!(followed.status.success());
+    assert!(String::from_utf8_lossy(&followed.stdout).contains("\"login\":\"carol\""));
+
     // Without the local token (another machine): admin credentials.
     let mut remote = Command::new(bin());
     remote
