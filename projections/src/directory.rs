@@ -118,7 +118,7 @@ impl Apply<'_, '_, '_> {
         self.domain.as_bytes()
     }
 
-    fn expect(&self, current: AggregateVersion) -> Result<(), Rejection> {
+    fn check_version(&self, current: AggregateVersion) -> Result<(), Rejection> {
         check_expected(self.event.event.expected_version, current)
     }
 
@@ -225,7 +225,7 @@ impl Apply<'_, '_, '_> {
                     .view
                     .get_as::<DomainRecord>(&k)?
                     .map_or(AggregateVersion::ABSENT, |d| d.version);
-                if let Err(r) = self.expect(current) {
+                if let Err(r) = self.check_version(current) {
                     return rejected(r);
                 }
                 if current != AggregateVersion::ABSENT {
@@ -256,7 +256,7 @@ impl Apply<'_, '_, '_> {
                 let current = self
                     .user(&e.login)?
                     .map_or(AggregateVersion::ABSENT, |u| u.version);
-                if let Err(r) = self.expect(current) {
+                if let Err(r) = self.check_version(current) {
                     return rejected(r);
                 }
                 if current != AggregateVersion::ABSENT {
@@ -294,7 +294,7 @@ impl Apply<'_, '_, '_> {
                         what: format!("user {}", e.login),
                     });
                 };
-                if let Err(r) = self.expect(user.version) {
+                if let Err(r) = self.check_version(user.version) {
                     return rejected(r);
                 }
                 if let Some(email) = &e.email {
@@ -338,7 +338,7 @@ impl Apply<'_, '_, '_> {
                         what: format!("user {}", e.login),
                     });
                 };
-                if let Err(r) = self.expect(user.version) {
+                if let Err(r) = self.check_version(user.version) {
                     return rejected(r);
                 }
                 user.enabled = false;
@@ -352,7 +352,7 @@ impl Apply<'_, '_, '_> {
                         what: format!("user {}", e.login),
                     });
                 };
-                if let Err(r) = self.expect(user.version) {
+                if let Err(r) = self.check_version(user.version) {
                     return rejected(r);
                 }
                 self.forget_member(&Member::User(user.login.clone()))?;
@@ -376,7 +376,7 @@ impl Apply<'_, '_, '_> {
                 let current = self
                     .group(&e.group)?
                     .map_or(AggregateVersion::ABSENT, |g| g.version);
-                if let Err(r) = self.expect(current) {
+                if let Err(r) = self.check_version(current) {
                     return rejected(r);
                 }
                 if current != AggregateVersion::ABSENT {
@@ -400,7 +400,7 @@ impl Apply<'_, '_, '_> {
                         what: format!("group {}", e.group),
                     });
                 };
-                if let Err(r) = self.expect(group.version) {
+                if let Err(r) = self.check_version(group.version) {
                     return rejected(r);
                 }
                 self.forget_member(&Member::Group(e.group.clone()))?;
@@ -415,7 +415,7 @@ impl Apply<'_, '_, '_> {
                         what: format!("group {}", e.group),
                     });
                 };
-                if let Err(r) = self.expect(group.version) {
+                if let Err(r) = self.check_version(group.version) {
                     return rejected(r);
                 }
                 if !self.member_exists(&e.member)? {
@@ -456,7 +456,7 @@ impl Apply<'_, '_, '_> {
                         what: format!("group {}", e.group),
                     });
                 };
-                if let Err(r) = self.expect(group.version) {
+                if let Err(r) = self.check_version(group.version) {
                     return rejected(r);
                 }
                 let (mem, mof) = self.membership_keys(&e.group, &e.member);
@@ -484,7 +484,7 @@ impl Apply<'_, '_, '_> {
                     .view
                     .get_as::<ResourceRecord>(&k)?
                     .map_or(AggregateVersion::ABSENT, |r| r.version);
-                if let Err(r) = self.expect(current) {
+                if let Err(r) = self.check_version(current) {
                     return rejected(r);
                 }
                 if current != AggregateVersion::ABSENT {
@@ -511,7 +511,7 @@ impl Apply<'_, '_, '_> {
                         what: format!("resource {}", e.resource),
                     });
                 };
-                if let Err(r) = self.expect(record.version) {
+                if let Err(r) = self.check_version(record.version) {
                     return rejected(r);
                 }
                 self.view.delete(k);
