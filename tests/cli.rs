@@ -437,32 +437,18 @@ fn a_running_server_holds_the_data_directory_and_serves_the_commands() {
     assert!(String::from_utf8_lossy(&followed.stdout).contains("\"login\":\"carol\""));
 
     // Without the local token (another machine): admin credentials.
-    let mut remote = Command::new(bin());
-    remote
-        .args([
-            "--data-dir",
-            dir.path().join("elsewhere").to_str().unwrap(),
-            "--server",
-            &url,
-            "user",
-            "list",
-        ])
-        .env("REPRISE_ADMIN_USER", "alice@example.com")
-        .env("REPRISE_ADMIN_PASSWORD", "wrong");
-    assert!(fails(remote, "").contains("401"));
-    let mut remote = Command::new(bin());
-    remote
-        .args([
-            "--data-dir",
-            dir.path().join("elsewhere").to_str().unwrap(),
-            "--server",
-            &url,
-            "user",
-            "list",
-        ])
-        .env("REPRISE_ADMIN_USER", "alice@example.com")
-        .env("REPRISE_ADMIN_PASSWORD", "correct horse");
-    assert!(ok(remote, "").contains("bob@example.com"));
+    let elsewhere = dir.path().join("elsewhere");
+    let remote_list = |password: &str| {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--data-dir")
+            .arg(&elsewhere)
+            .args(["--server", &url, "user", "list"])
+            .env("REPRISE_ADMIN_USER", "alice@example.com")
+            .env("REPRISE_ADMIN_PASSWORD", password);
+        cmd
+    };
+    assert!(fails(remote_list("wrong"), "").contains("401"));
+    assert!(ok(remote_list("correct horse"), "").contains("bob@example.com"));
 
     // A graceful stop releases the directory and removes serve.json.
     let pid = server.child.id() as i32;
