@@ -501,3 +501,96 @@ async fn the_directory_refuses_cycles_unknown_members_and_duplicates() {
         "alice"
     );
 }
+
+/// A test projection with two versions that count seen-flag events
+/// differently: per user (v1) and per mailbox (v2).
+struct SeenCounter {
+    version: u32,
+}
+
+impl projections::Projection for SeenCounter {
+    fn name(&self) -> &'static str {
+        "seen-counter"
+    }
+    fn version(&self) -> u32 {
+        self.version
+    }
+    fn domains(&self) -> &'static [Domain] {
+        &[Domain::Seen]
+    }
+    fn apply(
+        &self,
+        event: &projections::Applied<'_>,
+        view: &mut projections::view::ViewTxn<'_>,
+    ) -> Result<Outcome, projections::projection::ApplyError> {
+        let mut key = event.event.partition_key.clone().into_bytes();
+        if self.version == 2 {
+            if let Payload::SeenAdded(SeenAdded { mailbox, .. }) = &event.event.payload {
+                key.push(0);
+                key.extend_from_slice(mailbox.as_bytes());
+            }
+        }
+        let count: u64 = view.get_as(&key)?.unwrap_or(0);
+        view.put_as(key, &(count + 1));
+        Ok(Outcome::default_for(event.position))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_versions_of_a_projection_live_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    append(log.as_ref(), &varied_log()).await;
+    let store = ViewStore::open(&dir.path().join("views")).unwrap();
+    let v1: Arc<dyn projections::Projection> = Arc::new(SeenCounter { version: 1 });
+    let v2: Arc<dyn projections::Projection> = Arc::new(SeenCounter { version: 2 });
+    rebuild(log.clone(), &store, &[v1.clone()], &opts(50, None), false)
+        .await
+        .unwrap();
+    let (id1, id2) = (
+        ProjectionId::new("seen-counter", 1),
+        ProjectionId::new("seen-counter", 2),
+    );
+    let digest_v1 = store.digest(&id1).unwrap();
+    assert_eq!(store.live("seen-counter").unwrap(), Some(1));
+
+    // The new version builds beside the old one, from offset 0.
+    rebuild(log.clone(), &store, &[v2], &opts(50, None), false)
+        .await
+        .unwrap();
+    let versions = store.versions().unwrap();
+    assert_eq!(versions.get(&id1), Some(&BuildState::Ready));
+    assert_eq!(versions.get(&id2), Some(&BuildState::Ready));
+    assert_eq!(
+        store.live("seen-counter").unwrap(),
+        Some(2),
+        "the newer ready version goes live"
+    );
+    assert_eq!(
+        store.digest(&id1).unwrap(),
+        digest_v1,
+        "the old version is untouched"
+    );
+    assert_ne!(
+        store.digest(&id2).unwrap(),
+        digest_v1,
+        "each version owns its own data"
+    );
+    assert_eq!(
+        store.positions(&id1).unwrap(),
+        store.positions(&id2).unwrap()
+    );
+
+    // Rebuilding the old version later does not take the live pointer back.
+    rebuild(log.clone(), &store, &[v1], &opts(50, None), false)
+        .await
+        .unwrap();
+    assert_eq!(store.live("seen-counter").unwrap(), Some(2));
+    assert_eq!(store.digest(&id1).unwrap(), digest_v1);
+
+    // Dropping the old version leaves the new one as it was.
+    let digest_v2 = store.digest(&id2).unwrap();
+    store.drop_version(&id1).unwrap();
+    assert_eq!(store.versions().unwrap().len(), 1);
+    assert_eq!(store.digest(&id2).unwrap(), digest_v2);
+}
