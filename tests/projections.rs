@@ -544,9 +544,15 @@ async fn two_versions_of_a_projection_live_side_by_side() {
     let store = ViewStore::open(&dir.path().join("views")).unwrap();
     let v1: Arc<dyn projections::Projection> = Arc::new(SeenCounter { version: 1 });
     let v2: Arc<dyn projections::Projection> = Arc::new(SeenCounter { version: 2 });
-    rebuild(log.clone(), &store, &[v1.clone()], &opts(50, None), false)
-        .await
-        .unwrap();
+    rebuild(
+        log.clone(),
+        &store,
+        std::slice::from_ref(&v1),
+        &opts(50, None),
+        false,
+    )
+    .await
+    .unwrap();
     let (id1, id2) = (
         ProjectionId::new("seen-counter", 1),
         ProjectionId::new("seen-counter", 2),
