@@ -224,12 +224,16 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             }
             .into();
         }
-        if let Some(holder) = self.view.get(&uid_key(owner, col, uid))? {
-            if holder != href.as_bytes() {
-                return Rejection::UidConflict {
-                    href: String::from_utf8_lossy(&holder).into_owned(),
+        // An overwrite that keeps its UID already holds the index entry.
+        let uid_changes = existing.as_ref().is_none_or(|old| old.uid != uid);
+        if uid_changes {
+            if let Some(holder) = self.view.get(&uid_key(owner, col, uid))? {
+                if holder != href.as_bytes() {
+                    return Rejection::UidConflict {
+                        href: String::from_utf8_lossy(&holder).into_owned(),
+                    }
+                    .into();
                 }
-                .into();
             }
         }
         let v = self.event.version();
@@ -252,8 +256,10 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             version: v,
         };
         self.view.put_as(obj_key(owner, col, href), &object);
-        self.view
-            .put(uid_key(owner, col, uid), href.as_bytes().to_vec());
+        if uid_changes {
+            self.view
+                .put(uid_key(owner, col, uid), href.as_bytes().to_vec());
+        }
         self.view.put_as(
             chg_key(owner, col, v),
             &Change {
