@@ -1,67 +1,13 @@
 //! The `reprise` command as an operator runs it, on the embedded log.
 
+mod common;
+
+use common::cmd::{bin, fails, fixture, ok, reprise};
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_reprise"))
-}
-
-fn fixture(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(path)
-}
-
-/// A command on a data directory, with no `REPRISE_*` variable leaking in.
-fn reprise(data: &Path) -> Command {
-    let mut cmd = Command::new(bin());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("REPRISE_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.arg("--data-dir").arg(data);
-    cmd
-}
-
-fn run(mut cmd: Command, stdin: &str) -> Output {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn reprise");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn ok(cmd: Command, stdin: &str) -> String {
-    let out = run(cmd, stdin);
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(cmd: Command, stdin: &str) -> String {
-    let out = run(cmd, stdin);
-    assert!(
-        !out.status.success(),
-        "unexpected success: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stderr).unwrap()
-}
 
 fn add_user(data: &Path, login: &str, extra: &[&str]) -> String {
     let mut cmd = reprise(data);
@@ -153,36 +99,14 @@ fn users_are_created_listed_and_refused_when_invalid() {
     let before = log_count(&data);
     // Domain + user, then a default calendar and address book.
     assert_eq!(before, 4);
-    let mut dup = reprise(&data);
-    dup.args([
-        "user",
-        "add",
-        "alice",
-        "--email",
-        "x@example.com",
-        "--password-stdin",
-    ]);
-    assert!(fails(dup, "pw\n").contains("already exists"));
-    let mut bad = reprise(&data);
-    bad.args([
-        "user",
-        "add",
-        "Bad Login",
-        "--email",
-        "b@example.com",
-        "--password-stdin",
-    ]);
-    assert!(fails(bad, "pw\n").contains("invalid login"));
-    let mut empty = reprise(&data);
-    empty.args([
-        "user",
-        "add",
-        "bob",
-        "--email",
-        "bob@example.com",
-        "--password-stdin",
-    ]);
-    assert!(fails(empty, "\n").contains("no password"));
+    let refused = |login: &str, email: &str, stdin: &str| {
+        let mut cmd = reprise(&data);
+        cmd.args(["user", "add", login, "--email", email, "--password-stdin"]);
+        fails(cmd, stdin)
+    };
+    assert!(refused("alice", "x@example.com", "pw\n").contains("already exists"));
+    assert!(refused("Bad Login", "b@example.com", "pw\n").contains("invalid login"));
+    assert!(refused("bob", "bob@example.com", "\n").contains("no password"));
     assert_eq!(log_count(&data), before, "refused commands append nothing");
 }
 

@@ -5,14 +5,15 @@ mod common;
 #[path = "../events/tests/support/mod.rs"]
 mod support;
 
+use common::cmd::{bin, ok};
 use common::*;
 use events::log::{KafkaConfig, KafkaLog};
 use events::EventLog;
 use projections::{registry, ViewStore};
 use reprise::cli::RebuildArgs;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 
 async fn kafka_log(prefix: &str) -> Arc<dyn EventLog> {
@@ -62,50 +63,16 @@ async fn kafka_and_the_embedded_log_give_identical_views() {
     assert_eq!(a, c);
 }
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_reprise"))
-}
-
+/// A command on a data directory and a topic prefix of the test broker.
 fn reprise(data: &Path, prefix: &str) -> Command {
-    let mut cmd = Command::new(bin());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("REPRISE_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.arg("--data-dir").arg(data).args([
+    let mut cmd = common::cmd::reprise(data);
+    cmd.args([
         "--kafka-brokers",
         &support::kafka_brokers(),
         "--topic-prefix",
         prefix,
     ]);
     cmd
-}
-
-fn run(mut cmd: Command, stdin: &str) -> Output {
-    use std::io::Write;
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stdout(out: Output) -> String {
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -122,16 +89,16 @@ fn the_command_runs_on_kafka() {
         "alice@example.com",
         "--password-stdin",
     ]);
-    assert!(stdout(run(add, "pw\n")).contains("created user alice@example.com"));
+    assert!(ok(add, "pw\n").contains("created user alice@example.com"));
     let mut import = reprise(&data, &prefix);
     import
         .args(["import", "calendar", "alice"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ical/google_export.ics"));
-    assert!(stdout(run(import, "")).contains("into alice@example.com/default"));
+    assert!(ok(import, "").contains("into alice@example.com/default"));
 
     let mut stats = reprise(&data, &prefix);
     stats.args(["log", "stats", "--json"]);
-    let text = stdout(run(stats, ""));
+    let text = ok(stats, "");
     assert!(
         text.starts_with(&format!("kafka at {}", support::kafka_brokers())),
         "{text}"
@@ -156,25 +123,25 @@ fn the_command_runs_on_kafka() {
         "--type",
         "UserCreated",
     ]);
-    let lines = stdout(run(tail, ""));
+    let lines = ok(tail, "");
     assert_eq!(lines.lines().count(), 1);
     assert!(lines.contains(&format!("\"topic\":\"{prefix}.directory\"")));
 
     let digest = |data: &Path| {
         let mut cmd = reprise(data, &prefix);
         cmd.args(["projections", "digest", "--json"]);
-        stdout(run(cmd, ""))
+        ok(cmd, "")
     };
     let before = digest(&data);
     let mut rebuild = reprise(&data, &prefix);
     rebuild.arg("rebuild");
-    assert!(stdout(run(rebuild, "")).starts_with("rebuilt 4 projection(s)"));
+    assert!(ok(rebuild, "").starts_with("rebuilt 4 projection(s)"));
     assert_eq!(digest(&data), before);
     // A standby: another data directory built from the same topics.
     let standby = dir.path().join("standby");
     let mut build = reprise(&standby, &prefix);
     build.arg("rebuild");
-    run(build, "");
+    ok(build, "");
     assert_eq!(digest(&standby), before);
 }
 

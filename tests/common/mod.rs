@@ -2,6 +2,8 @@
 //! iCalendar and vCard bodies, and log/view setup.
 #![allow(dead_code)]
 
+pub mod cmd;
+
 use chrono::TimeZone;
 use events::log::EmbeddedLog;
 use events::payload::*;
