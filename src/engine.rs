@@ -8,7 +8,7 @@ use events::log::TopicPartition;
 use events::{codec, Domain, EventEnvelope, EventLog};
 use projections::registry::{self, Views};
 use projections::runner::{outcome_of, Progress};
-use projections::{BuildState, Outcome, Projection, ProjectionId, Runner, ViewStore};
+use projections::{BuildState, Outcome, ProjectionId, Runner, ViewStore};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -28,8 +28,8 @@ pub enum SubmitError {
         projection: String,
         timeout: Duration,
     },
-    #[error("no outcome recorded for event {0}")]
-    NoOutcome(String),
+    #[error("no projection reads the {0} topic")]
+    NoProjection(Domain),
     #[error(transparent)]
     Store(#[from] projections::StoreError),
 }
@@ -81,7 +81,7 @@ impl Engine {
             let (store, stop) = (store.clone(), stop.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("projection {id}"))
-                .spawn(move || follow(runner, projection, store, stop, ready))
+                .spawn(move || follow(runner, store, stop, ready))
                 .context("spawning a projection thread")?;
             threads.push(thread);
         }
@@ -132,11 +132,8 @@ impl Engine {
             .collect()
     }
 
-    fn follower_of(&self, domain: Domain) -> anyhow::Result<&Follower> {
-        self.followers
-            .iter()
-            .find(|f| f.domains.contains(&domain))
-            .ok_or_else(|| anyhow!("no projection reads {domain}"))
+    fn follower_of(&self, domain: Domain) -> Option<&Follower> {
+        self.followers.iter().find(|f| f.domains.contains(&domain))
     }
 
     /// Appends events (all of one domain, in order) and waits until the
@@ -148,7 +145,7 @@ impl Engine {
         let domain = first.domain;
         let follower = self
             .follower_of(domain)
-            .map_err(|e| SubmitError::NoOutcome(e.to_string()))?;
+            .ok_or(SubmitError::NoProjection(domain))?;
         let records = events.iter().map(codec::encode).collect();
         let positions = self.log.append(domain, records).await?;
         let mut progress = follower.progress.clone();
@@ -206,26 +203,14 @@ impl Engine {
 /// A projection's thread: catch up, mark ready and live, then follow.
 /// Log errors are retried (the broker may come back); a broken view store
 /// stops the thread.
-fn follow(
-    mut runner: Runner,
-    projection: Arc<dyn Projection>,
-    store: ViewStore,
-    stop: Arc<AtomicBool>,
-    ready: Arc<AtomicBool>,
-) {
+fn follow(mut runner: Runner, store: ViewStore, stop: Arc<AtomicBool>, ready: Arc<AtomicBool>) {
     let id = runner.id().clone();
     let progress = runner.subscribe();
     while !stop.load(Ordering::Acquire) {
         match runner.step(Duration::from_millis(100)) {
             Ok(_) => {
                 if !ready.load(Ordering::Relaxed) && progress.borrow().caught_up {
-                    let marked = store
-                        .set_state(&id, BuildState::Ready)
-                        .and_then(|_| match store.live(projection.name())? {
-                            Some(v) if v > id.version => Ok(()),
-                            _ => store.set_live(&id),
-                        });
-                    if let Err(e) = marked {
+                    if let Err(e) = store.mark_ready(&id) {
                         tracing::error!(projection = %id, error = %e, "cannot record readiness");
                         return;
                     }

@@ -148,11 +148,7 @@ pub async fn rebuild(
                         })?;
                         bar.finish();
                         if result.caught_up {
-                            store.set_state(&id, BuildState::Ready)?;
-                            match store.live(&id.name)? {
-                                Some(v) if v > id.version => {}
-                                _ => store.set_live(&id)?,
-                            }
+                            store.mark_ready(&id)?;
                         }
                         store.flush()?;
                         Ok(Rebuilt {

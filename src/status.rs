@@ -6,7 +6,7 @@ use events::log::TopicPartition;
 use events::{Domain, EventLog};
 use projections::registry;
 use projections::runner::quarantine_of;
-use projections::{ProjectionId, ViewStore};
+use projections::ViewStore;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -227,12 +227,4 @@ fn print_status(report: &StatusReport) {
             );
         }
     }
-}
-
-/// The id of the version this build serves for a projection name.
-pub fn current_id(name: &str) -> Option<ProjectionId> {
-    registry::current()
-        .into_iter()
-        .find(|p| p.name() == name)
-        .map(|p| ProjectionId::new(p.name(), p.version()))
 }

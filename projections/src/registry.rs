@@ -18,16 +18,6 @@ pub fn current() -> Vec<Arc<dyn Projection>> {
     ]
 }
 
-/// Versions of a projection this build can build (newest last).
-pub fn buildable(name: &str) -> Vec<Arc<dyn Projection>> {
-    current().into_iter().filter(|p| p.name() == name).collect()
-}
-
-/// The names of every projection.
-pub fn names() -> Vec<&'static str> {
-    current().iter().map(|p| p.name()).collect()
-}
-
 /// Read access to the views this build serves from.
 #[derive(Clone)]
 pub struct Views {

@@ -126,11 +126,6 @@ impl Runner {
         self.progress.subscribe()
     }
 
-    /// A sender clone, so a server can hand receivers out later.
-    pub fn progress_sender(&self) -> watch::Sender<Progress> {
-        self.progress.clone()
-    }
-
     fn reader(&mut self) -> Result<&mut Box<dyn LogReader>, RunnerError> {
         if self.reader.is_none() {
             let starts: Vec<ReadStart> = self
@@ -298,14 +293,6 @@ impl Runner {
         }
         done.quarantined = self.store.quarantined(&self.id)? - quarantined_before;
         Ok(done)
-    }
-
-    /// Follows the log until `stop` is set: the steady state of `serve`.
-    pub fn follow(&mut self, stop: &AtomicBool) -> Result<(), RunnerError> {
-        while !stop.load(Ordering::Relaxed) {
-            self.step(Duration::from_millis(100))?;
-        }
-        Ok(())
     }
 }
 

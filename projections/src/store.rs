@@ -5,7 +5,6 @@
 use crate::view::keys;
 use events::log::TopicPartition;
 use events::sled_guard::{self, OpenError};
-use events::Domain;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -171,6 +170,16 @@ impl ViewStore {
         self.flush()
     }
 
+    /// Records that a version caught up with the log, and makes it live
+    /// unless a newer version already is.
+    pub fn mark_ready(&self, id: &ProjectionId) -> Result<(), StoreError> {
+        self.set_state(id, BuildState::Ready)?;
+        match self.live(&id.name)? {
+            Some(live) if live > id.version => Ok(()),
+            _ => self.set_live(id),
+        }
+    }
+
     /// Drops a projection version: its tree and its catalogue entry.
     pub fn drop_version(&self, id: &ProjectionId) -> Result<(), StoreError> {
         self.db.drop_tree(id.tree_name()).map_err(|e| self.err(e))?;
@@ -253,11 +262,4 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     ciborium::from_reader(bytes).map_err(|e| e.to_string())
-}
-
-/// The domains a set of positions covers, for messages.
-pub fn domains_of(positions: &BTreeMap<TopicPartition, u64>) -> Vec<Domain> {
-    let mut d: Vec<Domain> = positions.keys().map(|tp| tp.domain).collect();
-    d.dedup();
-    d
 }
