@@ -46,13 +46,14 @@ pub enum ImportError {
 }
 
 /// One parsed object, ready to become an event.
-struct Item {
+pub struct Item {
     uid: String,
     body: String,
 }
 
-/// Parses a whole file; `source` names it in errors.
-fn parse(kind: ImportKind, text: &str, source: &str) -> Result<Vec<Item>, ImportError> {
+/// Parses a whole file; `source` names it in errors. Done once, before
+/// anything is appended, so a malformed file appends nothing.
+pub fn parse(kind: ImportKind, text: &str, source: &str) -> Result<Vec<Item>, ImportError> {
     let located = |e: formats::FormatError| {
         ImportError::Invalid(format!("{source}:{}: {}", e.line, e.message))
     };
@@ -108,11 +109,9 @@ pub async fn import(
     kind: ImportKind,
     owner: &str,
     collection: &str,
-    text: &str,
-    source: &str,
+    items: Vec<Item>,
     actor: &str,
 ) -> Result<ImportReport, ImportError> {
-    let items = parse(kind, text, source)?;
     if collection.is_empty() || collection.contains(['/', '\0']) {
         return Err(ImportError::Invalid(format!(
             "invalid collection name {collection:?}"
@@ -238,7 +237,7 @@ pub async fn run(args: &LogArgs, cmd: ImportCommand) -> anyhow::Result<ExitCode>
     let text = std::fs::read_to_string(&a.file)
         .map_err(|e| anyhow::anyhow!("{source}: cannot read: {e}"))?;
     // Parse before touching the data directory: a bad file changes nothing.
-    parse(kind, &text, &source)?;
+    let items = parse(kind, &text, &source)?;
     let report: ImportReport = match &args.server {
         Some(url) => {
             let path = match kind {
@@ -262,8 +261,7 @@ pub async fn run(args: &LogArgs, cmd: ImportCommand) -> anyhow::Result<ExitCode>
                 kind,
                 &a.login,
                 &a.collection,
-                &text,
-                &source,
+                items,
                 "system:import",
             )
             .await;

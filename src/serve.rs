@@ -308,13 +308,13 @@ async fn import(
     body: String,
 ) -> Result<Response, ApiError> {
     let source = q.source.unwrap_or_else(|| "request body".into());
+    let items = crate::import::parse(kind, &body, &source)?;
     let report = crate::import::import(
         &state.engine,
         kind,
         &q.owner,
         &q.collection,
-        &body,
-        &source,
+        items,
         "admin:import",
     )
     .await?;
