@@ -158,7 +158,7 @@ pub async fn import(
                 address_book: collection.to_string(),
                 props: AddressBookProps {
                     display_name: Some(collection.to_string()),
-                    description: None,
+                    ..AddressBookProps::default()
                 },
             }),
         };

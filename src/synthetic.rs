@@ -756,6 +756,7 @@ impl Synthetic {
                     description: None,
                     timezone: Some(tzid.to_string()),
                     components: vec!["VEVENT".to_string(), "VTODO".to_string()],
+                    dead: Default::default(),
                 },
             }),
         );
@@ -767,7 +768,7 @@ impl Synthetic {
                 address_book: DEFAULT_COLLECTION.to_string(),
                 props: AddressBookProps {
                     display_name: Some("Contacts".to_string()),
-                    description: None,
+                    ..AddressBookProps::default()
                 },
             }),
         );
@@ -1504,6 +1505,7 @@ fn slot(domain: Domain) -> usize {
         Domain::Contact => 1,
         Domain::Directory => 2,
         Domain::Seen => 3,
+        Domain::Files => 4,
     }
 }
 
@@ -1517,7 +1519,7 @@ pub async fn write(
     events: u64,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, LogError> {
-    let mut buffers: [Vec<OutgoingRecord>; 4] = Default::default();
+    let mut buffers: [Vec<OutgoingRecord>; Domain::ALL.len()] = Default::default();
     let mut written = 0u64;
     for event in Synthetic::new(seed, events) {
         let domain = event.domain;

@@ -216,7 +216,7 @@ pub async fn add_user(
             address_book: DEFAULT_COLLECTION.into(),
             props: AddressBookProps {
                 display_name: Some("Contacts".into()),
-                description: None,
+                ..AddressBookProps::default()
             },
         }),
     )

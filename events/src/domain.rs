@@ -1,4 +1,4 @@
-//! The four kinds of data the log carries; each is one topic.
+//! The kinds of data the log carries; each is one topic.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -12,14 +12,17 @@ pub enum Domain {
     Contact,
     Directory,
     Seen,
+    /// Plain WebDAV files and folders of each principal.
+    Files,
 }
 
 impl Domain {
-    pub const ALL: [Domain; 4] = [
+    pub const ALL: [Domain; 5] = [
         Domain::Calendar,
         Domain::Contact,
         Domain::Directory,
         Domain::Seen,
+        Domain::Files,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -28,6 +31,7 @@ impl Domain {
             Domain::Contact => "contact",
             Domain::Directory => "directory",
             Domain::Seen => "seen",
+            Domain::Files => "files",
         }
     }
 
@@ -45,7 +49,7 @@ impl fmt::Display for Domain {
 
 /// The error for a string that names no domain.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown domain {0:?} (expected calendar, contact, directory or seen)")]
+#[error("unknown domain {0:?} (expected calendar, contact, directory, seen or files)")]
 pub struct UnknownDomain(pub String);
 
 impl FromStr for Domain {

@@ -8,6 +8,15 @@
 use crate::domain::Domain;
 use crate::uidset::UidSet;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// WebDAV dead properties: Clark name (`{namespace}local`) → the whole
+/// property element as self-contained XML (namespaces declared inside), so
+/// a client gets back exactly what it stored.
+pub type DeadProperties = BTreeMap<String, String>;
+
+/// A change of dead properties: `Some` sets, `None` removes.
+pub type DeadPropertiesPatch = BTreeMap<String, Option<String>>;
 
 /// Properties of a calendar collection, as set by MKCALENDAR or PROPPATCH.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +29,8 @@ pub struct CalendarProps {
     pub timezone: Option<String>,
     /// VEVENT, VTODO, VJOURNAL; empty means all three.
     pub components: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dead: DeadProperties,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +49,8 @@ pub struct CalendarUpdated {
     pub description: Option<Option<String>>,
     pub timezone: Option<Option<String>>,
     pub components: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dead: DeadPropertiesPatch,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,10 +74,24 @@ pub struct CalendarObjectDeleted {
     pub href: String,
 }
 
+/// A calendar object resource moved (WebDAV MOVE) to another href, in the
+/// same or another calendar of the same owner: one event, so the move is
+/// atomic. `overwrite` allows replacing a resource at the destination.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarObjectMoved {
+    pub calendar: String,
+    pub href: String,
+    pub to_calendar: String,
+    pub to_href: String,
+    pub overwrite: bool,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressBookProps {
     pub display_name: Option<String>,
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dead: DeadProperties,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +105,8 @@ pub struct AddressBookUpdated {
     pub address_book: String,
     pub display_name: Option<Option<String>>,
     pub description: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dead: DeadPropertiesPatch,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +126,17 @@ pub struct ContactPut {
 pub struct ContactDeleted {
     pub address_book: String,
     pub href: String,
+}
+
+/// A contact moved to another href of the same owner (see
+/// [`CalendarObjectMoved`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactMoved {
+    pub address_book: String,
+    pub href: String,
+    pub to_address_book: String,
+    pub to_href: String,
+    pub overwrite: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +251,57 @@ pub struct MailboxSeenReset {
     pub mailbox: String,
 }
 
+/// A folder in a principal's file area (a plain WebDAV collection).
+/// Paths are relative to the area's root: segments joined by `/`, no
+/// leading or trailing slash. The parent must exist.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderCreated {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dead: DeadProperties,
+}
+
+/// A file written by PUT: created, or replaced keeping its dead properties.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePut {
+    pub path: String,
+    pub content_type: String,
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+}
+
+/// A file, or a folder with everything under it, deleted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDeleted {
+    pub path: String,
+}
+
+/// WebDAV COPY in the file area: `recursive` is `Depth: infinity` (a
+/// folder's members come along), `overwrite` lets it replace what is at
+/// `to` (which is removed first, as RFC 4918 asks).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesCopied {
+    pub from: String,
+    pub to: String,
+    pub recursive: bool,
+    pub overwrite: bool,
+}
+
+/// WebDAV MOVE in the file area, always with everything under `from`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesMoved {
+    pub from: String,
+    pub to: String,
+    pub overwrite: bool,
+}
+
+/// PROPPATCH of dead properties on a file or folder; all or nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePropertiesPatched {
+    pub path: String,
+    pub dead: DeadPropertiesPatch,
+}
+
 /// Every kind of event. The variant name is the event type written in the
 /// envelope and in the record's `reprise-event-type` header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,11 +312,13 @@ pub enum Payload {
     CalendarDeleted(CalendarDeleted),
     CalendarObjectPut(CalendarObjectPut),
     CalendarObjectDeleted(CalendarObjectDeleted),
+    CalendarObjectMoved(CalendarObjectMoved),
     AddressBookCreated(AddressBookCreated),
     AddressBookUpdated(AddressBookUpdated),
     AddressBookDeleted(AddressBookDeleted),
     ContactPut(ContactPut),
     ContactDeleted(ContactDeleted),
+    ContactMoved(ContactMoved),
     DomainCreated(DomainCreated),
     UserCreated(UserCreated),
     UserUpdated(UserUpdated),
@@ -240,6 +333,12 @@ pub enum Payload {
     SeenAdded(SeenAdded),
     SeenRemoved(SeenRemoved),
     MailboxSeenReset(MailboxSeenReset),
+    FolderCreated(FolderCreated),
+    FilePut(FilePut),
+    FileDeleted(FileDeleted),
+    FilesCopied(FilesCopied),
+    FilesMoved(FilesMoved),
+    FilePropertiesPatched(FilePropertiesPatched),
 }
 
 impl Payload {
@@ -251,16 +350,20 @@ impl Payload {
             | CalendarUpdated(_)
             | CalendarDeleted(_)
             | CalendarObjectPut(_)
-            | CalendarObjectDeleted(_) => Domain::Calendar,
+            | CalendarObjectDeleted(_)
+            | CalendarObjectMoved(_) => Domain::Calendar,
             AddressBookCreated(_)
             | AddressBookUpdated(_)
             | AddressBookDeleted(_)
             | ContactPut(_)
-            | ContactDeleted(_) => Domain::Contact,
+            | ContactDeleted(_)
+            | ContactMoved(_) => Domain::Contact,
             DomainCreated(_) | UserCreated(_) | UserUpdated(_) | UserDisabled(_)
             | UserDeleted(_) | GroupCreated(_) | GroupDeleted(_) | MemberAdded(_)
             | MemberRemoved(_) | ResourceCreated(_) | ResourceDeleted(_) => Domain::Directory,
             SeenAdded(_) | SeenRemoved(_) | MailboxSeenReset(_) => Domain::Seen,
+            FolderCreated(_) | FilePut(_) | FileDeleted(_) | FilesCopied(_) | FilesMoved(_)
+            | FilePropertiesPatched(_) => Domain::Files,
         }
     }
 
@@ -273,11 +376,13 @@ impl Payload {
             CalendarDeleted(_) => "CalendarDeleted",
             CalendarObjectPut(_) => "CalendarObjectPut",
             CalendarObjectDeleted(_) => "CalendarObjectDeleted",
+            CalendarObjectMoved(_) => "CalendarObjectMoved",
             AddressBookCreated(_) => "AddressBookCreated",
             AddressBookUpdated(_) => "AddressBookUpdated",
             AddressBookDeleted(_) => "AddressBookDeleted",
             ContactPut(_) => "ContactPut",
             ContactDeleted(_) => "ContactDeleted",
+            ContactMoved(_) => "ContactMoved",
             DomainCreated(_) => "DomainCreated",
             UserCreated(_) => "UserCreated",
             UserUpdated(_) => "UserUpdated",
@@ -292,6 +397,12 @@ impl Payload {
             SeenAdded(_) => "SeenAdded",
             SeenRemoved(_) => "SeenRemoved",
             MailboxSeenReset(_) => "MailboxSeenReset",
+            FolderCreated(_) => "FolderCreated",
+            FilePut(_) => "FilePut",
+            FileDeleted(_) => "FileDeleted",
+            FilesCopied(_) => "FilesCopied",
+            FilesMoved(_) => "FilesMoved",
+            FilePropertiesPatched(_) => "FilePropertiesPatched",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Pure parsing of the two text formats reprise stores: iCalendar
 //! (RFC 5545, as constrained by CalDAV, RFC 4791) and vCard (RFC 6350 and
-//! RFC 2426).
+//! RFC 2426), and the XML of WebDAV requests and responses.
 //!
 //! Two kinds of entry points live here:
 //!
@@ -20,6 +20,7 @@
 mod contentline;
 pub mod ical;
 pub mod vcard;
+pub mod xml;
 
 /// A problem in a document, with the 1-based line number it was found on (within the text given).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
