@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cmd;
+pub mod server;
 
 use chrono::TimeZone;
 use events::log::EmbeddedLog;

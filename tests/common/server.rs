@@ -1,0 +1,127 @@
+//! A `reprise serve` process for tests that talk HTTP to it: a fresh data
+//! directory, two users, a free port on 127.0.0.1, killed on drop.
+
+use super::cmd::{ok, reprise};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Users every test server has: login, password.
+pub const USERS: [(&str, &str); 2] = [("alice", "alice-secret"), ("bob", "bob-secret")];
+
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub url: String,
+    pub port: u16,
+    pub data: PathBuf,
+    /// Log flags (e.g. `--kafka-brokers`) every command on this server needs.
+    pub log_args: Vec<String>,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// A server on the embedded log.
+    pub fn start() -> TestServer {
+        TestServer::start_with(&[], &[])
+    }
+
+    /// A server with extra log flags (given to every command) and extra
+    /// `serve` flags.
+    pub fn start_with(log_args: &[&str], serve_args: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let log_args: Vec<String> = log_args.iter().map(|s| s.to_string()).collect();
+        for (login, password) in USERS {
+            let mut cmd = reprise(&data);
+            cmd.args(&log_args).args([
+                "user",
+                "add",
+                login,
+                "--email",
+                &format!("{login}@example.com"),
+                "--name",
+                &capitalised(login),
+                "--password-stdin",
+            ]);
+            ok(cmd, &format!("{password}\n"));
+        }
+        let port = free_port();
+        let mut serve = reprise(&data);
+        serve
+            .args(&log_args)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(serve_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let child = serve.spawn().expect("spawn reprise serve");
+        let server = TestServer {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            data,
+            log_args,
+            child,
+            _dir: dir,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if raw_get(self.port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "server never became ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A `reprise` command on this server's data and log.
+    pub fn command(&self) -> Command {
+        let mut cmd = reprise(&self.data);
+        cmd.args(&self.log_args);
+        cmd
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn capitalised(login: &str) -> String {
+    let mut chars = login.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A bare HTTP/1.1 GET, for readiness probes; None while nothing listens.
+pub fn raw_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
