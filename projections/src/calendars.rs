@@ -1,6 +1,6 @@
 //! Calendar collections and calendar object resources, per owner.
 
-use crate::collections::{Collections, CollectionsView, NewObject};
+use crate::collections::{patch_dead, Collections, CollectionsView, NewObject};
 use crate::outcome::Outcome;
 use crate::projection::{Applied, ApplyError, Projection};
 use crate::view::ViewTxn;
@@ -62,6 +62,7 @@ impl Projection for Calendars {
                 if let Some(v) = &e.components {
                     p.components = v.clone();
                 }
+                patch_dead(&mut p.dead, &e.dead);
             }),
             Payload::CalendarDeleted(e) => c.delete::<CalendarProps>(&e.calendar),
             Payload::CalendarObjectPut(e) => {
@@ -85,6 +86,12 @@ impl Projection for Calendars {
                 )
             }
             Payload::CalendarObjectDeleted(e) => c.remove::<CalendarProps>(&e.calendar, &e.href),
+            Payload::CalendarObjectMoved(e) => c.move_object(
+                (&e.calendar, &e.href),
+                (&e.to_calendar, &e.to_href),
+                e.overwrite,
+                accepts,
+            ),
             other => Err(ApplyError::Refused(format!(
                 "{} is not a calendar event",
                 other.event_type()

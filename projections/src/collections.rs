@@ -6,13 +6,16 @@
 //! - `col\0owner\0collection` → [`CollectionRecord`]
 //! - `obj\0owner\0collection\0href` → [`ObjectRecord`]
 //! - `uid\0owner\0collection\0uid` → href
-//! - `chg\0owner\0collection\0version` → [`Change`] (latest change per href only)
+//! - `chg\0owner\0collection\0version href` → [`Change`] (latest change per
+//!   href only; the href keeps apart the two changes of a move within one
+//!   collection, which share a version)
 //! - `tmb\0owner\0collection\0href` → version of the deletion (to prune its change)
 
 use crate::outcome::{check_expected, Outcome, Rejection};
 use crate::projection::{check_name, Applied, ApplyError};
 use crate::store::StoreError;
 use crate::view::{keys::key, keys::under, ReadTree, ViewTxn};
+use events::payload::{DeadProperties, DeadPropertiesPatch};
 use events::AggregateVersion;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -44,6 +47,9 @@ pub struct ObjectRecord {
     pub component: Option<String>,
     pub body: String,
     pub version: AggregateVersion,
+    /// `occurred_at` of the event that wrote it, in Unix milliseconds:
+    /// `getlastmodified`, the same on every instance.
+    pub modified_ms: i64,
 }
 
 impl ObjectRecord {
@@ -58,6 +64,16 @@ impl ObjectRecord {
 pub struct Change {
     pub href: String,
     pub deleted: bool,
+}
+
+/// Applies a PROPPATCH of dead properties: `Some` sets, `None` removes.
+pub(crate) fn patch_dead(dead: &mut DeadProperties, patch: &DeadPropertiesPatch) {
+    for (name, value) in patch {
+        match value {
+            Some(xml) => dead.insert(name.clone(), xml.clone()),
+            None => dead.remove(name),
+        };
+    }
 }
 
 /// What a put carries once its body was validated.
@@ -78,11 +94,11 @@ fn obj_key(owner: &str, col: &str, href: &str) -> Vec<u8> {
 fn uid_key(owner: &str, col: &str, uid: &str) -> Vec<u8> {
     key(UID, &[owner.as_bytes(), col.as_bytes(), uid.as_bytes()])
 }
-fn chg_key(owner: &str, col: &str, version: AggregateVersion) -> Vec<u8> {
-    key(
-        CHG,
-        &[owner.as_bytes(), col.as_bytes(), &version.0.to_be_bytes()],
-    )
+fn chg_key(owner: &str, col: &str, version: AggregateVersion, href: &str) -> Vec<u8> {
+    let mut k = under(CHG, &[owner.as_bytes(), col.as_bytes()]);
+    k.extend_from_slice(&version.0.to_be_bytes());
+    k.extend_from_slice(href.as_bytes());
+    k
 }
 fn tmb_key(owner: &str, col: &str, href: &str) -> Vec<u8> {
     key(TMB, &[owner.as_bytes(), col.as_bytes(), href.as_bytes()])
@@ -208,7 +224,7 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         check_name("href", href)?;
         check_name("UID", uid)?;
         let owner = self.owner();
-        let Some(mut record) = self.load::<P>(col)? else {
+        let Some(record) = self.load::<P>(col)? else {
             return self.not_found(col);
         };
         let existing: Option<ObjectRecord> = self.view.get_as(&obj_key(owner, col, href))?;
@@ -224,52 +240,21 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             }
             .into();
         }
-        // An overwrite that keeps its UID already holds the index entry.
-        let uid_changes = existing.as_ref().is_none_or(|old| old.uid != uid);
-        if uid_changes {
-            if let Some(holder) = self.view.get(&uid_key(owner, col, uid))? {
-                if holder != href.as_bytes() {
-                    return Rejection::UidConflict {
-                        href: String::from_utf8_lossy(&holder).into_owned(),
-                    }
-                    .into();
-                }
-            }
-        }
-        let v = self.event.version();
-        if let Some(old) = &existing {
-            self.view.delete(chg_key(owner, col, old.version));
-            if old.uid != uid {
-                self.view.delete(uid_key(owner, col, &old.uid));
-            }
-        } else if let Some(deleted) = self
-            .view
-            .get_as::<AggregateVersion>(&tmb_key(owner, col, href))?
-        {
-            self.view.delete(chg_key(owner, col, deleted));
-            self.view.delete(tmb_key(owner, col, href));
+        if let Some(rejection) = self.uid_taken(col, uid, href, None)? {
+            return rejection.into();
         }
         let object = ObjectRecord {
             uid: uid.to_string(),
             component,
             body: body.to_string(),
-            version: v,
+            version: self.event.version(),
+            modified_ms: self.event.event.occurred_at.timestamp_millis(),
         };
-        self.view.put_as(obj_key(owner, col, href), &object);
-        if uid_changes {
-            self.view
-                .put(uid_key(owner, col, uid), href.as_bytes().to_vec());
-        }
-        self.view.put_as(
-            chg_key(owner, col, v),
-            &Change {
-                href: href.to_string(),
-                deleted: false,
-            },
-        );
-        record.ctag = v;
-        self.view.put_as(col_key(owner, col), &record);
-        Ok(Outcome::Applied { version: v })
+        self.write_object(col, href, object, existing.as_ref())?;
+        self.touch(col, record);
+        Ok(Outcome::Applied {
+            version: self.event.version(),
+        })
     }
 
     pub fn remove<P: Serialize + DeserializeOwned>(
@@ -278,38 +263,181 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         href: &str,
     ) -> Result<Outcome, ApplyError> {
         let owner = self.owner();
-        let Some(mut record) = self.load::<P>(col)? else {
+        let Some(record) = self.load::<P>(col)? else {
             return self.not_found(col);
         };
         let Some(existing) = self
             .view
             .get_as::<ObjectRecord>(&obj_key(owner, col, href))?
         else {
-            return Rejection::NotFound {
-                what: format!("{href} in {} {col}", self.noun),
-            }
-            .into();
+            return self.object_not_found(col, href);
         };
         if let Err(r) = check_expected(self.event.event.expected_version, existing.version) {
             return r.into();
         }
+        self.erase_object(col, href, &existing);
+        self.touch(col, record);
+        Ok(Outcome::Applied {
+            version: AggregateVersion::ABSENT,
+        })
+    }
+
+    /// Moves a resource to another href, in its collection or another of
+    /// the same owner. The expected version is the source's.
+    pub fn move_object<P: Serialize + DeserializeOwned>(
+        &mut self,
+        from: (&str, &str),
+        to: (&str, &str),
+        overwrite: bool,
+        accepts: impl FnOnce(&P, Option<&str>) -> bool,
+    ) -> Result<Outcome, ApplyError> {
+        let ((from_col, from_href), (to_col, to_href)) = (from, to);
+        check_name("href", to_href)?;
+        let owner = self.owner();
+        let Some(source_col) = self.load::<P>(from_col)? else {
+            return self.not_found(from_col);
+        };
+        let Some(source) = self
+            .view
+            .get_as::<ObjectRecord>(&obj_key(owner, from_col, from_href))?
+        else {
+            return self.object_not_found(from_col, from_href);
+        };
+        if let Err(r) = check_expected(self.event.event.expected_version, source.version) {
+            return r.into();
+        }
+        if from == to {
+            return Rejection::NotAllowed {
+                reason: "a resource cannot be moved onto itself".into(),
+            }
+            .into();
+        }
+        let Some(target_col) = self.load::<P>(to_col)? else {
+            return self.not_found(to_col);
+        };
+        if !accepts(&target_col.props, source.component.as_deref()) {
+            return Rejection::UnsupportedComponent {
+                component: source.component.clone().unwrap_or_default(),
+            }
+            .into();
+        }
+        let replaced: Option<ObjectRecord> = self.view.get_as(&obj_key(owner, to_col, to_href))?;
+        if replaced.is_some() && !overwrite {
+            return Rejection::AlreadyExists {
+                what: format!("{to_href} in {} {to_col}", self.noun),
+            }
+            .into();
+        }
+        let moving_within = (from_col == to_col).then_some(from_href);
+        if let Some(rejection) = self.uid_taken(to_col, &source.uid, to_href, moving_within)? {
+            return rejection.into();
+        }
+        self.erase_object(from_col, from_href, &source);
+        let moved = ObjectRecord {
+            version: self.event.version(),
+            modified_ms: self.event.event.occurred_at.timestamp_millis(),
+            ..source
+        };
+        self.write_object(to_col, to_href, moved, replaced.as_ref())?;
+        if from_col == to_col {
+            self.touch(to_col, target_col);
+        } else {
+            self.touch(from_col, source_col);
+            self.touch(to_col, target_col);
+        }
+        Ok(Outcome::Applied {
+            version: self.event.version(),
+        })
+    }
+
+    /// The rejection when `uid` is held in `col` by another href than
+    /// `href` (or than `leaving`, the source of a move within `col`).
+    fn uid_taken(
+        &self,
+        col: &str,
+        uid: &str,
+        href: &str,
+        leaving: Option<&str>,
+    ) -> Result<Option<Rejection>, StoreError> {
+        let Some(holder) = self.view.get(&uid_key(self.owner(), col, uid))? else {
+            return Ok(None);
+        };
+        let holder = String::from_utf8_lossy(&holder).into_owned();
+        if holder == href || leaving == Some(holder.as_str()) {
+            return Ok(None);
+        }
+        Ok(Some(Rejection::UidConflict { href: holder }))
+    }
+
+    /// Stores `object` at `href`, replacing `existing`, with its UID index
+    /// entry and its change, dropping the href's older change or tombstone.
+    fn write_object(
+        &mut self,
+        col: &str,
+        href: &str,
+        object: ObjectRecord,
+        existing: Option<&ObjectRecord>,
+    ) -> Result<(), StoreError> {
+        let owner = self.owner();
+        if let Some(old) = existing {
+            self.view.delete(chg_key(owner, col, old.version, href));
+            if old.uid != object.uid {
+                self.view.delete(uid_key(owner, col, &old.uid));
+            }
+        } else if let Some(deleted) = self
+            .view
+            .get_as::<AggregateVersion>(&tmb_key(owner, col, href))?
+        {
+            self.view.delete(chg_key(owner, col, deleted, href));
+            self.view.delete(tmb_key(owner, col, href));
+        }
+        // An overwrite that keeps its UID already holds the index entry.
+        if existing.is_none_or(|old| old.uid != object.uid) {
+            self.view
+                .put(uid_key(owner, col, &object.uid), href.as_bytes().to_vec());
+        }
+        let v = object.version;
+        self.view.put_as(obj_key(owner, col, href), &object);
+        self.view.put_as(
+            chg_key(owner, col, v, href),
+            &Change {
+                href: href.to_string(),
+                deleted: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes the resource at `href`, leaving a deletion in the change
+    /// list and a tombstone pointing at it.
+    fn erase_object(&mut self, col: &str, href: &str, existing: &ObjectRecord) {
+        let owner = self.owner();
         let v = self.event.version();
         self.view.delete(obj_key(owner, col, href));
         self.view.delete(uid_key(owner, col, &existing.uid));
-        self.view.delete(chg_key(owner, col, existing.version));
+        self.view
+            .delete(chg_key(owner, col, existing.version, href));
         self.view.put_as(
-            chg_key(owner, col, v),
+            chg_key(owner, col, v, href),
             &Change {
                 href: href.to_string(),
                 deleted: true,
             },
         );
         self.view.put_as(tmb_key(owner, col, href), &v);
-        record.ctag = v;
-        self.view.put_as(col_key(owner, col), &record);
-        Ok(Outcome::Applied {
-            version: AggregateVersion::ABSENT,
-        })
+    }
+
+    /// Records that a collection's members changed at this event.
+    fn touch<P: Serialize>(&mut self, col: &str, mut record: CollectionRecord<P>) {
+        record.ctag = self.event.version();
+        self.view.put_as(col_key(self.owner(), col), &record);
+    }
+
+    fn object_not_found(&self, col: &str, href: &str) -> Result<Outcome, ApplyError> {
+        Rejection::NotFound {
+            what: format!("{href} in {} {col}", self.noun),
+        }
+        .into()
     }
 }
 

@@ -1,6 +1,6 @@
 //! Address books and vCards, per owner.
 
-use crate::collections::{Collections, CollectionsView, NewObject};
+use crate::collections::{patch_dead, Collections, CollectionsView, NewObject};
 use crate::outcome::Outcome;
 use crate::projection::{Applied, ApplyError, Projection};
 use crate::view::ViewTxn;
@@ -47,6 +47,7 @@ impl Projection for Contacts {
                     if let Some(v) = &e.description {
                         p.description = v.clone();
                     }
+                    patch_dead(&mut p.dead, &e.dead);
                 })
             }
             Payload::AddressBookDeleted(e) => c.delete::<AddressBookProps>(&e.address_book),
@@ -71,6 +72,12 @@ impl Projection for Contacts {
                 )
             }
             Payload::ContactDeleted(e) => c.remove::<AddressBookProps>(&e.address_book, &e.href),
+            Payload::ContactMoved(e) => c.move_object(
+                (&e.address_book, &e.href),
+                (&e.to_address_book, &e.to_href),
+                e.overwrite,
+                |_: &AddressBookProps, _| true,
+            ),
             other => Err(ApplyError::Refused(format!(
                 "{} is not a contact event",
                 other.event_type()

@@ -281,8 +281,8 @@ impl ReadTree {
         Ok(out)
     }
 
-    /// Entries `prefix + version` with a version above `since`, oldest
-    /// first: the change lists of collections and mailboxes.
+    /// Entries `prefix + version [+ suffix]` with a version above `since`,
+    /// oldest first: the change lists of collections and mailboxes.
     pub(crate) fn after<T: DeserializeOwned>(
         &self,
         prefix: &[u8],
@@ -296,9 +296,12 @@ impl ReadTree {
             if !k.starts_with(prefix) {
                 break;
             }
-            let raw: [u8; 8] = k[prefix.len()..]
-                .try_into()
-                .map_err(|_| self.corrupt(&k, "bad change key".into()))?;
+            // The version is the first 8 bytes after the prefix; what may
+            // follow only keeps several changes of one version apart.
+            let raw: [u8; 8] = k
+                .get(prefix.len()..prefix.len() + 8)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| self.corrupt(&k, "bad change key".into()))?;
             let value = decode(&v).map_err(|r| self.corrupt(&k, r))?;
             out.push((events::AggregateVersion(u64::from_be_bytes(raw)), value));
         }
