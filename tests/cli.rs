@@ -313,7 +313,7 @@ fn a_running_server_holds_the_data_directory_and_serves_the_commands() {
     let mut status = reprise(&data);
     status.args(["--server", &url, "projections", "status", "--json"]);
     let report: serde_json::Value = serde_json::from_str(&ok(status, "")).unwrap();
-    assert_eq!(report["projections"].as_array().unwrap().len(), 4);
+    assert_eq!(report["projections"].as_array().unwrap().len(), 5);
 
     // The log, read through the server that holds it.
     let mut tail = reprise(&data);
@@ -467,7 +467,7 @@ fn rebuild_status_and_digest_agree_across_rebuilds() {
     rebuild.arg("rebuild");
     let out = ok(rebuild, "");
     assert!(
-        out.starts_with("rebuilt 4 projection(s):") && out.contains("events/s"),
+        out.starts_with("rebuilt 5 projection(s):") && out.contains("events/s"),
         "{out}"
     );
     assert_eq!(

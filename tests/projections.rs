@@ -56,12 +56,30 @@ async fn two_rebuilds_of_one_log_give_identical_digests() {
     // Another batch size changes how events are grouped, not the result.
     let b = build(log.clone(), &dir.path().join("b"), 7).await;
     let (da, db) = (digests(&a), digests(&b));
-    assert_eq!(da.len(), 4);
+    assert_eq!(da.len(), 5);
     assert_eq!(da, db);
     for id in da.keys() {
         assert_eq!(a.state(id).unwrap(), Some(BuildState::Ready));
         assert_eq!(a.live(&id.name).unwrap(), Some(id.version));
     }
+    // The file areas, read through the registry's views.
+    let files = Views::open(&a).unwrap().files;
+    let paths = |folder: &str| -> Vec<String> {
+        let children = files.children(ALICE, folder).unwrap();
+        children.into_iter().map(|(path, _)| path).collect()
+    };
+    assert_eq!(paths(""), ["archive", "backup", "docs"]);
+    assert_eq!(paths("archive"), ["archive/notes.txt"]);
+    assert_eq!(paths("backup"), ["backup/readme.txt"]);
+    assert_eq!(paths("docs"), ["docs/readme.txt"]);
+    assert_eq!(
+        files.body(ALICE, "backup/readme.txt").unwrap().unwrap(),
+        ALICE.as_bytes()
+    );
+    let archive = files.entry(ALICE, "archive").unwrap().unwrap();
+    assert!(archive.is_folder());
+    assert_eq!(archive.dead.len(), 1);
+    assert_eq!(files.entry(ALICE, "missing/x.txt").unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,13 +8,14 @@
 //! one projection can live side by side in one database.
 //!
 //! The views here are the only place the rest of reprise reads from:
-//! [`calendars`], [`contacts`], [`directory`] and [`seen`]. Their read
+//! [`calendars`], [`contacts`], [`directory`], [`seen`] and [`files`]. Their read
 //! types hide sled so the storage engine stays replaceable.
 
 pub mod calendars;
 mod collections;
 pub mod contacts;
 pub mod directory;
+pub mod files;
 pub mod outcome;
 pub mod projection;
 pub mod registry;

@@ -3,6 +3,7 @@
 use crate::calendars::{Calendars, CalendarsView};
 use crate::contacts::{Contacts, ContactsView};
 use crate::directory::{Directory, DirectoryView};
+use crate::files::{Files, FilesView};
 use crate::projection::Projection;
 use crate::seen::{Seen, SeenView};
 use crate::store::{ProjectionId, StoreError, ViewStore};
@@ -15,6 +16,7 @@ pub fn current() -> Vec<Arc<dyn Projection>> {
         Arc::new(Calendars),
         Arc::new(Contacts),
         Arc::new(Seen),
+        Arc::new(Files),
     ]
 }
 
@@ -25,6 +27,7 @@ pub struct Views {
     pub calendars: CalendarsView,
     pub contacts: ContactsView,
     pub seen: SeenView,
+    pub files: FilesView,
 }
 
 impl Views {
@@ -42,11 +45,14 @@ impl Views {
         let contacts = ContactsView::new(t, n);
         let (t, n) = tree(Seen::NAME, Seen::VERSION)?;
         let seen = SeenView::new(t, n);
+        let (t, n) = tree(Files::NAME, Files::VERSION)?;
+        let files = FilesView::new(t, n);
         Ok(Views {
             directory,
             calendars,
             contacts,
             seen,
+            files,
         })
     }
 }

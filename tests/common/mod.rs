@@ -106,7 +106,8 @@ pub async fn append(
 }
 
 /// A small but varied log: a domain with users and groups, calendars with
-/// puts, updates and deletes, contacts, and seen flags.
+/// puts, updates and deletes, contacts, seen flags, and file areas with
+/// copies, moves, property patches and a rejected write.
 pub fn varied_log() -> Vec<EventEnvelope> {
     let mut ev = Events::default();
     let mut out = Vec::new();
@@ -205,6 +206,56 @@ pub fn varied_log() -> Vec<EventEnvelope> {
                 }),
             ));
         }
+        out.extend(files(&mut ev, owner));
     }
     out
+}
+
+/// One owner's file area: `docs` with a file and a subfolder, copied,
+/// moved, patched and pruned, and a put under a missing folder (rejected).
+fn files(ev: &mut Events, owner: &str) -> Vec<EventEnvelope> {
+    let folder = |path: &str| {
+        Payload::FolderCreated(FolderCreated {
+            path: path.into(),
+            dead: BTreeMap::new(),
+        })
+    };
+    let file = |path: &str, body: &str| {
+        Payload::FilePut(FilePut {
+            path: path.into(),
+            content_type: "text/plain".into(),
+            body: body.as_bytes().to_vec(),
+        })
+    };
+    [
+        folder("docs"),
+        file("docs/readme.txt", owner),
+        folder("docs/old"),
+        file("docs/old/notes.txt", "notes"),
+        Payload::FilesCopied(FilesCopied {
+            from: "docs".into(),
+            to: "backup".into(),
+            recursive: true,
+            overwrite: false,
+        }),
+        Payload::FilesMoved(FilesMoved {
+            from: "docs/old".into(),
+            to: "archive".into(),
+            overwrite: false,
+        }),
+        Payload::FilePropertiesPatched(FilePropertiesPatched {
+            path: "archive".into(),
+            dead: BTreeMap::from([(
+                "{urn:x}note".to_string(),
+                Some("<x:note xmlns:x=\"urn:x\">kept</x:note>".to_string()),
+            )]),
+        }),
+        Payload::FileDeleted(FileDeleted {
+            path: "backup/old".into(),
+        }),
+        file("missing/x.txt", "rejected"),
+    ]
+    .into_iter()
+    .map(|payload| ev.make(owner, payload))
+    .collect()
 }
