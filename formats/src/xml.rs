@@ -6,7 +6,22 @@
 //! declaration) is refused, never expanded; only the five predefined
 //! entities and character references are decoded; nesting is bounded.
 //!
-//! SKELETON: signatures are fixed, bodies are being written.
+//! Writing never uses a default namespace: every namespaced name carries a
+//! prefix, so an unprefixed name always means "no namespace", wherever a
+//! fragment ends up being embedded.
+//!
+//! The work is split in three: the tree reader ([`parse`]), the typed
+//! request bodies built on that tree ([`parse_propfind`] and friends), and
+//! the writers ([`Element::to_xml`], [`write_multistatus`],
+//! [`write_error`], [`escape`]).
+
+mod requests;
+mod tree;
+mod writer;
+
+pub use requests::{parse_mkcalendar, parse_mkcol, parse_propfind, parse_proppatch, parse_report};
+pub use tree::parse;
+pub use writer::{escape, escape_attr, reason_phrase, write_error, write_multistatus};
 
 use std::fmt;
 
@@ -94,40 +109,70 @@ pub enum XmlError {
     Unexpected(String),
 }
 
+/// The namespace the `xml:` prefix is bound to (Namespaces in XML, §3).
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+
 impl Element {
+    /// An element without attributes or children.
+    pub fn new(name: QName) -> Element {
+        Element {
+            name,
+            attrs: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
     pub fn is(&self, ns: &str, local: &str) -> bool {
-        todo!()
+        self.name.is(ns, local)
     }
 
     /// Child elements, in order.
     pub fn elements(&self) -> impl Iterator<Item = &Element> {
-        std::iter::empty::<&Element>()
+        self.children.iter().filter_map(|node| match node {
+            Node::Element(element) => Some(element),
+            Node::Text(_) => None,
+        })
     }
 
     /// The first child element with this name.
     pub fn child(&self, ns: &str, local: &str) -> Option<&Element> {
-        todo!()
+        self.elements().find(|element| element.is(ns, local))
     }
 
     /// The concatenated text of this element and its descendants.
     pub fn text(&self) -> String {
-        todo!()
+        let mut text = String::new();
+        self.collect_text(&mut text);
+        text
+    }
+
+    fn collect_text(&self, into: &mut String) {
+        for node in &self.children {
+            match node {
+                Node::Text(text) => into.push_str(text),
+                Node::Element(element) => element.collect_text(into),
+            }
+        }
+    }
+
+    /// The value of the attribute with this name.
+    pub fn attr(&self, ns: &str, local: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(name, _)| name.is(ns, local))
+            .map(|(_, value)| value.as_str())
     }
 
     /// This element as a self-contained XML fragment: every namespace it
     /// and its descendants use is declared inside it (`xml:lang` and other
     /// attributes kept), so it can be stored and later embedded anywhere.
+    ///
+    /// `parse(e.to_xml().as_bytes())` gives back `e` for any tree `parse`
+    /// returned (adjacent text nodes of a hand-built tree come back merged,
+    /// and whitespace-only text next to child elements is dropped).
     pub fn to_xml(&self) -> String {
-        todo!()
+        writer::fragment(self)
     }
-}
-
-/// Parses a whole document and returns its root element. Refuses a DOCTYPE
-/// (with [`XmlError::Doctype`]), undeclared prefixes, unknown entities,
-/// mismatched tags, trailing content and nesting over [`MAX_DEPTH`].
-/// Whitespace-only text nodes between elements are dropped.
-pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
-    todo!()
 }
 
 /// What a PROPFIND asks for (RFC 4918 §9.1). An empty body is `allprop`.
@@ -138,10 +183,6 @@ pub enum PropRequest {
     Prop(Vec<QName>),
 }
 
-pub fn parse_propfind(body: &[u8]) -> Result<PropRequest, XmlError> {
-    todo!()
-}
-
 /// One instruction of a PROPPATCH, in document order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PropertyUpdate {
@@ -150,26 +191,12 @@ pub enum PropertyUpdate {
     Remove(QName),
 }
 
-pub fn parse_proppatch(body: &[u8]) -> Result<Vec<PropertyUpdate>, XmlError> {
-    todo!()
-}
-
 /// An extended MKCOL (RFC 5689) or MKCALENDAR (RFC 4791 §5.3.1) body:
 /// the requested resource type (MKCOL only) and properties to set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MkcolRequest {
     pub resourcetype: Vec<QName>,
     pub set: Vec<Element>,
-}
-
-/// `<D:mkcol><D:set><D:prop>…`; `resourcetype` is taken out of the props.
-pub fn parse_mkcol(body: &[u8]) -> Result<MkcolRequest, XmlError> {
-    todo!()
-}
-
-/// `<C:mkcalendar><D:set><D:prop>…`.
-pub fn parse_mkcalendar(body: &[u8]) -> Result<MkcolRequest, XmlError> {
-    todo!()
 }
 
 /// A REPORT body.
@@ -195,10 +222,6 @@ pub enum Report {
     },
     /// Any other report: its root element, for the caller to decide.
     Other(Element),
-}
-
-pub fn parse_report(body: &[u8]) -> Result<Report, XmlError> {
-    todo!()
 }
 
 /// A property value in a response.
@@ -252,21 +275,5 @@ pub struct MultiStatus {
     pub sync_token: Option<String>,
 }
 
-/// Writes `<?xml …?><D:multistatus …>`. DAV:, CalDAV, CardDAV,
-/// calendarserver and Apple iCal namespaces get fixed prefixes (d, c,
-/// card, cs, ical) declared on the root; any other namespace is declared
-/// where it is used. Status lines read `HTTP/1.1 200 OK`.
-pub fn write_multistatus(ms: &MultiStatus) -> String {
-    todo!()
-}
-
-/// `<D:error>` with one precondition element (RFC 4918 §16), optionally
-/// holding hrefs (e.g. `no-uid-conflict` names the holder).
-pub fn write_error(precondition: &QName, hrefs: &[String]) -> String {
-    todo!()
-}
-
-/// XML-escapes text for element content and attribute values.
-pub fn escape(text: &str) -> String {
-    todo!()
-}
+#[cfg(test)]
+mod tests;
