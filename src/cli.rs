@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "REPRISE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Largest request body accepted, in bytes: calendar objects, vCards,
+    /// files and XML bodies (larger ones get 413 before being read).
+    #[arg(long, env = "REPRISE_MAX_RESOURCE_SIZE", default_value_t = crate::dav::DEFAULT_MAX_RESOURCE_SIZE)]
+    pub max_resource_size: u64,
 }
 
 #[derive(Args, Debug)]

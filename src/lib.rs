@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod dav;
 pub mod engine;
 pub mod import;
 pub mod logtool;

@@ -1,22 +1,21 @@
-//! `reprise serve`: the engine plus the HTTP API. Until the CalDAV issue
-//! lands this serves health, readiness and the admin API the command line
-//! uses through `--server`.
+//! `reprise serve`: the engine plus HTTP: WebDAV/CalDAV/CardDAV (see
+//! [`crate::dav`]) for clients, health and readiness probes, and the admin
+//! API the command line uses through `--server`.
 
 use crate::cli::ServeArgs;
 use crate::config::{write_serve_info, LogArgs, ServeInfo};
+use crate::dav::Dav;
 use crate::engine::{Engine, SubmitError};
 use crate::import::{ImportError, ImportKind};
 use crate::logwire::{LogInfo, ReadRequest, ReadResponse, TopicInfo, MAX_READ, MAX_WAIT_MS};
 use crate::users::{NewUser, UserError, UserSummary};
 use anyhow::Context;
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine as _;
 use events::log::ReadStart;
 use events::Domain;
 use serde::Deserialize;
@@ -27,6 +26,7 @@ use std::sync::Arc;
 
 struct AppState {
     engine: Engine,
+    dav: Dav,
     token: String,
 }
 
@@ -106,7 +106,8 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
     write_serve_info(&serve_file, &info)?;
     tracing::info!(%url, log = %engine.log.describe(), "serving");
 
-    let state = Arc::new(AppState { engine, token });
+    let dav = Dav::new(opts.max_resource_size)?;
+    let state = Arc::new(AppState { engine, dav, token });
     let result = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await;
@@ -135,6 +136,7 @@ fn router(state: Shared) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .nest("/admin/v1", admin)
+        .fallback(dav)
         .with_state(state)
 }
 
@@ -189,13 +191,12 @@ async fn require_admin(
     };
     let admitted = if let Some(token) = auth.strip_prefix("Bearer ") {
         constant_time_eq(token.as_bytes(), state.token.as_bytes())
-    } else if let Some(basic) = auth.strip_prefix("Basic ") {
-        match check_basic(&state.engine, basic) {
-            Ok(admitted) => admitted,
+    } else {
+        match state.dav.authenticate(&state.engine, Some(auth)).await {
+            Ok(user) => user.admin,
+            Err(crate::dav::DavError::Unauthorized) => false,
             Err(e) => return e.into_response(),
         }
-    } else {
-        false
     };
     if admitted {
         next.run(request).await
@@ -204,32 +205,12 @@ async fn require_admin(
     }
 }
 
-fn check_basic(engine: &Engine, encoded: &str) -> Result<bool, ApiError> {
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-        return Ok(false);
-    };
-    let Ok(text) = String::from_utf8(decoded) else {
-        return Ok(false);
-    };
-    let Some((name, password)) = text.split_once(':') else {
-        return Ok(false);
-    };
-    let Some(user) = engine.views.directory.find_user(name)? else {
-        return Ok(false);
-    };
-    if !user.enabled || !user.admin {
-        return Ok(false);
-    }
-    let Ok(hash) = PasswordHash::new(&user.password_hash) else {
-        return Ok(false);
-    };
-    Ok(Argon2::default()
-        .verify_password(password.as_bytes(), &hash)
-        .is_ok())
-}
-
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn dav(State(state): State<Shared>, request: Request) -> Response {
+    state.dav.handle(&state.engine, request).await
 }
 
 async fn readyz(State(state): State<Shared>) -> Response {

@@ -1,0 +1,151 @@
+//! Errors a DAV request ends with, and how each is answered: a status, a
+//! short text, and the DAV precondition element when one applies.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use formats::xml::{self, QName, XmlError};
+
+#[derive(Debug)]
+pub enum DavError {
+    /// A plain status with a human-readable reason.
+    Status(StatusCode, String),
+    /// A failed DAV precondition (RFC 4918 §16): `<D:error>` names it.
+    Precondition {
+        status: StatusCode,
+        condition: QName,
+        /// E.g. the href holding a conflicting UID.
+        hrefs: Vec<String>,
+    },
+    /// Missing or wrong credentials.
+    Unauthorized,
+    /// The log or the local projection is not keeping up: retry.
+    Unavailable(String),
+}
+
+pub type DavResult<T> = Result<T, DavError>;
+
+impl DavError {
+    pub fn status(status: StatusCode, message: impl Into<String>) -> DavError {
+        DavError::Status(status, message.into())
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> DavError {
+        DavError::status(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> DavError {
+        DavError::status(StatusCode::FORBIDDEN, message)
+    }
+
+    pub fn not_found() -> DavError {
+        DavError::status(StatusCode::NOT_FOUND, "no such resource")
+    }
+
+    pub fn conflict(message: impl Into<String>) -> DavError {
+        DavError::status(StatusCode::CONFLICT, message)
+    }
+
+    pub fn precondition_failed() -> DavError {
+        DavError::status(
+            StatusCode::PRECONDITION_FAILED,
+            "the resource changed: its ETag does not match",
+        )
+    }
+
+    pub fn method_not_allowed(message: impl Into<String>) -> DavError {
+        DavError::status(StatusCode::METHOD_NOT_ALLOWED, message)
+    }
+
+    pub fn precondition(status: StatusCode, ns: &str, local: &str) -> DavError {
+        DavError::Precondition {
+            status,
+            condition: QName::new(ns, local),
+            hrefs: Vec::new(),
+        }
+    }
+
+    pub fn with_href(self, href: String) -> DavError {
+        match self {
+            DavError::Precondition {
+                status,
+                condition,
+                mut hrefs,
+            } => {
+                hrefs.push(href);
+                DavError::Precondition {
+                    status,
+                    condition,
+                    hrefs,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+impl From<XmlError> for DavError {
+    fn from(e: XmlError) -> Self {
+        DavError::bad_request(e.to_string())
+    }
+}
+
+impl From<projections::StoreError> for DavError {
+    fn from(e: projections::StoreError) -> Self {
+        tracing::error!(error = %e, "view read failed");
+        DavError::status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+impl From<crate::engine::SubmitError> for DavError {
+    fn from(e: crate::engine::SubmitError) -> Self {
+        tracing::warn!(error = %e, "write not confirmed");
+        DavError::Unavailable(e.to_string())
+    }
+}
+
+impl IntoResponse for DavError {
+    fn into_response(self) -> Response {
+        match self {
+            DavError::Status(status, message) => (
+                status,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("{message}\n"),
+            )
+                .into_response(),
+            DavError::Precondition {
+                status,
+                condition,
+                hrefs,
+            } => (
+                status,
+                [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+                xml::write_error(&condition, &hrefs),
+            )
+                .into_response(),
+            DavError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                [
+                    (
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"reprise\", charset=\"UTF-8\""),
+                    ),
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; charset=utf-8"),
+                    ),
+                ],
+                "credentials required\n",
+            )
+                .into_response(),
+            DavError::Unavailable(message) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [
+                    (header::RETRY_AFTER, "2"),
+                    (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                ],
+                format!("{message}\n"),
+            )
+                .into_response(),
+        }
+    }
+}

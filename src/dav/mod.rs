@@ -1,0 +1,385 @@
+//! WebDAV, CalDAV and CardDAV over the views and the log.
+//!
+//! A request is authenticated against the directory view, its path is
+//! parsed ([`path`]), and the method handler either reads the views
+//! ([`read`]) or builds one event and hands it to the engine ([`write`],
+//! [`files`]), which appends it, waits until the projection applied it and
+//! returns the outcome recorded for it. Nothing here keeps state that the
+//! log does not hold, except caches keyed by log positions.
+
+mod auth;
+mod cache;
+mod error;
+mod files;
+pub mod path;
+mod read;
+mod resource;
+mod write;
+
+pub use error::{DavError, DavResult};
+
+use crate::engine::Engine;
+use auth::{Authenticated, Authenticator};
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use events::{AggregateVersion, EventEnvelope, Payload};
+use path::DavPath;
+use projections::directory::UserRecord;
+use projections::{Outcome, Rejection};
+use resource::Ctx;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Methods a client may use; OPTIONS says so in `Allow`.
+const ALLOW: &str =
+    "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
+/// Only what is implemented: no class 2 without LOCK.
+const DAV_CLASSES: &str = "1, 3, calendar-access, addressbook, extended-mkcol";
+/// Default for `--max-resource-size`.
+pub const DEFAULT_MAX_RESOURCE_SIZE: u64 = 10 * 1024 * 1024;
+/// How long a writer waits for the log and its projection before 503.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The DAV service: authentication and caches; the engine is passed in.
+pub struct Dav {
+    auth: Arc<Authenticator>,
+    cache: cache::RenderCache,
+    max_resource_size: u64,
+}
+
+/// One authenticated request on its way through a handler.
+pub(crate) struct Call<'a> {
+    pub engine: &'a Engine,
+    pub dav: &'a Dav,
+    pub user: UserRecord,
+    pub principal: String,
+    pub path: DavPath,
+    pub headers: HeaderMap,
+    /// Taken once by [`Call::body`]; in a mutex only so that `&Call` is
+    /// `Send` (a body stream is not `Sync`).
+    body: std::sync::Mutex<Option<Body>>,
+}
+
+impl<'a> Call<'a> {
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            views: &self.engine.views,
+            user: &self.user,
+            principal: &self.principal,
+            max_resource_size: self.dav.max_resource_size,
+        }
+    }
+
+    pub fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `Depth` header: 0, 1 or None for infinity; `default` if absent.
+    pub fn depth(&self, default: Depth) -> DavResult<Depth> {
+        match self.header(header::HeaderName::from_static("depth")) {
+            None => Ok(default),
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "0" => Ok(Depth::Zero),
+                "1" => Ok(Depth::One),
+                "infinity" => Ok(Depth::Infinity),
+                other => Err(DavError::bad_request(format!("bad Depth header {other:?}"))),
+            },
+        }
+    }
+
+    /// Reads the whole body, refusing (413) one over the limit before
+    /// reading it when Content-Length says so, or as soon as it grows past.
+    pub async fn body(&mut self, too_large: impl Fn() -> DavError) -> DavResult<Bytes> {
+        let limit = self.dav.max_resource_size;
+        let declared = self
+            .header(header::CONTENT_LENGTH)
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let body = self
+            .body
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_default();
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| too_large())
+    }
+
+    /// An XML request body; empty when the client sent none.
+    pub async fn xml_body(&mut self) -> DavResult<Bytes> {
+        let body = self.body(payload_too_large).await?;
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            if let Some(ct) = self.header(header::CONTENT_TYPE) {
+                let ct = ct.to_ascii_lowercase();
+                if !(ct.contains("xml")) {
+                    return Err(DavError::status(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        format!("expected an XML body, got {ct}"),
+                    ));
+                }
+            }
+        }
+        Ok(body)
+    }
+
+    /// Appends one event about this principal's data, expecting the
+    /// aggregate at `expected`, and returns its recorded outcome.
+    pub async fn submit(&self, payload: Payload, expected: AggregateVersion) -> DavResult<Outcome> {
+        let event =
+            EventEnvelope::now(self.principal.clone(), self.principal.clone(), payload)
+                .expecting(expected);
+        let submitted = tokio::time::timeout(WRITE_TIMEOUT, self.engine.submit(vec![event]))
+            .await
+            .map_err(|_| {
+                DavError::Unavailable(format!(
+                    "the log did not confirm the write within {WRITE_TIMEOUT:?}"
+                ))
+            })??;
+        submitted
+            .into_iter()
+            .next()
+            .ok_or_else(|| DavError::Unavailable("the write got no outcome".into()))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Depth {
+    Zero,
+    One,
+    Infinity,
+}
+
+pub fn payload_too_large() -> DavError {
+    DavError::status(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the request body is larger than this server accepts",
+    )
+}
+
+/// Maps an outcome that is not `Applied` to its HTTP answer.
+pub fn rejected(outcome: Outcome) -> DavError {
+    match outcome {
+        Outcome::Applied { .. } => DavError::status(StatusCode::INTERNAL_SERVER_ERROR, "applied"),
+        Outcome::Quarantined { reason } => DavError::forbidden(reason),
+        Outcome::Rejected { rejection } => match rejection {
+            Rejection::VersionConflict { .. } => DavError::precondition_failed(),
+            Rejection::UidConflict { href } => DavError::conflict(format!(
+                "another resource already holds this UID: {href}"
+            )),
+            Rejection::NotFound { what } => DavError::conflict(format!("{what} not found")),
+            Rejection::AlreadyExists { what } => DavError::status(
+                StatusCode::PRECONDITION_FAILED,
+                format!("{what} already exists"),
+            ),
+            Rejection::UnsupportedComponent { .. } => DavError::precondition(
+                StatusCode::FORBIDDEN,
+                formats::xml::CALDAV,
+                "supported-calendar-component",
+            ),
+            Rejection::NotAllowed { reason } => DavError::forbidden(reason),
+        },
+    }
+}
+
+/// ETag comparison as clients really send them: `W/` and escaped quotes
+/// (Evolution) ignored.
+fn bare_etag(tag: &str) -> &str {
+    let tag = tag.trim();
+    let tag = tag.strip_prefix("W/").unwrap_or(tag);
+    tag.trim_matches(|c| c == '"' || c == '\\')
+}
+
+/// Evaluates `If-Match` and `If-None-Match` (RFC 9110 §13) for a write
+/// against the current ETag (None when the resource does not exist).
+pub fn check_write_conditions(headers: &HeaderMap, current: Option<&str>) -> DavResult<()> {
+    let matches = |list: &str| {
+        list.split(',').any(|t| {
+            let t = t.trim();
+            t == "*" && current.is_some()
+                || current.is_some_and(|c| bare_etag(t) == bare_etag(c))
+        })
+    };
+    if let Some(v) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+        if !matches(v) {
+            return Err(DavError::precondition_failed());
+        }
+    }
+    if let Some(v) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        if matches(v) {
+            return Err(DavError::status(
+                StatusCode::PRECONDITION_FAILED,
+                "the resource exists (If-None-Match)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `If-None-Match` on a read: true when the client's copy is current.
+pub fn not_modified(headers: &HeaderMap, current: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|list| {
+            list.split(',')
+                .any(|t| t.trim() == "*" || bare_etag(t) == bare_etag(current))
+        })
+}
+
+impl Dav {
+    pub fn new(max_resource_size: u64) -> anyhow::Result<Dav> {
+        let mut salt = [0u8; 16];
+        getrandom(&mut salt)?;
+        Ok(Dav {
+            auth: Arc::new(Authenticator::new(salt)),
+            cache: cache::RenderCache::new(64 * 1024 * 1024),
+            max_resource_size,
+        })
+    }
+
+    /// Authenticates a Basic `Authorization` value for the admin API too.
+    pub async fn authenticate(
+        &self,
+        engine: &Engine,
+        authorization: Option<&str>,
+    ) -> DavResult<UserRecord> {
+        match self
+            .auth
+            .authenticate(&engine.views.directory, authorization)
+            .await?
+        {
+            Authenticated::User(user) => Ok(user),
+            Authenticated::Refused => Err(DavError::Unauthorized),
+            Authenticated::Disabled => Err(DavError::forbidden("this account is disabled")),
+        }
+    }
+
+    /// Answers any request outside the admin API.
+    pub async fn handle(&self, engine: &Engine, request: Request) -> Response {
+        let started = std::time::Instant::now();
+        let method = request.method().clone();
+        let uri_path = request.uri().path().to_string();
+        let response = match self.dispatch(engine, request).await {
+            Ok(response) => response,
+            Err(e) => e.into_response(),
+        };
+        tracing::debug!(%method, path = %uri_path, status = response.status().as_u16(),
+            elapsed_us = started.elapsed().as_micros() as u64, "dav");
+        response
+    }
+
+    async fn dispatch(&self, engine: &Engine, request: Request) -> DavResult<Response> {
+        let (parts, body) = request.into_parts();
+        let uri_path = parts.uri.path();
+        if uri_path == "/.well-known/caldav" || uri_path == "/.well-known/carddav" {
+            return Ok((
+                StatusCode::MOVED_PERMANENTLY,
+                [(header::LOCATION, path::ROOT)],
+            )
+                .into_response());
+        }
+        let path = DavPath::parse(uri_path).map_err(|e| match e {
+            path::PathError::NotFound => DavError::not_found(),
+            bad => DavError::bad_request(bad.to_string()),
+        })?;
+        if parts.method == Method::OPTIONS {
+            return Ok(options());
+        }
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let user = self.authenticate(engine, authorization).await?;
+        let principal = user.principal();
+        if path.owner().is_some_and(|owner| owner != principal) {
+            return Err(DavError::forbidden(
+                "this belongs to another principal",
+            ));
+        }
+        let mut call = Call {
+            engine,
+            dav: self,
+            user,
+            principal,
+            path,
+            headers: parts.headers,
+            body: std::sync::Mutex::new(Some(body)),
+        };
+        match parts.method.as_str() {
+            "PROPFIND" => read::propfind(&mut call).await,
+            "REPORT" => read::report(&mut call).await,
+            "GET" => read::get(&call, true),
+            "HEAD" => read::get(&call, false),
+            "PROPPATCH" => write::proppatch(&mut call).await,
+            "MKCOL" | "MKCALENDAR" => write::mkcol(&mut call, parts.method.as_str()).await,
+            "PUT" => write::put(&mut call).await,
+            "DELETE" => write::delete(&mut call).await,
+            "COPY" | "MOVE" => write::copy_move(&mut call, parts.method == "MOVE").await,
+            other => Err(DavError::method_not_allowed(format!(
+                "{other} is not supported"
+            ))),
+        }
+    }
+}
+
+fn options() -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    headers.insert("DAV", HeaderValue::from_static(DAV_CLASSES));
+    headers.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    response
+}
+
+fn getrandom(buf: &mut [u8]) -> anyhow::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .map_err(|e| anyhow::anyhow!("reading /dev/urandom: {e}"))
+}
+
+/// A 207 Multi-Status response.
+pub fn multistatus(xml: impl Into<Body>) -> Response {
+    (
+        StatusCode::MULTI_STATUS,
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        xml.into(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn write_conditions_follow_rfc_9110() {
+        let cur = Some("\"7\"");
+        assert!(check_write_conditions(&headers(&[]), cur).is_ok());
+        assert!(check_write_conditions(&headers(&[("if-match", "\"7\"")]), cur).is_ok());
+        assert!(check_write_conditions(&headers(&[("if-match", "\"\\\"7\\\"\"")]), cur).is_ok());
+        assert!(check_write_conditions(&headers(&[("if-match", "W/\"7\", \"8\"")]), cur).is_ok());
+        assert!(check_write_conditions(&headers(&[("if-match", "\"6\"")]), cur).is_err());
+        assert!(check_write_conditions(&headers(&[("if-match", "*")]), None).is_err());
+        assert!(check_write_conditions(&headers(&[("if-none-match", "*")]), cur).is_err());
+        assert!(check_write_conditions(&headers(&[("if-none-match", "*")]), None).is_ok());
+        assert!(not_modified(&headers(&[("if-none-match", "\"7\"")]), "\"7\""));
+    }
+}

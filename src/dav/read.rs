@@ -1,0 +1,364 @@
+//! The read methods: PROPFIND, REPORT (sync-collection, multiget), GET
+//! and HEAD. They read the views only.
+
+use super::cache::{self, CacheKey};
+use super::path::{self, DavPath, Kind};
+use super::resource::{self, Ctx, Resource, SyncToken};
+use super::{multistatus, not_modified, Call, DavError, DavResult, Depth};
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use events::AggregateVersion;
+use formats::xml::{self, MultiStatus, PropRequest, Report, ResponseBody, DAV};
+
+/// What names a resource's current state in the render cache: its sync
+/// token (collections) or its tag (homes). Other resources are not cached.
+fn state_of(resource: &Resource) -> Option<String> {
+    match resource {
+        Resource::Calendar { record, .. } => {
+            Some(format!("{}/{}", SyncToken::of(record), record.version.0))
+        }
+        Resource::AddressBook { record, .. } => {
+            Some(format!("{}/{}", SyncToken::of(record), record.version.0))
+        }
+        Resource::Home { tag, .. } => Some(tag.clone()),
+        _ => None,
+    }
+}
+
+/// Serves a rendered body from the cache, or renders it and keeps it when
+/// the resource did not change while rendering.
+fn cached(
+    call: &Call<'_>,
+    resource: &Resource,
+    key_parts: &[&[u8]],
+    render: impl FnOnce() -> DavResult<String>,
+) -> DavResult<Response> {
+    let Some(state) = state_of(resource) else {
+        return Ok(multistatus(render()?));
+    };
+    let mut parts = key_parts.to_vec();
+    let href = resource.href();
+    parts.push(href.as_bytes());
+    parts.push(state.as_bytes());
+    let key: CacheKey = cache::key(&parts);
+    if let Some(body) = call.dav.cache.get(&key) {
+        return Ok(multistatus(body));
+    }
+    let body = Bytes::from(render()?);
+    let after = resource::load(&call.ctx(), &call.path)?;
+    if after.as_ref().and_then(state_of).as_deref() == Some(state.as_str()) {
+        call.dav.cache.insert(key, body.clone());
+    }
+    Ok(multistatus(body))
+}
+
+fn load(call: &Call<'_>) -> DavResult<Resource> {
+    resource::load(&call.ctx(), &call.path)?.ok_or_else(DavError::not_found)
+}
+
+pub async fn propfind(call: &mut Call<'_>) -> DavResult<Response> {
+    let depth = call.depth(Depth::Infinity)?;
+    if depth == Depth::Infinity {
+        return Err(DavError::precondition(
+            StatusCode::FORBIDDEN,
+            DAV,
+            "propfind-finite-depth",
+        ));
+    }
+    let body = call.xml_body().await?;
+    let request = xml::parse_propfind(&body)?;
+    let resource = load(call)?;
+    let depth_tag: &[u8] = if depth == Depth::One { b"1" } else { b"0" };
+    cached(call, &resource, &[b"PROPFIND", depth_tag, &body], || {
+        let ctx = call.ctx();
+        let mut ms = MultiStatus::default();
+        ms.responses.push(xml::Response {
+            href: resource.href(),
+            body: resource.propstats(&ctx, &request),
+        });
+        if depth == Depth::One {
+            for member in resource::members(&ctx, &resource)? {
+                ms.responses.push(xml::Response {
+                    href: member.href(),
+                    body: member.propstats(&ctx, &request),
+                });
+            }
+        }
+        Ok(xml::write_multistatus(&ms))
+    })
+}
+
+pub async fn report(call: &mut Call<'_>) -> DavResult<Response> {
+    let body = call.xml_body().await?;
+    let report = xml::parse_report(&body)?;
+    let resource = load(call)?;
+    match report {
+        Report::SyncCollection {
+            token,
+            limit,
+            props,
+            ..
+        } => cached(call, &resource, &[b"sync", &body], || {
+            sync_collection(&call.ctx(), &resource, &token, limit, &props)
+        }),
+        Report::CalendarMultiget { props, hrefs } => {
+            multiget_report(call, &resource, Kind::Calendar, &props, &hrefs, &body)
+        }
+        Report::AddressbookMultiget { props, hrefs } => {
+            multiget_report(call, &resource, Kind::AddressBook, &props, &hrefs, &body)
+        }
+        Report::Other(root) => {
+            tracing::debug!(report = %root.name, "unsupported report");
+            Err(DavError::precondition(
+                StatusCode::FORBIDDEN,
+                DAV,
+                "supported-report",
+            ))
+        }
+    }
+}
+
+fn invalid_sync_token() -> DavError {
+    DavError::precondition(StatusCode::FORBIDDEN, DAV, "valid-sync-token")
+}
+
+/// RFC 6578 on a collection (changes since the token, deletions as 404)
+/// or on a home (its collections, when its tag moved).
+fn sync_collection(
+    ctx: &Ctx<'_>,
+    resource: &Resource,
+    token: &str,
+    limit: Option<u32>,
+    props: &PropRequest,
+) -> DavResult<String> {
+    let (kind, principal, collection, current) = match resource {
+        Resource::Calendar {
+            principal,
+            name,
+            record,
+        } => (Kind::Calendar, principal, name, SyncToken::of(record)),
+        Resource::AddressBook {
+            principal,
+            name,
+            record,
+        } => (Kind::AddressBook, principal, name, SyncToken::of(record)),
+        Resource::Home { tag, .. } => return sync_home(ctx, resource, tag, token, props),
+        _ => {
+            return Err(DavError::precondition(
+                StatusCode::FORBIDDEN,
+                DAV,
+                "supported-report",
+            ))
+        }
+    };
+    let since = if token.is_empty() {
+        None
+    } else {
+        let asked = SyncToken::parse(token).ok_or_else(invalid_sync_token)?;
+        if asked.created != current.created || asked.ctag > current.ctag {
+            return Err(invalid_sync_token());
+        }
+        Some(asked.ctag)
+    };
+    let views = ctx.views;
+    let changes = match kind {
+        Kind::Calendar => views.calendars.changes_since(
+            principal,
+            collection,
+            since.unwrap_or(AggregateVersion::ABSENT),
+        )?,
+        Kind::AddressBook => views.contacts.changes_since(
+            principal,
+            collection,
+            since.unwrap_or(AggregateVersion::ABSENT),
+        )?,
+    };
+    // A first sync lists what exists; deletions only matter to a client
+    // that had seen the resource.
+    let mut changes: Vec<_> = changes
+        .into_iter()
+        .filter(|(_, change)| since.is_some() || !change.deleted)
+        .collect();
+    let mut ms = MultiStatus::default();
+    let mut reached = current.ctag;
+    let truncated = limit.is_some_and(|n| changes.len() > n as usize);
+    if let Some(n) = limit.filter(|_| truncated) {
+        changes.truncate(n as usize);
+        reached = changes
+            .last()
+            .map_or(since.unwrap_or(current.created), |(v, _)| *v);
+    } else if let Some((v, _)) = changes.last() {
+        reached = reached.max(*v);
+    }
+    for (_, change) in changes {
+        let href = path::object_href(kind, principal, collection, &change.href);
+        let path = DavPath::Object(kind, principal.clone(), collection.clone(), change.href);
+        let body = match resource::load(ctx, &path)? {
+            Some(object) if !change.deleted => object.propstats(ctx, props),
+            _ => ResponseBody::Status(404),
+        };
+        ms.responses.push(xml::Response { href, body });
+    }
+    if truncated {
+        ms.responses.push(xml::Response {
+            href: resource.href(),
+            body: ResponseBody::Status(507),
+        });
+    }
+    ms.sync_token = Some(
+        SyncToken {
+            created: current.created,
+            ctag: reached,
+        }
+        .to_string(),
+    );
+    Ok(xml::write_multistatus(&ms))
+}
+
+/// A home's members are its collections; its token is its tag. A client
+/// holding an older tag is sent back to a full PROPFIND.
+fn sync_home(
+    ctx: &Ctx<'_>,
+    home: &Resource,
+    tag: &str,
+    token: &str,
+    props: &PropRequest,
+) -> DavResult<String> {
+    let mut ms = MultiStatus {
+        sync_token: Some(tag.to_string()),
+        ..MultiStatus::default()
+    };
+    if token.is_empty() {
+        for member in resource::members(ctx, home)? {
+            ms.responses.push(xml::Response {
+                href: member.href(),
+                body: member.propstats(ctx, props),
+            });
+        }
+    } else if token != tag || !resource::is_home_token(token) {
+        return Err(invalid_sync_token());
+    }
+    Ok(xml::write_multistatus(&ms))
+}
+
+fn multiget_report(
+    call: &Call<'_>,
+    resource: &Resource,
+    kind: Kind,
+    props: &PropRequest,
+    hrefs: &[String],
+    body: &[u8],
+) -> DavResult<Response> {
+    let render = || multiget(&call.ctx(), kind, props, hrefs);
+    // Cacheable only when every href is inside the collection asked.
+    let base = resource.href();
+    let inside = matches!(
+        resource,
+        Resource::Calendar { .. } | Resource::AddressBook { .. }
+    ) && hrefs
+        .iter()
+        .all(|h| path::href_path(h).starts_with(&base));
+    if inside {
+        cached(call, resource, &[b"multiget", body], render)
+    } else {
+        Ok(multistatus(render()?))
+    }
+}
+
+/// calendar-multiget and addressbook-multiget: each href answered on its
+/// own; another principal's hrefs get 403 and never data.
+fn multiget(
+    ctx: &Ctx<'_>,
+    kind: Kind,
+    props: &PropRequest,
+    hrefs: &[String],
+) -> DavResult<String> {
+    let mut ms = MultiStatus::default();
+    for href in hrefs {
+        let body = match DavPath::parse(path::href_path(href)) {
+            Ok(path @ DavPath::Object(k, ..)) if k == kind => {
+                if path.owner() != Some(ctx.principal) {
+                    ResponseBody::Status(403)
+                } else {
+                    match resource::load(ctx, &path)? {
+                        Some(object) => object.propstats(ctx, props),
+                        None => ResponseBody::Status(404),
+                    }
+                }
+            }
+            Ok(path) if path.owner().is_some_and(|o| o != ctx.principal) => {
+                ResponseBody::Status(403)
+            }
+            _ => ResponseBody::Status(404),
+        };
+        ms.responses.push(xml::Response {
+            href: href.trim().to_string(),
+            body,
+        });
+    }
+    Ok(xml::write_multistatus(&ms))
+}
+
+pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
+    let resource = load(call)?;
+    let (content_type, body, etag, modified) = match &resource {
+        Resource::Object { kind, record, .. } => (
+            resource::object_content_type(*kind, record),
+            Bytes::from(record.body.clone()),
+            Some(record.etag()),
+            Some(record.modified_ms),
+        ),
+        Resource::File {
+            principal,
+            path,
+            entry,
+        } => (
+            resource::file_content_type(entry),
+            Bytes::from(
+                call.engine
+                    .views
+                    .files
+                    .body(principal, path)?
+                    .unwrap_or_default(),
+            ),
+            Some(entry.etag()),
+            Some(entry.modified_ms),
+        ),
+        collection => {
+            let mut listing = String::new();
+            for member in resource::members(&call.ctx(), collection)? {
+                listing.push_str(&member.href());
+                listing.push('\n');
+            }
+            ("text/plain; charset=utf-8".to_string(), Bytes::from(listing), None, None)
+        }
+    };
+    if let Some(etag) = &etag {
+        if not_modified(&call.headers, etag) {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            if let Ok(v) = HeaderValue::from_str(etag) {
+                response.headers_mut().insert(header::ETAG, v);
+            }
+            return Ok(response);
+        }
+    }
+    let length = body.len();
+    let mut response = if with_body {
+        body.into_response()
+    } else {
+        ().into_response()
+    };
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if let Some(v) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+        headers.insert(header::ETAG, v);
+    }
+    if let Some(v) = modified.and_then(|m| HeaderValue::from_str(&resource::http_date(m)).ok()) {
+        headers.insert(header::LAST_MODIFIED, v);
+    }
+    Ok(response)
+}

@@ -1,0 +1,638 @@
+//! The write methods on calendars and address books: PUT, DELETE,
+//! PROPPATCH, MKCALENDAR, extended MKCOL, COPY and MOVE. Each checks what
+//! it can against the views (so bad requests append nothing), then appends
+//! one event and answers from the outcome the projection recorded for it.
+
+use super::files;
+use super::path::{self, DavPath, Kind};
+use super::resource::{self, Resource};
+use super::{
+    check_write_conditions, multistatus, rejected, Call, DavError, DavResult,
+};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use events::payload::*;
+use events::{AggregateVersion, Payload};
+use formats::xml::{
+    self, Element, MkcolRequest, MultiStatus, PropStat, Property, PropertyUpdate, QName,
+    ResponseBody, Value, APPLE_ICAL, CALDAV, CARDDAV, DAV,
+};
+use projections::{Outcome, Rejection};
+
+fn namespace(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Calendar => CALDAV,
+        Kind::AddressBook => CARDDAV,
+    }
+}
+
+/// 201 or 204 with the new ETag, from an applied write.
+pub fn written(outcome: Outcome, created: bool) -> DavResult<Response> {
+    match outcome {
+        Outcome::Applied { version } => {
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::NO_CONTENT
+            };
+            let mut response = status.into_response();
+            if version != AggregateVersion::ABSENT {
+                if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+                    response.headers_mut().insert(header::ETAG, v);
+                }
+            }
+            Ok(response)
+        }
+        Outcome::Rejected {
+            rejection: Rejection::UidConflict { href },
+        } => Err(uid_conflict(href)),
+        other => Err(rejected(other)),
+    }
+}
+
+fn uid_conflict(href: String) -> DavError {
+    DavError::precondition(StatusCode::CONFLICT, CALDAV, "no-uid-conflict").with_href(href)
+}
+
+pub async fn put(call: &mut Call<'_>) -> DavResult<Response> {
+    match call.path.clone() {
+        DavPath::Object(kind, principal, collection, name) => {
+            put_object(call, kind, &principal, &collection, &name).await
+        }
+        DavPath::File(principal, file) => files::put(call, &principal, &file).await,
+        _ => Err(DavError::method_not_allowed(
+            "PUT makes resources, not collections",
+        )),
+    }
+}
+
+/// A validated object body: its UID and component.
+struct Validated {
+    uid: String,
+    component: Option<String>,
+}
+
+fn validate(kind: Kind, text: &str) -> DavResult<Validated> {
+    let invalid = |local: &str, e: formats::FormatError| {
+        tracing::debug!(error = %e, "invalid object");
+        DavError::precondition(StatusCode::FORBIDDEN, namespace(kind), local)
+    };
+    match kind {
+        Kind::Calendar => {
+            let object = formats::ical::validate_calendar_object(text)
+                .map_err(|e| invalid("valid-calendar-data", e))?;
+            Ok(Validated {
+                uid: object.uid,
+                component: Some(object.kind.as_str().to_string()),
+            })
+        }
+        Kind::AddressBook => {
+            let card =
+                formats::vcard::validate_card(text).map_err(|e| invalid("valid-address-data", e))?;
+            let uid = card.uid.ok_or_else(|| {
+                DavError::precondition(StatusCode::FORBIDDEN, CARDDAV, "valid-address-data")
+            })?;
+            Ok(Validated {
+                uid,
+                component: None,
+            })
+        }
+    }
+}
+
+fn check_content_type(call: &Call<'_>, kind: Kind) -> DavResult<()> {
+    let Some(ct) = call.header(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let accepted: &[&str] = match kind {
+        Kind::Calendar => &["text/calendar"],
+        Kind::AddressBook => &["text/vcard", "text/x-vcard", "text/directory"],
+    };
+    if accepted.contains(&media.as_str()) {
+        return Ok(());
+    }
+    Err(match kind {
+        Kind::Calendar => DavError::precondition(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            CALDAV,
+            "supported-calendar-data",
+        ),
+        Kind::AddressBook => DavError::precondition(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            CARDDAV,
+            "supported-address-data",
+        ),
+    })
+}
+
+/// Whether a calendar takes a component (address books take any card).
+fn accepts(call: &Call<'_>, kind: Kind, principal: &str, collection: &str, component: Option<&str>) -> DavResult<bool> {
+    Ok(match kind {
+        Kind::Calendar => {
+            let Some(record) = call.engine.views.calendars.collection(principal, collection)? else {
+                return Err(DavError::conflict(format!("no calendar {collection}")));
+            };
+            let set = resource::calendar_components(&record.props);
+            component.is_some_and(|c| set.iter().any(|s| s.eq_ignore_ascii_case(c)))
+        }
+        Kind::AddressBook => {
+            if call.engine.views.contacts.collection(principal, collection)?.is_none() {
+                return Err(DavError::conflict(format!("no address book {collection}")));
+            }
+            true
+        }
+    })
+}
+
+fn object(call: &Call<'_>, kind: Kind, p: &str, c: &str, o: &str) -> DavResult<Option<projections::calendars::ObjectRecord>> {
+    let views = &call.engine.views;
+    Ok(match kind {
+        Kind::Calendar => views.calendars.object(p, c, o)?,
+        Kind::AddressBook => views.contacts.object(p, c, o)?,
+    })
+}
+
+fn uid_holder(call: &Call<'_>, kind: Kind, p: &str, c: &str, uid: &str) -> DavResult<Option<String>> {
+    let views = &call.engine.views;
+    Ok(match kind {
+        Kind::Calendar => views.calendars.href_of_uid(p, c, uid)?,
+        Kind::AddressBook => views.contacts.href_of_uid(p, c, uid)?,
+    })
+}
+
+fn put_payload(kind: Kind, collection: &str, href: &str, uid: String, body: String) -> Payload {
+    match kind {
+        Kind::Calendar => Payload::CalendarObjectPut(CalendarObjectPut {
+            calendar: collection.to_string(),
+            href: href.to_string(),
+            uid,
+            ical: body,
+        }),
+        Kind::AddressBook => Payload::ContactPut(ContactPut {
+            address_book: collection.to_string(),
+            href: href.to_string(),
+            uid,
+            vcard: body,
+        }),
+    }
+}
+
+async fn put_object(
+    call: &mut Call<'_>,
+    kind: Kind,
+    principal: &str,
+    collection: &str,
+    name: &str,
+) -> DavResult<Response> {
+    check_content_type(call, kind)?;
+    let body = call
+        .body(|| DavError::precondition(StatusCode::PAYLOAD_TOO_LARGE, namespace(kind), "max-resource-size"))
+        .await?;
+    let text = String::from_utf8(body.to_vec()).map_err(|_| {
+        DavError::precondition(
+            StatusCode::FORBIDDEN,
+            namespace(kind),
+            match kind {
+                Kind::Calendar => "valid-calendar-data",
+                Kind::AddressBook => "valid-address-data",
+            },
+        )
+    })?;
+    let valid = validate(kind, &text)?;
+    if !accepts(call, kind, principal, collection, valid.component.as_deref())? {
+        return Err(DavError::precondition(
+            StatusCode::FORBIDDEN,
+            CALDAV,
+            "supported-calendar-component",
+        ));
+    }
+    let existing = object(call, kind, principal, collection, name)?;
+    check_write_conditions(&call.headers, existing.as_ref().map(|o| o.etag()).as_deref())?;
+    if let Some(holder) = uid_holder(call, kind, principal, collection, &valid.uid)? {
+        if holder != name {
+            return Err(uid_conflict(path::object_href(kind, principal, collection, &holder)));
+        }
+    }
+    let expected = existing.as_ref().map_or(AggregateVersion::ABSENT, |o| o.version);
+    let outcome = call
+        .submit(put_payload(kind, collection, name, valid.uid, text), expected)
+        .await?;
+    let outcome = with_uid_href(outcome, kind, principal, collection);
+    written(outcome, existing.is_none())
+}
+
+/// A UID conflict names the holder by href as the client sees it.
+fn with_uid_href(outcome: Outcome, kind: Kind, principal: &str, collection: &str) -> Outcome {
+    match outcome {
+        Outcome::Rejected {
+            rejection: Rejection::UidConflict { href },
+        } => Outcome::Rejected {
+            rejection: Rejection::UidConflict {
+                href: path::object_href(kind, principal, collection, &href),
+            },
+        },
+        other => other,
+    }
+}
+
+pub async fn delete(call: &mut Call<'_>) -> DavResult<Response> {
+    match call.path.clone() {
+        DavPath::Object(kind, p, c, o) => {
+            let existing = object(call, kind, &p, &c, &o)?.ok_or_else(DavError::not_found)?;
+            check_write_conditions(&call.headers, Some(&existing.etag()))?;
+            let payload = match kind {
+                Kind::Calendar => Payload::CalendarObjectDeleted(CalendarObjectDeleted {
+                    calendar: c,
+                    href: o,
+                }),
+                Kind::AddressBook => Payload::ContactDeleted(ContactDeleted {
+                    address_book: c,
+                    href: o,
+                }),
+            };
+            written(call.submit(payload, existing.version).await?, false)
+        }
+        DavPath::Collection(kind, p, c) => {
+            let resource = resource::load(&call.ctx(), &call.path)?.ok_or_else(DavError::not_found)?;
+            let version = match &resource {
+                Resource::Calendar { record, .. } => record.version,
+                Resource::AddressBook { record, .. } => record.version,
+                _ => return Err(DavError::not_found()),
+            };
+            check_write_conditions(&call.headers, Some(&format!("\"{version}\"")))?;
+            let _ = p;
+            let payload = match kind {
+                Kind::Calendar => Payload::CalendarDeleted(CalendarDeleted { calendar: c }),
+                Kind::AddressBook => {
+                    Payload::AddressBookDeleted(AddressBookDeleted { address_book: c })
+                }
+            };
+            written(call.submit(payload, version).await?, false)
+        }
+        DavPath::File(p, file) => files::delete(call, &p, &file).await,
+        _ => Err(DavError::forbidden("this collection cannot be deleted")),
+    }
+}
+
+/// Where a property of a PROPPATCH or MKCOL goes.
+enum Target {
+    /// A live property the server computes.
+    Protected,
+    /// A live property stored in the collection's own fields.
+    Live,
+    Dead,
+}
+
+fn target(resource: &Resource, name: &QName) -> Target {
+    if resource::is_protected(name) {
+        return Target::Protected;
+    }
+    let live: &[(&str, &str)] = match resource {
+        Resource::Calendar { .. } => &[
+            (DAV, "displayname"),
+            (CALDAV, "calendar-description"),
+            (APPLE_ICAL, "calendar-color"),
+            (CALDAV, "calendar-timezone"),
+        ],
+        Resource::AddressBook { .. } => &[(DAV, "displayname"), (CARDDAV, "addressbook-description")],
+        Resource::Folder { entry: Some(_), .. } | Resource::File { .. } => &[],
+        _ => return Target::Protected,
+    };
+    if live.iter().any(|(ns, local)| name.is(ns, local)) {
+        Target::Live
+    } else {
+        Target::Dead
+    }
+}
+
+/// The text of a property, `None` for a removal or an empty value.
+fn text_value(update: &PropertyUpdate) -> Option<String> {
+    match update {
+        PropertyUpdate::Set(el) => {
+            let text = el.text();
+            (!text.trim().is_empty()).then_some(text)
+        }
+        PropertyUpdate::Remove(_) => None,
+    }
+}
+
+fn update_name(update: &PropertyUpdate) -> &QName {
+    match update {
+        PropertyUpdate::Set(el) => &el.name,
+        PropertyUpdate::Remove(name) => name,
+    }
+}
+
+pub async fn proppatch(call: &mut Call<'_>) -> DavResult<Response> {
+    let body = call.xml_body().await?;
+    let updates = xml::parse_proppatch(&body)?;
+    let resource = resource::load(&call.ctx(), &call.path)?.ok_or_else(DavError::not_found)?;
+    let names: Vec<QName> = {
+        let mut names: Vec<QName> = Vec::new();
+        for u in &updates {
+            if !names.contains(update_name(u)) {
+                names.push(update_name(u).clone());
+            }
+        }
+        names
+    };
+    let refused: Vec<&QName> = names
+        .iter()
+        .filter(|n| matches!(target(&resource, n), Target::Protected))
+        .collect();
+    let answer = |status_of: &dyn Fn(&QName) -> u16| {
+        let mut stats: Vec<PropStat> = Vec::new();
+        for name in &names {
+            let status = status_of(name);
+            let prop = Property {
+                name: name.clone(),
+                value: Value::Empty,
+            };
+            match stats.iter_mut().find(|s| s.status == status) {
+                Some(s) => s.props.push(prop),
+                None => stats.push(PropStat {
+                    status,
+                    props: vec![prop],
+                }),
+            }
+        }
+        multistatus(xml::write_multistatus(&MultiStatus {
+            responses: vec![xml::Response {
+                href: resource.href(),
+                body: ResponseBody::PropStats(stats),
+            }],
+            sync_token: None,
+        }))
+    };
+    if !refused.is_empty() {
+        // All or nothing (RFC 4918 §9.2): the rest fail with 424.
+        return Ok(answer(&|n| if refused.contains(&n) { 403 } else { 424 }));
+    }
+    let mut dead = DeadPropertiesPatch::new();
+    let mut live: Vec<(&QName, Option<String>)> = Vec::new();
+    for update in &updates {
+        let name = update_name(update);
+        match target(&resource, name) {
+            Target::Live => live.push((name, text_value(update))),
+            Target::Dead => {
+                let value = match update {
+                    PropertyUpdate::Set(el) => Some(el.to_xml()),
+                    PropertyUpdate::Remove(_) => None,
+                };
+                dead.insert(name.clark(), value);
+            }
+            Target::Protected => {}
+        }
+    }
+    let (payload, expected) = match &resource {
+        Resource::Calendar { name, record, .. } => {
+            let mut e = CalendarUpdated {
+                calendar: name.clone(),
+                dead,
+                ..CalendarUpdated::default()
+            };
+            for (prop, value) in live {
+                match prop.local.as_str() {
+                    "displayname" => e.display_name = Some(value),
+                    "calendar-description" => e.description = Some(value),
+                    "calendar-color" => e.color = Some(value),
+                    _ => e.timezone = Some(value),
+                }
+            }
+            (Payload::CalendarUpdated(e), record.version)
+        }
+        Resource::AddressBook { name, record, .. } => {
+            let mut e = AddressBookUpdated {
+                address_book: name.clone(),
+                dead,
+                ..AddressBookUpdated::default()
+            };
+            for (prop, value) in live {
+                match prop.local.as_str() {
+                    "displayname" => e.display_name = Some(value),
+                    _ => e.description = Some(value),
+                }
+            }
+            (Payload::AddressBookUpdated(e), record.version)
+        }
+        Resource::Folder {
+            path,
+            entry: Some(entry),
+            ..
+        }
+        | Resource::File { path, entry, .. } => (
+            Payload::FilePropertiesPatched(FilePropertiesPatched {
+                path: path.clone(),
+                dead,
+            }),
+            entry.version,
+        ),
+        _ => return Ok(answer(&|_| 403)),
+    };
+    match call.submit(payload, expected).await? {
+        Outcome::Applied { .. } => Ok(answer(&|_| 200)),
+        other => Err(rejected(other)),
+    }
+}
+
+/// Collection properties from an MKCALENDAR or extended MKCOL body.
+fn calendar_props(set: &[Element]) -> CalendarProps {
+    let mut props = CalendarProps::default();
+    for el in set {
+        let text = el.text();
+        let value = (!text.trim().is_empty()).then_some(text);
+        match (el.name.ns.as_str(), el.name.local.as_str()) {
+            (DAV, "displayname") => props.display_name = value,
+            (CALDAV, "calendar-description") => props.description = value,
+            (APPLE_ICAL, "calendar-color") => props.color = value,
+            (CALDAV, "calendar-timezone") => props.timezone = value,
+            (CALDAV, "supported-calendar-component-set") => {
+                props.components = el
+                    .elements()
+                    .filter(|c| c.is(CALDAV, "comp"))
+                    .filter_map(|c| {
+                        c.attrs
+                            .iter()
+                            .find(|(n, _)| n.local == "name")
+                            .map(|(_, v)| v.to_ascii_uppercase())
+                    })
+                    .collect();
+            }
+            _ => {
+                props.dead.insert(el.name.clark(), el.to_xml());
+            }
+        }
+    }
+    props
+}
+
+fn address_book_props(set: &[Element]) -> AddressBookProps {
+    let mut props = AddressBookProps::default();
+    for el in set {
+        let text = el.text();
+        let value = (!text.trim().is_empty()).then_some(text);
+        match (el.name.ns.as_str(), el.name.local.as_str()) {
+            (DAV, "displayname") => props.display_name = value,
+            (CARDDAV, "addressbook-description") => props.description = value,
+            _ => {
+                props.dead.insert(el.name.clark(), el.to_xml());
+            }
+        }
+    }
+    props
+}
+
+pub async fn mkcol(call: &mut Call<'_>, method: &str) -> DavResult<Response> {
+    let calendar_method = method == "MKCALENDAR";
+    let location_not_ok =
+        || DavError::precondition(StatusCode::FORBIDDEN, CALDAV, "calendar-collection-location-ok");
+    let (kind, collection) = match call.path.clone() {
+        DavPath::Collection(kind, _, collection) => (kind, collection),
+        DavPath::File(p, file) if !calendar_method => return files::mkcol(call, &p, &file).await,
+        DavPath::Object(..) | DavPath::File(..) if calendar_method => return Err(location_not_ok()),
+        DavPath::Object(..) => {
+            return Err(DavError::forbidden(
+                "collections cannot be nested in calendars or address books",
+            ))
+        }
+        _ => return Err(DavError::method_not_allowed("this collection already exists")),
+    };
+    let body = call.xml_body().await?;
+    let empty = body.iter().all(u8::is_ascii_whitespace);
+    let request = match (empty, calendar_method) {
+        (true, _) => MkcolRequest::default(),
+        (false, true) => xml::parse_mkcalendar(&body)?,
+        (false, false) => xml::parse_mkcol(&body)?,
+    };
+    if resource::load(&call.ctx(), &call.path)?.is_some() {
+        return Err(DavError::method_not_allowed("this collection already exists"));
+    }
+    let wanted = match kind {
+        Kind::Calendar => QName::new(CALDAV, "calendar"),
+        Kind::AddressBook => QName::new(CARDDAV, "addressbook"),
+    };
+    if calendar_method && kind != Kind::Calendar {
+        return Err(location_not_ok());
+    }
+    if !calendar_method && !request.resourcetype.contains(&wanted) {
+        return Err(DavError::precondition(StatusCode::FORBIDDEN, DAV, "valid-resourcetype"));
+    }
+    let payload = match kind {
+        Kind::Calendar => Payload::CalendarCreated(CalendarCreated {
+            calendar: collection,
+            props: calendar_props(&request.set),
+        }),
+        Kind::AddressBook => Payload::AddressBookCreated(AddressBookCreated {
+            address_book: collection,
+            props: address_book_props(&request.set),
+        }),
+    };
+    match call.submit(payload, AggregateVersion::ABSENT).await? {
+        Outcome::Applied { .. } => Ok(StatusCode::CREATED.into_response()),
+        Outcome::Rejected {
+            rejection: Rejection::AlreadyExists { .. } | Rejection::VersionConflict { .. },
+        } => Err(DavError::method_not_allowed("this collection already exists")),
+        other => Err(rejected(other)),
+    }
+}
+
+/// The `Destination` of a COPY or MOVE, as a path of this principal.
+pub fn destination(call: &Call<'_>) -> DavResult<DavPath> {
+    let dest = call
+        .header(header::HeaderName::from_static("destination"))
+        .ok_or_else(|| DavError::bad_request("COPY and MOVE need a Destination header"))?;
+    let path = DavPath::parse(path::href_path(dest)).map_err(|e| match e {
+        path::PathError::NotFound => DavError::forbidden("the destination is not on this server's DAV tree"),
+        bad => DavError::bad_request(bad.to_string()),
+    })?;
+    if path.owner() != Some(call.principal.as_str()) {
+        return Err(DavError::forbidden("the destination belongs to another principal"));
+    }
+    Ok(path)
+}
+
+/// `Overwrite: F` forbids replacing the destination; the default is T.
+pub fn overwrite(call: &Call<'_>) -> bool {
+    !call
+        .header(header::HeaderName::from_static("overwrite"))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("f"))
+}
+
+pub async fn copy_move(call: &mut Call<'_>, moving: bool) -> DavResult<Response> {
+    let dest = destination(call)?;
+    match (call.path.clone(), dest) {
+        (DavPath::Object(k1, p, c1, o1), DavPath::Object(k2, _, c2, o2)) if k1 == k2 => {
+            copy_move_object(call, moving, k1, &p, (&c1, &o1), (&c2, &o2)).await
+        }
+        (DavPath::File(p, from), DavPath::File(_, to)) => {
+            files::copy_move(call, moving, &p, &from, &to).await
+        }
+        (DavPath::Collection(..), _) => Err(DavError::forbidden(
+            "calendars and address books cannot be copied or moved; their objects can",
+        )),
+        _ => Err(DavError::forbidden(
+            "COPY and MOVE work between collections of the same kind",
+        )),
+    }
+}
+
+async fn copy_move_object(
+    call: &mut Call<'_>,
+    moving: bool,
+    kind: Kind,
+    p: &str,
+    (c1, o1): (&str, &str),
+    (c2, o2): (&str, &str),
+) -> DavResult<Response> {
+    let source = object(call, kind, p, c1, o1)?.ok_or_else(DavError::not_found)?;
+    check_write_conditions(&call.headers, Some(&source.etag()))?;
+    if (c1, o1) == (c2, o2) {
+        return Err(DavError::forbidden("source and destination are the same"));
+    }
+    if !accepts(call, kind, p, c2, source.component.as_deref())? {
+        return Err(DavError::precondition(
+            StatusCode::FORBIDDEN,
+            CALDAV,
+            "supported-calendar-component",
+        ));
+    }
+    let replaced = object(call, kind, p, c2, o2)?;
+    let overwrite = overwrite(call);
+    if replaced.is_some() && !overwrite {
+        return Err(DavError::status(
+            StatusCode::PRECONDITION_FAILED,
+            "the destination exists and Overwrite is F",
+        ));
+    }
+    if let Some(holder) = uid_holder(call, kind, p, c2, &source.uid)? {
+        let leaving = moving && c1 == c2 && holder == o1;
+        if holder != o2 && !leaving {
+            return Err(uid_conflict(path::object_href(kind, p, c2, &holder)));
+        }
+    }
+    let (payload, expected) = if moving {
+        let payload = match kind {
+            Kind::Calendar => Payload::CalendarObjectMoved(CalendarObjectMoved {
+                calendar: c1.to_string(),
+                href: o1.to_string(),
+                to_calendar: c2.to_string(),
+                to_href: o2.to_string(),
+                overwrite,
+            }),
+            Kind::AddressBook => Payload::ContactMoved(ContactMoved {
+                address_book: c1.to_string(),
+                href: o1.to_string(),
+                to_address_book: c2.to_string(),
+                to_href: o2.to_string(),
+                overwrite,
+            }),
+        };
+        (payload, source.version)
+    } else {
+        let expected = replaced.as_ref().map_or(AggregateVersion::ABSENT, |o| o.version);
+        (put_payload(kind, c2, o2, source.uid.clone(), source.body.clone()), expected)
+    };
+    let outcome = with_uid_href(call.submit(payload, expected).await?, kind, p, c2);
+    written(outcome, replaced.is_none())
+}
