@@ -257,6 +257,35 @@ mod tests {
         .expecting(AggregateVersion(3))
     }
 
+    /// Absent leaves a property, `Some(None)` removes it: both must
+    /// survive the codec, or a PROPPATCH removal would silently vanish.
+    #[test]
+    fn property_removals_survive_encoding() {
+        let update = |display_name, color| {
+            let base = sample();
+            EventEnvelope::new(
+                base.event_id,
+                base.occurred_at,
+                "alice@example.com",
+                "alice@example.com",
+                Payload::CalendarUpdated(CalendarUpdated {
+                    calendar: "work".into(),
+                    display_name,
+                    color,
+                    ..CalendarUpdated::default()
+                }),
+            )
+        };
+        for e in [
+            update(None, Some(None)),
+            update(Some(Some("Work".into())), None),
+            update(Some(None), Some(Some("#FF0000".into()))),
+        ] {
+            let decoded = decode_record(&record(encode(&e))).unwrap();
+            assert_eq!(decoded.payload, e.payload);
+        }
+    }
+
     fn record(out: OutgoingRecord) -> LogRecord {
         LogRecord {
             domain: crate::Domain::Seen,

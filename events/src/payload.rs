@@ -18,6 +18,29 @@ pub type DeadProperties = BTreeMap<String, String>;
 /// A change of dead properties: `Some` sets, `None` removes.
 pub type DeadPropertiesPatch = BTreeMap<String, Option<String>>;
 
+/// `Option<Option<T>>` fields of update events: absent leaves a property
+/// as it was, `null` removes it, a value sets it. Plain serde would read
+/// `null` back as absent and lose the removal.
+mod change {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(
+        value: &Option<Option<T>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
 /// Properties of a calendar collection, as set by MKCALENDAR or PROPPATCH.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CalendarProps {
@@ -44,9 +67,13 @@ pub struct CalendarCreated {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CalendarUpdated {
     pub calendar: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
     pub display_name: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
     pub color: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
     pub description: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
     pub timezone: Option<Option<String>>,
     pub components: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -103,7 +130,9 @@ pub struct AddressBookCreated {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressBookUpdated {
     pub address_book: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
     pub display_name: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
     pub description: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dead: DeadPropertiesPatch,
@@ -160,6 +189,7 @@ pub struct UserCreated {
 pub struct UserUpdated {
     pub login: String,
     pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
     pub display_name: Option<Option<String>>,
     pub password_hash: Option<String>,
     pub admin: Option<bool>,

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cmd;
+pub mod http;
 pub mod server;
 
 use chrono::TimeZone;

@@ -16,6 +16,7 @@ pub struct TestServer {
     pub data: PathBuf,
     /// Log flags (e.g. `--kafka-brokers`) every command on this server needs.
     pub log_args: Vec<String>,
+    serve_args: Vec<String>,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -47,24 +48,32 @@ impl TestServer {
             ok(cmd, &format!("{password}\n"));
         }
         let port = free_port();
-        let mut serve = reprise(&data);
-        serve
-            .args(&log_args)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(serve_args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        let child = serve.spawn().expect("spawn reprise serve");
+        let serve_args: Vec<String> = serve_args.iter().map(|s| s.to_string()).collect();
+        let child = spawn(&data, &log_args, port, &serve_args);
         let server = TestServer {
             url: format!("http://127.0.0.1:{port}"),
             port,
             data,
             log_args,
+            serve_args,
             child,
             _dir: dir,
         };
         server.wait_ready();
         server
+    }
+
+    /// Stops the server and starts it again on the same port; with
+    /// `rebuild`, its views are deleted first, so it rebuilds them from
+    /// the log before it is ready.
+    pub fn restart(&mut self, rebuild: bool) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if rebuild {
+            std::fs::remove_dir_all(self.data.join("views")).expect("remove the views");
+        }
+        self.child = spawn(&self.data, &self.log_args, self.port, &self.serve_args);
+        self.wait_ready();
     }
 
     fn wait_ready(&self) {
@@ -95,6 +104,18 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn(data: &Path, log_args: &[String], port: u16, serve_args: &[String]) -> Child {
+    let mut serve = reprise(data);
+    serve
+        .args(["--log-level", "warn"])
+        .args(log_args)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(serve_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    serve.spawn().expect("spawn reprise serve")
 }
 
 fn capitalised(login: &str) -> String {

@@ -1,0 +1,528 @@
+//! WebDAV, CalDAV and CardDAV against a running `reprise serve`, over raw
+//! HTTP so each test sees exactly what a client would.
+
+mod common;
+
+use common::cmd::{fixture, ok};
+use common::http::{send, Dav, Reply};
+use common::server::TestServer;
+use std::collections::BTreeSet;
+
+const ALICE: &str = "alice@example.com";
+const CAL: &str = "/dav/calendars/alice@example.com/default/";
+const BOOK: &str = "/dav/addressbooks/alice@example.com/default/";
+const GETETAG: &str = r#"<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>"#;
+
+fn alice(server: &TestServer) -> Dav {
+    Dav::new(server.port, "alice", "alice-secret")
+}
+
+fn event(uid: &str, summary: &str) -> String {
+    common::ical(uid, summary)
+}
+
+fn todo(uid: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VTODO\r\nUID:{uid}\r\n\
+DTSTAMP:20260101T000000Z\r\nSUMMARY:Todo\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+fn assert_status(reply: &Reply, status: u16) {
+    assert_eq!(reply.status, status, "{reply:#?}");
+}
+
+/// Records in the log, counted from the records themselves.
+fn log_records(server: &TestServer) -> u64 {
+    let mut cmd = server.command();
+    cmd.args(["--server", &server.url, "log", "stats", "--json"]);
+    let text = ok(cmd, "");
+    let json = &text[text.find('[').expect("JSON")..];
+    let stats: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+    stats.iter().map(|s| s["count"].as_u64().unwrap()).sum()
+}
+
+/// Fixtures holding exactly one UID: each is one storable resource.
+fn single_object_fixtures(dir: &str, ext: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(fixture(dir)).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(ext) || name.starts_with("bad_") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let uids: BTreeSet<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("UID:"))
+            .map(str::trim)
+            .collect();
+        let cards = text.matches("BEGIN:VCARD").count();
+        let version_ok = ext != ".vcf" || !text.contains("VERSION:2.1");
+        if uids.len() == 1 && cards <= 1 && version_ok {
+            out.push((name, text));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn discovery_leads_clients_from_the_bare_url_to_their_homes() {
+    let server = TestServer::start();
+    let dav = alice(&server);
+
+    let options = send(server.port, "OPTIONS", "/dav/", &[], b"");
+    assert_status(&options, 200);
+    let classes = options.header("dav").unwrap();
+    assert!(classes.contains("calendar-access") && classes.contains("addressbook"));
+    assert!(!classes.split(',').any(|c| c.trim() == "2"), "{classes}");
+    assert!(options.header("allow").unwrap().contains("MKCALENDAR"));
+
+    for well_known in ["/.well-known/caldav", "/.well-known/carddav"] {
+        let r = send(server.port, "PROPFIND", well_known, &[], b"");
+        assert_status(&r, 301);
+        assert_eq!(r.header("location"), Some("/dav/"));
+    }
+
+    // Apple sends everything unauthenticated first.
+    let anonymous = send(server.port, "PROPFIND", "/", &[("Depth", "0")], b"");
+    assert_status(&anonymous, 401);
+    assert!(anonymous.header("www-authenticate").unwrap().starts_with("Basic"));
+    let wrong = Dav::new(server.port, "alice", "nope").propfind("/", "0", GETETAG);
+    assert_status(&wrong, 401);
+
+    let root = dav.propfind(
+        "/",
+        "0",
+        r#"<propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>"#,
+    );
+    assert_status(&root, 207);
+    assert!(root.body.contains("<d:href>/dav/principals/alice@example.com/</d:href>"));
+
+    // The email works as a login too.
+    let by_email = Dav::new(server.port, ALICE, "alice-secret");
+    let principal = by_email.propfind(
+        "/dav/principals/alice@example.com/",
+        "0",
+        r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:A="urn:ietf:params:xml:ns:carddav">
+             <prop><displayname/><principal-URL/><C:calendar-home-set/><A:addressbook-home-set/>
+             <C:calendar-user-address-set/></prop></propfind>"#,
+    );
+    assert_status(&principal, 207);
+    for expected in [
+        "<d:displayname>Alice</d:displayname>",
+        "<c:calendar-home-set><d:href>/dav/calendars/alice@example.com/</d:href>",
+        "<card:addressbook-home-set><d:href>/dav/addressbooks/alice@example.com/</d:href>",
+        "<d:href>mailto:alice@example.com</d:href>",
+        "<d:principal-URL><d:href>/dav/principals/alice@example.com/</d:href>",
+    ] {
+        assert!(principal.body.contains(expected), "{expected}\n{}", principal.body);
+    }
+
+    let home = dav.propfind("/dav/calendars/alice@example.com/", "1", "");
+    assert_status(&home, 207);
+    assert!(home.body.contains("<cs:getctag>"));
+    assert!(home.body.contains("<d:sync-collection/>"), "{}", home.body);
+    assert!(home.body.contains(CAL), "the default calendar is listed");
+    let books = dav.propfind("/dav/addressbooks/alice@example.com/", "1", "");
+    assert!(books.body.contains(BOOK) && books.body.contains("<card:addressbook/>"));
+
+    let infinite = dav.propfind(CAL, "infinity", GETETAG);
+    assert_status(&infinite, 403);
+    assert!(infinite.body.contains("propfind-finite-depth"));
+
+    let names = dav.propfind(CAL, "0", r#"<propfind xmlns="DAV:"><propname/></propfind>"#);
+    assert!(names.body.contains("<c:supported-calendar-component-set/>"));
+    let missing = dav.propfind(
+        CAL,
+        "0",
+        r#"<propfind xmlns="DAV:"><prop><getctag xmlns="http://calendarserver.org/ns/"/><x xmlns="urn:none"/></prop></propfind>"#,
+    );
+    assert!(missing.body.contains("HTTP/1.1 404 Not Found"), "{}", missing.body);
+}
+
+#[test]
+fn objects_round_trip_with_etags_and_conditional_requests() {
+    let server = TestServer::start();
+    let dav = alice(&server);
+    let calendars = single_object_fixtures("ical", ".ics");
+    assert!(calendars.len() >= 3, "{calendars:?}");
+    for (name, body) in &calendars {
+        let href = format!("{CAL}{name}");
+        let put = dav.put(&href, "text/calendar; charset=utf-8", body, &[]);
+        assert_status(&put, 201);
+        let etag = put.etag();
+        let got = dav.get(&href);
+        assert_status(&got, 200);
+        assert_eq!(&got.body, body, "{name} comes back byte for byte");
+        assert_eq!(got.etag(), etag);
+        assert!(got.header("last-modified").is_some());
+    }
+    let cards = single_object_fixtures("vcard", ".vcf");
+    assert!(!cards.is_empty());
+    for (i, (name, body)) in cards.iter().enumerate() {
+        // Old Thunderbird connectors send text/x-vcard.
+        let ct = if i % 2 == 0 { "text/vcard" } else { "text/x-vcard" };
+        let put = dav.put(&format!("{BOOK}{name}"), ct, body, &[]);
+        assert_status(&put, 201);
+        assert_eq!(&dav.get(&format!("{BOOK}{name}")).body, body);
+    }
+
+    let href = format!("{CAL}conditional.ics");
+    let created = dav.put(&href, "text/calendar", &event("cond", "v1"), &[("If-None-Match", "*")]);
+    assert_status(&created, 201);
+    let v1 = created.etag();
+    let again = dav.put(&href, "text/calendar", &event("cond", "v1"), &[("If-None-Match", "*")]);
+    assert_status(&again, 412);
+    let stale = dav.put(&href, "text/calendar", &event("cond", "v2"), &[("If-Match", "\"1\"")]);
+    assert_status(&stale, 412);
+    let updated = dav.put(&href, "text/calendar", &event("cond", "v2"), &[("If-Match", &v1)]);
+    assert_status(&updated, 204);
+    let v2 = updated.etag();
+    assert_ne!(v1, v2);
+    let head = dav.request("HEAD", &href, &[], "");
+    assert_status(&head, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(head.etag(), v2);
+    let cached = dav.request("GET", &href, &[("If-None-Match", &v2)], "");
+    assert_status(&cached, 304);
+    // Evolution escapes the quotes.
+    let escaped = format!("\"\\{}\\\"\"", &v2[..v2.len() - 1]);
+    let del_stale = dav.request("DELETE", &href, &[("If-Match", &v1)], "");
+    assert_status(&del_stale, 412);
+    let del = dav.request("DELETE", &href, &[("If-Match", &escaped)], "");
+    assert_status(&del, 204);
+    assert_status(&dav.get(&href), 404);
+    assert_status(&dav.request("DELETE", &href, &[], ""), 404);
+}
+
+#[test]
+fn collections_are_created_patched_and_deleted() {
+    let server = TestServer::start();
+    let dav = alice(&server);
+    let work = "/dav/calendars/alice@example.com/work/";
+    let mk = dav.request(
+        "MKCALENDAR",
+        work,
+        &[("Content-Type", "application/xml")],
+        r#"<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:A="http://apple.com/ns/ical/">
+             <D:set><D:prop><D:displayname>Work</D:displayname><A:calendar-color>#FF0000FF</A:calendar-color>
+             <C:supported-calendar-component-set><C:comp name="VTODO"/></C:supported-calendar-component-set>
+             </D:prop></D:set></C:mkcalendar>"#,
+    );
+    assert_status(&mk, 201);
+    assert_status(&dav.request("MKCALENDAR", work, &[], ""), 405);
+    let event_in_todo_list = dav.put(&format!("{work}e.ics"), "text/calendar", &event("e", "x"), &[]);
+    assert_status(&event_in_todo_list, 403);
+    assert!(event_in_todo_list.body.contains("supported-calendar-component"));
+    assert_status(&dav.put(&format!("{work}t.ics"), "text/calendar", &todo("t"), &[]), 201);
+
+    let patch = dav.request(
+        "PROPPATCH",
+        work,
+        &[("Content-Type", "application/xml")],
+        r#"<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:X="urn:example:x">
+             <D:set><D:prop><D:displayname>Work things</D:displayname>
+               <C:calendar-description>Everything at work</C:calendar-description>
+               <X:order xml:lang="en">3<X:sub a="b"/></X:order></D:prop></D:set>
+             <D:remove><D:prop><A:calendar-color xmlns:A="http://apple.com/ns/ical/"/></D:prop></D:remove>
+           </D:propertyupdate>"#,
+    );
+    assert_status(&patch, 207);
+    assert!(!patch.body.contains("403"), "{}", patch.body);
+    let props = dav.propfind(
+        work,
+        "0",
+        r#"<propfind xmlns="DAV:"><prop><displayname/><calendar-description xmlns="urn:ietf:params:xml:ns:caldav"/>
+           <calendar-color xmlns="http://apple.com/ns/ical/"/><order xmlns="urn:example:x"/></prop></propfind>"#,
+    );
+    assert!(props.body.contains("<d:displayname>Work things</d:displayname>"));
+    assert!(props.body.contains("Everything at work"));
+    assert!(props.body.contains(r#"xml:lang="en">3<"#), "{}", props.body);
+    assert!(props.body.contains("<ical:calendar-color/></d:prop><d:status>HTTP/1.1 404"), "{}", props.body);
+
+    // A protected property fails the whole PROPPATCH.
+    let protected = dav.request(
+        "PROPPATCH",
+        work,
+        &[("Content-Type", "application/xml")],
+        r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:getetag>x</D:getetag>
+           <D:displayname>Never</D:displayname></D:prop></D:set></D:propertyupdate>"#,
+    );
+    assert_status(&protected, 207);
+    assert!(protected.body.contains("403") && protected.body.contains("424"));
+    assert!(dav.propfind(work, "0", "").body.contains("Work things"));
+
+    let book = "/dav/addressbooks/alice@example.com/team/";
+    let mkcol = dav.request(
+        "MKCOL",
+        book,
+        &[("Content-Type", "application/xml")],
+        r#"<D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:set><D:prop>
+           <D:resourcetype><D:collection/><C:addressbook/></D:resourcetype><D:displayname>Team</D:displayname>
+           </D:prop></D:set></D:mkcol>"#,
+    );
+    assert_status(&mkcol, 201);
+    assert!(dav.propfind(book, "0", "").body.contains("<d:displayname>Team</d:displayname>"));
+    let plain = dav.request("MKCOL", "/dav/addressbooks/alice@example.com/plain/", &[], "");
+    assert_status(&plain, 403);
+    let nested = dav.request("MKCALENDAR", &format!("{work}inner/"), &[], "");
+    assert_status(&nested, 403);
+    assert!(nested.body.contains("calendar-collection-location-ok"));
+
+    assert_status(&dav.request("DELETE", work, &[], ""), 204);
+    assert_status(&dav.propfind(work, "0", ""), 404);
+    assert_status(&dav.get(&format!("{work}t.ics")), 404);
+}
+
+fn sync(dav: &Dav, path: &str, token: &str, limit: Option<u32>) -> Reply {
+    let limit = limit
+        .map(|n| format!("<limit><nresults>{n}</nresults></limit>"))
+        .unwrap_or_default();
+    dav.report(
+        path,
+        &format!(
+            r#"<sync-collection xmlns="DAV:"><sync-token>{token}</sync-token><sync-level>1</sync-level>{limit}<prop><getetag/></prop></sync-collection>"#
+        ),
+    )
+}
+
+fn token_of(reply: &Reply) -> String {
+    let start = reply.body.find("<d:sync-token>").expect("a sync token") + 14;
+    let end = reply.body[start..].find('<').unwrap() + start;
+    reply.body[start..end].to_string()
+}
+
+#[test]
+fn sync_collection_reports_changes_and_deletions_since_a_token() {
+    let server = TestServer::start();
+    let dav = alice(&server);
+    for i in 0..3 {
+        assert_status(&dav.put(&format!("{CAL}{i}.ics"), "text/calendar", &event(&format!("u{i}"), "x"), &[]), 201);
+    }
+    let first = sync(&dav, CAL, "", None);
+    assert_status(&first, 207);
+    assert_eq!(first.body.matches("<d:response>").count(), 3);
+    let token = token_of(&first);
+
+    let unchanged = sync(&dav, CAL, &token, None);
+    assert_eq!(unchanged.body.matches("<d:response>").count(), 0);
+    assert_eq!(token_of(&unchanged), token);
+
+    assert_status(&dav.put(&format!("{CAL}1.ics"), "text/calendar", &event("u1", "changed"), &[]), 204);
+    assert_status(&dav.request("DELETE", &format!("{CAL}2.ics"), &[], ""), 204);
+    assert_status(&dav.put(&format!("{CAL}3.ics"), "text/calendar", &event("u3", "new"), &[]), 201);
+    let delta = sync(&dav, CAL, &token, None);
+    assert_eq!(delta.body.matches("<d:response>").count(), 3, "{}", delta.body);
+    assert!(delta.body.contains(&format!("<d:href>{CAL}2.ics</d:href><d:status>HTTP/1.1 404")));
+    assert!(!delta.body.contains(&format!("{CAL}0.ics")));
+
+    // A deleted member is not listed on a first sync.
+    let fresh = sync(&dav, CAL, "", None);
+    assert_eq!(fresh.body.matches("<d:response>").count(), 3);
+    assert!(!fresh.body.contains("404"));
+
+    let limited = sync(&dav, CAL, &token, Some(1));
+    assert_eq!(limited.body.matches("<d:getetag>").count(), 1);
+    assert!(limited.body.contains("HTTP/1.1 507"));
+    let rest = sync(&dav, CAL, &token_of(&limited), None);
+    assert_eq!(rest.body.matches("<d:response>").count(), 2, "{}", rest.body);
+
+    for bad in ["urn:reprise:sync:1:999999", "http://elsewhere/token", "urn:reprise:sync:7:7"] {
+        let r = sync(&dav, CAL, bad, None);
+        assert_status(&r, 403);
+        assert!(r.body.contains("valid-sync-token"));
+    }
+    // The ctag moved with every change, and the home's tag with it.
+    let ctag = |path: &str| {
+        let r = dav.propfind(path, "0", r#"<propfind xmlns="DAV:"><prop><getctag xmlns="http://calendarserver.org/ns/"/></prop></propfind>"#);
+        let start = r.body.find("<cs:getctag>").unwrap() + 12;
+        r.body[start..start + r.body[start..].find('<').unwrap()].to_string()
+    };
+    let (cal_tag, home_tag) = (ctag(CAL), ctag("/dav/calendars/alice@example.com/"));
+    assert_status(&dav.request("DELETE", &format!("{CAL}3.ics"), &[], ""), 204);
+    assert_ne!(ctag(CAL), cal_tag);
+    assert_ne!(ctag("/dav/calendars/alice@example.com/"), home_tag);
+}
+
+#[test]
+fn objects_copy_and_move_between_collections_of_their_owner() {
+    let server = TestServer::start();
+    let dav = alice(&server);
+    let other = "/dav/calendars/alice@example.com/other/";
+    assert_status(&dav.request("MKCALENDAR", other, &[], ""), 201);
+    let src = format!("{CAL}a.ics");
+    assert_status(&dav.put(&src, "text/calendar", &event("a", "A"), &[]), 201);
+    let dest = |path: &str| format!("{}{path}", server.url);
+
+    let copy = dav.request("COPY", &src, &[("Destination", &dest(&format!("{other}a.ics")))], "");
+    assert_status(&copy, 201);
+    assert_eq!(dav.get(&format!("{other}a.ics")).body, event("a", "A"));
+    // The same UID twice in one calendar is refused, naming the holder.
+    let twin = dav.request("COPY", &src, &[("Destination", &dest(&format!("{CAL}b.ics")))], "");
+    assert_status(&twin, 409);
+    assert!(twin.body.contains(&format!("<d:href>{src}</d:href>")), "{}", twin.body);
+
+    let no_overwrite = dav.request(
+        "MOVE",
+        &src,
+        &[("Destination", &dest(&format!("{other}a.ics"))), ("Overwrite", "F")],
+        "",
+    );
+    assert_status(&no_overwrite, 412);
+    let rename = dav.request("MOVE", &src, &[("Destination", &dest(&format!("{CAL}renamed.ics")))], "");
+    assert_status(&rename, 201);
+    assert_status(&dav.get(&src), 404);
+    assert_eq!(dav.get(&format!("{CAL}renamed.ics")).body, event("a", "A"));
+    let moved = dav.request(
+        "MOVE",
+        &format!("{CAL}renamed.ics"),
+        &[("Destination", &dest(&format!("{other}a.ics")))],
+        "",
+    );
+    assert_status(&moved, 204);
+    let listing = dav.propfind(CAL, "1", GETETAG);
+    assert!(!listing.body.contains("renamed.ics"));
+
+    let elsewhere = dav.request(
+        "COPY",
+        &format!("{other}a.ics"),
+        &[("Destination", &dest("/dav/calendars/bob@example.com/default/a.ics"))],
+        "",
+    );
+    assert_status(&elsewhere, 403);
+}
+
+#[test]
+fn nobody_reads_or_writes_another_principals_data() {
+    let server = TestServer::start();
+    let bob = Dav::new(server.port, "bob", "bob-secret");
+    let secret = "/dav/calendars/bob@example.com/default/secret.ics";
+    assert_status(&bob.put(secret, "text/calendar", &event("secret", "Bob's secret"), &[]), 201);
+    let dav = alice(&server);
+    for (method, path) in [
+        ("PROPFIND", "/dav/calendars/bob@example.com/default/"),
+        ("PROPFIND", "/dav/principals/bob@example.com/"),
+        ("GET", secret),
+        ("DELETE", secret),
+        ("PUT", "/dav/calendars/bob@example.com/default/x.ics"),
+        ("PROPFIND", "/dav/files/bob@example.com/"),
+    ] {
+        let r = dav.request(method, path, &[("Depth", "1"), ("Content-Type", "text/calendar")], "");
+        assert_status(&r, 403);
+        assert!(!r.body.contains("secret"), "{}", r.body);
+    }
+    let multiget = dav.report(
+        CAL,
+        &format!(
+            r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+               <D:prop><D:getetag/><C:calendar-data/></D:prop><D:href>{secret}</D:href>
+               <D:href>{CAL}missing.ics</D:href></C:calendar-multiget>"#
+        ),
+    );
+    assert_status(&multiget, 207);
+    assert!(multiget.body.contains("HTTP/1.1 403"), "{}", multiget.body);
+    assert!(multiget.body.contains("HTTP/1.1 404"));
+    assert!(!multiget.body.contains("Bob's secret"));
+    let sync = sync(&dav, "/dav/calendars/bob@example.com/default/", "", None);
+    assert_status(&sync, 403);
+    assert_eq!(bob.get(secret).body, event("secret", "Bob's secret"));
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_appends_nothing() {
+    let server = TestServer::start_with(&[], &["--max-resource-size", "4096"]);
+    let dav = alice(&server);
+    assert_status(&dav.put(&format!("{CAL}taken.ics"), "text/calendar", &event("taken", "t"), &[]), 201);
+    let before = log_records(&server);
+    let xml = [("Content-Type", "application/xml")];
+
+    let malformed = dav.request("PROPFIND", CAL, &[("Depth", "0"), xml[0]], "<propfind xmlns='DAV:'><prop>");
+    assert_status(&malformed, 400);
+    let laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>
+        <propfind xmlns="DAV:"><prop><displayname>&lol2;</displayname></prop></propfind>"#;
+    let dtd = dav.request("PROPPATCH", CAL, &xml, laughs);
+    assert_status(&dtd, 400);
+    assert!(dtd.body.contains("document type"), "{}", dtd.body);
+    let unknown = dav.report(CAL, r#"<x:no-such-report xmlns:x="urn:example:x"/>"#);
+    assert_status(&unknown, 403);
+    assert!(unknown.body.contains("supported-report"));
+
+    let big = event("big", &"x".repeat(5000));
+    let too_large = dav.put(&format!("{CAL}big.ics"), "text/calendar", &big, &[]);
+    assert_status(&too_large, 413);
+    assert!(too_large.body.contains("max-resource-size"));
+    let invalid = dav.put(&format!("{CAL}bad.ics"), "text/calendar", "BEGIN:VCALENDAR\r\nEND:VEVENT\r\n", &[]);
+    assert_status(&invalid, 403);
+    assert!(invalid.body.contains("valid-calendar-data"));
+    let card = dav.put(&format!("{BOOK}bad.vcf"), "text/vcard", "BEGIN:VCARD\r\nVERSION:4.0\r\nEND:VCARD\r\n", &[]);
+    assert_status(&card, 403);
+    assert!(card.body.contains("valid-address-data"));
+    let duplicate = dav.put(&format!("{CAL}other.ics"), "text/calendar", &event("taken", "t"), &[]);
+    assert_status(&duplicate, 409);
+    assert!(duplicate.body.contains(&format!("<c:no-uid-conflict><d:href>{CAL}taken.ics</d:href>")));
+    let wrong_type = dav.put(&format!("{CAL}plain.ics"), "text/plain", &event("p", "p"), &[]);
+    assert_status(&wrong_type, 415);
+    assert!(wrong_type.body.contains("supported-calendar-data"));
+    let wrong_xml_type = dav.request("PROPPATCH", CAL, &[("Content-Type", "text/plain")], "<x/>");
+    assert_status(&wrong_xml_type, 415);
+    for path in [
+        "/dav/calendars/alice@example.com/../bob@example.com/default/",
+        "/dav/calendars/alice@example.com/default%2F..%2F/",
+        "/dav/calendars/alice@example.com/%2e%2e/",
+    ] {
+        assert_status(&dav.propfind(path, "0", GETETAG), 400);
+    }
+    assert_status(&dav.put(&format!("{CAL}..%2Fx.ics"), "text/calendar", &event("y", "y"), &[]), 400);
+
+    assert_eq!(log_records(&server), before, "bad requests append nothing");
+}
+
+#[test]
+fn concurrent_writers_are_decided_by_the_log() {
+    let server = TestServer::start();
+    let dav = alice(&server);
+    let href = format!("{CAL}contended.ics");
+    let etag = dav.put(&href, "text/calendar", &event("contended", "v0"), &[]).etag();
+    let port = server.port;
+    let writers: Vec<_> = (0..6)
+        .map(|i| {
+            let (href, etag) = (href.clone(), etag.clone());
+            std::thread::spawn(move || {
+                Dav::new(port, "alice", "alice-secret")
+                    .put(&href, "text/calendar", &event("contended", &format!("v{i}")), &[("If-Match", &etag)])
+                    .status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 204).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 5, "{statuses:?}");
+}
+
+#[test]
+fn a_rebuild_serves_the_same_etags_ctags_and_sync_tokens() {
+    let mut server = TestServer::start();
+    let dav = alice(&server);
+    for i in 0..5 {
+        dav.put(&format!("{CAL}{i}.ics"), "text/calendar", &event(&format!("r{i}"), "x"), &[]);
+        dav.put(&format!("{BOOK}{i}.vcf"), "text/vcard", &common::vcard(&format!("c{i}"), "Someone"), &[]);
+    }
+    dav.request("DELETE", &format!("{CAL}3.ics"), &[], "");
+    dav.request("MOVE", &format!("{CAL}4.ics"), &[("Destination", &format!("{CAL}moved.ics"))], "");
+    let props = r#"<propfind xmlns="DAV:"><prop><getetag/><sync-token/><getlastmodified/>
+        <getctag xmlns="http://calendarserver.org/ns/"/></prop></propfind>"#;
+    let snapshot = |dav: &Dav| {
+        [
+            dav.propfind(CAL, "1", props).body,
+            dav.propfind(BOOK, "1", props).body,
+            dav.propfind("/dav/calendars/alice@example.com/", "1", props).body,
+            sync(dav, CAL, "", None).body,
+        ]
+    };
+    let before = snapshot(&dav);
+    server.restart(true);
+    let after = snapshot(&alice(&server));
+    assert_eq!(before, after);
+}
