@@ -319,6 +319,11 @@ fn shown(raw: &str) -> &str {
     }
 }
 
+/// litmus output as a terminal shows it (one line per test), for people.
+fn terminal_view(output: &str) -> String {
+    output.split('\n').map(shown).collect::<Vec<_>>().join("\n")
+}
+
 /// `" 3. put_get............... rest"` -> (3, "put_get", "rest").
 fn test_line(line: &str) -> Option<(u32, String, &str)> {
     let s = line.trim_start();
@@ -439,11 +444,11 @@ fn litmus() {
         Err(format!("litmus {}", ran.status))
     };
     match verdict {
-        Ok(notes) => println!("{}\n{notes}", ran.output.replace('\r', "")),
+        Ok(notes) => println!("{}\n{notes}", terminal_view(&ran.output)),
         Err(problems) => panic!(
             "litmus against {url}:\n{problems}\n--- litmus output ---\n{}\n\
              (wire trace: {})",
-            ran.output.replace('\r', ""),
+            terminal_view(&ran.output),
             kept.display()
         ),
     }

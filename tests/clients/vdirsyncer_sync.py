@@ -29,6 +29,7 @@ import sys
 import tempfile
 import uuid
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from davhttp import Dav, check, fail_main, prop  # noqa: E402
 
