@@ -153,6 +153,16 @@ pub enum UserCommand {
     Add(UserAddArgs),
     /// List users.
     List(UserListArgs),
+    /// Refuse a user's logins from now on (their data stays).
+    Disable(UserNameArgs),
+    /// Let a disabled user log in again.
+    Enable(UserNameArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UserNameArgs {
+    /// `login@domain`, an email, or a login that exists in one domain.
+    pub user: String,
 }
 
 #[derive(Args, Debug)]

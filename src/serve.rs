@@ -10,7 +10,7 @@ use crate::import::{ImportError, ImportKind};
 use crate::logwire::{LogInfo, ReadRequest, ReadResponse, TopicInfo, MAX_READ, MAX_WAIT_MS};
 use crate::users::{NewUser, UserError, UserSummary};
 use anyhow::Context;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -126,6 +126,8 @@ fn router(state: Shared) -> Router {
         .route("/projections/status", get(projection_status))
         .route("/projections/digest", get(projection_digest))
         .route("/users", get(list_users).post(create_user))
+        .route("/users/{user}/disable", post(disable_user))
+        .route("/users/{user}/enable", post(enable_user))
         .route("/import/calendar", post(import_calendar))
         .route("/import/contacts", post(import_contacts))
         .route("/log", get(log_info))
@@ -211,6 +213,24 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn dav(State(state): State<Shared>, request: Request) -> Response {
     state.dav.handle(&state.engine, request).await
+}
+
+async fn disable_user(
+    State(state): State<Shared>,
+    Path(user): Path<String>,
+) -> Result<Json<UserSummary>, ApiError> {
+    Ok(Json(
+        crate::users::set_enabled(&state.engine, &user, false, "system:admin-api").await?,
+    ))
+}
+
+async fn enable_user(
+    State(state): State<Shared>,
+    Path(user): Path<String>,
+) -> Result<Json<UserSummary>, ApiError> {
+    Ok(Json(
+        crate::users::set_enabled(&state.engine, &user, true, "system:admin-api").await?,
+    ))
 }
 
 async fn readyz(State(state): State<Shared>) -> Response {

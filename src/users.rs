@@ -1,14 +1,14 @@
 //! `reprise user add|list`, and the one function that creates a user for
 //! both the command line and the admin API.
 
-use crate::cli::{UserAddArgs, UserCommand, UserListArgs};
+use crate::cli::{UserAddArgs, UserCommand, UserListArgs, UserNameArgs};
 use crate::config::LogArgs;
 use crate::engine::{Engine, SubmitError};
 use anyhow::{bail, Context};
 use argon2::{Argon2, PasswordHasher};
 use events::payload::{
     AddressBookCreated, AddressBookProps, CalendarCreated, CalendarProps, DomainCreated,
-    UserCreated,
+    UserCreated, UserUpdated,
 };
 use events::{EventEnvelope, Payload};
 use projections::directory::{principal, valid_login, UserRecord};
@@ -239,11 +239,64 @@ pub async fn add_user(
     Ok(UserSummary::from(&user))
 }
 
+/// Disables or re-enables a user, as one `UserUpdated` event.
+pub async fn set_enabled(
+    engine: &Engine,
+    name: &str,
+    enabled: bool,
+    actor: &str,
+) -> Result<UserSummary, UserError> {
+    let directory = &engine.views.directory;
+    let user = directory
+        .find_user(name)?
+        .ok_or_else(|| UserError::Invalid(format!("no user {name}")))?;
+    let event = EventEnvelope::now(
+        &user.domain,
+        actor,
+        Payload::UserUpdated(UserUpdated {
+            login: user.login.clone(),
+            enabled: Some(enabled),
+            ..UserUpdated::default()
+        }),
+    )
+    .expecting(user.version);
+    let outcomes = engine.submit(vec![event]).await?;
+    let outcome = outcomes
+        .first()
+        .ok_or_else(|| UserError::Invalid("no outcome".into()))?;
+    expect_applied(outcome, "updating the user")?;
+    let user = directory
+        .user(&user.domain, &user.login)?
+        .ok_or_else(|| UserError::Invalid("the user vanished".into()))?;
+    Ok(UserSummary::from(&user))
+}
+
 pub async fn run(args: &LogArgs, cmd: UserCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         UserCommand::Add(a) => add(args, a).await,
         UserCommand::List(a) => list(args, a).await,
+        UserCommand::Disable(a) => enable(args, a, false).await,
+        UserCommand::Enable(a) => enable(args, a, true).await,
     }
+}
+
+async fn enable(args: &LogArgs, a: UserNameArgs, enabled: bool) -> anyhow::Result<ExitCode> {
+    let verb = if enabled { "enable" } else { "disable" };
+    let user: UserSummary = match &args.server {
+        Some(url) => crate::remote::Client::new(args, url)?
+            .post(&format!("/admin/v1/users/{}/{verb}", a.user), &())?,
+        None => {
+            let engine = Engine::start(args).await?;
+            engine
+                .wait_ready(std::time::Duration::from_secs(3600))
+                .await?;
+            let result = set_enabled(&engine, &a.user, enabled, "system:cli").await;
+            engine.shutdown()?;
+            result?
+        }
+    };
+    println!("{verb}d user {}", user.principal);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_password() -> anyhow::Result<String> {

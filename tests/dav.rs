@@ -428,6 +428,20 @@ fn nobody_reads_or_writes_another_principals_data() {
     let sync = sync(&dav, "/dav/calendars/bob@example.com/default/", "", None);
     assert_status(&sync, 403);
     assert_eq!(bob.get(secret).body, event("secret", "Bob's secret"));
+
+    // A disabled account is refused at once, though its password is
+    // remembered; enabling it lets it in again.
+    let toggle = |verb: &str| {
+        let mut cmd = server.command();
+        cmd.args(["--server", &server.url, "user", verb, "bob"]);
+        ok(cmd, "")
+    };
+    assert!(toggle("disable").contains("disabled user bob@example.com"));
+    let refused = bob.get(secret);
+    assert_status(&refused, 403);
+    assert!(refused.body.contains("disabled"));
+    toggle("enable");
+    assert_status(&bob.get(secret), 200);
 }
 
 #[test]
