@@ -3,9 +3,13 @@
 
 Starting from the bare server URL: principal discovery, the calendar list
 (which must hold the default calendar), MKCALENDAR, an event and a todo
-saved and read back, an edit that must change the ETag, a stale-ETag save
-that must be refused (by the library's If-Match, and by a raw PUT: 412),
-deletes that must stick, and a contact through raw CardDAV requests.
+saved and read back, the calendar listed and followed with the library's
+sync-token support (RFC 6578), an edit that must change the ETag, a
+stale-ETag save that must be refused (by the library's If-Match, and by a
+raw PUT: 412), deletes that must stick and show up in the next sync, and a
+contact through raw CardDAV requests. Objects are found by URL and by
+sync, not by calendar-query searches (time-range and text queries are
+tested with the query support).
 
 Exits 0 after printing "python_caldav_flow: PASS"; on any mismatch prints
 "python_caldav_flow: FAIL: <what>" and exits 1.
@@ -75,22 +79,24 @@ def run(args):
 
     ev_uid = f"flow-event-{run_id}@example.com"
     todo_uid = f"flow-todo-{run_id}@example.com"
-    cal.add_event(ics("VEVENT", ev_uid, "Flow meeting"))
-    cal.add_todo(ics("VTODO", todo_uid, "Flow task"))
-    event = cal.get_event_by_uid(ev_uid)
+    saved_event = cal.add_event(ics("VEVENT", ev_uid, "Flow meeting"))
+    saved_todo = cal.add_todo(ics("VTODO", todo_uid, "Flow task"))
+    event = caldav.Event(client=client, url=saved_event.url, parent=cal)
     event.load()
     check(summary_of(event) == "Flow meeting", f"event read back with SUMMARY {summary_of(event)!r}")
-    todo = cal.get_todo_by_uid(todo_uid)
+    todo = caldav.Todo(client=client, url=saved_todo.url, parent=cal)
     todo.load()
     check(summary_of(todo) == "Flow task", f"todo read back with SUMMARY {summary_of(todo)!r}")
-    uids = sorted(str(o.icalendar_component.get("UID")) for o in cal.get_events() + cal.get_todos())
-    check(uids == sorted([ev_uid, todo_uid]), f"calendar lists UIDs {uids}")
-    step("event and todo saved, found by UID, SUMMARY read back")
+    synced = cal.get_objects_by_sync_token(load_objects=True)
+    uids = sorted(str(o.icalendar_component.get("UID")) for o in synced)
+    check(uids == sorted([ev_uid, todo_uid]), f"a first sync lists UIDs {uids}")
+    check(synced.sync_token, "the first sync gave no sync token")
+    step(f"event and todo saved, loaded by URL, listed by a first sync (token {synced.sync_token})")
 
     # Two copies of the event, as two clients would hold them.
-    mine = cal.get_event_by_uid(ev_uid)
+    mine = caldav.Event(client=client, url=saved_event.url, parent=cal)
     mine.load()
-    theirs = cal.get_event_by_uid(ev_uid)
+    theirs = caldav.Event(client=client, url=saved_event.url, parent=cal)
     theirs.load()
     old_etag = mine.etag
     check(old_etag, f"GET {mine.url} gave no ETag")
@@ -106,7 +112,11 @@ def run(args):
           f"PUT answered ETag {mine.etag} but GET then gives {server_etag}")
     check(prop(current.text, "SUMMARY") == "Flow meeting, moved",
           f"GET after the edit gives SUMMARY {prop(current.text, 'SUMMARY')!r}")
-    step(f"edit changed the ETag {old_etag} -> {server_etag}")
+    updated, deleted = synced.sync()
+    changed = [path_of(o.url) for o in updated]
+    check(changed == [path_of(mine.url)] and not list(deleted),
+          f"the sync after the edit reports updated {changed}, deleted {list(deleted)}")
+    step(f"edit changed the ETag {old_etag} -> {server_etag}; the next sync reports only it")
 
     theirs.icalendar_component["SUMMARY"] = "Flow meeting, stale edit"
     try:
@@ -128,19 +138,16 @@ def run(args):
     event_url, todo_url = mine.url, todo.url
     mine.delete()
     todo.delete()
-    for uid, getter in ((ev_uid, cal.get_event_by_uid), (todo_uid, cal.get_todo_by_uid)):
-        try:
-            getter(uid)
-        except error.NotFoundError:
-            pass
-        else:
-            check(False, f"{uid} still found by UID after DELETE")
     for url in (event_url, todo_url):
         r = raw.get(url)
         check(r.status == 404, f"GET {url} after DELETE: expected 404, got {r}")
-    left = cal.get_events() + cal.get_todos()
-    check(not left, f"calendar still lists {[o.url for o in left]} after the deletes")
-    step("event and todo deleted, GET gives 404")
+    updated, deleted = synced.sync()
+    gone = sorted(path_of(o.url) for o in deleted)
+    check(gone == sorted([path_of(event_url), path_of(todo_url)]) and not list(updated),
+          f"the sync after the deletes reports deleted {gone}, updated {list(updated)}")
+    left = list(cal.get_objects_by_sync_token(load_objects=False))
+    check(not left, f"a fresh sync still lists {[o.url for o in left]} after the deletes")
+    step("event and todo deleted: GET gives 404, the sync reports both deletions")
 
     contact_flow(raw, args.default_addressbook, run_id)
 
