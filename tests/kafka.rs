@@ -182,3 +182,37 @@ fn an_unreachable_broker_is_a_clear_error_within_ten_seconds() {
         "one clear line, no librdkafka noise: {err}"
     );
 }
+
+/// When Kafka is gone, a DAV write is answered 503 with Retry-After within
+/// the write timeout (not hung, not acknowledged), and reads keep working
+/// from the views.
+#[test]
+fn a_dav_write_gets_503_while_kafka_is_unreachable() {
+    use common::http::Dav;
+    use common::server::TestServer;
+    let mut broker = support::OwnBroker::start();
+    let prefix = support::unique_name("gone");
+    let server = TestServer::start_with(
+        &["--kafka-brokers", &broker.address, "--topic-prefix", &prefix],
+        &[],
+    );
+    let dav = Dav::new(server.port, "alice", "alice-secret");
+    let href = "/dav/calendars/alice@example.com/default/kept.ics";
+    let put = dav.put(href, "text/calendar", &ical("kept", "Kept"), &[]);
+    assert_eq!(put.status, 201, "{put:?}");
+
+    broker.stop();
+    // The client gives up after 30 s, so an answer at all means the
+    // server bounded its wait.
+    let refused = dav.put(
+        "/dav/calendars/alice@example.com/default/lost.ics",
+        "text/calendar",
+        &ical("lost", "Lost"),
+        &[],
+    );
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert!(refused.header("retry-after").is_some());
+    let kept = dav.get(href);
+    assert_eq!(kept.status, 200);
+    assert_eq!(kept.body, ical("kept", "Kept"));
+}
