@@ -88,7 +88,10 @@ fn discovery_leads_clients_from_the_bare_url_to_their_homes() {
     // Apple sends everything unauthenticated first.
     let anonymous = send(server.port, "PROPFIND", "/", &[("Depth", "0")], b"");
     assert_status(&anonymous, 401);
-    assert!(anonymous.header("www-authenticate").unwrap().starts_with("Basic"));
+    assert!(anonymous
+        .header("www-authenticate")
+        .unwrap()
+        .starts_with("Basic"));
     let wrong = Dav::new(server.port, "alice", "nope").propfind("/", "0", GETETAG);
     assert_status(&wrong, 401);
 
@@ -98,7 +101,9 @@ fn discovery_leads_clients_from_the_bare_url_to_their_homes() {
         r#"<propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>"#,
     );
     assert_status(&root, 207);
-    assert!(root.body.contains("<d:href>/dav/principals/alice@example.com/</d:href>"));
+    assert!(root
+        .body
+        .contains("<d:href>/dav/principals/alice@example.com/</d:href>"));
 
     // The email works as a login too.
     let by_email = Dav::new(server.port, ALICE, "alice-secret");
@@ -117,7 +122,11 @@ fn discovery_leads_clients_from_the_bare_url_to_their_homes() {
         "<d:href>mailto:alice@example.com</d:href>",
         "<d:principal-URL><d:href>/dav/principals/alice@example.com/</d:href>",
     ] {
-        assert!(principal.body.contains(expected), "{expected}\n{}", principal.body);
+        assert!(
+            principal.body.contains(expected),
+            "{expected}\n{}",
+            principal.body
+        );
     }
 
     let home = dav.propfind("/dav/calendars/alice@example.com/", "1", "");
@@ -139,7 +148,11 @@ fn discovery_leads_clients_from_the_bare_url_to_their_homes() {
         "0",
         r#"<propfind xmlns="DAV:"><prop><getctag xmlns="http://calendarserver.org/ns/"/><x xmlns="urn:none"/></prop></propfind>"#,
     );
-    assert!(missing.body.contains("HTTP/1.1 404 Not Found"), "{}", missing.body);
+    assert!(
+        missing.body.contains("HTTP/1.1 404 Not Found"),
+        "{}",
+        missing.body
+    );
 }
 
 #[test]
@@ -163,21 +176,45 @@ fn objects_round_trip_with_etags_and_conditional_requests() {
     assert!(!cards.is_empty());
     for (i, (name, body)) in cards.iter().enumerate() {
         // Old Thunderbird connectors send text/x-vcard.
-        let ct = if i % 2 == 0 { "text/vcard" } else { "text/x-vcard" };
+        let ct = if i % 2 == 0 {
+            "text/vcard"
+        } else {
+            "text/x-vcard"
+        };
         let put = dav.put(&format!("{BOOK}{name}"), ct, body, &[]);
         assert_status(&put, 201);
         assert_eq!(&dav.get(&format!("{BOOK}{name}")).body, body);
     }
 
     let href = format!("{CAL}conditional.ics");
-    let created = dav.put(&href, "text/calendar", &event("cond", "v1"), &[("If-None-Match", "*")]);
+    let created = dav.put(
+        &href,
+        "text/calendar",
+        &event("cond", "v1"),
+        &[("If-None-Match", "*")],
+    );
     assert_status(&created, 201);
     let v1 = created.etag();
-    let again = dav.put(&href, "text/calendar", &event("cond", "v1"), &[("If-None-Match", "*")]);
+    let again = dav.put(
+        &href,
+        "text/calendar",
+        &event("cond", "v1"),
+        &[("If-None-Match", "*")],
+    );
     assert_status(&again, 412);
-    let stale = dav.put(&href, "text/calendar", &event("cond", "v2"), &[("If-Match", "\"1\"")]);
+    let stale = dav.put(
+        &href,
+        "text/calendar",
+        &event("cond", "v2"),
+        &[("If-Match", "\"1\"")],
+    );
     assert_status(&stale, 412);
-    let updated = dav.put(&href, "text/calendar", &event("cond", "v2"), &[("If-Match", &v1)]);
+    let updated = dav.put(
+        &href,
+        "text/calendar",
+        &event("cond", "v2"),
+        &[("If-Match", &v1)],
+    );
     assert_status(&updated, 204);
     let v2 = updated.etag();
     assert_ne!(v1, v2);
@@ -213,10 +250,20 @@ fn collections_are_created_patched_and_deleted() {
     );
     assert_status(&mk, 201);
     assert_status(&dav.request("MKCALENDAR", work, &[], ""), 405);
-    let event_in_todo_list = dav.put(&format!("{work}e.ics"), "text/calendar", &event("e", "x"), &[]);
+    let event_in_todo_list = dav.put(
+        &format!("{work}e.ics"),
+        "text/calendar",
+        &event("e", "x"),
+        &[],
+    );
     assert_status(&event_in_todo_list, 403);
-    assert!(event_in_todo_list.body.contains("supported-calendar-component"));
-    assert_status(&dav.put(&format!("{work}t.ics"), "text/calendar", &todo("t"), &[]), 201);
+    assert!(event_in_todo_list
+        .body
+        .contains("supported-calendar-component"));
+    assert_status(
+        &dav.put(&format!("{work}t.ics"), "text/calendar", &todo("t"), &[]),
+        201,
+    );
 
     let patch = dav.request(
         "PROPPATCH",
@@ -237,10 +284,18 @@ fn collections_are_created_patched_and_deleted() {
         r#"<propfind xmlns="DAV:"><prop><displayname/><calendar-description xmlns="urn:ietf:params:xml:ns:caldav"/>
            <calendar-color xmlns="http://apple.com/ns/ical/"/><order xmlns="urn:example:x"/></prop></propfind>"#,
     );
-    assert!(props.body.contains("<d:displayname>Work things</d:displayname>"));
+    assert!(props
+        .body
+        .contains("<d:displayname>Work things</d:displayname>"));
     assert!(props.body.contains("Everything at work"));
     assert!(props.body.contains(r#"xml:lang="en">3<"#), "{}", props.body);
-    assert!(props.body.contains("<ical:calendar-color/></d:prop><d:status>HTTP/1.1 404"), "{}", props.body);
+    assert!(
+        props
+            .body
+            .contains("<ical:calendar-color/></d:prop><d:status>HTTP/1.1 404"),
+        "{}",
+        props.body
+    );
 
     // A protected property fails the whole PROPPATCH.
     let protected = dav.request(
@@ -264,8 +319,16 @@ fn collections_are_created_patched_and_deleted() {
            </D:prop></D:set></D:mkcol>"#,
     );
     assert_status(&mkcol, 201);
-    assert!(dav.propfind(book, "0", "").body.contains("<d:displayname>Team</d:displayname>"));
-    let plain = dav.request("MKCOL", "/dav/addressbooks/alice@example.com/plain/", &[], "");
+    assert!(dav
+        .propfind(book, "0", "")
+        .body
+        .contains("<d:displayname>Team</d:displayname>"));
+    let plain = dav.request(
+        "MKCOL",
+        "/dav/addressbooks/alice@example.com/plain/",
+        &[],
+        "",
+    );
     assert_status(&plain, 403);
     let nested = dav.request("MKCALENDAR", &format!("{work}inner/"), &[], "");
     assert_status(&nested, 403);
@@ -299,7 +362,15 @@ fn sync_collection_reports_changes_and_deletions_since_a_token() {
     let server = TestServer::start();
     let dav = alice(&server);
     for i in 0..3 {
-        assert_status(&dav.put(&format!("{CAL}{i}.ics"), "text/calendar", &event(&format!("u{i}"), "x"), &[]), 201);
+        assert_status(
+            &dav.put(
+                &format!("{CAL}{i}.ics"),
+                "text/calendar",
+                &event(&format!("u{i}"), "x"),
+                &[],
+            ),
+            201,
+        );
     }
     let first = sync(&dav, CAL, "", None);
     assert_status(&first, 207);
@@ -310,12 +381,35 @@ fn sync_collection_reports_changes_and_deletions_since_a_token() {
     assert_eq!(unchanged.body.matches("<d:response>").count(), 0);
     assert_eq!(token_of(&unchanged), token);
 
-    assert_status(&dav.put(&format!("{CAL}1.ics"), "text/calendar", &event("u1", "changed"), &[]), 204);
+    assert_status(
+        &dav.put(
+            &format!("{CAL}1.ics"),
+            "text/calendar",
+            &event("u1", "changed"),
+            &[],
+        ),
+        204,
+    );
     assert_status(&dav.request("DELETE", &format!("{CAL}2.ics"), &[], ""), 204);
-    assert_status(&dav.put(&format!("{CAL}3.ics"), "text/calendar", &event("u3", "new"), &[]), 201);
+    assert_status(
+        &dav.put(
+            &format!("{CAL}3.ics"),
+            "text/calendar",
+            &event("u3", "new"),
+            &[],
+        ),
+        201,
+    );
     let delta = sync(&dav, CAL, &token, None);
-    assert_eq!(delta.body.matches("<d:response>").count(), 3, "{}", delta.body);
-    assert!(delta.body.contains(&format!("<d:href>{CAL}2.ics</d:href><d:status>HTTP/1.1 404")));
+    assert_eq!(
+        delta.body.matches("<d:response>").count(),
+        3,
+        "{}",
+        delta.body
+    );
+    assert!(delta.body.contains(&format!(
+        "<d:href>{CAL}2.ics</d:href><d:status>HTTP/1.1 404"
+    )));
     assert!(!delta.body.contains(&format!("{CAL}0.ics")));
 
     // A deleted member is not listed on a first sync.
@@ -327,9 +421,18 @@ fn sync_collection_reports_changes_and_deletions_since_a_token() {
     assert_eq!(limited.body.matches("<d:getetag>").count(), 1);
     assert!(limited.body.contains("HTTP/1.1 507"));
     let rest = sync(&dav, CAL, &token_of(&limited), None);
-    assert_eq!(rest.body.matches("<d:response>").count(), 2, "{}", rest.body);
+    assert_eq!(
+        rest.body.matches("<d:response>").count(),
+        2,
+        "{}",
+        rest.body
+    );
 
-    for bad in ["urn:reprise:sync:1:999999", "http://elsewhere/token", "urn:reprise:sync:7:7"] {
+    for bad in [
+        "urn:reprise:sync:1:999999",
+        "http://elsewhere/token",
+        "urn:reprise:sync:7:7",
+    ] {
         let r = sync(&dav, CAL, bad, None);
         assert_status(&r, 403);
         assert!(r.body.contains("valid-sync-token"));
@@ -356,22 +459,44 @@ fn objects_copy_and_move_between_collections_of_their_owner() {
     assert_status(&dav.put(&src, "text/calendar", &event("a", "A"), &[]), 201);
     let dest = |path: &str| format!("{}{path}", server.url);
 
-    let copy = dav.request("COPY", &src, &[("Destination", &dest(&format!("{other}a.ics")))], "");
+    let copy = dav.request(
+        "COPY",
+        &src,
+        &[("Destination", &dest(&format!("{other}a.ics")))],
+        "",
+    );
     assert_status(&copy, 201);
     assert_eq!(dav.get(&format!("{other}a.ics")).body, event("a", "A"));
     // The same UID twice in one calendar is refused, naming the holder.
-    let twin = dav.request("COPY", &src, &[("Destination", &dest(&format!("{CAL}b.ics")))], "");
+    let twin = dav.request(
+        "COPY",
+        &src,
+        &[("Destination", &dest(&format!("{CAL}b.ics")))],
+        "",
+    );
     assert_status(&twin, 409);
-    assert!(twin.body.contains(&format!("<d:href>{src}</d:href>")), "{}", twin.body);
+    assert!(
+        twin.body.contains(&format!("<d:href>{src}</d:href>")),
+        "{}",
+        twin.body
+    );
 
     let no_overwrite = dav.request(
         "MOVE",
         &src,
-        &[("Destination", &dest(&format!("{other}a.ics"))), ("Overwrite", "F")],
+        &[
+            ("Destination", &dest(&format!("{other}a.ics"))),
+            ("Overwrite", "F"),
+        ],
         "",
     );
     assert_status(&no_overwrite, 412);
-    let rename = dav.request("MOVE", &src, &[("Destination", &dest(&format!("{CAL}renamed.ics")))], "");
+    let rename = dav.request(
+        "MOVE",
+        &src,
+        &[("Destination", &dest(&format!("{CAL}renamed.ics")))],
+        "",
+    );
     assert_status(&rename, 201);
     assert_status(&dav.get(&src), 404);
     assert_eq!(dav.get(&format!("{CAL}renamed.ics")).body, event("a", "A"));
@@ -388,7 +513,10 @@ fn objects_copy_and_move_between_collections_of_their_owner() {
     let elsewhere = dav.request(
         "COPY",
         &format!("{other}a.ics"),
-        &[("Destination", &dest("/dav/calendars/bob@example.com/default/a.ics"))],
+        &[(
+            "Destination",
+            &dest("/dav/calendars/bob@example.com/default/a.ics"),
+        )],
         "",
     );
     assert_status(&elsewhere, 403);
@@ -399,7 +527,15 @@ fn nobody_reads_or_writes_another_principals_data() {
     let server = TestServer::start();
     let bob = Dav::new(server.port, "bob", "bob-secret");
     let secret = "/dav/calendars/bob@example.com/default/secret.ics";
-    assert_status(&bob.put(secret, "text/calendar", &event("secret", "Bob's secret"), &[]), 201);
+    assert_status(
+        &bob.put(
+            secret,
+            "text/calendar",
+            &event("secret", "Bob's secret"),
+            &[],
+        ),
+        201,
+    );
     let dav = alice(&server);
     for (method, path) in [
         ("PROPFIND", "/dav/calendars/bob@example.com/default/"),
@@ -409,7 +545,12 @@ fn nobody_reads_or_writes_another_principals_data() {
         ("PUT", "/dav/calendars/bob@example.com/default/x.ics"),
         ("PROPFIND", "/dav/files/bob@example.com/"),
     ] {
-        let r = dav.request(method, path, &[("Depth", "1"), ("Content-Type", "text/calendar")], "");
+        let r = dav.request(
+            method,
+            path,
+            &[("Depth", "1"), ("Content-Type", "text/calendar")],
+            "",
+        );
         assert_status(&r, 403);
         assert!(!r.body.contains("secret"), "{}", r.body);
     }
@@ -448,11 +589,24 @@ fn nobody_reads_or_writes_another_principals_data() {
 fn bad_input_gets_a_clear_error_and_appends_nothing() {
     let server = TestServer::start_with(&[], &["--max-resource-size", "4096"]);
     let dav = alice(&server);
-    assert_status(&dav.put(&format!("{CAL}taken.ics"), "text/calendar", &event("taken", "t"), &[]), 201);
+    assert_status(
+        &dav.put(
+            &format!("{CAL}taken.ics"),
+            "text/calendar",
+            &event("taken", "t"),
+            &[],
+        ),
+        201,
+    );
     let before = log_records(&server);
     let xml = [("Content-Type", "application/xml")];
 
-    let malformed = dav.request("PROPFIND", CAL, &[("Depth", "0"), xml[0]], "<propfind xmlns='DAV:'><prop>");
+    let malformed = dav.request(
+        "PROPFIND",
+        CAL,
+        &[("Depth", "0"), xml[0]],
+        "<propfind xmlns='DAV:'><prop>",
+    );
     assert_status(&malformed, 400);
     let laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>
         <propfind xmlns="DAV:"><prop><displayname>&lol2;</displayname></prop></propfind>"#;
@@ -467,16 +621,38 @@ fn bad_input_gets_a_clear_error_and_appends_nothing() {
     let too_large = dav.put(&format!("{CAL}big.ics"), "text/calendar", &big, &[]);
     assert_status(&too_large, 413);
     assert!(too_large.body.contains("max-resource-size"));
-    let invalid = dav.put(&format!("{CAL}bad.ics"), "text/calendar", "BEGIN:VCALENDAR\r\nEND:VEVENT\r\n", &[]);
+    let invalid = dav.put(
+        &format!("{CAL}bad.ics"),
+        "text/calendar",
+        "BEGIN:VCALENDAR\r\nEND:VEVENT\r\n",
+        &[],
+    );
     assert_status(&invalid, 403);
     assert!(invalid.body.contains("valid-calendar-data"));
-    let card = dav.put(&format!("{BOOK}bad.vcf"), "text/vcard", "BEGIN:VCARD\r\nVERSION:4.0\r\nEND:VCARD\r\n", &[]);
+    let card = dav.put(
+        &format!("{BOOK}bad.vcf"),
+        "text/vcard",
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nEND:VCARD\r\n",
+        &[],
+    );
     assert_status(&card, 403);
     assert!(card.body.contains("valid-address-data"));
-    let duplicate = dav.put(&format!("{CAL}other.ics"), "text/calendar", &event("taken", "t"), &[]);
+    let duplicate = dav.put(
+        &format!("{CAL}other.ics"),
+        "text/calendar",
+        &event("taken", "t"),
+        &[],
+    );
     assert_status(&duplicate, 409);
-    assert!(duplicate.body.contains(&format!("<c:no-uid-conflict><d:href>{CAL}taken.ics</d:href>")));
-    let wrong_type = dav.put(&format!("{CAL}plain.ics"), "text/plain", &event("p", "p"), &[]);
+    assert!(duplicate.body.contains(&format!(
+        "<c:no-uid-conflict><d:href>{CAL}taken.ics</d:href>"
+    )));
+    let wrong_type = dav.put(
+        &format!("{CAL}plain.ics"),
+        "text/plain",
+        &event("p", "p"),
+        &[],
+    );
     assert_status(&wrong_type, 415);
     assert!(wrong_type.body.contains("supported-calendar-data"));
     let wrong_xml_type = dav.request("PROPPATCH", CAL, &[("Content-Type", "text/plain")], "<x/>");
@@ -488,7 +664,15 @@ fn bad_input_gets_a_clear_error_and_appends_nothing() {
     ] {
         assert_status(&dav.propfind(path, "0", GETETAG), 400);
     }
-    assert_status(&dav.put(&format!("{CAL}..%2Fx.ics"), "text/calendar", &event("y", "y"), &[]), 400);
+    assert_status(
+        &dav.put(
+            &format!("{CAL}..%2Fx.ics"),
+            "text/calendar",
+            &event("y", "y"),
+            &[],
+        ),
+        400,
+    );
 
     assert_eq!(log_records(&server), before, "bad requests append nothing");
 }
@@ -498,21 +682,36 @@ fn concurrent_writers_are_decided_by_the_log() {
     let server = TestServer::start();
     let dav = alice(&server);
     let href = format!("{CAL}contended.ics");
-    let etag = dav.put(&href, "text/calendar", &event("contended", "v0"), &[]).etag();
+    let etag = dav
+        .put(&href, "text/calendar", &event("contended", "v0"), &[])
+        .etag();
     let port = server.port;
     let writers: Vec<_> = (0..6)
         .map(|i| {
             let (href, etag) = (href.clone(), etag.clone());
             std::thread::spawn(move || {
                 Dav::new(port, "alice", "alice-secret")
-                    .put(&href, "text/calendar", &event("contended", &format!("v{i}")), &[("If-Match", &etag)])
+                    .put(
+                        &href,
+                        "text/calendar",
+                        &event("contended", &format!("v{i}")),
+                        &[("If-Match", &etag)],
+                    )
                     .status
             })
         })
         .collect();
     let statuses: Vec<u16> = writers.into_iter().map(|w| w.join().unwrap()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 204).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 5, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 204).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 412).count(),
+        5,
+        "{statuses:?}"
+    );
 }
 
 #[test]
@@ -520,18 +719,34 @@ fn a_rebuild_serves_the_same_etags_ctags_and_sync_tokens() {
     let mut server = TestServer::start();
     let dav = alice(&server);
     for i in 0..5 {
-        dav.put(&format!("{CAL}{i}.ics"), "text/calendar", &event(&format!("r{i}"), "x"), &[]);
-        dav.put(&format!("{BOOK}{i}.vcf"), "text/vcard", &common::vcard(&format!("c{i}"), "Someone"), &[]);
+        dav.put(
+            &format!("{CAL}{i}.ics"),
+            "text/calendar",
+            &event(&format!("r{i}"), "x"),
+            &[],
+        );
+        dav.put(
+            &format!("{BOOK}{i}.vcf"),
+            "text/vcard",
+            &common::vcard(&format!("c{i}"), "Someone"),
+            &[],
+        );
     }
     dav.request("DELETE", &format!("{CAL}3.ics"), &[], "");
-    dav.request("MOVE", &format!("{CAL}4.ics"), &[("Destination", &format!("{CAL}moved.ics"))], "");
+    dav.request(
+        "MOVE",
+        &format!("{CAL}4.ics"),
+        &[("Destination", &format!("{CAL}moved.ics"))],
+        "",
+    );
     let props = r#"<propfind xmlns="DAV:"><prop><getetag/><sync-token/><getlastmodified/>
         <getctag xmlns="http://calendarserver.org/ns/"/></prop></propfind>"#;
     let snapshot = |dav: &Dav| {
         [
             dav.propfind(CAL, "1", props).body,
             dav.propfind(BOOK, "1", props).body,
-            dav.propfind("/dav/calendars/alice@example.com/", "1", props).body,
+            dav.propfind("/dav/calendars/alice@example.com/", "1", props)
+                .body,
             sync(dav, CAL, "", None).body,
         ]
     };
@@ -539,4 +754,78 @@ fn a_rebuild_serves_the_same_etags_ctags_and_sync_tokens() {
     server.restart(true);
     let after = snapshot(&alice(&server));
     assert_eq!(before, after);
+}
+
+#[test]
+fn address_books_serve_multiget_sync_and_their_own_preconditions() {
+    let server = TestServer::start();
+    let dav = alice(&server);
+    let v3 = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:ann\r\nFN:Ann Example\r\nN:Example;Ann;;;\r\nEND:VCARD\r\n";
+    let v4 = common::vcard("ben", "Ben Example");
+    assert_status(
+        &dav.put(
+            &format!("{BOOK}ann.vcf"),
+            "text/vcard; charset=utf-8",
+            v3,
+            &[],
+        ),
+        201,
+    );
+    assert_status(
+        &dav.put(&format!("{BOOK}ben.vcf"), "text/x-vcard", &v4, &[]),
+        201,
+    );
+
+    let multiget = dav.report(
+        BOOK,
+        &format!(
+            r#"<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">
+               <D:prop><D:getetag/><C:address-data/></D:prop>
+               <D:href>{BOOK}ann.vcf</D:href><D:href>{BOOK}ben.vcf</D:href><D:href>{BOOK}nobody.vcf</D:href>
+               </C:addressbook-multiget>"#
+        ),
+    );
+    assert_status(&multiget, 207);
+    assert!(multiget.body.contains("FN:Ann Example") && multiget.body.contains("FN:Ben Example"));
+    assert!(multiget.body.contains(&format!(
+        "<d:href>{BOOK}nobody.vcf</d:href><d:status>HTTP/1.1 404"
+    )));
+    assert!(multiget.body.contains("<card:address-data>"));
+
+    let twin = dav.put(&format!("{BOOK}ann-again.vcf"), "text/vcard", v3, &[]);
+    assert_status(&twin, 409);
+    assert!(
+        twin.body.contains(&format!(
+            "<card:no-uid-conflict><d:href>{BOOK}ann.vcf</d:href>"
+        )),
+        "{}",
+        twin.body
+    );
+    let no_uid = dav.put(
+        &format!("{BOOK}anon.vcf"),
+        "text/vcard",
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Anon\r\nEND:VCARD\r\n",
+        &[],
+    );
+    assert_status(&no_uid, 403);
+
+    let first = sync(&dav, BOOK, "", None);
+    assert_eq!(first.body.matches("<d:getetag>").count(), 2);
+    assert_status(
+        &dav.request("DELETE", &format!("{BOOK}ben.vcf"), &[], ""),
+        204,
+    );
+    let delta = sync(&dav, BOOK, &token_of(&first), None);
+    assert!(delta.body.contains(&format!(
+        "<d:href>{BOOK}ben.vcf</d:href><d:status>HTTP/1.1 404"
+    )));
+    let supported = dav.propfind(
+        BOOK,
+        "0",
+        r#"<propfind xmlns="DAV:"><prop><supported-address-data xmlns="urn:ietf:params:xml:ns:carddav"/><supported-report-set/></prop></propfind>"#,
+    );
+    assert!(
+        supported.body.contains(r#"version="3.0""#) && supported.body.contains(r#"version="4.0""#)
+    );
+    assert!(supported.body.contains("<card:addressbook-multiget/>"));
 }

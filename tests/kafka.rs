@@ -193,7 +193,12 @@ fn a_dav_write_gets_503_while_kafka_is_unreachable() {
     let mut broker = support::OwnBroker::start();
     let prefix = support::unique_name("gone");
     let server = TestServer::start_with(
-        &["--kafka-brokers", &broker.address, "--topic-prefix", &prefix],
+        &[
+            "--kafka-brokers",
+            &broker.address,
+            "--topic-prefix",
+            &prefix,
+        ],
         &[],
     );
     let dav = Dav::new(server.port, "alice", "alice-secret");

@@ -4,7 +4,9 @@
 //! from its outcome.
 
 use super::write::{overwrite, written};
-use super::{check_write_conditions, payload_too_large, rejected, Call, DavError, DavResult, Depth};
+use super::{
+    check_write_conditions, payload_too_large, rejected, Call, DavError, DavResult, Depth,
+};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use events::payload::{FileDeleted, FilePut, FilesCopied, FilesMoved, FolderCreated};
@@ -75,7 +77,9 @@ pub async fn mkcol(call: &mut Call<'_>, principal: &str, path: &str) -> DavResul
         ));
     }
     if path.is_empty() || entry(call, principal, path)?.is_some() {
-        return Err(DavError::method_not_allowed("something exists at this path"));
+        return Err(DavError::method_not_allowed(
+            "something exists at this path",
+        ));
     }
     require_parent(call, principal, path)?;
     let payload = Payload::FolderCreated(FolderCreated {
@@ -86,7 +90,9 @@ pub async fn mkcol(call: &mut Call<'_>, principal: &str, path: &str) -> DavResul
         Outcome::Applied { .. } => Ok(StatusCode::CREATED.into_response()),
         Outcome::Rejected {
             rejection: Rejection::AlreadyExists { .. },
-        } => Err(DavError::method_not_allowed("something exists at this path")),
+        } => Err(DavError::method_not_allowed(
+            "something exists at this path",
+        )),
         other => Err(rejected(other)),
     }
 }
@@ -111,7 +117,9 @@ pub async fn copy_move(
     to: &str,
 ) -> DavResult<Response> {
     if from.is_empty() || to.is_empty() {
-        return Err(DavError::forbidden("the root of the file area stays where it is"));
+        return Err(DavError::forbidden(
+            "the root of the file area stays where it is",
+        ));
     }
     let depth = call.depth(Depth::Infinity)?;
     let recursive = match (moving, depth) {

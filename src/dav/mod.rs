@@ -131,9 +131,8 @@ impl<'a> Call<'a> {
     /// Appends one event about this principal's data, expecting the
     /// aggregate at `expected`, and returns its recorded outcome.
     pub async fn submit(&self, payload: Payload, expected: AggregateVersion) -> DavResult<Outcome> {
-        let event =
-            EventEnvelope::now(self.principal.clone(), self.principal.clone(), payload)
-                .expecting(expected);
+        let event = EventEnvelope::now(self.principal.clone(), self.principal.clone(), payload)
+            .expecting(expected);
         let submitted = tokio::time::timeout(WRITE_TIMEOUT, self.engine.submit(vec![event]))
             .await
             .map_err(|_| {
@@ -169,9 +168,9 @@ pub fn rejected(outcome: Outcome) -> DavError {
         Outcome::Quarantined { reason } => DavError::forbidden(reason),
         Outcome::Rejected { rejection } => match rejection {
             Rejection::VersionConflict { .. } => DavError::precondition_failed(),
-            Rejection::UidConflict { href } => DavError::conflict(format!(
-                "another resource already holds this UID: {href}"
-            )),
+            Rejection::UidConflict { href } => {
+                DavError::conflict(format!("another resource already holds this UID: {href}"))
+            }
             Rejection::NotFound { what } => DavError::conflict(format!("{what} not found")),
             Rejection::AlreadyExists { what } => DavError::status(
                 StatusCode::PRECONDITION_FAILED,
@@ -201,8 +200,7 @@ pub fn check_write_conditions(headers: &HeaderMap, current: Option<&str>) -> Dav
     let matches = |list: &str| {
         list.split(',').any(|t| {
             let t = t.trim();
-            t == "*" && current.is_some()
-                || current.is_some_and(|c| bare_etag(t) == bare_etag(c))
+            t == "*" && current.is_some() || current.is_some_and(|c| bare_etag(t) == bare_etag(c))
         })
     };
     if let Some(v) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
@@ -301,9 +299,7 @@ impl Dav {
         let user = self.authenticate(engine, authorization).await?;
         let principal = user.principal();
         if path.owner().is_some_and(|owner| owner != principal) {
-            return Err(DavError::forbidden(
-                "this belongs to another principal",
-            ));
+            return Err(DavError::forbidden("this belongs to another principal"));
         }
         let mut call = Call {
             engine,
@@ -380,6 +376,9 @@ mod tests {
         assert!(check_write_conditions(&headers(&[("if-match", "*")]), None).is_err());
         assert!(check_write_conditions(&headers(&[("if-none-match", "*")]), cur).is_err());
         assert!(check_write_conditions(&headers(&[("if-none-match", "*")]), None).is_ok());
-        assert!(not_modified(&headers(&[("if-none-match", "\"7\"")]), "\"7\""));
+        assert!(not_modified(
+            &headers(&[("if-none-match", "\"7\"")]),
+            "\"7\""
+        ));
     }
 }

@@ -285,7 +285,11 @@ mod tests {
         );
         assert_eq!(
             DavPath::parse("/dav/addressbooks/alice@example.com/default/"),
-            Ok(DavPath::Collection(Kind::AddressBook, A.into(), "default".into()))
+            Ok(DavPath::Collection(
+                Kind::AddressBook,
+                A.into(),
+                "default".into()
+            ))
         );
         assert_eq!(
             DavPath::parse("/dav/calendars/alice@example.com/work/a%20b.ics"),

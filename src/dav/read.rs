@@ -256,9 +256,7 @@ fn multiget_report(
     let inside = matches!(
         resource,
         Resource::Calendar { .. } | Resource::AddressBook { .. }
-    ) && hrefs
-        .iter()
-        .all(|h| path::href_path(h).starts_with(&base));
+    ) && hrefs.iter().all(|h| path::href_path(h).starts_with(&base));
     if inside {
         cached(call, resource, &[b"multiget", body], render)
     } else {
@@ -268,12 +266,7 @@ fn multiget_report(
 
 /// calendar-multiget and addressbook-multiget: each href answered on its
 /// own; another principal's hrefs get 403 and never data.
-fn multiget(
-    ctx: &Ctx<'_>,
-    kind: Kind,
-    props: &PropRequest,
-    hrefs: &[String],
-) -> DavResult<String> {
+fn multiget(ctx: &Ctx<'_>, kind: Kind, props: &PropRequest, hrefs: &[String]) -> DavResult<String> {
     let mut ms = MultiStatus::default();
     for href in hrefs {
         let body = match DavPath::parse(path::href_path(href)) {
@@ -331,7 +324,12 @@ pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
                 listing.push_str(&member.href());
                 listing.push('\n');
             }
-            ("text/plain; charset=utf-8".to_string(), Bytes::from(listing), None, None)
+            (
+                "text/plain; charset=utf-8".to_string(),
+                Bytes::from(listing),
+                None,
+                None,
+            )
         }
     };
     if let Some(etag) = &etag {

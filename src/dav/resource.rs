@@ -7,8 +7,8 @@ use super::DavResult;
 use events::payload::{AddressBookProps, CalendarProps, DeadProperties};
 use events::AggregateVersion;
 use formats::xml::{
-    Element, Node, PropRequest, PropStat, Property, QName, ResponseBody, Value, APPLE_ICAL,
-    CALDAV, CALENDARSERVER, CARDDAV, DAV,
+    Element, Node, PropRequest, PropStat, Property, QName, ResponseBody, Value, APPLE_ICAL, CALDAV,
+    CALENDARSERVER, CARDDAV, DAV,
 };
 use projections::calendars::{CollectionRecord, ObjectRecord};
 use projections::directory::UserRecord;
@@ -26,15 +26,45 @@ pub struct Ctx<'a> {
 
 pub enum Resource {
     /// `/`, `/dav/` and the area collections: only lead to the principal.
-    Plain { href: String },
-    Principal { user: Box<UserRecord> },
-    Home { kind: Kind, principal: String, tag: String },
-    Calendar { principal: String, name: String, record: CollectionRecord<CalendarProps> },
-    AddressBook { principal: String, name: String, record: CollectionRecord<AddressBookProps> },
-    Object { kind: Kind, principal: String, collection: String, name: String, record: ObjectRecord },
+    Plain {
+        href: String,
+    },
+    Principal {
+        user: Box<UserRecord>,
+    },
+    Home {
+        kind: Kind,
+        principal: String,
+        tag: String,
+    },
+    Calendar {
+        principal: String,
+        name: String,
+        record: CollectionRecord<CalendarProps>,
+    },
+    AddressBook {
+        principal: String,
+        name: String,
+        record: CollectionRecord<AddressBookProps>,
+    },
+    Object {
+        kind: Kind,
+        principal: String,
+        collection: String,
+        name: String,
+        record: ObjectRecord,
+    },
     /// A folder of the file area; `entry` is None for the area's root.
-    Folder { principal: String, path: String, entry: Option<FileEntry> },
-    File { principal: String, path: String, entry: FileEntry },
+    Folder {
+        principal: String,
+        path: String,
+        entry: Option<FileEntry>,
+    },
+    File {
+        principal: String,
+        path: String,
+        entry: FileEntry,
+    },
 }
 
 /// A collection's sync token (RFC 6578): its creation and its last change,
@@ -96,9 +126,9 @@ pub fn is_home_token(token: &str) -> bool {
 pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
     let views = ctx.views;
     Ok(match path {
-        DavPath::ServerRoot | DavPath::DavRoot | DavPath::Area(_) => Some(Resource::Plain {
-            href: path.href(),
-        }),
+        DavPath::ServerRoot | DavPath::DavRoot | DavPath::Area(_) => {
+            Some(Resource::Plain { href: path.href() })
+        }
         DavPath::Principal(p) => (p == ctx.principal).then(|| Resource::Principal {
             user: Box::new(ctx.user.clone()),
         }),
@@ -231,7 +261,12 @@ pub fn members(ctx: &Ctx<'_>, resource: &Resource) -> DavResult<Vec<Resource>> {
             .collect(),
         Resource::Calendar {
             principal, name, ..
-        } => objects(Kind::Calendar, principal, name, views.calendars.objects(principal, name)?),
+        } => objects(
+            Kind::Calendar,
+            principal,
+            name,
+            views.calendars.objects(principal, name)?,
+        ),
         Resource::AddressBook {
             principal, name, ..
         } => objects(
@@ -248,9 +283,7 @@ pub fn members(ctx: &Ctx<'_>, resource: &Resource) -> DavResult<Vec<Resource>> {
             .into_iter()
             .map(|(path, entry)| file_resource(principal, path, entry))
             .collect(),
-        Resource::Principal { .. } | Resource::Object { .. } | Resource::File { .. } => {
-            Vec::new()
-        }
+        Resource::Principal { .. } | Resource::Object { .. } | Resource::File { .. } => Vec::new(),
     })
 }
 
@@ -559,9 +592,7 @@ impl Resource {
                     ])),
                     (DAV, "owner") => Some(Value::Hrefs(vec![me])),
                     (DAV, "displayname") => p.display_name.clone().map(Value::Text),
-                    (CARDDAV, "addressbook-description") => {
-                        p.description.clone().map(Value::Text)
-                    }
+                    (CARDDAV, "addressbook-description") => p.description.clone().map(Value::Text),
                     (DAV, "supported-report-set") => Some(reports(ADDRESSBOOK_REPORTS)),
                     (DAV, "sync-token") | (CALENDARSERVER, "getctag") => {
                         text(SyncToken::of(record).to_string())
@@ -602,9 +633,9 @@ impl Resource {
             Resource::Folder { entry, .. } => match (name.ns.as_str(), name.local.as_str()) {
                 (DAV, "resourcetype") => Some(Value::Elements(vec![el(DAV, "collection")])),
                 (DAV, "owner") => Some(Value::Hrefs(vec![me])),
-                (DAV, "getlastmodified") => entry.as_ref().map(|e| {
-                    Value::Text(http_date(e.modified_ms))
-                }),
+                (DAV, "getlastmodified") => entry
+                    .as_ref()
+                    .map(|e| Value::Text(http_date(e.modified_ms))),
                 (DAV, "creationdate") => entry.as_ref().map(|e| Value::Text(rfc3339(e.created_ms))),
                 _ => None,
             },
@@ -788,9 +819,7 @@ fn calendar_prop(
 /// The components a calendar takes; an empty set in the view means all.
 pub fn calendar_components(props: &CalendarProps) -> Vec<String> {
     if props.components.is_empty() {
-        ["VEVENT", "VTODO", "VJOURNAL"]
-            .map(String::from)
-            .to_vec()
+        ["VEVENT", "VTODO", "VJOURNAL"].map(String::from).to_vec()
     } else {
         props.components.clone()
     }
@@ -829,7 +858,12 @@ mod tests {
         };
         assert_eq!(t.to_string(), "urn:reprise:sync:3:42");
         assert_eq!(SyncToken::parse(&t.to_string()), Some(t));
-        for bad in ["", "urn:reprise:sync:3", "urn:reprise:sync:a:1", "http://x/1"] {
+        for bad in [
+            "",
+            "urn:reprise:sync:3",
+            "urn:reprise:sync:a:1",
+            "http://x/1",
+        ] {
             assert_eq!(SyncToken::parse(bad), None, "{bad}");
         }
     }

@@ -6,9 +6,7 @@
 use super::files;
 use super::path::{self, DavPath, Kind};
 use super::resource::{self, Resource};
-use super::{
-    check_write_conditions, multistatus, rejected, Call, DavError, DavResult,
-};
+use super::{check_write_conditions, multistatus, rejected, Call, DavError, DavResult};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use events::payload::*;
@@ -43,15 +41,34 @@ pub fn written(outcome: Outcome, created: bool) -> DavResult<Response> {
             }
             Ok(response)
         }
-        Outcome::Rejected {
-            rejection: Rejection::UidConflict { href },
-        } => Err(uid_conflict(href)),
         other => Err(rejected(other)),
     }
 }
 
-fn uid_conflict(href: String) -> DavError {
-    DavError::precondition(StatusCode::CONFLICT, CALDAV, "no-uid-conflict").with_href(href)
+/// `no-uid-conflict` (RFC 4791 §5.3.2.1, RFC 6352 §6.3.2.1), naming the
+/// resource that holds the UID.
+fn uid_conflict(kind: Kind, href: String) -> DavError {
+    DavError::precondition(StatusCode::CONFLICT, namespace(kind), "no-uid-conflict").with_href(href)
+}
+
+/// [`written`] for an object write, naming the holder of a conflicting UID
+/// by the href a client sees.
+fn object_written(
+    outcome: Outcome,
+    kind: Kind,
+    principal: &str,
+    collection: &str,
+    created: bool,
+) -> DavResult<Response> {
+    match outcome {
+        Outcome::Rejected {
+            rejection: Rejection::UidConflict { href },
+        } => Err(uid_conflict(
+            kind,
+            path::object_href(kind, principal, collection, &href),
+        )),
+        other => written(other, created),
+    }
 }
 
 pub async fn put(call: &mut Call<'_>) -> DavResult<Response> {
@@ -87,8 +104,8 @@ fn validate(kind: Kind, text: &str) -> DavResult<Validated> {
             })
         }
         Kind::AddressBook => {
-            let card =
-                formats::vcard::validate_card(text).map_err(|e| invalid("valid-address-data", e))?;
+            let card = formats::vcard::validate_card(text)
+                .map_err(|e| invalid("valid-address-data", e))?;
             let uid = card.uid.ok_or_else(|| {
                 DavError::precondition(StatusCode::FORBIDDEN, CARDDAV, "valid-address-data")
             })?;
@@ -104,7 +121,12 @@ fn check_content_type(call: &Call<'_>, kind: Kind) -> DavResult<()> {
     let Some(ct) = call.header(header::CONTENT_TYPE) else {
         return Ok(());
     };
-    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let accepted: &[&str] = match kind {
         Kind::Calendar => &["text/calendar"],
         Kind::AddressBook => &["text/vcard", "text/x-vcard", "text/directory"],
@@ -127,17 +149,34 @@ fn check_content_type(call: &Call<'_>, kind: Kind) -> DavResult<()> {
 }
 
 /// Whether a calendar takes a component (address books take any card).
-fn accepts(call: &Call<'_>, kind: Kind, principal: &str, collection: &str, component: Option<&str>) -> DavResult<bool> {
+fn accepts(
+    call: &Call<'_>,
+    kind: Kind,
+    principal: &str,
+    collection: &str,
+    component: Option<&str>,
+) -> DavResult<bool> {
     Ok(match kind {
         Kind::Calendar => {
-            let Some(record) = call.engine.views.calendars.collection(principal, collection)? else {
+            let Some(record) = call
+                .engine
+                .views
+                .calendars
+                .collection(principal, collection)?
+            else {
                 return Err(DavError::conflict(format!("no calendar {collection}")));
             };
             let set = resource::calendar_components(&record.props);
             component.is_some_and(|c| set.iter().any(|s| s.eq_ignore_ascii_case(c)))
         }
         Kind::AddressBook => {
-            if call.engine.views.contacts.collection(principal, collection)?.is_none() {
+            if call
+                .engine
+                .views
+                .contacts
+                .collection(principal, collection)?
+                .is_none()
+            {
                 return Err(DavError::conflict(format!("no address book {collection}")));
             }
             true
@@ -145,7 +184,13 @@ fn accepts(call: &Call<'_>, kind: Kind, principal: &str, collection: &str, compo
     })
 }
 
-fn object(call: &Call<'_>, kind: Kind, p: &str, c: &str, o: &str) -> DavResult<Option<projections::calendars::ObjectRecord>> {
+fn object(
+    call: &Call<'_>,
+    kind: Kind,
+    p: &str,
+    c: &str,
+    o: &str,
+) -> DavResult<Option<projections::calendars::ObjectRecord>> {
     let views = &call.engine.views;
     Ok(match kind {
         Kind::Calendar => views.calendars.object(p, c, o)?,
@@ -153,7 +198,13 @@ fn object(call: &Call<'_>, kind: Kind, p: &str, c: &str, o: &str) -> DavResult<O
     })
 }
 
-fn uid_holder(call: &Call<'_>, kind: Kind, p: &str, c: &str, uid: &str) -> DavResult<Option<String>> {
+fn uid_holder(
+    call: &Call<'_>,
+    kind: Kind,
+    p: &str,
+    c: &str,
+    uid: &str,
+) -> DavResult<Option<String>> {
     let views = &call.engine.views;
     Ok(match kind {
         Kind::Calendar => views.calendars.href_of_uid(p, c, uid)?,
@@ -187,7 +238,13 @@ async fn put_object(
 ) -> DavResult<Response> {
     check_content_type(call, kind)?;
     let body = call
-        .body(|| DavError::precondition(StatusCode::PAYLOAD_TOO_LARGE, namespace(kind), "max-resource-size"))
+        .body(|| {
+            DavError::precondition(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                namespace(kind),
+                "max-resource-size",
+            )
+        })
         .await?;
     let text = String::from_utf8(body.to_vec()).map_err(|_| {
         DavError::precondition(
@@ -200,7 +257,13 @@ async fn put_object(
         )
     })?;
     let valid = validate(kind, &text)?;
-    if !accepts(call, kind, principal, collection, valid.component.as_deref())? {
+    if !accepts(
+        call,
+        kind,
+        principal,
+        collection,
+        valid.component.as_deref(),
+    )? {
         return Err(DavError::precondition(
             StatusCode::FORBIDDEN,
             CALDAV,
@@ -208,32 +271,28 @@ async fn put_object(
         ));
     }
     let existing = object(call, kind, principal, collection, name)?;
-    check_write_conditions(&call.headers, existing.as_ref().map(|o| o.etag()).as_deref())?;
+    check_write_conditions(
+        &call.headers,
+        existing.as_ref().map(|o| o.etag()).as_deref(),
+    )?;
     if let Some(holder) = uid_holder(call, kind, principal, collection, &valid.uid)? {
         if holder != name {
-            return Err(uid_conflict(path::object_href(kind, principal, collection, &holder)));
+            return Err(uid_conflict(
+                kind,
+                path::object_href(kind, principal, collection, &holder),
+            ));
         }
     }
-    let expected = existing.as_ref().map_or(AggregateVersion::ABSENT, |o| o.version);
+    let expected = existing
+        .as_ref()
+        .map_or(AggregateVersion::ABSENT, |o| o.version);
     let outcome = call
-        .submit(put_payload(kind, collection, name, valid.uid, text), expected)
+        .submit(
+            put_payload(kind, collection, name, valid.uid, text),
+            expected,
+        )
         .await?;
-    let outcome = with_uid_href(outcome, kind, principal, collection);
-    written(outcome, existing.is_none())
-}
-
-/// A UID conflict names the holder by href as the client sees it.
-fn with_uid_href(outcome: Outcome, kind: Kind, principal: &str, collection: &str) -> Outcome {
-    match outcome {
-        Outcome::Rejected {
-            rejection: Rejection::UidConflict { href },
-        } => Outcome::Rejected {
-            rejection: Rejection::UidConflict {
-                href: path::object_href(kind, principal, collection, &href),
-            },
-        },
-        other => other,
-    }
+    object_written(outcome, kind, principal, collection, existing.is_none())
 }
 
 pub async fn delete(call: &mut Call<'_>) -> DavResult<Response> {
@@ -254,7 +313,8 @@ pub async fn delete(call: &mut Call<'_>) -> DavResult<Response> {
             written(call.submit(payload, existing.version).await?, false)
         }
         DavPath::Collection(kind, p, c) => {
-            let resource = resource::load(&call.ctx(), &call.path)?.ok_or_else(DavError::not_found)?;
+            let resource =
+                resource::load(&call.ctx(), &call.path)?.ok_or_else(DavError::not_found)?;
             let version = match &resource {
                 Resource::Calendar { record, .. } => record.version,
                 Resource::AddressBook { record, .. } => record.version,
@@ -295,7 +355,9 @@ fn target(resource: &Resource, name: &QName) -> Target {
             (APPLE_ICAL, "calendar-color"),
             (CALDAV, "calendar-timezone"),
         ],
-        Resource::AddressBook { .. } => &[(DAV, "displayname"), (CARDDAV, "addressbook-description")],
+        Resource::AddressBook { .. } => {
+            &[(DAV, "displayname"), (CARDDAV, "addressbook-description")]
+        }
         Resource::Folder { entry: Some(_), .. } | Resource::File { .. } => &[],
         _ => return Target::Protected,
     };
@@ -485,8 +547,13 @@ fn address_book_props(set: &[Element]) -> AddressBookProps {
 
 pub async fn mkcol(call: &mut Call<'_>, method: &str) -> DavResult<Response> {
     let calendar_method = method == "MKCALENDAR";
-    let location_not_ok =
-        || DavError::precondition(StatusCode::FORBIDDEN, CALDAV, "calendar-collection-location-ok");
+    let location_not_ok = || {
+        DavError::precondition(
+            StatusCode::FORBIDDEN,
+            CALDAV,
+            "calendar-collection-location-ok",
+        )
+    };
     let (kind, collection) = match call.path.clone() {
         DavPath::Collection(kind, _, collection) => (kind, collection),
         DavPath::File(p, file) if !calendar_method => return files::mkcol(call, &p, &file).await,
@@ -496,7 +563,11 @@ pub async fn mkcol(call: &mut Call<'_>, method: &str) -> DavResult<Response> {
                 "collections cannot be nested in calendars or address books",
             ))
         }
-        _ => return Err(DavError::method_not_allowed("this collection already exists")),
+        _ => {
+            return Err(DavError::method_not_allowed(
+                "this collection already exists",
+            ))
+        }
     };
     let body = call.xml_body().await?;
     let empty = body.iter().all(u8::is_ascii_whitespace);
@@ -506,7 +577,9 @@ pub async fn mkcol(call: &mut Call<'_>, method: &str) -> DavResult<Response> {
         (false, false) => xml::parse_mkcol(&body)?,
     };
     if resource::load(&call.ctx(), &call.path)?.is_some() {
-        return Err(DavError::method_not_allowed("this collection already exists"));
+        return Err(DavError::method_not_allowed(
+            "this collection already exists",
+        ));
     }
     let wanted = match kind {
         Kind::Calendar => QName::new(CALDAV, "calendar"),
@@ -516,7 +589,11 @@ pub async fn mkcol(call: &mut Call<'_>, method: &str) -> DavResult<Response> {
         return Err(location_not_ok());
     }
     if !calendar_method && !request.resourcetype.contains(&wanted) {
-        return Err(DavError::precondition(StatusCode::FORBIDDEN, DAV, "valid-resourcetype"));
+        return Err(DavError::precondition(
+            StatusCode::FORBIDDEN,
+            DAV,
+            "valid-resourcetype",
+        ));
     }
     let payload = match kind {
         Kind::Calendar => Payload::CalendarCreated(CalendarCreated {
@@ -532,7 +609,9 @@ pub async fn mkcol(call: &mut Call<'_>, method: &str) -> DavResult<Response> {
         Outcome::Applied { .. } => Ok(StatusCode::CREATED.into_response()),
         Outcome::Rejected {
             rejection: Rejection::AlreadyExists { .. } | Rejection::VersionConflict { .. },
-        } => Err(DavError::method_not_allowed("this collection already exists")),
+        } => Err(DavError::method_not_allowed(
+            "this collection already exists",
+        )),
         other => Err(rejected(other)),
     }
 }
@@ -543,11 +622,15 @@ pub fn destination(call: &Call<'_>) -> DavResult<DavPath> {
         .header(header::HeaderName::from_static("destination"))
         .ok_or_else(|| DavError::bad_request("COPY and MOVE need a Destination header"))?;
     let path = DavPath::parse(path::href_path(dest)).map_err(|e| match e {
-        path::PathError::NotFound => DavError::forbidden("the destination is not on this server's DAV tree"),
+        path::PathError::NotFound => {
+            DavError::forbidden("the destination is not on this server's DAV tree")
+        }
         bad => DavError::bad_request(bad.to_string()),
     })?;
     if path.owner() != Some(call.principal.as_str()) {
-        return Err(DavError::forbidden("the destination belongs to another principal"));
+        return Err(DavError::forbidden(
+            "the destination belongs to another principal",
+        ));
     }
     Ok(path)
 }
@@ -608,7 +691,7 @@ async fn copy_move_object(
     if let Some(holder) = uid_holder(call, kind, p, c2, &source.uid)? {
         let leaving = moving && c1 == c2 && holder == o1;
         if holder != o2 && !leaving {
-            return Err(uid_conflict(path::object_href(kind, p, c2, &holder)));
+            return Err(uid_conflict(kind, path::object_href(kind, p, c2, &holder)));
         }
     }
     let (payload, expected) = if moving {
@@ -630,9 +713,14 @@ async fn copy_move_object(
         };
         (payload, source.version)
     } else {
-        let expected = replaced.as_ref().map_or(AggregateVersion::ABSENT, |o| o.version);
-        (put_payload(kind, c2, o2, source.uid.clone(), source.body.clone()), expected)
+        let expected = replaced
+            .as_ref()
+            .map_or(AggregateVersion::ABSENT, |o| o.version);
+        (
+            put_payload(kind, c2, o2, source.uid.clone(), source.body.clone()),
+            expected,
+        )
     };
-    let outcome = with_uid_href(call.submit(payload, expected).await?, kind, p, c2);
-    written(outcome, replaced.is_none())
+    let outcome = call.submit(payload, expected).await?;
+    object_written(outcome, kind, p, c2, replaced.is_none())
 }
