@@ -392,7 +392,11 @@ impl Payload {
             | UserDeleted(_) | GroupCreated(_) | GroupDeleted(_) | MemberAdded(_)
             | MemberRemoved(_) | ResourceCreated(_) | ResourceDeleted(_) => Domain::Directory,
             SeenAdded(_) | SeenRemoved(_) | MailboxSeenReset(_) => Domain::Seen,
-            FolderCreated(_) | FilePut(_) | FileDeleted(_) | FilesCopied(_) | FilesMoved(_)
+            FolderCreated(_)
+            | FilePut(_)
+            | FileDeleted(_)
+            | FilesCopied(_)
+            | FilesMoved(_)
             | FilePropertiesPatched(_) => Domain::Files,
         }
     }

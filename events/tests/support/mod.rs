@@ -97,7 +97,10 @@ impl OwnBroker {
     pub fn stop(&mut self) {
         if let Some(broker) = self.broker.take() {
             drop(broker._lifeline);
-            let mut child = broker._child.into_inner().unwrap_or_else(|p| p.into_inner());
+            let mut child = broker
+                ._child
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner());
             let _ = child.wait();
         }
     }
