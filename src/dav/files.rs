@@ -164,12 +164,9 @@ pub async fn copy_move(
     let outcome = call.submit(payload, source.version).await?;
     // A copied folder has no ETag to announce.
     let outcome = match outcome {
-        Outcome::Applied { version } if source.is_folder() => {
-            let _ = version;
-            Outcome::Applied {
-                version: AggregateVersion::ABSENT,
-            }
-        }
+        Outcome::Applied { .. } if source.is_folder() => Outcome::Applied {
+            version: AggregateVersion::ABSENT,
+        },
         other => other,
     };
     written(outcome, replaced.is_none())

@@ -278,7 +278,9 @@ impl Dav {
     async fn dispatch(&self, engine: &Engine, request: Request) -> DavResult<Response> {
         let (parts, body) = request.into_parts();
         let uri_path = parts.uri.path();
-        if uri_path == "/.well-known/caldav" || uri_path == "/.well-known/carddav" {
+        // RFC 6764, and the Nextcloud path GNOME Online Accounts probes.
+        let redirected = ["/.well-known/caldav", "/.well-known/carddav", "/remote.php/dav"];
+        if redirected.contains(&uri_path.trim_end_matches('/')) {
             return Ok((
                 StatusCode::MOVED_PERMANENTLY,
                 [(header::LOCATION, path::ROOT)],

@@ -312,7 +312,7 @@ pub async fn delete(call: &mut Call<'_>) -> DavResult<Response> {
             };
             written(call.submit(payload, existing.version).await?, false)
         }
-        DavPath::Collection(kind, p, c) => {
+        DavPath::Collection(kind, _, c) => {
             let resource =
                 resource::load(&call.ctx(), &call.path)?.ok_or_else(DavError::not_found)?;
             let version = match &resource {
@@ -321,7 +321,6 @@ pub async fn delete(call: &mut Call<'_>) -> DavResult<Response> {
                 _ => return Err(DavError::not_found()),
             };
             check_write_conditions(&call.headers, Some(&format!("\"{version}\"")))?;
-            let _ = p;
             let payload = match kind {
                 Kind::Calendar => Payload::CalendarDeleted(CalendarDeleted { calendar: c }),
                 Kind::AddressBook => {
