@@ -1,0 +1,25 @@
+-- PUT of a new event: every request a new href and UID in the calendar
+-- (the URL given to wrk, ending with /), If-None-Match: *, the body from
+-- BENCH_PUT_TEMPLATE with @UID@ replaced. Names are unique per run
+-- (BENCH_RUN_ID), thread and request.
+dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
+
+local template = bench_read(bench_env("BENCH_PUT_TEMPLATE"))
+local run = bench_env("BENCH_RUN_ID")
+local collection = wrk.path
+local thread_id = 0
+local counter = 0
+
+wrk.headers["If-None-Match"] = "*"
+wrk.headers["Content-Type"] = "text/calendar; charset=utf-8"
+
+function init(args)
+  thread_id = tonumber(wrk.thread:get("bench_thread")) or 0
+end
+
+function request()
+  counter = counter + 1
+  local name = string.format("bench-%s-t%d-%d", run, thread_id, counter)
+  local body = (template:gsub("@UID@", name .. "@example.com", 1))
+  return wrk.format("PUT", collection .. name .. ".ics", nil, body)
+end
