@@ -829,3 +829,35 @@ fn address_books_serve_multiget_sync_and_their_own_preconditions() {
     );
     assert!(supported.body.contains("<card:addressbook-multiget/>"));
 }
+
+/// Many writers at once (sled 0.34 deadlocked on concurrent flushes from
+/// async workers: the server then answered nothing, not even /healthz).
+#[test]
+fn many_concurrent_writers_all_get_their_answer() {
+    let server = TestServer::start();
+    let port = server.port;
+    let writers: Vec<_> = (0..32)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let dav = Dav::new(port, "alice", "alice-secret");
+                (0..20)
+                    .map(|i| {
+                        let uid = format!("w{w}-{i}");
+                        dav.put(
+                            &format!("{CAL}{uid}.ics"),
+                            "text/calendar",
+                            &event(&uid, "x"),
+                            &[],
+                        )
+                        .status
+                    })
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+    for writer in writers {
+        assert!(writer.join().unwrap().iter().all(|s| *s == 201));
+    }
+    let listing = alice(&server).propfind(CAL, "1", GETETAG);
+    assert_eq!(listing.body.matches("<d:getetag>").count(), 32 * 20);
+}

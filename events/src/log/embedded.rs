@@ -40,6 +40,9 @@ struct Inner {
     /// How far each partition is durable; readers stop there.
     durable: Mutex<HashMap<TopicPartition, u64>>,
     appended: Condvar,
+    /// One fsync at a time: sled 0.34 can deadlock when flushes run
+    /// concurrently (spacejam/sled#1308), which concurrent writers hit.
+    flushing: Mutex<()>,
 }
 
 impl EmbeddedLog {
@@ -130,6 +133,7 @@ impl EmbeddedLog {
                 next: Mutex::new(next),
                 durable: Mutex::new(durable),
                 appended: Condvar::new(),
+                flushing: Mutex::new(()),
             }),
         })
     }
@@ -137,12 +141,81 @@ impl EmbeddedLog {
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
+}
 
+impl Inner {
     fn storage_error(&self, e: sled::Error) -> LogError {
         LogError::Storage {
-            path: self.inner.path.display().to_string(),
+            path: self.path.display().to_string(),
             reason: e.to_string(),
         }
+    }
+
+    /// Writes records and makes them durable. Blocking: sled writes and
+    /// fsyncs; callers on an async runtime run it on a blocking thread, so
+    /// the runtime's workers are never stuck behind sled's locks.
+    fn append_blocking(
+        &self,
+        domain: Domain,
+        records: Vec<OutgoingRecord>,
+    ) -> Result<Vec<LogPosition>, LogError> {
+        let count = self.partitions[&domain];
+        let mut positions = Vec::with_capacity(records.len());
+        let mut touched: HashMap<TopicPartition, u64> = HashMap::new();
+        {
+            let mut next = lock(&self.next);
+            let mut batches: HashMap<TopicPartition, sled::Batch> = HashMap::new();
+            let mut assigned: Vec<(TopicPartition, u64)> = Vec::with_capacity(records.len());
+            for record in &records {
+                let key = String::from_utf8_lossy(&record.key);
+                let tp = TopicPartition {
+                    domain,
+                    partition: partition_for(&key, count),
+                };
+                let slot = next.entry(tp).or_insert(0);
+                let offset = *slot;
+                *slot += 1;
+                batches
+                    .entry(tp)
+                    .or_default()
+                    .insert(&offset.to_be_bytes(), frame(record));
+                assigned.push((tp, offset));
+            }
+            for (tp, batch) in batches {
+                if let Err(e) = self.trees[&tp].apply_batch(batch) {
+                    // Nothing of this append is visible (readers stop at the
+                    // durable end); give the offsets back so none is skipped.
+                    for (tp, offset) in assigned.iter().rev() {
+                        let slot = next.entry(*tp).or_insert(0);
+                        *slot = (*slot).min(*offset);
+                    }
+                    return Err(self.storage_error(e));
+                }
+            }
+            for (tp, offset) in assigned {
+                positions.push(LogPosition {
+                    partition: tp.partition,
+                    offset,
+                });
+                let end = touched.entry(tp).or_insert(0);
+                *end = (*end).max(offset + 1);
+            }
+        }
+        {
+            // A writer that waited here often finds its records flushed by
+            // the one before it; sled's flush is then cheap.
+            let _one_at_a_time = lock(&self.flushing);
+            self.db.flush().map_err(|e| self.storage_error(e))?;
+        }
+        {
+            let mut durable = lock(&self.durable);
+            for (tp, end) in touched {
+                let d = durable.entry(tp).or_insert(0);
+                *d = (*d).max(end);
+            }
+        }
+        self.appended.notify_all();
+        Ok(positions)
     }
 }
 
@@ -171,62 +244,13 @@ impl EventLog for EmbeddedLog {
         domain: Domain,
         records: Vec<OutgoingRecord>,
     ) -> Result<Vec<LogPosition>, LogError> {
-        let count = self.partitions(domain);
-        let mut positions = Vec::with_capacity(records.len());
-        let mut touched: HashMap<TopicPartition, u64> = HashMap::new();
-        {
-            let mut next = lock(&self.inner.next);
-            let mut batches: HashMap<TopicPartition, sled::Batch> = HashMap::new();
-            let mut assigned: Vec<(TopicPartition, u64)> = Vec::with_capacity(records.len());
-            for record in &records {
-                let key = String::from_utf8_lossy(&record.key);
-                let tp = TopicPartition {
-                    domain,
-                    partition: partition_for(&key, count),
-                };
-                let slot = next.entry(tp).or_insert(0);
-                let offset = *slot;
-                *slot += 1;
-                batches
-                    .entry(tp)
-                    .or_default()
-                    .insert(&offset.to_be_bytes(), frame(record));
-                assigned.push((tp, offset));
-            }
-            for (tp, batch) in batches {
-                if let Err(e) = self.inner.trees[&tp].apply_batch(batch) {
-                    // Nothing of this append is visible (readers stop at the
-                    // durable end); give the offsets back so none is skipped.
-                    for (tp, offset) in assigned.iter().rev() {
-                        let slot = next.entry(*tp).or_insert(0);
-                        *slot = (*slot).min(*offset);
-                    }
-                    return Err(self.storage_error(e));
-                }
-            }
-            for (tp, offset) in assigned {
-                positions.push(LogPosition {
-                    partition: tp.partition,
-                    offset,
-                });
-                let end = touched.entry(tp).or_insert(0);
-                *end = (*end).max(offset + 1);
-            }
-        }
-        self.inner
-            .db
-            .flush_async()
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.append_blocking(domain, records))
             .await
-            .map_err(|e| self.storage_error(e))?;
-        {
-            let mut durable = lock(&self.inner.durable);
-            for (tp, end) in touched {
-                let d = durable.entry(tp).or_insert(0);
-                *d = (*d).max(end);
-            }
-        }
-        self.inner.appended.notify_all();
-        Ok(positions)
+            .map_err(|e| LogError::Storage {
+                path: self.inner.path.display().to_string(),
+                reason: format!("the append task failed: {e}"),
+            })?
     }
 
     fn reader(&self, starts: &[ReadStart]) -> Result<Box<dyn LogReader>, LogError> {
