@@ -7,7 +7,7 @@ use crate::view::ViewTxn;
 use events::payload::CalendarProps;
 use events::{Domain, Payload};
 
-pub use crate::collections::{Change, CollectionRecord, ObjectRecord};
+pub use crate::collections::{Change, CollectionRecord, ObjectMeta, ObjectRecord};
 
 /// The read side: collections by owner, objects by href and UID, changes.
 pub type CalendarsView = CollectionsView<CalendarProps>;

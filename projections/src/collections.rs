@@ -4,7 +4,10 @@
 //! own trees:
 //!
 //! - `col\0owner\0collection` → [`CollectionRecord`]
-//! - `obj\0owner\0collection\0href` → [`ObjectRecord`]
+//! - `obj\0owner\0collection\0href` → [`ObjectRecord`] in a fixed binary
+//!   frame (see [`object_bytes`]) with the body last, so that listing a
+//!   collection (a PROPFIND of thousands of members) decodes no body and
+//!   no CBOR
 //! - `uid\0owner\0collection\0uid` → href
 //! - `chg\0owner\0collection\0version href` → [`Change`] (latest change per
 //!   href only; the href keeps apart the two changes of a move within one
@@ -57,6 +60,109 @@ impl ObjectRecord {
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.version)
     }
+
+    pub fn meta(&self) -> ObjectMeta {
+        ObjectMeta {
+            uid: self.uid.clone(),
+            component: self.component.clone(),
+            version: self.version,
+            modified_ms: self.modified_ms,
+            length: self.body.len() as u64,
+        }
+    }
+}
+
+/// Everything about a stored resource but its body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    pub uid: String,
+    pub component: Option<String>,
+    pub version: AggregateVersion,
+    pub modified_ms: i64,
+    /// Of the body, in bytes: `getcontentlength`.
+    pub length: u64,
+}
+
+impl ObjectMeta {
+    /// The strong ETag, quotes included (the same as the record's).
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// `version u64 ‖ modified_ms i64 ‖ length u64 ‖ component length u8 ‖
+/// component ‖ uid length u32 ‖ uid ‖ body`, integers big-endian; an
+/// absent component has length 255.
+fn object_bytes(object: &ObjectRecord) -> Vec<u8> {
+    let component = object.component.as_deref().unwrap_or("");
+    let mut out = Vec::with_capacity(33 + component.len() + object.uid.len() + object.body.len());
+    out.extend_from_slice(&object.version.0.to_be_bytes());
+    out.extend_from_slice(&object.modified_ms.to_be_bytes());
+    out.extend_from_slice(&(object.body.len() as u64).to_be_bytes());
+    match &object.component {
+        // Component names are short (VEVENT...); the projection checked it.
+        Some(c) => {
+            out.push(c.len().min(254) as u8);
+            out.extend_from_slice(&c.as_bytes()[..c.len().min(254)]);
+        }
+        None => out.push(255),
+    }
+    out.extend_from_slice(&(object.uid.len() as u32).to_be_bytes());
+    out.extend_from_slice(object.uid.as_bytes());
+    out.extend_from_slice(object.body.as_bytes());
+    out
+}
+
+/// Reads what [`object_bytes`] wrote, up to the body.
+fn split_object(bytes: &[u8]) -> Result<(ObjectMeta, &[u8]), String> {
+    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+        if bytes.len() < n {
+            return Err("object value cut short".into());
+        }
+        let (head, rest) = bytes.split_at(n);
+        *bytes = rest;
+        Ok(head)
+    }
+    fn text(bytes: &[u8]) -> Result<String, String> {
+        std::str::from_utf8(bytes)
+            .map(str::to_string)
+            .map_err(|e| format!("object text: {e}"))
+    }
+    let mut rest = bytes;
+    let u64_at = |b: &[u8]| u64::from_be_bytes(b.try_into().unwrap_or([0; 8]));
+    let version = AggregateVersion(u64_at(take(&mut rest, 8)?));
+    let modified_ms = u64_at(take(&mut rest, 8)?) as i64;
+    let length = u64_at(take(&mut rest, 8)?);
+    let component = match take(&mut rest, 1)?[0] {
+        255 => None,
+        n => Some(text(take(&mut rest, usize::from(n))?)?),
+    };
+    let uid_len = u32::from_be_bytes(take(&mut rest, 4)?.try_into().unwrap_or([0; 4]));
+    let uid = text(take(&mut rest, uid_len as usize)?)?;
+    let meta = ObjectMeta {
+        uid,
+        component,
+        version,
+        modified_ms,
+        length,
+    };
+    Ok((meta, rest))
+}
+
+fn parse_meta(bytes: &[u8]) -> Result<ObjectMeta, String> {
+    split_object(bytes).map(|(meta, _)| meta)
+}
+
+fn parse_object(bytes: &[u8]) -> Result<ObjectRecord, String> {
+    let (meta, body) = split_object(bytes)?;
+    let body = std::str::from_utf8(body).map_err(|e| format!("object body: {e}"))?;
+    Ok(ObjectRecord {
+        uid: meta.uid,
+        component: meta.component,
+        body: body.to_string(),
+        version: meta.version,
+        modified_ms: meta.modified_ms,
+    })
 }
 
 /// One entry of a collection's change list.
@@ -223,11 +329,10 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         } = object;
         check_name("href", href)?;
         check_name("UID", uid)?;
-        let owner = self.owner();
         let Some(record) = self.load::<P>(col)? else {
             return self.not_found(col);
         };
-        let existing: Option<ObjectRecord> = self.view.get_as(&obj_key(owner, col, href))?;
+        let existing = self.load_object(col, href)?;
         let current = existing
             .as_ref()
             .map_or(AggregateVersion::ABSENT, |o| o.version);
@@ -262,14 +367,10 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         col: &str,
         href: &str,
     ) -> Result<Outcome, ApplyError> {
-        let owner = self.owner();
         let Some(record) = self.load::<P>(col)? else {
             return self.not_found(col);
         };
-        let Some(existing) = self
-            .view
-            .get_as::<ObjectRecord>(&obj_key(owner, col, href))?
-        else {
+        let Some(existing) = self.load_object(col, href)? else {
             return self.object_not_found(col, href);
         };
         if let Err(r) = check_expected(self.event.event.expected_version, existing.version) {
@@ -293,14 +394,10 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
     ) -> Result<Outcome, ApplyError> {
         let ((from_col, from_href), (to_col, to_href)) = (from, to);
         check_name("href", to_href)?;
-        let owner = self.owner();
         let Some(source_col) = self.load::<P>(from_col)? else {
             return self.not_found(from_col);
         };
-        let Some(source) = self
-            .view
-            .get_as::<ObjectRecord>(&obj_key(owner, from_col, from_href))?
-        else {
+        let Some(source) = self.load_object(from_col, from_href)? else {
             return self.object_not_found(from_col, from_href);
         };
         if let Err(r) = check_expected(self.event.event.expected_version, source.version) {
@@ -321,7 +418,7 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             }
             .into();
         }
-        let replaced: Option<ObjectRecord> = self.view.get_as(&obj_key(owner, to_col, to_href))?;
+        let replaced = self.load_object(to_col, to_href)?;
         if replaced.is_some() && !overwrite {
             return Rejection::AlreadyExists {
                 what: format!("{to_href} in {} {to_col}", self.noun),
@@ -348,6 +445,11 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         Ok(Outcome::Applied {
             version: self.event.version(),
         })
+    }
+
+    fn load_object(&self, col: &str, href: &str) -> Result<Option<ObjectRecord>, StoreError> {
+        self.view
+            .get_with(&obj_key(self.owner(), col, href), parse_object)
     }
 
     /// The rejection when `uid` is held in `col` by another href than
@@ -397,7 +499,8 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
                 .put(uid_key(owner, col, &object.uid), href.as_bytes().to_vec());
         }
         let v = object.version;
-        self.view.put_as(obj_key(owner, col, href), &object);
+        self.view
+            .put(obj_key(owner, col, href), object_bytes(&object));
         self.view.put_as(
             chg_key(owner, col, v, href),
             &Change {
@@ -478,7 +581,17 @@ impl<P: DeserializeOwned> CollectionsView<P> {
         col: &str,
         href: &str,
     ) -> Result<Option<ObjectRecord>, StoreError> {
-        self.tree.get(&obj_key(owner, col, href))
+        self.tree.get_with(&obj_key(owner, col, href), parse_object)
+    }
+
+    /// A resource without its body.
+    pub fn object_meta(
+        &self,
+        owner: &str,
+        col: &str,
+        href: &str,
+    ) -> Result<Option<ObjectMeta>, StoreError> {
+        self.tree.get_with(&obj_key(owner, col, href), parse_meta)
     }
 
     /// The href holding a UID in a collection.
@@ -500,8 +613,16 @@ impl<P: DeserializeOwned> CollectionsView<P> {
         owner: &str,
         col: &str,
     ) -> Result<Vec<(String, ObjectRecord)>, StoreError> {
+        self.tree.list_with(
+            &under(OBJ, &[owner.as_bytes(), col.as_bytes()]),
+            parse_object,
+        )
+    }
+
+    /// Every resource of a collection by href, without bodies.
+    pub fn members(&self, owner: &str, col: &str) -> Result<Vec<(String, ObjectMeta)>, StoreError> {
         self.tree
-            .list(&under(OBJ, &[owner.as_bytes(), col.as_bytes()]))
+            .list_with(&under(OBJ, &[owner.as_bytes(), col.as_bytes()]), parse_meta)
     }
 
     /// Changes after `since`, oldest first: each href once, at its latest
@@ -514,5 +635,29 @@ impl<P: DeserializeOwned> CollectionsView<P> {
     ) -> Result<Vec<(AggregateVersion, Change)>, StoreError> {
         self.tree
             .after(&under(CHG, &[owner.as_bytes(), col.as_bytes()]), since)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_frames_round_trip_and_refuse_truncation() {
+        for component in [Some("VEVENT".to_string()), None] {
+            let object = ObjectRecord {
+                uid: "ü-1@example.com".into(),
+                component,
+                body: "BEGIN:VCALENDAR\r\nX:é\r\nEND:VCALENDAR\r\n".into(),
+                version: AggregateVersion(42),
+                modified_ms: 1_767_225_600_000,
+            };
+            let bytes = object_bytes(&object);
+            assert_eq!(parse_object(&bytes), Ok(object.clone()));
+            assert_eq!(parse_meta(&bytes), Ok(object.meta()));
+            for cut in [0, 7, 24, 26, 30] {
+                assert!(parse_meta(&bytes[..cut]).is_err(), "{cut}");
+            }
+        }
     }
 }

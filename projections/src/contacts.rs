@@ -7,7 +7,7 @@ use crate::view::ViewTxn;
 use events::payload::AddressBookProps;
 use events::{Domain, Payload};
 
-pub use crate::collections::{Change, CollectionRecord, ObjectRecord};
+pub use crate::collections::{Change, CollectionRecord, ObjectMeta, ObjectRecord};
 
 pub type ContactsView = CollectionsView<AddressBookProps>;
 

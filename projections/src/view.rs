@@ -115,9 +115,18 @@ impl<'t> ViewTxn<'t> {
 
     /// Reads and decodes a CBOR value.
     pub fn get_as<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        self.get_with(key, decode)
+    }
+
+    /// Reads a value with its own decoder (for values not stored as CBOR).
+    pub fn get_with<T>(
+        &self,
+        key: &[u8],
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<Option<T>, StoreError> {
         match self.get(key)? {
             None => Ok(None),
-            Some(bytes) => decode(&bytes)
+            Some(bytes) => parse(&bytes)
                 .map(Some)
                 .map_err(|reason| StoreError::Corrupt {
                     projection: self.projection.to_string(),
@@ -251,9 +260,18 @@ impl ReadTree {
     }
 
     pub(crate) fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        self.get_with(key, decode)
+    }
+
+    /// A value read with its own decoder (for values not stored as CBOR).
+    pub(crate) fn get_with<T>(
+        &self,
+        key: &[u8],
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<Option<T>, StoreError> {
         match self.raw(key)? {
             None => Ok(None),
-            Some(v) => decode(&v).map(Some).map_err(|r| self.corrupt(key, r)),
+            Some(v) => parse(&v).map(Some).map_err(|r| self.corrupt(key, r)),
         }
     }
 
@@ -262,11 +280,20 @@ impl ReadTree {
         &self,
         prefix: &[u8],
     ) -> Result<Vec<(String, T)>, StoreError> {
+        self.list_with(prefix, decode)
+    }
+
+    /// [`ReadTree::list`] with its own decoder.
+    pub(crate) fn list_with<T>(
+        &self,
+        prefix: &[u8],
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<Vec<(String, T)>, StoreError> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix(prefix) {
             let (k, v) = item.map_err(|e| self.storage(e))?;
             let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            out.push((name, decode(&v).map_err(|r| self.corrupt(&k, r))?));
+            out.push((name, parse(&v).map_err(|r| self.corrupt(&k, r))?));
         }
         Ok(out)
     }

@@ -279,7 +279,11 @@ impl Dav {
         let (parts, body) = request.into_parts();
         let uri_path = parts.uri.path();
         // RFC 6764, and the Nextcloud path GNOME Online Accounts probes.
-        let redirected = ["/.well-known/caldav", "/.well-known/carddav", "/remote.php/dav"];
+        let redirected = [
+            "/.well-known/caldav",
+            "/.well-known/carddav",
+            "/remote.php/dav",
+        ];
         if redirected.contains(&uri_path.trim_end_matches('/')) {
             return Ok((
                 StatusCode::MOVED_PERMANENTLY,

@@ -296,11 +296,13 @@ fn multiget(ctx: &Ctx<'_>, kind: Kind, props: &PropRequest, hrefs: &[String]) ->
 pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
     let resource = load(call)?;
     let (content_type, body, etag, modified) = match &resource {
-        Resource::Object { kind, record, .. } => (
-            resource::object_content_type(*kind, record),
-            Bytes::from(record.body.clone()),
-            Some(record.etag()),
-            Some(record.modified_ms),
+        Resource::Object {
+            kind, meta, body, ..
+        } => (
+            resource::object_content_type(*kind, meta.component.as_deref()),
+            Bytes::from(body.clone().unwrap_or_default()),
+            Some(meta.etag()),
+            Some(meta.modified_ms),
         ),
         Resource::File {
             principal,

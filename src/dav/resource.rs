@@ -10,7 +10,7 @@ use formats::xml::{
     Element, Node, PropRequest, PropStat, Property, QName, ResponseBody, Value, APPLE_ICAL, CALDAV,
     CALENDARSERVER, CARDDAV, DAV,
 };
-use projections::calendars::{CollectionRecord, ObjectRecord};
+use projections::calendars::{CollectionRecord, ObjectMeta};
 use projections::directory::UserRecord;
 use projections::files::FileEntry;
 use projections::registry::Views;
@@ -47,12 +47,15 @@ pub enum Resource {
         name: String,
         record: CollectionRecord<AddressBookProps>,
     },
+    /// A calendar object or vCard. Listings load no body (`body` None);
+    /// a property that needs it reads it then.
     Object {
         kind: Kind,
         principal: String,
         collection: String,
-        name: String,
-        record: ObjectRecord,
+        href: String,
+        meta: ObjectMeta,
+        body: Option<String>,
     },
     /// A folder of the file area; `entry` is None for the area's root.
     Folder {
@@ -169,8 +172,9 @@ pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
                 kind: *kind,
                 principal: p.clone(),
                 collection: c.clone(),
-                name: o.clone(),
-                record,
+                href: path::object_href(*kind, p, c, o),
+                meta: record.meta(),
+                body: Some(record.body),
             })
         }
         DavPath::File(p, file) if file.is_empty() => Some(Resource::Folder {
@@ -265,7 +269,7 @@ pub fn members(ctx: &Ctx<'_>, resource: &Resource) -> DavResult<Vec<Resource>> {
             Kind::Calendar,
             principal,
             name,
-            views.calendars.objects(principal, name)?,
+            views.calendars.members(principal, name)?,
         ),
         Resource::AddressBook {
             principal, name, ..
@@ -273,7 +277,7 @@ pub fn members(ctx: &Ctx<'_>, resource: &Resource) -> DavResult<Vec<Resource>> {
             Kind::AddressBook,
             principal,
             name,
-            views.contacts.objects(principal, name)?,
+            views.contacts.members(principal, name)?,
         ),
         Resource::Folder {
             principal, path, ..
@@ -291,16 +295,18 @@ fn objects(
     kind: Kind,
     principal: &str,
     collection: &str,
-    records: Vec<(String, ObjectRecord)>,
+    members: Vec<(String, ObjectMeta)>,
 ) -> Vec<Resource> {
-    records
+    let base = path::collection_href(kind, principal, collection);
+    members
         .into_iter()
-        .map(|(name, record)| Resource::Object {
+        .map(|(name, meta)| Resource::Object {
             kind,
             principal: principal.to_string(),
             collection: collection.to_string(),
-            name,
-            record,
+            href: format!("{base}{}", path::encode_segment(&name)),
+            meta,
+            body: None,
         })
         .collect()
 }
@@ -421,13 +427,7 @@ impl Resource {
             Resource::AddressBook {
                 principal, name, ..
             } => path::collection_href(Kind::AddressBook, principal, name),
-            Resource::Object {
-                kind,
-                principal,
-                collection,
-                name,
-                ..
-            } => path::object_href(*kind, principal, collection, name),
+            Resource::Object { href, .. } => href.clone(),
             Resource::Folder {
                 principal, path, ..
             } => path::file_href(principal, path, true),
@@ -553,10 +553,10 @@ impl Resource {
 
     /// The value of a live property, or None when this resource has none.
     pub fn live(&self, ctx: &Ctx<'_>, name: &QName) -> Option<Value> {
-        let me = path::principal_href(ctx.principal);
+        let me = || path::principal_href(ctx.principal);
         if name.ns == DAV {
             match name.local.as_str() {
-                "current-user-principal" => return Some(Value::Hrefs(vec![me])),
+                "current-user-principal" => return Some(Value::Hrefs(vec![me()])),
                 "current-user-privilege-set" => return Some(privileges()),
                 "principal-collection-set" => {
                     return Some(Value::Hrefs(vec![
@@ -574,7 +574,7 @@ impl Resource {
             Resource::Principal { user } => principal_prop(user, name),
             Resource::Home { kind, tag, .. } => match (name.ns.as_str(), name.local.as_str()) {
                 (DAV, "resourcetype") => Some(Value::Elements(vec![el(DAV, "collection")])),
-                (DAV, "owner") => Some(Value::Hrefs(vec![me])),
+                (DAV, "owner") => Some(Value::Hrefs(vec![me()])),
                 (DAV, "supported-report-set") => Some(reports(match kind {
                     Kind::Calendar => CALENDAR_REPORTS,
                     Kind::AddressBook => ADDRESSBOOK_REPORTS,
@@ -582,7 +582,7 @@ impl Resource {
                 (DAV, "sync-token") | (CALENDARSERVER, "getctag") => text(tag.clone()),
                 _ => None,
             },
-            Resource::Calendar { record, .. } => calendar_prop(ctx, record, name, me),
+            Resource::Calendar { record, .. } => calendar_prop(ctx, record, name, me()),
             Resource::AddressBook { record, .. } => {
                 let p = &record.props;
                 match (name.ns.as_str(), name.local.as_str()) {
@@ -590,7 +590,7 @@ impl Resource {
                         el(DAV, "collection"),
                         el(CARDDAV, "addressbook"),
                     ])),
-                    (DAV, "owner") => Some(Value::Hrefs(vec![me])),
+                    (DAV, "owner") => Some(Value::Hrefs(vec![me()])),
                     (DAV, "displayname") => p.display_name.clone().map(Value::Text),
                     (CARDDAV, "addressbook-description") => p.description.clone().map(Value::Text),
                     (DAV, "supported-report-set") => Some(reports(ADDRESSBOOK_REPORTS)),
@@ -613,26 +613,26 @@ impl Resource {
                     _ => None,
                 }
             }
-            Resource::Object { kind, record, .. } => {
-                match (name.ns.as_str(), name.local.as_str()) {
-                    (DAV, "resourcetype") => Some(Value::Elements(Vec::new())),
-                    (DAV, "owner") => Some(Value::Hrefs(vec![me])),
-                    (DAV, "getetag") => text(record.etag()),
-                    (DAV, "getcontenttype") => text(object_content_type(*kind, record)),
-                    (DAV, "getcontentlength") => text(record.body.len().to_string()),
-                    (DAV, "getlastmodified") => text(http_date(record.modified_ms)),
-                    (CALDAV, "calendar-data") if *kind == Kind::Calendar => {
-                        text(record.body.clone())
-                    }
-                    (CARDDAV, "address-data") if *kind == Kind::AddressBook => {
-                        text(record.body.clone())
-                    }
-                    _ => None,
+            Resource::Object { kind, meta, .. } => match (name.ns.as_str(), name.local.as_str()) {
+                (DAV, "resourcetype") => Some(Value::Elements(Vec::new())),
+                (DAV, "owner") => Some(Value::Hrefs(vec![me()])),
+                (DAV, "getetag") => text(meta.etag()),
+                (DAV, "getcontenttype") => {
+                    text(object_content_type(*kind, meta.component.as_deref()))
                 }
-            }
+                (DAV, "getcontentlength") => text(meta.length.to_string()),
+                (DAV, "getlastmodified") => text(http_date(meta.modified_ms)),
+                (CALDAV, "calendar-data") if *kind == Kind::Calendar => {
+                    self.body(ctx).map(Value::Text)
+                }
+                (CARDDAV, "address-data") if *kind == Kind::AddressBook => {
+                    self.body(ctx).map(Value::Text)
+                }
+                _ => None,
+            },
             Resource::Folder { entry, .. } => match (name.ns.as_str(), name.local.as_str()) {
                 (DAV, "resourcetype") => Some(Value::Elements(vec![el(DAV, "collection")])),
-                (DAV, "owner") => Some(Value::Hrefs(vec![me])),
+                (DAV, "owner") => Some(Value::Hrefs(vec![me()])),
                 (DAV, "getlastmodified") => entry
                     .as_ref()
                     .map(|e| Value::Text(http_date(e.modified_ms))),
@@ -646,7 +646,7 @@ impl Resource {
                 };
                 match (name.ns.as_str(), name.local.as_str()) {
                     (DAV, "resourcetype") => Some(Value::Elements(Vec::new())),
-                    (DAV, "owner") => Some(Value::Hrefs(vec![me])),
+                    (DAV, "owner") => Some(Value::Hrefs(vec![me()])),
                     (DAV, "getetag") => text(entry.etag()),
                     (DAV, "getcontenttype") => text(file_content_type(entry)),
                     (DAV, "getcontentlength") => text(length.to_string()),
@@ -656,6 +656,33 @@ impl Resource {
                 }
             }
         }
+    }
+
+    /// An object's body: the one loaded with it, else read now.
+    fn body(&self, ctx: &Ctx<'_>) -> Option<String> {
+        let Resource::Object {
+            kind,
+            principal,
+            collection,
+            href,
+            body,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        if let Some(body) = body {
+            return Some(body.clone());
+        }
+        let name = href.rsplit('/').next()?;
+        let name = percent_encoding::percent_decode_str(name)
+            .decode_utf8()
+            .ok()?;
+        let record = match kind {
+            Kind::Calendar => ctx.views.calendars.object(principal, collection, &name),
+            Kind::AddressBook => ctx.views.contacts.object(principal, collection, &name),
+        };
+        record.ok().flatten().map(|r| r.body)
     }
 
     /// The `propstat`s answering `request` for this resource.
@@ -825,15 +852,11 @@ pub fn calendar_components(props: &CalendarProps) -> Vec<String> {
     }
 }
 
-pub fn object_content_type(kind: Kind, record: &ObjectRecord) -> String {
+pub fn object_content_type(kind: Kind, component: Option<&str>) -> String {
     match kind {
         Kind::Calendar => format!(
             "text/calendar; charset=utf-8; component={}",
-            record
-                .component
-                .as_deref()
-                .unwrap_or("vevent")
-                .to_ascii_lowercase()
+            component.unwrap_or("vevent").to_ascii_lowercase()
         ),
         Kind::AddressBook => "text/vcard; charset=utf-8".to_string(),
     }
