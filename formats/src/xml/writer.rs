@@ -384,31 +384,55 @@ fn escape_attr_into(out: &mut String, text: &str) {
     escape_with(out, text, true);
 }
 
+/// Which bytes [`escape_with`] must look at, for text or for attributes:
+/// a table lookup per byte lets long runs (hrefs, calendar data) be found
+/// and copied at once.
+const fn special_bytes(attribute: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = !(matches!(b as u8, b'\t' | b'\n') && !attribute);
+        b += 1;
+    }
+    table[b'&' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[b'"' as usize] = true;
+    table[b'\'' as usize] = true;
+    table[0xEF] = true;
+    table
+}
+
+static SPECIAL_IN_TEXT: [bool; 256] = special_bytes(false);
+static SPECIAL_IN_ATTRIBUTE: [bool; 256] = special_bytes(true);
+
 /// Copies `text` in runs, replacing only the bytes that need it. Scanning
 /// bytes is safe: every byte handled is ASCII or the lead byte of
 /// U+FFFE/U+FFFF, and neither occurs inside another character's encoding.
 fn escape_with(out: &mut String, text: &str, attribute: bool) {
+    let special = if attribute {
+        &SPECIAL_IN_ATTRIBUTE
+    } else {
+        &SPECIAL_IN_TEXT
+    };
     let bytes = text.as_bytes();
     let mut copied = 0;
     let mut at = 0;
-    while at < bytes.len() {
-        let byte = bytes[at];
-        let (replacement, width): (&str, usize) = match byte {
+    while let Some(offset) = bytes[at..].iter().position(|b| special[usize::from(*b)]) {
+        at += offset;
+        let (replacement, width): (&str, usize) = match bytes[at] {
             b'&' => ("&amp;", 1),
             b'<' => ("&lt;", 1),
             b'>' => ("&gt;", 1),
             b'"' => ("&quot;", 1),
             b'\'' => ("&apos;", 1),
             b'\r' => ("&#13;", 1),
-            b'\n' if attribute => ("&#10;", 1),
-            b'\t' if attribute => ("&#9;", 1),
-            b'\t' | b'\n' => {
-                at += 1;
-                continue;
-            }
+            b'\n' => ("&#10;", 1),
+            b'\t' => ("&#9;", 1),
             0..=0x1F => ("", 1),
             0xEF if matches!(bytes.get(at + 1..at + 3), Some([0xBF, 0xBE | 0xBF])) => ("", 3),
             _ => {
+                // A lead byte 0xEF of an ordinary character.
                 at += 1;
                 continue;
             }
