@@ -391,7 +391,7 @@ const fn special_bytes(attribute: bool) -> [bool; 256] {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 0x20 {
-        table[b] = !(matches!(b as u8, b'\t' | b'\n') && !attribute);
+        table[b] = attribute || !matches!(b as u8, b'\t' | b'\n');
         b += 1;
     }
     table[b'&' as usize] = true;
