@@ -5,15 +5,19 @@
 //! Schema history:
 //! - **1**: `occurred_at_ms` (Unix milliseconds), no `leader_epoch`, and seen
 //!   flags as an IMAP sequence-set string.
-//! - **2** (current): `occurred_at` as an RFC 3339 timestamp, `leader_epoch`,
+//! - **2**: `occurred_at` as an RFC 3339 timestamp, `leader_epoch`,
 //!   seen flags as a list of `[first, last]` ranges.
+//! - **3** (current): in `CalendarUpdated`, `AddressBookUpdated` and
+//!   `UserUpdated`, an absent property field means "unchanged" and `null`
+//!   means "removed". Schema 2 wrote `null` for "unchanged" and could not
+//!   express a removal, so its nulls become absent fields.
 
 use crate::envelope::EventEnvelope;
 use crate::log::{LogRecord, OutgoingRecord};
 use crate::uidset::UidSet;
 use ciborium::Value;
 
-pub const CURRENT_SCHEMA_VERSION: u32 = 2;
+pub const CURRENT_SCHEMA_VERSION: u32 = 3;
 
 pub const HEADER_SCHEMA: &str = "reprise-schema";
 pub const HEADER_EVENT_TYPE: &str = "reprise-event-type";
@@ -140,7 +144,7 @@ fn body_schema_version(value: &Value) -> Result<u32, CodecError> {
 type Upcaster = fn(Value) -> Result<Value, String>;
 
 /// `UPCASTERS[i]` upcasts schema `i + 1` to `i + 2`.
-const UPCASTERS: &[Upcaster] = &[v1_to_v2];
+const UPCASTERS: &[Upcaster] = &[v1_to_v2, v2_to_v3];
 
 /// Brings a body of any known schema version to the current one.
 pub fn upcast(mut value: Value, from: u32) -> Result<Value, CodecError> {
@@ -218,6 +222,48 @@ fn v1_payload_to_v2(payload: Value) -> Result<Value, String> {
             out.push((k, v));
         }
     }
+    Ok(Value::Map(out))
+}
+
+fn v2_to_v3(value: Value) -> Result<Value, String> {
+    let Value::Map(entries) = value else {
+        return Err("envelope is not a map".into());
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        match k.as_text() {
+            Some("schema_version") => out.push((k, Value::Integer(3.into()))),
+            Some("payload") => out.push((k, v2_payload_to_v3(v)?)),
+            _ => out.push((k, v)),
+        }
+    }
+    Ok(Value::Map(out))
+}
+
+/// Drops the `null` property fields of update events (see schema 3).
+fn v2_payload_to_v3(payload: Value) -> Result<Value, String> {
+    let kind = map_get(&payload, "type")
+        .and_then(|t| t.as_text())
+        .unwrap_or("");
+    if !matches!(
+        kind,
+        "CalendarUpdated" | "AddressBookUpdated" | "UserUpdated"
+    ) {
+        return Ok(payload);
+    }
+    let Value::Map(entries) = payload else {
+        return Err("payload is not a map".into());
+    };
+    let out = entries
+        .into_iter()
+        .map(|(k, v)| match (k.as_text(), v) {
+            (Some("data"), Value::Map(fields)) => {
+                let kept = fields.into_iter().filter(|(_, fv)| !fv.is_null()).collect();
+                (k, Value::Map(kept))
+            }
+            (_, v) => (k, v),
+        })
+        .collect();
     Ok(Value::Map(out))
 }
 
@@ -302,7 +348,10 @@ mod tests {
     fn round_trips_the_current_schema() {
         let event = sample();
         let rec = record(encode(&event));
-        assert_eq!(rec.header(HEADER_SCHEMA), Some(&b"2"[..]));
+        assert_eq!(
+            rec.header(HEADER_SCHEMA),
+            Some(CURRENT_SCHEMA_VERSION.to_string().as_bytes())
+        );
         assert_eq!(rec.header(HEADER_EVENT_TYPE), Some(&b"SeenAdded"[..]));
         assert_eq!(decode_record(&rec).unwrap(), event);
         // Without the header the version is read from the body.
@@ -329,7 +378,60 @@ mod tests {
             other => panic!("unexpected payload {other:?}"),
         }
         // The body's own version is enough when the header is missing.
-        assert_eq!(decode(bytes, None).unwrap().schema_version, 2);
+        assert_eq!(
+            decode(bytes, None).unwrap().schema_version,
+            CURRENT_SCHEMA_VERSION
+        );
+    }
+
+    /// Schema 2 wrote `null` for an unchanged property; it must still
+    /// mean "unchanged", not "removed".
+    #[test]
+    fn schema_2_nulls_stay_unchanged_properties() {
+        let base = sample();
+        let current = EventEnvelope::new(
+            base.event_id,
+            base.occurred_at,
+            "alice@example.com",
+            "alice@example.com",
+            Payload::CalendarUpdated(CalendarUpdated {
+                calendar: "work".into(),
+                display_name: Some(Some("Work".into())),
+                ..CalendarUpdated::default()
+            }),
+        );
+        // Rewrite it the way schema 2 wrote it: every field present.
+        let Value::Map(mut v2) = Value::serialized(&current).unwrap() else {
+            panic!("an envelope is a map");
+        };
+        for (k, v) in v2.iter_mut() {
+            match k.as_text() {
+                Some("schema_version") => *v = Value::Integer(2.into()),
+                Some("payload") => {
+                    let Value::Map(payload) = v else { panic!() };
+                    for (pk, pv) in payload.iter_mut() {
+                        if pk.as_text() == Some("data") {
+                            let Value::Map(data) = pv else { panic!() };
+                            for field in ["color", "description", "timezone"] {
+                                data.push((text(field), Value::Null));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let v2 = Value::Map(v2);
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&v2, &mut bytes).unwrap();
+        let event = decode(&bytes, Some(2)).expect("v2 decodes");
+        match event.payload {
+            Payload::CalendarUpdated(e) => {
+                assert_eq!(e.display_name, Some(Some("Work".into())));
+                assert_eq!((e.color, e.description, e.timezone), (None, None, None));
+            }
+            other => panic!("unexpected payload {other:?}"),
+        }
     }
 
     #[test]
