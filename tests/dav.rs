@@ -861,3 +861,75 @@ fn many_concurrent_writers_all_get_their_answer() {
     let listing = alice(&server).propfind(CAL, "1", GETETAG);
     assert_eq!(listing.body.matches("<d:getetag>").count(), 32 * 20);
 }
+
+fn addressbook_query(dav: &Dav, filter: &str, extra: &str) -> Reply {
+    dav.report(
+        BOOK,
+        &format!(
+            r#"<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">
+               <D:prop><D:getetag/><C:address-data><C:prop name="FN"/></C:address-data></D:prop>
+               <C:filter>{filter}</C:filter>{extra}</C:addressbook-query>"#
+        ),
+    )
+}
+
+#[test]
+fn addressbook_query_filters_cards_and_returns_the_selected_properties() {
+    let server = TestServer::start();
+    let dav = alice(&server);
+    for (uid, name, email) in [
+        ("ann", "Ann Example", "ann@work.example"),
+        ("ben", "Ben Sample", "ben@home.example"),
+        ("cid", "Cid Example", "cid@work.example"),
+    ] {
+        let card = format!(
+            "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:{uid}\r\nFN:{name}\r\nEMAIL;TYPE=work:{email}\r\nNOTE:secret\r\nEND:VCARD\r\n"
+        );
+        assert_status(
+            &dav.put(&format!("{BOOK}{uid}.vcf"), "text/vcard", &card, &[]),
+            201,
+        );
+    }
+    let by_name = addressbook_query(
+        &dav,
+        r#"<C:prop-filter name="FN"><C:text-match match-type="ends-with">EXAMPLE</C:text-match></C:prop-filter>"#,
+        "",
+    );
+    assert_status(&by_name, 207);
+    assert_eq!(
+        by_name.body.matches("<d:response>").count(),
+        2,
+        "{}",
+        by_name.body
+    );
+    assert!(by_name.body.contains("FN:Ann Example") && by_name.body.contains("FN:Cid Example"));
+    assert!(
+        !by_name.body.contains("NOTE:secret"),
+        "only the selected properties"
+    );
+
+    let by_email = addressbook_query(
+        &dav,
+        r#"<C:prop-filter name="EMAIL"><C:text-match>@home.</C:text-match></C:prop-filter>"#,
+        "",
+    );
+    assert_eq!(by_email.body.matches("<d:response>").count(), 1);
+    assert!(by_email.body.contains("FN:Ben Sample"));
+
+    let limited = addressbook_query(&dav, "", "<C:limit><C:nresults>2</C:nresults></C:limit>");
+    assert_eq!(limited.body.matches("<d:getetag>").count(), 2);
+    assert!(
+        limited.body.contains("507") && limited.body.contains("number-of-matches-within-limits")
+    );
+
+    let collation = addressbook_query(
+        &dav,
+        r#"<C:prop-filter name="FN"><C:text-match collation="i;klingon">x</C:text-match></C:prop-filter>"#,
+        "",
+    );
+    assert_status(&collation, 403);
+    assert!(collation.body.contains("supported-collation"));
+    let unknown = addressbook_query(&dav, "<C:no-such-filter/>", "");
+    assert_status(&unknown, 403);
+    assert!(unknown.body.contains("supported-filter"));
+}

@@ -190,6 +190,41 @@ impl<'b> Property<'b> {
     }
 }
 
+impl<'b> Property<'b> {
+    /// Every value of every parameter, names uppercased, in order: a
+    /// parameter given twice (`TYPE=home;TYPE=pref`) or with a list
+    /// (`TYPE=home,pref`) yields each value; quotes are removed.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let _ = scan_params(self.params, 0, self.dialect, &mut |n, values| {
+            for value in param_values(values) {
+                out.push((n.to_ascii_uppercase(), value.to_string()));
+            }
+            false
+        });
+        out
+    }
+}
+
+/// The values of a parameter: comma-separated, each possibly quoted.
+fn param_values(values: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = values;
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            out.push(&quoted[..end]);
+            rest = quoted.get(end + 1..).unwrap_or("");
+        } else {
+            let end = rest.find(',').unwrap_or(rest.len());
+            out.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        rest = rest.strip_prefix(',').unwrap_or(rest);
+    }
+    out
+}
+
 fn first_param_value(values: &str) -> &str {
     if let Some(quoted) = values.strip_prefix('"') {
         return quoted.split('"').next().unwrap_or(quoted);

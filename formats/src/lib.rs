@@ -17,7 +17,9 @@
 //! Nothing here does I/O. Every error carries the 1-based line number, in
 //! the text that was passed in, where the problem was found.
 
+pub mod cardfilter;
 mod contentline;
+pub mod filter;
 pub mod ical;
 pub mod vcard;
 pub mod xml;

@@ -347,3 +347,34 @@ fn fold(line: &str, eol: &str) -> String {
     }
     out
 }
+
+/// One property of a vCard as a query sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardProperty {
+    /// Uppercased, without its group (`item1.EMAIL` → `EMAIL`).
+    pub name: String,
+    /// `(NAME, value)` per parameter value, names uppercased.
+    pub params: Vec<(String, String)>,
+    /// Unfolded, escapes untouched.
+    pub value: String,
+    /// The logical line as stored, folds included: what a client gets
+    /// back when it asks for this property only.
+    pub raw: String,
+}
+
+/// Every content line of a vCard (BEGIN and END included), in order.
+pub fn properties(text: &str) -> Result<Vec<CardProperty>, FormatError> {
+    let mut out = Vec::new();
+    let mut scratch = String::new();
+    for line in LogicalLines::new(strip_bom(text)) {
+        let line = line?;
+        let prop = line.parse(Dialect::VCard, &mut scratch)?;
+        out.push(CardProperty {
+            name: prop.name.to_ascii_uppercase(),
+            params: prop.params(),
+            value: prop.value().into_owned(),
+            raw: line.raw.to_string(),
+        });
+    }
+    Ok(out)
+}

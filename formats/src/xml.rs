@@ -258,6 +258,13 @@ pub enum ResponseBody {
     /// `<D:status>` alone (e.g. 404 for a member deleted since a sync
     /// token, or a multiget href that does not exist).
     Status(u16),
+    /// A status with the DAV precondition it reports (RFC 4918 §14.5),
+    /// e.g. 507 with `number-of-matches-within-limits` on a truncated
+    /// query.
+    Error {
+        status: u16,
+        condition: QName,
+    },
     PropStats(Vec<PropStat>),
 }
 

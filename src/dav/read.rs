@@ -9,7 +9,9 @@ use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use events::AggregateVersion;
-use formats::xml::{self, MultiStatus, PropRequest, Report, ResponseBody, DAV};
+use formats::cardfilter::{self, parse_addressbook_query, AddressbookQuery};
+use formats::filter::FilterError;
+use formats::xml::{self, MultiStatus, PropRequest, QName, Report, ResponseBody, CARDDAV, DAV};
 
 /// What names a resource's current state in the render cache: its sync
 /// token (collections) or its tag (homes). Other resources are not cached.
@@ -108,6 +110,12 @@ pub async fn report(call: &mut Call<'_>) -> DavResult<Response> {
         Report::AddressbookMultiget { props, hrefs } => {
             multiget_report(call, &resource, Kind::AddressBook, &props, &hrefs, &body)
         }
+        Report::Other(root) if root.is(CARDDAV, "addressbook-query") => {
+            let query = parse_addressbook_query(&root).map_err(filter_error)?;
+            cached(call, &resource, &[b"addressbook-query", &body], || {
+                addressbook_query(&call.ctx(), &resource, &query)
+            })
+        }
         Report::Other(root) => {
             tracing::debug!(report = %root.name, "unsupported report");
             Err(DavError::precondition(
@@ -117,6 +125,73 @@ pub async fn report(call: &mut Call<'_>) -> DavResult<Response> {
             ))
         }
     }
+}
+
+/// A refused filter: the CardDAV precondition that names why.
+fn filter_error(e: FilterError) -> DavError {
+    tracing::debug!(error = %e, "filter refused");
+    let condition = match e {
+        FilterError::UnsupportedCollation(_) => "supported-collation",
+        FilterError::Unsupported(_) => "supported-filter",
+    };
+    DavError::precondition(StatusCode::FORBIDDEN, CARDDAV, condition)
+}
+
+/// RFC 6352 §8.6 on an address book: each card through the filter, the
+/// selected vCard properties only when `address-data` names some, and a
+/// 507 `number-of-matches-within-limits` when `nresults` cut the answer.
+fn addressbook_query(
+    ctx: &Ctx<'_>,
+    resource: &Resource,
+    query: &AddressbookQuery,
+) -> DavResult<String> {
+    let Resource::AddressBook {
+        principal, name, ..
+    } = resource
+    else {
+        return Err(DavError::precondition(
+            StatusCode::FORBIDDEN,
+            DAV,
+            "supported-report",
+        ));
+    };
+    let mut ms = MultiStatus::default();
+    let limit = query.limit.map_or(usize::MAX, |n| n as usize);
+    for (href, record) in ctx.views.contacts.objects(principal, name)? {
+        let Ok(card) = formats::vcard::properties(&record.body) else {
+            continue;
+        };
+        if !query.filter.matches(&card) {
+            continue;
+        }
+        if ms.responses.len() == limit {
+            ms.responses.push(xml::Response {
+                href: resource.href(),
+                body: ResponseBody::Error {
+                    status: 507,
+                    condition: QName::dav("number-of-matches-within-limits"),
+                },
+            });
+            break;
+        }
+        let selected = query
+            .address_data_props
+            .as_ref()
+            .map(|names| cardfilter::select_properties(&card, names));
+        let object = Resource::Object {
+            kind: Kind::AddressBook,
+            principal: principal.clone(),
+            collection: name.clone(),
+            href: path::object_href(Kind::AddressBook, principal, name, &href),
+            meta: record.meta(),
+            body: Some(selected.unwrap_or(record.body)),
+        };
+        ms.responses.push(xml::Response {
+            href: object.href(),
+            body: object.propstats(ctx, &query.props),
+        });
+    }
+    Ok(xml::write_multistatus(&ms))
 }
 
 fn invalid_sync_token() -> DavError {

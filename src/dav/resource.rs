@@ -379,8 +379,11 @@ fn reports(names: &[(&str, &str)]) -> Value {
 
 const CALENDAR_REPORTS: &[(&str, &str)] =
     &[(CALDAV, "calendar-multiget"), (DAV, "sync-collection")];
-const ADDRESSBOOK_REPORTS: &[(&str, &str)] =
-    &[(CARDDAV, "addressbook-multiget"), (DAV, "sync-collection")];
+const ADDRESSBOOK_REPORTS: &[(&str, &str)] = &[
+    (CARDDAV, "addressbook-multiget"),
+    (CARDDAV, "addressbook-query"),
+    (DAV, "sync-collection"),
+];
 
 /// Live properties that PROPPATCH may not change (RFC 4918 §15 and the
 /// CalDAV/CardDAV computed ones).

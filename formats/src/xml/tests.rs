@@ -1456,3 +1456,22 @@ fn error_preconditions_in_other_namespaces_are_declared() {
     let xml = write_error(&QName::dav("need-privileges"), &["/a&b".to_string()]);
     assert!(xml.contains("<d:need-privileges><d:href>/a&amp;b</d:href></d:need-privileges>"));
 }
+
+#[test]
+fn a_response_can_carry_a_precondition_with_its_status() {
+    let ms = MultiStatus {
+        responses: vec![Response {
+            href: "/dav/addressbooks/a/default/".into(),
+            body: ResponseBody::Error {
+                status: 507,
+                condition: QName::dav("number-of-matches-within-limits"),
+            },
+        }],
+        sync_token: None,
+    };
+    let xml = write_multistatus(&ms);
+    assert!(xml.contains(
+        "<d:status>HTTP/1.1 507 Insufficient Storage</d:status><d:error><d:number-of-matches-within-limits/></d:error>"
+    ), "{xml}");
+    assert!(parse(xml.as_bytes()).is_ok());
+}

@@ -187,6 +187,12 @@ pub fn write_multistatus(ms: &MultiStatus) -> String {
         out.push_str("</d:href>");
         match &response.body {
             ResponseBody::Status(code) => write_status(&mut out, *code),
+            ResponseBody::Error { status, condition } => {
+                write_status(&mut out, *status);
+                out.push_str("<d:error>");
+                write_empty(&mut out, condition);
+                out.push_str("</d:error>");
+            }
             ResponseBody::PropStats(propstats) => {
                 for propstat in propstats {
                     write_propstat(&mut out, propstat, &mut prefixes);
@@ -212,7 +218,7 @@ fn estimated_size(ms: &MultiStatus) -> usize {
         .iter()
         .filter_map(|response| match &response.body {
             ResponseBody::PropStats(propstats) => Some(propstats),
-            ResponseBody::Status(_) => None,
+            ResponseBody::Status(_) | ResponseBody::Error { .. } => None,
         })
         .flatten()
         .flat_map(|propstat| &propstat.props)
@@ -279,6 +285,24 @@ fn write_property<'a>(out: &mut String, property: &'a Property, prefixes: &mut P
     prefixes.write_name(out, &property.name);
     out.push('>');
     prefixes.clear_local();
+}
+
+/// `<p:name/>`, with a prefix of its own declared when the namespace has
+/// no fixed one.
+fn write_empty(out: &mut String, name: &QName) {
+    match FIXED_PREFIXES.iter().find(|(ns, _)| *ns == name.ns) {
+        Some((_, prefix)) => {
+            let _ = write!(out, "<{prefix}:{}/>", name.local);
+        }
+        None if name.ns.is_empty() => {
+            let _ = write!(out, "<{}/>", name.local);
+        }
+        None => {
+            let _ = write!(out, "<x:{} xmlns:x=\"", name.local);
+            escape_attr_into(out, &name.ns);
+            out.push_str("\"/>");
+        }
+    }
 }
 
 fn write_status(out: &mut String, code: u16) {
