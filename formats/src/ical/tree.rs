@@ -1,0 +1,153 @@
+//! A calendar object as a tree of components and properties, for what
+//! needs more than validation: queries (filters, time ranges, recurrence)
+//! and `calendar-data` selection. Built from an object that passed
+//! [`crate::ical::validate_calendar_object`], so it only checks nesting.
+
+use crate::contentline::{Dialect, LogicalLines};
+use crate::{strip_bom, FormatError};
+
+/// A component (`VCALENDAR`, `VEVENT`, `VALARM`...), names uppercased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    pub name: String,
+    pub properties: Vec<ContentProperty>,
+    pub components: Vec<Component>,
+}
+
+/// One property line, unfolded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentProperty {
+    /// Uppercased.
+    pub name: String,
+    /// `(NAME, value)` per parameter value, names uppercased, quotes off.
+    pub params: Vec<(String, String)>,
+    /// Unfolded; text escapes untouched.
+    pub value: String,
+    /// The logical line as stored (folds included), for returning a
+    /// selection of properties byte for byte.
+    pub raw: String,
+}
+
+impl Component {
+    /// The first property with this name.
+    pub fn property(&self, name: &str) -> Option<&ContentProperty> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+
+    /// Every property with this name.
+    pub fn properties_named<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a ContentProperty> + 'a {
+        self.properties.iter().filter(move |p| p.name == name)
+    }
+
+    /// Every direct sub-component with this name.
+    pub fn components_named<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a Component> + 'a {
+        self.components.iter().filter(move |c| c.name == name)
+    }
+}
+
+impl ContentProperty {
+    /// The first value of a parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a parameter.
+    pub fn param_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.params
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses the first VCALENDAR of `text` into a tree.
+pub fn parse_tree(text: &str) -> Result<Component, FormatError> {
+    let mut stack: Vec<Component> = Vec::new();
+    let mut scratch = String::new();
+    for line in LogicalLines::new(strip_bom(text)) {
+        let line = line?;
+        let prop = line.parse(Dialect::ICalendar, &mut scratch)?;
+        if prop.is("BEGIN") {
+            stack.push(Component {
+                name: prop.value().trim().to_ascii_uppercase(),
+                properties: Vec::new(),
+                components: Vec::new(),
+            });
+        } else if prop.is("END") {
+            let name = prop.value().trim().to_ascii_uppercase();
+            let Some(done) = stack.pop() else {
+                return Err(FormatError::new(
+                    line.line,
+                    format!("END:{name} without BEGIN"),
+                ));
+            };
+            if done.name != name {
+                return Err(FormatError::new(
+                    line.line,
+                    format!("END:{name} closes BEGIN:{}", done.name),
+                ));
+            }
+            match stack.last_mut() {
+                Some(parent) => parent.components.push(done),
+                None => return Ok(done),
+            }
+        } else {
+            let Some(current) = stack.last_mut() else {
+                return Err(FormatError::new(
+                    line.line,
+                    "a property outside any component",
+                ));
+            };
+            current.properties.push(ContentProperty {
+                name: prop.name.to_ascii_uppercase(),
+                params: prop.params(),
+                value: prop.value().into_owned(),
+                raw: line.raw.to_string(),
+            });
+        }
+    }
+    Err(FormatError::new(0, "the calendar is not closed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_the_tree_with_params_and_raw_lines() {
+        let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\n\
+DTSTART;TZID=\"Europe/Paris\":20260302T090000\r\nSUMMARY:A long\r\n  title\r\n\
+ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED:mailto:a@example.com\r\n\
+BEGIN:VALARM\r\nTRIGGER:-PT15M\r\nACTION:DISPLAY\r\nEND:VALARM\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let cal = parse_tree(text).unwrap();
+        assert_eq!(cal.name, "VCALENDAR");
+        let event = cal.components_named("VEVENT").next().unwrap();
+        let start = event.property("DTSTART").unwrap();
+        assert_eq!(start.param("TZID"), Some("Europe/Paris"));
+        assert_eq!(start.value, "20260302T090000");
+        let summary = event.property("SUMMARY").unwrap();
+        assert_eq!(summary.value, "A long title");
+        assert_eq!(summary.raw, "SUMMARY:A long\r\n  title");
+        assert_eq!(event.components[0].name, "VALARM");
+        assert_eq!(
+            event.property("ATTENDEE").unwrap().param("PARTSTAT"),
+            Some("ACCEPTED")
+        );
+    }
+
+    #[test]
+    fn refuses_bad_nesting() {
+        assert!(parse_tree("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n").is_err());
+        assert!(parse_tree("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n").is_err());
+        assert!(parse_tree("VERSION:2.0\r\n").is_err());
+    }
+}
