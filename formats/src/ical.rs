@@ -5,6 +5,7 @@ mod split;
 mod structure;
 #[cfg(test)]
 mod tests;
+pub mod time;
 pub mod tree;
 
 pub use split::{split_calendar_export, SplitObject};
