@@ -2,10 +2,32 @@
 //! recurrence (RRULE, RDATE, EXDATE, overridden instances), and the
 //! time-range tests of CalDAV (RFC 4791 §9.9).
 //!
-//! SKELETON: signatures are fixed, bodies are being written.
+//! Zones: a TZID is an IANA name (prefixes such as `/mozilla.org/...`
+//! stripped), else a Windows name (CLDR mapping), else the object's own
+//! VTIMEZONE, else UTC. Floating times and DATEs are in the floating zone.
+//! A wall-clock time in a DST gap is read with the offset before the gap,
+//! one in an overlap is its earlier instant (RFC 5545 §3.3.5).
+//!
+//! Recurrence: RRULE arithmetic is the `rrule` crate's, on wall-clock time
+//! (see `time/rule.rs`), so instances keep their local time across DST changes.
+//! The code has no clock: expansion stops at the end of the range (widened
+//! by the longest instance and THISANDFUTURE shift), and with no end at
+//! `max_instances` matching occurrences (an error), or after a budget of
+//! generated instances (also [`TimeError::TooManyInstances`]).
+
+mod rule;
+#[cfg(test)]
+mod tests;
+mod value;
+mod windows_zones;
+mod zone;
 
 use super::tree::{Component, ContentProperty};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use std::collections::HashSet;
+use std::sync::OnceLock;
+use value::{parse_duration, parse_period, parse_written, Dur, PeriodEnd, Written};
+use zone::{known_zone, CustomZone, Zone};
 
 /// A CalDAV `time-range`: either bound may be open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +61,34 @@ pub enum TimeError {
     TooManyInstances(usize),
 }
 
+fn invalid(property: &ContentProperty) -> TimeError {
+    TimeError::InvalidValue {
+        property: property.name.clone(),
+        value: property.value.clone(),
+    }
+}
+
 /// How DATE-TIME values with a TZID, or floating, become instants.
 pub struct Zones<'a> {
-    _calendar: &'a Component,
+    floating: chrono_tz::Tz,
+    custom: Vec<CustomEntry<'a>>,
+}
+
+/// A VTIMEZONE of the calendar, read on first use.
+struct CustomEntry<'a> {
+    tzid: &'a str,
+    component: &'a Component,
+    zone: OnceLock<Option<CustomZone>>,
+}
+
+/// A DATE or DATE-TIME value in its zone: the wall-clock time (midnight
+/// for a DATE) and the instant.
+#[derive(Debug, Clone, Copy)]
+struct Stamp<'z> {
+    local: NaiveDateTime,
+    zone: Zone<'z>,
+    date: bool,
+    instant: DateTime<Utc>,
 }
 
 impl<'a> Zones<'a> {
@@ -49,15 +96,97 @@ impl<'a> Zones<'a> {
     /// names no IANA or Windows zone); `floating` is the zone floating
     /// times are in (the calendar's `calendar-timezone`), UTC when None.
     pub fn new(calendar: &'a Component, floating: Option<&str>) -> Zones<'a> {
-        let _ = floating;
-        todo!()
+        let custom = calendar
+            .components_named("VTIMEZONE")
+            .filter_map(|component| {
+                Some(CustomEntry {
+                    tzid: component.property("TZID")?.value.trim(),
+                    component,
+                    zone: OnceLock::new(),
+                })
+            })
+            .collect();
+        Zones {
+            floating: floating.and_then(known_zone).unwrap_or(chrono_tz::Tz::UTC),
+            custom,
+        }
     }
 
     /// A DATE or DATE-TIME property as an instant (a DATE is its midnight
     /// in the floating zone) and whether it was a DATE.
+    ///
+    /// A list value (EXDATE, RDATE) gives its first item, a PERIOD its start.
     pub fn instant(&self, property: &ContentProperty) -> Result<(DateTime<Utc>, bool), TimeError> {
-        let _ = property;
-        todo!()
+        let stamp = self.stamp(property)?;
+        Ok((stamp.instant, stamp.date))
+    }
+
+    /// The zone a TZID names.
+    fn zone(&self, tzid: &str) -> Zone<'_> {
+        if let Some(tz) = known_zone(tzid) {
+            return Zone::Iana(tz);
+        }
+        let tzid = tzid.trim();
+        self.custom
+            .iter()
+            .find(|entry| entry.tzid == tzid)
+            .and_then(|entry| {
+                entry
+                    .zone
+                    .get_or_init(|| CustomZone::build(entry.component))
+                    .as_ref()
+            })
+            .map_or(Zone::UTC, Zone::Custom)
+    }
+
+    fn stamp_written(&self, written: Written, tzid: Option<&str>) -> Option<Stamp<'_>> {
+        let floating = Zone::Iana(self.floating);
+        let (zone, date) = match written {
+            Written::Date(_) => (floating, true),
+            Written::DateTime { utc: true, .. } => (Zone::UTC, false),
+            Written::DateTime { utc: false, .. } => {
+                (tzid.map_or(floating, |t| self.zone(t)), false)
+            }
+        };
+        let local = written.local();
+        Some(Stamp {
+            local,
+            zone,
+            date,
+            instant: zone.to_utc(local)?,
+        })
+    }
+
+    fn stamp(&self, property: &ContentProperty) -> Result<Stamp<'_>, TimeError> {
+        let first = property.value.split(',').next().unwrap_or_default();
+        let first = first.split('/').next().unwrap_or_default();
+        parse_written(first)
+            .and_then(|written| self.stamp_written(written, property.param("TZID")))
+            .ok_or_else(|| invalid(property))
+    }
+}
+
+impl<'z> Stamp<'z> {
+    /// The same kind of value at another instant, in the same zone.
+    fn at_instant(&self, instant: DateTime<Utc>) -> Option<Stamp<'z>> {
+        Some(Stamp {
+            local: self.zone.to_local(instant)?,
+            instant,
+            ..*self
+        })
+    }
+
+    /// Plus a duration: its days on the wall clock, the rest exactly.
+    fn plus(&self, dur: Dur) -> Option<DateTime<Utc>> {
+        let base = if dur.days == 0 {
+            self.instant
+        } else {
+            let local = self
+                .local
+                .checked_add_signed(TimeDelta::try_days(dur.signed_days())?)?;
+            self.zone.to_utc(local)?
+        };
+        base.checked_add_signed(TimeDelta::try_seconds(dur.signed_seconds())?)
     }
 }
 
@@ -76,24 +205,677 @@ pub struct Occurrence {
     pub component: usize,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Event,
+    Todo,
+    Journal,
+}
+
+impl Kind {
+    fn of(name: &str) -> Option<Kind> {
+        match name {
+            "VEVENT" => Some(Kind::Event),
+            "VTODO" => Some(Kind::Todo),
+            "VJOURNAL" => Some(Kind::Journal),
+            _ => None,
+        }
+    }
+}
+
+/// The condition of RFC 4791 §9.9 an instance is tested with (`start` and
+/// `end` are the range's, DTSTART/end the instance's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Test {
+    /// start < end AND end > DTSTART (VEVENT with DTEND or a positive
+    /// DURATION, all-day VEVENT, VJOURNAL with a DATE).
+    Span,
+    /// start <= DTSTART AND end > DTSTART (zero duration).
+    AtStart,
+    /// VTODO with DTSTART and DURATION: start <= DTSTART+DURATION AND
+    /// (end > DTSTART OR end >= DTSTART+DURATION).
+    TodoDuration,
+    /// VTODO with DTSTART and DUE: (start < DUE OR start <= DTSTART) AND
+    /// (end > DTSTART OR end >= DUE).
+    TodoDue,
+    /// VTODO with DUE only: start < DUE AND end >= DUE.
+    DueOnly,
+    /// VTODO with COMPLETED and CREATED only.
+    CompletedCreated {
+        completed: DateTime<Utc>,
+        created: DateTime<Utc>,
+    },
+    /// VTODO with COMPLETED only: start <= COMPLETED AND end >= COMPLETED.
+    Completed(DateTime<Utc>),
+    /// VTODO with CREATED only: end > CREATED.
+    Created(DateTime<Utc>),
+    /// VTODO with none of them.
+    Always,
+    /// VJOURNAL without DTSTART (and a VEVENT without one).
+    Never,
+}
+
+/// One instance: its effective start and end, and its test.
+#[derive(Debug, Clone, Copy)]
+struct Inst {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    test: Test,
+}
+
+impl Inst {
+    fn overlaps(&self, range: &TimeRange) -> bool {
+        let start_lt = |x: DateTime<Utc>| range.start.is_none_or(|s| s < x);
+        let start_le = |x: DateTime<Utc>| range.start.is_none_or(|s| s <= x);
+        let end_gt = |x: DateTime<Utc>| range.end.is_none_or(|e| e > x);
+        let end_ge = |x: DateTime<Utc>| range.end.is_none_or(|e| e >= x);
+        let (start, end) = (self.start, self.end);
+        match self.test {
+            Test::Span => start_lt(end) && end_gt(start),
+            Test::AtStart => start_le(start) && end_gt(start),
+            Test::TodoDuration => start_le(end) && (end_gt(start) || end_ge(end)),
+            Test::TodoDue => (start_lt(end) || start_le(start)) && (end_gt(start) || end_ge(end)),
+            Test::DueOnly => start_lt(end) && end_ge(end),
+            Test::CompletedCreated { completed, created } => {
+                (start_le(created) || start_le(completed)) && (end_ge(created) || end_ge(completed))
+            }
+            Test::Completed(completed) => start_le(completed) && end_ge(completed),
+            Test::Created(created) => end_gt(created),
+            Test::Always => true,
+            Test::Never => false,
+        }
+    }
+}
+
+/// How an instance's end follows from its start.
+#[derive(Debug, Clone, Copy)]
+enum EndRule {
+    Same,
+    Exact(TimeDelta),
+    /// A DURATION, or the distance between two DATEs, on the wall clock.
+    Nominal(Dur),
+}
+
+impl EndRule {
+    /// An upper bound of its length, for widening windows.
+    fn bound(self) -> TimeDelta {
+        match self {
+            EndRule::Same => TimeDelta::zero(),
+            EndRule::Exact(delta) => delta.abs(),
+            EndRule::Nominal(dur) => dur
+                .approx()
+                .abs()
+                .checked_add(&TimeDelta::days(1))
+                .unwrap_or(TimeDelta::MAX),
+        }
+    }
+}
+
+/// The timing of one VEVENT, VTODO or VJOURNAL component.
+#[derive(Debug, Clone, Copy)]
+struct Timing<'z> {
+    kind: Kind,
+    start: Option<Stamp<'z>>,
+    end: EndRule,
+    /// The test of instances that have a start.
+    test: Test,
+    /// The instance of a component without DTSTART.
+    fixed: Option<Inst>,
+}
+
+fn days_between(start: &Stamp<'_>, end: &Stamp<'_>) -> EndRule {
+    if start.date && end.date {
+        let days = end
+            .local
+            .date()
+            .signed_duration_since(start.local.date())
+            .num_days();
+        EndRule::Nominal(Dur {
+            negative: days < 0,
+            days: days.abs(),
+            seconds: 0,
+        })
+    } else {
+        EndRule::Exact(end.instant.signed_duration_since(start.instant))
+    }
+}
+
+const ONE_DAY: Dur = Dur {
+    negative: false,
+    days: 1,
+    seconds: 0,
+};
+
+impl<'z> Timing<'z> {
+    fn of(
+        component: &Component,
+        kind: Kind,
+        zones: &'z Zones<'_>,
+    ) -> Result<Timing<'z>, TimeError> {
+        let stamp = |name: &str| component.property(name).map(|p| zones.stamp(p)).transpose();
+        let duration = || {
+            component
+                .property("DURATION")
+                .map(|p| parse_duration(&p.value).ok_or_else(|| invalid(p)))
+                .transpose()
+        };
+        let start = stamp("DTSTART")?;
+        let mut timing = Timing {
+            kind,
+            start,
+            end: EndRule::Same,
+            test: Test::AtStart,
+            fixed: None,
+        };
+        let never = Inst {
+            start: DateTime::<Utc>::MIN_UTC,
+            end: DateTime::<Utc>::MIN_UTC,
+            test: Test::Never,
+        };
+        match (kind, start) {
+            (Kind::Event, Some(start)) => {
+                if let Some(end) = stamp("DTEND")? {
+                    timing.end = days_between(&start, &end);
+                    timing.test = Test::Span;
+                } else if let Some(dur) = duration()? {
+                    timing.end = EndRule::Nominal(dur);
+                    timing.test = if dur.is_positive() {
+                        Test::Span
+                    } else {
+                        Test::AtStart
+                    };
+                } else if start.date {
+                    timing.end = EndRule::Nominal(ONE_DAY);
+                    timing.test = Test::Span;
+                }
+            }
+            (Kind::Todo, Some(start)) => {
+                if let Some(due) = stamp("DUE")? {
+                    timing.end = days_between(&start, &due);
+                    timing.test = Test::TodoDue;
+                } else if let Some(dur) = duration()? {
+                    timing.end = EndRule::Nominal(dur);
+                    timing.test = Test::TodoDuration;
+                }
+            }
+            (Kind::Todo, None) => {
+                let due = stamp("DUE")?.map(|s| s.instant);
+                let completed = stamp("COMPLETED")?.map(|s| s.instant);
+                let created = stamp("CREATED")?.map(|s| s.instant);
+                let (start, end, test) = match (due, completed, created) {
+                    (Some(due), _, _) => (due, due, Test::DueOnly),
+                    (None, Some(completed), Some(created)) => (
+                        completed.min(created),
+                        completed.max(created),
+                        Test::CompletedCreated { completed, created },
+                    ),
+                    (None, Some(completed), None) => {
+                        (completed, completed, Test::Completed(completed))
+                    }
+                    (None, None, Some(created)) => {
+                        (created, DateTime::<Utc>::MAX_UTC, Test::Created(created))
+                    }
+                    (None, None, None) => (
+                        DateTime::<Utc>::MIN_UTC,
+                        DateTime::<Utc>::MAX_UTC,
+                        Test::Always,
+                    ),
+                };
+                timing.fixed = Some(Inst { start, end, test });
+            }
+            (Kind::Journal, Some(start)) => {
+                if start.date {
+                    timing.end = EndRule::Nominal(ONE_DAY);
+                    timing.test = Test::Span;
+                }
+            }
+            (Kind::Event | Kind::Journal, None) => timing.fixed = Some(never),
+        }
+        Ok(timing)
+    }
+
+    /// The instance starting at `start`.
+    fn at(&self, start: &Stamp<'_>) -> Option<Inst> {
+        let end = match self.end {
+            EndRule::Same => start.instant,
+            EndRule::Exact(delta) => start.instant.checked_add_signed(delta)?,
+            EndRule::Nominal(dur) => start.plus(dur)?,
+        };
+        Some(Inst {
+            start: start.instant,
+            end,
+            test: self.test,
+        })
+    }
+
+    /// The component's own instance: at its DTSTART, or its fixed one.
+    fn own(&self) -> Option<Inst> {
+        match &self.start {
+            Some(start) => self.at(start),
+            None => self.fixed,
+        }
+    }
+
+    /// Its instance moved to start at `instant` (THISANDFUTURE).
+    fn moved(&self, instant: DateTime<Utc>) -> Option<Inst> {
+        match &self.start {
+            Some(start) => self.at(&start.at_instant(instant)?),
+            None => self.fixed,
+        }
+    }
+
+    /// An instance given by an RDATE PERIOD.
+    fn period(&self, start: &Stamp<'_>, end: DateTime<Utc>) -> Option<Inst> {
+        let test = match self.kind {
+            Kind::Event => Test::Span,
+            Kind::Todo => Test::TodoDue,
+            Kind::Journal => return self.at(start),
+        };
+        Some(Inst {
+            start: start.instant,
+            end,
+            test,
+        })
+    }
+}
+
+/// An override (a component with RECURRENCE-ID).
+struct Override<'z> {
+    index: usize,
+    rid: DateTime<Utc>,
+    future: bool,
+    timing: Timing<'z>,
+}
+
+/// A THISANDFUTURE override, applying to later instances.
+struct Future<'z> {
+    index: usize,
+    rid: DateTime<Utc>,
+    shift: TimeDelta,
+    timing: Timing<'z>,
+}
+
+/// Instances generated before this budget runs out (a multiple of
+/// `max_instances`, at least this) count as too many: they are work even
+/// when they lie before the range.
+const MIN_BUDGET: usize = 200_000;
+
+/// Why an expansion stopped early.
+enum Halt {
+    Error(TimeError),
+    /// The `hit` predicate held for an occurrence.
+    Hit,
+}
+
+impl From<TimeError> for Halt {
+    fn from(error: TimeError) -> Halt {
+        Halt::Error(error)
+    }
+}
+
+/// Stops an expansion at the first occurrence it holds for.
+type Hit<'h> = Option<&'h dyn Fn(&Occurrence) -> bool>;
+
+struct Expansion<'r, 'z, 'h> {
+    range: &'r TimeRange,
+    max: usize,
+    hit: Hit<'h>,
+    found: Vec<Occurrence>,
+    /// Recurrence ids already handled (overrides, DTSTART, RDATE).
+    taken: HashSet<DateTime<Utc>>,
+    ex_instants: HashSet<DateTime<Utc>>,
+    ex_dates: HashSet<NaiveDate>,
+    /// Ascending by `rid`.
+    futures: Vec<Future<'z>>,
+}
+
+impl<'z> Expansion<'_, 'z, '_> {
+    fn offer(
+        &mut self,
+        inst: Inst,
+        rid: Option<DateTime<Utc>>,
+        component: usize,
+    ) -> Result<(), Halt> {
+        if inst.overlaps(self.range) {
+            let occurrence = Occurrence {
+                start: inst.start,
+                end: inst.end,
+                recurrence_id: rid,
+                component,
+            };
+            if self.hit.is_some_and(|hit| hit(&occurrence)) {
+                return Err(Halt::Hit);
+            }
+            self.found.push(occurrence);
+            if self.found.len() > self.max {
+                return Err(TimeError::TooManyInstances(self.max).into());
+            }
+        }
+        Ok(())
+    }
+
+    /// One instance of the master's recurrence set (the error only says
+    /// the limit was passed; None from arithmetic drops the instance).
+    fn instance(
+        &mut self,
+        master: (usize, &Timing<'z>),
+        stamp: &Stamp<'z>,
+        period_end: Option<DateTime<Utc>>,
+        remember: bool,
+    ) -> Result<(), Halt> {
+        let rid = stamp.instant;
+        if self.taken.contains(&rid) {
+            return Ok(());
+        }
+        if remember {
+            self.taken.insert(rid);
+        }
+        if self.ex_instants.contains(&rid) || self.ex_dates.contains(&stamp.local.date()) {
+            return Ok(());
+        }
+        let before = self.futures.partition_point(|f| f.rid < rid);
+        let future = before.checked_sub(1).and_then(|i| self.futures.get(i));
+        let (inst, component) = match future {
+            Some(f) => (
+                rid.checked_add_signed(f.shift)
+                    .and_then(|at| f.timing.moved(at)),
+                f.index,
+            ),
+            None => (
+                match period_end {
+                    Some(end) => master.1.period(stamp, end),
+                    None => master.1.at(stamp),
+                },
+                master.0,
+            ),
+        };
+        match inst {
+            Some(inst) => self.offer(inst, Some(rid), component),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The occurrences of the object's VEVENT, VTODO or VJOURNAL (its master
 /// and overrides share one UID) that overlap `range` by the rules of
 /// RFC 4791 §9.9 for their component type, in start order. Open-ended
 /// rules are clamped to the range; more than `limits.max_instances`
 /// occurrences is an error.
+///
+/// The recurrence set is DTSTART (always its first instance), RRULE,
+/// RDATE (DATE, DATE-TIME, PERIOD), minus EXDATE (a DATE EXDATE removes
+/// that day's instance of a DATE-TIME series); an override replaces the
+/// instance with its RECURRENCE-ID, and with RANGE=THISANDFUTURE moves
+/// every later instance by its own DTSTART − RECURRENCE-ID and gives them
+/// its duration. An override whose RECURRENCE-ID is no instance is still
+/// an occurrence, and so are the overrides of an object without master.
+/// Occurrences of a component without DTSTART: a VEVENT or VJOURNAL has
+/// none; a VTODO has one, tested by the rows of the table without DTSTART
+/// (its `start`/`end` are DUE, or COMPLETED/CREATED, or unbounded).
 pub fn occurrences_in(
     calendar: &Component,
     range: &TimeRange,
     zones: &Zones<'_>,
     limits: &Limits,
 ) -> Result<Vec<Occurrence>, TimeError> {
-    let _ = (calendar, range, zones, limits);
-    todo!()
+    match expand(calendar, range, zones, limits, None) {
+        Ok(found) => Ok(found),
+        Err(Halt::Error(error)) => Err(error),
+        Err(Halt::Hit) => Ok(Vec::new()),
+    }
+}
+
+/// [`occurrences_in`], stopping early when `hit` holds for one.
+fn expand(
+    calendar: &Component,
+    range: &TimeRange,
+    zones: &Zones<'_>,
+    limits: &Limits,
+    hit: Hit<'_>,
+) -> Result<Vec<Occurrence>, Halt> {
+    let mut components = calendar
+        .components
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| Some((i, c, Kind::of(&c.name)?)));
+    let Some(first) = components.next() else {
+        return Ok(Vec::new());
+    };
+    let kind = first.2;
+    let mut master = None;
+    let mut overrides = Vec::new();
+    for (index, component, k) in std::iter::once(first).chain(components) {
+        if k != kind {
+            continue;
+        }
+        match component.property("RECURRENCE-ID") {
+            Some(rid) => overrides.push(Override {
+                index,
+                rid: zones.stamp(rid)?.instant,
+                future: rid
+                    .param("RANGE")
+                    .is_some_and(|r| r.trim().eq_ignore_ascii_case("THISANDFUTURE")),
+                timing: Timing::of(component, kind, zones)?,
+            }),
+            None => {
+                if master.is_none() {
+                    master = Some((index, component));
+                }
+            }
+        }
+    }
+
+    let recurs = !overrides.is_empty()
+        || master
+            .is_some_and(|(_, c)| c.property("RRULE").is_some() || c.property("RDATE").is_some());
+    let mut expansion = Expansion {
+        range,
+        max: limits.max_instances,
+        hit,
+        found: Vec::new(),
+        taken: HashSet::new(),
+        ex_instants: HashSet::new(),
+        ex_dates: HashSet::new(),
+        futures: Vec::new(),
+    };
+    for o in &overrides {
+        if !expansion.taken.insert(o.rid) {
+            continue;
+        }
+        if let Some(inst) = o.timing.own() {
+            expansion.offer(inst, Some(o.rid), o.index)?;
+        }
+        if o.future {
+            let shift = match &o.timing.start {
+                Some(start) => start.instant.signed_duration_since(o.rid),
+                None => TimeDelta::zero(),
+            };
+            expansion.futures.push(Future {
+                index: o.index,
+                rid: o.rid,
+                shift,
+                timing: o.timing,
+            });
+        }
+    }
+    expansion.futures.sort_by_key(|f| f.rid);
+
+    if let Some((index, component)) = master {
+        let timing = Timing::of(component, kind, zones)?;
+        match timing.start {
+            None => {
+                if let Some(inst) = timing.fixed {
+                    expansion.offer(inst, None, index)?;
+                }
+            }
+            Some(start) if !recurs => {
+                if let Some(inst) = timing.at(&start) {
+                    expansion.offer(inst, None, index)?;
+                }
+            }
+            Some(start) => expand_master(
+                &mut expansion,
+                (index, &timing),
+                component,
+                &start,
+                zones,
+                limits,
+            )?,
+        }
+    }
+    let mut found = expansion.found;
+    found.sort_by(|a, b| {
+        (a.start, a.recurrence_id, a.component).cmp(&(b.start, b.recurrence_id, b.component))
+    });
+    found.dedup();
+    Ok(found)
+}
+
+/// DTSTART, RDATE, EXDATE and RRULE of a recurring master.
+fn expand_master<'z>(
+    expansion: &mut Expansion<'_, 'z, '_>,
+    master: (usize, &Timing<'z>),
+    component: &Component,
+    start: &Stamp<'z>,
+    zones: &'z Zones<'_>,
+    limits: &Limits,
+) -> Result<(), Halt> {
+    for exdate in component.properties_named("EXDATE") {
+        for item in exdate.value.split(',') {
+            let stamp = parse_written(item)
+                .and_then(|w| zones.stamp_written(w, exdate.param("TZID")))
+                .ok_or_else(|| invalid(exdate))?;
+            expansion.ex_instants.insert(stamp.instant);
+            if stamp.date || start.date {
+                expansion.ex_dates.insert(stamp.local.date());
+            }
+        }
+    }
+    expansion.instance(master, start, None, true)?;
+    for rdate in component.properties_named("RDATE") {
+        let period = rdate
+            .param("VALUE")
+            .is_some_and(|v| v.eq_ignore_ascii_case("PERIOD"));
+        for item in rdate.value.split(',') {
+            let (written, end) = if period || item.contains('/') {
+                let (written, end) = parse_period(item).ok_or_else(|| invalid(rdate))?;
+                (written, Some(end))
+            } else {
+                (parse_written(item).ok_or_else(|| invalid(rdate))?, None)
+            };
+            let stamp = zones
+                .stamp_written(written, rdate.param("TZID"))
+                .ok_or_else(|| invalid(rdate))?;
+            let end = match end {
+                None => None,
+                Some(PeriodEnd::After(dur)) => Some(stamp.plus(dur).ok_or_else(|| invalid(rdate))?),
+                Some(PeriodEnd::At(end)) => Some(
+                    zones
+                        .stamp_written(end, rdate.param("TZID"))
+                        .ok_or_else(|| invalid(rdate))?
+                        .instant,
+                ),
+            };
+            expansion.instance(master, &stamp, end, true)?;
+        }
+    }
+
+    // Instances whose wall-clock start is past this cannot reach the
+    // range, even moved by a THISANDFUTURE override.
+    let reach = expansion
+        .futures
+        .iter()
+        .map(|f| {
+            f.shift
+                .abs()
+                .checked_add(&f.timing.end.bound())
+                .unwrap_or(TimeDelta::MAX)
+        })
+        .chain([master.1.end.bound()])
+        .fold(TimeDelta::days(2), |a, b| {
+            a.checked_add(&b).unwrap_or(TimeDelta::MAX)
+        });
+    let stop = expansion
+        .range
+        .end
+        .and_then(|end| end.naive_utc().checked_add_signed(reach));
+
+    let mut budget = limits.max_instances.saturating_mul(100).max(MIN_BUDGET);
+    for rrule in component.properties_named("RRULE") {
+        let rule = rule::Rule::parse(&rrule.value, start.local).map_err(|reason| {
+            TimeError::InvalidRule {
+                rule: rrule.value.clone(),
+                reason,
+            }
+        })?;
+        for local in rule.instances() {
+            budget = budget
+                .checked_sub(1)
+                .ok_or(TimeError::TooManyInstances(limits.max_instances))?;
+            let local = if start.date {
+                local.date().and_time(chrono::NaiveTime::MIN)
+            } else {
+                local
+            };
+            if stop.is_some_and(|stop| local > stop) {
+                break;
+            }
+            let Some(instant) = start.zone.to_utc(local) else {
+                break;
+            };
+            if let Some(until) = rule.until {
+                if !until.admits(local, Some(instant.naive_utc())) {
+                    break;
+                }
+            }
+            let stamp = Stamp {
+                local,
+                instant,
+                ..*start
+            };
+            expansion.instance(master, &stamp, None, false)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a trigger at `first`, repeated `repeat` more times every
+/// `every`, falls in `range` (start inclusive, end exclusive).
+fn triggers_in(first: DateTime<Utc>, repeat: u64, every: TimeDelta, range: &TimeRange) -> bool {
+    let step = every.num_seconds();
+    let mut at = first;
+    if let Some(start) = range.start {
+        if at < start {
+            if repeat == 0 || step <= 0 {
+                return false;
+            }
+            let behind = start.signed_duration_since(at).num_seconds();
+            let steps = behind.div_euclid(step) + i64::from(behind.rem_euclid(step) != 0);
+            if u64::try_from(steps).map_or(true, |s| s > repeat) {
+                return false;
+            }
+            let Some(moved) = steps
+                .checked_mul(step)
+                .and_then(TimeDelta::try_seconds)
+                .and_then(|d| at.checked_add_signed(d))
+            else {
+                return false;
+            };
+            at = moved;
+        }
+    }
+    range.end.is_none_or(|end| at < end)
 }
 
 /// Whether an alarm of the component at `component` (an index in
 /// `calendar.components`) triggers within `range` for any occurrence
 /// (RFC 4791 §9.9, VALARM row; repeats included).
+///
+/// A relative TRIGGER is from the occurrence's start, or with
+/// RELATED=END from its end (VEVENT: the effective end; VTODO: DUE or
+/// DTSTART+DURATION); a component lacking the one named uses the other.
+/// Days in a TRIGGER are on the component's wall clock; REPEAT intervals
+/// are exact. An absolute TRIGGER fires once, whatever the recurrence.
 pub fn alarm_in_range(
     calendar: &Component,
     component: usize,
@@ -101,17 +883,124 @@ pub fn alarm_in_range(
     zones: &Zones<'_>,
     limits: &Limits,
 ) -> Result<bool, TimeError> {
-    let _ = (calendar, component, range, zones, limits);
-    todo!()
+    let Some(comp) = calendar.components.get(component) else {
+        return Ok(false);
+    };
+    let Some(kind) = Kind::of(&comp.name) else {
+        return Ok(false);
+    };
+    if kind == Kind::Journal {
+        return Ok(false);
+    }
+    let timing = Timing::of(comp, kind, zones)?;
+    let has_start = timing.start.is_some();
+    let has_end = match kind {
+        Kind::Event => has_start,
+        _ => {
+            (has_start && matches!(timing.test, Test::TodoDue | Test::TodoDuration))
+                || timing.fixed.is_some_and(|f| f.test == Test::DueOnly)
+        }
+    };
+    for alarm in comp.components_named("VALARM") {
+        let Some(trigger) = alarm.property("TRIGGER") else {
+            continue;
+        };
+        let repeat = alarm
+            .property("REPEAT")
+            .and_then(|p| p.value.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        let every = alarm
+            .property("DURATION")
+            .and_then(|p| parse_duration(&p.value))
+            .map(Dur::approx)
+            .filter(|d| *d > TimeDelta::zero());
+        let (repeat, every) = match every {
+            Some(every) if repeat > 0 => (repeat, every),
+            _ => (0, TimeDelta::zero()),
+        };
+        let value = trigger.value.trim();
+        let absolute = trigger
+            .param("VALUE")
+            .is_some_and(|v| v.eq_ignore_ascii_case("DATE-TIME"))
+            || !value.starts_with(['P', 'p', '+', '-']);
+        if absolute {
+            if triggers_in(zones.stamp(trigger)?.instant, repeat, every, range) {
+                return Ok(true);
+            }
+            continue;
+        }
+        let offset = parse_duration(value).ok_or_else(|| invalid(trigger))?;
+        let related_end = trigger
+            .param("RELATED")
+            .is_some_and(|r| r.trim().eq_ignore_ascii_case("END"));
+        let use_end = if related_end { has_end } else { !has_start };
+        if !(has_start || has_end) {
+            continue;
+        }
+        // Occurrences whose start (or end) lies in this window can have a
+        // trigger in the range.
+        let day = TimeDelta::days(1);
+        let span = i32::try_from(repeat)
+            .ok()
+            .and_then(|r| every.checked_mul(r))
+            .unwrap_or(TimeDelta::MAX);
+        let low = offset.approx().checked_sub(&day).unwrap_or(TimeDelta::MIN);
+        let high = offset
+            .approx()
+            .checked_add(&span)
+            .and_then(|h| h.checked_add(&day))
+            .unwrap_or(TimeDelta::MAX);
+        let window = TimeRange {
+            start: range.start.and_then(|s| s.checked_sub_signed(high)),
+            end: range.end.and_then(|e| e.checked_sub_signed(low)),
+        };
+        let fires = |occurrence: &Occurrence| {
+            if occurrence.component != component {
+                return false;
+            }
+            let base = if use_end {
+                occurrence.end
+            } else {
+                occurrence.start
+            };
+            let first = match timing.start.and_then(|s| s.at_instant(base)) {
+                Some(stamp) => stamp.plus(offset),
+                None => base.checked_add_signed(offset.approx()),
+            };
+            first.is_some_and(|first| triggers_in(first, repeat, every, range))
+        };
+        match expand(calendar, &window, zones, limits, Some(&fires)) {
+            Ok(_) => {}
+            Err(Halt::Hit) => return Ok(true),
+            Err(Halt::Error(error)) => return Err(error),
+        }
+    }
+    Ok(false)
 }
 
 /// Whether a DATE or DATE-TIME property (DTSTAMP, COMPLETED, CREATED,
 /// LAST-MODIFIED, DUE...) lies in `range` (RFC 4791 §9.9, last rule).
+///
+/// A DATE-TIME is in the range when start <= value < end; a DATE is its
+/// day (in the floating zone) and must overlap the range.
 pub fn property_in_range(
     property: &ContentProperty,
     range: &TimeRange,
     zones: &Zones<'_>,
 ) -> Result<bool, TimeError> {
-    let _ = (property, range, zones);
-    todo!()
+    let stamp = zones.stamp(property)?;
+    let inst = if stamp.date {
+        Inst {
+            start: stamp.instant,
+            end: stamp.plus(ONE_DAY).ok_or_else(|| invalid(property))?,
+            test: Test::Span,
+        }
+    } else {
+        Inst {
+            start: stamp.instant,
+            end: stamp.instant,
+            test: Test::AtStart,
+        }
+    };
+    Ok(inst.overlaps(range))
 }

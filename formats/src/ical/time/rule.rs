@@ -1,0 +1,205 @@
+//! RRULE expansion by the `rrule` crate, on wall-clock times.
+//!
+//! Recurrence rules are defined on local time (RFC 5545 §3.3.10): a weekly
+//! 09:00 meeting stays at 09:00 across a DST change. The crate is given the
+//! start's wall-clock time as if it were UTC (a zone without transitions),
+//! so it does the calendar arithmetic and nothing else; the caller turns
+//! each wall-clock result into an instant with the start's own zone (IANA,
+//! Windows or a VTIMEZONE of the object), with one gap/overlap policy for
+//! all of them. UNTIL is taken out of the rule and applied by the caller,
+//! since only the caller knows the zone to compare it in.
+
+use super::value::{parse_written, Written};
+use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+use rrule::{RRule, RRuleSet, RRuleSetIter, Unvalidated};
+
+/// The UNTIL of a rule, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Until {
+    /// `...Z`: compared with each instance's instant.
+    Utc(NaiveDateTime),
+    /// Without `Z`: compared with the instance's wall-clock time.
+    Local(NaiveDateTime),
+    /// A DATE: the instance's wall-clock date is at most this.
+    Date(NaiveDate),
+}
+
+impl Until {
+    /// Whether the instance at `local`, whose instant is `utc` (None when
+    /// it has none), is within UNTIL.
+    pub(super) fn admits(self, local: NaiveDateTime, utc: Option<NaiveDateTime>) -> bool {
+        match self {
+            Until::Utc(until) => utc.is_some_and(|u| u <= until),
+            Until::Local(until) => local <= until,
+            Until::Date(until) => local.date() <= until,
+        }
+    }
+}
+
+/// A parsed RRULE for one start.
+pub(super) struct Rule {
+    set: RRuleSet,
+    pub(super) until: Option<Until>,
+    count: Option<u32>,
+    start: NaiveDateTime,
+}
+
+impl Rule {
+    /// Parses `value` (the RRULE property value) for a recurrence starting
+    /// at the wall-clock time `start`. The error is a reason for humans.
+    pub(super) fn parse(value: &str, start: NaiveDateTime) -> Result<Rule, String> {
+        let mut kept: Vec<String> = Vec::new();
+        let mut until = None;
+        let mut count = None;
+        for part in value.split(';') {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let (name, text) = part
+                .split_once('=')
+                .ok_or_else(|| format!("the rule part {part:?} has no value"))?;
+            let name = name.trim().to_ascii_uppercase();
+            let text = text.trim();
+            match name.as_str() {
+                "UNTIL" => {
+                    until = Some(match parse_written(text) {
+                        Some(Written::Date(date)) => Until::Date(date),
+                        Some(Written::DateTime { local, utc: true }) => Until::Utc(local),
+                        Some(Written::DateTime { local, utc: false }) => Until::Local(local),
+                        None => return Err(format!("UNTIL={text} is not a date")),
+                    });
+                }
+                // RFC 7529: only the Gregorian scale is understood; SKIP
+                // only matters for other scales.
+                "RSCALE" | "SKIP" => {}
+                _ if name.starts_with("X-") => {}
+                _ => {
+                    if name == "COUNT" {
+                        count = Some(
+                            text.parse::<u32>()
+                                .map_err(|_| format!("COUNT={text} is not a count"))?,
+                        );
+                    }
+                    if name == "INTERVAL" && text.parse::<u32>().is_ok_and(|i| i == 0) {
+                        return Err("INTERVAL=0".into());
+                    }
+                    kept.push(format!("{name}={}", text.to_ascii_uppercase()));
+                }
+            }
+        }
+        if !kept.iter().any(|p| p.starts_with("FREQ=")) {
+            return Err("no FREQ".into());
+        }
+        let rule: RRule<Unvalidated> = kept.join(";").parse().map_err(|e| format!("{e}"))?;
+        let proxy = rrule::Tz::UTC.from_utc_datetime(&start);
+        let rule = rule.validate(proxy).map_err(|e| format!("{e}"))?;
+        Ok(Rule {
+            set: RRuleSet::new(proxy).rrule(rule).limit(),
+            until,
+            count,
+            start,
+        })
+    }
+
+    /// The wall-clock times the rule generates, ascending, without UNTIL
+    /// applied. When the start is not one of them, it still counts as the
+    /// first occurrence for COUNT (RFC 5545 §3.8.5.3), so one fewer is
+    /// generated; the caller adds the start itself.
+    pub(super) fn instances(&self) -> Instances {
+        Instances {
+            inner: (&self.set).into_iter(),
+            start: self.start,
+            remaining: self.count,
+            first: true,
+        }
+    }
+}
+
+pub(super) struct Instances {
+    inner: RRuleSetIter,
+    start: NaiveDateTime,
+    remaining: Option<u32>,
+    first: bool,
+}
+
+impl Iterator for Instances {
+    type Item = NaiveDateTime;
+
+    fn next(&mut self) -> Option<NaiveDateTime> {
+        let next = self.inner.next()?.naive_utc();
+        if self.first {
+            self.first = false;
+            if next != self.start {
+                if let Some(remaining) = self.remaining.as_mut() {
+                    *remaining = remaining.saturating_sub(1);
+                }
+            }
+        }
+        if let Some(remaining) = self.remaining.as_mut() {
+            if *remaining == 0 {
+                return None;
+            }
+            *remaining -= 1;
+        }
+        Some(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        parse_written(s).unwrap().local()
+    }
+
+    #[test]
+    fn expands_on_the_wall_clock() {
+        let rule = Rule::parse("FREQ=WEEKLY;COUNT=3;BYDAY=MO", at("20260302T090000")).unwrap();
+        let got: Vec<String> = rule.instances().map(|d| d.to_string()).collect();
+        assert_eq!(
+            got,
+            [
+                "2026-03-02 09:00:00",
+                "2026-03-09 09:00:00",
+                "2026-03-16 09:00:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unsynchronised_start_counts_as_the_first() {
+        // A Tuesday start with a Monday rule: the start plus two Mondays.
+        let rule = Rule::parse("FREQ=WEEKLY;COUNT=3;BYDAY=MO", at("20260303T090000")).unwrap();
+        assert_eq!(rule.instances().count(), 2);
+    }
+
+    #[test]
+    fn takes_until_out_and_ignores_extensions() {
+        let rule = Rule::parse(
+            "freq=daily;UNTIL=20260305T000000Z;X-FOO=1;RSCALE=GREGORIAN",
+            at("20260302T090000"),
+        )
+        .unwrap();
+        assert_eq!(rule.until, Some(Until::Utc(at("20260305T000000"))));
+        assert!(rule.instances().take(10).count() == 10);
+    }
+
+    #[test]
+    fn refuses_bad_rules() {
+        for bad in [
+            "",
+            "COUNT=3",
+            "FREQ=SOMETIMES",
+            "FREQ=DAILY;COUNT=x",
+            "FREQ=DAILY;INTERVAL=0",
+            "FREQ=DAILY;BYDAY=XX",
+            "FREQ=DAILY;UNTIL=tomorrow",
+            "FREQ=DAILY;FOO",
+            "FREQ=MONTHLY;BYMONTHDAY=40",
+        ] {
+            assert!(Rule::parse(bad, at("20260302T090000")).is_err(), "{bad}");
+        }
+    }
+}
