@@ -933,3 +933,154 @@ fn addressbook_query_filters_cards_and_returns_the_selected_properties() {
     assert_status(&unknown, 403);
     assert!(unknown.body.contains("supported-filter"));
 }
+
+fn calendar_query(dav: &Dav, path: &str, filter: &str, data: &str) -> Reply {
+    dav.report(
+        path,
+        &format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+               <D:prop><D:getetag/>{data}</D:prop><C:filter>{filter}</C:filter></C:calendar-query>"#
+        ),
+    )
+}
+
+fn events_in(dav: &Dav, start: &str, end: &str) -> usize {
+    let filter = format!(
+        r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter>"#
+    );
+    let reply = calendar_query(dav, CAL, &filter, "");
+    assert_status(&reply, 207);
+    reply.body.matches("<d:response>").count()
+}
+
+#[test]
+fn calendar_query_finds_recurring_instances_where_they_really_are() {
+    let server = TestServer::start();
+    let dav = alice(&server);
+    let series =
+        std::fs::read_to_string(fixture("ical/thunderbird_recurring_override.ics")).unwrap();
+    assert_status(
+        &dav.put(&format!("{CAL}series.ics"), "text/calendar", &series, &[]),
+        201,
+    );
+
+    // Tuesdays 09:00 Europe/Berlin, 2024-01-09 to 2024-06-25.
+    assert_eq!(
+        events_in(&dav, "20240116T073000Z", "20240116T081500Z"),
+        1,
+        "winter: 08:00Z"
+    );
+    assert_eq!(
+        events_in(&dav, "20240409T063000Z", "20240409T071500Z"),
+        1,
+        "summer: 07:00Z"
+    );
+    assert_eq!(
+        events_in(&dav, "20240409T073000Z", "20240409T081500Z"),
+        0,
+        "not an hour late"
+    );
+    assert_eq!(
+        events_in(&dav, "20240402T000000Z", "20240403T000000Z"),
+        0,
+        "EXDATE"
+    );
+    assert_eq!(
+        events_in(&dav, "20240305T000000Z", "20240306T000000Z"),
+        0,
+        "moved away"
+    );
+    assert_eq!(
+        events_in(&dav, "20240307T125000Z", "20240307T131000Z"),
+        1,
+        "moved here"
+    );
+    assert_eq!(
+        events_in(&dav, "20240702T000000Z", "20240703T000000Z"),
+        0,
+        "after UNTIL"
+    );
+
+    let text = calendar_query(
+        &dav,
+        CAL,
+        r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+           <C:prop-filter name="SUMMARY"><C:text-match>MOVED TO</C:text-match></C:prop-filter>
+           </C:comp-filter></C:comp-filter>"#,
+        "",
+    );
+    assert_eq!(text.body.matches("<d:response>").count(), 1);
+
+    let expanded = calendar_query(
+        &dav,
+        CAL,
+        r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20240301T000000Z" end="20240316T000000Z"/></C:comp-filter></C:comp-filter>"#,
+        r#"<C:calendar-data><C:expand start="20240301T000000Z" end="20240316T000000Z"/></C:calendar-data>"#,
+    );
+    assert_status(&expanded, 207);
+    // 2024-03-05 moved to 03-07 13:00Z, and 03-12 at 08:00Z.
+    assert!(
+        expanded.body.contains("RECURRENCE-ID:20240305T080000Z"),
+        "{}",
+        expanded.body
+    );
+    assert!(expanded.body.contains("DTSTART:20240307T130000Z"));
+    assert!(expanded.body.contains("RECURRENCE-ID:20240312T080000Z"));
+    assert!(!expanded.body.contains("RRULE"));
+
+    let free_busy = dav.report(
+        CAL,
+        r#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20240304T000000Z" end="20240315T000000Z"/></C:free-busy-query>"#,
+    );
+    assert_status(&free_busy, 200);
+    assert!(free_busy
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/calendar"));
+    assert!(
+        free_busy
+            .body
+            .contains("FREEBUSY:20240307T130000Z/20240307T133000Z\r\n"),
+        "{}",
+        free_busy.body
+    );
+    assert!(free_busy
+        .body
+        .contains("FREEBUSY:20240312T080000Z/20240312T083000Z\r\n"));
+    assert_eq!(free_busy.body.matches("FREEBUSY:").count(), 2);
+
+    for (uid, completed) in [("open", false), ("done", true)] {
+        let extra = if completed {
+            "STATUS:COMPLETED\r\nCOMPLETED:20240301T100000Z\r\n"
+        } else {
+            "STATUS:NEEDS-ACTION\r\n"
+        };
+        let todo = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VTODO\r\nUID:{uid}\r\nDTSTAMP:20240101T000000Z\r\nSUMMARY:{uid}\r\n{extra}END:VTODO\r\nEND:VCALENDAR\r\n"
+        );
+        assert_status(
+            &dav.put(&format!("{CAL}{uid}.ics"), "text/calendar", &todo, &[]),
+            201,
+        );
+    }
+    let open = calendar_query(
+        &dav,
+        CAL,
+        r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO">
+           <C:prop-filter name="COMPLETED"><C:is-not-defined/></C:prop-filter>
+           <C:prop-filter name="STATUS"><C:text-match negate-condition="yes">COMPLETED</C:text-match></C:prop-filter>
+           </C:comp-filter></C:comp-filter>"#,
+        "",
+    );
+    assert_eq!(open.body.matches("<d:response>").count(), 1);
+    assert!(open.body.contains("open.ics"));
+
+    let invalid = calendar_query(
+        &dav,
+        CAL,
+        r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20240301T000000"/></C:comp-filter></C:comp-filter>"#,
+        "",
+    );
+    assert_status(&invalid, 403);
+    assert!(invalid.body.contains("valid-filter"));
+}

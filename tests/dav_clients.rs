@@ -488,6 +488,30 @@ fn python_caldav_flow() {
     python_caldav_flow_on(&TestServer::start());
 }
 
+/// python caldav's searches: time ranges over a recurring series decided
+/// by the server (no client-side filtering), server-side expansion, todos
+/// by completion, text search.
+#[test]
+fn python_caldav_search() {
+    let server = TestServer::start();
+    let series = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/ical/thunderbird_recurring_override.ics");
+    client_flow(
+        &server,
+        "python_caldav_search.py",
+        "caldav",
+        &["--series", &series.to_string_lossy()],
+        &[
+            "ok: a weekly series with an override and an EXDATE",
+            "ok: time ranges decided by the server",
+            "ok: server expansion",
+            "ok: todos by completion",
+            "ok: text search",
+        ],
+        CALDAV_TIMEOUT,
+    );
+}
+
 /// The same flow on a server whose log is Kafka (a tansu broker).
 #[test]
 fn kafka_python_caldav_flow() {

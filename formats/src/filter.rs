@@ -15,6 +15,10 @@ pub enum FilterError {
     /// the `supported-filter` precondition (or `valid-filter`).
     #[error("unsupported filter: {0}")]
     Unsupported(String),
+    /// A filter that means nothing (e.g. a time range ending before it
+    /// starts, or not in UTC): the `valid-filter` precondition.
+    #[error("invalid filter: {0}")]
+    Invalid(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

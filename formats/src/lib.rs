@@ -17,6 +17,7 @@
 //! Nothing here does I/O. Every error carries the 1-based line number, in
 //! the text that was passed in, where the problem was found.
 
+pub mod calfilter;
 pub mod cardfilter;
 mod contentline;
 pub mod filter;

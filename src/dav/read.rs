@@ -9,9 +9,13 @@ use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use events::AggregateVersion;
+use formats::calfilter::{self, parse_calendar_query, CalendarQuery, Matcher};
 use formats::cardfilter::{self, parse_addressbook_query, AddressbookQuery};
 use formats::filter::FilterError;
-use formats::xml::{self, MultiStatus, PropRequest, QName, Report, ResponseBody, CARDDAV, DAV};
+use formats::ical::time::{Limits, TimeError};
+use formats::xml::{
+    self, MultiStatus, PropRequest, QName, Report, ResponseBody, CALDAV, CARDDAV, DAV,
+};
 
 /// What names a resource's current state in the render cache: its sync
 /// token (collections) or its tag (homes). Other resources are not cached.
@@ -110,8 +114,19 @@ pub async fn report(call: &mut Call<'_>) -> DavResult<Response> {
         Report::AddressbookMultiget { props, hrefs } => {
             multiget_report(call, &resource, Kind::AddressBook, &props, &hrefs, &body)
         }
+        Report::Other(root) if root.is(CALDAV, "calendar-query") => {
+            let query = parse_calendar_query(&root).map_err(|e| filter_error(CALDAV, e))?;
+            cached(call, &resource, &[b"calendar-query", &body], || {
+                calendar_query(&call.ctx(), &resource, &query)
+            })
+        }
+        Report::Other(root) if root.is(CALDAV, "free-busy-query") => {
+            let range =
+                calfilter::parse_free_busy_query(&root).map_err(|e| filter_error(CALDAV, e))?;
+            free_busy_query(&call.ctx(), &resource, range)
+        }
         Report::Other(root) if root.is(CARDDAV, "addressbook-query") => {
-            let query = parse_addressbook_query(&root).map_err(filter_error)?;
+            let query = parse_addressbook_query(&root).map_err(|e| filter_error(CARDDAV, e))?;
             cached(call, &resource, &[b"addressbook-query", &body], || {
                 addressbook_query(&call.ctx(), &resource, &query)
             })
@@ -127,14 +142,184 @@ pub async fn report(call: &mut Call<'_>) -> DavResult<Response> {
     }
 }
 
-/// A refused filter: the CardDAV precondition that names why.
-fn filter_error(e: FilterError) -> DavError {
+/// A refused filter: the CalDAV or CardDAV precondition that names why.
+fn filter_error(ns: &str, e: FilterError) -> DavError {
     tracing::debug!(error = %e, "filter refused");
     let condition = match e {
         FilterError::UnsupportedCollation(_) => "supported-collation",
         FilterError::Unsupported(_) => "supported-filter",
+        // CardDAV has no valid-filter precondition.
+        FilterError::Invalid(_) if ns == CARDDAV => "supported-filter",
+        FilterError::Invalid(_) => "valid-filter",
     };
-    DavError::precondition(StatusCode::FORBIDDEN, CARDDAV, condition)
+    DavError::precondition(StatusCode::FORBIDDEN, ns, condition)
+}
+
+/// The zone floating times are in: the query's `timezone`, else the
+/// calendar's `calendar-timezone`; either may be a VTIMEZONE or a name.
+fn floating_zone(
+    query: &CalendarQuery,
+    calendar: &events::payload::CalendarProps,
+) -> Option<String> {
+    let given = query.timezone.as_deref().or(calendar.timezone.as_deref())?;
+    Some(zone_name(given))
+}
+
+/// A zone given as a name or as a VCALENDAR holding a VTIMEZONE: its TZID.
+fn zone_name(given: &str) -> String {
+    if !given.contains("BEGIN:") {
+        return given.trim().to_string();
+    }
+    given
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("TZID:"))
+        .map_or_else(String::new, |tzid| tzid.trim().to_string())
+}
+
+/// RFC 4791 §7.10: a VFREEBUSY (text/calendar, not a multistatus) of the
+/// calendar's events in the range. Not cached: its DTSTAMP is the time of
+/// the request.
+fn free_busy_query(
+    ctx: &Ctx<'_>,
+    resource: &Resource,
+    range: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+) -> DavResult<Response> {
+    let Resource::Calendar {
+        principal,
+        name,
+        record,
+    } = resource
+    else {
+        return Err(DavError::precondition(
+            StatusCode::FORBIDDEN,
+            DAV,
+            "supported-report",
+        ));
+    };
+    let floating = record.props.timezone.as_deref().map(zone_name);
+    let trees: Vec<_> = ctx
+        .views
+        .calendars
+        .objects(principal, name)?
+        .into_iter()
+        .filter_map(|(_, o)| formats::ical::tree::parse_tree(&o.body).ok())
+        .collect();
+    let objects: Vec<calfilter::ZonedObject<'_>> = trees
+        .iter()
+        .map(|calendar| calfilter::ZonedObject {
+            calendar,
+            floating: floating.as_deref(),
+        })
+        .collect();
+    let text = calfilter::free_busy(&objects, range, chrono::Utc::now(), &Limits::default())
+        .map_err(|e| DavError::forbidden(e.to_string()))?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+        text,
+    )
+        .into_response())
+}
+
+/// RFC 4791 §7.8 on a calendar (every object through the filter) or on
+/// one object (Depth: 0, as Microsoft-derived clients send it).
+fn calendar_query(ctx: &Ctx<'_>, resource: &Resource, query: &CalendarQuery) -> DavResult<String> {
+    let (principal, collection, objects) = match resource {
+        Resource::Calendar {
+            principal, name, ..
+        } => (
+            principal,
+            name,
+            ctx.views.calendars.objects(principal, name)?,
+        ),
+        Resource::Object {
+            kind: Kind::Calendar,
+            principal,
+            collection,
+            href,
+            ..
+        } => {
+            let name = href.rsplit('/').next().unwrap_or_default();
+            let name = percent_encoding::percent_decode_str(name)
+                .decode_utf8_lossy()
+                .into_owned();
+            let record = ctx.views.calendars.object(principal, collection, &name)?;
+            (
+                principal,
+                collection,
+                record.map(|r| (name, r)).into_iter().collect(),
+            )
+        }
+        _ => {
+            return Err(DavError::precondition(
+                StatusCode::FORBIDDEN,
+                DAV,
+                "supported-report",
+            ))
+        }
+    };
+    let props = ctx
+        .views
+        .calendars
+        .collection(principal, collection)?
+        .map(|c| c.props)
+        .unwrap_or_default();
+    let floating = floating_zone(query, &props);
+    let matcher = Matcher {
+        filter: &query.filter,
+        limits: Limits::default(),
+    };
+    let selection = query.calendar_data.as_ref().and_then(|d| d.comp.as_ref());
+    let mut ms = MultiStatus::default();
+    for (name, record) in objects {
+        let Ok(tree) = formats::ical::tree::parse_tree(&record.body) else {
+            continue;
+        };
+        match matcher.matches(&tree, floating.as_deref()) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(TimeError::TooManyInstances(n)) => {
+                return Err(DavError::forbidden(format!(
+                    "{name} recurs more than {n} times within the query's range; narrow the range"
+                )))
+            }
+            Err(e) => {
+                tracing::debug!(object = %name, error = %e, "object skipped by the query");
+                continue;
+            }
+        }
+        let expand = query.calendar_data.as_ref().and_then(|d| d.expand.as_ref());
+        let body = match (expand, selection) {
+            (None, None) => record.body.clone(),
+            (None, Some(selection)) => calfilter::select(&tree, selection),
+            (Some(range), selection) => {
+                let expanded =
+                    match calfilter::expand(&tree, range, floating.as_deref(), &matcher.limits) {
+                        Ok(text) => text,
+                        Err(e) => return Err(DavError::forbidden(format!("{name}: {e}"))),
+                    };
+                match (selection, formats::ical::tree::parse_tree(&expanded)) {
+                    (Some(selection), Ok(expanded_tree)) => {
+                        calfilter::select(&expanded_tree, selection)
+                    }
+                    _ => expanded,
+                }
+            }
+        };
+        let object = Resource::Object {
+            kind: Kind::Calendar,
+            principal: principal.clone(),
+            collection: collection.clone(),
+            href: path::object_href(Kind::Calendar, principal, collection, &name),
+            meta: record.meta(),
+            body: Some(body),
+        };
+        ms.responses.push(xml::Response {
+            href: object.href(),
+            body: object.propstats(ctx, &query.props),
+        });
+    }
+    Ok(xml::write_multistatus(&ms))
 }
 
 /// RFC 6352 §8.6 on an address book: each card through the filter, the

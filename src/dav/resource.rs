@@ -377,8 +377,12 @@ fn reports(names: &[(&str, &str)]) -> Value {
     )
 }
 
-const CALENDAR_REPORTS: &[(&str, &str)] =
-    &[(CALDAV, "calendar-multiget"), (DAV, "sync-collection")];
+const CALENDAR_REPORTS: &[(&str, &str)] = &[
+    (CALDAV, "calendar-multiget"),
+    (CALDAV, "calendar-query"),
+    (CALDAV, "free-busy-query"),
+    (DAV, "sync-collection"),
+];
 const ADDRESSBOOK_REPORTS: &[(&str, &str)] = &[
     (CARDDAV, "addressbook-multiget"),
     (CARDDAV, "addressbook-query"),
