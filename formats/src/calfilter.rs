@@ -2,10 +2,13 @@
 //! whether a calendar object matches it, and the `calendar-data`
 //! selection of components and properties (§9.6).
 
-use crate::filter::{name_attr, unknown, Collation, FilterError, TextMatch};
+pub use crate::filter::ParamFilter;
+use crate::filter::{
+    name_attr, report_props, unescape_text, unknown, Collation, FilterError, TextMatch,
+};
 use crate::ical::time::{self, Limits, TimeError, TimeRange, Zones};
 use crate::ical::tree::{Component, ContentProperty};
-use crate::xml::{Element, PropRequest, CALDAV, DAV};
+use crate::xml::{Element, PropRequest, CALDAV};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 /// A parsed `calendar-query` REPORT.
@@ -58,49 +61,24 @@ pub struct PropFilter {
     pub param_filters: Vec<ParamFilter>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamFilter {
-    pub name: String,
-    pub is_not_defined: bool,
-    pub text_match: Option<TextMatch>,
-}
-
 /// Reads the REPORT body's root element (`{CALDAV}calendar-query`).
 pub fn parse_calendar_query(root: &Element) -> Result<CalendarQuery, FilterError> {
     if !root.is(CALDAV, "calendar-query") {
         return Err(unknown(&root.name));
     }
-    let mut props = None;
-    let mut calendar_data = None;
+    let (props, data) = report_props(root, (CALDAV, "calendar-data"));
+    let calendar_data = data.map(parse_calendar_data).transpose()?;
     let mut filter = None;
     let mut timezone = None;
     for child in root.elements() {
-        match (child.name.ns.as_str(), child.name.local.as_str()) {
-            (DAV, "prop") => {
-                let mut names = Vec::new();
-                for p in child.elements() {
-                    if p.is(CALDAV, "calendar-data") {
-                        calendar_data = Some(parse_calendar_data(p)?);
-                    }
-                    names.push(p.name.clone());
-                }
-                props = Some(PropRequest::Prop(names));
-            }
-            (DAV, "allprop") => {
-                props = Some(PropRequest::AllProp {
-                    include: Vec::new(),
-                })
-            }
-            (DAV, "propname") => props = Some(PropRequest::PropName),
-            (CALDAV, "filter") => filter = Some(parse_top_filter(child)?),
-            (CALDAV, "timezone") => timezone = Some(child.text()),
-            _ => {}
+        if child.is(CALDAV, "filter") {
+            filter = Some(parse_top_filter(child)?);
+        } else if child.is(CALDAV, "timezone") {
+            timezone = Some(child.text());
         }
     }
     Ok(CalendarQuery {
-        props: props.unwrap_or(PropRequest::AllProp {
-            include: Vec::new(),
-        }),
+        props,
         calendar_data,
         filter: filter.ok_or_else(|| FilterError::Invalid("no filter".into()))?,
         timezone,
@@ -223,25 +201,11 @@ fn parse_prop_filter(el: &Element) -> Result<PropFilter, FilterError> {
             (CALDAV, "text-match") => {
                 filter.text_match = Some(TextMatch::from_element(child, Collation::AsciiCasemap)?)
             }
-            (CALDAV, "param-filter") => filter.param_filters.push(parse_param_filter(child)?),
-            _ => return Err(unknown(&child.name)),
-        }
-    }
-    Ok(filter)
-}
-
-fn parse_param_filter(el: &Element) -> Result<ParamFilter, FilterError> {
-    let mut filter = ParamFilter {
-        name: name_attr(el)?.to_ascii_uppercase(),
-        is_not_defined: false,
-        text_match: None,
-    };
-    for child in el.elements() {
-        match (child.name.ns.as_str(), child.name.local.as_str()) {
-            (CALDAV, "is-not-defined") => filter.is_not_defined = true,
-            (CALDAV, "text-match") => {
-                filter.text_match = Some(TextMatch::from_element(child, Collation::AsciiCasemap)?)
-            }
+            (CALDAV, "param-filter") => filter.param_filters.push(ParamFilter::parse(
+                child,
+                CALDAV,
+                Collation::AsciiCasemap,
+            )?),
             _ => return Err(unknown(&child.name)),
         }
     }
@@ -438,39 +402,11 @@ impl Eval<'_> {
                 return Ok(false);
             }
         }
-        Ok(filter.param_filters.iter().all(|p| p.matches(property)))
+        Ok(filter
+            .param_filters
+            .iter()
+            .all(|p| p.matches(property.param_values(&p.name))))
     }
-}
-
-impl ParamFilter {
-    fn matches(&self, property: &ContentProperty) -> bool {
-        let mut values = property.param_values(&self.name).peekable();
-        if self.is_not_defined {
-            return values.peek().is_none();
-        }
-        match &self.text_match {
-            None => values.peek().is_some(),
-            Some(t) => values.any(|v| t.matches(v)),
-        }
-    }
-}
-
-/// iCalendar TEXT escapes resolved (`\,` `\;` `\n` `\\`), for matching.
-fn unescape_text(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n' | 'N') => out.push('\n'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// RFC 4791 §9.6.5 `expand`: the object's occurrences within `range` as

@@ -1,9 +1,12 @@
 //! CardDAV `addressbook-query` (RFC 6352 §8.6, §10.5): the request, its
 //! filter, and whether a vCard matches it.
 
-use crate::filter::{name_attr, unknown, Collation, FilterError, Test, TextMatch};
+pub use crate::filter::ParamFilter;
+use crate::filter::{
+    name_attr, report_props, unescape_text, unknown, Collation, FilterError, Test, TextMatch,
+};
 use crate::vcard::CardProperty;
-use crate::xml::{Element, PropRequest, QName, CARDDAV, DAV};
+use crate::xml::{Element, PropRequest, QName, CARDDAV};
 
 /// A parsed `addressbook-query` REPORT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,65 +36,42 @@ pub struct PropFilter {
     pub param_filters: Vec<ParamFilter>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamFilter {
-    /// Uppercased parameter name.
-    pub name: String,
-    pub is_not_defined: bool,
-    pub text_match: Option<TextMatch>,
-}
-
 /// Reads the REPORT body's root element (`{CARDDAV}addressbook-query`).
 pub fn parse_addressbook_query(root: &Element) -> Result<AddressbookQuery, FilterError> {
     if !root.is(CARDDAV, "addressbook-query") {
         return Err(unknown(&root.name));
     }
-    let mut props = None;
+    let (props, data) = report_props(root, (CARDDAV, "address-data"));
     let mut address_data_props = None;
+    if let Some(data) = data {
+        let selected: Vec<String> = data
+            .elements()
+            .filter(|e| e.is(CARDDAV, "prop"))
+            .map(|e| name_attr(e).map(|n| n.to_ascii_uppercase()))
+            .collect::<Result<_, _>>()?;
+        if !selected.is_empty() {
+            address_data_props = Some(selected);
+        }
+    }
     let mut filter = None;
     let mut limit = None;
     for child in root.elements() {
-        match (child.name.ns.as_str(), child.name.local.as_str()) {
-            (DAV, "prop") => {
-                let mut names = Vec::new();
-                for p in child.elements() {
-                    if p.is(CARDDAV, "address-data") {
-                        let selected: Vec<String> = p
-                            .elements()
-                            .filter(|e| e.is(CARDDAV, "prop"))
-                            .map(|e| name_attr(e).map(|n| n.to_ascii_uppercase()))
-                            .collect::<Result<_, _>>()?;
-                        if !selected.is_empty() {
-                            address_data_props = Some(selected);
-                        }
-                    }
-                    names.push(p.name.clone());
-                }
-                props = Some(PropRequest::Prop(names));
-            }
-            (DAV, "allprop") => {
-                props = Some(PropRequest::AllProp {
-                    include: Vec::new(),
-                })
-            }
-            (DAV, "propname") => props = Some(PropRequest::PropName),
-            (CARDDAV, "filter") => filter = Some(parse_filter(child)?),
-            (CARDDAV, "limit") => {
-                let n = child
-                    .child(CARDDAV, "nresults")
-                    .ok_or_else(|| FilterError::Unsupported("limit without nresults".into()))?;
-                limit =
-                    Some(n.text().trim().parse().map_err(|_| {
-                        FilterError::Unsupported(format!("nresults {:?}", n.text()))
-                    })?);
-            }
-            _ => {}
+        if child.is(CARDDAV, "filter") {
+            filter = Some(parse_filter(child)?);
+        } else if child.is(CARDDAV, "limit") {
+            let n = child
+                .child(CARDDAV, "nresults")
+                .ok_or_else(|| FilterError::Unsupported("limit without nresults".into()))?;
+            limit = Some(
+                n.text()
+                    .trim()
+                    .parse()
+                    .map_err(|_| FilterError::Unsupported(format!("nresults {:?}", n.text())))?,
+            );
         }
     }
     Ok(AddressbookQuery {
-        props: props.unwrap_or(PropRequest::AllProp {
-            include: Vec::new(),
-        }),
+        props,
         address_data_props,
         filter: filter.ok_or_else(|| FilterError::Unsupported("no filter".into()))?,
         limit,
@@ -129,47 +109,15 @@ fn parse_prop_filter(el: &Element) -> Result<PropFilter, FilterError> {
             (CARDDAV, "text-match") => filter
                 .text_matches
                 .push(TextMatch::from_element(child, Collation::UnicodeCasemap)?),
-            (CARDDAV, "param-filter") => filter.param_filters.push(parse_param_filter(child)?),
+            (CARDDAV, "param-filter") => filter.param_filters.push(ParamFilter::parse(
+                child,
+                CARDDAV,
+                Collation::UnicodeCasemap,
+            )?),
             _ => return Err(unknown(&child.name)),
         }
     }
     Ok(filter)
-}
-
-fn parse_param_filter(el: &Element) -> Result<ParamFilter, FilterError> {
-    let mut filter = ParamFilter {
-        name: name_attr(el)?.to_ascii_uppercase(),
-        is_not_defined: false,
-        text_match: None,
-    };
-    for child in el.elements() {
-        match (child.name.ns.as_str(), child.name.local.as_str()) {
-            (CARDDAV, "is-not-defined") => filter.is_not_defined = true,
-            (CARDDAV, "text-match") => {
-                filter.text_match = Some(TextMatch::from_element(child, Collation::UnicodeCasemap)?)
-            }
-            _ => return Err(unknown(&child.name)),
-        }
-    }
-    Ok(filter)
-}
-
-/// vCard text escapes resolved (`\,` `\;` `\n` `\\`), for matching.
-fn unescape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n' | 'N') => out.push('\n'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 impl CardFilter {
@@ -190,29 +138,18 @@ impl PropFilter {
             return instances.peek().is_some();
         }
         instances.any(|p| {
-            let value = unescape(&p.value);
+            let value = unescape_text(&p.value);
             let texts = self.text_matches.iter().map(|t| t.matches(&value));
-            let params = self.param_filters.iter().map(|f| f.matches(p));
+            let params = self.param_filters.iter().map(|f| {
+                f.matches(
+                    p.params
+                        .iter()
+                        .filter(|(n, _)| *n == f.name)
+                        .map(|(_, v)| v.as_str()),
+                )
+            });
             self.test.combine(texts.chain(params))
         })
-    }
-}
-
-impl ParamFilter {
-    fn matches(&self, property: &CardProperty) -> bool {
-        let mut values = property
-            .params
-            .iter()
-            .filter(|(n, _)| *n == self.name)
-            .map(|(_, v)| v)
-            .peekable();
-        if self.is_not_defined {
-            return values.peek().is_none();
-        }
-        match &self.text_match {
-            None => values.peek().is_some(),
-            Some(t) => values.any(|v| t.matches(v)),
-        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! (RFC 4790, RFC 5051) and match types (RFC 6352 §10.5.4), and the errors
 //! a filter can be refused with.
 
-use crate::xml::{Element, QName};
+use crate::xml::{Element, PropRequest, QName, DAV};
 
 /// Why a query's filter was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -187,6 +187,95 @@ pub fn name_attr(el: &Element) -> Result<String, FilterError> {
 /// An element this filter grammar does not know.
 pub fn unknown(el: &QName) -> FilterError {
     FilterError::Unsupported(format!("unknown element {el}"))
+}
+
+/// A `param-filter` (RFC 4791 §9.7.3, RFC 6352 §10.5.2): the same in
+/// CalDAV and CardDAV but for the namespace and the default collation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamFilter {
+    /// Uppercased parameter name.
+    pub name: String,
+    pub is_not_defined: bool,
+    pub text_match: Option<TextMatch>,
+}
+
+impl ParamFilter {
+    /// Reads a `param-filter` whose children are in namespace `ns`.
+    pub fn parse(
+        el: &Element,
+        ns: &str,
+        default_collation: Collation,
+    ) -> Result<Self, FilterError> {
+        let mut filter = ParamFilter {
+            name: name_attr(el)?.to_ascii_uppercase(),
+            is_not_defined: false,
+            text_match: None,
+        };
+        for child in el.elements() {
+            if child.is(ns, "is-not-defined") {
+                filter.is_not_defined = true;
+            } else if child.is(ns, "text-match") {
+                filter.text_match = Some(TextMatch::from_element(child, default_collation)?);
+            } else {
+                return Err(unknown(&child.name));
+            }
+        }
+        Ok(filter)
+    }
+
+    /// Whether a property whose values of this parameter are `values`
+    /// passes.
+    pub fn matches<'v>(&self, values: impl Iterator<Item = &'v str>) -> bool {
+        let mut values = values.peekable();
+        if self.is_not_defined {
+            return values.peek().is_none();
+        }
+        match &self.text_match {
+            None => values.peek().is_some(),
+            Some(t) => values.into_iter().any(|v| t.matches(v)),
+        }
+    }
+}
+
+/// The properties a query REPORT asks for (`DAV:prop`, `allprop` or
+/// `propname`; allprop when none), and the element named `data` among the
+/// props (`calendar-data`, `address-data`), whose children select content.
+pub fn report_props<'e>(
+    root: &'e Element,
+    data: (&str, &str),
+) -> (PropRequest, Option<&'e Element>) {
+    let mut props = PropRequest::AllProp {
+        include: Vec::new(),
+    };
+    let mut data_element = None;
+    for child in root.elements() {
+        if child.is(DAV, "prop") {
+            props = PropRequest::Prop(child.elements().map(|p| p.name.clone()).collect());
+            data_element = child.elements().find(|p| p.is(data.0, data.1));
+        } else if child.is(DAV, "propname") {
+            props = PropRequest::PropName;
+        }
+    }
+    (props, data_element)
+}
+
+/// vCard and iCalendar TEXT escapes resolved (`\,` `\;` `\n` `\\`), for
+/// matching.
+pub fn unescape_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n' | 'N') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
