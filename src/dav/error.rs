@@ -64,6 +64,11 @@ impl DavError {
         }
     }
 
+    /// A REPORT this resource does not answer (RFC 3253 §3.6).
+    pub fn unsupported_report() -> DavError {
+        DavError::precondition(StatusCode::FORBIDDEN, formats::xml::DAV, "supported-report")
+    }
+
     pub fn with_href(self, href: String) -> DavError {
         match self {
             DavError::Precondition {

@@ -133,11 +133,7 @@ pub async fn report(call: &mut Call<'_>) -> DavResult<Response> {
         }
         Report::Other(root) => {
             tracing::debug!(report = %root.name, "unsupported report");
-            Err(DavError::precondition(
-                StatusCode::FORBIDDEN,
-                DAV,
-                "supported-report",
-            ))
+            Err(DavError::unsupported_report())
         }
     }
 }
@@ -190,11 +186,7 @@ fn free_busy_query(
         record,
     } = resource
     else {
-        return Err(DavError::precondition(
-            StatusCode::FORBIDDEN,
-            DAV,
-            "supported-report",
-        ));
+        return Err(DavError::unsupported_report());
     };
     let floating = record.props.timezone.as_deref().map(zone_name);
     let trees: Vec<_> = ctx
@@ -224,46 +216,40 @@ fn free_busy_query(
 /// RFC 4791 §7.8 on a calendar (every object through the filter) or on
 /// one object (Depth: 0, as Microsoft-derived clients send it).
 fn calendar_query(ctx: &Ctx<'_>, resource: &Resource, query: &CalendarQuery) -> DavResult<String> {
-    let (principal, collection, objects) = match resource {
+    let (principal, collection, objects, props) = match resource {
         Resource::Calendar {
-            principal, name, ..
+            principal,
+            name,
+            record,
         } => (
             principal,
             name,
             ctx.views.calendars.objects(principal, name)?,
+            record.props.clone(),
         ),
         Resource::Object {
             kind: Kind::Calendar,
             principal,
             collection,
-            href,
             ..
         } => {
-            let name = href.rsplit('/').next().unwrap_or_default();
-            let name = percent_encoding::percent_decode_str(name)
-                .decode_utf8_lossy()
-                .into_owned();
+            let name = resource.object_name().unwrap_or_default();
             let record = ctx.views.calendars.object(principal, collection, &name)?;
+            let props = ctx
+                .views
+                .calendars
+                .collection(principal, collection)?
+                .map(|c| c.props)
+                .unwrap_or_default();
             (
                 principal,
                 collection,
                 record.map(|r| (name, r)).into_iter().collect(),
+                props,
             )
         }
-        _ => {
-            return Err(DavError::precondition(
-                StatusCode::FORBIDDEN,
-                DAV,
-                "supported-report",
-            ))
-        }
+        _ => return Err(DavError::unsupported_report()),
     };
-    let props = ctx
-        .views
-        .calendars
-        .collection(principal, collection)?
-        .map(|c| c.props)
-        .unwrap_or_default();
     let floating = floating_zone(query, &props);
     let matcher = Matcher {
         filter: &query.filter,
@@ -334,11 +320,7 @@ fn addressbook_query(
         principal, name, ..
     } = resource
     else {
-        return Err(DavError::precondition(
-            StatusCode::FORBIDDEN,
-            DAV,
-            "supported-report",
-        ));
+        return Err(DavError::unsupported_report());
     };
     let mut ms = MultiStatus::default();
     let limit = query.limit.map_or(usize::MAX, |n| n as usize);
@@ -404,13 +386,7 @@ fn sync_collection(
             record,
         } => (Kind::AddressBook, principal, name, SyncToken::of(record)),
         Resource::Home { tag, .. } => return sync_home(ctx, resource, tag, token, props),
-        _ => {
-            return Err(DavError::precondition(
-                StatusCode::FORBIDDEN,
-                DAV,
-                "supported-report",
-            ))
-        }
+        _ => return Err(DavError::unsupported_report()),
     };
     let since = if token.is_empty() {
         None

@@ -10,7 +10,7 @@ use formats::xml::{
     Element, Node, PropRequest, PropStat, Property, QName, ResponseBody, Value, APPLE_ICAL, CALDAV,
     CALENDARSERVER, CARDDAV, DAV,
 };
-use projections::calendars::{CollectionRecord, ObjectMeta};
+use projections::calendars::{CollectionRecord, ObjectMeta, ObjectRecord};
 use projections::directory::UserRecord;
 use projections::files::FileEntry;
 use projections::registry::Views;
@@ -164,11 +164,7 @@ pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
                 })
         }
         DavPath::Object(kind, p, c, o) => {
-            let record = match kind {
-                Kind::Calendar => views.calendars.object(p, c, o)?,
-                Kind::AddressBook => views.contacts.object(p, c, o)?,
-            };
-            record.map(|record| Resource::Object {
+            object_record(views, *kind, p, c, o)?.map(|record| Resource::Object {
                 kind: *kind,
                 principal: p.clone(),
                 collection: c.clone(),
@@ -187,6 +183,20 @@ pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
             .entry(p, file)?
             .map(|entry| file_resource(p, file.clone(), entry)),
     })
+}
+
+/// A calendar object or vCard, by kind.
+pub fn object_record(
+    views: &Views,
+    kind: Kind,
+    principal: &str,
+    collection: &str,
+    name: &str,
+) -> Result<Option<ObjectRecord>, projections::StoreError> {
+    match kind {
+        Kind::Calendar => views.calendars.object(principal, collection, name),
+        Kind::AddressBook => views.contacts.object(principal, collection, name),
+    }
 }
 
 fn file_resource(principal: &str, path: String, entry: FileEntry) -> Resource {
@@ -671,7 +681,6 @@ impl Resource {
             kind,
             principal,
             collection,
-            href,
             body,
             ..
         } = self
@@ -681,15 +690,23 @@ impl Resource {
         if let Some(body) = body {
             return Some(body.clone());
         }
-        let name = href.rsplit('/').next()?;
-        let name = percent_encoding::percent_decode_str(name)
-            .decode_utf8()
-            .ok()?;
-        let record = match kind {
-            Kind::Calendar => ctx.views.calendars.object(principal, collection, &name),
-            Kind::AddressBook => ctx.views.contacts.object(principal, collection, &name),
+        let name = self.object_name()?;
+        object_record(ctx.views, *kind, principal, collection, &name)
+            .ok()
+            .flatten()
+            .map(|r| r.body)
+    }
+
+    /// An object's name in its collection: the last segment of its href.
+    pub fn object_name(&self) -> Option<String> {
+        let Resource::Object { href, .. } = self else {
+            return None;
         };
-        record.ok().flatten().map(|r| r.body)
+        let name = href.rsplit('/').next()?;
+        percent_encoding::percent_decode_str(name)
+            .decode_utf8()
+            .ok()
+            .map(|n| n.into_owned())
     }
 
     /// The `propstat`s answering `request` for this resource.

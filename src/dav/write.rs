@@ -191,11 +191,7 @@ fn object(
     c: &str,
     o: &str,
 ) -> DavResult<Option<projections::calendars::ObjectRecord>> {
-    let views = &call.engine.views;
-    Ok(match kind {
-        Kind::Calendar => views.calendars.object(p, c, o)?,
-        Kind::AddressBook => views.contacts.object(p, c, o)?,
-    })
+    Ok(resource::object_record(&call.engine.views, kind, p, c, o)?)
 }
 
 fn uid_holder(
