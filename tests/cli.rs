@@ -3,8 +3,8 @@
 mod common;
 
 use common::cmd::{bin, fails, fixture, ok, reprise};
+use common::server::{free_port, raw_get};
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -213,27 +213,6 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
 #[test]
 fn a_running_server_holds_the_data_directory_and_serves_the_commands() {
     let dir = tempfile::tempdir().unwrap();
@@ -250,13 +229,13 @@ fn a_running_server_holds_the_data_directory_and_serves_the_commands() {
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if http_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+        if raw_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
             break;
         }
         assert!(Instant::now() < deadline, "server never became ready");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(http_get(port, "/healthz")
+    assert!(raw_get(port, "/healthz")
         .unwrap()
         .starts_with("HTTP/1.1 200"));
     let url = format!("http://127.0.0.1:{port}");
