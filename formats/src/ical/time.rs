@@ -264,6 +264,15 @@ struct Inst {
 }
 
 impl Inst {
+    /// The smallest closed interval outside which no range can pass its
+    /// test, or None when none ever does.
+    fn bounds(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        match self.test {
+            Test::Never => None,
+            _ => Some((self.start.min(self.end), self.start.max(self.end))),
+        }
+    }
+
     fn overlaps(&self, range: &TimeRange) -> bool {
         let start_lt = |x: DateTime<Utc>| range.start.is_none_or(|s| s < x);
         let start_le = |x: DateTime<Utc>| range.start.is_none_or(|s| s <= x);
@@ -527,6 +536,16 @@ struct Expansion<'r, 'z, 'h> {
     ex_dates: HashSet<NaiveDate>,
     /// Ascending by `rid`.
     futures: Vec<Future<'z>>,
+    /// Set by [`extent`]: every instance's bounds are collected here
+    /// instead of being tested against the range.
+    cover: Option<Cover>,
+}
+
+/// What [`extent`] collects while it expands.
+struct Cover {
+    spans: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// RRULE instances to generate before the rest is one open span.
+    rule_instances: usize,
 }
 
 impl<'z> Expansion<'_, 'z, '_> {
@@ -536,6 +555,12 @@ impl<'z> Expansion<'_, 'z, '_> {
         rid: Option<DateTime<Utc>>,
         component: usize,
     ) -> Result<(), Halt> {
+        if let Some(cover) = &mut self.cover {
+            if let Some(bounds) = inst.bounds() {
+                cover.spans.push(bounds);
+            }
+            return Ok(());
+        }
         if inst.overlaps(self.range) {
             let occurrence = Occurrence {
                 start: inst.start,
@@ -618,28 +643,66 @@ pub fn occurrences_in(
     zones: &Zones<'_>,
     limits: &Limits,
 ) -> Result<Vec<Occurrence>, TimeError> {
-    match expand(calendar, range, zones, limits, None) {
-        Ok(found) => Ok(found),
+    match expand(calendar, range, zones, limits, None, None) {
+        Ok((found, _)) => Ok(found),
         Err(Halt::Error(error)) => Err(error),
         Err(Halt::Hit) => Ok(Vec::new()),
     }
 }
 
-/// [`occurrences_in`], stopping early when `hit` holds for one.
+/// Where an object's occurrences can match a time range: closed spans
+/// (unsorted, possibly overlapping) such that a range meeting none of them
+/// matches no occurrence by RFC 4791 §9.9. A query index keeps them, so
+/// they cover everything rather than describe it exactly: the first
+/// `rule_instances` instances of each RRULE are spans of their own, and
+/// whatever the rule yields after them is one span open to the end of
+/// time. Times are read as [`occurrences_in`] reads them, floating ones
+/// in `zones`' floating zone (the caller widens the spans when that zone
+/// may change).
+pub fn extent(
+    calendar: &Component,
+    zones: &Zones<'_>,
+    rule_instances: usize,
+) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, TimeError> {
+    let cover = Cover {
+        spans: Vec::new(),
+        rule_instances,
+    };
+    let everything = TimeRange {
+        start: None,
+        end: None,
+    };
+    match expand(
+        calendar,
+        &everything,
+        zones,
+        &Limits::default(),
+        None,
+        Some(cover),
+    ) {
+        Ok((_, cover)) => Ok(cover.map(|c| c.spans).unwrap_or_default()),
+        Err(Halt::Error(error)) => Err(error),
+        Err(Halt::Hit) => Ok(Vec::new()),
+    }
+}
+
+/// [`occurrences_in`], stopping early when `hit` holds for one, or
+/// [`extent`]'s spans when given a `cover`.
 fn expand(
     calendar: &Component,
     range: &TimeRange,
     zones: &Zones<'_>,
     limits: &Limits,
     hit: Hit<'_>,
-) -> Result<Vec<Occurrence>, Halt> {
+    cover: Option<Cover>,
+) -> Result<(Vec<Occurrence>, Option<Cover>), Halt> {
     let mut components = calendar
         .components
         .iter()
         .enumerate()
         .filter_map(|(i, c)| Some((i, c, Kind::of(&c.name)?)));
     let Some(first) = components.next() else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), cover));
     };
     let kind = first.2;
     let mut master = None;
@@ -677,6 +740,7 @@ fn expand(
         ex_instants: HashSet::new(),
         ex_dates: HashSet::new(),
         futures: Vec::new(),
+        cover,
     };
     for o in &overrides {
         if !expansion.taken.insert(o.rid) {
@@ -728,7 +792,7 @@ fn expand(
         (a.start, a.recurrence_id, a.component).cmp(&(b.start, b.recurrence_id, b.component))
     });
     found.dedup();
-    Ok(found)
+    Ok((found, expansion.cover))
 }
 
 /// DTSTART, RDATE, EXDATE and RRULE of a recurring master.
@@ -801,7 +865,9 @@ fn expand_master<'z>(
         .and_then(|end| end.naive_utc().checked_add_signed(reach));
 
     let mut budget = limits.max_instances.saturating_mul(100).max(MIN_BUDGET);
+    let rule_cap = expansion.cover.as_ref().map(|c| c.rule_instances);
     for rrule in component.properties_named("RRULE") {
+        let mut generated = 0usize;
         let rule = rule::Rule::parse(&rrule.value, start.local).map_err(|reason| {
             TimeError::InvalidRule {
                 rule: rrule.value.clone(),
@@ -827,6 +893,18 @@ fn expand_master<'z>(
                 if !until.admits(local, Some(instant.naive_utc())) {
                     break;
                 }
+            }
+            generated += 1;
+            if rule_cap.is_some_and(|cap| generated > cap) {
+                // Later instances start no earlier than this one's wall
+                // clock, moved by at most `reach`.
+                if let Some(cover) = &mut expansion.cover {
+                    let from = instant
+                        .checked_sub_signed(reach)
+                        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+                    cover.spans.push((from, DateTime::<Utc>::MAX_UTC));
+                }
+                break;
             }
             let stamp = Stamp {
                 local,
@@ -969,7 +1047,7 @@ pub fn alarm_in_range(
             };
             first.is_some_and(|first| triggers_in(first, repeat, every, range))
         };
-        match expand(calendar, &window, zones, limits, Some(&fires)) {
+        match expand(calendar, &window, zones, limits, Some(&fires), None) {
             Ok(_) => {}
             Err(Halt::Hit) => return Ok(true),
             Err(Halt::Error(error)) => return Err(error),

@@ -847,3 +847,108 @@ EXDATE;TZID=Customized Time Zone:20260215T090000\nEND:VEVENT");
     assert_eq!(got[1], "20260315T080000Z");
     assert_eq!(got[2], "20260415T070000Z");
 }
+
+/// Whether a closed span meets a range as the index tests it.
+fn meets(span: &(DateTime<Utc>, DateTime<Utc>), r: &TimeRange) -> bool {
+    r.start.is_none_or(|s| s <= span.1) && r.end.is_none_or(|e| e >= span.0)
+}
+
+#[test]
+fn the_extent_covers_every_range_that_matches() {
+    let mut rng = Lcg(20261125);
+    let zones = [
+        "TZID=Europe/Paris:",
+        "TZID=America/New_York:",
+        ":",
+        "TZID=My Zone:",
+    ];
+    let rules = [
+        "FREQ=DAILY",
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH",
+        "FREQ=MONTHLY;BYDAY=-1FR",
+        "FREQ=YEARLY;COUNT=3",
+        "FREQ=DAILY;UNTIL=20260320T000000Z",
+        "FREQ=WEEKLY;BYDAY=SA,SU;COUNT=30",
+    ];
+    for case in 0..50 {
+        let zone = zones[rng.next(4) as usize];
+        let start = format!(
+            "2026{:02}{:02}T{:02}0000",
+            1 + rng.next(4),
+            1 + rng.next(28),
+            rng.next(24)
+        );
+        let mut body = format!("{MY_ZONE}\nBEGIN:VEVENT\nUID:x{case}\nDTSTART;{zone}{start}\n");
+        if rng.next(2) == 0 {
+            body += &format!("DURATION:PT{}H\n", rng.next(30));
+        }
+        if rng.next(4) != 0 {
+            body += &format!("RRULE:{}\n", rules[rng.next(rules.len() as u64) as usize]);
+        }
+        if rng.next(3) == 0 {
+            body += &format!("RDATE;{zone}20270{}05T100000\n", 1 + rng.next(8));
+        }
+        body += "END:VEVENT\n";
+        if rng.next(3) == 0 {
+            // An override moving the first instance by days, maybe for the
+            // rest of the series.
+            let range = if rng.next(2) == 0 {
+                ";RANGE=THISANDFUTURE"
+            } else {
+                ""
+            };
+            body += &format!(
+                "BEGIN:VEVENT\nUID:x{case}\nRECURRENCE-ID{range};{zone}{start}\nDTSTART:2026{:02}10T080000Z\nEND:VEVENT\n",
+                1 + rng.next(12)
+            );
+        }
+        let text = body.trim_end().replace(";:", ":");
+        let c = cal(&text);
+        let floating = Zones::new(&c, Some("Europe/Paris"));
+        let cap = 1 + rng.next(20) as usize;
+        let spans = extent(&c, &floating, cap).unwrap();
+        for _ in 0..16 {
+            let a = utc("20251201T000000Z") + TimeDelta::hours(rng.next(24 * 800) as i64);
+            let r = TimeRange {
+                start: Some(a),
+                end: Some(a + TimeDelta::hours(1 + rng.next(24 * 20) as i64)),
+            };
+            let hit = !expand_with(&c, &r, Some("Europe/Paris"), 100_000)
+                .unwrap()
+                .is_empty();
+            if hit {
+                assert!(
+                    spans.iter().any(|s| meets(s, &r)),
+                    "{text}\ncap {cap}: {r:?} matches but no span of {spans:?} meets it"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_extent_of_todos_follows_the_table() {
+    let zones_of = |c: &Component| extent(c, &Zones::new(c, None), 10).unwrap();
+    // No DTSTART, DUE, COMPLETED or CREATED: every range.
+    let always = todo("");
+    assert_eq!(
+        zones_of(&always),
+        vec![(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)]
+    );
+    // CREATED only: from then on.
+    let created = todo("CREATED:20260105T000000Z");
+    assert_eq!(
+        zones_of(&created),
+        vec![(utc("20260105T000000Z"), DateTime::<Utc>::MAX_UTC)]
+    );
+    // A VJOURNAL without DTSTART never matches a time range.
+    let journal = cal("BEGIN:VJOURNAL\nUID:j\nSUMMARY:x\nEND:VJOURNAL");
+    assert!(zones_of(&journal).is_empty());
+    // An open-ended rule: the first instances, then one open span.
+    let daily = cal("BEGIN:VEVENT\nUID:d\nDTSTART:20260101T100000Z\nRRULE:FREQ=DAILY\nEND:VEVENT");
+    let spans = zones_of(&daily);
+    assert_eq!(spans.len(), 11, "{spans:?}");
+    assert_eq!(spans[0], (utc("20260101T100000Z"), utc("20260101T100000Z")));
+    assert_eq!(spans[10].1, DateTime::<Utc>::MAX_UTC);
+    assert!(spans[10].0 <= utc("20260111T100000Z"));
+}
