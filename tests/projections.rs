@@ -8,6 +8,7 @@ use events::payload::*;
 use events::{AggregateVersion, Domain, EventLog, OutgoingRecord, Payload};
 use projections::registry::{self, Views};
 use projections::runner::{outcome_of, quarantine_of};
+use projections::calendars::Calendars;
 use projections::{BuildState, Outcome, ProjectionId, Rejection, ViewStore};
 use reprise::cli::RebuildArgs;
 use reprise::rebuild::rebuild;
@@ -176,7 +177,7 @@ async fn conflicts_are_decided_by_log_order_the_same_way_on_every_rebuild() {
 
     for name in ["x", "y"] {
         let store = build(log.clone(), &dir.path().join(name), 2).await;
-        let id = ProjectionId::new("calendars", 1);
+        let id = ProjectionId::new(Calendars::NAME, Calendars::VERSION);
         let outcome = |e: &events::EventEnvelope| {
             outcome_of(&store, &id, &e.event_id, at[&e.event_id]).unwrap()
         };
@@ -249,7 +250,7 @@ async fn undecodable_and_invalid_events_are_quarantined_and_the_view_goes_on() {
     let at = append(log.as_ref(), &[bad_ical.clone(), good.clone()]).await;
 
     let store = build(log.clone(), &dir.path().join("v"), 100).await;
-    let id = ProjectionId::new("calendars", 1);
+    let id = ProjectionId::new(Calendars::NAME, Calendars::VERSION);
     let quarantine = quarantine_of(&store, &id).unwrap();
     assert_eq!(quarantine.len(), 2);
     assert!(
@@ -617,4 +618,251 @@ async fn two_versions_of_a_projection_live_side_by_side() {
     store.drop_version(&id1).unwrap();
     assert_eq!(store.versions().unwrap().len(), 1);
     assert_eq!(store.digest(&id2).unwrap(), digest_v2);
+}
+
+/// A varied calendar object: timed, all-day, floating, recurring with
+/// overrides, to-dos and journals, from a small deterministic generator.
+fn generated_object(uid: &str, rng: &mut u64) -> String {
+    let mut next = |n: u64| {
+        *rng = rng
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (*rng >> 33) % n
+    };
+    let day = format!("2026{:02}{:02}", 1 + next(12), 1 + next(28));
+    let zone = [
+        "TZID=Europe/Paris:",
+        "TZID=America/New_York:",
+        ":",
+        "TZID=Romance Standard Time:",
+    ][next(4) as usize];
+    let start = format!("{day}T{:02}{:02}00", next(24), 15 * next(4));
+    let body = match next(9) {
+        0 => format!("BEGIN:VEVENT\nUID:{uid}\nDTSTART;VALUE=DATE:{day}\nEND:VEVENT"),
+        1 => format!("BEGIN:VTODO\nUID:{uid}\nDUE;{zone}{start}\nEND:VTODO"),
+        2 => format!("BEGIN:VTODO\nUID:{uid}\nDTSTART;{zone}{start}\nDURATION:P2D\nEND:VTODO"),
+        3 => format!("BEGIN:VTODO\nUID:{uid}\nCOMPLETED:{day}T120000Z\nEND:VTODO"),
+        4 => format!("BEGIN:VJOURNAL\nUID:{uid}\nDTSTART;VALUE=DATE:{day}\nEND:VJOURNAL"),
+        5 | 6 => {
+            let rule = ["FREQ=WEEKLY", "FREQ=MONTHLY;BYDAY=2TU", "FREQ=DAILY;COUNT=5", "FREQ=YEARLY", "FREQ=WEEKLY;INTERVAL=3;UNTIL=20270101T000000Z"]
+                [next(5) as usize];
+            let mut text = format!(
+                "BEGIN:VEVENT\nUID:{uid}\nDTSTART;{zone}{start}\nDURATION:PT1H\nRRULE:{rule}\nEXDATE;{zone}{start}\nEND:VEVENT"
+            );
+            if next(2) == 0 {
+                text += &format!(
+                    "\nBEGIN:VEVENT\nUID:{uid}\nRECURRENCE-ID;{zone}{start}\nDTSTART:2027{:02}03T100000Z\nDURATION:PT1H\nEND:VEVENT",
+                    1 + next(12)
+                );
+            }
+            text
+        }
+        _ => format!(
+            "BEGIN:VEVENT\nUID:{uid}\nDTSTART;{zone}{start}\nDTEND;{zone}{day}T235900\nEND:VEVENT"
+        ),
+    }
+    .replace(";:", ":");
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{}\r\nEND:VCALENDAR\r\n",
+        body.replace('\n', "\r\n")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calendars_v1_and_v2_answer_time_range_queries_identically() {
+    use formats::calfilter::{CompFilter, Matcher};
+    use formats::ical::time::{Limits, TimeRange};
+    use projections::calendars::CalendarsView;
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    let mut ev = Events::default();
+    let mut events = vec![
+        ev.make(ALICE, calendar_created("work")),
+        ev.make(ALICE, calendar_created("home")),
+    ];
+    let mut rng = 7u64;
+    let mut bodies = Vec::new();
+    for name in std::fs::read_dir("fixtures/ical").unwrap() {
+        let path = name.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if let Ok(object) = formats::ical::validate_calendar_object(&text) {
+            bodies.push((object.uid, text));
+        }
+    }
+    for i in 0..200 {
+        let uid = format!("gen-{i}");
+        bodies.push((uid.clone(), generated_object(&uid, &mut rng)));
+    }
+    for (i, (uid, ical)) in bodies.iter().enumerate() {
+        events.push(ev.make(
+            ALICE,
+            Payload::CalendarObjectPut(CalendarObjectPut {
+                calendar: "work".into(),
+                href: format!("{i}.ics"),
+                uid: uid.clone(),
+                ical: ical.clone(),
+            }),
+        ));
+    }
+    // Overwrites with other times, deletions and moves must leave no
+    // stale index entry behind.
+    for i in (0..bodies.len()).step_by(7) {
+        let uid = format!("over-{i}");
+        events.push(ev.make(
+            ALICE,
+            Payload::CalendarObjectPut(CalendarObjectPut {
+                calendar: "work".into(),
+                href: format!("{i}.ics"),
+                uid: uid.clone(),
+                ical: generated_object(&uid, &mut rng),
+            }),
+        ));
+    }
+    for i in (3..bodies.len()).step_by(11) {
+        events.push(ev.make(
+            ALICE,
+            Payload::CalendarObjectDeleted(CalendarObjectDeleted {
+                calendar: "work".into(),
+                href: format!("{i}.ics"),
+            }),
+        ));
+    }
+    for i in (5..bodies.len()).step_by(13) {
+        events.push(ev.make(
+            ALICE,
+            Payload::CalendarObjectMoved(CalendarObjectMoved {
+                calendar: "work".into(),
+                href: format!("{i}.ics"),
+                to_calendar: "home".into(),
+                to_href: format!("moved-{i}.ics"),
+                overwrite: false,
+            }),
+        ));
+    }
+    append(log.as_ref(), &events).await;
+    let store = ViewStore::open(&dir.path().join("views")).unwrap();
+    let both: Vec<Arc<dyn projections::Projection>> =
+        vec![Arc::new(Calendars::V1), Arc::new(Calendars::V2)];
+    let done = rebuild(log, &store, &both, &opts(64, None), false)
+        .await
+        .unwrap();
+    assert!(done.iter().all(|r| r.complete));
+    let (v1, v2) = (
+        CalendarsView::open(&store, 1).unwrap(),
+        CalendarsView::open(&store, 2).unwrap(),
+    );
+    assert_eq!(v1.candidates(ALICE, "work", "VEVENT", None).unwrap(), None);
+
+    let at = |day: i64, hour: i64| {
+        chrono::DateTime::parse_from_rfc3339("2025-12-01T00:00:00Z")
+            .unwrap()
+            .to_utc()
+            + chrono::Duration::days(day)
+            + chrono::Duration::hours(hour)
+    };
+    let mut ranges = vec![
+        TimeRange {
+            start: None,
+            end: None,
+        },
+        TimeRange {
+            start: Some(at(400, 0)),
+            end: None,
+        },
+        TimeRange {
+            start: None,
+            end: Some(at(60, 0)),
+        },
+    ];
+    for k in 0..24 {
+        let start = at((k * 37) % 500, (k * 5) % 24);
+        let length = [1, 6, 24, 24 * 7, 24 * 31, 24 * 90][k as usize % 6];
+        ranges.push(TimeRange {
+            start: Some(start),
+            end: Some(start + chrono::Duration::hours(length)),
+        });
+    }
+    let (mut tested_v1, mut tested_v2) = (0, 0);
+    for calendar in ["work", "home"] {
+        let all: Vec<_> = v1
+            .objects(ALICE, calendar)
+            .unwrap()
+            .into_iter()
+            .map(|(href, o)| {
+                (
+                    href,
+                    o.version,
+                    formats::ical::tree::parse_tree(&o.body).unwrap(),
+                )
+            })
+            .collect();
+        for component in ["VEVENT", "VTODO", "VJOURNAL"] {
+            for (i, range) in ranges.iter().enumerate() {
+                let floating = [None, Some("Pacific/Auckland"), Some("America/Los_Angeles")][i % 3];
+                let filter = CompFilter {
+                    name: "VCALENDAR".into(),
+                    is_not_defined: false,
+                    time_range: None,
+                    prop_filters: vec![],
+                    comp_filters: vec![CompFilter {
+                        name: component.into(),
+                        is_not_defined: false,
+                        time_range: Some(*range),
+                        prop_filters: vec![],
+                        comp_filters: vec![],
+                    }],
+                };
+                let matcher = Matcher {
+                    filter: &filter,
+                    limits: Limits::default(),
+                };
+                let matches = |tree| matcher.matches(tree, floating).unwrap_or(false);
+                tested_v1 += all.len();
+                let expected: Vec<&str> = all
+                    .iter()
+                    .filter(|(_, _, tree)| matches(tree))
+                    .map(|(href, _, _)| href.as_str())
+                    .collect();
+                let hrefs = v2
+                    .candidates(ALICE, calendar, component, Some(range))
+                    .unwrap()
+                    .expect("v2 keeps a time index");
+                tested_v2 += hrefs.len();
+                let mut found = Vec::new();
+                for href in &hrefs {
+                    let (_, version, tree) = all
+                        .iter()
+                        .find(|(h, _, _)| h == href)
+                        .unwrap_or_else(|| panic!("{href} is a candidate but no object"));
+                    assert_eq!(
+                        v2.object_meta(ALICE, calendar, href)
+                            .unwrap()
+                            .map(|m| m.version),
+                        Some(*version)
+                    );
+                    if matches(tree) {
+                        found.push(href.as_str());
+                    }
+                }
+                assert_eq!(
+                    found, expected,
+                    "{calendar} {component} {range:?} floating in {floating:?}"
+                );
+            }
+        }
+    }
+    // The index must actually narrow what is read: most queries here are
+    // short windows, or ask for components the calendar barely holds.
+    assert!(
+        tested_v2 * 4 < tested_v1,
+        "v2 tested {tested_v2} objects, v1 {tested_v1}"
+    );
+    // Both versions hold the same objects.
+    for calendar in ["work", "home"] {
+        assert_eq!(
+            v1.objects(ALICE, calendar).unwrap(),
+            v2.objects(ALICE, calendar).unwrap()
+        );
+    }
 }

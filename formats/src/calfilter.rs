@@ -61,6 +61,25 @@ pub struct PropFilter {
     pub param_filters: Vec<ParamFilter>,
 }
 
+impl CompFilter {
+    /// What every object matching this top-level (VCALENDAR) filter must
+    /// hold: a component of this name (VEVENT, VTODO or VJOURNAL) and,
+    /// when given, an occurrence of it in the time range. None when the
+    /// filter requires no such component. A query index narrows the
+    /// objects to test with it.
+    pub fn required_occurrence(&self) -> Option<(&str, Option<&TimeRange>)> {
+        if self.is_not_defined {
+            return None;
+        }
+        let mut required = self.comp_filters.iter().filter(|f| {
+            !f.is_not_defined && matches!(f.name.as_str(), "VEVENT" | "VTODO" | "VJOURNAL")
+        });
+        let first = required.clone().next()?;
+        let chosen = required.find(|f| f.time_range.is_some()).unwrap_or(first);
+        Some((chosen.name.as_str(), chosen.time_range.as_ref()))
+    }
+}
+
 /// Reads the REPORT body's root element (`{CALDAV}calendar-query`).
 pub fn parse_calendar_query(root: &Element) -> Result<CalendarQuery, FilterError> {
     if !root.is(CALDAV, "calendar-query") {

@@ -8,15 +8,96 @@ use events::payload::CalendarProps;
 use events::{Domain, Payload};
 
 pub use crate::collections::{Change, CollectionRecord, ObjectMeta, ObjectRecord};
+pub use crate::time_index::TimeIndexEntry;
 
-/// The read side: collections by owner, objects by href and UID, changes.
-pub type CalendarsView = CollectionsView<CalendarProps>;
+use crate::collections::ObjectIndex;
+use crate::store::{ProjectionId, StoreError, ViewStore};
+use crate::time_index::{TimeIndex, TimeIndexView};
+use crate::view::ReadTree;
+use formats::ical::time::TimeRange;
 
-pub struct Calendars;
+/// The calendars projection at one of its versions:
+/// - v1: collections, objects by href and UID, change lists;
+/// - v2: v1 and a time index (`time_index.rs`), so that time-range
+///   queries read only the objects that may match.
+///
+/// Both answer every query identically; v2 reads less to do it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Calendars {
+    version: u32,
+}
 
 impl Calendars {
     pub const NAME: &'static str = "calendars";
-    pub const VERSION: u32 = 1;
+    pub const V1: Calendars = Calendars { version: 1 };
+    pub const V2: Calendars = Calendars { version: 2 };
+    /// The version this build serves.
+    pub const CURRENT: Calendars = Calendars::V2;
+    pub const VERSION: u32 = Self::CURRENT.version;
+
+    /// A version this build knows how to build.
+    pub fn at(version: u32) -> Option<Calendars> {
+        (1..=2).contains(&version).then_some(Calendars { version })
+    }
+
+    fn index(&self) -> Option<&'static dyn ObjectIndex> {
+        (self.version >= 2).then_some(&TimeIndex as &'static dyn ObjectIndex)
+    }
+}
+
+/// The read side: collections by owner, objects by href and UID, changes,
+/// and (from v2) the time index.
+#[derive(Clone)]
+pub struct CalendarsView {
+    collections: CollectionsView<CalendarProps>,
+    index: Option<TimeIndexView>,
+}
+
+impl std::ops::Deref for CalendarsView {
+    type Target = CollectionsView<CalendarProps>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.collections
+    }
+}
+
+impl CalendarsView {
+    /// The view of one version, built or not (to compare versions).
+    pub fn open(store: &ViewStore, version: u32) -> Result<CalendarsView, StoreError> {
+        let id = ProjectionId::new(Calendars::NAME, version);
+        Ok(CalendarsView::new(
+            store.tree(&id)?,
+            id.to_string(),
+            version,
+        ))
+    }
+
+    pub(crate) fn new(tree: sled::Tree, name: String, version: u32) -> CalendarsView {
+        let index = (version >= 2).then(|| TimeIndexView {
+            tree: ReadTree::new(tree.clone(), name.clone()),
+        });
+        CalendarsView {
+            collections: CollectionsView::new(tree, name),
+            index,
+        }
+    }
+
+    /// The hrefs of a calendar, in href order, that may hold a `component`
+    /// (VEVENT, VTODO, VJOURNAL) occurring in `range` (at any time when
+    /// None): every object that matches is among them. None when this
+    /// version keeps no index, and every object must be tested.
+    pub fn candidates(
+        &self,
+        owner: &str,
+        col: &str,
+        component: &str,
+        range: Option<&TimeRange>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        self.index
+            .as_ref()
+            .map(|index| index.candidates(owner, col, component, range))
+            .transpose()
+    }
 }
 
 /// Whether a calendar takes a component; an empty set takes all three.
@@ -31,7 +112,7 @@ impl Projection for Calendars {
     }
 
     fn version(&self) -> u32 {
-        Self::VERSION
+        self.version
     }
 
     fn domains(&self) -> &'static [Domain] {
@@ -43,6 +124,7 @@ impl Projection for Calendars {
             event,
             view,
             noun: "calendar",
+            index: self.index(),
         };
         match &event.event.payload {
             Payload::CalendarCreated(e) => c.create(&e.calendar, e.props.clone()),

@@ -210,12 +210,25 @@ fn tmb_key(owner: &str, col: &str, href: &str) -> Vec<u8> {
     key(TMB, &[owner.as_bytes(), col.as_bytes(), href.as_bytes()])
 }
 
+/// Keys a view version keeps per resource beside the resource itself
+/// (`calendars@2`: its time index), written and dropped with it.
+pub(crate) trait ObjectIndex: Sync {
+    /// The prefixes of its keys, each followed by `owner\0collection\0`,
+    /// so that deleting a collection drops its entries.
+    fn prefixes(&self) -> &'static [&'static [u8]];
+    /// Indexes the resource now at `(owner, collection, href)`.
+    fn insert(&self, view: &mut ViewTxn<'_>, at: (&str, &str, &str), object: &ObjectRecord);
+    /// Drops the entries of the resource at `(owner, collection, href)`.
+    fn remove(&self, view: &mut ViewTxn<'_>, at: (&str, &str, &str)) -> Result<(), StoreError>;
+}
+
 /// The apply side, parameterised by the collection's property type.
 pub(crate) struct Collections<'e, 'v, 't> {
     pub event: &'e Applied<'e>,
     pub view: &'v mut ViewTxn<'t>,
     /// "calendar" or "address book", for messages.
     pub noun: &'static str,
+    pub index: Option<&'static dyn ObjectIndex>,
 }
 
 impl<'e, 'v, 't> Collections<'e, 'v, 't> {
@@ -292,7 +305,8 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             return r.into();
         }
         let owner = self.owner();
-        for prefix in [OBJ, UID, CHG, TMB] {
+        let extra = self.index.map_or(&[][..], |i| i.prefixes());
+        for prefix in [OBJ, UID, CHG, TMB].iter().chain(extra) {
             for k in self
                 .view
                 .keys_with_prefix(&under(prefix, &[owner.as_bytes(), col.as_bytes()]))?
@@ -376,7 +390,7 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         if let Err(r) = check_expected(self.event.event.expected_version, existing.version) {
             return r.into();
         }
-        self.erase_object(col, href, &existing);
+        self.erase_object(col, href, &existing)?;
         self.touch(col, record);
         Ok(Outcome::Applied {
             version: AggregateVersion::ABSENT,
@@ -429,7 +443,7 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         if let Some(rejection) = self.uid_taken(to_col, &source.uid, to_href, moving_within)? {
             return rejection.into();
         }
-        self.erase_object(from_col, from_href, &source);
+        self.erase_object(from_col, from_href, &source)?;
         let moved = ObjectRecord {
             version: self.event.version(),
             modified_ms: self.event.event.occurred_at.timestamp_millis(),
@@ -498,6 +512,12 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             self.view
                 .put(uid_key(owner, col, &object.uid), href.as_bytes().to_vec());
         }
+        if let Some(index) = self.index {
+            if existing.is_some() {
+                index.remove(self.view, (owner, col, href))?;
+            }
+            index.insert(self.view, (owner, col, href), &object);
+        }
         let v = object.version;
         self.view
             .put(obj_key(owner, col, href), object_bytes(&object));
@@ -513,8 +533,16 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
 
     /// Removes the resource at `href`, leaving a deletion in the change
     /// list and a tombstone pointing at it.
-    fn erase_object(&mut self, col: &str, href: &str, existing: &ObjectRecord) {
+    fn erase_object(
+        &mut self,
+        col: &str,
+        href: &str,
+        existing: &ObjectRecord,
+    ) -> Result<(), StoreError> {
         let owner = self.owner();
+        if let Some(index) = self.index {
+            index.remove(self.view, (owner, col, href))?;
+        }
         let v = self.event.version();
         self.view.delete(obj_key(owner, col, href));
         self.view.delete(uid_key(owner, col, &existing.uid));
@@ -528,6 +556,7 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             },
         );
         self.view.put_as(tmb_key(owner, col, href), &v);
+        Ok(())
     }
 
     /// Records that a collection's members changed at this event.

@@ -36,6 +36,7 @@ impl Projection for Contacts {
             event,
             view,
             noun: "address book",
+            index: None,
         };
         match &event.event.payload {
             Payload::AddressBookCreated(e) => c.create(&e.address_book, e.props.clone()),

@@ -22,6 +22,7 @@ pub mod registry;
 pub mod runner;
 pub mod seen;
 pub mod store;
+mod time_index;
 pub mod view;
 
 pub use outcome::{Outcome, Rejection};

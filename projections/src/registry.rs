@@ -13,7 +13,7 @@ use std::sync::Arc;
 pub fn current() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(Directory),
-        Arc::new(Calendars),
+        Arc::new(Calendars::CURRENT),
         Arc::new(Contacts),
         Arc::new(Seen),
         Arc::new(Files),
@@ -39,8 +39,7 @@ impl Views {
         };
         let (t, n) = tree(Directory::NAME, Directory::VERSION)?;
         let directory = DirectoryView::new(t, n);
-        let (t, n) = tree(Calendars::NAME, Calendars::VERSION)?;
-        let calendars = CalendarsView::new(t, n);
+        let calendars = CalendarsView::open(store, Calendars::VERSION)?;
         let (t, n) = tree(Contacts::NAME, Contacts::VERSION)?;
         let contacts = ContactsView::new(t, n);
         let (t, n) = tree(Seen::NAME, Seen::VERSION)?;

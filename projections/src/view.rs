@@ -308,6 +308,19 @@ impl ReadTree {
         Ok(out)
     }
 
+    /// The keys from `from` (included) to `to` (excluded).
+    pub(crate) fn keys_between(
+        &self,
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<Vec<sled::IVec>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.range(from..to) {
+            out.push(item.map_err(|e| self.storage(e))?.0);
+        }
+        Ok(out)
+    }
+
     /// Entries `prefix + version [+ suffix]` with a version above `since`,
     /// oldest first: the change lists of collections and mailboxes.
     pub(crate) fn after<T: DeserializeOwned>(

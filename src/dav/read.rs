@@ -12,10 +12,11 @@ use events::AggregateVersion;
 use formats::calfilter::{self, parse_calendar_query, CalendarQuery, Matcher};
 use formats::cardfilter::{self, parse_addressbook_query, AddressbookQuery};
 use formats::filter::FilterError;
-use formats::ical::time::{Limits, TimeError};
+use formats::ical::time::{Limits, TimeError, TimeRange};
 use formats::xml::{
     self, MultiStatus, PropRequest, QName, Report, ResponseBody, CALDAV, CARDDAV, DAV,
 };
+use projections::calendars::ObjectRecord;
 
 /// What names a resource's current state in the render cache: its sync
 /// token (collections) or its tag (homes). Other resources are not cached.
@@ -189,13 +190,15 @@ fn free_busy_query(
         return Err(DavError::unsupported_report());
     };
     let floating = record.props.timezone.as_deref().map(zone_name);
-    let trees: Vec<_> = ctx
-        .views
-        .calendars
-        .objects(principal, name)?
-        .into_iter()
-        .filter_map(|(_, o)| formats::ical::tree::parse_tree(&o.body).ok())
-        .collect();
+    let range_filter = TimeRange {
+        start: Some(range.0),
+        end: Some(range.1),
+    };
+    let trees: Vec<_> =
+        candidate_objects(ctx, principal, name, Some(("VEVENT", Some(&range_filter))))?
+            .into_iter()
+            .filter_map(|(_, o)| formats::ical::tree::parse_tree(&o.body).ok())
+            .collect();
     let objects: Vec<calfilter::ZonedObject<'_>> = trees
         .iter()
         .map(|calendar| calfilter::ZonedObject {
@@ -213,6 +216,33 @@ fn free_busy_query(
         .into_response())
 }
 
+/// The objects of a calendar that a query must test, in href order: with
+/// `required` (a component and maybe a time range every match has), the
+/// view's time index leaves out those that cannot match; without it, or
+/// on a view version without the index, every object.
+fn candidate_objects(
+    ctx: &Ctx<'_>,
+    principal: &str,
+    calendar: &str,
+    required: Option<(&str, Option<&TimeRange>)>,
+) -> DavResult<Vec<(String, ObjectRecord)>> {
+    let calendars = &ctx.views.calendars;
+    let hrefs = match required {
+        Some((component, range)) => calendars.candidates(principal, calendar, component, range)?,
+        None => None,
+    };
+    let Some(hrefs) = hrefs else {
+        return Ok(calendars.objects(principal, calendar)?);
+    };
+    let mut objects = Vec::with_capacity(hrefs.len());
+    for href in hrefs {
+        if let Some(object) = calendars.object(principal, calendar, &href)? {
+            objects.push((href, object));
+        }
+    }
+    Ok(objects)
+}
+
 /// RFC 4791 §7.8 on a calendar (every object through the filter) or on
 /// one object (Depth: 0, as Microsoft-derived clients send it).
 fn calendar_query(ctx: &Ctx<'_>, resource: &Resource, query: &CalendarQuery) -> DavResult<String> {
@@ -224,7 +254,7 @@ fn calendar_query(ctx: &Ctx<'_>, resource: &Resource, query: &CalendarQuery) -> 
         } => (
             principal,
             name,
-            ctx.views.calendars.objects(principal, name)?,
+            candidate_objects(ctx, principal, name, query.filter.required_occurrence())?,
             record.props.clone(),
         ),
         Resource::Object {

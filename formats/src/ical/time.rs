@@ -266,7 +266,7 @@ struct Inst {
 impl Inst {
     /// The smallest closed interval outside which no range can pass its
     /// test, or None when none ever does.
-    fn bounds(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    fn bounds(&self) -> Option<Span> {
         match self.test {
             Test::Never => None,
             _ => Some((self.start.min(self.end), self.start.max(self.end))),
@@ -541,9 +541,12 @@ struct Expansion<'r, 'z, 'h> {
     cover: Option<Cover>,
 }
 
+/// A closed interval of time.
+pub type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// What [`extent`] collects while it expands.
 struct Cover {
-    spans: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    spans: Vec<Span>,
     /// RRULE instances to generate before the rest is one open span.
     rule_instances: usize,
 }
@@ -663,7 +666,7 @@ pub fn extent(
     calendar: &Component,
     zones: &Zones<'_>,
     rule_instances: usize,
-) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, TimeError> {
+) -> Result<Vec<Span>, TimeError> {
     let cover = Cover {
         spans: Vec::new(),
         rule_instances,
@@ -867,14 +870,13 @@ fn expand_master<'z>(
     let mut budget = limits.max_instances.saturating_mul(100).max(MIN_BUDGET);
     let rule_cap = expansion.cover.as_ref().map(|c| c.rule_instances);
     for rrule in component.properties_named("RRULE") {
-        let mut generated = 0usize;
         let rule = rule::Rule::parse(&rrule.value, start.local).map_err(|reason| {
             TimeError::InvalidRule {
                 rule: rrule.value.clone(),
                 reason,
             }
         })?;
-        for local in rule.instances() {
+        for (generated, local) in rule.instances().enumerate() {
             budget = budget
                 .checked_sub(1)
                 .ok_or(TimeError::TooManyInstances(limits.max_instances))?;
@@ -894,8 +896,7 @@ fn expand_master<'z>(
                     break;
                 }
             }
-            generated += 1;
-            if rule_cap.is_some_and(|cap| generated > cap) {
+            if rule_cap.is_some_and(|cap| generated >= cap) {
                 // Later instances start no earlier than this one's wall
                 // clock, moved by at most `reach`.
                 if let Some(cover) = &mut expansion.cover {
