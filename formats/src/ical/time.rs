@@ -625,6 +625,23 @@ pub fn occurrences_in(
     }
 }
 
+/// Whether `hit` holds for one of the occurrences [`occurrences_in`]
+/// finds, stopping at the first: an open-ended range over an endless rule
+/// then costs instances only until the first hit.
+pub fn any_occurrence_in(
+    calendar: &Component,
+    range: &TimeRange,
+    zones: &Zones<'_>,
+    limits: &Limits,
+    hit: &dyn Fn(&Occurrence) -> bool,
+) -> Result<bool, TimeError> {
+    match expand(calendar, range, zones, limits, Some(hit)) {
+        Ok(_) => Ok(false),
+        Err(Halt::Hit) => Ok(true),
+        Err(Halt::Error(error)) => Err(error),
+    }
+}
+
 /// [`occurrences_in`], stopping early when `hit` holds for one.
 fn expand(
     calendar: &Component,
