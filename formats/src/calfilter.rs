@@ -157,6 +157,13 @@ fn parse_top_filter(el: &Element) -> Result<CompFilter, FilterError> {
             filter.name
         )));
     }
+    // RFC 4791 §7.8 names this as invalid; ignoring it would answer a
+    // time-bounded query with every object.
+    if filter.time_range.is_some() {
+        return Err(FilterError::Invalid(
+            "a time-range cannot be on VCALENDAR, only on a component in it".into(),
+        ));
+    }
     Ok(filter)
 }
 
@@ -766,6 +773,9 @@ BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\n
         let invalid =
             |r: Result<CalendarQuery, FilterError>| matches!(r, Err(FilterError::Invalid(_)));
         assert!(invalid(bad(r#"<C:comp-filter name="VEVENT"/>"#)));
+        assert!(invalid(bad(
+            r#"<C:comp-filter name="VCALENDAR"><C:time-range start="20260301T000000Z"/></C:comp-filter>"#
+        )));
         assert!(invalid(bad("")));
         assert!(invalid(bad(
             r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20260301T000000" end="20260302T000000Z"/></C:comp-filter></C:comp-filter>"#
