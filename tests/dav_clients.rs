@@ -1,11 +1,12 @@
 //! Real DAV clients against `reprise serve`: the litmus WebDAV suite on the
 //! file area, python caldav's whole CalDAV flow (on the embedded log and on
-//! Kafka), and vdirsyncer syncing a calendar and an address book both ways.
+//! Kafka) and its searches, vdirsyncer syncing a calendar and an address
+//! book both ways, and khal listing a calendar vdirsyncer synced.
 //!
 //! The tools are installed by `.ci/run` and found through:
 //! - `REPRISE_TEST_LITMUS`: the `litmus` script, else `litmus` on `PATH`;
-//! - `REPRISE_TEST_PYTHON`: a Python with `caldav` and `vdirsyncer`, else
-//!   `$REPRISE_TEST_VENV/bin/python`, else
+//! - `REPRISE_TEST_PYTHON`: a Python with `caldav`, `vdirsyncer` and
+//!   `khal`, else `$REPRISE_TEST_VENV/bin/python`, else
 //!   `$HOME/.cache/reprise-clients-venv/bin/python`.
 //!
 //! A missing tool fails the test (never skips it), naming `.ci/run`. The
@@ -513,4 +514,28 @@ fn litmus_output_parser() {
     assert!(check_litmus(LITMUS_SAMPLE, &["props"], &allowed).is_ok());
     let err = check_litmus(LITMUS_SAMPLE, &["props"], &allowed[..2]).unwrap_err();
     assert!(err.contains("props 3. propinit"), "{err}");
+}
+
+// ---------------------------------------------------------------- khal
+
+const KHAL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// khal over a vdirsyncer-synced calendar: a weekly series in
+/// Europe/Paris across the change to summer time, with an EXDATE and a
+/// moved instance, listed at the right local times.
+#[test]
+fn khal_list() {
+    let server = TestServer::start();
+    client_flow(
+        &server,
+        "khal_list.py",
+        "vdirsyncer, khal",
+        &[],
+        &[
+            "ok: a weekly series in Europe/Paris with an EXDATE and a moved instance",
+            "ok: vdirsyncer synced the series into a local calendar",
+            "ok: khal lists the instances at their local times across the DST change",
+        ],
+        KHAL_TIMEOUT,
+    );
 }
