@@ -386,8 +386,9 @@ fn python_caldav_flow() {
 }
 
 /// python caldav's searches: time ranges over a recurring series decided
-/// by the server (no client-side filtering), server-side expansion, todos
-/// by completion, text search.
+/// by the server (no client-side filtering), with and without expansion
+/// (the instances' RECURRENCE-ID, DTSTART and SUMMARY), todos by
+/// completion, text search on SUMMARY and LOCATION.
 #[test]
 fn python_caldav_search() {
     let server = TestServer::start();
@@ -402,6 +403,7 @@ fn python_caldav_search() {
             "ok: a weekly series with an override and an EXDATE",
             "ok: time ranges decided by the server",
             "ok: server expansion",
+            "ok: client expansion",
             "ok: todos by completion",
             "ok: text search",
         ],
