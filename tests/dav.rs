@@ -1083,4 +1083,14 @@ fn calendar_query_finds_recurring_instances_where_they_really_are() {
     );
     assert_status(&invalid, 403);
     assert!(invalid.body.contains("valid-filter"));
+    // RFC 4791 §7.8: no time-range on VCALENDAR itself (it was ignored,
+    // answering with every object).
+    let on_vcalendar = calendar_query(
+        &dav,
+        CAL,
+        r#"<C:comp-filter name="VCALENDAR"><C:time-range start="20300101T000000Z" end="20300102T000000Z"/></C:comp-filter>"#,
+        "",
+    );
+    assert_status(&on_vcalendar, 403);
+    assert!(on_vcalendar.body.contains("valid-filter"));
 }

@@ -1,11 +1,12 @@
 //! Real DAV clients against `reprise serve`: the litmus WebDAV suite on the
 //! file area, python caldav's whole CalDAV flow (on the embedded log and on
-//! Kafka), and vdirsyncer syncing a calendar and an address book both ways.
+//! Kafka) and its searches, vdirsyncer syncing a calendar and an address
+//! book both ways, and khal listing a calendar vdirsyncer synced.
 //!
 //! The tools are installed by `.ci/run` and found through:
 //! - `REPRISE_TEST_LITMUS`: the `litmus` script, else `litmus` on `PATH`;
-//! - `REPRISE_TEST_PYTHON`: a Python with `caldav` and `vdirsyncer`, else
-//!   `$REPRISE_TEST_VENV/bin/python`, else
+//! - `REPRISE_TEST_PYTHON`: a Python with `caldav`, `vdirsyncer` and
+//!   `khal`, else `$REPRISE_TEST_VENV/bin/python`, else
 //!   `$HOME/.cache/reprise-clients-venv/bin/python`.
 //!
 //! A missing tool fails the test (never skips it), naming `.ci/run`. The
@@ -16,11 +17,11 @@ mod common;
 #[path = "../events/tests/support/mod.rs"]
 mod support;
 
+use common::clients::{client_script, on_path, python_with, run_with_timeout, INSTALL_HINT};
 use common::server::{TestServer, USERS};
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// The litmus suites run against the file area (`locks` is left out: the
 /// server does not advertise DAV class 2).
@@ -41,17 +42,6 @@ fn alice() -> (&'static str, &'static str) {
 
 // ---------------------------------------------------------------- tools
 
-const INSTALL_HINT: &str = "run .ci/run (it installs the Debian package litmus and a venv \
-     with vdirsyncer and caldav), or point the variable at an existing install";
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|c| c.is_file())
-}
-
 fn litmus_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("REPRISE_TEST_LITMUS") {
         let bin = PathBuf::from(bin);
@@ -67,100 +57,7 @@ fn litmus_bin() -> PathBuf {
     })
 }
 
-/// The venv Python, checked to import `module`.
-fn python_with(module: &str) -> PathBuf {
-    let (python, from) = if let Some(p) = std::env::var_os("REPRISE_TEST_PYTHON") {
-        (PathBuf::from(p), "REPRISE_TEST_PYTHON")
-    } else if let Some(v) = std::env::var_os("REPRISE_TEST_VENV") {
-        (PathBuf::from(v).join("bin/python"), "REPRISE_TEST_VENV")
-    } else {
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default();
-        (
-            home.join(".cache/reprise-clients-venv/bin/python"),
-            "the default venv",
-        )
-    };
-    assert!(
-        python.is_file(),
-        "no Python for the client tests at {} ({from}; set REPRISE_TEST_PYTHON or \
-         REPRISE_TEST_VENV); {INSTALL_HINT}",
-        python.display()
-    );
-    let out = Command::new(&python)
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}; {INSTALL_HINT}", python.display()));
-    assert!(
-        out.status.success(),
-        "{} ({from}) cannot import {module}: {}; {INSTALL_HINT}",
-        python.display(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    python
-}
-
-fn client_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/clients")
-        .join(name)
-}
-
 // ---------------------------------------------------------------- running
-
-struct Ran {
-    success: bool,
-    status: String,
-    output: String,
-}
-
-/// Runs `cmd` in `cwd` with stdout and stderr merged into one file, in its
-/// own process group, killed (the whole group) after `timeout`.
-fn run_with_timeout(mut cmd: Command, cwd: &Path, timeout: Duration) -> Ran {
-    use std::os::unix::process::CommandExt;
-    let log_path = cwd.join("tool-output.log");
-    let log = File::create(&log_path).expect("output file");
-    for (k, _) in std::env::vars() {
-        // Nothing meant for reprise reaches the tools.
-        if k.starts_with("REPRISE_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .process_group(0);
-    let started = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
-    let (success, status) = loop {
-        if let Some(status) = child.try_wait().expect("waiting for the tool") {
-            let took = started.elapsed().as_secs_f64();
-            break (status.success(), format!("{status} after {took:.1}s"));
-        }
-        if started.elapsed() > timeout {
-            let _ = Command::new("kill")
-                .args(["-KILL", &format!("-{}", child.id())])
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
-            break (
-                false,
-                format!("killed after the {}s timeout", timeout.as_secs()),
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let bytes = std::fs::read(&log_path).unwrap_or_default();
-    Ran {
-        success,
-        status,
-        output: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
 
 /// Runs a script of `tests/clients/` against `server` as alice and checks
 /// its verdict and the `ok:` lines it must have printed.
@@ -489,8 +386,9 @@ fn python_caldav_flow() {
 }
 
 /// python caldav's searches: time ranges over a recurring series decided
-/// by the server (no client-side filtering), server-side expansion, todos
-/// by completion, text search.
+/// by the server (no client-side filtering), with and without expansion
+/// (the instances' RECURRENCE-ID, DTSTART and SUMMARY), todos by
+/// completion, text search on SUMMARY and LOCATION.
 #[test]
 fn python_caldav_search() {
     let server = TestServer::start();
@@ -505,6 +403,7 @@ fn python_caldav_search() {
             "ok: a weekly series with an override and an EXDATE",
             "ok: time ranges decided by the server",
             "ok: server expansion",
+            "ok: client expansion",
             "ok: todos by completion",
             "ok: text search",
         ],
@@ -617,4 +516,28 @@ fn litmus_output_parser() {
     assert!(check_litmus(LITMUS_SAMPLE, &["props"], &allowed).is_ok());
     let err = check_litmus(LITMUS_SAMPLE, &["props"], &allowed[..2]).unwrap_err();
     assert!(err.contains("props 3. propinit"), "{err}");
+}
+
+// ---------------------------------------------------------------- khal
+
+const KHAL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// khal over a vdirsyncer-synced calendar: a weekly series in
+/// Europe/Paris across the change to summer time, with an EXDATE and a
+/// moved instance, listed at the right local times.
+#[test]
+fn khal_list() {
+    let server = TestServer::start();
+    client_flow(
+        &server,
+        "khal_list.py",
+        "vdirsyncer, khal",
+        &[],
+        &[
+            "ok: a weekly series in Europe/Paris with an EXDATE and a moved instance",
+            "ok: vdirsyncer synced the series into a local calendar",
+            "ok: khal lists the instances at their local times across the DST change",
+        ],
+        KHAL_TIMEOUT,
+    );
 }

@@ -10,6 +10,7 @@ use crate::ical::time::{self, Limits, TimeError, TimeRange, Zones};
 use crate::ical::tree::{Component, ContentProperty};
 use crate::xml::{Element, PropRequest, CALDAV};
 use chrono::{DateTime, NaiveDateTime, Utc};
+use std::cell::RefCell;
 
 /// A parsed `calendar-query` REPORT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +176,13 @@ fn parse_top_filter(el: &Element) -> Result<CompFilter, FilterError> {
             filter.name
         )));
     }
+    // RFC 4791 §7.8 names this as invalid; ignoring it would answer a
+    // time-bounded query with every object.
+    if filter.time_range.is_some() {
+        return Err(FilterError::Invalid(
+            "a time-range cannot be on VCALENDAR, only on a component in it".into(),
+        ));
+    }
     Ok(filter)
 }
 
@@ -336,28 +344,51 @@ impl Eval<'_> {
         let recurring =
             top_level && matches!(filter.name.as_str(), "VEVENT" | "VTODO" | "VJOURNAL");
         match (&filter.time_range, recurring) {
+            // An object without such a component has no occurrence of it
+            // (and its other components' recurrence is not expanded).
+            (Some(_), true) if candidates.is_empty() => Ok(false),
             // The recurrence set decides: each occurrence is described by
             // the master or an override; that component must then pass the
-            // rest of the filter.
+            // rest of the filter. The first such occurrence settles it, so
+            // a range open at the end over an endless rule stops there
+            // rather than counting instances up to the limit.
             (Some(range), true) => {
-                let occurrences =
-                    time::occurrences_in(self.calendar, range, self.zones, self.limits)?;
-                let mut seen = Vec::new();
-                for occurrence in occurrences {
-                    if seen.contains(&occurrence.component) {
-                        continue;
-                    }
-                    seen.push(occurrence.component);
-                    let Some(component) = self.calendar.components.get(occurrence.component) else {
-                        continue;
-                    };
-                    if component.name == filter.name
-                        && self.component_matches(filter, component, Some(occurrence.component))?
+                // Each component's verdict, decided once; an error stops
+                // the expansion (as a hit) and is returned.
+                let verdicts: RefCell<Vec<(usize, bool)>> = RefCell::default();
+                let failure = RefCell::new(None);
+                let passes = |occurrence: &time::Occurrence| {
+                    let index = occurrence.component;
+                    if let Some(&(_, verdict)) = verdicts.borrow().iter().find(|(i, _)| *i == index)
                     {
-                        return Ok(true);
+                        return verdict;
                     }
+                    let verdict = match self.calendar.components.get(index) {
+                        Some(component) if component.name == filter.name => {
+                            match self.component_matches(filter, component, Some(index)) {
+                                Ok(verdict) => verdict,
+                                Err(error) => {
+                                    *failure.borrow_mut() = Some(error);
+                                    return true;
+                                }
+                            }
+                        }
+                        _ => false,
+                    };
+                    verdicts.borrow_mut().push((index, verdict));
+                    verdict
+                };
+                let found = time::any_occurrence_in(
+                    self.calendar,
+                    range,
+                    self.zones,
+                    self.limits,
+                    &passes,
+                )?;
+                match failure.into_inner() {
+                    Some(error) => Err(error),
+                    None => Ok(found),
                 }
-                Ok(false)
             }
             (Some(range), false) if filter.name == "VALARM" => {
                 let Some(index) = parent_index else {
@@ -761,6 +792,9 @@ BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\n
         let invalid =
             |r: Result<CalendarQuery, FilterError>| matches!(r, Err(FilterError::Invalid(_)));
         assert!(invalid(bad(r#"<C:comp-filter name="VEVENT"/>"#)));
+        assert!(invalid(bad(
+            r#"<C:comp-filter name="VCALENDAR"><C:time-range start="20260301T000000Z"/></C:comp-filter>"#
+        )));
         assert!(invalid(bad("")));
         assert!(invalid(bad(
             r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20260301T000000" end="20260302T000000Z"/></C:comp-filter></C:comp-filter>"#
@@ -789,6 +823,74 @@ BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\n
             text,
             "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e1\r\n\
 SUMMARY:Quarterly review\\, Paris\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+    }
+
+    /// An endless monthly to-do with one moved instance, as
+    /// caldav-server-tester stores it.
+    const ENDLESS_TODO: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n\
+BEGIN:VTODO\r\nUID:t1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20000109T120000Z\r\n\
+DUE:20000109T130000Z\r\nRRULE:FREQ=MONTHLY\r\nSUMMARY:Water the plants\r\n\
+STATUS:NEEDS-ACTION\r\nEND:VTODO\r\n\
+BEGIN:VTODO\r\nUID:t1\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID:20260309T120000Z\r\n\
+DTSTART:20260310T120000Z\r\nDUE:20260310T130000Z\r\nSUMMARY:Water the plants (moved)\r\n\
+STATUS:COMPLETED\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+
+    fn todo_matches(inner: &str) -> Result<bool, EvalError> {
+        let q = query(&format!(
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO">{inner}</C:comp-filter></C:comp-filter>"#
+        ));
+        let calendar = parse_tree(ENDLESS_TODO).unwrap();
+        Matcher {
+            filter: &q.filter,
+            limits: Limits::default(),
+        }
+        .matches(&calendar, None)
+    }
+
+    /// A time range open at the end over an endless rule is decided by the
+    /// first matching occurrence, not refused for recurring too often
+    /// (caldav-server-tester's `search.time-range.open.end` got a 403).
+    #[test]
+    fn open_ended_range_over_an_endless_rule() {
+        let open_end = r#"<C:time-range start="20260101T000000Z"/>"#;
+        assert_eq!(todo_matches(open_end), Ok(true));
+        // The master fails the rest of the filter, the override passes it.
+        assert_eq!(
+            todo_matches(&format!(
+                r#"{open_end}<C:prop-filter name="STATUS"><C:text-match>COMPLETED</C:text-match></C:prop-filter>"#
+            )),
+            Ok(true)
+        );
+        // A bounded range still finds nothing when no component passes.
+        assert_eq!(
+            todo_matches(
+                r#"<C:time-range start="20260101T000000Z" end="20270101T000000Z"/>
+                   <C:prop-filter name="SUMMARY"><C:text-match>laundry</C:text-match></C:prop-filter>"#
+            ),
+            Ok(false)
+        );
+        // An endless series of events is no to-do, however open the range.
+        let events = ENDLESS_TODO.replace("VTODO", "VEVENT");
+        let q = query(&format!(
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO">{open_end}</C:comp-filter></C:comp-filter>"#
+        ));
+        let matcher = Matcher {
+            filter: &q.filter,
+            limits: Limits::default(),
+        };
+        assert_eq!(
+            matcher.matches(&parse_tree(&events).unwrap(), None),
+            Ok(false)
+        );
+        // Open at the start: instances before the end bound are enough.
+        assert_eq!(
+            todo_matches(r#"<C:time-range end="20000201T000000Z"/>"#),
+            Ok(true)
+        );
+        assert_eq!(
+            todo_matches(r#"<C:time-range end="20000101T000000Z"/>"#),
+            Ok(false)
         );
     }
 }

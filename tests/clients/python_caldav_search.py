@@ -5,9 +5,11 @@ in a zone with DST), with the server expanding it, todos by completion,
 and text search.
 
 The library filters and expands client-side by default, which would hide
-a server's mistakes, so the time-range searches here use
-post_filter=False and server_expand=True: what comes back is what the
-server decided.
+a server's mistakes, so the searches here use post_filter=False (and
+server_expand=True where the server expands): what comes back is what the
+server decided. One search is also made as applications make it
+(expand=True alone: the server picks, the library expands), with the
+same expected instances.
 
 Exits 0 after printing "python_caldav_search: PASS"; on any mismatch prints
 "python_caldav_search: FAIL: <what>" and exits 1.
@@ -41,12 +43,29 @@ def uids(objects):
     return sorted({str(o.icalendar_component.get("UID")) for o in objects})
 
 
-def todo(uid, completed):
-    extra = ("STATUS:COMPLETED\r\nCOMPLETED:20240301T100000Z\r\n" if completed
-             else "STATUS:NEEDS-ACTION\r\n")
+def todo(uid, status=None, completed=False):
+    extra = f"STATUS:{status}\r\n" if status else ""
+    if completed:
+        extra += "COMPLETED:20240301T100000Z\r\n"
     return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//reprise//search//EN\r\n"
             f"BEGIN:VTODO\r\nUID:{uid}\r\nDTSTAMP:20240101T000000Z\r\nSUMMARY:{uid}\r\n"
             f"{extra}END:VTODO\r\nEND:VCALENDAR\r\n")
+
+
+def utc(value):
+    """A DTSTART/RECURRENCE-ID value as a UTC datetime (None stays None)."""
+    return None if value is None else value.dt.astimezone(UTC)
+
+
+def instances(objects):
+    """(UID, RECURRENCE-ID, DTSTART, SUMMARY, has RRULE) of every VEVENT
+    in the results, times in UTC, in start order."""
+    out = []
+    for o in objects:
+        for comp in o.icalendar_instance.walk("VEVENT"):
+            out.append((str(comp.get("UID")), utc(comp.get("RECURRENCE-ID")),
+                        utc(comp.get("DTSTART")), str(comp.get("SUMMARY")), "RRULE" in comp))
+    return sorted(out, key=lambda i: (i[2], i[0]))
 
 
 def run(args):
@@ -62,11 +81,21 @@ def run(args):
     cal.add_event(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//reprise//search//EN\r\nBEGIN:VEVENT\r\n"
         "UID:budget\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240320T150000Z\r\n"
-        "DTEND:20240320T160000Z\r\nSUMMARY:Budget review\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-    cal.add_todo(todo("open-task", False))
-    cal.add_todo(todo("done-task", True))
-    step("a weekly series with an override and an EXDATE, an event and two todos saved")
+        "DTEND:20240320T160000Z\r\nSUMMARY:Budget review\r\nLOCATION:Room 1.01\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    todos = {
+        "open-task": dict(status="NEEDS-ACTION"),
+        "busy-task": dict(status="IN-PROCESS"),
+        "plain-task": dict(),
+        "done-task": dict(status="COMPLETED", completed=True),
+        "dropped-task": dict(status="CANCELLED"),
+    }
+    for uid, how in todos.items():
+        cal.add_todo(todo(uid, **how))
+    step("a weekly series with an override and an EXDATE, an event and five todos saved")
 
+    # Without expansion: what the server's time-range test decides, whole
+    # objects back. post_filter=False: no client-side second opinion.
     def events(start, end):
         return uids(cal.search(event=True, start=start, end=end, post_filter=False))
 
@@ -80,27 +109,84 @@ def run(args):
           "an instance after UNTIL was found")
     check(events(at(2024, 3, 20, 14), at(2024, 3, 20, 17)) == ["budget"],
           "the single event was not found alone")
-    step("time ranges decided by the server: DST, EXDATE, UNTIL")
+    check(events(at(2024, 3, 5, 7), at(2024, 3, 5, 10)) == [],
+          "the moved instance was found at its original time")
+    found = cal.search(event=True, start=at(2024, 3, 7, 12, 30), end=at(2024, 3, 7, 14),
+                       post_filter=False)
+    got = instances(found)
+    check([(i[0], i[1], i[4]) for i in got] == [(series_uid, None, True),
+                                                 (series_uid, at(2024, 3, 5, 8), False)],
+          f"the moved instance's window gave {got}, expected the whole series "
+          "(master with RRULE, and the override)")
+    step("time ranges decided by the server: DST, EXDATE, UNTIL, the moved instance")
 
-    expanded = cal.search(event=True, start=at(2024, 3, 1), end=at(2024, 3, 16),
-                          expand=True, server_expand=True)
-    starts = sorted(o.icalendar_component.get("DTSTART").dt.astimezone(UTC)
-                    for o in expanded if str(o.icalendar_component.get("UID")) == series_uid)
-    want = [at(2024, 3, 7, 13), at(2024, 3, 12, 8)]
-    check(starts == want, f"server-expanded instances start at {starts}, expected {want}")
-    step("server expansion: the moved instance at its new time, the next one in its zone")
+    # Mar 1 to Apr 17 2024: Europe/Berlin changes to summer time on Mar 31.
+    start, end = at(2024, 3, 1), at(2024, 4, 17)
+    sync, moved = "Team sync", "Team sync (moved to Thursday)"
+    want = [
+        (series_uid, at(2024, 3, 5, 8), at(2024, 3, 7, 13), moved, False),
+        (series_uid, at(2024, 3, 12, 8), at(2024, 3, 12, 8), sync, False),
+        (series_uid, at(2024, 3, 19, 8), at(2024, 3, 19, 8), sync, False),
+        ("budget", None, at(2024, 3, 20, 15), "Budget review", False),
+        (series_uid, at(2024, 3, 26, 8), at(2024, 3, 26, 8), sync, False),
+        # 04-02 is the EXDATE; summer time from here.
+        (series_uid, at(2024, 4, 9, 7), at(2024, 4, 9, 7), sync, False),
+        (series_uid, at(2024, 4, 16, 7), at(2024, 4, 16, 7), sync, False),
+    ]
 
-    open_todos = uids(cal.search(todo=True))
-    check(open_todos == ["open-task"], f"pending todos: {open_todos}")
-    all_todos = uids(cal.search(todo=True, include_completed=True))
-    check(all_todos == ["done-task", "open-task"], f"all todos: {all_todos}")
+    # The server expands (<C:expand>), and the library only splits what
+    # came back into one object per instance: nothing expanded client-side.
+    raw = cal.search(event=True, start=start, end=end, server_expand=True, post_filter=False)
+    got = instances(raw)
+    check(got == want, f"server-expanded instances:\n{got}\nexpected\n{want}")
+    for o in raw:
+        check(all(name not in o.data for name in ("RRULE", "EXDATE", "RDATE")),
+              f"an expanded instance still has recurrence rules:\n{o.data}")
+    # What applications call: expand=True (here with server_expand too).
+    got = instances(cal.search(event=True, start=start, end=end, expand=True, server_expand=True))
+    check(got == want, f"expand=True, server_expand=True:\n{got}\nexpected\n{want}")
+    step("server expansion: RECURRENCE-ID and DTSTART of each instance across DST, "
+         "the moved one at its new time with its own summary, none for the EXDATE")
+
+    # expand=True alone: the library expands the whole objects the
+    # server's time-range test picked.
+    got = instances(cal.search(event=True, start=start, end=end, expand=True))
+    check(got == want, f"expand=True (client-side):\n{got}\nexpected\n{want}")
+    step("client expansion of the objects the server found")
+
+    # Pending: neither COMPLETED nor CANCELLED, and no COMPLETED date
+    # (python caldav sends three filters for this and merges the answers).
+    pending = uids(cal.search(todo=True, include_completed=False, post_filter=False))
+    check(pending == ["busy-task", "open-task", "plain-task"], f"pending todos: {pending}")
+    every = uids(cal.search(todo=True, include_completed=True, post_filter=False))
+    check(every == sorted(todos), f"all todos: {every}")
+    # The library's default is the pending ones.
+    default = uids(cal.search(todo=True))
+    check(default == pending, f"todo=True alone: {default}")
     step("todos by completion")
 
     # The library asks for i;octet: a case-sensitive substring.
-    found = uids(cal.search(event=True, summary="review"))
+    def text(**props):
+        return uids(cal.search(event=True, post_filter=False, **props))
+
+    found = text(summary="review")
     check(found == ["budget"], f"text search for 'review' found {found}")
-    found = uids(cal.search(event=True, summary="REVIEW"))
+    found = text(summary="REVIEW")
     check(found == [], f"a case-sensitive search for 'REVIEW' found {found}")
+    # The override's SUMMARY: any component of the object may match.
+    found = text(summary="moved to")
+    check(found == [series_uid], f"text search for 'moved to' found {found}")
+    found = text(location="Room")
+    check(found == sorted(["budget", series_uid]), f"LOCATION search for 'Room' found {found}")
+    found = text(location="Room 3.02")
+    check(found == [series_uid], f"LOCATION search for 'Room 3.02' found {found}")
+    # A text and a time range together: both must hold.
+    found = uids(cal.search(event=True, summary="Team", start=at(2024, 3, 20, 14),
+                            end=at(2024, 3, 20, 17), post_filter=False))
+    check(found == [], f"'Team' in the budget's window found {found}")
+    found = uids(cal.search(todo=True, include_completed=True, summary="task",
+                            post_filter=False))
+    check(found == sorted(todos), f"todos with 'task' in SUMMARY: {found}")
     step("text search")
 
     cal.delete()

@@ -653,6 +653,23 @@ pub fn occurrences_in(
     }
 }
 
+/// Whether `hit` holds for one of the occurrences [`occurrences_in`]
+/// finds, stopping at the first: an open-ended range over an endless rule
+/// then costs instances only until the first hit.
+pub fn any_occurrence_in(
+    calendar: &Component,
+    range: &TimeRange,
+    zones: &Zones<'_>,
+    limits: &Limits,
+    hit: &dyn Fn(&Occurrence) -> bool,
+) -> Result<bool, TimeError> {
+    match expand(calendar, range, zones, limits, Some(hit), None) {
+        Ok(_) => Ok(false),
+        Err(Halt::Hit) => Ok(true),
+        Err(Halt::Error(error)) => Err(error),
+    }
+}
+
 /// Where an object's occurrences can match a time range: closed spans
 /// (unsorted, possibly overlapping) such that a range meeting none of them
 /// matches no occurrence by RFC 4791 §9.9. A query index keeps them, so
