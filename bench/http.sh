@@ -18,6 +18,16 @@
 #
 #   propfind_nocache  the PROPFIND with a unique XML comment in each body,
 #             which defeats the render cache (see below)
+#   calquery  calendar-query for one month of VEVENTs with calendar-data,
+#             walking the 24 seeded months (2024-2025)
+#   calquery_nocache  the same, uncached (unique comment per body)
+#   cardquery addressbook-query, FN contains a name fragment, with
+#             address-data, on the seeded address book
+#   cardquery_nocache  the same, uncached
+#
+# The issue's query benchmark is
+#   BENCH_SCENARIOS="calquery calquery_nocache cardquery cardquery_nocache"
+# with BENCH_EVENTS=2000 and again with BENCH_EVENTS=10000.
 #
 # Each run has a warm-up (discarded) and then a fixed duration. It prints
 # one JSON line per run, then a Markdown table. It is a benchmark, not a
@@ -220,6 +230,15 @@ python3 "$here/seed.py" hrefs "$work/propfind.xml" >"$work/hrefs.txt"
 objects=$(wc -l <"$work/hrefs.txt")
 say "calendar:        $calendar_path holds $objects objects (PROPFIND Depth 1: $status, $size bytes)"
 python3 "$here/seed.py" multiget "$work/hrefs.txt" --count "$MULTIGET" --seed "$SEED" >"$work/multiget.xml"
+calquery_body='<?xml version="1.0" encoding="utf-8"?>
+<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop>
+<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+<C:time-range start="20250301T000000Z" end="20250401T000000Z"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>'
+read -r status size < <(probe "$work/calquery.xml" -X REPORT -H 'Depth: 1' \
+    -H 'Content-Type: application/xml; charset=utf-8' --data-binary "$calquery_body" \
+    "$base$calendar_path")
+[[ "$status" == 207 ]] || { head -c 2000 "$work/calquery.xml" >&2; die "calendar-query answered $status"; }
+say "calendar-query:  March 2025 matches $(grep -o 'calendar-data>BEGIN:VCALENDAR' "$work/calquery.xml" | wc -l) objects ($size bytes)"
 say "server RSS:      $(rss) (seeded, before the runs)"
 
 # --- runs --------------------------------------------------------------------
@@ -229,9 +248,14 @@ declare -A label=(
     [sync]="sync-collection (empty token)"
     [put]="PUT new event"
     [propfind_nocache]="PROPFIND Depth 1 (getetag), uncached"
+    [calquery]="calendar-query 1 month + calendar-data"
+    [calquery_nocache]="calendar-query 1 month + calendar-data, uncached"
+    [cardquery]="addressbook-query FN contains + address-data"
+    [cardquery_nocache]="addressbook-query FN contains + address-data, uncached"
 )
 export BENCH_LUA_DIR="$here" BENCH_AUTH="$auth" BENCH_MULTIGET_BODY="$work/multiget.xml" \
-    BENCH_PUT_TEMPLATE="$work/put-template.ics"
+    BENCH_PUT_TEMPLATE="$work/put-template.ics" \
+    BENCH_ADDRESSBOOK_PATH="/dav/addressbooks/$login/default/"
 results="$work/results.jsonl"
 : >"$results"
 

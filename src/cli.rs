@@ -59,6 +59,18 @@ pub struct ServeArgs {
     /// files and XML bodies (larger ones get 413 before being read).
     #[arg(long, env = "REPRISE_MAX_RESOURCE_SIZE", default_value_t = crate::dav::DEFAULT_MAX_RESOURCE_SIZE)]
     pub max_resource_size: u64,
+    /// Most occurrences of one calendar object a query expands; an object
+    /// recurring more within the range gets a 403 naming it.
+    #[arg(long, env = "REPRISE_MAX_INSTANCES", default_value_t = crate::dav::QueryLimits::DEFAULT.per_object)]
+    pub max_instances: usize,
+    /// Most occurrences one whole query produces (expand,
+    /// limit-recurrence-set, free-busy) over all its objects.
+    #[arg(long, env = "REPRISE_MAX_QUERY_INSTANCES", default_value_t = crate::dav::QueryLimits::DEFAULT.per_query)]
+    pub max_query_instances: usize,
+    /// Seconds a calendar-query or free-busy-query may run before it is
+    /// abandoned with 503.
+    #[arg(long, env = "REPRISE_QUERY_TIMEOUT", default_value_t = crate::dav::QueryLimits::DEFAULT.time.as_secs())]
+    pub query_timeout: u64,
 }
 
 #[derive(Args, Debug)]

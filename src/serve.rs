@@ -106,7 +106,12 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
     write_serve_info(&serve_file, &info)?;
     tracing::info!(%url, log = %engine.log.describe(), "serving");
 
-    let dav = Dav::new(opts.max_resource_size)?;
+    let query = crate::dav::QueryLimits {
+        per_object: opts.max_instances,
+        per_query: opts.max_query_instances,
+        time: std::time::Duration::from_secs(opts.query_timeout),
+    };
+    let dav = Dav::new(opts.max_resource_size, query)?;
     let state = Arc::new(AppState { engine, dav, token });
     let result = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown_signal())

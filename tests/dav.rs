@@ -1094,3 +1094,138 @@ fn calendar_query_finds_recurring_instances_where_they_really_are() {
     assert_status(&on_vcalendar, 403);
     assert!(on_vcalendar.body.contains("valid-filter"));
 }
+
+#[test]
+fn calendar_data_is_narrowed_alike_in_queries_and_multigets() {
+    let server = TestServer::start();
+    let dav = alice(&server);
+    let series =
+        std::fs::read_to_string(fixture("ical/thunderbird_recurring_override.ics")).unwrap();
+    let href = format!("{CAL}series.ics");
+    assert_status(&dav.put(&href, "text/calendar", &series, &[]), 201);
+    let multiget = |data: &str| {
+        dav.report(
+            CAL,
+            &format!(
+                r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+                   <D:prop><D:getetag/>{data}</D:prop><D:href>{href}</D:href></C:calendar-multiget>"#
+            ),
+        )
+    };
+
+    // Plain calendar-data: the stored bytes.
+    let whole = multiget("<C:calendar-data/>");
+    assert_status(&whole, 207);
+    assert!(whole.body.contains("RRULE:"), "{}", whole.body);
+
+    // expand in a multiget, as in a query: instances in UTC, no rule.
+    let expand = r#"<C:calendar-data><C:expand start="20240301T000000Z" end="20240316T000000Z"/></C:calendar-data>"#;
+    let expanded = multiget(expand);
+    assert_status(&expanded, 207);
+    assert!(
+        expanded.body.contains("RECURRENCE-ID:20240305T080000Z"),
+        "{}",
+        expanded.body
+    );
+    assert!(expanded.body.contains("RECURRENCE-ID:20240312T080000Z"));
+    assert!(!expanded.body.contains("RRULE"));
+    let query = calendar_query(
+        &dav,
+        CAL,
+        r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"/></C:comp-filter>"#,
+        expand,
+    );
+    let data = |body: &str| {
+        let start = body.find("BEGIN:VCALENDAR").unwrap();
+        let end = body.find("END:VCALENDAR").unwrap();
+        body[start..end].to_string()
+    };
+    assert_eq!(data(&query.body), data(&expanded.body));
+
+    // comp/prop selection in a multiget.
+    let selected = multiget(
+        r#"<C:calendar-data><C:comp name="VCALENDAR"><C:comp name="VEVENT"><C:prop name="UID"/><C:prop name="DTSTART"/></C:comp></C:comp></C:calendar-data>"#,
+    );
+    assert_status(&selected, 207);
+    assert!(selected.body.contains("UID:"));
+    assert!(!selected.body.contains("SUMMARY"), "{}", selected.body);
+    assert!(!selected.body.contains("VTIMEZONE"));
+
+    // limit-recurrence-set: the master stays, the override of 2024-03-05
+    // only when the range bears on it.
+    let limited = |start: &str, end: &str| {
+        multiget(&format!(
+            r#"<C:calendar-data><C:limit-recurrence-set start="{start}" end="{end}"/></C:calendar-data>"#
+        ))
+        .body
+    };
+    let march = limited("20240301T000000Z", "20240316T000000Z");
+    assert!(march.contains("RRULE:"), "{march}");
+    assert!(march.contains("RECURRENCE-ID"), "{march}");
+    let may = limited("20240501T000000Z", "20240516T000000Z");
+    assert!(may.contains("RRULE:"), "{may}");
+    assert!(!may.contains("RECURRENCE-ID"), "{may}");
+
+    // Both bounds are required, and a bad request appends nothing.
+    let records = log_records(&server);
+    let half =
+        multiget(r#"<C:calendar-data><C:expand start="20240301T000000Z"/></C:calendar-data>"#);
+    assert_status(&half, 403);
+    assert!(half.body.contains("valid-filter"), "{}", half.body);
+    assert_eq!(log_records(&server), records);
+}
+
+#[test]
+fn queries_are_bounded_per_object_and_per_query() {
+    let server = TestServer::start_with(
+        &[],
+        &["--max-instances", "50", "--max-query-instances", "80"],
+    );
+    let dav = alice(&server);
+    for uid in ["daily-a", "daily-b"] {
+        let body = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T090000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY\r\nSUMMARY:{uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        );
+        assert_status(
+            &dav.put(&format!("{CAL}{uid}.ics"), "text/calendar", &body, &[]),
+            201,
+        );
+    }
+    let filter = |start: &str, end: &str| {
+        format!(
+            r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter>"#
+        )
+    };
+    let expand = |start: &str, end: &str| {
+        format!(r#"<C:calendar-data><C:expand start="{start}" end="{end}"/></C:calendar-data>"#)
+    };
+    // 40 days: 40 instances per object, 80 in all: within both limits.
+    let (a, b) = ("20260201T000000Z", "20260313T000000Z");
+    let fits = calendar_query(&dav, CAL, &filter(a, b), &expand(a, b));
+    assert_status(&fits, 207);
+    assert_eq!(fits.body.matches("RECURRENCE-ID").count(), 80);
+    // 45 days: each object is under 50, the query over 80.
+    let (a, b) = ("20260201T000000Z", "20260318T000000Z");
+    let too_many = calendar_query(&dav, CAL, &filter(a, b), &expand(a, b));
+    assert_status(&too_many, 403);
+    assert!(too_many.body.contains("in one query"), "{}", too_many.body);
+    // 60 days: one object alone is over 50, and is named.
+    let (a, b) = ("20260201T000000Z", "20260402T000000Z");
+    let one = calendar_query(&dav, CAL, &filter(a, b), &expand(a, b));
+    assert_status(&one, 403);
+    assert!(one.body.contains("daily-a.ics"), "{}", one.body);
+    // Matching alone stops at the first instance: no limit applies.
+    let plain = calendar_query(
+        &dav,
+        CAL,
+        &filter("20260201T000000Z", "20270101T000000Z"),
+        "",
+    );
+    assert_status(&plain, 207);
+    assert_eq!(plain.body.matches("<d:response>").count(), 2);
+    let free_busy = dav.report(
+        CAL,
+        r#"<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20260201T000000Z" end="20260318T000000Z"/></C:free-busy-query>"#,
+    );
+    assert_status(&free_busy, 403);
+}

@@ -6,7 +6,7 @@ pub use crate::filter::ParamFilter;
 use crate::filter::{
     name_attr, report_props, unescape_text, unknown, Collation, FilterError, TextMatch,
 };
-use crate::ical::time::{self, Limits, TimeError, TimeRange, Zones};
+use crate::ical::time::{self, InstanceBudget, Limits, TimeError, TimeRange, Zones};
 use crate::ical::tree::{Component, ContentProperty};
 use crate::xml::{Element, PropRequest, CALDAV};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -30,8 +30,11 @@ pub struct CalendarData {
     /// `<C:comp name="VCALENDAR">…`: None returns everything.
     pub comp: Option<CompSelection>,
     /// `<C:expand>`: instances in the range, in UTC, without recurrence
-    /// rules. Not applied yet: see `expand_supported`.
+    /// rules (both bounds given).
     pub expand: Option<TimeRange>,
+    /// `<C:limit-recurrence-set>`: the master and only the overridden
+    /// instances that bear on the range (both bounds given).
+    pub limit_recurrence_set: Option<TimeRange>,
 }
 
 /// `<C:comp>` selection: which properties and sub-components to keep.
@@ -105,14 +108,31 @@ pub fn parse_calendar_query(root: &Element) -> Result<CalendarQuery, FilterError
     })
 }
 
+/// The `calendar-data` a `calendar-multiget` (its root element) asks for
+/// when it narrows the data (RFC 4791 §7.9 takes the same element as
+/// §7.8); None when it asks for none or for the whole objects.
+pub fn parse_multiget_calendar_data(root: &Element) -> Result<Option<CalendarData>, FilterError> {
+    let (_, data) = report_props(root, (CALDAV, "calendar-data"));
+    let data = data.map(parse_calendar_data).transpose()?;
+    Ok(data.filter(|d| *d != CalendarData::default()))
+}
+
 /// `calendar-data` in a prop request (calendar-query or multiget).
 pub fn parse_calendar_data(el: &Element) -> Result<CalendarData, FilterError> {
     let mut data = CalendarData::default();
     for child in el.elements() {
         match (child.name.ns.as_str(), child.name.local.as_str()) {
             (CALDAV, "comp") => data.comp = Some(parse_comp_selection(child)?),
-            (CALDAV, "expand") => data.expand = Some(parse_time_range(child)?),
-            (CALDAV, "limit-recurrence-set" | "limit-freebusy-set") => {}
+            (CALDAV, "expand") => data.expand = Some(parse_bounded_range(child)?),
+            (CALDAV, "limit-recurrence-set") => {
+                data.limit_recurrence_set = Some(parse_bounded_range(child)?)
+            }
+            // Only narrows FREEBUSY properties of VFREEBUSY components,
+            // which calendars here do not hold as stored objects of their
+            // own kind; accepted and not applied.
+            (CALDAV, "limit-freebusy-set") => {
+                parse_bounded_range(child)?;
+            }
             _ => return Err(unknown(&child.name)),
         }
     }
@@ -241,6 +261,19 @@ fn parse_prop_filter(el: &Element) -> Result<PropFilter, FilterError> {
 
 /// `start`/`end` attributes: UTC date-times (`20260301T000000Z`), at
 /// least one, and start before end.
+/// The ranges of `expand` and the limits (RFC 4791 §9.6.5-7): both
+/// bounds are required there.
+fn parse_bounded_range(el: &Element) -> Result<TimeRange, FilterError> {
+    let range = parse_time_range(el)?;
+    if range.start.is_none() || range.end.is_none() {
+        return Err(FilterError::Invalid(format!(
+            "{} needs both a start and an end",
+            el.name.local
+        )));
+    }
+    Ok(range)
+}
+
 fn parse_time_range(el: &Element) -> Result<TimeRange, FilterError> {
     let attr = |name: &str| {
         el.attrs
@@ -468,9 +501,11 @@ pub fn expand(
     range: &TimeRange,
     floating: Option<&str>,
     limits: &Limits,
+    budget: &InstanceBudget,
 ) -> Result<String, EvalError> {
     let zones = Zones::new(calendar, floating);
     let occurrences = time::occurrences_in(calendar, range, &zones, limits)?;
+    budget.spend(occurrences.len())?;
     let mut out = String::from("BEGIN:VCALENDAR\r\n");
     for property in &calendar.properties {
         out.push_str(&property.raw);
@@ -588,6 +623,7 @@ pub fn free_busy(
     (start, end): (DateTime<Utc>, DateTime<Utc>),
     stamp: DateTime<Utc>,
     limits: &Limits,
+    budget: &InstanceBudget,
 ) -> Result<String, EvalError> {
     let range = TimeRange {
         start: Some(start),
@@ -597,7 +633,9 @@ pub fn free_busy(
     let mut tentative: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
     for object in objects {
         let zones = Zones::new(object.calendar, object.floating);
-        for occurrence in time::occurrences_in(object.calendar, &range, &zones, limits)? {
+        let occurrences = time::occurrences_in(object.calendar, &range, &zones, limits)?;
+        budget.spend(occurrences.len())?;
+        for occurrence in occurrences {
             let Some(component) = object.calendar.components.get(occurrence.component) else {
                 continue;
             };
@@ -655,6 +693,87 @@ fn merge(mut periods: Vec<(DateTime<Utc>, DateTime<Utc>)>) -> Vec<(DateTime<Utc>
         }
     }
     out
+}
+
+/// The `calendar-data` a query or multiget returns for one object
+/// (RFC 4791 §9.6): the stored `body` itself when nothing narrows it, else
+/// the object expanded, limited to the overrides bearing on a range,
+/// and/or with only the selected components and properties.
+pub fn calendar_data(
+    calendar: &Component,
+    body: &str,
+    data: &CalendarData,
+    floating: Option<&str>,
+    (limits, budget): (&Limits, &InstanceBudget),
+) -> Result<String, EvalError> {
+    let narrowed = match (&data.expand, &data.limit_recurrence_set) {
+        (Some(range), _) => Some(expand(calendar, range, floating, limits, budget)?),
+        (None, Some(range)) => Some(limit_recurrence_set(
+            calendar, range, floating, limits, budget,
+        )?),
+        (None, None) => None,
+    };
+    Ok(match (narrowed, &data.comp) {
+        (None, None) => body.to_string(),
+        (None, Some(selection)) => select(calendar, selection),
+        (Some(text), None) => text,
+        (Some(text), Some(selection)) => match crate::ical::tree::parse_tree(&text) {
+            Ok(tree) => select(&tree, selection),
+            Err(_) => text,
+        },
+    })
+}
+
+/// RFC 4791 §9.6.6 `limit-recurrence-set`: the object without the
+/// overridden instances that have nothing to do with `range`. Kept: every
+/// component that is no override (masters, VTIMEZONEs), overrides with an
+/// occurrence in the range, overrides whose RECURRENCE-ID lies in the
+/// range (the instance they moved away), and THISANDFUTURE overrides
+/// starting before the range ends (they change the later instances).
+pub fn limit_recurrence_set(
+    calendar: &Component,
+    range: &TimeRange,
+    floating: Option<&str>,
+    limits: &Limits,
+    budget: &InstanceBudget,
+) -> Result<String, EvalError> {
+    let zones = Zones::new(calendar, floating);
+    let occurring: Vec<usize> = time::occurrences_in(calendar, range, &zones, limits)?
+        .into_iter()
+        .map(|o| o.component)
+        .collect();
+    budget.spend(occurring.len())?;
+    let within =
+        |t: DateTime<Utc>| range.start.is_none_or(|s| t >= s) && range.end.is_none_or(|e| t < e);
+    let mut keep = Vec::with_capacity(calendar.components.len());
+    for (index, component) in calendar.components.iter().enumerate() {
+        let Some(rid) = component.property("RECURRENCE-ID") else {
+            keep.push(true);
+            continue;
+        };
+        let at = zones.instant(rid).map(|(t, _)| t)?;
+        let future = rid
+            .param("RANGE")
+            .is_some_and(|r| r.trim().eq_ignore_ascii_case("THISANDFUTURE"));
+        keep.push(
+            occurring.contains(&index)
+                || within(at)
+                || (future && range.end.is_none_or(|e| at < e)),
+        );
+    }
+    let mut out = String::new();
+    out.push_str("BEGIN:VCALENDAR\r\n");
+    for property in &calendar.properties {
+        out.push_str(&property.raw);
+        out.push_str("\r\n");
+    }
+    for (component, keep) in calendar.components.iter().zip(keep) {
+        if keep {
+            write_all(&mut out, component);
+        }
+    }
+    out.push_str("END:VCALENDAR\r\n");
+    Ok(out)
 }
 
 /// The object with only what `selection` names (RFC 4791 §9.6.1), as

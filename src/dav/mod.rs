@@ -42,11 +42,31 @@ pub const DEFAULT_MAX_RESOURCE_SIZE: u64 = 10 * 1024 * 1024;
 /// How long a writer waits for the log and its projection before 503.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Bounds on the work of one calendar query (`serve` flags).
+#[derive(Clone, Copy, Debug)]
+pub struct QueryLimits {
+    /// Occurrences expanded per object (403 naming the object beyond).
+    pub per_object: usize,
+    /// Occurrences produced by a whole query (403 beyond).
+    pub per_query: usize,
+    /// Time a query may run (503 beyond).
+    pub time: Duration,
+}
+
+impl QueryLimits {
+    pub const DEFAULT: QueryLimits = QueryLimits {
+        per_object: 10_000,
+        per_query: 100_000,
+        time: Duration::from_secs(10),
+    };
+}
+
 /// The DAV service: authentication and caches; the engine is passed in.
 pub struct Dav {
     auth: Arc<Authenticator>,
     cache: cache::RenderCache,
     max_resource_size: u64,
+    query: QueryLimits,
 }
 
 /// One authenticated request on its way through a handler.
@@ -69,6 +89,7 @@ impl<'a> Call<'a> {
             user: &self.user,
             principal: &self.principal,
             max_resource_size: self.dav.max_resource_size,
+            query: self.dav.query,
         }
     }
 
@@ -234,13 +255,14 @@ pub fn not_modified(headers: &HeaderMap, current: &str) -> bool {
 }
 
 impl Dav {
-    pub fn new(max_resource_size: u64) -> anyhow::Result<Dav> {
+    pub fn new(max_resource_size: u64, query: QueryLimits) -> anyhow::Result<Dav> {
         let mut salt = [0u8; 16];
         getrandom(&mut salt)?;
         Ok(Dav {
             auth: Arc::new(Authenticator::new(salt)),
             cache: cache::RenderCache::new(64 * 1024 * 1024),
             max_resource_size,
+            query,
         })
     }
 

@@ -4,15 +4,15 @@
 use super::cache::{self, CacheKey};
 use super::path::{self, DavPath, Kind};
 use super::resource::{self, Ctx, Resource, SyncToken};
-use super::{multistatus, not_modified, Call, DavError, DavResult, Depth};
+use super::{multistatus, not_modified, Call, DavError, DavResult, Depth, QueryLimits};
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use events::AggregateVersion;
-use formats::calfilter::{self, parse_calendar_query, CalendarQuery, Matcher};
+use formats::calfilter::{self, parse_calendar_query, CalendarData, CalendarQuery, Matcher};
 use formats::cardfilter::{self, parse_addressbook_query, AddressbookQuery};
 use formats::filter::FilterError;
-use formats::ical::time::{Limits, TimeError, TimeRange};
+use formats::ical::time::{InstanceBudget, Limits, TimeError, TimeRange};
 use formats::xml::{
     self, MultiStatus, PropRequest, QName, Report, ResponseBody, CALDAV, CARDDAV, DAV,
 };
@@ -110,10 +110,28 @@ pub async fn report(call: &mut Call<'_>) -> DavResult<Response> {
             sync_collection(&call.ctx(), &resource, &token, limit, &props)
         }),
         Report::CalendarMultiget { props, hrefs } => {
-            multiget_report(call, &resource, Kind::Calendar, &props, &hrefs, &body)
+            let data = xml::parse(&body)
+                .ok()
+                .map(|root| calfilter::parse_multiget_calendar_data(&root))
+                .transpose()
+                .map_err(|e| filter_error(CALDAV, e))?
+                .flatten();
+            let multiget = Multiget {
+                kind: Kind::Calendar,
+                props: &props,
+                hrefs: &hrefs,
+                calendar_data: data.as_ref(),
+            };
+            multiget_report(call, &resource, multiget, &body)
         }
         Report::AddressbookMultiget { props, hrefs } => {
-            multiget_report(call, &resource, Kind::AddressBook, &props, &hrefs, &body)
+            let multiget = Multiget {
+                kind: Kind::AddressBook,
+                props: &props,
+                hrefs: &hrefs,
+                calendar_data: None,
+            };
+            multiget_report(call, &resource, multiget, &body)
         }
         Report::Other(root) if root.is(CALDAV, "calendar-query") => {
             let query = parse_calendar_query(&root).map_err(|e| filter_error(CALDAV, e))?;
@@ -194,11 +212,16 @@ fn free_busy_query(
         start: Some(range.0),
         end: Some(range.1),
     };
-    let trees: Vec<_> =
+    let deadline = Deadline::start(&ctx.query);
+    let mut trees = Vec::new();
+    for (_, object) in
         candidate_objects(ctx, principal, name, Some(("VEVENT", Some(&range_filter))))?
-            .into_iter()
-            .filter_map(|(_, o)| formats::ical::tree::parse_tree(&o.body).ok())
-            .collect();
+    {
+        deadline.check()?;
+        if let Ok(tree) = formats::ical::tree::parse_tree(&object.body) {
+            trees.push(tree);
+        }
+    }
     let objects: Vec<calfilter::ZonedObject<'_>> = trees
         .iter()
         .map(|calendar| calfilter::ZonedObject {
@@ -206,8 +229,16 @@ fn free_busy_query(
             floating: floating.as_deref(),
         })
         .collect();
-    let text = calfilter::free_busy(&objects, range, chrono::Utc::now(), &Limits::default())
-        .map_err(|e| DavError::forbidden(e.to_string()))?;
+    let budget = InstanceBudget::new(ctx.query.per_query);
+    let text = calfilter::free_busy(
+        &objects,
+        range,
+        chrono::Utc::now(),
+        &object_limits(&ctx.query),
+        &budget,
+    )
+    .map_err(|e| DavError::forbidden(format!("{e}; narrow the range")))?;
+    deadline.check()?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
@@ -283,11 +314,13 @@ fn calendar_query(ctx: &Ctx<'_>, resource: &Resource, query: &CalendarQuery) -> 
     let floating = floating_zone(query, &props);
     let matcher = Matcher {
         filter: &query.filter,
-        limits: Limits::default(),
+        limits: object_limits(&ctx.query),
     };
-    let selection = query.calendar_data.as_ref().and_then(|d| d.comp.as_ref());
+    let budget = InstanceBudget::new(ctx.query.per_query);
+    let deadline = Deadline::start(&ctx.query);
     let mut ms = MultiStatus::default();
     for (name, record) in objects {
+        deadline.check()?;
         let Ok(tree) = formats::ical::tree::parse_tree(&record.body) else {
             continue;
         };
@@ -304,23 +337,16 @@ fn calendar_query(ctx: &Ctx<'_>, resource: &Resource, query: &CalendarQuery) -> 
                 continue;
             }
         }
-        let expand = query.calendar_data.as_ref().and_then(|d| d.expand.as_ref());
-        let body = match (expand, selection) {
-            (None, None) => record.body.clone(),
-            (None, Some(selection)) => calfilter::select(&tree, selection),
-            (Some(range), selection) => {
-                let expanded =
-                    match calfilter::expand(&tree, range, floating.as_deref(), &matcher.limits) {
-                        Ok(text) => text,
-                        Err(e) => return Err(DavError::forbidden(format!("{name}: {e}"))),
-                    };
-                match (selection, formats::ical::tree::parse_tree(&expanded)) {
-                    (Some(selection), Ok(expanded_tree)) => {
-                        calfilter::select(&expanded_tree, selection)
-                    }
-                    _ => expanded,
-                }
-            }
+        let body = match &query.calendar_data {
+            Some(data) => calfilter::calendar_data(
+                &tree,
+                &record.body,
+                data,
+                floating.as_deref(),
+                (&matcher.limits, &budget),
+            )
+            .map_err(|e| DavError::forbidden(format!("{name}: {e}; narrow the range")))?,
+            None => record.body.clone(),
         };
         let object = Resource::Object {
             kind: Kind::Calendar,
@@ -508,21 +534,31 @@ fn sync_home(
     Ok(xml::write_multistatus(&ms))
 }
 
+/// A calendar-multiget or addressbook-multiget request.
+struct Multiget<'r> {
+    kind: Kind,
+    props: &'r PropRequest,
+    hrefs: &'r [String],
+    /// What calendar-data asks of each object, when it narrows it.
+    calendar_data: Option<&'r CalendarData>,
+}
+
 fn multiget_report(
     call: &Call<'_>,
     resource: &Resource,
-    kind: Kind,
-    props: &PropRequest,
-    hrefs: &[String],
+    request: Multiget<'_>,
     body: &[u8],
 ) -> DavResult<Response> {
-    let render = || multiget(&call.ctx(), kind, props, hrefs);
+    let render = || multiget(&call.ctx(), &request);
     // Cacheable only when every href is inside the collection asked.
     let base = resource.href();
     let inside = matches!(
         resource,
         Resource::Calendar { .. } | Resource::AddressBook { .. }
-    ) && hrefs.iter().all(|h| path::href_path(h).starts_with(&base));
+    ) && request
+        .hrefs
+        .iter()
+        .all(|h| path::href_path(h).starts_with(&base));
     if inside {
         cached(call, resource, &[b"multiget", body], render)
     } else {
@@ -532,16 +568,22 @@ fn multiget_report(
 
 /// calendar-multiget and addressbook-multiget: each href answered on its
 /// own; another principal's hrefs get 403 and never data.
-fn multiget(ctx: &Ctx<'_>, kind: Kind, props: &PropRequest, hrefs: &[String]) -> DavResult<String> {
+fn multiget(ctx: &Ctx<'_>, request: &Multiget<'_>) -> DavResult<String> {
     let mut ms = MultiStatus::default();
-    for href in hrefs {
+    for href in request.hrefs {
         let body = match DavPath::parse(path::href_path(href)) {
-            Ok(path @ DavPath::Object(k, ..)) if k == kind => {
+            Ok(path @ DavPath::Object(k, ..)) if k == request.kind => {
                 if path.owner() != Some(ctx.principal) {
                     ResponseBody::Status(403)
                 } else {
                     match resource::load(ctx, &path)? {
-                        Some(object) => object.propstats(ctx, props),
+                        Some(object) => {
+                            let object = match request.calendar_data {
+                                Some(data) => narrowed(ctx, object, data)?,
+                                None => object,
+                            };
+                            object.propstats(ctx, request.props)
+                        }
                         None => ResponseBody::Status(404),
                     }
                 }
@@ -557,6 +599,88 @@ fn multiget(ctx: &Ctx<'_>, kind: Kind, props: &PropRequest, hrefs: &[String]) ->
         });
     }
     Ok(xml::write_multistatus(&ms))
+}
+
+/// A calendar object resource with its calendar-data narrowed as `data`
+/// asks, floating times in its calendar's zone.
+fn narrowed(ctx: &Ctx<'_>, object: Resource, data: &CalendarData) -> DavResult<Resource> {
+    let Resource::Object {
+        kind: Kind::Calendar,
+        principal,
+        collection,
+        href,
+        meta,
+        body: Some(body),
+    } = object
+    else {
+        return Ok(object);
+    };
+    let floating = ctx
+        .views
+        .calendars
+        .collection(&principal, &collection)?
+        .and_then(|c| c.props.timezone)
+        .map(|z| zone_name(&z));
+    let body = render_calendar_data(ctx, &href, &body, data, floating.as_deref())?;
+    Ok(Resource::Object {
+        kind: Kind::Calendar,
+        principal,
+        collection,
+        href,
+        meta,
+        body: Some(body),
+    })
+}
+
+/// One object's calendar-data, or the 403 naming it when it recurs too
+/// much in an `expand` or `limit-recurrence-set` range.
+fn render_calendar_data(
+    ctx: &Ctx<'_>,
+    name: &str,
+    body: &str,
+    data: &CalendarData,
+    floating: Option<&str>,
+) -> DavResult<String> {
+    let tree = formats::ical::tree::parse_tree(body)
+        .map_err(|e| DavError::forbidden(format!("{name}: {e}")))?;
+    // A multiget names its objects one by one: the per-query budget is
+    // per object here, like the per-object limit.
+    let budget = InstanceBudget::new(ctx.query.per_query);
+    let limits = object_limits(&ctx.query);
+    calfilter::calendar_data(&tree, body, data, floating, (&limits, &budget))
+        .map_err(|e| DavError::forbidden(format!("{name}: {e}; narrow the range")))
+}
+
+fn object_limits(query: &QueryLimits) -> Limits {
+    Limits {
+        max_instances: query.per_object,
+    }
+}
+
+/// When a query must give up (`QueryLimits::time`): checked between
+/// objects, answered with 503 so the client may retry a narrower query.
+struct Deadline {
+    started: std::time::Instant,
+    limit: std::time::Duration,
+}
+
+impl Deadline {
+    fn start(query: &QueryLimits) -> Deadline {
+        Deadline {
+            started: std::time::Instant::now(),
+            limit: query.time,
+        }
+    }
+
+    fn check(&self) -> DavResult<()> {
+        if self.started.elapsed() > self.limit {
+            return Err(DavError::Unavailable(format!(
+                "the query ran longer than {} s; narrow its range",
+                self.limit.as_secs_f64()
+            )));
+        }
+        Ok(())
+    }
 }
 
 pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {

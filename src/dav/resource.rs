@@ -22,6 +22,7 @@ pub struct Ctx<'a> {
     pub user: &'a UserRecord,
     pub principal: &'a str,
     pub max_resource_size: u64,
+    pub query: super::QueryLimits,
 }
 
 pub enum Resource {

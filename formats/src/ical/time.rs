@@ -59,6 +59,37 @@ pub enum TimeError {
     InvalidRule { rule: String, reason: String },
     #[error("more than {0} occurrences")]
     TooManyInstances(usize),
+    #[error("more than {0} occurrences in one query")]
+    TooManyInQuery(usize),
+}
+
+/// The occurrences one whole query may still produce (expanded instances,
+/// free-busy periods), shared by all its objects, so that many objects
+/// each under the per-object limit cannot add up without bound.
+#[derive(Debug)]
+pub struct InstanceBudget {
+    left: std::cell::Cell<usize>,
+    max: usize,
+}
+
+impl InstanceBudget {
+    pub fn new(max: usize) -> InstanceBudget {
+        InstanceBudget {
+            left: std::cell::Cell::new(max),
+            max,
+        }
+    }
+
+    /// Spends `n` occurrences, or fails once the query has used them all.
+    pub fn spend(&self, n: usize) -> Result<(), TimeError> {
+        let left = self
+            .left
+            .get()
+            .checked_sub(n)
+            .ok_or(TimeError::TooManyInQuery(self.max))?;
+        self.left.set(left);
+        Ok(())
+    }
 }
 
 fn invalid(property: &ContentProperty) -> TimeError {
