@@ -388,7 +388,22 @@ impl Eval<'_> {
             (Some(range), true) => {
                 // Each component's verdict, decided once; an error stops
                 // the expansion (as a hit) and is returned.
-                let verdicts: RefCell<Vec<(usize, bool)>> = RefCell::default();
+                // Whether a component passes does not depend on which of
+                // its occurrences is asked, so decide what can be decided
+                // now: when none passes, no occurrence will, and an
+                // endless rule is not expanded in vain.
+                let mut decided = Vec::with_capacity(candidates.len());
+                let mut undecided = false;
+                for &(index, component) in &candidates {
+                    match self.component_matches(filter, component, Some(index)) {
+                        Ok(verdict) => decided.push((index, verdict)),
+                        Err(_) => undecided = true,
+                    }
+                }
+                if !undecided && decided.iter().all(|&(_, verdict)| !verdict) {
+                    return Ok(false);
+                }
+                let verdicts: RefCell<Vec<(usize, bool)>> = RefCell::new(decided);
                 let failure = RefCell::new(None);
                 let passes = |occurrence: &time::Occurrence| {
                     let index = occurrence.component;
@@ -987,6 +1002,14 @@ STATUS:COMPLETED\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
                 r#"<C:time-range start="20260101T000000Z" end="20270101T000000Z"/>
                    <C:prop-filter name="SUMMARY"><C:text-match>laundry</C:text-match></C:prop-filter>"#
             ),
+            Ok(false)
+        );
+        // No component passes the rest of the filter: no match, even
+        // with the range open at the end (it once hit the instance limit).
+        assert_eq!(
+            todo_matches(&format!(
+                r#"{open_end}<C:prop-filter name="SUMMARY"><C:text-match>laundry</C:text-match></C:prop-filter>"#
+            )),
             Ok(false)
         );
         // An endless series of events is no to-do, however open the range.
