@@ -313,6 +313,14 @@ impl Dav {
             )
                 .into_response());
         }
+        // A view still being built from the log (a first start, or a new
+        // projection version after an upgrade) would answer with part of
+        // a calendar, which a syncing client takes for deletions.
+        if !engine.ready() {
+            return Err(DavError::Unavailable(
+                "the views are still being built from the log; retry shortly".into(),
+            ));
+        }
         let path = DavPath::parse(uri_path).map_err(|e| match e {
             path::PathError::NotFound => DavError::not_found(),
             bad => DavError::bad_request(bad.to_string()),
