@@ -16,11 +16,11 @@ mod common;
 #[path = "../events/tests/support/mod.rs"]
 mod support;
 
+use common::clients::{client_script, python_with, run_with_timeout, INSTALL_HINT};
 use common::server::{TestServer, USERS};
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// The litmus suites run against the file area (`locks` is left out: the
 /// server does not advertise DAV class 2).
@@ -40,9 +40,6 @@ fn alice() -> (&'static str, &'static str) {
 }
 
 // ---------------------------------------------------------------- tools
-
-const INSTALL_HINT: &str = "run .ci/run (it installs the Debian package litmus and a venv \
-     with vdirsyncer and caldav), or point the variable at an existing install";
 
 fn on_path(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
@@ -65,101 +62,6 @@ fn litmus_bin() -> PathBuf {
     on_path("litmus").unwrap_or_else(|| {
         panic!("litmus not found: REPRISE_TEST_LITMUS is unset and no `litmus` on PATH; {INSTALL_HINT}")
     })
-}
-
-/// The venv Python, checked to import `module`.
-fn python_with(module: &str) -> PathBuf {
-    let (python, from) = if let Some(p) = std::env::var_os("REPRISE_TEST_PYTHON") {
-        (PathBuf::from(p), "REPRISE_TEST_PYTHON")
-    } else if let Some(v) = std::env::var_os("REPRISE_TEST_VENV") {
-        (PathBuf::from(v).join("bin/python"), "REPRISE_TEST_VENV")
-    } else {
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default();
-        (
-            home.join(".cache/reprise-clients-venv/bin/python"),
-            "the default venv",
-        )
-    };
-    assert!(
-        python.is_file(),
-        "no Python for the client tests at {} ({from}; set REPRISE_TEST_PYTHON or \
-         REPRISE_TEST_VENV); {INSTALL_HINT}",
-        python.display()
-    );
-    let out = Command::new(&python)
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}; {INSTALL_HINT}", python.display()));
-    assert!(
-        out.status.success(),
-        "{} ({from}) cannot import {module}: {}; {INSTALL_HINT}",
-        python.display(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    python
-}
-
-fn client_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/clients")
-        .join(name)
-}
-
-// ---------------------------------------------------------------- running
-
-struct Ran {
-    success: bool,
-    status: String,
-    output: String,
-}
-
-/// Runs `cmd` in `cwd` with stdout and stderr merged into one file, in its
-/// own process group, killed (the whole group) after `timeout`.
-fn run_with_timeout(mut cmd: Command, cwd: &Path, timeout: Duration) -> Ran {
-    use std::os::unix::process::CommandExt;
-    let log_path = cwd.join("tool-output.log");
-    let log = File::create(&log_path).expect("output file");
-    for (k, _) in std::env::vars() {
-        // Nothing meant for reprise reaches the tools.
-        if k.starts_with("REPRISE_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .process_group(0);
-    let started = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
-    let (success, status) = loop {
-        if let Some(status) = child.try_wait().expect("waiting for the tool") {
-            let took = started.elapsed().as_secs_f64();
-            break (status.success(), format!("{status} after {took:.1}s"));
-        }
-        if started.elapsed() > timeout {
-            let _ = Command::new("kill")
-                .args(["-KILL", &format!("-{}", child.id())])
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
-            break (
-                false,
-                format!("killed after the {}s timeout", timeout.as_secs()),
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let bytes = std::fs::read(&log_path).unwrap_or_default();
-    Ran {
-        success,
-        status,
-        output: String::from_utf8_lossy(&bytes).into_owned(),
-    }
 }
 
 /// Runs a script of `tests/clients/` against `server` as alice and checks
