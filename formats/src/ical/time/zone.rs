@@ -13,6 +13,8 @@ use super::windows_zones::windows_to_iana;
 use crate::ical::tree::Component;
 use chrono::{DateTime, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 /// A resolved zone.
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +90,19 @@ pub(super) struct CustomZone {
 const HORIZON_YEAR: i32 = 2200;
 /// At most this many onsets per observance (a hostile rule is cut short).
 const MAX_ONSETS: usize = 2_000;
+/// Zones remembered by [`CustomZone::build`] (all are forgotten when it is
+/// full).
+const REMEMBERED_ZONES: usize = 256;
+
+/// Built zones by the text of their observances. Expanding a VTIMEZONE's
+/// rules to [`HORIZON_YEAR`] costs hundreds of `rrule` iterations
+/// (milliseconds in a debug build), and a calendar-query reads the zones
+/// of every object afresh, while a calendar's objects mostly carry the
+/// same few VTIMEZONEs.
+fn remembered() -> &'static Mutex<HashMap<String, Option<CustomZone>>> {
+    static ZONES: OnceLock<Mutex<HashMap<String, Option<CustomZone>>>> = OnceLock::new();
+    ZONES.get_or_init(Mutex::default)
+}
 
 impl CustomZone {
     fn offset_at(&self, utc: NaiveDateTime) -> i64 {
@@ -101,8 +116,32 @@ impl CustomZone {
     /// Builds the zone from the STANDARD and DAYLIGHT observances of a
     /// VTIMEZONE: each onset (DTSTART, RRULE, RDATE) is a wall-clock time
     /// in TZOFFSETFROM after which TZOFFSETTO is in force. Observances
-    /// that cannot be read are skipped; None when none can.
+    /// that cannot be read are skipped; None when none can. The same
+    /// observances give a remembered zone.
     pub(super) fn build(vtimezone: &Component) -> Option<CustomZone> {
+        let mut key = String::new();
+        for observance in &vtimezone.components {
+            key.push_str(&observance.name);
+            key.push('\n');
+            for property in &observance.properties {
+                key.push_str(&property.raw);
+                key.push('\n');
+            }
+        }
+        let lock = || remembered().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(zone) = lock().get(&key) {
+            return zone.clone();
+        }
+        let zone = CustomZone::expand(vtimezone);
+        let mut zones = lock();
+        if zones.len() >= REMEMBERED_ZONES {
+            zones.clear();
+        }
+        zones.insert(key, zone.clone());
+        zone
+    }
+
+    fn expand(vtimezone: &Component) -> Option<CustomZone> {
         let mut transitions: Vec<(NaiveDateTime, i64, i64)> = Vec::new();
         for observance in &vtimezone.components {
             if observance.name != "STANDARD" && observance.name != "DAYLIGHT" {
@@ -315,6 +354,31 @@ TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0300\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\nEND:V
             zone.to_local(zone.to_utc(at("20260701T120000")).unwrap()),
             Some(at("20260701T120000"))
         );
+    }
+
+    #[test]
+    fn zones_are_remembered_by_their_observances() {
+        let vtimezone = |tzid: &str, to: &str| {
+            let text = format!(
+                "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:{tzid}\r\nBEGIN:STANDARD\r\n\
+DTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n\
+TZOFFSETFROM:+0200\r\nTZOFFSETTO:{to}\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n"
+            );
+            crate::ical::tree::parse_tree(&text).unwrap().components[0].clone()
+        };
+        let first = CustomZone::build(&vtimezone("Remembered", "+0100")).unwrap();
+        assert_eq!(
+            Some(&first),
+            CustomZone::expand(&vtimezone("Remembered", "+0100")).as_ref()
+        );
+        assert_eq!(
+            CustomZone::build(&vtimezone("Remembered", "+0100")).as_ref(),
+            Some(&first)
+        );
+        // The same TZID with other rules is another zone.
+        let other = CustomZone::build(&vtimezone("Remembered", "+0000")).unwrap();
+        assert_eq!(first.offset_at(at("20270101T000000")), 3600);
+        assert_eq!(other.offset_at(at("20270101T000000")), 0);
     }
 
     #[test]
