@@ -697,27 +697,15 @@ async fn calendars_v1_and_v2_answer_time_range_queries_identically() {
     for (i, (uid, ical)) in bodies.iter().enumerate() {
         events.push(ev.make(
             ALICE,
-            Payload::CalendarObjectPut(CalendarObjectPut {
-                calendar: "work".into(),
-                href: format!("{i}.ics"),
-                uid: uid.clone(),
-                ical: ical.clone(),
-            }),
+            put_ical("work", &format!("{i}.ics"), uid, ical.clone()),
         ));
     }
     // Overwrites with other times, deletions and moves must leave no
     // stale index entry behind.
     for i in (0..bodies.len()).step_by(7) {
         let uid = format!("over-{i}");
-        events.push(ev.make(
-            ALICE,
-            Payload::CalendarObjectPut(CalendarObjectPut {
-                calendar: "work".into(),
-                href: format!("{i}.ics"),
-                uid: uid.clone(),
-                ical: generated_object(&uid, &mut rng),
-            }),
-        ));
+        let ical = generated_object(&uid, &mut rng);
+        events.push(ev.make(ALICE, put_ical("work", &format!("{i}.ics"), &uid, ical)));
     }
     for i in (3..bodies.len()).step_by(11) {
         events.push(ev.make(

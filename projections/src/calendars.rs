@@ -35,11 +35,6 @@ impl Calendars {
     pub const CURRENT: Calendars = Calendars::V2;
     pub const VERSION: u32 = Self::CURRENT.version;
 
-    /// A version this build knows how to build.
-    pub fn at(version: u32) -> Option<Calendars> {
-        (1..=2).contains(&version).then_some(Calendars { version })
-    }
-
     fn index(&self) -> Option<&'static dyn ObjectIndex> {
         (self.version >= 2).then_some(&TimeIndex as &'static dyn ObjectIndex)
     }

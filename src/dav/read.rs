@@ -338,24 +338,23 @@ fn calendar_query(ctx: &Ctx<'_>, resource: &Resource, query: &CalendarQuery) -> 
             }
         }
         let body = match &query.calendar_data {
-            Some(data) => calfilter::calendar_data(
-                &tree,
-                &record.body,
+            Some(data) => calendar_data(
+                &name,
+                (&tree, &record.body),
                 data,
                 floating.as_deref(),
                 (&matcher.limits, &budget),
-            )
-            .map_err(|e| DavError::forbidden(format!("{name}: {e}; narrow the range")))?,
+            )?,
             None => record.body.clone(),
         };
-        let object = Resource::Object {
-            kind: Kind::Calendar,
-            principal: principal.clone(),
-            collection: collection.clone(),
-            href: path::object_href(Kind::Calendar, principal, collection, &name),
-            meta: record.meta(),
-            body: Some(body),
-        };
+        let object = Resource::object(
+            Kind::Calendar,
+            principal,
+            collection,
+            &name,
+            record.meta(),
+            Some(body),
+        );
         ms.responses.push(xml::Response {
             href: object.href(),
             body: object.propstats(ctx, &query.props),
@@ -401,14 +400,14 @@ fn addressbook_query(
             .address_data_props
             .as_ref()
             .map(|names| cardfilter::select_properties(&card, names));
-        let object = Resource::Object {
-            kind: Kind::AddressBook,
-            principal: principal.clone(),
-            collection: name.clone(),
-            href: path::object_href(Kind::AddressBook, principal, name, &href),
-            meta: record.meta(),
-            body: Some(selected.unwrap_or(record.body)),
-        };
+        let object = Resource::object(
+            Kind::AddressBook,
+            principal,
+            name,
+            &href,
+            record.meta(),
+            Some(selected.unwrap_or(record.body)),
+        );
         ms.responses.push(xml::Response {
             href: object.href(),
             body: object.propstats(ctx, &query.props),
@@ -603,51 +602,49 @@ fn multiget(ctx: &Ctx<'_>, request: &Multiget<'_>) -> DavResult<String> {
 
 /// A calendar object resource with its calendar-data narrowed as `data`
 /// asks, floating times in its calendar's zone.
-fn narrowed(ctx: &Ctx<'_>, object: Resource, data: &CalendarData) -> DavResult<Resource> {
-    let Resource::Object {
+fn narrowed(ctx: &Ctx<'_>, mut object: Resource, data: &CalendarData) -> DavResult<Resource> {
+    if let Resource::Object {
         kind: Kind::Calendar,
         principal,
         collection,
         href,
-        meta,
         body: Some(body),
-    } = object
-    else {
-        return Ok(object);
-    };
-    let floating = ctx
-        .views
-        .calendars
-        .collection(&principal, &collection)?
-        .and_then(|c| c.props.timezone)
-        .map(|z| zone_name(&z));
-    let body = render_calendar_data(ctx, &href, &body, data, floating.as_deref())?;
-    Ok(Resource::Object {
-        kind: Kind::Calendar,
-        principal,
-        collection,
-        href,
-        meta,
-        body: Some(body),
-    })
+        ..
+    } = &mut object
+    {
+        let floating = ctx
+            .views
+            .calendars
+            .collection(principal, collection)?
+            .and_then(|c| c.props.timezone)
+            .map(|z| zone_name(&z));
+        let tree = formats::ical::tree::parse_tree(body)
+            .map_err(|e| DavError::forbidden(format!("{href}: {e}")))?;
+        // A multiget names its objects one by one: the per-query budget is
+        // per object here, like the per-object limit.
+        let budget = InstanceBudget::new(ctx.query.per_query);
+        let limits = object_limits(&ctx.query);
+        *body = calendar_data(
+            href,
+            (&tree, body),
+            data,
+            floating.as_deref(),
+            (&limits, &budget),
+        )?;
+    }
+    Ok(object)
 }
 
-/// One object's calendar-data, or the 403 naming it when it recurs too
-/// much in an `expand` or `limit-recurrence-set` range.
-fn render_calendar_data(
-    ctx: &Ctx<'_>,
+/// One object's calendar-data as `data` asks, or the 403 naming it when
+/// it recurs too much in an `expand` or `limit-recurrence-set` range.
+fn calendar_data(
     name: &str,
-    body: &str,
+    (tree, body): (&formats::ical::tree::Component, &str),
     data: &CalendarData,
     floating: Option<&str>,
+    limits: (&Limits, &InstanceBudget),
 ) -> DavResult<String> {
-    let tree = formats::ical::tree::parse_tree(body)
-        .map_err(|e| DavError::forbidden(format!("{name}: {e}")))?;
-    // A multiget names its objects one by one: the per-query budget is
-    // per object here, like the per-object limit.
-    let budget = InstanceBudget::new(ctx.query.per_query);
-    let limits = object_limits(&ctx.query);
-    calfilter::calendar_data(&tree, body, data, floating, (&limits, &budget))
+    calfilter::calendar_data(tree, body, data, floating, limits)
         .map_err(|e| DavError::forbidden(format!("{name}: {e}; narrow the range")))
 }
 

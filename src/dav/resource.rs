@@ -164,16 +164,8 @@ pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
                     record,
                 })
         }
-        DavPath::Object(kind, p, c, o) => {
-            object_record(views, *kind, p, c, o)?.map(|record| Resource::Object {
-                kind: *kind,
-                principal: p.clone(),
-                collection: c.clone(),
-                href: path::object_href(*kind, p, c, o),
-                meta: record.meta(),
-                body: Some(record.body),
-            })
-        }
+        DavPath::Object(kind, p, c, o) => object_record(views, *kind, p, c, o)?
+            .map(|record| Resource::object(*kind, p, c, o, record.meta(), Some(record.body))),
         DavPath::File(p, file) if file.is_empty() => Some(Resource::Folder {
             principal: p.clone(),
             path: String::new(),
@@ -432,6 +424,25 @@ pub fn is_protected(name: &QName) -> bool {
 }
 
 impl Resource {
+    /// The calendar object or vCard stored as `name` in a collection.
+    pub fn object(
+        kind: Kind,
+        principal: &str,
+        collection: &str,
+        name: &str,
+        meta: ObjectMeta,
+        body: Option<String>,
+    ) -> Resource {
+        Resource::Object {
+            kind,
+            principal: principal.to_string(),
+            collection: collection.to_string(),
+            href: path::object_href(kind, principal, collection, name),
+            meta,
+            body,
+        }
+    }
+
     pub fn href(&self) -> String {
         match self {
             Resource::Plain { href } => href.clone(),

@@ -78,11 +78,15 @@ pub fn calendar_created(name: &str) -> Payload {
 }
 
 pub fn put(calendar: &str, href: &str, uid: &str, summary: &str) -> Payload {
+    put_ical(calendar, href, uid, ical(uid, summary))
+}
+
+pub fn put_ical(calendar: &str, href: &str, uid: &str, ical: String) -> Payload {
     Payload::CalendarObjectPut(CalendarObjectPut {
         calendar: calendar.into(),
         href: href.into(),
         uid: uid.into(),
-        ical: ical(uid, summary),
+        ical,
     })
 }
 
