@@ -7,27 +7,19 @@
 -- month. calquery_nocache.lua sets bench_unique to defeat the cache.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
-local run = bench_env("BENCH_RUN_ID")
-local thread_id = 0
-local counter = 0
-
 wrk.method = "REPORT"
 wrk.headers["Depth"] = "1"
 wrk.headers["Content-Type"] = "application/xml; charset=utf-8"
 
-function init(args)
-  thread_id = tonumber(wrk.thread:get("bench_thread")) or 0
-end
-
 function request()
-  counter = counter + 1
+  local counter, thread_id, tag = bench_next()
   local month = (counter + thread_id * 7) % 24
   local y1, m1 = 2024 + math.floor(month / 12), month % 12 + 1
   local y2, m2 = y1, m1 + 1
   if m2 == 13 then y2, m2 = y1 + 1, 1 end
   local comment = ""
   if bench_unique then
-    comment = string.format("<!-- %s-t%d-%d -->\n", run, thread_id, counter)
+    comment = "<!-- " .. tag .. " -->\n"
   end
   local body = string.format('<?xml version="1.0" encoding="utf-8"?>\n%s' ..
     '<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">' ..

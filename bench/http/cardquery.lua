@@ -5,26 +5,19 @@
 -- the first pass, and cardquery_nocache.lua defeats it.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
-local run = bench_env("BENCH_RUN_ID")
 local path = bench_env("BENCH_ADDRESSBOOK_PATH")
 local fragments = { "mar", "dub", "léa", "son", "chen", "ann", "ber", "rob" }
-local thread_id = 0
-local counter = 0
 
 wrk.method = "REPORT"
 wrk.headers["Depth"] = "1"
 wrk.headers["Content-Type"] = "application/xml; charset=utf-8"
 
-function init(args)
-  thread_id = tonumber(wrk.thread:get("bench_thread")) or 0
-end
-
 function request()
-  counter = counter + 1
+  local counter, thread_id, tag = bench_next()
   local fragment = fragments[(counter + thread_id) % #fragments + 1]
   local comment = ""
   if bench_unique then
-    comment = string.format("<!-- %s-t%d-%d -->\n", run, thread_id, counter)
+    comment = "<!-- " .. tag .. " -->\n"
   end
   local body = string.format('<?xml version="1.0" encoding="utf-8"?>\n%s' ..
     '<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">' ..

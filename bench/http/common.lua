@@ -31,6 +31,23 @@ function setup(thread)
   threads = threads + 1
 end
 
+-- Per thread: its number (set by init) and a request counter, so that
+-- scripts can make names unique per run (BENCH_RUN_ID), thread and
+-- request. bench_next() counts one request and returns the counter, the
+-- thread number and such a tag, "<run>-t<thread>-<counter>".
+local thread_id = 0
+local counter = 0
+
+function init(args)
+  thread_id = tonumber(wrk.thread:get("bench_thread")) or 0
+end
+
+function bench_next()
+  counter = counter + 1
+  return counter, thread_id,
+    string.format("%s-t%d-%d", bench_env("BENCH_RUN_ID"), thread_id, counter)
+end
+
 -- One JSON line per run. wrk reports latency in microseconds;
 -- summary.errors.status counts answers with status > 399 (wrk's
 -- "Non-2xx or 3xx responses").

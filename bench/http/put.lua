@@ -5,21 +5,14 @@
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
 local template = bench_read(bench_env("BENCH_PUT_TEMPLATE"))
-local run = bench_env("BENCH_RUN_ID")
 local collection = wrk.path
-local thread_id = 0
-local counter = 0
 
 wrk.headers["If-None-Match"] = "*"
 wrk.headers["Content-Type"] = "text/calendar; charset=utf-8"
 
-function init(args)
-  thread_id = tonumber(wrk.thread:get("bench_thread")) or 0
-end
-
 function request()
-  counter = counter + 1
-  local name = string.format("bench-%s-t%d-%d", run, thread_id, counter)
+  local _, _, tag = bench_next()
+  local name = "bench-" .. tag
   local body = (template:gsub("@UID@", name .. "@example.com", 1))
   return wrk.format("PUT", collection .. name .. ".ics", nil, body)
 end
