@@ -7,9 +7,12 @@ PUT/GET/DELETE with preconditions, and listing a collection's items.
 Nothing here knows reprise's URL layout.
 """
 
+import argparse
 import base64
 import http.client
+import shutil
 import sys
+import tempfile
 import urllib.parse
 import xml.etree.ElementTree as ET
 
@@ -35,6 +38,32 @@ def fail_main(name, body):
     except Mismatch as e:
         print(f"{name}: FAIL: {e}", flush=True)
         sys.exit(1)
+
+
+def client_arguments(doc):
+    """The arguments every client script takes (the server and the account,
+    and the seconds per HTTP request); a script adds its own, then parses."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--url", required=True, help="bare server URL, e.g. http://127.0.0.1:8080")
+    p.add_argument("--user", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--timeout", type=int, default=30, help="seconds per HTTP request")
+    return p
+
+
+def main_in_temp_dir(name, prefix, keep, body):
+    """fail_main(name, body(tmp)) in a new temporary directory, removed on
+    success unless `keep`, kept (and said) otherwise."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    ok = False
+    try:
+        fail_main(name, lambda: body(tmp))
+        ok = True
+    finally:
+        if ok and not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"(kept {tmp})", flush=True)
 
 
 class Response:

@@ -18,18 +18,15 @@ runs `python -m vdirsyncer` and `python -m khal`). Exits 0 after printing
 exits 1.
 """
 
-import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from davhttp import CALDAV, Dav, check, fail_main  # noqa: E402
+from davhttp import CALDAV, Dav, check, client_arguments, main_in_temp_dir  # noqa: E402
 
 NAME = "khal_list"
 
@@ -228,23 +225,10 @@ class Run:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", required=True, help="bare server URL, e.g. http://127.0.0.1:8080")
-    p.add_argument("--user", required=True)
-    p.add_argument("--password", required=True)
-    p.add_argument("--timeout", type=int, default=30, help="seconds per HTTP request")
+    p = client_arguments(__doc__)
     p.add_argument("--keep", action="store_true", help="keep the temp dir even on success")
     args = p.parse_args()
-    tmp = tempfile.mkdtemp(prefix="reprise-khal-")
-    ok = False
-    try:
-        fail_main(NAME, lambda: Run(args, tmp).run())
-        ok = True
-    finally:
-        if ok and not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"(kept {tmp})", flush=True)
+    main_in_temp_dir(NAME, "reprise-khal-", args.keep, lambda tmp: Run(args, tmp).run())
 
 
 if __name__ == "__main__":

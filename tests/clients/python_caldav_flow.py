@@ -15,14 +15,13 @@ Exits 0 after printing "python_caldav_flow: PASS"; on any mismatch prints
 "python_caldav_flow: FAIL: <what>" and exits 1.
 """
 
-import argparse
 import os
 import sys
 import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from davhttp import Dav, check, fail_main, prop  # noqa: E402
+from davhttp import Dav, check, client_arguments, fail_main, prop  # noqa: E402
 
 import caldav  # noqa: E402
 from caldav.lib import error  # noqa: E402
@@ -188,15 +187,11 @@ def contact_flow(raw, book_name, run_id):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", required=True, help="bare server URL, e.g. http://127.0.0.1:8080")
-    p.add_argument("--user", required=True)
-    p.add_argument("--password", required=True)
+    p = client_arguments(__doc__)
     p.add_argument("--default-calendar", default="default",
                    help="last path segment of the default calendar in the calendar home")
     p.add_argument("--default-addressbook", default="default",
                    help="last path segment of the default address book in the address-book home")
-    p.add_argument("--timeout", type=int, default=30, help="seconds per HTTP request")
     args = p.parse_args()
     fail_main(NAME, lambda: run(args))
 

@@ -15,7 +15,6 @@ Exits 0 after printing "python_caldav_search: PASS"; on any mismatch prints
 "python_caldav_search: FAIL: <what>" and exits 1.
 """
 
-import argparse
 import os
 import sys
 import uuid
@@ -23,7 +22,7 @@ from datetime import datetime, timezone
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from davhttp import check, fail_main  # noqa: E402
+from davhttp import check, client_arguments, fail_main  # noqa: E402
 
 import caldav  # noqa: E402
 
@@ -194,12 +193,8 @@ def run(args):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", required=True)
-    p.add_argument("--user", required=True)
-    p.add_argument("--password", required=True)
+    p = client_arguments(__doc__)
     p.add_argument("--series", required=True, help="fixtures/ical/thunderbird_recurring_override.ics")
-    p.add_argument("--timeout", type=int, default=30)
     args = p.parse_args()
     fail_main(NAME, lambda: run(args))
 

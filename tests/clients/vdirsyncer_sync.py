@@ -18,20 +18,17 @@ Run with the Python of a venv that has vdirsyncer installed; it runs
 any mismatch prints "vdirsyncer_sync: FAIL: <what>" and exits 1.
 """
 
-import argparse
 import collections
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from davhttp import Dav, check, fail_main, prop  # noqa: E402
+from davhttp import Dav, check, client_arguments, main_in_temp_dir, prop  # noqa: E402
 
 NAME = "vdirsyncer_sync"
 
@@ -289,25 +286,12 @@ class Run:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", required=True, help="bare server URL, e.g. http://127.0.0.1:8080")
-    p.add_argument("--user", required=True)
-    p.add_argument("--password", required=True)
+    p = client_arguments(__doc__)
     p.add_argument("--calendar", default="default", help="name (last path segment) of the calendar to sync")
     p.add_argument("--addressbook", default="default", help="name of the address book to sync")
-    p.add_argument("--timeout", type=int, default=30, help="seconds per HTTP request")
     p.add_argument("--keep", action="store_true", help="keep the temp dir even on success")
     args = p.parse_args()
-    tmp = tempfile.mkdtemp(prefix="reprise-vdirsyncer-")
-    ok = False
-    try:
-        fail_main(NAME, lambda: Run(args, tmp).run())
-        ok = True
-    finally:
-        if ok and not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"(kept {tmp})", flush=True)
+    main_in_temp_dir(NAME, "reprise-vdirsyncer-", args.keep, lambda tmp: Run(args, tmp).run())
 
 
 if __name__ == "__main__":
