@@ -108,15 +108,6 @@ pub fn parse_calendar_query(root: &Element) -> Result<CalendarQuery, FilterError
     })
 }
 
-/// The `calendar-data` a `calendar-multiget` (its root element) asks for
-/// when it narrows the data (RFC 4791 §7.9 takes the same element as
-/// §7.8); None when it asks for none or for the whole objects.
-pub fn parse_multiget_calendar_data(root: &Element) -> Result<Option<CalendarData>, FilterError> {
-    let (_, data) = report_props(root, (CALDAV, "calendar-data"));
-    let data = data.map(parse_calendar_data).transpose()?;
-    Ok(data.filter(|d| *d != CalendarData::default()))
-}
-
 /// `calendar-data` in a prop request (calendar-query or multiget).
 pub fn parse_calendar_data(el: &Element) -> Result<CalendarData, FilterError> {
     let mut data = CalendarData::default();

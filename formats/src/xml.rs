@@ -214,6 +214,9 @@ pub enum Report {
     CalendarMultiget {
         props: PropRequest,
         hrefs: Vec<String>,
+        /// The requested `calendar-data` element when it has children
+        /// (comp, expand, limits) that narrow what each object returns.
+        calendar_data: Option<Element>,
     },
     /// RFC 6352 §8.7.
     AddressbookMultiget {

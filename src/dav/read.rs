@@ -109,13 +109,19 @@ pub async fn report(call: &mut Call<'_>) -> DavResult<Response> {
         } => cached(call, &resource, &[b"sync", &body], || {
             sync_collection(&call.ctx(), &resource, &token, limit, &props)
         }),
-        Report::CalendarMultiget { props, hrefs } => {
-            let data = xml::parse(&body)
-                .ok()
-                .map(|root| calfilter::parse_multiget_calendar_data(&root))
+        Report::CalendarMultiget {
+            props,
+            hrefs,
+            calendar_data,
+        } => {
+            // Children that narrow nothing (limit-freebusy-set alone) ask
+            // for the whole objects.
+            let data = calendar_data
+                .as_ref()
+                .map(calfilter::parse_calendar_data)
                 .transpose()
                 .map_err(|e| filter_error(CALDAV, e))?
-                .flatten();
+                .filter(|d| *d != CalendarData::default());
             let multiget = Multiget {
                 kind: Kind::Calendar,
                 props: &props,

@@ -88,7 +88,17 @@ pub fn parse_report(body: &[u8]) -> Result<Report, XmlError> {
         sync_collection(&root)
     } else if root.is(CALDAV, "calendar-multiget") {
         let (props, hrefs) = multiget(&root)?;
-        Ok(Report::CalendarMultiget { props, hrefs })
+        let calendar_data = root
+            .elements()
+            .filter(|e| e.is(DAV, "prop"))
+            .flat_map(|prop| prop.elements())
+            .find(|e| e.is(CALDAV, "calendar-data") && e.elements().next().is_some())
+            .cloned();
+        Ok(Report::CalendarMultiget {
+            props,
+            hrefs,
+            calendar_data,
+        })
     } else if root.is(CARDDAV, "addressbook-multiget") {
         let (props, hrefs) = multiget(&root)?;
         Ok(Report::AddressbookMultiget { props, hrefs })

@@ -1015,6 +1015,7 @@ fn calendar_multiget_from_thunderbird() {
                 "/dav/calendars/alice/home/2.ics".into(),
                 "/dav/calendars/alice/home/a&b.ics".into(),
             ],
+            calendar_data: None,
         })
     );
 }
@@ -1050,6 +1051,7 @@ fn multiget_without_prop_is_allprop() {
         Ok(Report::CalendarMultiget {
             props: PropRequest::AllProp { include: vec![] },
             hrefs: vec!["/a.ics".into()],
+            calendar_data: None,
         })
     );
 }
@@ -1474,4 +1476,15 @@ fn a_response_can_carry_a_precondition_with_its_status() {
         "<d:status>HTTP/1.1 507 Insufficient Storage</d:status><d:error><d:number-of-matches-within-limits/></d:error>"
     ), "{xml}");
     assert!(parse(xml.as_bytes()).is_ok());
+}
+
+#[test]
+fn calendar_multiget_keeps_a_narrowing_calendar_data() {
+    let body = r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data><C:expand start="20240301T000000Z" end="20240316T000000Z"/></C:calendar-data></D:prop><D:href>/a.ics</D:href></C:calendar-multiget>"#;
+    let Ok(Report::CalendarMultiget { calendar_data, .. }) = parse_report(body.as_bytes()) else {
+        panic!("not a calendar-multiget")
+    };
+    let data = calendar_data.expect("the narrowing calendar-data is kept");
+    assert!(data.is(CALDAV, "calendar-data"));
+    assert!(data.elements().any(|e| e.is(CALDAV, "expand")));
 }
