@@ -736,6 +736,7 @@ impl Synthetic {
                 display_name: Some(self.display_name(u)),
                 password_hash: PASSWORD_HASH.to_string(),
                 admin: h.is_multiple_of(40),
+                phone: None,
             }),
         );
         let (tzid, _) = self.timezone(u);

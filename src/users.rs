@@ -185,6 +185,7 @@ pub async fn add_user(
                 display_name: req.display_name.clone(),
                 password_hash: hash,
                 admin: req.admin,
+                phone: None,
             }),
         )
         .with_correlation(correlation),

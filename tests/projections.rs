@@ -444,6 +444,7 @@ async fn the_directory_refuses_cycles_unknown_members_and_duplicates() {
                 display_name: None,
                 password_hash: "$argon2id$x".into(),
                 admin: false,
+                phone: None,
             }),
         ), // email taken
         ev.make(

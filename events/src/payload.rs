@@ -6,6 +6,7 @@
 //! the DAV path a client sees, so the views need no separate id mapping.
 
 use crate::domain::Domain;
+use crate::envelope::AggregateVersion;
 use crate::uidset::UidSet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -183,6 +184,9 @@ pub struct UserCreated {
     /// A PHC string (`$argon2id$...`); never the password itself.
     pub password_hash: String,
     pub admin: bool,
+    /// A telephone number for the directory (the global address book).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +195,8 @@ pub struct UserUpdated {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
     pub display_name: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
+    pub phone: Option<Option<String>>,
     pub password_hash: Option<String>,
     pub admin: Option<bool>,
     /// `Some(true)` re-enables a disabled user.
@@ -212,6 +218,15 @@ pub struct GroupCreated {
     pub group: String,
     pub display_name: Option<String>,
     pub email: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupUpdated {
+    pub group: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
+    pub display_name: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
+    pub email: Option<Option<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,9 +271,85 @@ pub struct ResourceCreated {
     pub location: Option<String>,
 }
 
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceUpdated {
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
+    pub display_name: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
+    pub email: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
+    pub capacity: Option<Option<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "change")]
+    pub location: Option<Option<String>>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceDeleted {
     pub resource: String,
+}
+
+/// Who a collection is shared with. Both name a directory entry of the
+/// owner's domain: `login@domain` for a user, `group@domain` for a group.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sharee {
+    User(String),
+    Group(String),
+}
+
+/// What a sharee may do with a shared collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    Read,
+    ReadWrite,
+}
+
+/// A grant on one of the partition key's calendars (or address books, in
+/// [`AddressBookShared`]): a new grant, or a new access level for an
+/// existing one.
+///
+/// `sharee_since` is the directory version at which the sharee was
+/// created. The grant belongs to that user or group only: a later one of
+/// the same name (after a deletion) is someone else and gets nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarShared {
+    pub calendar: String,
+    pub sharee: Sharee,
+    pub sharee_since: AggregateVersion,
+    pub access: Access,
+}
+
+/// A grant withdrawn, by the owner or by the sharee leaving the share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarUnshared {
+    pub calendar: String,
+    pub sharee: Sharee,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressBookShared {
+    pub address_book: String,
+    pub sharee: Sharee,
+    pub sharee_since: AggregateVersion,
+    pub access: Access,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressBookUnshared {
+    pub address_book: String,
+    pub sharee: Sharee,
+}
+
+/// Everything the partition key's principal owns in one topic is gone:
+/// appended to each data topic when a user is deleted, so each view drops
+/// that user's data in the order of its own partition. The events before
+/// it stay in the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalDataDeleted {
+    /// The topic this event is in (calendar, contact, seen or files).
+    pub domain: Domain,
 }
 
 /// Messages marked seen in one mailbox of the partition key's user.
@@ -343,22 +434,29 @@ pub enum Payload {
     CalendarObjectPut(CalendarObjectPut),
     CalendarObjectDeleted(CalendarObjectDeleted),
     CalendarObjectMoved(CalendarObjectMoved),
+    CalendarShared(CalendarShared),
+    CalendarUnshared(CalendarUnshared),
     AddressBookCreated(AddressBookCreated),
     AddressBookUpdated(AddressBookUpdated),
     AddressBookDeleted(AddressBookDeleted),
     ContactPut(ContactPut),
     ContactDeleted(ContactDeleted),
     ContactMoved(ContactMoved),
+    AddressBookShared(AddressBookShared),
+    AddressBookUnshared(AddressBookUnshared),
+    PrincipalDataDeleted(PrincipalDataDeleted),
     DomainCreated(DomainCreated),
     UserCreated(UserCreated),
     UserUpdated(UserUpdated),
     UserDisabled(UserDisabled),
     UserDeleted(UserDeleted),
     GroupCreated(GroupCreated),
+    GroupUpdated(GroupUpdated),
     GroupDeleted(GroupDeleted),
     MemberAdded(MemberAdded),
     MemberRemoved(MemberRemoved),
     ResourceCreated(ResourceCreated),
+    ResourceUpdated(ResourceUpdated),
     ResourceDeleted(ResourceDeleted),
     SeenAdded(SeenAdded),
     SeenRemoved(SeenRemoved),
@@ -381,16 +479,22 @@ impl Payload {
             | CalendarDeleted(_)
             | CalendarObjectPut(_)
             | CalendarObjectDeleted(_)
-            | CalendarObjectMoved(_) => Domain::Calendar,
+            | CalendarObjectMoved(_)
+            | CalendarShared(_)
+            | CalendarUnshared(_) => Domain::Calendar,
             AddressBookCreated(_)
             | AddressBookUpdated(_)
             | AddressBookDeleted(_)
             | ContactPut(_)
             | ContactDeleted(_)
-            | ContactMoved(_) => Domain::Contact,
+            | ContactMoved(_)
+            | AddressBookShared(_)
+            | AddressBookUnshared(_) => Domain::Contact,
+            PrincipalDataDeleted(e) => e.domain,
             DomainCreated(_) | UserCreated(_) | UserUpdated(_) | UserDisabled(_)
-            | UserDeleted(_) | GroupCreated(_) | GroupDeleted(_) | MemberAdded(_)
-            | MemberRemoved(_) | ResourceCreated(_) | ResourceDeleted(_) => Domain::Directory,
+            | UserDeleted(_) | GroupCreated(_) | GroupUpdated(_) | GroupDeleted(_)
+            | MemberAdded(_) | MemberRemoved(_) | ResourceCreated(_) | ResourceUpdated(_)
+            | ResourceDeleted(_) => Domain::Directory,
             SeenAdded(_) | SeenRemoved(_) | MailboxSeenReset(_) => Domain::Seen,
             FolderCreated(_)
             | FilePut(_)
@@ -411,22 +515,29 @@ impl Payload {
             CalendarObjectPut(_) => "CalendarObjectPut",
             CalendarObjectDeleted(_) => "CalendarObjectDeleted",
             CalendarObjectMoved(_) => "CalendarObjectMoved",
+            CalendarShared(_) => "CalendarShared",
+            CalendarUnshared(_) => "CalendarUnshared",
             AddressBookCreated(_) => "AddressBookCreated",
             AddressBookUpdated(_) => "AddressBookUpdated",
             AddressBookDeleted(_) => "AddressBookDeleted",
             ContactPut(_) => "ContactPut",
             ContactDeleted(_) => "ContactDeleted",
             ContactMoved(_) => "ContactMoved",
+            AddressBookShared(_) => "AddressBookShared",
+            AddressBookUnshared(_) => "AddressBookUnshared",
+            PrincipalDataDeleted(_) => "PrincipalDataDeleted",
             DomainCreated(_) => "DomainCreated",
             UserCreated(_) => "UserCreated",
             UserUpdated(_) => "UserUpdated",
             UserDisabled(_) => "UserDisabled",
             UserDeleted(_) => "UserDeleted",
             GroupCreated(_) => "GroupCreated",
+            GroupUpdated(_) => "GroupUpdated",
             GroupDeleted(_) => "GroupDeleted",
             MemberAdded(_) => "MemberAdded",
             MemberRemoved(_) => "MemberRemoved",
             ResourceCreated(_) => "ResourceCreated",
+            ResourceUpdated(_) => "ResourceUpdated",
             ResourceDeleted(_) => "ResourceDeleted",
             SeenAdded(_) => "SeenAdded",
             SeenRemoved(_) => "SeenRemoved",

@@ -133,6 +133,7 @@ pub fn varied_log() -> Vec<EventEnvelope> {
                 display_name: Some(login.to_uppercase()),
                 password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA".into(),
                 admin: login == "alice",
+                phone: None,
             }),
         ));
     }
