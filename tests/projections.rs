@@ -855,3 +855,150 @@ async fn calendars_v1_and_v2_answer_time_range_queries_identically() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shares_are_granted_changed_revoked_and_bound_writes_are_checked_in_log_order() {
+    const BOB: &str = "bob@example.com";
+    const CAROL: &str = "carol@example.com";
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    let mut ev = Events::default();
+    let shared = |sharee: Sharee, access: Access| {
+        Payload::CalendarShared(CalendarShared {
+            calendar: "work".into(),
+            sharee,
+            sharee_since: AggregateVersion(7),
+            access,
+        })
+    };
+    let by = |ev: &mut Events, actor: &str, payload: Payload| {
+        let mut e = ev.make(ALICE, payload);
+        e.actor = actor.into();
+        e
+    };
+    let bob = Sharee::User(BOB.into());
+    let team = Sharee::Group("team@example.com".into());
+    let mut events = vec![
+        ev.make(ALICE, calendar_created("work")),
+        ev.make(ALICE, shared(bob.clone(), Access::Read)),
+    ];
+    // Bob may read only: his write is refused where the log puts it.
+    let refused = by(&mut ev, BOB, put("work", "b1.ics", "b1", "By Bob"));
+    events.push(refused.clone());
+    events.push(ev.make(ALICE, shared(bob.clone(), Access::ReadWrite)));
+    let allowed = by(&mut ev, BOB, put("work", "b2.ics", "b2", "By Bob"));
+    events.push(allowed.clone());
+    // Carol has no grant of her own, but a read-write group grant lets
+    // the projection through (membership is checked when serving).
+    let carol_before = by(&mut ev, CAROL, put("work", "c1.ics", "c1", "By Carol"));
+    events.push(carol_before.clone());
+    events.push(ev.make(ALICE, shared(team.clone(), Access::ReadWrite)));
+    let carol_after = by(&mut ev, CAROL, put("work", "c2.ics", "c2", "By Carol"));
+    events.push(carol_after.clone());
+    // A sharee may not change the calendar itself, nor share it on.
+    let rename = by(
+        &mut ev,
+        BOB,
+        Payload::CalendarUpdated(CalendarUpdated {
+            calendar: "work".into(),
+            display_name: Some(Some("Mine".into())),
+            ..CalendarUpdated::default()
+        }),
+    );
+    events.push(rename.clone());
+    let reshare = by(
+        &mut ev,
+        BOB,
+        shared(Sharee::User(CAROL.into()), Access::Read),
+    );
+    events.push(reshare.clone());
+    let to_self = ev.make(ALICE, shared(Sharee::User(ALICE.into()), Access::Read));
+    events.push(to_self.clone());
+    // Bob leaves the share himself.
+    let leave = by(
+        &mut ev,
+        BOB,
+        Payload::CalendarUnshared(CalendarUnshared {
+            calendar: "work".into(),
+            sharee: bob.clone(),
+        }),
+    );
+    events.push(leave.clone());
+    // Without a grant of his own, only the group grant can let him in.
+    let after_leaving = by(&mut ev, BOB, put("work", "b3.ics", "b3", "By Bob"));
+    events.push(after_leaving.clone());
+    events.push(ev.make(
+        ALICE,
+        Payload::CalendarUnshared(CalendarUnshared {
+            calendar: "work".into(),
+            sharee: team.clone(),
+        }),
+    ));
+    let after_revoke = by(&mut ev, CAROL, put("work", "c3.ics", "c3", "By Carol"));
+    events.push(after_revoke.clone());
+    events.push(ev.make(ALICE, shared(team.clone(), Access::ReadWrite)));
+    let at = append(log.as_ref(), &events).await;
+
+    let store = build(log.clone(), &dir.path().join("v"), 3).await;
+    let id = ProjectionId::new(Calendars::NAME, Calendars::VERSION);
+    let outcome =
+        |e: &events::EventEnvelope| outcome_of(&store, &id, &e.event_id, at[&e.event_id]).unwrap();
+    let not_allowed = |o: Outcome| {
+        matches!(
+            o,
+            Outcome::Rejected {
+                rejection: Rejection::NotAllowed { .. }
+            }
+        )
+    };
+    assert!(not_allowed(outcome(&refused)));
+    assert!(matches!(outcome(&allowed), Outcome::Applied { .. }));
+    assert!(not_allowed(outcome(&carol_before)));
+    assert!(matches!(outcome(&carol_after), Outcome::Applied { .. }));
+    assert!(not_allowed(outcome(&rename)));
+    assert!(not_allowed(outcome(&reshare)));
+    assert!(not_allowed(outcome(&to_self)));
+    assert!(matches!(outcome(&leave), Outcome::Applied { .. }));
+    assert!(matches!(outcome(&after_leaving), Outcome::Applied { .. }));
+    assert!(not_allowed(outcome(&after_revoke)));
+
+    let views = Views::open(&store).unwrap();
+    let grants = views.calendars.grants(ALICE, "work").unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].0, team);
+    assert_eq!(grants[0].1.access, Access::ReadWrite);
+    assert_eq!(grants[0].1.sharee_since, AggregateVersion(7));
+    assert!(views.calendars.shared_with(&bob).unwrap().is_empty());
+    let with_team = views.calendars.shared_with(&team).unwrap();
+    assert_eq!(
+        (
+            with_team[0].owner.as_str(),
+            with_team[0].collection.as_str()
+        ),
+        (ALICE, "work")
+    );
+    let hrefs: Vec<String> = views
+        .calendars
+        .members(ALICE, "work")
+        .unwrap()
+        .into_iter()
+        .map(|(href, _)| href)
+        .collect();
+    assert_eq!(hrefs, ["b2.ics", "b3.ics", "c2.ics"]);
+
+    // Deleting the calendar drops its grants on both sides.
+    append(
+        log.as_ref(),
+        &[ev.make(
+            ALICE,
+            Payload::CalendarDeleted(CalendarDeleted {
+                calendar: "work".into(),
+            }),
+        )],
+    )
+    .await;
+    let store = build(log.clone(), &dir.path().join("w"), 5).await;
+    let views = Views::open(&store).unwrap();
+    assert!(views.calendars.grants(ALICE, "work").unwrap().is_empty());
+    assert!(views.calendars.shared_with(&team).unwrap().is_empty());
+}

@@ -7,7 +7,9 @@ use crate::view::ViewTxn;
 use events::payload::CalendarProps;
 use events::{Domain, Payload};
 
-pub use crate::collections::{Change, CollectionRecord, ObjectMeta, ObjectRecord};
+pub use crate::collections::{
+    Change, CollectionRecord, Grant, ObjectMeta, ObjectRecord, SharedCollection,
+};
 pub use crate::time_index::TimeIndexEntry;
 
 use crate::collections::ObjectIndex;
@@ -121,7 +123,18 @@ impl Projection for Calendars {
             noun: "calendar",
             index: self.index(),
         };
-        match &event.event.payload {
+        let payload = &event.event.payload;
+        let (writes, leaving): (Vec<&str>, _) = match payload {
+            Payload::CalendarObjectPut(e) => (vec![&e.calendar], None),
+            Payload::CalendarObjectDeleted(e) => (vec![&e.calendar], None),
+            Payload::CalendarObjectMoved(e) => (vec![&e.calendar, &e.to_calendar], None),
+            Payload::CalendarUnshared(e) => (Vec::new(), Some(&e.sharee)),
+            _ => (Vec::new(), None),
+        };
+        if let Some(rejection) = c.foreign_actor_refused(&writes, leaving)? {
+            return rejection.into();
+        }
+        match payload {
             Payload::CalendarCreated(e) => c.create(&e.calendar, e.props.clone()),
             Payload::CalendarUpdated(e) => c.update(&e.calendar, |p: &mut CalendarProps| {
                 if let Some(v) = &e.display_name {
@@ -169,6 +182,10 @@ impl Projection for Calendars {
                 e.overwrite,
                 accepts,
             ),
+            Payload::CalendarShared(e) => {
+                c.share::<CalendarProps>(&e.calendar, &e.sharee, e.sharee_since, e.access)
+            }
+            Payload::CalendarUnshared(e) => c.unshare::<CalendarProps>(&e.calendar, &e.sharee),
             other => Err(ApplyError::Refused(format!(
                 "{} is not a calendar event",
                 other.event_type()

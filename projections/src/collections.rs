@@ -14,6 +14,10 @@
 //!   collection, which share a version)
 //! - `tmb\0owner\0collection\0href` → version of the deletion (to prune its change)
 
+mod shares;
+
+pub use shares::{Grant, SharedCollection};
+
 use crate::outcome::{check_expected, Outcome, Rejection};
 use crate::projection::{check_name, Applied, ApplyError};
 use crate::store::StoreError;
@@ -314,6 +318,7 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
                 self.view.delete(k);
             }
         }
+        self.drop_grants(col)?;
         self.view.delete(col_key(owner, col));
         Ok(Outcome::Applied {
             version: AggregateVersion::ABSENT,

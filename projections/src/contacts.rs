@@ -7,7 +7,9 @@ use crate::view::ViewTxn;
 use events::payload::AddressBookProps;
 use events::{Domain, Payload};
 
-pub use crate::collections::{Change, CollectionRecord, ObjectMeta, ObjectRecord};
+pub use crate::collections::{
+    Change, CollectionRecord, Grant, ObjectMeta, ObjectRecord, SharedCollection,
+};
 
 pub type ContactsView = CollectionsView<AddressBookProps>;
 
@@ -38,7 +40,18 @@ impl Projection for Contacts {
             noun: "address book",
             index: None,
         };
-        match &event.event.payload {
+        let payload = &event.event.payload;
+        let (writes, leaving): (Vec<&str>, _) = match payload {
+            Payload::ContactPut(e) => (vec![&e.address_book], None),
+            Payload::ContactDeleted(e) => (vec![&e.address_book], None),
+            Payload::ContactMoved(e) => (vec![&e.address_book, &e.to_address_book], None),
+            Payload::AddressBookUnshared(e) => (Vec::new(), Some(&e.sharee)),
+            _ => (Vec::new(), None),
+        };
+        if let Some(rejection) = c.foreign_actor_refused(&writes, leaving)? {
+            return rejection.into();
+        }
+        match payload {
             Payload::AddressBookCreated(e) => c.create(&e.address_book, e.props.clone()),
             Payload::AddressBookUpdated(e) => {
                 c.update(&e.address_book, |p: &mut AddressBookProps| {
@@ -79,6 +92,12 @@ impl Projection for Contacts {
                 e.overwrite,
                 |_: &AddressBookProps, _| true,
             ),
+            Payload::AddressBookShared(e) => {
+                c.share::<AddressBookProps>(&e.address_book, &e.sharee, e.sharee_since, e.access)
+            }
+            Payload::AddressBookUnshared(e) => {
+                c.unshare::<AddressBookProps>(&e.address_book, &e.sharee)
+            }
             other => Err(ApplyError::Refused(format!(
                 "{} is not a contact event",
                 other.event_type()
