@@ -539,7 +539,7 @@ fn nobody_reads_or_writes_another_principals_data() {
     let dav = alice(&server);
     for (method, path) in [
         ("PROPFIND", "/dav/calendars/bob@example.com/default/"),
-        ("PROPFIND", "/dav/principals/bob@example.com/"),
+        ("PROPPATCH", "/dav/principals/bob@example.com/"),
         ("GET", secret),
         ("DELETE", secret),
         ("PUT", "/dav/calendars/bob@example.com/default/x.ics"),
@@ -554,6 +554,17 @@ fn nobody_reads_or_writes_another_principals_data() {
         assert_status(&r, 403);
         assert!(!r.body.contains("secret"), "{}", r.body);
     }
+    // Colleagues find each other: a principal of the same domain is
+    // readable, and says nothing of its calendars' contents.
+    let principal = dav.request(
+        "PROPFIND",
+        "/dav/principals/bob@example.com/",
+        &[("Depth", "1")],
+        "",
+    );
+    assert_status(&principal, 207);
+    assert!(principal.body.contains("mailto:bob@example.com"));
+    assert!(!principal.body.contains("secret"), "{}", principal.body);
     let multiget = dav.report(
         CAL,
         &format!(

@@ -48,6 +48,7 @@ pub struct UserRecord {
     pub admin: bool,
     pub enabled: bool,
     pub version: AggregateVersion,
+    pub created: AggregateVersion,
 }
 
 impl UserRecord {
@@ -67,6 +68,7 @@ pub struct GroupRecord {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub version: AggregateVersion,
+    pub created: AggregateVersion,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,6 +280,7 @@ impl Apply<'_, '_, '_> {
                     admin: e.admin,
                     enabled: true,
                     version: v,
+                    created: v,
                 };
                 self.put_user(&user);
                 self.view
@@ -389,6 +392,7 @@ impl Apply<'_, '_, '_> {
                     display_name: e.display_name.clone(),
                     email: e.email.clone(),
                     version: v,
+                    created: v,
                 };
                 self.view
                     .put_as(key(GRP, &[self.d(), e.group.as_bytes()]), &group);
@@ -565,13 +569,20 @@ impl Projection for Directory {
 #[derive(Clone)]
 pub struct DirectoryView {
     tree: ReadTree,
+    book: crate::contacts::ContactsView,
 }
 
 impl DirectoryView {
     pub(crate) fn new(tree: sled::Tree, name: String) -> DirectoryView {
         DirectoryView {
-            tree: ReadTree::new(tree, name),
+            tree: ReadTree::new(tree.clone(), name.clone()),
+            book: crate::contacts::ContactsView::new(tree, name),
         }
+    }
+
+    /// The directory's address books: owner = domain, collection `directory`.
+    pub fn address_book(&self) -> crate::contacts::ContactsView {
+        self.book.clone()
     }
 
     fn get<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {

@@ -14,6 +14,7 @@ mod files;
 pub mod path;
 mod read;
 mod resource;
+mod sharing;
 mod write;
 
 pub use error::{DavError, DavResult};
@@ -152,8 +153,23 @@ impl<'a> Call<'a> {
     /// Appends one event about this principal's data, expecting the
     /// aggregate at `expected`, and returns its recorded outcome.
     pub async fn submit(&self, payload: Payload, expected: AggregateVersion) -> DavResult<Outcome> {
-        let event = EventEnvelope::now(self.principal.clone(), self.principal.clone(), payload)
-            .expecting(expected);
+        self.submit_to(&self.principal, payload, expected).await
+    }
+
+    /// [`Call::submit`] into `owner`'s partition (a share's owner), with
+    /// this principal as the actor.
+    pub async fn submit_to(
+        &self,
+        owner: &str,
+        payload: Payload,
+        expected: AggregateVersion,
+    ) -> DavResult<Outcome> {
+        let event = EventEnvelope::now(owner, self.principal.clone(), payload).expecting(expected);
+        self.submit_event(event).await
+    }
+
+    /// Appends one event this principal wrote and returns its outcome.
+    pub async fn submit_event(&self, event: EventEnvelope) -> DavResult<Outcome> {
         let submitted = tokio::time::timeout(WRITE_TIMEOUT, self.engine.submit(vec![event]))
             .await
             .map_err(|_| {
@@ -334,9 +350,7 @@ impl Dav {
             .and_then(|v| v.to_str().ok());
         let user = self.authenticate(engine, authorization).await?;
         let principal = user.principal();
-        if path.owner().is_some_and(|owner| owner != principal) {
-            return Err(DavError::forbidden("this belongs to another principal"));
-        }
+        authorise(&path, &user, &parts.method)?;
         let mut call = Call {
             engine,
             dav: self,
@@ -360,6 +374,31 @@ impl Dav {
                 "{other} is not supported"
             ))),
         }
+    }
+}
+
+/// Who may go where, before anything is loaded: a user's own homes,
+/// file area and principal; read-only the principals of their domain
+/// (users, groups, rooms and equipment). Anything else is 403, whether it
+/// exists or not. Shared collections appear inside the user's own homes
+/// and are checked when loaded (`sharing::resolve`).
+fn authorise(path: &DavPath, user: &UserRecord, method: &Method) -> DavResult<()> {
+    let me = user.principal();
+    let reading = matches!(method.as_str(), "PROPFIND" | "REPORT" | "GET" | "HEAD");
+    match path {
+        DavPath::Principal(p) if *p == me => Ok(()),
+        DavPath::Principal(p) | DavPath::GroupPrincipal(p) | DavPath::ResourcePrincipal(p) => {
+            let same_domain = sharing::domain_of(p) == user.domain;
+            if same_domain && reading {
+                Ok(())
+            } else {
+                Err(DavError::forbidden("this belongs to another principal"))
+            }
+        }
+        other if other.owner().is_some_and(|owner| owner != me) => {
+            Err(DavError::forbidden("this belongs to another principal"))
+        }
+        _ => Ok(()),
     }
 }
 

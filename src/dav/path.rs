@@ -4,6 +4,8 @@
 //! ```text
 //! /dav/                                   the DAV root
 //! /dav/principals/{principal}/            a user's principal
+//! /dav/principals/groups/{group@domain}/  a group's principal
+//! /dav/principals/resources/{name@domain}/ a room's or equipment's
 //! /dav/calendars/{principal}/             calendar home
 //! /dav/calendars/{principal}/{calendar}/  calendar collection
 //! /dav/calendars/{principal}/{calendar}/{object}
@@ -11,7 +13,11 @@
 //! /dav/files/{principal}/{path…}          a plain WebDAV file area
 //! ```
 //!
-//! `{principal}` is `login@domain`. Segments are percent-decoded once;
+//! `{principal}` is `login@domain`. A collection named `{name}@{owner}`
+//! in a home is bound to another owner's collection: a share
+//! (`work@alice@example.com`) or the domain's directory
+//! (`directory@example.com`); see `dav::sharing`. Segments are
+//! percent-decoded once;
 //! a segment that decodes to `.`, `..`, or holds `/`, `\` or NUL is refused
 //! rather than normalised, so no path can name anything outside its owner.
 
@@ -29,6 +35,10 @@ pub enum DavPath {
     /// `/dav/principals/`, `/dav/calendars/`, … without a principal.
     Area(Area),
     Principal(String),
+    /// A group's principal: `group@domain`.
+    GroupPrincipal(String),
+    /// A room's or equipment's principal: `name@domain`.
+    ResourcePrincipal(String),
     Home(Kind, String),
     Collection(Kind, String, String),
     Object(Kind, String, String, String),
@@ -46,6 +56,10 @@ pub enum Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Area {
     Principals,
+    /// `/dav/principals/groups/`.
+    Groups,
+    /// `/dav/principals/resources/`.
+    Resources,
     Calendars,
     AddressBooks,
     Files,
@@ -55,6 +69,8 @@ impl Area {
     fn segment(self) -> &'static str {
         match self {
             Area::Principals => "principals",
+            Area::Groups => "principals/groups",
+            Area::Resources => "principals/resources",
             Area::Calendars => "calendars",
             Area::AddressBooks => "addressbooks",
             Area::Files => "files",
@@ -110,8 +126,22 @@ impl DavPath {
         };
         let principal = principal.clone();
         let kind = match area {
+            // User principals always hold an `@`; these two never do.
+            Area::Principals if principal == "groups" || principal == "resources" => {
+                let set = if principal == "groups" {
+                    Area::Groups
+                } else {
+                    Area::Resources
+                };
+                return match rest {
+                    [] => Ok(DavPath::Area(set)),
+                    [name] if set == Area::Groups => Ok(DavPath::GroupPrincipal(name.clone())),
+                    [name] => Ok(DavPath::ResourcePrincipal(name.clone())),
+                    _ => Err(PathError::NotFound),
+                };
+            }
             Area::Principals if rest.is_empty() => return Ok(DavPath::Principal(principal)),
-            Area::Principals => return Err(PathError::NotFound),
+            Area::Principals | Area::Groups | Area::Resources => return Err(PathError::NotFound),
             Area::Files => return Ok(DavPath::File(principal, rest.join("/"))),
             Area::Calendars => Kind::Calendar,
             Area::AddressBooks => Kind::AddressBook,
@@ -132,7 +162,11 @@ impl DavPath {
     /// The principal whose data this path names, if any.
     pub fn owner(&self) -> Option<&str> {
         match self {
-            DavPath::ServerRoot | DavPath::DavRoot | DavPath::Area(_) => None,
+            DavPath::ServerRoot
+            | DavPath::DavRoot
+            | DavPath::Area(_)
+            | DavPath::GroupPrincipal(_)
+            | DavPath::ResourcePrincipal(_) => None,
             DavPath::Principal(p)
             | DavPath::Home(_, p)
             | DavPath::Collection(_, p, _)
@@ -154,6 +188,8 @@ impl DavPath {
             DavPath::DavRoot => ROOT.to_string(),
             DavPath::Area(a) => format!("{ROOT}{}/", a.segment()),
             DavPath::Principal(p) => principal_href(p),
+            DavPath::GroupPrincipal(g) => group_principal_href(g),
+            DavPath::ResourcePrincipal(r) => resource_principal_href(r),
             DavPath::Home(k, p) => home_href(*k, p),
             DavPath::Collection(k, p, c) => collection_href(*k, p, c),
             DavPath::Object(k, p, c, o) => object_href(*k, p, c, o),
@@ -207,6 +243,14 @@ pub fn encode_segment(segment: &str) -> String {
 
 pub fn principal_href(principal: &str) -> String {
     format!("{ROOT}principals/{}/", encode_segment(principal))
+}
+
+pub fn group_principal_href(group: &str) -> String {
+    format!("{ROOT}principals/groups/{}/", encode_segment(group))
+}
+
+pub fn resource_principal_href(resource: &str) -> String {
+    format!("{ROOT}principals/resources/{}/", encode_segment(resource))
 }
 
 pub fn home_href(kind: Kind, principal: &str) -> String {
@@ -338,6 +382,10 @@ mod tests {
     fn hrefs_round_trip() {
         for path in [
             DavPath::Principal(A.into()),
+            DavPath::GroupPrincipal("team@example.com".into()),
+            DavPath::ResourcePrincipal("room 1@example.com".into()),
+            DavPath::Area(Area::Groups),
+            DavPath::Area(Area::Resources),
             DavPath::Home(Kind::AddressBook, A.into()),
             DavPath::Collection(Kind::Calendar, A.into(), "Work & play".into()),
             DavPath::Object(Kind::Calendar, A.into(), "w".into(), "ü?#%.ics".into()),

@@ -4,6 +4,7 @@
 use super::cache::{self, CacheKey};
 use super::path::{self, DavPath, Kind};
 use super::resource::{self, Ctx, Resource, SyncToken};
+use super::sharing::Place;
 use super::{multistatus, not_modified, Call, DavError, DavResult, Depth, QueryLimits};
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -205,12 +206,7 @@ fn free_busy_query(
     resource: &Resource,
     range: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
 ) -> DavResult<Response> {
-    let Resource::Calendar {
-        principal,
-        name,
-        record,
-    } = resource
-    else {
+    let Resource::Calendar { place, record } = resource else {
         return Err(DavError::unsupported_report());
     };
     let floating = record.props.timezone.as_deref().map(zone_name);
@@ -220,9 +216,7 @@ fn free_busy_query(
     };
     let deadline = Deadline::start(&ctx.query);
     let mut trees = Vec::new();
-    for (_, object) in
-        candidate_objects(ctx, principal, name, Some(("VEVENT", Some(&range_filter))))?
-    {
+    for (_, object) in candidate_objects(ctx, place, Some(("VEVENT", Some(&range_filter))))? {
         deadline.check()?;
         if let Ok(tree) = formats::ical::tree::parse_tree(&object.body) {
             trees.push(tree);
@@ -259,21 +253,21 @@ fn free_busy_query(
 /// on a view version without the index, every object.
 fn candidate_objects(
     ctx: &Ctx<'_>,
-    principal: &str,
-    calendar: &str,
+    place: &Place,
     required: Option<(&str, Option<&TimeRange>)>,
 ) -> DavResult<Vec<(String, ObjectRecord)>> {
     let calendars = &ctx.views.calendars;
+    let (owner, calendar) = (place.owner.as_str(), place.collection.as_str());
     let hrefs = match required {
-        Some((component, range)) => calendars.candidates(principal, calendar, component, range)?,
+        Some((component, range)) => calendars.candidates(owner, calendar, component, range)?,
         None => None,
     };
     let Some(hrefs) = hrefs else {
-        return Ok(calendars.objects(principal, calendar)?);
+        return Ok(calendars.objects(owner, calendar)?);
     };
     let mut objects = Vec::with_capacity(hrefs.len());
     for href in hrefs {
-        if let Some(object) = calendars.object(principal, calendar, &href)? {
+        if let Some(object) = calendars.object(owner, calendar, &href)? {
             objects.push((href, object));
         }
     }
@@ -283,35 +277,32 @@ fn candidate_objects(
 /// RFC 4791 §7.8 on a calendar (every object through the filter) or on
 /// one object (Depth: 0, as Microsoft-derived clients send it).
 fn calendar_query(ctx: &Ctx<'_>, resource: &Resource, query: &CalendarQuery) -> DavResult<String> {
-    let (principal, collection, objects, props) = match resource {
-        Resource::Calendar {
-            principal,
-            name,
-            record,
-        } => (
-            principal,
-            name,
-            candidate_objects(ctx, principal, name, query.filter.required_occurrence())?,
+    let (place, objects, props) = match resource {
+        Resource::Calendar { place, record } => (
+            place,
+            candidate_objects(ctx, place, query.filter.required_occurrence())?,
             record.props.clone(),
         ),
         Resource::Object {
-            kind: Kind::Calendar,
-            principal,
-            collection,
-            ..
-        } => {
-            let name = resource.object_name().unwrap_or_default();
-            let record = ctx.views.calendars.object(principal, collection, &name)?;
-            let props = ctx
-                .views
-                .calendars
-                .collection(principal, collection)?
+            place,
+            name,
+            meta,
+            body,
+        } if place.kind == Kind::Calendar => {
+            let record = body.as_ref().map(|body| ObjectRecord {
+                uid: meta.uid.clone(),
+                component: meta.component.clone(),
+                body: body.clone(),
+                version: meta.version,
+                modified_ms: meta.modified_ms,
+            });
+            let props = place
+                .calendar(ctx.views)?
                 .map(|c| c.props)
                 .unwrap_or_default();
             (
-                principal,
-                collection,
-                record.map(|r| (name, r)).into_iter().collect(),
+                place,
+                record.map(|r| (name.clone(), r)).into_iter().collect(),
                 props,
             )
         }
@@ -353,14 +344,7 @@ fn calendar_query(ctx: &Ctx<'_>, resource: &Resource, query: &CalendarQuery) -> 
             )?,
             None => record.body.clone(),
         };
-        let object = Resource::object(
-            Kind::Calendar,
-            principal,
-            collection,
-            &name,
-            record.meta(),
-            Some(body),
-        );
+        let object = Resource::object(place, &name, record.meta(), Some(body));
         ms.responses.push(xml::Response {
             href: object.href(),
             body: object.propstats(ctx, &query.props),
@@ -377,15 +361,12 @@ fn addressbook_query(
     resource: &Resource,
     query: &AddressbookQuery,
 ) -> DavResult<String> {
-    let Resource::AddressBook {
-        principal, name, ..
-    } = resource
-    else {
+    let Resource::AddressBook { place, .. } = resource else {
         return Err(DavError::unsupported_report());
     };
     let mut ms = MultiStatus::default();
     let limit = query.limit.map_or(usize::MAX, |n| n as usize);
-    for (href, record) in ctx.views.contacts.objects(principal, name)? {
+    for (href, record) in place.objects(ctx.views)? {
         let Ok(card) = formats::vcard::properties(&record.body) else {
             continue;
         };
@@ -407,9 +388,7 @@ fn addressbook_query(
             .as_ref()
             .map(|names| cardfilter::select_properties(&card, names));
         let object = Resource::object(
-            Kind::AddressBook,
-            principal,
-            name,
+            place,
             &href,
             record.meta(),
             Some(selected.unwrap_or(record.body)),
@@ -435,17 +414,9 @@ fn sync_collection(
     limit: Option<u32>,
     props: &PropRequest,
 ) -> DavResult<String> {
-    let (kind, principal, collection, current) = match resource {
-        Resource::Calendar {
-            principal,
-            name,
-            record,
-        } => (Kind::Calendar, principal, name, SyncToken::of(record)),
-        Resource::AddressBook {
-            principal,
-            name,
-            record,
-        } => (Kind::AddressBook, principal, name, SyncToken::of(record)),
+    let (place, current) = match resource {
+        Resource::Calendar { place, record } => (place, SyncToken::of(record)),
+        Resource::AddressBook { place, record } => (place, SyncToken::of(record)),
         Resource::Home { tag, .. } => return sync_home(ctx, resource, tag, token, props),
         _ => return Err(DavError::unsupported_report()),
     };
@@ -458,19 +429,7 @@ fn sync_collection(
         }
         Some(asked.ctag)
     };
-    let views = ctx.views;
-    let changes = match kind {
-        Kind::Calendar => views.calendars.changes_since(
-            principal,
-            collection,
-            since.unwrap_or(AggregateVersion::ABSENT),
-        )?,
-        Kind::AddressBook => views.contacts.changes_since(
-            principal,
-            collection,
-            since.unwrap_or(AggregateVersion::ABSENT),
-        )?,
-    };
+    let changes = place.changes_since(ctx.views, since.unwrap_or(AggregateVersion::ABSENT))?;
     // A first sync lists what exists; deletions only matter to a client
     // that had seen the resource.
     let mut changes: Vec<_> = changes
@@ -489,11 +448,15 @@ fn sync_collection(
         reached = reached.max(*v);
     }
     for (_, change) in changes {
-        let href = path::object_href(kind, principal, collection, &change.href);
-        let path = DavPath::Object(kind, principal.clone(), collection.clone(), change.href);
-        let body = match resource::load(ctx, &path)? {
-            Some(object) if !change.deleted => object.propstats(ctx, props),
-            _ => ResponseBody::Status(404),
+        let href = place.object_href(&change.href);
+        let object = match change.deleted {
+            true => None,
+            false => place.object(ctx.views, &change.href)?,
+        };
+        let body = match object {
+            Some(record) => Resource::object(place, &change.href, record.meta(), Some(record.body))
+                .propstats(ctx, props),
+            None => ResponseBody::Status(404),
         };
         ms.responses.push(xml::Response { href, body });
     }
@@ -610,18 +573,14 @@ fn multiget(ctx: &Ctx<'_>, request: &Multiget<'_>) -> DavResult<String> {
 /// asks, floating times in its calendar's zone.
 fn narrowed(ctx: &Ctx<'_>, mut object: Resource, data: &CalendarData) -> DavResult<Resource> {
     if let Resource::Object {
-        kind: Kind::Calendar,
-        principal,
-        collection,
-        href,
+        place,
+        name: href,
         body: Some(body),
         ..
     } = &mut object
     {
-        let floating = ctx
-            .views
-            .calendars
-            .collection(principal, collection)?
+        let floating = place
+            .calendar(ctx.views)?
             .and_then(|c| c.props.timezone)
             .map(|z| zone_name(&z));
         let tree = formats::ical::tree::parse_tree(body)
@@ -690,9 +649,9 @@ pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
     let resource = load(call)?;
     let (content_type, body, etag, modified) = match &resource {
         Resource::Object {
-            kind, meta, body, ..
+            place, meta, body, ..
         } => (
-            resource::object_content_type(*kind, meta.component.as_deref()),
+            resource::object_content_type(place.kind, meta.component.as_deref()),
             Bytes::from(body.clone().unwrap_or_default()),
             Some(meta.etag()),
             Some(meta.modified_ms),

@@ -3,15 +3,16 @@
 //! log: two instances answer a PROPFIND with the same bytes.
 
 use super::path::{self, DavPath, Kind};
+use super::sharing::{self, Place, Rights};
 use super::DavResult;
-use events::payload::{AddressBookProps, CalendarProps, DeadProperties};
+use events::payload::{AddressBookProps, CalendarProps, DeadProperties, Member, ResourceKind};
 use events::AggregateVersion;
 use formats::xml::{
     Element, Node, PropRequest, PropStat, Property, QName, ResponseBody, Value, APPLE_ICAL, CALDAV,
     CALENDARSERVER, CARDDAV, DAV,
 };
-use projections::calendars::{CollectionRecord, ObjectMeta, ObjectRecord};
-use projections::directory::UserRecord;
+use projections::calendars::{CollectionRecord, ObjectMeta};
+use projections::directory::{GroupRecord, ResourceRecord, UserRecord};
 use projections::files::FileEntry;
 use projections::registry::Views;
 use sha2::{Digest, Sha256};
@@ -33,28 +34,32 @@ pub enum Resource {
     Principal {
         user: Box<UserRecord>,
     },
+    GroupPrincipal {
+        group: Box<GroupRecord>,
+        domain: String,
+    },
+    ResourcePrincipal {
+        resource: Box<ResourceRecord>,
+        domain: String,
+    },
     Home {
         kind: Kind,
         principal: String,
         tag: String,
     },
     Calendar {
-        principal: String,
-        name: String,
+        place: Place,
         record: CollectionRecord<CalendarProps>,
     },
     AddressBook {
-        principal: String,
-        name: String,
+        place: Place,
         record: CollectionRecord<AddressBookProps>,
     },
-    /// A calendar object or vCard. Listings load no body (`body` None);
-    /// a property that needs it reads it then.
+    /// A calendar object or vCard named `name` in its collection. Listings
+    /// load no body (`body` None); a property that needs it reads it then.
     Object {
-        kind: Kind,
-        principal: String,
-        collection: String,
-        href: String,
+        place: Place,
+        name: String,
         meta: ObjectMeta,
         body: Option<String>,
     },
@@ -106,16 +111,26 @@ impl std::fmt::Display for SyncToken {
     }
 }
 
-/// A home's tag: a digest of its collections' names and versions, so it
-/// changes when any of them is created, changed, deleted or written to.
-pub fn home_tag<P>(collections: &[(String, CollectionRecord<P>)]) -> String {
+/// A home's tag: a digest of its collections' names, versions and the
+/// requester's rights, so it changes when any of them is created,
+/// changed, deleted, written to, shared or unshared.
+pub fn home_tag(collections: &[Resource]) -> String {
     let mut hasher = Sha256::new();
-    for (name, record) in collections {
-        hasher.update(name.as_bytes());
-        hasher.update([0]);
-        hasher.update(record.created.0.to_be_bytes());
-        hasher.update(record.ctag.0.to_be_bytes());
-        hasher.update(record.version.0.to_be_bytes());
+    for resource in collections {
+        let (place, created, ctag, version) = match resource {
+            Resource::Calendar { place, record } => {
+                (place, record.created, record.ctag, record.version)
+            }
+            Resource::AddressBook { place, record } => {
+                (place, record.created, record.ctag, record.version)
+            }
+            _ => continue,
+        };
+        hasher.update(place.name.as_bytes());
+        hasher.update([0, place.rights as u8]);
+        hasher.update(created.0.to_be_bytes());
+        hasher.update(ctag.0.to_be_bytes());
+        hasher.update(version.0.to_be_bytes());
     }
     let digest = hasher.finalize();
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
@@ -126,46 +141,71 @@ pub fn is_home_token(token: &str) -> bool {
     token.starts_with(HOME_PREFIX)
 }
 
-/// Loads what a path names; None when it does not exist.
+/// Loads what a path names; None when it does not exist or the
+/// requester may not see it. The dispatcher has already refused paths
+/// under another principal's homes and principals of other domains.
 pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
     let views = ctx.views;
     Ok(match path {
         DavPath::ServerRoot | DavPath::DavRoot | DavPath::Area(_) => {
             Some(Resource::Plain { href: path.href() })
         }
-        DavPath::Principal(p) => (p == ctx.principal).then(|| Resource::Principal {
+        DavPath::Principal(p) if p == ctx.principal => Some(Resource::Principal {
             user: Box::new(ctx.user.clone()),
         }),
+        DavPath::Principal(p) => match p.rsplit_once('@') {
+            Some((login, domain)) => {
+                views
+                    .directory
+                    .user(domain, login)?
+                    .map(|user| Resource::Principal {
+                        user: Box::new(user),
+                    })
+            }
+            None => None,
+        },
+        DavPath::GroupPrincipal(g) => match g.rsplit_once('@') {
+            Some((name, domain)) => {
+                views
+                    .directory
+                    .group(domain, name)?
+                    .map(|group| Resource::GroupPrincipal {
+                        group: Box::new(group),
+                        domain: domain.to_string(),
+                    })
+            }
+            None => None,
+        },
+        DavPath::ResourcePrincipal(r) => match r.rsplit_once('@') {
+            Some((name, domain)) => views
+                .directory
+                .resources(domain)?
+                .into_iter()
+                .find(|record| record.name == name)
+                .map(|record| Resource::ResourcePrincipal {
+                    resource: Box::new(record),
+                    domain: domain.to_string(),
+                }),
+            None => None,
+        },
         DavPath::Home(kind, p) => Some(Resource::Home {
             kind: *kind,
             principal: p.clone(),
-            tag: match kind {
-                Kind::Calendar => home_tag(&views.calendars.collections(p)?),
-                Kind::AddressBook => home_tag(&views.contacts.collections(p)?),
-            },
+            tag: home_tag(&collections(ctx, *kind)?),
         }),
-        DavPath::Collection(Kind::Calendar, p, c) => {
-            views
-                .calendars
-                .collection(p, c)?
-                .map(|record| Resource::Calendar {
-                    principal: p.clone(),
-                    name: c.clone(),
-                    record,
-                })
-        }
-        DavPath::Collection(Kind::AddressBook, p, c) => {
-            views
-                .contacts
-                .collection(p, c)?
-                .map(|record| Resource::AddressBook {
-                    principal: p.clone(),
-                    name: c.clone(),
-                    record,
-                })
-        }
-        DavPath::Object(kind, p, c, o) => object_record(views, *kind, p, c, o)?
-            .map(|record| Resource::object(*kind, p, c, o, record.meta(), Some(record.body))),
+        DavPath::Collection(kind, _, c) => match sharing::resolve(ctx, *kind, c)? {
+            Some(place) => collection(views, place)?,
+            None => None,
+        },
+        DavPath::Object(kind, _, c, o) => match sharing::resolve(ctx, *kind, c)? {
+            Some(place) => place.object(views, o)?.map(|record| Resource::Object {
+                place,
+                name: o.clone(),
+                meta: record.meta(),
+                body: Some(record.body),
+            }),
+            None => None,
+        },
         DavPath::File(p, file) if file.is_empty() => Some(Resource::Folder {
             principal: p.clone(),
             path: String::new(),
@@ -178,18 +218,48 @@ pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
     })
 }
 
-/// A calendar object or vCard, by kind.
-pub fn object_record(
-    views: &Views,
-    kind: Kind,
-    principal: &str,
-    collection: &str,
-    name: &str,
-) -> Result<Option<ObjectRecord>, projections::StoreError> {
-    match kind {
-        Kind::Calendar => views.calendars.object(principal, collection, name),
-        Kind::AddressBook => views.contacts.object(principal, collection, name),
+/// The collection at `place`, if it exists.
+fn collection(views: &Views, place: Place) -> DavResult<Option<Resource>> {
+    Ok(match place.kind {
+        Kind::Calendar => place
+            .calendar(views)?
+            .map(|record| Resource::Calendar { place, record }),
+        Kind::AddressBook => place
+            .address_book(views)?
+            .map(|record| Resource::AddressBook { place, record }),
+    })
+}
+
+/// Everything in the requester's home of `kind`: their own collections,
+/// then those bound into it.
+pub fn collections(ctx: &Ctx<'_>, kind: Kind) -> DavResult<Vec<Resource>> {
+    let me = ctx.principal;
+    let mut out: Vec<Resource> = match kind {
+        Kind::Calendar => ctx
+            .views
+            .calendars
+            .collections(me)?
+            .into_iter()
+            .map(|(name, record)| Resource::Calendar {
+                place: Place::own(kind, me, &name),
+                record,
+            })
+            .collect(),
+        Kind::AddressBook => ctx
+            .views
+            .contacts
+            .collections(me)?
+            .into_iter()
+            .map(|(name, record)| Resource::AddressBook {
+                place: Place::own(kind, me, &name),
+                record,
+            })
+            .collect(),
+    };
+    for place in sharing::bound_collections(ctx, kind)? {
+        out.extend(collection(ctx.views, place)?);
     }
+    Ok(out)
 }
 
 fn file_resource(principal: &str, path: String, entry: FileEntry) -> Resource {
@@ -214,74 +284,61 @@ pub fn members(ctx: &Ctx<'_>, resource: &Resource) -> DavResult<Vec<Resource>> {
     let me = ctx.principal.to_string();
     Ok(match resource {
         Resource::Plain { href } if href == "/" => Vec::new(),
-        Resource::Plain { href } if href == path::ROOT => vec![
-            Resource::Plain {
-                href: DavPath::Area(path::Area::Principals).href(),
-            },
-            Resource::Plain {
-                href: DavPath::Area(path::Area::Calendars).href(),
-            },
-            Resource::Plain {
-                href: DavPath::Area(path::Area::AddressBooks).href(),
-            },
-            Resource::Plain {
-                href: DavPath::Area(path::Area::Files).href(),
-            },
-        ],
+        Resource::Plain { href } if href == path::ROOT => [
+            path::Area::Principals,
+            path::Area::Calendars,
+            path::Area::AddressBooks,
+            path::Area::Files,
+        ]
+        .into_iter()
+        .map(|area| Resource::Plain {
+            href: DavPath::Area(area).href(),
+        })
+        .collect(),
         Resource::Plain { href } => {
             let path = DavPath::parse(href).map_err(|_| super::DavError::not_found())?;
+            let domain = ctx.user.domain.as_str();
             let own = match path {
                 DavPath::Area(path::Area::Principals) => DavPath::Principal(me),
+                DavPath::Area(path::Area::Groups) => {
+                    return Ok(views
+                        .directory
+                        .groups(domain)?
+                        .into_iter()
+                        .map(|group| Resource::GroupPrincipal {
+                            group: Box::new(group),
+                            domain: domain.to_string(),
+                        })
+                        .collect())
+                }
+                DavPath::Area(path::Area::Resources) => {
+                    return Ok(views
+                        .directory
+                        .resources(domain)?
+                        .into_iter()
+                        .map(|resource| Resource::ResourcePrincipal {
+                            resource: Box::new(resource),
+                            domain: domain.to_string(),
+                        })
+                        .collect())
+                }
                 DavPath::Area(path::Area::Calendars) => DavPath::Home(Kind::Calendar, me),
                 DavPath::Area(path::Area::AddressBooks) => DavPath::Home(Kind::AddressBook, me),
                 _ => DavPath::File(me, String::new()),
             };
             load(ctx, &own)?.into_iter().collect()
         }
-        Resource::Home {
-            kind: Kind::Calendar,
-            principal,
-            ..
-        } => views
-            .calendars
-            .collections(principal)?
+        Resource::Home { kind, .. } => collections(ctx, *kind)?,
+        Resource::Calendar { place, .. } | Resource::AddressBook { place, .. } => place
+            .members(views)?
             .into_iter()
-            .map(|(name, record)| Resource::Calendar {
-                principal: principal.clone(),
+            .map(|(name, meta)| Resource::Object {
+                place: place.clone(),
                 name,
-                record,
+                meta,
+                body: None,
             })
             .collect(),
-        Resource::Home {
-            kind: Kind::AddressBook,
-            principal,
-            ..
-        } => views
-            .contacts
-            .collections(principal)?
-            .into_iter()
-            .map(|(name, record)| Resource::AddressBook {
-                principal: principal.clone(),
-                name,
-                record,
-            })
-            .collect(),
-        Resource::Calendar {
-            principal, name, ..
-        } => objects(
-            Kind::Calendar,
-            principal,
-            name,
-            views.calendars.members(principal, name)?,
-        ),
-        Resource::AddressBook {
-            principal, name, ..
-        } => objects(
-            Kind::AddressBook,
-            principal,
-            name,
-            views.contacts.members(principal, name)?,
-        ),
         Resource::Folder {
             principal, path, ..
         } => views
@@ -290,28 +347,12 @@ pub fn members(ctx: &Ctx<'_>, resource: &Resource) -> DavResult<Vec<Resource>> {
             .into_iter()
             .map(|(path, entry)| file_resource(principal, path, entry))
             .collect(),
-        Resource::Principal { .. } | Resource::Object { .. } | Resource::File { .. } => Vec::new(),
+        Resource::Principal { .. }
+        | Resource::GroupPrincipal { .. }
+        | Resource::ResourcePrincipal { .. }
+        | Resource::Object { .. }
+        | Resource::File { .. } => Vec::new(),
     })
-}
-
-fn objects(
-    kind: Kind,
-    principal: &str,
-    collection: &str,
-    members: Vec<(String, ObjectMeta)>,
-) -> Vec<Resource> {
-    let base = path::collection_href(kind, principal, collection);
-    members
-        .into_iter()
-        .map(|(name, meta)| Resource::Object {
-            kind,
-            principal: principal.to_string(),
-            collection: collection.to_string(),
-            href: format!("{base}{}", path::encode_segment(&name)),
-            meta,
-            body: None,
-        })
-        .collect()
 }
 
 fn el(ns: &str, local: &str) -> Element {
@@ -346,10 +387,11 @@ fn rfc3339(ms: i64) -> String {
         .to_string()
 }
 
-fn privileges() -> Value {
+/// `current-user-privilege-set` for what the requester may do.
+fn privileges(rights: Rights) -> Value {
     let privilege = |name: &str| el_with(DAV, "privilege", vec![el(DAV, name)]);
-    Value::Elements(
-        [
+    let names: &[&str] = match rights {
+        Rights::Owner => &[
             "all",
             "read",
             "write",
@@ -358,11 +400,18 @@ fn privileges() -> Value {
             "bind",
             "unbind",
             "read-current-user-privilege-set",
-        ]
-        .into_iter()
-        .map(privilege)
-        .collect(),
-    )
+        ],
+        // A sharee writes the members, not the owner's collection.
+        Rights::ReadWrite => &[
+            "read",
+            "write-content",
+            "bind",
+            "unbind",
+            "read-current-user-privilege-set",
+        ],
+        Rights::Read => &["read", "read-current-user-privilege-set"],
+    };
+    Value::Elements(names.iter().copied().map(privilege).collect())
 }
 
 fn reports(names: &[(&str, &str)]) -> Value {
@@ -424,20 +473,11 @@ pub fn is_protected(name: &QName) -> bool {
 }
 
 impl Resource {
-    /// The calendar object or vCard stored as `name` in a collection.
-    pub fn object(
-        kind: Kind,
-        principal: &str,
-        collection: &str,
-        name: &str,
-        meta: ObjectMeta,
-        body: Option<String>,
-    ) -> Resource {
+    /// The calendar object or vCard stored as `name` at `place`.
+    pub fn object(place: &Place, name: &str, meta: ObjectMeta, body: Option<String>) -> Resource {
         Resource::Object {
-            kind,
-            principal: principal.to_string(),
-            collection: collection.to_string(),
-            href: path::object_href(kind, principal, collection, name),
+            place: place.clone(),
+            name: name.to_string(),
             meta,
             body,
         }
@@ -447,22 +487,47 @@ impl Resource {
         match self {
             Resource::Plain { href } => href.clone(),
             Resource::Principal { user } => path::principal_href(&user.principal()),
+            Resource::GroupPrincipal { group, domain } => {
+                path::group_principal_href(&format!("{}@{domain}", group.name))
+            }
+            Resource::ResourcePrincipal { resource, domain } => {
+                path::resource_principal_href(&format!("{}@{domain}", resource.name))
+            }
             Resource::Home {
                 kind, principal, ..
             } => path::home_href(*kind, principal),
-            Resource::Calendar {
-                principal, name, ..
-            } => path::collection_href(Kind::Calendar, principal, name),
-            Resource::AddressBook {
-                principal, name, ..
-            } => path::collection_href(Kind::AddressBook, principal, name),
-            Resource::Object { href, .. } => href.clone(),
+            Resource::Calendar { place, .. } | Resource::AddressBook { place, .. } => place.href(),
+            Resource::Object { place, name, .. } => place.object_href(name),
             Resource::Folder {
                 principal, path, ..
             } => path::file_href(principal, path, true),
             Resource::File {
                 principal, path, ..
             } => path::file_href(principal, path, false),
+        }
+    }
+
+    /// Where a calendar, an address book or an object is.
+    pub fn place(&self) -> Option<&Place> {
+        match self {
+            Resource::Calendar { place, .. }
+            | Resource::AddressBook { place, .. }
+            | Resource::Object { place, .. } => Some(place),
+            _ => None,
+        }
+    }
+
+    /// What the requester may do with this resource.
+    pub fn rights(&self, ctx: &Ctx<'_>) -> Rights {
+        match self {
+            Resource::Calendar { place, .. }
+            | Resource::AddressBook { place, .. }
+            | Resource::Object { place, .. } => place.rights,
+            Resource::Principal { user } if user.principal() == ctx.principal => Rights::Owner,
+            Resource::Principal { .. }
+            | Resource::GroupPrincipal { .. }
+            | Resource::ResourcePrincipal { .. } => Rights::Read,
+            _ => Rights::Owner,
         }
     }
 
@@ -498,6 +563,24 @@ impl Resource {
                 (CALDAV, "calendar-user-address-set"),
                 (CALDAV, "calendar-user-type"),
                 (CARDDAV, "addressbook-home-set"),
+                (CALENDARSERVER, "email-address-set"),
+            ]),
+            Resource::GroupPrincipal { .. } => names.extend([
+                (DAV, "displayname"),
+                (DAV, "principal-URL"),
+                (DAV, "principal-collection-set"),
+                (DAV, "group-member-set"),
+                (DAV, "group-membership"),
+                (CALDAV, "calendar-user-address-set"),
+                (CALDAV, "calendar-user-type"),
+            ]),
+            Resource::ResourcePrincipal { .. } => names.extend([
+                (DAV, "displayname"),
+                (DAV, "principal-URL"),
+                (DAV, "principal-collection-set"),
+                (DAV, "group-membership"),
+                (CALDAV, "calendar-user-address-set"),
+                (CALDAV, "calendar-user-type"),
             ]),
             Resource::Home { .. } => names.extend([
                 (DAV, "owner"),
@@ -505,7 +588,8 @@ impl Resource {
                 (DAV, "sync-token"),
                 (CALENDARSERVER, "getctag"),
             ]),
-            Resource::Calendar { record, .. } => {
+            Resource::Calendar { record, place } => {
+                names.extend(sharing_names(place));
                 names.extend([
                     (DAV, "owner"),
                     (DAV, "supported-report-set"),
@@ -527,7 +611,8 @@ impl Resource {
                     }
                 }
             }
-            Resource::AddressBook { record, .. } => {
+            Resource::AddressBook { record, place } => {
+                names.extend(sharing_names(place));
                 names.extend([
                     (DAV, "owner"),
                     (DAV, "supported-report-set"),
@@ -544,7 +629,8 @@ impl Resource {
                     names.push((CARDDAV, "addressbook-description"));
                 }
             }
-            Resource::Object { kind, .. } => {
+            Resource::Object { place, .. } => {
+                let kind = &place.kind;
                 names.extend([
                     (DAV, "owner"),
                     (DAV, "getetag"),
@@ -586,7 +672,7 @@ impl Resource {
         if name.ns == DAV {
             match name.local.as_str() {
                 "current-user-principal" => return Some(Value::Hrefs(vec![me()])),
-                "current-user-privilege-set" => return Some(privileges()),
+                "current-user-privilege-set" => return Some(privileges(self.rights(ctx))),
                 "principal-collection-set" => {
                     return Some(Value::Hrefs(vec![
                         DavPath::Area(path::Area::Principals).href()
@@ -600,7 +686,11 @@ impl Resource {
                 (DAV, "resourcetype") => Some(Value::Elements(vec![el(DAV, "collection")])),
                 _ => None,
             },
-            Resource::Principal { user } => principal_prop(user, name),
+            Resource::Principal { user } => principal_prop(ctx, user, name),
+            Resource::GroupPrincipal { group, domain } => group_prop(ctx, group, domain, name),
+            Resource::ResourcePrincipal { resource, domain } => {
+                resource_prop(resource, domain, name)
+            }
             Resource::Home { kind, tag, .. } => match (name.ns.as_str(), name.local.as_str()) {
                 (DAV, "resourcetype") => Some(Value::Elements(vec![el(DAV, "collection")])),
                 (DAV, "owner") => Some(Value::Hrefs(vec![me()])),
@@ -611,15 +701,20 @@ impl Resource {
                 (DAV, "sync-token") | (CALENDARSERVER, "getctag") => text(tag.clone()),
                 _ => None,
             },
-            Resource::Calendar { record, .. } => calendar_prop(ctx, record, name, me()),
-            Resource::AddressBook { record, .. } => {
+            Resource::Calendar { place, record } => sharing_prop(ctx, place, name)
+                .unwrap_or_else(|| calendar_prop(ctx, place, record, name)),
+            Resource::AddressBook { place, record } => {
+                if let Some(value) = sharing_prop(ctx, place, name) {
+                    return value;
+                }
                 let p = &record.props;
                 match (name.ns.as_str(), name.local.as_str()) {
-                    (DAV, "resourcetype") => Some(Value::Elements(vec![
-                        el(DAV, "collection"),
+                    (DAV, "resourcetype") => Some(Value::Elements(resourcetype(
+                        ctx,
+                        place,
                         el(CARDDAV, "addressbook"),
-                    ])),
-                    (DAV, "owner") => Some(Value::Hrefs(vec![me()])),
+                    ))),
+                    (DAV, "owner") => owner_of(place),
                     (DAV, "displayname") => p.display_name.clone().map(Value::Text),
                     (CARDDAV, "addressbook-description") => p.description.clone().map(Value::Text),
                     (DAV, "supported-report-set") => Some(reports(ADDRESSBOOK_REPORTS)),
@@ -642,19 +737,19 @@ impl Resource {
                     _ => None,
                 }
             }
-            Resource::Object { kind, meta, .. } => match (name.ns.as_str(), name.local.as_str()) {
+            Resource::Object { place, meta, .. } => match (name.ns.as_str(), name.local.as_str()) {
                 (DAV, "resourcetype") => Some(Value::Elements(Vec::new())),
-                (DAV, "owner") => Some(Value::Hrefs(vec![me()])),
+                (DAV, "owner") => owner_of(place),
                 (DAV, "getetag") => text(meta.etag()),
                 (DAV, "getcontenttype") => {
-                    text(object_content_type(*kind, meta.component.as_deref()))
+                    text(object_content_type(place.kind, meta.component.as_deref()))
                 }
                 (DAV, "getcontentlength") => text(meta.length.to_string()),
                 (DAV, "getlastmodified") => text(http_date(meta.modified_ms)),
-                (CALDAV, "calendar-data") if *kind == Kind::Calendar => {
+                (CALDAV, "calendar-data") if place.kind == Kind::Calendar => {
                     self.body(ctx).map(Value::Text)
                 }
-                (CARDDAV, "address-data") if *kind == Kind::AddressBook => {
+                (CARDDAV, "address-data") if place.kind == Kind::AddressBook => {
                     self.body(ctx).map(Value::Text)
                 }
                 _ => None,
@@ -690,11 +785,7 @@ impl Resource {
     /// An object's body: the one loaded with it, else read now.
     fn body(&self, ctx: &Ctx<'_>) -> Option<String> {
         let Resource::Object {
-            kind,
-            principal,
-            collection,
-            body,
-            ..
+            place, name, body, ..
         } = self
         else {
             return None;
@@ -702,23 +793,7 @@ impl Resource {
         if let Some(body) = body {
             return Some(body.clone());
         }
-        let name = self.object_name()?;
-        object_record(ctx.views, *kind, principal, collection, &name)
-            .ok()
-            .flatten()
-            .map(|r| r.body)
-    }
-
-    /// An object's name in its collection: the last segment of its href.
-    pub fn object_name(&self) -> Option<String> {
-        let Resource::Object { href, .. } = self else {
-            return None;
-        };
-        let name = href.rsplit('/').next()?;
-        percent_encoding::percent_decode_str(name)
-            .decode_utf8()
-            .ok()
-            .map(|n| n.into_owned())
+        place.object(ctx.views, name).ok().flatten().map(|r| r.body)
     }
 
     /// The `propstat`s answering `request` for this resource.
@@ -806,20 +881,43 @@ impl Resource {
     }
 }
 
-fn principal_prop(user: &UserRecord, name: &QName) -> Option<Value> {
+fn principal_resourcetype() -> Option<Value> {
+    Some(Value::Elements(vec![
+        el(DAV, "collection"),
+        el(DAV, "principal"),
+    ]))
+}
+
+/// The principals of the groups `member` belongs to directly.
+fn memberships(ctx: &Ctx<'_>, domain: &str, member: &Member) -> Option<Value> {
+    let groups = ctx.views.directory.groups_of(domain, member).ok()?;
+    Some(Value::Hrefs(
+        groups
+            .iter()
+            .map(|g| path::group_principal_href(&format!("{g}@{domain}")))
+            .collect(),
+    ))
+}
+
+fn addresses(email: Option<&str>, principal_href: String) -> Option<Value> {
+    let mut hrefs: Vec<String> = email.map(|e| format!("mailto:{e}")).into_iter().collect();
+    hrefs.push(principal_href);
+    Some(Value::Hrefs(hrefs))
+}
+
+fn principal_prop(ctx: &Ctx<'_>, user: &UserRecord, name: &QName) -> Option<Value> {
     let principal = user.principal();
     match (name.ns.as_str(), name.local.as_str()) {
-        (DAV, "resourcetype") => Some(Value::Elements(vec![
-            el(DAV, "collection"),
-            el(DAV, "principal"),
-        ])),
+        (DAV, "resourcetype") => principal_resourcetype(),
         (DAV, "displayname") => text(
             user.display_name
                 .clone()
                 .unwrap_or_else(|| user.login.clone()),
         ),
         (DAV, "principal-URL") => Some(Value::Hrefs(vec![path::principal_href(&principal)])),
-        (DAV, "group-membership") => Some(Value::Hrefs(Vec::new())),
+        (DAV, "group-membership") => {
+            memberships(ctx, &user.domain, &Member::User(user.login.clone()))
+        }
         (CALDAV, "calendar-home-set") => Some(Value::Hrefs(vec![path::home_href(
             Kind::Calendar,
             &principal,
@@ -828,28 +926,167 @@ fn principal_prop(user: &UserRecord, name: &QName) -> Option<Value> {
             Kind::AddressBook,
             &principal,
         )])),
-        (CALDAV, "calendar-user-address-set") => Some(Value::Hrefs(vec![
-            format!("mailto:{}", user.email),
-            path::principal_href(&principal),
-        ])),
+        (CALDAV, "calendar-user-address-set") => {
+            addresses(Some(&user.email), path::principal_href(&principal))
+        }
+        (CALENDARSERVER, "email-address-set") => Some(Value::Elements(vec![Element {
+            children: vec![Node::Text(user.email.clone())],
+            ..el(CALENDARSERVER, "email-address")
+        }])),
         (CALDAV, "calendar-user-type") => text("INDIVIDUAL"),
         _ => None,
     }
 }
 
+fn group_prop(ctx: &Ctx<'_>, group: &GroupRecord, domain: &str, name: &QName) -> Option<Value> {
+    let href = path::group_principal_href(&format!("{}@{domain}", group.name));
+    match (name.ns.as_str(), name.local.as_str()) {
+        (DAV, "resourcetype") => principal_resourcetype(),
+        (DAV, "displayname") => text(
+            group
+                .display_name
+                .clone()
+                .unwrap_or_else(|| group.name.clone()),
+        ),
+        (DAV, "principal-URL") => Some(Value::Hrefs(vec![href])),
+        (DAV, "group-member-set") => {
+            let members = ctx.views.directory.members(domain, &group.name).ok()?;
+            Some(Value::Hrefs(
+                members
+                    .iter()
+                    .map(|m| match m {
+                        Member::User(login) => path::principal_href(&format!("{login}@{domain}")),
+                        Member::Group(g) => path::group_principal_href(&format!("{g}@{domain}")),
+                    })
+                    .collect(),
+            ))
+        }
+        (DAV, "group-membership") => memberships(ctx, domain, &Member::Group(group.name.clone())),
+        (CALDAV, "calendar-user-address-set") => addresses(group.email.as_deref(), href),
+        (CALDAV, "calendar-user-type") => text("GROUP"),
+        _ => None,
+    }
+}
+
+fn resource_prop(resource: &ResourceRecord, domain: &str, name: &QName) -> Option<Value> {
+    let href = path::resource_principal_href(&format!("{}@{domain}", resource.name));
+    match (name.ns.as_str(), name.local.as_str()) {
+        (DAV, "resourcetype") => principal_resourcetype(),
+        (DAV, "displayname") => text(
+            resource
+                .display_name
+                .clone()
+                .unwrap_or_else(|| resource.name.clone()),
+        ),
+        (DAV, "principal-URL") => Some(Value::Hrefs(vec![href])),
+        (DAV, "group-membership") => Some(Value::Hrefs(Vec::new())),
+        (CALDAV, "calendar-user-address-set") => addresses(resource.email.as_deref(), href),
+        (CALDAV, "calendar-user-type") => text(match resource.kind {
+            ResourceKind::Room => "ROOM",
+            ResourceKind::Equipment => "RESOURCE",
+        }),
+        _ => None,
+    }
+}
+
+/// `owner`: the owning principal; a directory has none.
+fn owner_of(place: &Place) -> Option<Value> {
+    (!place.is_directory()).then(|| Value::Hrefs(vec![path::principal_href(&place.owner)]))
+}
+
+/// The sharing properties (calendarserver-sharing) a collection has.
+fn sharing_names(place: &Place) -> Vec<(&'static str, &'static str)> {
+    if place.is_directory() {
+        Vec::new()
+    } else if place.is_bound() {
+        vec![(CALENDARSERVER, "invite"), (CALENDARSERVER, "shared-url")]
+    } else {
+        vec![
+            (CALENDARSERVER, "invite"),
+            (CALENDARSERVER, "allowed-sharing-modes"),
+        ]
+    }
+}
+
+/// A collection's resourcetype: `kind_element` plus `CS:shared-owner` on
+/// a shared collection of the requester's, `CS:shared` on a share.
+fn resourcetype(ctx: &Ctx<'_>, place: &Place, kind_element: Element) -> Vec<Element> {
+    let mut types = vec![el(DAV, "collection"), kind_element];
+    if place.is_bound() && !place.is_directory() {
+        types.push(el(CALENDARSERVER, "shared"));
+    } else if !place.is_bound() && place.grants(ctx.views).is_ok_and(|g| !g.is_empty()) {
+        types.push(el(CALENDARSERVER, "shared-owner"));
+    }
+    types
+}
+
+/// The calendarserver-sharing properties: `Some(value)` when `name` is
+/// one of them.
+fn sharing_prop(ctx: &Ctx<'_>, place: &Place, name: &QName) -> Option<Option<Value>> {
+    if name.ns != CALENDARSERVER || place.is_directory() {
+        return None;
+    }
+    match name.local.as_str() {
+        "invite" => Some(invite(ctx, place)),
+        "allowed-sharing-modes" if !place.is_bound() => Some(Some(Value::Elements(vec![el(
+            CALENDARSERVER,
+            "can-be-shared",
+        )]))),
+        "shared-url" if place.is_bound() => Some(Some(Value::Hrefs(vec![path::collection_href(
+            place.kind,
+            &place.owner,
+            &place.collection,
+        )]))),
+        _ => None,
+    }
+}
+
+/// `CS:invite`: who the collection is shared with, every grant accepted
+/// (reprise binds a share into the sharee's home at once).
+fn invite(ctx: &Ctx<'_>, place: &Place) -> Option<Value> {
+    let grants = place.grants(ctx.views).ok()?;
+    let users = grants
+        .iter()
+        .map(|(sharee, grant)| {
+            let href = match sharee {
+                events::payload::Sharee::User(p) => path::principal_href(p),
+                events::payload::Sharee::Group(g) => path::group_principal_href(g),
+            };
+            let access = match grant.access {
+                events::payload::Access::Read => "read",
+                events::payload::Access::ReadWrite => "read-write",
+            };
+            el_with(
+                CALENDARSERVER,
+                "user",
+                vec![
+                    Element {
+                        children: vec![Node::Text(href)],
+                        ..el(DAV, "href")
+                    },
+                    el(CALENDARSERVER, "invite-accepted"),
+                    el_with(CALENDARSERVER, "access", vec![el(CALENDARSERVER, access)]),
+                ],
+            )
+        })
+        .collect();
+    Some(Value::Elements(users))
+}
+
 fn calendar_prop(
     ctx: &Ctx<'_>,
+    place: &Place,
     record: &CollectionRecord<CalendarProps>,
     name: &QName,
-    me: String,
 ) -> Option<Value> {
     let p = &record.props;
     match (name.ns.as_str(), name.local.as_str()) {
-        (DAV, "resourcetype") => Some(Value::Elements(vec![
-            el(DAV, "collection"),
+        (DAV, "resourcetype") => Some(Value::Elements(resourcetype(
+            ctx,
+            place,
             el(CALDAV, "calendar"),
-        ])),
-        (DAV, "owner") => Some(Value::Hrefs(vec![me])),
+        ))),
+        (DAV, "owner") => owner_of(place),
         (DAV, "displayname") => p.display_name.clone().map(Value::Text),
         (CALDAV, "calendar-description") => p.description.clone().map(Value::Text),
         (APPLE_ICAL, "calendar-color") => p.color.clone().map(Value::Text),

@@ -6,6 +6,7 @@
 use super::files;
 use super::path::{self, DavPath, Kind};
 use super::resource::{self, Resource};
+use super::sharing::{self, Place, Rights};
 use super::{check_write_conditions, multistatus, rejected, Call, DavError, DavResult};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -53,28 +54,46 @@ fn uid_conflict(kind: Kind, href: String) -> DavError {
 
 /// [`written`] for an object write, naming the holder of a conflicting UID
 /// by the href a client sees.
-fn object_written(
-    outcome: Outcome,
-    kind: Kind,
-    principal: &str,
-    collection: &str,
-    created: bool,
-) -> DavResult<Response> {
+fn object_written(outcome: Outcome, place: &Place, created: bool) -> DavResult<Response> {
     match outcome {
         Outcome::Rejected {
             rejection: Rejection::UidConflict { href },
-        } => Err(uid_conflict(
-            kind,
-            path::object_href(kind, principal, collection, &href),
-        )),
+        } => Err(uid_conflict(place.kind, place.object_href(&href))),
         other => written(other, created),
     }
 }
 
+/// 403 with `DAV:need-privileges` (RFC 3744 §7.1.1).
+fn need_privileges() -> DavError {
+    DavError::precondition(StatusCode::FORBIDDEN, DAV, "need-privileges")
+}
+
+/// The collection a calendar or address-book path names, for a write of
+/// its members: 409 when there is none the requester may see (as for a
+/// missing parent, RFC 4918 §9.7.1), 403 when they may only read it.
+fn writable_place(call: &Call<'_>, kind: Kind, collection: &str) -> DavResult<Place> {
+    let place = sharing::resolve(&call.ctx(), kind, collection)?
+        .filter(|p| collection_exists(call, p).unwrap_or(false))
+        .ok_or_else(|| DavError::conflict(format!("no collection {collection}")))?;
+    if !place.may_write() {
+        return Err(need_privileges());
+    }
+    Ok(place)
+}
+
+fn collection_exists(call: &Call<'_>, place: &Place) -> DavResult<bool> {
+    let views = &call.engine.views;
+    Ok(match place.kind {
+        Kind::Calendar => place.calendar(views)?.is_some(),
+        Kind::AddressBook => place.address_book(views)?.is_some(),
+    })
+}
+
 pub async fn put(call: &mut Call<'_>) -> DavResult<Response> {
     match call.path.clone() {
-        DavPath::Object(kind, principal, collection, name) => {
-            put_object(call, kind, &principal, &collection, &name).await
+        DavPath::Object(kind, _, collection, name) => {
+            let place = writable_place(call, kind, &collection)?;
+            put_object(call, &place, &name).await
         }
         DavPath::File(principal, file) => files::put(call, &principal, &file).await,
         _ => Err(DavError::method_not_allowed(
@@ -149,63 +168,32 @@ fn check_content_type(call: &Call<'_>, kind: Kind) -> DavResult<()> {
 }
 
 /// Whether a calendar takes a component (address books take any card).
-fn accepts(
-    call: &Call<'_>,
-    kind: Kind,
-    principal: &str,
-    collection: &str,
-    component: Option<&str>,
-) -> DavResult<bool> {
-    Ok(match kind {
+fn accepts(call: &Call<'_>, place: &Place, component: Option<&str>) -> DavResult<bool> {
+    Ok(match place.kind {
         Kind::Calendar => {
-            let Some(record) = call
-                .engine
-                .views
-                .calendars
-                .collection(principal, collection)?
-            else {
-                return Err(DavError::conflict(format!("no calendar {collection}")));
+            let Some(record) = place.calendar(&call.engine.views)? else {
+                return Err(DavError::conflict(format!(
+                    "no calendar {}",
+                    place.collection
+                )));
             };
             let set = resource::calendar_components(&record.props);
             component.is_some_and(|c| set.iter().any(|s| s.eq_ignore_ascii_case(c)))
         }
-        Kind::AddressBook => {
-            if call
-                .engine
-                .views
-                .contacts
-                .collection(principal, collection)?
-                .is_none()
-            {
-                return Err(DavError::conflict(format!("no address book {collection}")));
-            }
-            true
-        }
+        Kind::AddressBook => true,
     })
 }
 
 fn object(
     call: &Call<'_>,
-    kind: Kind,
-    p: &str,
-    c: &str,
-    o: &str,
+    place: &Place,
+    name: &str,
 ) -> DavResult<Option<projections::calendars::ObjectRecord>> {
-    Ok(resource::object_record(&call.engine.views, kind, p, c, o)?)
+    Ok(place.object(&call.engine.views, name)?)
 }
 
-fn uid_holder(
-    call: &Call<'_>,
-    kind: Kind,
-    p: &str,
-    c: &str,
-    uid: &str,
-) -> DavResult<Option<String>> {
-    let views = &call.engine.views;
-    Ok(match kind {
-        Kind::Calendar => views.calendars.href_of_uid(p, c, uid)?,
-        Kind::AddressBook => views.contacts.href_of_uid(p, c, uid)?,
-    })
+fn uid_holder(call: &Call<'_>, place: &Place, uid: &str) -> DavResult<Option<String>> {
+    Ok(place.href_of_uid(&call.engine.views, uid)?)
 }
 
 fn put_payload(kind: Kind, collection: &str, href: &str, uid: String, body: String) -> Payload {
@@ -225,13 +213,8 @@ fn put_payload(kind: Kind, collection: &str, href: &str, uid: String, body: Stri
     }
 }
 
-async fn put_object(
-    call: &mut Call<'_>,
-    kind: Kind,
-    principal: &str,
-    collection: &str,
-    name: &str,
-) -> DavResult<Response> {
+async fn put_object(call: &mut Call<'_>, place: &Place, name: &str) -> DavResult<Response> {
+    let kind = place.kind;
     check_content_type(call, kind)?;
     let body = call
         .body(|| {
@@ -253,75 +236,75 @@ async fn put_object(
         )
     })?;
     let valid = validate(kind, &text)?;
-    if !accepts(
-        call,
-        kind,
-        principal,
-        collection,
-        valid.component.as_deref(),
-    )? {
+    if !accepts(call, place, valid.component.as_deref())? {
         return Err(DavError::precondition(
             StatusCode::FORBIDDEN,
             CALDAV,
             "supported-calendar-component",
         ));
     }
-    let existing = object(call, kind, principal, collection, name)?;
+    let existing = object(call, place, name)?;
     check_write_conditions(
         &call.headers,
         existing.as_ref().map(|o| o.etag()).as_deref(),
     )?;
-    if let Some(holder) = uid_holder(call, kind, principal, collection, &valid.uid)? {
+    if let Some(holder) = uid_holder(call, place, &valid.uid)? {
         if holder != name {
-            return Err(uid_conflict(
-                kind,
-                path::object_href(kind, principal, collection, &holder),
-            ));
+            return Err(uid_conflict(kind, place.object_href(&holder)));
         }
     }
     let expected = existing
         .as_ref()
         .map_or(AggregateVersion::ABSENT, |o| o.version);
-    let outcome = call
-        .submit(
-            put_payload(kind, collection, name, valid.uid, text),
-            expected,
-        )
-        .await?;
-    object_written(outcome, kind, principal, collection, existing.is_none())
+    let payload = put_payload(kind, &place.collection, name, valid.uid, text);
+    let outcome = call.submit_to(&place.owner, payload, expected).await?;
+    object_written(outcome, place, existing.is_none())
 }
 
 pub async fn delete(call: &mut Call<'_>) -> DavResult<Response> {
     match call.path.clone() {
-        DavPath::Object(kind, p, c, o) => {
-            let existing = object(call, kind, &p, &c, &o)?.ok_or_else(DavError::not_found)?;
+        DavPath::Object(kind, _, c, o) => {
+            let place = sharing::resolve(&call.ctx(), kind, &c)?.ok_or_else(DavError::not_found)?;
+            let existing = object(call, &place, &o)?.ok_or_else(DavError::not_found)?;
+            if !place.may_write() {
+                return Err(need_privileges());
+            }
             check_write_conditions(&call.headers, Some(&existing.etag()))?;
             let payload = match kind {
                 Kind::Calendar => Payload::CalendarObjectDeleted(CalendarObjectDeleted {
-                    calendar: c,
+                    calendar: place.collection.clone(),
                     href: o,
                 }),
                 Kind::AddressBook => Payload::ContactDeleted(ContactDeleted {
-                    address_book: c,
+                    address_book: place.collection.clone(),
                     href: o,
                 }),
             };
-            written(call.submit(payload, existing.version).await?, false)
+            let outcome = call
+                .submit_to(&place.owner, payload, existing.version)
+                .await?;
+            written(outcome, false)
         }
-        DavPath::Collection(kind, _, c) => {
+        DavPath::Collection(..) => {
             let resource =
                 resource::load(&call.ctx(), &call.path)?.ok_or_else(DavError::not_found)?;
-            let version = match &resource {
-                Resource::Calendar { record, .. } => record.version,
-                Resource::AddressBook { record, .. } => record.version,
+            let (place, version) = match &resource {
+                Resource::Calendar { place, record } => (place, record.version),
+                Resource::AddressBook { place, record } => (place, record.version),
                 _ => return Err(DavError::not_found()),
             };
+            if place.is_bound() {
+                return leave_share(call, place).await;
+            }
             check_write_conditions(&call.headers, Some(&format!("\"{version}\"")))?;
-            let payload = match kind {
-                Kind::Calendar => Payload::CalendarDeleted(CalendarDeleted { calendar: c }),
-                Kind::AddressBook => {
-                    Payload::AddressBookDeleted(AddressBookDeleted { address_book: c })
-                }
+            let collection = place.collection.clone();
+            let payload = match place.kind {
+                Kind::Calendar => Payload::CalendarDeleted(CalendarDeleted {
+                    calendar: collection,
+                }),
+                Kind::AddressBook => Payload::AddressBookDeleted(AddressBookDeleted {
+                    address_book: collection,
+                }),
             };
             written(call.submit(payload, version).await?, false)
         }
@@ -443,9 +426,14 @@ pub async fn proppatch(call: &mut Call<'_>) -> DavResult<Response> {
         }
     }
     let (payload, expected) = match &resource {
-        Resource::Calendar { name, record, .. } => {
+        Resource::Calendar { place, .. } | Resource::AddressBook { place, .. }
+            if place.rights != Rights::Owner =>
+        {
+            return Ok(answer(&|_| 403))
+        }
+        Resource::Calendar { place, record } => {
             let mut e = CalendarUpdated {
-                calendar: name.clone(),
+                calendar: place.collection.clone(),
                 dead,
                 ..CalendarUpdated::default()
             };
@@ -459,9 +447,9 @@ pub async fn proppatch(call: &mut Call<'_>) -> DavResult<Response> {
             }
             (Payload::CalendarUpdated(e), record.version)
         }
-        Resource::AddressBook { name, record, .. } => {
+        Resource::AddressBook { place, record } => {
             let mut e = AddressBookUpdated {
-                address_book: name.clone(),
+                address_book: place.collection.clone(),
                 dead,
                 ..AddressBookUpdated::default()
             };
@@ -576,6 +564,11 @@ pub async fn mkcol(call: &mut Call<'_>, method: &str) -> DavResult<Response> {
             "this collection already exists",
         ));
     }
+    if sharing::parse_bound(&collection).is_some() {
+        return Err(DavError::forbidden(
+            "collection names with an '@' are kept for shared collections",
+        ));
+    }
     let wanted = match kind {
         Kind::Calendar => QName::new(CALDAV, "calendar"),
         Kind::AddressBook => QName::new(CARDDAV, "addressbook"),
@@ -640,8 +633,11 @@ pub fn overwrite(call: &Call<'_>) -> bool {
 pub async fn copy_move(call: &mut Call<'_>, moving: bool) -> DavResult<Response> {
     let dest = destination(call)?;
     match (call.path.clone(), dest) {
-        (DavPath::Object(k1, p, c1, o1), DavPath::Object(k2, _, c2, o2)) if k1 == k2 => {
-            copy_move_object(call, moving, k1, &p, (&c1, &o1), (&c2, &o2)).await
+        (DavPath::Object(k1, _, c1, o1), DavPath::Object(k2, _, c2, o2)) if k1 == k2 => {
+            let ctx = call.ctx();
+            let from = sharing::resolve(&ctx, k1, &c1)?.ok_or_else(DavError::not_found)?;
+            let to = writable_place(call, k2, &c2)?;
+            copy_move_object(call, moving, (&from, &o1), (&to, &o2)).await
         }
         (DavPath::File(p, from), DavPath::File(_, to)) => {
             files::copy_move(call, moving, &p, &from, &to).await
@@ -658,24 +654,34 @@ pub async fn copy_move(call: &mut Call<'_>, moving: bool) -> DavResult<Response>
 async fn copy_move_object(
     call: &mut Call<'_>,
     moving: bool,
-    kind: Kind,
-    p: &str,
-    (c1, o1): (&str, &str),
-    (c2, o2): (&str, &str),
+    (from, o1): (&Place, &str),
+    (to, o2): (&Place, &str),
 ) -> DavResult<Response> {
-    let source = object(call, kind, p, c1, o1)?.ok_or_else(DavError::not_found)?;
+    let kind = from.kind;
+    let source = object(call, from, o1)?.ok_or_else(DavError::not_found)?;
     check_write_conditions(&call.headers, Some(&source.etag()))?;
-    if (c1, o1) == (c2, o2) {
+    if moving && !from.may_write() {
+        return Err(need_privileges());
+    }
+    // One event moves a resource, and one event lives in one owner's
+    // partition: between owners, a client copies and then deletes.
+    if moving && from.owner != to.owner {
+        return Err(DavError::forbidden(
+            "MOVE between collections of different owners is not atomic here; COPY, then DELETE",
+        ));
+    }
+    let (c1, c2) = (from.collection.as_str(), to.collection.as_str());
+    if from.owner == to.owner && (c1, o1) == (c2, o2) {
         return Err(DavError::forbidden("source and destination are the same"));
     }
-    if !accepts(call, kind, p, c2, source.component.as_deref())? {
+    if !accepts(call, to, source.component.as_deref())? {
         return Err(DavError::precondition(
             StatusCode::FORBIDDEN,
             CALDAV,
             "supported-calendar-component",
         ));
     }
-    let replaced = object(call, kind, p, c2, o2)?;
+    let replaced = object(call, to, o2)?;
     let overwrite = overwrite(call);
     if replaced.is_some() && !overwrite {
         return Err(DavError::status(
@@ -683,10 +689,10 @@ async fn copy_move_object(
             "the destination exists and Overwrite is F",
         ));
     }
-    if let Some(holder) = uid_holder(call, kind, p, c2, &source.uid)? {
+    if let Some(holder) = uid_holder(call, to, &source.uid)? {
         let leaving = moving && c1 == c2 && holder == o1;
         if holder != o2 && !leaving {
-            return Err(uid_conflict(kind, path::object_href(kind, p, c2, &holder)));
+            return Err(uid_conflict(kind, to.object_href(&holder)));
         }
     }
     let (payload, expected) = if moving {
@@ -716,6 +722,43 @@ async fn copy_move_object(
             expected,
         )
     };
-    let outcome = call.submit(payload, expected).await?;
-    object_written(outcome, kind, p, c2, replaced.is_none())
+    let outcome = call.submit_to(&to.owner, payload, expected).await?;
+    object_written(outcome, to, replaced.is_none())
+}
+
+/// DELETE of a shared collection in the sharee's home: the sharee leaves
+/// the share (their own grant is withdrawn, in the owner's partition).
+/// A share through a group is the group's; the directory does not bind
+/// it, so it cannot be left alone.
+async fn leave_share(call: &Call<'_>, place: &Place) -> DavResult<Response> {
+    if place.is_directory() {
+        return Err(need_privileges());
+    }
+    let me = events::payload::Sharee::User(call.principal.clone());
+    let views = &call.engine.views;
+    let direct = match place.kind {
+        Kind::Calendar => views
+            .calendars
+            .grant(&place.owner, &place.collection, &me)?,
+        Kind::AddressBook => views.contacts.grant(&place.owner, &place.collection, &me)?,
+    };
+    if direct.is_none() {
+        return Err(DavError::forbidden(
+            "this collection is shared with a group of yours; its owner can withdraw it",
+        ));
+    }
+    let collection = place.collection.clone();
+    let payload = match place.kind {
+        Kind::Calendar => Payload::CalendarUnshared(CalendarUnshared {
+            calendar: collection,
+            sharee: me,
+        }),
+        Kind::AddressBook => Payload::AddressBookUnshared(AddressBookUnshared {
+            address_book: collection,
+            sharee: me,
+        }),
+    };
+    // Leaving expects nothing of the collection: its version is the owner's.
+    let event = events::EventEnvelope::now(place.owner.clone(), call.principal.clone(), payload);
+    written(call.submit_event(event).await?, false)
 }
