@@ -13,6 +13,7 @@ pub mod logwire;
 pub mod rebuild;
 pub mod remote;
 pub mod serve;
+pub mod shares;
 pub mod status;
 pub mod synthetic;
 pub mod users;

@@ -19,7 +19,10 @@ mod requests;
 mod tree;
 mod writer;
 
-pub use requests::{parse_mkcalendar, parse_mkcol, parse_propfind, parse_proppatch, parse_report};
+pub use requests::{
+    parse_mkcalendar, parse_mkcol, parse_principal_property_search, parse_propfind,
+    parse_proppatch, parse_report, parse_share,
+};
 pub use tree::parse;
 pub use writer::{escape, escape_attr, reason_phrase, write_error, write_multistatus};
 
@@ -197,6 +200,47 @@ pub enum PropertyUpdate {
 pub struct MkcolRequest {
     pub resourcetype: Vec<QName>,
     pub set: Vec<Element>,
+}
+
+/// A calendarserver-sharing `CS:share` body (POST to a collection):
+/// sharees to grant (by href: `mailto:` or a principal URL) with their
+/// access, and sharees to remove.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShareRequest {
+    pub set: Vec<ShareSet>,
+    pub remove: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShareSet {
+    pub href: String,
+    pub read_write: bool,
+}
+
+/// How a `principal-property-search` match compares (RFC 3744 §9.4 says
+/// substring; Apple and others send `match-type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchType {
+    Contains,
+    StartsWith,
+    Equals,
+}
+
+/// One `property-search`: a text to find in any of some properties.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PropertySearch {
+    pub props: Vec<QName>,
+    pub text: String,
+    pub match_type: MatchType,
+}
+
+/// RFC 3744 §9.4 `principal-property-search`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrincipalSearch {
+    pub searches: Vec<PropertySearch>,
+    /// `test="anyof"`; the default is allof.
+    pub any: bool,
+    pub props: PropRequest,
 }
 
 /// A REPORT body.

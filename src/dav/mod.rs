@@ -12,9 +12,11 @@ mod cache;
 mod error;
 mod files;
 pub mod path;
+mod principals;
 mod read;
 mod resource;
-mod sharing;
+mod share;
+pub(crate) mod sharing;
 mod write;
 
 pub use error::{DavError, DavResult};
@@ -34,10 +36,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Methods a client may use; OPTIONS says so in `Allow`.
-const ALLOW: &str =
-    "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
+const ALLOW: &str = "OPTIONS, GET, HEAD, POST, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
 /// Only what is implemented: no class 2 without LOCK.
-const DAV_CLASSES: &str = "1, 3, calendar-access, addressbook, extended-mkcol";
+const DAV_CLASSES: &str =
+    "1, 3, calendar-access, addressbook, extended-mkcol, calendarserver-sharing";
 /// Default for `--max-resource-size`.
 pub const DEFAULT_MAX_RESOURCE_SIZE: u64 = 10 * 1024 * 1024;
 /// How long a writer waits for the log and its projection before 503.
@@ -370,6 +372,7 @@ impl Dav {
             "PUT" => write::put(&mut call).await,
             "DELETE" => write::delete(&mut call).await,
             "COPY" | "MOVE" => write::copy_move(&mut call, parts.method == "MOVE").await,
+            "POST" => share::post(&mut call).await,
             other => Err(DavError::method_not_allowed(format!(
                 "{other} is not supported"
             ))),

@@ -3,6 +3,7 @@
 
 use super::cache::{self, CacheKey};
 use super::path::{self, DavPath, Kind};
+use super::principals;
 use super::resource::{self, Ctx, Resource, SyncToken};
 use super::sharing::Place;
 use super::{multistatus, not_modified, Call, DavError, DavResult, Depth, QueryLimits};
@@ -157,6 +158,17 @@ pub async fn report(call: &mut Call<'_>) -> DavResult<Response> {
                 addressbook_query(&call.ctx(), &resource, &query)
             })
         }
+        Report::Other(root) if root.is(DAV, "principal-property-search") => {
+            let search = xml::parse_principal_property_search(&root)
+                .map_err(|e| DavError::bad_request(e.to_string()))?;
+            Ok(multistatus(principals::search(&call.ctx(), &search)?))
+        }
+        Report::Other(root) if root.is(DAV, "principal-search-property-set") => Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+            principals::search_property_set(),
+        )
+            .into_response()),
         Report::Other(root) => {
             tracing::debug!(report = %root.name, "unsupported report");
             Err(DavError::unsupported_report())

@@ -38,7 +38,7 @@ pub enum Resource {
         group: Box<GroupRecord>,
         domain: String,
     },
-    ResourcePrincipal {
+    Facility {
         resource: Box<ResourceRecord>,
         domain: String,
     },
@@ -182,7 +182,7 @@ pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
                 .resources(domain)?
                 .into_iter()
                 .find(|record| record.name == name)
-                .map(|record| Resource::ResourcePrincipal {
+                .map(|record| Resource::Facility {
                     resource: Box::new(record),
                     domain: domain.to_string(),
                 }),
@@ -316,7 +316,7 @@ pub fn members(ctx: &Ctx<'_>, resource: &Resource) -> DavResult<Vec<Resource>> {
                         .directory
                         .resources(domain)?
                         .into_iter()
-                        .map(|resource| Resource::ResourcePrincipal {
+                        .map(|resource| Resource::Facility {
                             resource: Box::new(resource),
                             domain: domain.to_string(),
                         })
@@ -349,7 +349,7 @@ pub fn members(ctx: &Ctx<'_>, resource: &Resource) -> DavResult<Vec<Resource>> {
             .collect(),
         Resource::Principal { .. }
         | Resource::GroupPrincipal { .. }
-        | Resource::ResourcePrincipal { .. }
+        | Resource::Facility { .. }
         | Resource::Object { .. }
         | Resource::File { .. } => Vec::new(),
     })
@@ -435,6 +435,10 @@ const CALENDAR_REPORTS: &[(&str, &str)] = &[
     (CALDAV, "free-busy-query"),
     (DAV, "sync-collection"),
 ];
+const PRINCIPAL_REPORTS: &[(&str, &str)] = &[
+    (DAV, "principal-property-search"),
+    (DAV, "principal-search-property-set"),
+];
 const ADDRESSBOOK_REPORTS: &[(&str, &str)] = &[
     (CARDDAV, "addressbook-multiget"),
     (CARDDAV, "addressbook-query"),
@@ -490,7 +494,7 @@ impl Resource {
             Resource::GroupPrincipal { group, domain } => {
                 path::group_principal_href(&format!("{}@{domain}", group.name))
             }
-            Resource::ResourcePrincipal { resource, domain } => {
+            Resource::Facility { resource, domain } => {
                 path::resource_principal_href(&format!("{}@{domain}", resource.name))
             }
             Resource::Home {
@@ -507,16 +511,6 @@ impl Resource {
         }
     }
 
-    /// Where a calendar, an address book or an object is.
-    pub fn place(&self) -> Option<&Place> {
-        match self {
-            Resource::Calendar { place, .. }
-            | Resource::AddressBook { place, .. }
-            | Resource::Object { place, .. } => Some(place),
-            _ => None,
-        }
-    }
-
     /// What the requester may do with this resource.
     pub fn rights(&self, ctx: &Ctx<'_>) -> Rights {
         match self {
@@ -526,7 +520,7 @@ impl Resource {
             Resource::Principal { user } if user.principal() == ctx.principal => Rights::Owner,
             Resource::Principal { .. }
             | Resource::GroupPrincipal { .. }
-            | Resource::ResourcePrincipal { .. } => Rights::Read,
+            | Resource::Facility { .. } => Rights::Read,
             _ => Rights::Owner,
         }
     }
@@ -555,6 +549,7 @@ impl Resource {
         match self {
             Resource::Plain { .. } => {}
             Resource::Principal { .. } => names.extend([
+                (DAV, "supported-report-set"),
                 (DAV, "displayname"),
                 (DAV, "principal-URL"),
                 (DAV, "principal-collection-set"),
@@ -566,6 +561,7 @@ impl Resource {
                 (CALENDARSERVER, "email-address-set"),
             ]),
             Resource::GroupPrincipal { .. } => names.extend([
+                (DAV, "supported-report-set"),
                 (DAV, "displayname"),
                 (DAV, "principal-URL"),
                 (DAV, "principal-collection-set"),
@@ -574,7 +570,8 @@ impl Resource {
                 (CALDAV, "calendar-user-address-set"),
                 (CALDAV, "calendar-user-type"),
             ]),
-            Resource::ResourcePrincipal { .. } => names.extend([
+            Resource::Facility { .. } => names.extend([
+                (DAV, "supported-report-set"),
                 (DAV, "displayname"),
                 (DAV, "principal-URL"),
                 (DAV, "principal-collection-set"),
@@ -681,6 +678,15 @@ impl Resource {
                 _ => {}
             }
         }
+        let principal = matches!(
+            self,
+            Resource::Principal { .. }
+                | Resource::GroupPrincipal { .. }
+                | Resource::Facility { .. }
+        );
+        if principal && name.is(DAV, "supported-report-set") {
+            return Some(reports(PRINCIPAL_REPORTS));
+        }
         match self {
             Resource::Plain { .. } => match (name.ns.as_str(), name.local.as_str()) {
                 (DAV, "resourcetype") => Some(Value::Elements(vec![el(DAV, "collection")])),
@@ -688,9 +694,7 @@ impl Resource {
             },
             Resource::Principal { user } => principal_prop(ctx, user, name),
             Resource::GroupPrincipal { group, domain } => group_prop(ctx, group, domain, name),
-            Resource::ResourcePrincipal { resource, domain } => {
-                resource_prop(resource, domain, name)
-            }
+            Resource::Facility { resource, domain } => resource_prop(resource, domain, name),
             Resource::Home { kind, tag, .. } => match (name.ns.as_str(), name.local.as_str()) {
                 (DAV, "resourcetype") => Some(Value::Elements(vec![el(DAV, "collection")])),
                 (DAV, "owner") => Some(Value::Hrefs(vec![me()])),

@@ -7,8 +7,9 @@
 
 use super::tree::is_xml_whitespace;
 use super::{
-    parse, Element, MkcolRequest, Node, PropRequest, PropertyUpdate, QName, Report, XmlError,
-    CALDAV, CARDDAV, DAV,
+    parse, Element, MatchType, MkcolRequest, Node, PrincipalSearch, PropRequest, PropertySearch,
+    PropertyUpdate, QName, Report, ShareRequest, ShareSet, XmlError, CALDAV, CALENDARSERVER,
+    CARDDAV, DAV,
 };
 
 /// What a PROPFIND asks for (RFC 4918 §9.1): an empty (or blank) body is
@@ -195,6 +196,81 @@ fn prop_request(parent: &Element) -> Result<Option<PropRequest>, XmlError> {
 
 /// The property elements of a `set` or `remove`: the children of its
 /// `<D:prop>` (RFC 4918 has exactly one; all are taken).
+/// calendarserver-sharing `<CS:share>`: `<CS:set>` with a `DAV:href` and
+/// `<CS:read/>` or `<CS:read-write/>`, `<CS:remove>` with a `DAV:href`.
+/// Common names and summaries are accepted and ignored.
+pub fn parse_share(body: &[u8]) -> Result<ShareRequest, XmlError> {
+    let root = parse(body)?;
+    expect_root(&root, CALENDARSERVER, "share")?;
+    let href = |e: &Element| -> Result<String, XmlError> {
+        let href = e
+            .child(DAV, "href")
+            .map(|h| trim(&h.text()).to_string())
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| unexpected(format!("{} without DAV:href", e.name)))?;
+        Ok(href)
+    };
+    let mut request = ShareRequest::default();
+    for e in root.elements() {
+        if e.is(CALENDARSERVER, "set") {
+            let read_write = e.child(CALENDARSERVER, "read-write").is_some();
+            if !read_write && e.child(CALENDARSERVER, "read").is_none() {
+                return Err(unexpected("CS:set needs CS:read or CS:read-write"));
+            }
+            request.set.push(ShareSet {
+                href: href(e)?,
+                read_write,
+            });
+        } else if e.is(CALENDARSERVER, "remove") {
+            request.remove.push(href(e)?);
+        }
+    }
+    if request.set.is_empty() && request.remove.is_empty() {
+        return Err(unexpected("CS:share sets and removes nothing"));
+    }
+    Ok(request)
+}
+
+/// RFC 3744 §9.4. Each `property-search` needs a `DAV:prop` with at least
+/// one property and a non-empty `DAV:match`.
+pub fn parse_principal_property_search(root: &Element) -> Result<PrincipalSearch, XmlError> {
+    expect_root(root, DAV, "principal-property-search")?;
+    let mut searches = Vec::new();
+    for search in root.elements().filter(|e| e.is(DAV, "property-search")) {
+        let props: Vec<QName> = search
+            .child(DAV, "prop")
+            .map(child_names)
+            .unwrap_or_default();
+        let matching = search
+            .child(DAV, "match")
+            .ok_or_else(|| unexpected("property-search without DAV:match"))?;
+        let text = trim(&matching.text()).to_string();
+        if props.is_empty() || text.is_empty() {
+            return Err(unexpected("property-search needs properties and a text"));
+        }
+        let match_type = match matching.attr("", "match-type") {
+            Some("starts-with") => MatchType::StartsWith,
+            Some("equals") => MatchType::Equals,
+            _ => MatchType::Contains,
+        };
+        searches.push(PropertySearch {
+            props,
+            text,
+            match_type,
+        });
+    }
+    if searches.is_empty() {
+        return Err(unexpected(
+            "principal-property-search without property-search",
+        ));
+    }
+    Ok(PrincipalSearch {
+        searches,
+        any: root.attr("", "test") == Some("anyof"),
+        props: prop_request(root)?.unwrap_or(PropRequest::Prop(Vec::new())),
+    })
+}
+
 fn properties(instruction: Element) -> Result<impl Iterator<Item = Element>, XmlError> {
     let name = instruction.name.clone();
     let mut props = into_elements(instruction)

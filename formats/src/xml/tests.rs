@@ -1488,3 +1488,72 @@ fn calendar_multiget_keeps_a_narrowing_calendar_data() {
     assert!(data.is(CALDAV, "calendar-data"));
     assert!(data.elements().any(|e| e.is(CALDAV, "expand")));
 }
+
+#[test]
+fn share_requests_name_sharees_and_their_access() {
+    let body = br#"<?xml version="1.0" encoding="utf-8"?>
+<CS:share xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">
+  <CS:set><D:href>mailto:bob@example.com</D:href><CS:common-name>Bob</CS:common-name>
+    <CS:summary>Work</CS:summary><CS:read-write/></CS:set>
+  <CS:set><D:href> /dav/principals/groups/team@example.com/ </D:href><CS:read/></CS:set>
+  <CS:remove><D:href>mailto:carol@example.com</D:href></CS:remove>
+</CS:share>"#;
+    let request = parse_share(body).unwrap();
+    assert_eq!(
+        request.set,
+        vec![
+            ShareSet {
+                href: "mailto:bob@example.com".into(),
+                read_write: true
+            },
+            ShareSet {
+                href: "/dav/principals/groups/team@example.com/".into(),
+                read_write: false
+            },
+        ]
+    );
+    assert_eq!(request.remove, vec!["mailto:carol@example.com".to_string()]);
+    for bad in [
+        &br#"<CS:share xmlns:CS="http://calendarserver.org/ns/"/>"#[..],
+        br#"<CS:share xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"><CS:set><D:href>x</D:href></CS:set></CS:share>"#,
+        br#"<CS:share xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"><CS:remove/></CS:share>"#,
+        br#"<D:share xmlns:D="DAV:"/>"#,
+    ] {
+        assert!(parse_share(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+    }
+}
+
+#[test]
+fn principal_property_searches_keep_their_test_match_types_and_props() {
+    let root = parse(
+        br#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" test="anyof">
+  <D:property-search><D:prop><D:displayname/></D:prop><D:match match-type="starts-with">Ali</D:match></D:property-search>
+  <D:property-search><D:prop><C:calendar-user-address-set/></D:prop><D:match>example</D:match></D:property-search>
+  <D:prop><D:displayname/><C:calendar-user-type/></D:prop>
+  <D:apply-to-principal-collection-set/>
+</D:principal-property-search>"#,
+    )
+    .unwrap();
+    let search = parse_principal_property_search(&root).unwrap();
+    assert!(search.any);
+    assert_eq!(search.searches.len(), 2);
+    assert_eq!(search.searches[0].match_type, MatchType::StartsWith);
+    assert_eq!(search.searches[0].text, "Ali");
+    assert_eq!(
+        search.searches[1].props,
+        vec![QName::new(CALDAV, "calendar-user-address-set")]
+    );
+    assert_eq!(search.searches[1].match_type, MatchType::Contains);
+    assert_eq!(
+        search.props,
+        PropRequest::Prop(vec![
+            QName::dav("displayname"),
+            QName::new(CALDAV, "calendar-user-type")
+        ])
+    );
+    let empty = parse(
+        br#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:prop><D:displayname/></D:prop><D:match> </D:match></D:property-search></D:principal-property-search>"#,
+    )
+    .unwrap();
+    assert!(parse_principal_property_search(&empty).is_err());
+}

@@ -1,0 +1,277 @@
+//! Granting and withdrawing shares of calendars and address books, for
+//! both the DAV `CS:share` POST and the admin API / `reprise share`.
+//!
+//! Sharees are named the way clients and operators name them (`mailto:`
+//! addresses, principal URLs, `login@domain`, `group:name@domain`) and
+//! resolved against the directory before anything is appended, so an
+//! unknown sharee, a share with oneself or with another domain appends
+//! nothing. The grant carries the sharee's creation version: a later user
+//! or group of the same name does not inherit it.
+
+use crate::dav::path::{href_path, DavPath, Kind};
+use crate::engine::{Engine, SubmitError};
+use events::payload::{
+    Access, AddressBookShared, AddressBookUnshared, CalendarShared, CalendarUnshared, Sharee,
+};
+use events::{AggregateVersion, EventEnvelope, Payload};
+use projections::directory::DirectoryView;
+use projections::{Outcome, StoreError};
+use serde::{Deserialize, Serialize};
+
+/// How many sharees one request may change.
+pub const MAX_CHANGES: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShareError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    UnknownSharee(String),
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Unavailable(#[from] SubmitError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A grant as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareSummary {
+    /// `user:login@domain` or `group:name@domain`.
+    pub sharee: String,
+    pub access: Access,
+}
+
+pub fn sharee_label(sharee: &Sharee) -> String {
+    match sharee {
+        Sharee::User(p) => format!("user:{p}"),
+        Sharee::Group(g) => format!("group:{g}"),
+    }
+}
+
+/// Finds the sharee a name designates, in `domain` only: `mailto:email`
+/// (a user's or a group's), a principal URL (`/dav/principals/...`,
+/// absolute or not), `user:login@domain`, `group:name@domain`, or a bare
+/// `login@domain` / email.
+pub fn find_sharee(
+    directory: &DirectoryView,
+    domain: &str,
+    name: &str,
+) -> Result<(Sharee, AggregateVersion), ShareError> {
+    let name = name.trim();
+    let unknown = || ShareError::UnknownSharee(format!("no user or group {name:?} in {domain}"));
+    let elsewhere = || {
+        ShareError::NotAllowed(format!(
+            "{name:?} is not in {domain}; collections are shared within their domain"
+        ))
+    };
+    let user = |login: &str, d: &str| -> Result<(Sharee, AggregateVersion), ShareError> {
+        if d != domain {
+            return Err(elsewhere());
+        }
+        let record = directory.user(d, login)?.ok_or_else(unknown)?;
+        Ok((Sharee::User(record.principal()), record.created))
+    };
+    let group = |group: &str, d: &str| -> Result<(Sharee, AggregateVersion), ShareError> {
+        if d != domain {
+            return Err(elsewhere());
+        }
+        let record = directory.group(d, group)?.ok_or_else(unknown)?;
+        Ok((Sharee::Group(format!("{group}@{d}")), record.created))
+    };
+    let split = |s: &str| {
+        s.rsplit_once('@')
+            .map(|(a, d)| (a.to_string(), d.to_lowercase()))
+    };
+    if let Some(rest) = name.strip_prefix("group:") {
+        let (g, d) = split(rest).ok_or_else(unknown)?;
+        return group(&g, &d);
+    }
+    if let Some(rest) = name.strip_prefix("user:") {
+        let (l, d) = split(rest).ok_or_else(unknown)?;
+        return user(&l, &d);
+    }
+    if name.starts_with('/') || name.starts_with("http://") || name.starts_with("https://") {
+        return match DavPath::parse(href_path(name)) {
+            Ok(DavPath::Principal(p)) => {
+                let (l, d) = split(&p).ok_or_else(unknown)?;
+                user(&l, &d)
+            }
+            Ok(DavPath::GroupPrincipal(g)) => {
+                let (g, d) = split(&g).ok_or_else(unknown)?;
+                group(&g, &d)
+            }
+            _ => Err(unknown()),
+        };
+    }
+    let address = name
+        .strip_prefix("mailto:")
+        .or_else(|| name.strip_prefix("MAILTO:"))
+        .unwrap_or(name);
+    let (local, d) = split(address).ok_or_else(unknown)?;
+    if d != domain {
+        return Err(elsewhere());
+    }
+    if let Some(record) = directory.user(&d, &local)? {
+        return Ok((Sharee::User(record.principal()), record.created));
+    }
+    let lowered = address.to_lowercase();
+    if let Some(record) = directory
+        .users(Some(&d))?
+        .into_iter()
+        .find(|u| u.email.to_lowercase() == lowered)
+    {
+        return Ok((Sharee::User(record.principal()), record.created));
+    }
+    if let Some(record) = directory.groups(&d)?.into_iter().find(|g| {
+        g.email
+            .as_deref()
+            .is_some_and(|e| e.to_lowercase() == lowered)
+    }) {
+        return Ok((
+            Sharee::Group(format!("{}@{d}", record.name)),
+            record.created,
+        ));
+    }
+    Err(unknown())
+}
+
+/// One change of a collection's grants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShareChange {
+    Grant {
+        sharee: Sharee,
+        since: AggregateVersion,
+        access: Access,
+    },
+    Revoke(Sharee),
+}
+
+/// Appends the changes to `owner`'s `collection` as one batch in the
+/// owner's partition, in order, and checks every outcome. The caller has
+/// checked that the requester owns the collection (or is an admin).
+pub async fn change(
+    engine: &Engine,
+    kind: Kind,
+    owner: &str,
+    collection: &str,
+    changes: Vec<ShareChange>,
+    actor: &str,
+) -> Result<(), ShareError> {
+    if changes.is_empty() {
+        return Err(ShareError::Invalid("no sharee to grant or revoke".into()));
+    }
+    if changes.len() > MAX_CHANGES {
+        return Err(ShareError::Invalid(format!(
+            "at most {MAX_CHANGES} sharees per request"
+        )));
+    }
+    let views = &engine.views;
+    let (exists, grants) = match kind {
+        Kind::Calendar => (
+            views.calendars.collection(owner, collection)?.is_some(),
+            views.calendars.grants(owner, collection)?,
+        ),
+        Kind::AddressBook => (
+            views.contacts.collection(owner, collection)?.is_some(),
+            views.contacts.grants(owner, collection)?,
+        ),
+    };
+    if !exists {
+        return Err(ShareError::NotFound(format!(
+            "{owner} has no {} {collection}",
+            noun(kind)
+        )));
+    }
+    let mut events = Vec::with_capacity(changes.len());
+    for change in changes {
+        let payload = match change {
+            ShareChange::Grant { sharee, .. } if sharee == Sharee::User(owner.to_string()) => {
+                return Err(ShareError::NotAllowed(
+                    "a collection cannot be shared with its owner".into(),
+                ))
+            }
+            ShareChange::Grant {
+                sharee,
+                since,
+                access,
+            } => match kind {
+                Kind::Calendar => Payload::CalendarShared(CalendarShared {
+                    calendar: collection.to_string(),
+                    sharee,
+                    sharee_since: since,
+                    access,
+                }),
+                Kind::AddressBook => Payload::AddressBookShared(AddressBookShared {
+                    address_book: collection.to_string(),
+                    sharee,
+                    sharee_since: since,
+                    access,
+                }),
+            },
+            // Revoking what is not granted is already done.
+            ShareChange::Revoke(sharee) if !grants.iter().any(|(s, _)| *s == sharee) => continue,
+            ShareChange::Revoke(sharee) => match kind {
+                Kind::Calendar => Payload::CalendarUnshared(CalendarUnshared {
+                    calendar: collection.to_string(),
+                    sharee,
+                }),
+                Kind::AddressBook => Payload::AddressBookUnshared(AddressBookUnshared {
+                    address_book: collection.to_string(),
+                    sharee,
+                }),
+            },
+        };
+        events.push(EventEnvelope::now(owner, actor, payload));
+    }
+    if events.is_empty() {
+        return Ok(());
+    }
+    let correlation = events[0].correlation_id;
+    let events = events
+        .into_iter()
+        .map(|e| e.with_correlation(correlation))
+        .collect();
+    for outcome in engine.submit(events).await? {
+        match outcome {
+            Outcome::Applied { .. } => {}
+            Outcome::Rejected { rejection } => {
+                return Err(ShareError::Conflict(rejection.to_string()))
+            }
+            Outcome::Quarantined { reason } => return Err(ShareError::Invalid(reason)),
+        }
+    }
+    Ok(())
+}
+
+/// The grants of a collection, as the API shows them.
+pub fn list(
+    engine: &Engine,
+    kind: Kind,
+    owner: &str,
+    collection: &str,
+) -> Result<Vec<ShareSummary>, ShareError> {
+    let grants = match kind {
+        Kind::Calendar => engine.views.calendars.grants(owner, collection)?,
+        Kind::AddressBook => engine.views.contacts.grants(owner, collection)?,
+    };
+    Ok(grants
+        .iter()
+        .map(|(sharee, grant)| ShareSummary {
+            sharee: sharee_label(sharee),
+            access: grant.access,
+        })
+        .collect())
+}
+
+fn noun(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Calendar => "calendar",
+        Kind::AddressBook => "address book",
+    }
+}
