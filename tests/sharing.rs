@@ -1,0 +1,346 @@
+//! Sharing calendars and address books over DAV (calendarserver-sharing's
+//! `CS:share` POST), seen from the owner and the sharee, against a running
+//! `reprise serve`.
+
+mod common;
+
+use common::cmd::ok;
+use common::http::{Dav, Reply};
+use common::server::TestServer;
+
+const ALICE_WORK: &str = "/dav/calendars/alice@example.com/work/";
+const BOB_HOME: &str = "/dav/calendars/bob@example.com/";
+/// Alice's `work` calendar as Bob sees it, bound into his home.
+const BOB_WORK: &str = "/dav/calendars/bob@example.com/work@alice@example.com/";
+
+fn assert_status(reply: &Reply, status: u16) {
+    assert_eq!(reply.status, status, "{reply:#?}");
+}
+
+fn log_records(server: &TestServer) -> u64 {
+    let mut cmd = server.command();
+    cmd.args(["--server", &server.url, "log", "stats", "--json"]);
+    let text = ok(cmd, "");
+    let json = &text[text.find('[').expect("JSON")..];
+    let stats: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+    stats.iter().map(|s| s["count"].as_u64().unwrap()).sum()
+}
+
+fn add_user(server: &TestServer, login: &str, email: &str, extra: &[&str]) {
+    let mut cmd = server.command();
+    cmd.args([
+        "--server",
+        &server.url,
+        "user",
+        "add",
+        login,
+        "--email",
+        email,
+    ])
+    .args(extra)
+    .arg("--password-stdin");
+    ok(cmd, &format!("{login}-secret\n"));
+}
+
+fn share(sharee: &str, access: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<CS:share xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">
+  <CS:set><D:href>{sharee}</D:href><CS:summary>Work</CS:summary><CS:{access}/></CS:set>
+</CS:share>"#
+    )
+}
+
+fn unshare(sharee: &str) -> String {
+    format!(
+        r#"<CS:share xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">
+  <CS:remove><D:href>{sharee}</D:href></CS:remove></CS:share>"#
+    )
+}
+
+fn post(dav: &Dav, path: &str, body: &str) -> Reply {
+    dav.request(
+        "POST",
+        path,
+        &[("Content-Type", "application/xml; charset=utf-8")],
+        body,
+    )
+}
+
+const PROPS: &str = r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/">
+  <prop><resourcetype/><owner/><current-user-privilege-set/><CS:getctag/><sync-token/><CS:invite/><displayname/></prop></propfind>"#;
+
+/// The `<d:response>` of `href` in a multistatus.
+fn response_for<'a>(body: &'a str, href: &str) -> Option<&'a str> {
+    let at = body.find(&format!("<d:href>{href}</d:href>"))?;
+    let end = body[at..]
+        .find("</d:response>")
+        .map_or(body.len(), |e| at + e);
+    Some(&body[at..end])
+}
+
+fn text_of<'a>(response: &'a str, tag: &str) -> &'a str {
+    let open = format!("<{tag}>");
+    let start = response
+        .find(&open)
+        .unwrap_or_else(|| panic!("{tag} in {response}"))
+        + open.len();
+    let end = response[start..].find('<').unwrap() + start;
+    &response[start..end]
+}
+
+#[test]
+fn an_owner_shares_a_calendar_and_the_sharee_reads_and_writes_it_in_their_own_home() {
+    let server = TestServer::start();
+    let alice = Dav::new(server.port, "alice", "alice-secret");
+    let bob = Dav::new(server.port, "bob", "bob-secret");
+    add_user(&server, "dave", "dave@other.org", &[]);
+    assert_status(&alice.request("MKCALENDAR", ALICE_WORK, &[], ""), 201);
+    let event = common::ical("standup", "Standup");
+    assert_status(
+        &alice.put(
+            &format!("{ALICE_WORK}standup.ics"),
+            "text/calendar",
+            &event,
+            &[],
+        ),
+        201,
+    );
+    // Before any share, the bound name is nothing to Bob.
+    assert_status(&bob.get(&format!("{BOB_WORK}standup.ics")), 404);
+
+    // Bad shares are refused and append nothing.
+    let before = log_records(&server);
+    for (sharee, status) in [
+        ("mailto:alice@example.com", 403),
+        ("mailto:nobody@example.com", 409),
+        ("mailto:dave@other.org", 403),
+        ("/dav/principals/groups/nogroup@example.com/", 409),
+    ] {
+        let reply = post(&alice, ALICE_WORK, &share(sharee, "read"));
+        assert_status(&reply, status);
+    }
+    assert_status(&post(&alice, ALICE_WORK, "<not-share/>"), 400);
+    assert_status(
+        &post(
+            &alice,
+            "/dav/calendars/alice@example.com/",
+            &share("mailto:bob@example.com", "read"),
+        ),
+        405,
+    );
+    assert_eq!(log_records(&server), before);
+
+    // Read access: Bob finds it in his own home and reads it.
+    assert_status(
+        &post(&alice, ALICE_WORK, &share("mailto:bob@example.com", "read")),
+        200,
+    );
+    assert_eq!(log_records(&server), before + 1);
+    let home = bob.propfind(BOB_HOME, "1", PROPS);
+    assert_status(&home, 207);
+    let bound = response_for(&home.body, BOB_WORK).expect("the share in Bob's home");
+    assert!(bound.contains("<cs:shared/>"), "{bound}");
+    assert!(
+        bound.contains("/dav/principals/alice@example.com/"),
+        "{bound}"
+    );
+    assert!(bound.contains("<d:read/>") && !bound.contains("<d:write-content/>"));
+    let owner_view = alice.propfind(ALICE_WORK, "0", PROPS);
+    let own = response_for(&owner_view.body, ALICE_WORK).unwrap();
+    assert!(own.contains("<cs:shared-owner/>"), "{own}");
+    assert!(own.contains("/dav/principals/bob@example.com/") && own.contains("<cs:read/>"));
+    // The same collection: the same tokens on both sides.
+    assert_eq!(text_of(bound, "cs:getctag"), text_of(own, "cs:getctag"));
+    assert_eq!(text_of(bound, "d:sync-token"), text_of(own, "d:sync-token"));
+    let got = bob.get(&format!("{BOB_WORK}standup.ics"));
+    assert_status(&got, 200);
+    assert_eq!(got.body, event);
+    let alice_etag = alice.get(&format!("{ALICE_WORK}standup.ics")).etag();
+    assert_eq!(got.etag(), alice_etag);
+
+    // Read only: Bob's writes are refused before anything is appended.
+    let before = log_records(&server);
+    let bobs = common::ical("bobs", "Bob's");
+    let refused = bob.put(&format!("{BOB_WORK}bobs.ics"), "text/calendar", &bobs, &[]);
+    assert_status(&refused, 403);
+    assert!(refused.body.contains("need-privileges"), "{}", refused.body);
+    assert_status(
+        &bob.request("DELETE", &format!("{BOB_WORK}standup.ics"), &[], ""),
+        403,
+    );
+    assert_status(
+        &bob.request(
+            "PROPPATCH",
+            BOB_WORK,
+            &[("Content-Type", "application/xml")],
+            r#"<propertyupdate xmlns="DAV:"><set><prop><displayname>Mine</displayname></prop></set></propertyupdate>"#,
+        ),
+        207,
+    );
+    // Nor can a sharee share it on.
+    assert_status(
+        &post(&bob, BOB_WORK, &share("mailto:alice@example.com", "read")),
+        403,
+    );
+    assert_eq!(log_records(&server), before);
+
+    // Read-write: Bob's write lands in Alice's calendar, in her partition.
+    assert_status(
+        &post(
+            &alice,
+            ALICE_WORK,
+            &share("mailto:bob@example.com", "read-write"),
+        ),
+        200,
+    );
+    let token_before = text_of(
+        response_for(&alice.propfind(ALICE_WORK, "0", PROPS).body, ALICE_WORK).unwrap(),
+        "d:sync-token",
+    )
+    .to_string();
+    let written = bob.put(&format!("{BOB_WORK}bobs.ics"), "text/calendar", &bobs, &[]);
+    assert_status(&written, 201);
+    let mine = alice.get(&format!("{ALICE_WORK}bobs.ics"));
+    assert_status(&mine, 200);
+    assert_eq!(mine.etag(), written.etag());
+    let changes = alice.report(
+        ALICE_WORK,
+        &format!(
+            r#"<sync-collection xmlns="DAV:"><sync-token>{token_before}</sync-token><sync-level>1</sync-level><prop><getetag/></prop></sync-collection>"#
+        ),
+    );
+    assert!(
+        changes.body.contains(&format!("{ALICE_WORK}bobs.ics")),
+        "{}",
+        changes.body
+    );
+    // A UID clash in the owner's calendar names the href Bob sees.
+    let clash = bob.put(&format!("{BOB_WORK}other.ics"), "text/calendar", &bobs, &[]);
+    assert_status(&clash, 409);
+    assert!(
+        clash.body.contains(&format!("{BOB_WORK}bobs.ics")),
+        "{}",
+        clash.body
+    );
+    // Moving between owners would need two partitions: refused; copying works.
+    let copy_to = |method: &str| {
+        bob.request(
+            method,
+            &format!("{BOB_WORK}bobs.ics"),
+            &[(
+                "Destination",
+                "/dav/calendars/bob@example.com/default/copied.ics",
+            )],
+            "",
+        )
+    };
+    assert_status(&copy_to("MOVE"), 403);
+    assert_status(&copy_to("COPY"), 201);
+
+    // Revoking removes access on the next request.
+    assert_status(
+        &post(&alice, ALICE_WORK, &unshare("mailto:bob@example.com")),
+        200,
+    );
+    assert_status(&bob.get(&format!("{BOB_WORK}standup.ics")), 404);
+    let home = bob.propfind(BOB_HOME, "1", PROPS);
+    assert!(!home.body.contains("work@alice"), "{}", home.body);
+    let again = bob.put(&format!("{BOB_WORK}late.ics"), "text/calendar", &bobs, &[]);
+    assert_status(&again, 409);
+
+    // A sharee may leave a share: DELETE of the bound collection.
+    assert_status(
+        &post(
+            &alice,
+            ALICE_WORK,
+            &share("/dav/principals/bob@example.com/", "read"),
+        ),
+        200,
+    );
+    assert_status(&bob.request("DELETE", BOB_WORK, &[], ""), 204);
+    assert_status(&bob.get(&format!("{BOB_WORK}standup.ics")), 404);
+    assert_status(&alice.get(&format!("{ALICE_WORK}standup.ics")), 200);
+    let invite = alice.propfind(ALICE_WORK, "0", PROPS);
+    assert!(!invite.body.contains("bob@example.com"), "{}", invite.body);
+}
+
+#[test]
+fn principals_are_found_by_name_and_email_within_the_domain() {
+    let server = TestServer::start();
+    add_user(
+        &server,
+        "carol",
+        "carol.martin@example.com",
+        &["--name", "Carol Martin"],
+    );
+    add_user(
+        &server,
+        "dave",
+        "dave@other.org",
+        &["--name", "Dave Martin"],
+    );
+    let bob = Dav::new(server.port, "bob", "bob-secret");
+    let search = |body: &str| {
+        bob.request(
+            "REPORT",
+            "/dav/principals/",
+            &[("Depth", "0"), ("Content-Type", "application/xml")],
+            body,
+        )
+    };
+    let by_name = search(
+        r#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+  <D:property-search><D:prop><D:displayname/></D:prop><D:match>martin</D:match></D:property-search>
+  <D:prop><D:displayname/><C:calendar-user-address-set/><C:calendar-user-type/></D:prop>
+</D:principal-property-search>"#,
+    );
+    assert_status(&by_name, 207);
+    assert!(
+        by_name.body.contains("/dav/principals/carol@example.com/"),
+        "{}",
+        by_name.body
+    );
+    assert!(by_name.body.contains("mailto:carol.martin@example.com"));
+    assert!(by_name.body.contains("INDIVIDUAL"));
+    // Another domain's principals are never found, nor readable.
+    assert!(!by_name.body.contains("dave"), "{}", by_name.body);
+    assert_status(
+        &bob.propfind("/dav/principals/dave@other.org/", "0", PROPS),
+        403,
+    );
+    let by_email = search(
+        r#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" test="anyof">
+  <D:property-search><D:prop><C:calendar-user-address-set/></D:prop><D:match match-type="starts-with">carol.m</D:match></D:property-search>
+  <D:property-search><D:prop><D:displayname/></D:prop><D:match>zzz</D:match></D:property-search>
+  <D:prop><D:displayname/></D:prop>
+</D:principal-property-search>"#,
+    );
+    assert!(by_email.body.contains("Carol Martin"), "{}", by_email.body);
+    let all_of = search(
+        r#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+  <D:property-search><D:prop><C:calendar-user-address-set/></D:prop><D:match>carol</D:match></D:property-search>
+  <D:property-search><D:prop><D:displayname/></D:prop><D:match>zzz</D:match></D:property-search>
+  <D:prop><D:displayname/></D:prop>
+</D:principal-property-search>"#,
+    );
+    assert!(!all_of.body.contains("Carol"), "{}", all_of.body);
+    let set = bob.request(
+        "REPORT",
+        "/dav/principals/",
+        &[("Depth", "0")],
+        r#"<D:principal-search-property-set xmlns:D="DAV:"/>"#,
+    );
+    assert_status(&set, 200);
+    assert!(
+        set.body.contains("calendar-user-address-set"),
+        "{}",
+        set.body
+    );
+    assert_status(
+        &search(
+            r#"<D:principal-property-search xmlns:D="DAV:"><D:prop/></D:principal-property-search>"#,
+        ),
+        400,
+    );
+}
