@@ -67,6 +67,8 @@ fn post(dav: &Dav, path: &str, body: &str) -> Reply {
     )
 }
 
+const PROPPATCH: &str = r#"<propertyupdate xmlns="DAV:"><set><prop><displayname>Mine</displayname></prop></set></propertyupdate>"#;
+
 const PROPS: &str = r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/">
   <prop><resourcetype/><owner/><current-user-privilege-set/><CS:getctag/><sync-token/><CS:invite/><displayname/></prop></propfind>"#;
 
@@ -343,4 +345,149 @@ fn principals_are_found_by_name_and_email_within_the_domain() {
         ),
         400,
     );
+}
+
+/// Someone the access matrix tries every request as.
+struct Actor {
+    name: &'static str,
+    /// None: no credentials at all.
+    dav: Option<Dav>,
+    /// Their own principal (their homes hold bound collections).
+    principal: &'static str,
+}
+
+impl Actor {
+    fn send(&self, port: u16, method: &str, path: &str, body: &str) -> Reply {
+        let path = path.replace("{me}", self.principal);
+        let destination = format!("/dav/calendars/{}/default/copy.ics", self.principal);
+        let content_type = if method == "PUT" {
+            "text/calendar"
+        } else {
+            "application/xml"
+        };
+        let headers: &[(&str, &str)] = &[
+            ("Depth", "1"),
+            ("Content-Type", content_type),
+            ("Destination", &destination),
+        ];
+        match &self.dav {
+            Some(dav) => dav.request(method, &path, headers, body),
+            None => common::http::send(port, method, &path, headers, body.as_bytes()),
+        }
+    }
+}
+
+#[test]
+fn every_actor_gets_exactly_its_access_on_every_path() {
+    let server = TestServer::start();
+    let port = server.port;
+    add_user(&server, "carol", "carol@example.com", &[]);
+    add_user(&server, "erin", "erin@example.com", &[]);
+    add_user(&server, "frank", "frank@example.com", &[]);
+    add_user(&server, "dave", "dave@other.org", &[]);
+    add_user(&server, "root", "root@example.com", &["--admin"]);
+    let alice = Dav::new(port, "alice", "alice-secret");
+    assert_status(&alice.request("MKCALENDAR", ALICE_WORK, &[], ""), 201);
+    let secret = common::ical("secret", "Secret standup");
+    for object in ["secret.ics", "carol.ics"] {
+        let body = secret.replace("UID:secret", &format!("UID:{object}"));
+        assert_status(
+            &alice.put(
+                &format!("{ALICE_WORK}{object}"),
+                "text/calendar",
+                &body,
+                &[],
+            ),
+            201,
+        );
+    }
+    for (sharee, access) in [
+        ("mailto:bob@example.com", "read"),
+        ("mailto:carol@example.com", "read-write"),
+        ("mailto:frank@example.com", "read"),
+    ] {
+        assert_status(&post(&alice, ALICE_WORK, &share(sharee, access)), 200);
+    }
+    let mut disable = server.command();
+    disable.args(["--server", &server.url, "user", "disable", "frank"]);
+    ok(disable, "");
+
+    let actor = |name, login: &'static str, principal| Actor {
+        name,
+        dav: Some(Dav::new(port, login, &format!("{login}-secret"))),
+        principal,
+    };
+    let mut owner = actor("owner", "alice", "alice@example.com");
+    owner.dav = Some(Dav::new(port, "alice", "alice-secret"));
+    let mut reader = actor("sharee (read)", "bob", "bob@example.com");
+    reader.dav = Some(Dav::new(port, "bob", "bob-secret"));
+    let actors = [
+        owner,
+        reader,
+        actor("sharee (read-write)", "carol", "carol@example.com"),
+        actor("same domain", "erin", "erin@example.com"),
+        actor("other domain", "dave", "dave@other.org"),
+        actor("disabled sharee", "frank", "frank@example.com"),
+        actor("admin", "root", "root@example.com"),
+        Actor {
+            name: "no credentials",
+            dav: None,
+            principal: "nobody@example.com",
+        },
+    ];
+    let put_body = common::ical("new", "New");
+    let report_sync = r#"<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/></prop></sync-collection>"#;
+    let multiget = format!(
+        r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop><D:href>{ALICE_WORK}secret.ics</D:href><D:href>/dav/calendars/{{me}}/work@alice@example.com/secret.ics</D:href></C:calendar-multiget>"#
+    );
+    let query = r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#;
+    let share_bob = share("mailto:bob@example.com", "read");
+    let bound = "/dav/calendars/{me}/work@alice@example.com/";
+    // (method, path, body, expected status for each actor in order:
+    //  owner, read, read-write, same domain, other domain, disabled, admin, none)
+    let direct_object = format!("{ALICE_WORK}secret.ics");
+    #[rustfmt::skip]
+    let rows: Vec<(&str, String, String, [u16; 8])> = vec![
+        ("PROPFIND", "/dav/calendars/alice@example.com/".into(), String::new(), [207, 403, 403, 403, 403, 403, 403, 401]),
+        ("PROPFIND", ALICE_WORK.into(), String::new(), [207, 403, 403, 403, 403, 403, 403, 401]),
+        ("GET", direct_object.clone(), String::new(), [200, 403, 403, 403, 403, 403, 403, 401]),
+        ("PUT", format!("{ALICE_WORK}x.ics"), put_body.clone(), [201, 403, 403, 403, 403, 403, 403, 401]),
+        ("REPORT", ALICE_WORK.into(), report_sync.into(), [207, 403, 403, 403, 403, 403, 403, 401]),
+        ("POST", ALICE_WORK.into(), share_bob.clone(), [200, 403, 403, 403, 403, 403, 403, 401]),
+        ("PROPFIND", "/dav/principals/alice@example.com/".into(), String::new(), [207, 207, 207, 207, 403, 403, 207, 401]),
+        ("PROPPATCH", "/dav/principals/alice@example.com/".into(), PROPPATCH.into(), [207, 403, 403, 403, 403, 403, 403, 401]),
+        ("PROPFIND", "/dav/files/alice@example.com/".into(), String::new(), [207, 403, 403, 403, 403, 403, 403, 401]),
+        ("PROPFIND", bound.into(), String::new(), [404, 207, 207, 404, 404, 403, 404, 401]),
+        ("GET", format!("{bound}secret.ics"), String::new(), [404, 200, 200, 404, 404, 403, 404, 401]),
+        ("REPORT", bound.into(), report_sync.into(), [404, 207, 207, 404, 404, 403, 404, 401]),
+        ("REPORT", bound.into(), query.into(), [404, 207, 207, 404, 404, 403, 404, 401]),
+        ("REPORT", "/dav/calendars/{me}/default/".into(), multiget.clone(), [207, 207, 207, 207, 207, 403, 207, 401]),
+        ("PUT", format!("{bound}new.ics"), common::ical("bound-new", "New"), [409, 403, 201, 409, 409, 403, 409, 401]),
+        ("DELETE", format!("{bound}carol.ics"), String::new(), [404, 403, 204, 404, 404, 403, 404, 401]),
+        ("MOVE", format!("{bound}secret.ics"), String::new(), [404, 403, 403, 404, 404, 403, 404, 401]),
+        ("COPY", format!("{bound}secret.ics"), String::new(), [404, 201, 201, 404, 404, 403, 404, 401]),
+        ("POST", bound.into(), share_bob.clone(), [404, 403, 403, 404, 404, 403, 404, 401]),
+    ];
+    for (method, path, body, expected) in &rows {
+        for (actor, want) in actors.iter().zip(expected) {
+            // Everyone's own default calendar exists; the owner's multiget
+            // is answered like anyone's, per href.
+            let reply = actor.send(port, method, path, body);
+            assert_eq!(
+                reply.status, *want,
+                "{} {method} {path}: {}",
+                actor.name, reply.body
+            );
+            let reads = matches!(*want, 200 | 207) && actor.name.starts_with("sharee")
+                || actor.name == "owner";
+            if !reads && *method != "PROPFIND" {
+                assert!(
+                    !reply.body.contains("Secret standup"),
+                    "{} {method} {path} leaked: {}",
+                    actor.name,
+                    reply.body
+                );
+            }
+        }
+    }
 }
