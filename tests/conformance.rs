@@ -223,6 +223,15 @@ const MUST_PASS: &[(&str, &[&str])] = &[
         "CheckSyncTokenLimit",
         &["sync-token.limit", "sync-token.limit.initial-sync"],
     ),
+    // principal-property-search: by display name, and listing everyone.
+    (
+        "CheckPrincipalSearch",
+        &[
+            "principal-search",
+            "principal-search.by-name.self",
+            "principal-search.list-all",
+        ],
+    ),
 ];
 
 /// Features that may be graded otherwise, with why (the README's table
@@ -232,18 +241,6 @@ const NOT_CLAIMED: &[(&str, &str)] = &[
         "scheduling",
         "RFC 6638 scheduling is not implemented: no inbox/outbox, no iTIP; \
          the scheduling.* checks then probe nothing",
-    ),
-    (
-        "principal-search",
-        "principal-property-search is a later issue",
-    ),
-    (
-        "principal-search.by-name.self",
-        "principal-property-search is a later issue",
-    ),
-    (
-        "principal-search.list-all",
-        "principal-property-search is a later issue",
     ),
     (
         "well-known",

@@ -341,7 +341,7 @@ fn principals_are_found_by_name_and_email_within_the_domain() {
     );
     assert_status(
         &search(
-            r#"<D:principal-property-search xmlns:D="DAV:"><D:prop/></D:principal-property-search>"#,
+            r#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:prop/><D:match>x</D:match></D:property-search></D:principal-property-search>"#,
         ),
         400,
     );

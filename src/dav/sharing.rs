@@ -7,8 +7,8 @@
 //! A collection bound into someone else's home is named
 //! `{collection}@{owner}`: `work@alice@example.com` for Alice's `work`,
 //! `directory@example.com` for the directory of `example.com`. Own
-//! collections cannot be created with an `@` in their name, so the two
-//! never collide. The binding is computed on every request from the
+//! collections cannot be created with names of those two forms, so the
+//! two never collide (an own collection made before keeps precedence). The binding is computed on every request from the
 //! grants in the owner's view and the directory, never stored, so a
 //! revoked grant or a membership change takes effect on the next request.
 
@@ -192,6 +192,14 @@ pub fn parse_bound(name: &str) -> Option<(&str, &str)> {
     (!collection.is_empty() && !owner.is_empty()).then_some((collection, owner))
 }
 
+/// Whether an own collection may not take this name, because it has the
+/// form of a binding: `{collection}@{login@domain}` or
+/// `directory@{domain}`. Other names with an `@` are an owner's to take.
+pub fn is_reserved(name: &str) -> bool {
+    parse_bound(name)
+        .is_some_and(|(collection, owner)| owner.contains('@') || collection == DIRECTORY)
+}
+
 pub fn bound_name(collection: &str, owner: &str) -> String {
     format!("{collection}@{owner}")
 }
@@ -365,6 +373,10 @@ mod tests {
             bound_name("work", "alice@example.com"),
             "work@alice@example.com"
         );
+        assert!(is_reserved("work@alice@example.com"));
+        assert!(is_reserved("directory@example.com"));
+        assert!(!is_reserved("team@example.com"));
+        assert!(!is_reserved("work"));
     }
 
     #[test]

@@ -564,9 +564,9 @@ pub async fn mkcol(call: &mut Call<'_>, method: &str) -> DavResult<Response> {
             "this collection already exists",
         ));
     }
-    if sharing::parse_bound(&collection).is_some() {
+    if sharing::is_reserved(&collection) {
         return Err(DavError::forbidden(
-            "collection names with an '@' are kept for shared collections",
+            "names of the form name@login@domain and directory@domain are kept for shared collections and directories",
         ));
     }
     let wanted = match kind {

@@ -232,7 +232,8 @@ pub fn parse_share(body: &[u8]) -> Result<ShareRequest, XmlError> {
 }
 
 /// RFC 3744 §9.4. Each `property-search` needs a `DAV:prop` with at least
-/// one property and a non-empty `DAV:match`.
+/// one property and a non-empty `DAV:match`; none at all matches every
+/// principal.
 pub fn parse_principal_property_search(root: &Element) -> Result<PrincipalSearch, XmlError> {
     expect_root(root, DAV, "principal-property-search")?;
     let mut searches = Vec::new();
@@ -259,15 +260,27 @@ pub fn parse_principal_property_search(root: &Element) -> Result<PrincipalSearch
             match_type,
         });
     }
-    if searches.is_empty() {
-        return Err(unexpected(
-            "principal-property-search without property-search",
-        ));
+    // python caldav (3.x) sends `<D:prop/>` empty and the properties it
+    // wants as its siblings, and no property-search to list everyone:
+    // both are read as meant rather than refused.
+    let mut props = prop_request(root)?.unwrap_or(PropRequest::Prop(Vec::new()));
+    if props == PropRequest::Prop(Vec::new()) {
+        let structural = [
+            "property-search",
+            "prop",
+            "apply-to-principal-collection-set",
+        ];
+        props = PropRequest::Prop(
+            root.elements()
+                .filter(|e| !(e.name.ns == DAV && structural.contains(&e.name.local.as_str())))
+                .map(|e| e.name.clone())
+                .collect(),
+        );
     }
     Ok(PrincipalSearch {
         searches,
         any: root.attr("", "test") == Some("anyof"),
-        props: prop_request(root)?.unwrap_or(PropRequest::Prop(Vec::new())),
+        props,
     })
 }
 

@@ -1556,4 +1556,18 @@ fn principal_property_searches_keep_their_test_match_types_and_props() {
     )
     .unwrap();
     assert!(parse_principal_property_search(&empty).is_err());
+    // python caldav's shape: an empty prop, the wanted ones beside it.
+    let caldav = parse(
+        br#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop/><C:calendar-home-set/><D:displayname/></D:principal-property-search>"#,
+    )
+    .unwrap();
+    let search = parse_principal_property_search(&caldav).unwrap();
+    assert!(search.searches.is_empty());
+    assert_eq!(
+        search.props,
+        PropRequest::Prop(vec![
+            QName::new(CALDAV, "calendar-home-set"),
+            QName::dav("displayname")
+        ])
+    );
 }
