@@ -18,7 +18,7 @@ use crate::store::{encode, StoreError};
 use crate::view::keys::{key, under};
 use crate::view::{ReadTree, ViewTxn};
 use events::{AggregateVersion, Domain, Payload, UidSet};
-use roaring::RoaringBitmap;
+pub use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 const MBX: &[u8] = b"mbx\0";
