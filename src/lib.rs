@@ -10,6 +10,7 @@ pub mod engine;
 pub mod import;
 pub mod logtool;
 pub mod logwire;
+pub mod mail;
 pub mod rebuild;
 pub mod remote;
 pub mod serve;

@@ -1,6 +1,7 @@
 //! `reprise serve`: the engine plus HTTP: WebDAV/CalDAV/CardDAV (see
-//! [`crate::dav`]) for clients, health and readiness probes, and the admin
-//! API the command line uses through `--server`.
+//! [`crate::dav`]) for clients, the mail seen-flags API ([`crate::mail`]),
+//! health and readiness probes, and the admin API the command line uses
+//! through `--server`.
 
 use crate::cli::ServeArgs;
 use crate::config::{write_serve_info, LogArgs, ServeInfo};
@@ -24,13 +25,13 @@ use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-struct AppState {
-    engine: Engine,
-    dav: Dav,
+pub(crate) struct AppState {
+    pub(crate) engine: Engine,
+    pub(crate) dav: Dav,
     token: String,
 }
 
-type Shared = Arc<AppState>;
+pub(crate) type Shared = Arc<AppState>;
 
 /// An API error: a status and a message, as `{"error": "..."}`.
 pub struct ApiError(StatusCode, String);
@@ -143,6 +144,7 @@ fn router(state: Shared) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .nest("/admin/v1", admin)
+        .nest("/api/v1/mail", crate::mail::router())
         .fallback(dav)
         .with_state(state)
 }
@@ -171,6 +173,36 @@ fn random_token() -> anyhow::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Who sent a request to one of the JSON APIs.
+pub(crate) enum Caller {
+    /// The holder of the local admin token (`serve.json`).
+    Token,
+    User(projections::directory::UserRecord),
+}
+
+/// Identifies the caller by the local admin token (`Bearer`) or Basic
+/// credentials; `DavError::Unauthorized` when neither is right.
+pub(crate) async fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Caller, crate::dav::DavError> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Some(token) = auth.and_then(|a| a.strip_prefix("Bearer ")) {
+        return if constant_time_eq(token.as_bytes(), state.token.as_bytes()) {
+            Ok(Caller::Token)
+        } else {
+            Err(crate::dav::DavError::Unauthorized)
+        };
+    }
+    state
+        .dav
+        .authenticate(&state.engine, auth)
+        .await
+        .map(Caller::User)
+}
+
 /// Admits the local admin token (from `serve.json`) or an enabled admin
 /// user's Basic credentials.
 async fn require_admin(
@@ -190,20 +222,11 @@ async fn require_admin(
         )
             .into_response()
     };
-    let Some(auth) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return unauthorized();
-    };
-    let admitted = if let Some(token) = auth.strip_prefix("Bearer ") {
-        constant_time_eq(token.as_bytes(), state.token.as_bytes())
-    } else {
-        match state.dav.authenticate(&state.engine, Some(auth)).await {
-            Ok(user) => user.admin,
-            Err(crate::dav::DavError::Unauthorized) => false,
-            Err(e) => return e.into_response(),
-        }
+    let admitted = match identify(&state, &headers).await {
+        Ok(Caller::Token) => true,
+        Ok(Caller::User(user)) => user.admin,
+        Err(crate::dav::DavError::Unauthorized) => false,
+        Err(e) => return e.into_response(),
     };
     if admitted {
         next.run(request).await

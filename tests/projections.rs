@@ -401,7 +401,7 @@ async fn seen_flags_keep_a_bitmap_a_modseq_and_changes() {
         views.seen.mailboxes(ALICE).unwrap(),
         vec![mailbox.to_string()]
     );
-    let id = ProjectionId::new("seen", 1);
+    let id = ProjectionId::new("seen", projections::seen::Seen::VERSION);
     assert!(matches!(
         outcome_of(&store, &id, &stale.event_id, at[&stale.event_id]).unwrap(),
         Outcome::Rejected {

@@ -372,6 +372,17 @@ pub struct MailboxSeenReset {
     pub mailbox: String,
 }
 
+/// One write of the seen-flag API: UIDs marked seen and UIDs marked unseen
+/// in one mailbox of the partition key's user, in one event so the change
+/// gets one modification sequence. The two sets are disjoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenChanged {
+    /// UTF-8 mailbox name; may contain `/`.
+    pub mailbox: String,
+    pub seen: UidSet,
+    pub unseen: UidSet,
+}
+
 /// A folder in a principal's file area (a plain WebDAV collection).
 /// Paths are relative to the area's root: segments joined by `/`, no
 /// leading or trailing slash. The parent must exist.
@@ -461,6 +472,7 @@ pub enum Payload {
     SeenAdded(SeenAdded),
     SeenRemoved(SeenRemoved),
     MailboxSeenReset(MailboxSeenReset),
+    SeenChanged(SeenChanged),
     FolderCreated(FolderCreated),
     FilePut(FilePut),
     FileDeleted(FileDeleted),
@@ -495,7 +507,7 @@ impl Payload {
             | UserDeleted(_) | GroupCreated(_) | GroupUpdated(_) | GroupDeleted(_)
             | MemberAdded(_) | MemberRemoved(_) | ResourceCreated(_) | ResourceUpdated(_)
             | ResourceDeleted(_) => Domain::Directory,
-            SeenAdded(_) | SeenRemoved(_) | MailboxSeenReset(_) => Domain::Seen,
+            SeenAdded(_) | SeenRemoved(_) | MailboxSeenReset(_) | SeenChanged(_) => Domain::Seen,
             FolderCreated(_)
             | FilePut(_)
             | FileDeleted(_)
@@ -542,6 +554,7 @@ impl Payload {
             SeenAdded(_) => "SeenAdded",
             SeenRemoved(_) => "SeenRemoved",
             MailboxSeenReset(_) => "MailboxSeenReset",
+            SeenChanged(_) => "SeenChanged",
             FolderCreated(_) => "FolderCreated",
             FilePut(_) => "FilePut",
             FileDeleted(_) => "FileDeleted",

@@ -20,8 +20,13 @@ pub struct UidSet {
 pub enum UidSetError {
     #[error("empty sequence set")]
     Empty,
-    #[error("{0:?} is not a UID: expected a number from 1 to 4294967295")]
+    /// The part of the set that is neither `n` nor `n:m`.
+    #[error("{0:?} is not a UID: expected a number from 1 to 4294967295, or a range n:m")]
     NotAUid(String),
+    #[error("{0} is above the highest UID, 4294967295")]
+    TooLarge(String),
+    #[error("`*` is not accepted: UIDs must be explicit")]
+    Star,
     #[error("UID 0 does not exist")]
     Zero,
     #[error("range {0}:{1} is reversed")]
@@ -74,6 +79,22 @@ impl UidSet {
             .map(|&(a, b)| u64::from(b) - u64::from(a) + 1)
             .sum()
     }
+
+    /// The smallest UID in both sets, if any.
+    pub fn first_common(&self, other: &UidSet) -> Option<u32> {
+        let (mut i, mut j) = (0, 0);
+        while let (Some(&(a, b)), Some(&(c, d))) = (self.ranges.get(i), other.ranges.get(j)) {
+            if a.max(c) <= b.min(d) {
+                return Some(a.max(c));
+            }
+            if b < d {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        None
+    }
 }
 
 impl TryFrom<Vec<(u32, u32)>> for UidSet {
@@ -94,22 +115,27 @@ impl FromStr for UidSet {
 
     /// Parses `1:5,9,12:20`. A range may be written high-to-low (`5:1`),
     /// as IMAP allows; `*` is refused because a stored set must be explicit.
+    /// Errors name the offending part as the client wrote it.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.trim().is_empty() {
             return Err(UidSetError::Empty);
         }
-        let uid = |t: &str| -> Result<u32, UidSetError> {
-            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(UidSetError::NotAUid(t.to_string()));
-            }
-            match t.parse::<u32>() {
-                Ok(0) => Err(UidSetError::Zero),
-                Ok(n) => Ok(n),
-                Err(_) => Err(UidSetError::NotAUid(t.to_string())),
-            }
-        };
         let mut ranges = Vec::new();
         for part in s.split(',') {
+            let uid = |t: &str| -> Result<u32, UidSetError> {
+                if t == "*" {
+                    return Err(UidSetError::Star);
+                }
+                if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(UidSetError::NotAUid(part.to_string()));
+                }
+                match t.parse::<u32>() {
+                    Ok(0) => Err(UidSetError::Zero),
+                    Ok(n) => Ok(n),
+                    // Only digits, so the number is too large for a u32.
+                    Err(_) => Err(UidSetError::TooLarge(t.to_string())),
+                }
+            };
             let range = match part.split_once(':') {
                 Some((a, b)) => {
                     let (a, b) = (uid(a)?, uid(b)?);
@@ -177,6 +203,37 @@ mod tests {
             assert!(bad.parse::<UidSet>().is_err(), "{bad:?} accepted");
         }
         assert_eq!("0".parse::<UidSet>(), Err(UidSetError::Zero));
+    }
+
+    #[test]
+    fn errors_name_what_the_client_wrote() {
+        let message = |s: &str| s.parse::<UidSet>().unwrap_err().to_string();
+        assert!(
+            message("5:").starts_with("\"5:\" is not a UID"),
+            "{}",
+            message("5:")
+        );
+        assert!(message("1,a").starts_with("\"a\" is not a UID"));
+        assert_eq!(
+            message("1:4294967296"),
+            "4294967296 is above the highest UID, 4294967295"
+        );
+        assert_eq!("1:*".parse::<UidSet>(), Err(UidSetError::Star));
+        assert_eq!("*".parse::<UidSet>(), Err(UidSetError::Star));
+        let many = (1..=MAX_RANGES as u32 + 1)
+            .map(|n| (2 * n).to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(many.parse::<UidSet>(), Err(UidSetError::TooManyRanges));
+    }
+
+    #[test]
+    fn finds_the_first_common_uid() {
+        let set = |s: &str| s.parse::<UidSet>().unwrap();
+        assert_eq!(set("1:5,9").first_common(&set("6:8,10")), None);
+        assert_eq!(set("1:5,9").first_common(&set("6:9")), Some(9));
+        assert_eq!(set("3:7").first_common(&set("1:4")), Some(3));
+        assert_eq!(set("1").first_common(&UidSet::default()), None);
     }
 
     #[test]
