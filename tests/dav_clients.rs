@@ -69,9 +69,21 @@ fn client_flow(
     expected: &[&str],
     timeout: Duration,
 ) {
+    client_flow_as(server, alice(), script, module, extra, expected, timeout)
+}
+
+/// [`client_flow`] logged in as `(user, password)`.
+fn client_flow_as(
+    server: &TestServer,
+    (user, password): (&str, &str),
+    script: &str,
+    module: &str,
+    extra: &[&str],
+    expected: &[&str],
+    timeout: Duration,
+) {
     let python = python_with(module);
     let dir = tempfile::tempdir().unwrap();
-    let (user, password) = alice();
     let mut cmd = Command::new(&python);
     cmd.arg(client_script(script))
         .args(["--url", &server.url, "--user", user, "--password", password])
@@ -440,6 +452,50 @@ fn vdirsyncer_sync() {
             "ok: edits, additions and a server-side delete synced",
             "ok: deletions on both sides synced",
             "ok: conflicts resolved",
+            "ok: a second sync has nothing to do",
+        ],
+        VDIRSYNCER_TIMEOUT,
+    );
+}
+
+/// vdirsyncer logged in as bob finds alice's calendar shared with him
+/// (read-write) in his own home, syncs it both ways, and a last sync has
+/// nothing to do.
+#[test]
+fn vdirsyncer_syncs_a_shared_calendar() {
+    let server = TestServer::start();
+    let alice = common::http::Dav::new(server.port, "alice", "alice-secret");
+    let work = "/dav/calendars/alice@example.com/work/";
+    assert_eq!(alice.request("MKCALENDAR", work, &[], "").status, 201);
+    let put = alice.put(
+        &format!("{work}standup.ics"),
+        "text/calendar",
+        &common::ical("standup", "Standup"),
+        &[],
+    );
+    assert_eq!(put.status, 201);
+    let share = r#"<CS:share xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">
+        <CS:set><D:href>mailto:bob@example.com</D:href><CS:read-write/></CS:set></CS:share>"#;
+    let shared = alice.request("POST", work, &[("Content-Type", "application/xml")], share);
+    assert_eq!(shared.status, 200, "{}", shared.body);
+    client_flow_as(
+        &server,
+        ("bob", "bob-secret"),
+        "vdirsyncer_shared.py",
+        "vdirsyncer",
+        &[
+            "--owner-user",
+            "alice",
+            "--owner-password",
+            "alice-secret",
+            "--shared",
+            "work@alice@example.com",
+            "--shared-owner-name",
+            "work",
+        ],
+        &[
+            "ok: the shared calendar came down with 1 items, the owner's ETags",
+            "ok: changes flow both ways through the share",
             "ok: a second sync has nothing to do",
         ],
         VDIRSYNCER_TIMEOUT,
