@@ -457,7 +457,7 @@ async fn the_directory_refuses_cycles_unknown_members_and_duplicates() {
     events.extend(tail.clone());
     let at = append(log.as_ref(), &events).await;
     let store = build(log.clone(), &dir.path().join("v"), 100).await;
-    let id = ProjectionId::new("directory", 1);
+    let id = ProjectionId::new("directory", projections::directory::Directory::VERSION);
     let outcome =
         |e: &events::EventEnvelope| outcome_of(&store, &id, &e.event_id, at[&e.event_id]).unwrap();
     assert!(matches!(outcome(&tail[1]), Outcome::Applied { .. }));

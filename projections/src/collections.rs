@@ -496,7 +496,10 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             return Ok(());
         };
         let existing = self.load_object(col, href)?;
-        if existing.as_ref().is_some_and(|o| o.body == body && o.uid == uid) {
+        if existing
+            .as_ref()
+            .is_some_and(|o| o.body == body && o.uid == uid)
+        {
             return Ok(());
         }
         let object = ObjectRecord {
