@@ -190,6 +190,14 @@ async fn require_admin(
         match state.dav.authenticate(&state.engine, Some(auth)).await {
             Ok(user) => user.admin,
             Err(crate::dav::DavError::Unauthorized) => false,
+            // A disabled admin, or the directory unreadable: JSON like
+            // every other answer of this API.
+            Err(crate::dav::DavError::Status(status, message)) => {
+                return ApiError(status, message).into_response()
+            }
+            Err(crate::dav::DavError::Unavailable(message)) => {
+                return ApiError(StatusCode::SERVICE_UNAVAILABLE, message).into_response()
+            }
             Err(e) => return e.into_response(),
         }
     };
