@@ -103,6 +103,41 @@ impl Client {
         self.finish(path, result)
     }
 
+    pub fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let result = self
+            .agent
+            .put(format!("{}{path}", self.base))
+            .header("Authorization", &self.auth)
+            .send_json(body);
+        self.finish(path, result)
+    }
+
+    pub fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let result = self
+            .agent
+            .patch(format!("{}{path}", self.base))
+            .header("Authorization", &self.auth)
+            .send_json(body);
+        self.finish(path, result)
+    }
+
+    pub fn delete<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let result = self
+            .agent
+            .delete(format!("{}{path}", self.base))
+            .header("Authorization", &self.auth)
+            .call();
+        self.finish(path, result)
+    }
+
     pub fn post_text<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -118,6 +153,18 @@ impl Client {
             .send(body);
         self.finish(path, result)
     }
+}
+
+/// A path segment as typed by the user (`alice@example.com`), encoded so
+/// that no character of it changes the path.
+pub fn segment(text: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'@')
+        .remove(b'.')
+        .remove(b'-')
+        .remove(b'_');
+    utf8_percent_encode(text, KEEP).to_string()
 }
 
 /// The log of a running server, read through its admin API: what `log

@@ -1,7 +1,9 @@
 //! `reprise serve`: the engine plus HTTP: WebDAV/CalDAV/CardDAV (see
 //! [`crate::dav`]) for clients, the mail seen-flags API ([`crate::mail`]),
 //! health and readiness probes, and the admin API the command line uses
-//! through `--server`.
+//! through `--server` (the directory's part in [`admin`]).
+
+mod admin;
 
 use crate::cli::ServeArgs;
 use crate::config::{write_serve_info, LogArgs, ServeInfo};
@@ -9,9 +11,8 @@ use crate::dav::Dav;
 use crate::engine::{Engine, SubmitError};
 use crate::import::{ImportError, ImportKind};
 use crate::logwire::{LogInfo, ReadRequest, ReadResponse, TopicInfo, MAX_READ, MAX_WAIT_MS};
-use crate::users::{NewUser, UserError, UserSummary};
 use anyhow::Context;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +21,6 @@ use axum::{Json, Router};
 use events::log::ReadStart;
 use events::Domain;
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -63,17 +63,6 @@ impl From<projections::StoreError> for ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
-    }
-}
-
-impl From<UserError> for ApiError {
-    fn from(e: UserError) -> Self {
-        match e {
-            UserError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, m),
-            UserError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
-            UserError::Unavailable(e) => e.into(),
-            UserError::Store(e) => e.into(),
-        }
     }
 }
 
@@ -131,9 +120,7 @@ fn router(state: Shared) -> Router {
     let admin = Router::new()
         .route("/projections/status", get(projection_status))
         .route("/projections/digest", get(projection_digest))
-        .route("/users", get(list_users).post(create_user))
-        .route("/users/{user}/disable", post(disable_user))
-        .route("/users/{user}/enable", post(enable_user))
+        .merge(admin::routes())
         .route("/import/calendar", post(import_calendar))
         .route("/import/contacts", post(import_contacts))
         .route("/log", get(log_info))
@@ -226,6 +213,14 @@ async fn require_admin(
         Ok(Caller::Token) => true,
         Ok(Caller::User(user)) => user.admin,
         Err(crate::dav::DavError::Unauthorized) => false,
+        // A disabled admin, or the directory unreadable: JSON like every
+        // other answer of this API.
+        Err(crate::dav::DavError::Status(status, message)) => {
+            return ApiError(status, message).into_response()
+        }
+        Err(crate::dav::DavError::Unavailable(message)) => {
+            return ApiError(StatusCode::SERVICE_UNAVAILABLE, message).into_response()
+        }
         Err(e) => return e.into_response(),
     };
     if admitted {
@@ -241,24 +236,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn dav(State(state): State<Shared>, request: Request) -> Response {
     state.dav.handle(&state.engine, request).await
-}
-
-async fn disable_user(
-    State(state): State<Shared>,
-    Path(user): Path<String>,
-) -> Result<Json<UserSummary>, ApiError> {
-    Ok(Json(
-        crate::users::set_enabled(&state.engine, &user, false, "system:admin-api").await?,
-    ))
-}
-
-async fn enable_user(
-    State(state): State<Shared>,
-    Path(user): Path<String>,
-) -> Result<Json<UserSummary>, ApiError> {
-    Ok(Json(
-        crate::users::set_enabled(&state.engine, &user, true, "system:admin-api").await?,
-    ))
 }
 
 async fn readyz(State(state): State<Shared>) -> Response {
@@ -280,26 +257,6 @@ async fn projection_status(State(state): State<Shared>) -> Result<Response, ApiE
 
 async fn projection_digest(State(state): State<Shared>) -> Result<Response, ApiError> {
     Ok(Json(crate::status::digests(&state.engine.store)?).into_response())
-}
-
-async fn list_users(
-    State(state): State<Shared>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Vec<UserSummary>>, ApiError> {
-    let users = state
-        .engine
-        .views
-        .directory
-        .users(query.get("domain").map(String::as_str))?;
-    Ok(Json(users.iter().map(UserSummary::from).collect()))
-}
-
-async fn create_user(
-    State(state): State<Shared>,
-    Json(req): Json<NewUser>,
-) -> Result<(StatusCode, Json<UserSummary>), ApiError> {
-    let user = crate::users::add_user(&state.engine, &req, "admin:api").await?;
-    Ok((StatusCode::CREATED, Json(user)))
 }
 
 #[derive(Deserialize)]

@@ -54,9 +54,33 @@ fn every_command_has_help() {
         vec!["log"],
         vec!["log", "tail"],
         vec!["log", "stats"],
+        vec!["domain"],
+        vec!["domain", "add"],
+        vec!["domain", "list"],
+        vec!["domain", "show"],
         vec!["user"],
         vec!["user", "add"],
         vec!["user", "list"],
+        vec!["user", "show"],
+        vec!["user", "update"],
+        vec!["user", "passwd"],
+        vec!["user", "disable"],
+        vec!["user", "enable"],
+        vec!["user", "delete"],
+        vec!["group"],
+        vec!["group", "add"],
+        vec!["group", "list"],
+        vec!["group", "show"],
+        vec!["group", "update"],
+        vec!["group", "delete"],
+        vec!["group", "add-member"],
+        vec!["group", "remove-member"],
+        vec!["resource"],
+        vec!["resource", "add"],
+        vec!["resource", "list"],
+        vec!["resource", "show"],
+        vec!["resource", "update"],
+        vec!["resource", "delete"],
         vec!["import"],
         vec!["import", "calendar"],
         vec!["import", "contacts"],
@@ -546,5 +570,188 @@ fn a_corrupt_log_or_view_database_is_refused_and_left_untouched() {
     assert!(
         ok(cmd, "").contains("alice@example.com"),
         "restored files open again"
+    );
+}
+
+#[test]
+fn the_directory_commands_work_on_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let mut cmd = reprise(&data);
+        cmd.args(args);
+        cmd
+    };
+    let out = ok(
+        run(&["domain", "add", "corp.example", "--name", "Corp"]),
+        "",
+    );
+    assert!(out.contains("created domain corp.example"), "{out}");
+    assert!(fails(run(&["domain", "add", "corp.example"]), "").contains("already exists"));
+    let domains: Vec<serde_json::Value> =
+        serde_json::from_str(&ok(run(&["domain", "list", "--json"]), "")).unwrap();
+    assert_eq!(domains[0]["display_name"], "Corp");
+    assert!(ok(run(&["domain", "show", "corp.example"]), "").contains("display name: Corp"));
+
+    for login in ["ann", "ben", "cid"] {
+        let mut add = run(&["user", "add", login, "--domain", "corp.example"]);
+        add.args([
+            "--email",
+            &format!("{login}@corp.example"),
+            "--password-stdin",
+        ]);
+        ok(add, "pw\n");
+    }
+    let out = ok(
+        run(&[
+            "user",
+            "update",
+            "ann@corp.example",
+            "--name",
+            "Ann A",
+            "--phone",
+            "+1 555",
+            "--admin",
+            "true",
+        ]),
+        "",
+    );
+    assert!(out.contains("updated user ann@corp.example"), "{out}");
+    let shown: serde_json::Value = serde_json::from_str(&ok(
+        run(&["user", "show", "ann@corp.example", "--json"]),
+        "",
+    ))
+    .unwrap();
+    assert_eq!(
+        (&shown["display_name"], &shown["phone"], &shown["admin"]),
+        (
+            &serde_json::json!("Ann A"),
+            &serde_json::json!("+1 555"),
+            &serde_json::json!(true)
+        )
+    );
+    ok(
+        run(&["user", "update", "ann@corp.example", "--no-phone"]),
+        "",
+    );
+    assert!(ok(run(&["user", "show", "ann@corp.example"]), "").contains("phone: \n"));
+    assert!(fails(run(&["user", "update", "ann@corp.example"]), "").contains("nothing to change"));
+    assert!(fails(
+        run(&[
+            "user",
+            "update",
+            "ben@corp.example",
+            "--email",
+            "ann@corp.example"
+        ]),
+        ""
+    )
+    .contains("already in use"));
+    ok(
+        run(&["user", "passwd", "ann@corp.example", "--password-stdin"]),
+        "new pw\n",
+    );
+    assert!(fails(
+        run(&["user", "passwd", "ann@corp.example", "--password-stdin"]),
+        ""
+    )
+    .contains("no password"));
+    // Pages of two, followed to the end.
+    let users: Vec<serde_json::Value> = serde_json::from_str(&ok(
+        run(&[
+            "user",
+            "list",
+            "--domain",
+            "corp.example",
+            "--json",
+            "--page-size",
+            "2",
+        ]),
+        "",
+    ))
+    .unwrap();
+    assert_eq!(users.len(), 3);
+
+    ok(
+        run(&[
+            "group",
+            "add",
+            "staff@corp.example",
+            "--email",
+            "staff@corp.example",
+        ]),
+        "",
+    );
+    ok(
+        run(&["group", "add-member", "staff@corp.example", "--user", "ben"]),
+        "",
+    );
+    assert!(fails(
+        run(&[
+            "group",
+            "add-member",
+            "staff@corp.example",
+            "--group",
+            "staff"
+        ]),
+        ""
+    )
+    .contains("cannot contain itself"));
+    ok(
+        run(&[
+            "group",
+            "update",
+            "staff@corp.example",
+            "--display-name",
+            "Staff",
+        ]),
+        "",
+    );
+    let out = ok(
+        run(&[
+            "resource",
+            "add",
+            "boardroom@corp.example",
+            "--kind",
+            "room",
+            "--capacity",
+            "12",
+            "--location",
+            "Floor 5",
+        ]),
+        "",
+    );
+    assert!(out.contains("created room boardroom@corp.example"), "{out}");
+    ok(
+        run(&[
+            "resource",
+            "update",
+            "boardroom@corp.example",
+            "--no-capacity",
+        ]),
+        "",
+    );
+    let rooms = ok(run(&["resource", "list"]), "");
+    assert!(
+        rooms.contains("boardroom@corp.example") && rooms.contains("Floor 5"),
+        "{rooms}"
+    );
+
+    let before = log_count(&data);
+    assert!(fails(run(&["user", "delete", "nobody@corp.example"]), "").contains("no user"));
+    assert!(fails(run(&["group", "add", "Bad@corp.example"]), "").contains("invalid group name"));
+    assert_eq!(
+        log_count(&data),
+        before,
+        "refused commands appended nothing"
+    );
+    let out = ok(run(&["user", "delete", "ben@corp.example"]), "");
+    assert!(out.contains("deleted user ben@corp.example"), "{out}");
+    assert!(ok(run(&["group", "show", "staff@corp.example"]), "").contains("members: \n"));
+    ok(run(&["resource", "delete", "boardroom@corp.example"]), "");
+    ok(run(&["group", "delete", "staff@corp.example"]), "");
+    assert!(ok(run(&["group", "list"]), "").contains("no groups"));
+    assert!(
+        ok(run(&["resource", "list", "--domain", "corp.example"]), "").contains("no resources")
     );
 }

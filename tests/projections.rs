@@ -457,7 +457,7 @@ async fn the_directory_refuses_cycles_unknown_members_and_duplicates() {
     events.extend(tail.clone());
     let at = append(log.as_ref(), &events).await;
     let store = build(log.clone(), &dir.path().join("v"), 100).await;
-    let id = ProjectionId::new("directory", 1);
+    let id = ProjectionId::new("directory", projections::directory::Directory::VERSION);
     let outcome =
         |e: &events::EventEnvelope| outcome_of(&store, &id, &e.event_id, at[&e.event_id]).unwrap();
     assert!(matches!(outcome(&tail[1]), Outcome::Applied { .. }));
@@ -1001,4 +1001,214 @@ async fn shares_are_granted_changed_revoked_and_bound_writes_are_checked_in_log_
     let views = Views::open(&store).unwrap();
     assert!(views.calendars.grants(ALICE, "work").unwrap().is_empty());
     assert!(views.calendars.shared_with(&team).unwrap().is_empty());
+}
+
+fn directory_event(ev: &mut Events, payload: Payload) -> events::EventEnvelope {
+    ev.make("example.com", payload)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_global_address_book_follows_the_directory_and_rebuilds_identically() {
+    use projections::directory::gal;
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    let mut events = varied_log();
+    let mut ev = Events::starting_at(2_000_000);
+    let tail = vec![
+        directory_event(
+            &mut ev,
+            Payload::UserUpdated(UserUpdated {
+                login: "carol".into(),
+                phone: Some(Some("+49 30 1234".into())),
+                ..UserUpdated::default()
+            }),
+        ),
+        directory_event(
+            &mut ev,
+            Payload::ResourceCreated(ResourceCreated {
+                resource: "beamer".into(),
+                kind: ResourceKind::Equipment,
+                display_name: Some("Beamer".into()),
+                email: None,
+                capacity: None,
+                location: Some("Reception".into()),
+            }),
+        ),
+        // Not on any card: must leave every ETag and the ctag.
+        directory_event(
+            &mut ev,
+            Payload::UserUpdated(UserUpdated {
+                login: "alice".into(),
+                password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3".into()),
+                ..UserUpdated::default()
+            }),
+        ),
+    ];
+    events.extend(tail.clone());
+    let at = append(log.as_ref(), &events).await;
+    let password_change = AggregateVersion::after_offset(at[&tail[2].event_id].offset);
+
+    let a = build(log.clone(), &dir.path().join("a"), 2000).await;
+    let b = build(log.clone(), &dir.path().join("b"), 3).await;
+    let id = ProjectionId::new(
+        projections::directory::Directory::NAME,
+        projections::directory::Directory::VERSION,
+    );
+    assert_eq!(a.digest(&id).unwrap(), b.digest(&id).unwrap());
+
+    let book = Views::open(&a).unwrap().directory.address_book();
+    let d = "example.com";
+    let collection = book.collection(d, gal::COLLECTION).unwrap().unwrap();
+    assert!(
+        collection.ctag < password_change,
+        "a password change moved the ctag"
+    );
+    let members = book.members(d, gal::COLLECTION).unwrap();
+    let hrefs: Vec<&str> = members.iter().map(|(h, _)| h.as_str()).collect();
+    assert_eq!(
+        hrefs,
+        [
+            "group-staff.vcf",
+            "resource-beamer.vcf",
+            "user-alice.vcf",
+            "user-bob.vcf",
+            "user-carol.vcf"
+        ]
+    );
+    for (href, meta) in &members {
+        assert!(meta.version < password_change, "{href} was rewritten");
+        let object = book.object(d, gal::COLLECTION, href).unwrap().unwrap();
+        assert_eq!(object.etag(), meta.etag());
+        let card = formats::vcard::validate_card(&object.body).unwrap();
+        assert_eq!(card.uid.as_deref(), Some(meta.uid.as_str()));
+    }
+    let carol = book
+        .object(d, gal::COLLECTION, "user-carol.vcf")
+        .unwrap()
+        .unwrap();
+    assert!(
+        carol.body.contains("TEL;TYPE=work:+49 30 1234\r\n"),
+        "{}",
+        carol.body
+    );
+    let staff = book
+        .object(d, gal::COLLECTION, "group-staff.vcf")
+        .unwrap()
+        .unwrap();
+    let bob = book
+        .object(d, gal::COLLECTION, "user-bob.vcf")
+        .unwrap()
+        .unwrap();
+    assert!(staff.body.contains(&format!("MEMBER:{}\r\n", bob.uid)));
+    let beamer = book
+        .object(d, gal::COLLECTION, "resource-beamer.vcf")
+        .unwrap()
+        .unwrap();
+    assert!(beamer.body.contains("KIND:device\r\n"));
+    // The same cards, byte for byte, on the other build.
+    let other = Views::open(&b).unwrap().directory.address_book();
+    assert_eq!(
+        other.objects(d, gal::COLLECTION).unwrap(),
+        book.objects(d, gal::COLLECTION).unwrap()
+    );
+    let changes = book
+        .changes_since(d, gal::COLLECTION, AggregateVersion::ABSENT)
+        .unwrap();
+    assert_eq!(changes.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_principal_loses_every_collection_and_index_entry() {
+    const BOB: &str = "bob@example.com";
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    let mut ev = Events::default();
+    let mut events = Vec::new();
+    for owner in [ALICE, BOB] {
+        for cal in ["default", "work"] {
+            events.push(ev.make(owner, calendar_created(cal)));
+            for i in 0..3 {
+                let uid = format!("{owner}-{cal}-{i}");
+                events.push(ev.make(owner, put(cal, &format!("{i}.ics"), &uid, "Standup")));
+            }
+        }
+        events.push(ev.make(
+            owner,
+            Payload::AddressBookCreated(AddressBookCreated {
+                address_book: "default".into(),
+                props: AddressBookProps::default(),
+            }),
+        ));
+        events.push(ev.make(
+            owner,
+            Payload::ContactPut(ContactPut {
+                address_book: "default".into(),
+                href: "c.vcf".into(),
+                uid: "c".into(),
+                vcard: vcard("c", "Someone"),
+            }),
+        ));
+    }
+    for domain in [Domain::Calendar, Domain::Contact] {
+        events.push(ev.make(
+            ALICE,
+            Payload::PrincipalDataDeleted(PrincipalDataDeleted { domain }),
+        ));
+    }
+    // What comes after starts from nothing.
+    events.push(ev.make(ALICE, calendar_created("default")));
+    let at = append(log.as_ref(), &events).await;
+    let store = build(log.clone(), &dir.path().join("v"), 5).await;
+    for e in events
+        .iter()
+        .filter(|e| matches!(e.payload, Payload::PrincipalDataDeleted(_)))
+    {
+        let id = match e.domain {
+            Domain::Calendar => ProjectionId::new(Calendars::NAME, Calendars::VERSION),
+            _ => ProjectionId::new("contacts", 1),
+        };
+        assert!(matches!(
+            outcome_of(&store, &id, &e.event_id, at[&e.event_id]).unwrap(),
+            Outcome::Applied { .. }
+        ));
+    }
+    let views = Views::open(&store).unwrap();
+    let alice_cals = views.calendars.collections(ALICE).unwrap();
+    assert_eq!(alice_cals.len(), 1);
+    assert!(views
+        .calendars
+        .objects(ALICE, "default")
+        .unwrap()
+        .is_empty());
+    assert!(views
+        .calendars
+        .changes_since(ALICE, "default", AggregateVersion::ABSENT)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        views
+            .calendars
+            .candidates(ALICE, "default", "VEVENT", None)
+            .unwrap(),
+        Some(vec![])
+    );
+    assert!(views.contacts.collections(ALICE).unwrap().is_empty());
+    assert_eq!(views.calendars.collections(BOB).unwrap().len(), 2);
+    assert_eq!(views.calendars.objects(BOB, "work").unwrap().len(), 3);
+    assert_eq!(views.contacts.objects(BOB, "default").unwrap().len(), 1);
+    // No key of alice's old data is left in either view (outcomes aside).
+    for id in [
+        ProjectionId::new(Calendars::NAME, Calendars::VERSION),
+        ProjectionId::new("contacts", 1),
+    ] {
+        let tree = store.tree(&id).unwrap();
+        let left: Vec<String> = tree
+            .iter()
+            .keys()
+            .map(|k| String::from_utf8_lossy(&k.unwrap()).into_owned())
+            .filter(|k| k.contains(ALICE) && !k.starts_with("out\0"))
+            .filter(|k| !k.starts_with(&format!("col\0{ALICE}\0default")))
+            .collect();
+        assert!(left.is_empty(), "{id}: {left:?}");
+    }
 }

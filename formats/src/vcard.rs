@@ -3,6 +3,9 @@
 mod deep;
 #[cfg(test)]
 mod tests;
+mod write;
+
+pub use write::{escape_text, CardWriter};
 
 use crate::contentline::{push_crlf, Dialect, LogicalLines, Property};
 use crate::{strip_bom, FormatError};
@@ -273,7 +276,7 @@ fn split_one(span: &str, line: usize) -> Result<SplitCard, FormatError> {
 pub fn with_uid(vcard: &str, uid: &str) -> String {
     let text = strip_bom(vcard);
     let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
-    let uid_line = fold(
+    let uid_line = write::fold(
         &format!("UID:{}", uid.replace(|c: char| c.is_control(), "")),
         eol,
     );
@@ -328,24 +331,6 @@ fn line_end(text: &str, pos: usize) -> usize {
     } else {
         pos
     }
-}
-
-/// Folds a content line at 75 octets (RFC 6350 section 3.2), on character
-/// boundaries.
-fn fold(line: &str, eol: &str) -> String {
-    const LIMIT: usize = 75;
-    let mut out = String::with_capacity(line.len() + 8);
-    let mut width = 0;
-    for c in line.chars() {
-        if width + c.len_utf8() > LIMIT {
-            out.push_str(eol);
-            out.push(' ');
-            width = 1;
-        }
-        out.push(c);
-        width += c.len_utf8();
-    }
-    out
 }
 
 /// One property of a vCard as a query sees it.

@@ -155,6 +155,8 @@ impl Projection for Calendars {
                 patch_dead(&mut p.dead, &e.dead);
             }),
             Payload::CalendarDeleted(e) => c.delete::<CalendarProps>(&e.calendar),
+            // The owner was deleted: every collection goes, its events stay.
+            Payload::PrincipalDataDeleted(_) => c.delete_all(),
             Payload::CalendarObjectPut(e) => {
                 let object = formats::ical::validate_calendar_object(&e.ical)
                     .map_err(|err| ApplyError::Refused(format!("invalid iCalendar: {err}")))?;

@@ -308,6 +308,27 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         if let Err(r) = check_expected(self.event.event.expected_version, record.version) {
             return r.into();
         }
+        self.drop_collection(col)?;
+        Ok(Outcome::Applied {
+            version: AggregateVersion::ABSENT,
+        })
+    }
+
+    /// Deletes every collection of the owner (the owner was deleted), each
+    /// the way [`Collections::delete`] does, without a version check.
+    pub fn delete_all(&mut self) -> Result<Outcome, ApplyError> {
+        let prefix = under(COL, &[self.owner().as_bytes()]);
+        for k in self.view.keys_with_prefix(&prefix)? {
+            let col = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            self.drop_collection(&col)?;
+        }
+        Ok(Outcome::Applied {
+            version: AggregateVersion::ABSENT,
+        })
+    }
+
+    /// Removes a collection with everything kept under it.
+    fn drop_collection(&mut self, col: &str) -> Result<(), StoreError> {
         let owner = self.owner();
         let extra = self.index.map_or(&[][..], |i| i.prefixes());
         for prefix in [OBJ, UID, CHG, TMB].iter().chain(extra) {
@@ -320,9 +341,7 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         }
         self.drop_grants(col)?;
         self.view.delete(col_key(owner, col));
-        Ok(Outcome::Applied {
-            version: AggregateVersion::ABSENT,
-        })
+        Ok(())
     }
 
     fn not_found(&self, col: &str) -> Result<Outcome, ApplyError> {
@@ -464,6 +483,58 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         Ok(Outcome::Applied {
             version: self.event.version(),
         })
+    }
+
+    /// Writes a resource of a collection the projection derives itself
+    /// (the directory's address book), which no client writes to: no
+    /// expected version or UID check. A body equal to the stored one is
+    /// left alone, so its ETag and the ctag stay. Nothing happens when the
+    /// collection does not exist.
+    pub fn put_derived<P: Serialize + DeserializeOwned>(
+        &mut self,
+        col: &str,
+        href: &str,
+        uid: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        let Some(record) = self.load::<P>(col)? else {
+            return Ok(());
+        };
+        let existing = self.load_object(col, href)?;
+        if existing
+            .as_ref()
+            .is_some_and(|o| o.body == body && o.uid == uid)
+        {
+            return Ok(());
+        }
+        let object = ObjectRecord {
+            uid: uid.to_string(),
+            component: None,
+            body: body.to_string(),
+            version: self.event.version(),
+            modified_ms: self.event.event.occurred_at.timestamp_millis(),
+        };
+        self.write_object(col, href, object, existing.as_ref())?;
+        self.touch(col, record);
+        Ok(())
+    }
+
+    /// Removes a resource of a derived collection (see
+    /// [`Collections::put_derived`]); nothing happens when it is absent.
+    pub fn remove_derived<P: Serialize + DeserializeOwned>(
+        &mut self,
+        col: &str,
+        href: &str,
+    ) -> Result<(), StoreError> {
+        let Some(record) = self.load::<P>(col)? else {
+            return Ok(());
+        };
+        let Some(existing) = self.load_object(col, href)? else {
+            return Ok(());
+        };
+        self.erase_object(col, href, &existing)?;
+        self.touch(col, record);
+        Ok(())
     }
 
     fn load_object(&self, col: &str, href: &str) -> Result<Option<ObjectRecord>, StoreError> {

@@ -65,6 +65,8 @@ impl Projection for Contacts {
                 })
             }
             Payload::AddressBookDeleted(e) => c.delete::<AddressBookProps>(&e.address_book),
+            // The owner was deleted: every collection goes, its events stay.
+            Payload::PrincipalDataDeleted(_) => c.delete_all(),
             Payload::ContactPut(e) => {
                 let card = formats::vcard::validate_card(&e.vcard)
                     .map_err(|err| ApplyError::Refused(format!("invalid vCard: {err}")))?;

@@ -11,7 +11,21 @@
 //! - `grp\0domain\0group` → [`GroupRecord`]
 //! - `mem\0domain\0group\0u|g\0name` and the reverse `mof\0domain\0u|g\0name\0group`
 //! - `res\0domain\0resource` → [`ResourceRecord`]
+//!
+//! and, in the key layout of `collections.rs`, each domain's global
+//! address book (owner = the domain, collection [`gal::COLLECTION`]): a
+//! vCard per enabled user, group and resource, rewritten by the events
+//! that change its text (see [`gal`]).
+//!
+//! Versions: v2 added `created` to users, groups and resources, a user's
+//! phone, group and resource updates, and the address book; group and
+//! resource names follow the login rule (they name vCard hrefs).
 
+pub mod gal;
+#[cfg(test)]
+mod tests;
+
+use crate::contacts::ContactsView;
 use crate::outcome::{check_expected, Outcome, Rejection};
 use crate::projection::{check_name, Applied, ApplyError, Projection};
 use crate::store::StoreError;
@@ -44,10 +58,16 @@ pub struct UserRecord {
     pub domain: String,
     pub email: String,
     pub display_name: Option<String>,
+    /// A telephone number for the global address book.
+    pub phone: Option<String>,
     pub password_hash: String,
     pub admin: bool,
     pub enabled: bool,
+    /// The last change.
     pub version: AggregateVersion,
+    /// The version of the `UserCreated` event, fixed for the user's life:
+    /// it tells this user apart from an earlier or later one of the same
+    /// login (share grants are bound to it).
     pub created: AggregateVersion,
 }
 
@@ -65,30 +85,50 @@ pub fn principal(login: &str, domain: &str) -> String {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupRecord {
     pub name: String,
+    pub domain: String,
     pub display_name: Option<String>,
     pub email: Option<String>,
+    /// The last change, membership included.
     pub version: AggregateVersion,
+    /// The version of the `GroupCreated` event (see [`UserRecord::created`]).
     pub created: AggregateVersion,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceRecord {
     pub name: String,
+    pub domain: String,
     pub kind: ResourceKind,
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub capacity: Option<u32>,
     pub location: Option<String>,
     pub version: AggregateVersion,
+    /// The version of the `ResourceCreated` event.
+    pub created: AggregateVersion,
 }
 
-/// A login: lowercase ASCII letters, digits, `.`, `_` and `-`.
-pub fn valid_login(login: &str) -> bool {
-    !login.is_empty()
-        && login.len() <= 64
-        && login
+/// A login, group or resource name: lowercase ASCII letters, digits, `.`,
+/// `_` and `-`, at most 64.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+pub fn valid_login(login: &str) -> bool {
+    valid_name(login)
+}
+
+/// The refusal of a group or resource name outside [`valid_name`].
+fn check_entry_name(kind: &str, name: &str) -> Result<(), ApplyError> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(ApplyError::Refused(format!("invalid {kind} name {name:?}")))
+    }
 }
 
 fn member_parts(m: &Member) -> (&'static [u8], &str) {
@@ -102,7 +142,7 @@ pub struct Directory;
 
 impl Directory {
     pub const NAME: &'static str = "directory";
-    pub const VERSION: u32 = 1;
+    pub const VERSION: u32 = 2;
 }
 
 struct Apply<'e, 'v, 't> {
@@ -140,6 +180,33 @@ impl Apply<'_, '_, '_> {
 
     fn group(&self, name: &str) -> Result<Option<GroupRecord>, StoreError> {
         self.view.get_as(&key(GRP, &[self.d(), name.as_bytes()]))
+    }
+
+    fn resource(&self, name: &str) -> Result<Option<ResourceRecord>, StoreError> {
+        self.view.get_as(&key(RES, &[self.d(), name.as_bytes()]))
+    }
+
+    /// Groups `m` belongs to directly.
+    fn groups_of(&self, m: &Member) -> Result<Vec<String>, StoreError> {
+        let (kind, name) = member_parts(m);
+        let of = under(MOF, &[self.d(), kind, name.as_bytes()]);
+        Ok(self
+            .view
+            .keys_with_prefix(&of)?
+            .iter()
+            .map(|k| String::from_utf8_lossy(&k[of.len()..]).into_owned())
+            .collect())
+    }
+
+    /// Direct members of a group, in key order (groups, then users).
+    fn members(&self, group: &str) -> Result<Vec<Member>, StoreError> {
+        let inside = under(MEM, &[self.d(), group.as_bytes()]);
+        Ok(self
+            .view
+            .keys_with_prefix(&inside)?
+            .iter()
+            .filter_map(|k| parse_member(&k[inside.len()..]))
+            .collect())
     }
 
     fn member_exists(&self, m: &Member) -> Result<bool, StoreError> {
@@ -241,7 +308,7 @@ impl Apply<'_, '_, '_> {
                     version: v,
                 };
                 self.view.put_as(k, &record);
-                Ok(self.applied())
+                self.create_address_book(&record)
             }
             Payload::UserCreated(e) => {
                 if !valid_login(&e.login) {
@@ -276,6 +343,7 @@ impl Apply<'_, '_, '_> {
                     domain: self.domain.to_string(),
                     email: e.email.clone(),
                     display_name: e.display_name.clone(),
+                    phone: e.phone.clone(),
                     password_hash: e.password_hash.clone(),
                     admin: e.admin,
                     enabled: true,
@@ -325,6 +393,9 @@ impl Apply<'_, '_, '_> {
                 if let Some(name) = &e.display_name {
                     user.display_name = name.clone();
                 }
+                if let Some(phone) = &e.phone {
+                    user.phone = phone.clone();
+                }
                 if let Some(admin) = e.admin {
                     user.admin = admin;
                 }
@@ -370,7 +441,7 @@ impl Apply<'_, '_, '_> {
                 })
             }
             Payload::GroupCreated(e) => {
-                check_name("group", &e.group)?;
+                check_entry_name("group", &e.group)?;
                 if !self.domain_exists()? {
                     return rejected(Rejection::NotFound {
                         what: format!("domain {}", self.domain),
@@ -389,11 +460,32 @@ impl Apply<'_, '_, '_> {
                 }
                 let group = GroupRecord {
                     name: e.group.clone(),
+                    domain: self.domain.to_string(),
                     display_name: e.display_name.clone(),
                     email: e.email.clone(),
                     version: v,
                     created: v,
                 };
+                self.view
+                    .put_as(key(GRP, &[self.d(), e.group.as_bytes()]), &group);
+                Ok(self.applied())
+            }
+            Payload::GroupUpdated(e) => {
+                let Some(mut group) = self.group(&e.group)? else {
+                    return rejected(Rejection::NotFound {
+                        what: format!("group {}", e.group),
+                    });
+                };
+                if let Err(r) = self.check_version(group.version) {
+                    return rejected(r);
+                }
+                if let Some(name) = &e.display_name {
+                    group.display_name = name.clone();
+                }
+                if let Some(email) = &e.email {
+                    group.email = email.clone();
+                }
+                group.version = v;
                 self.view
                     .put_as(key(GRP, &[self.d(), e.group.as_bytes()]), &group);
                 Ok(self.applied())
@@ -477,7 +569,7 @@ impl Apply<'_, '_, '_> {
                 Ok(self.applied())
             }
             Payload::ResourceCreated(e) => {
-                check_name("resource", &e.resource)?;
+                check_entry_name("resource", &e.resource)?;
                 if !self.domain_exists()? {
                     return rejected(Rejection::NotFound {
                         what: format!("domain {}", self.domain),
@@ -498,13 +590,41 @@ impl Apply<'_, '_, '_> {
                 }
                 let record = ResourceRecord {
                     name: e.resource.clone(),
+                    domain: self.domain.to_string(),
                     kind: e.kind,
                     display_name: e.display_name.clone(),
                     email: e.email.clone(),
                     capacity: e.capacity,
                     location: e.location.clone(),
                     version: v,
+                    created: v,
                 };
+                self.view.put_as(k, &record);
+                Ok(self.applied())
+            }
+            Payload::ResourceUpdated(e) => {
+                let k = key(RES, &[self.d(), e.resource.as_bytes()]);
+                let Some(mut record) = self.view.get_as::<ResourceRecord>(&k)? else {
+                    return rejected(Rejection::NotFound {
+                        what: format!("resource {}", e.resource),
+                    });
+                };
+                if let Err(r) = self.check_version(record.version) {
+                    return rejected(r);
+                }
+                if let Some(name) = &e.display_name {
+                    record.display_name = name.clone();
+                }
+                if let Some(email) = &e.email {
+                    record.email = email.clone();
+                }
+                if let Some(capacity) = e.capacity {
+                    record.capacity = capacity;
+                }
+                if let Some(location) = &e.location {
+                    record.location = location.clone();
+                }
+                record.version = v;
                 self.view.put_as(k, &record);
                 Ok(self.applied())
             }
@@ -556,12 +676,43 @@ impl Projection for Directory {
 
     fn apply(&self, event: &Applied<'_>, view: &mut ViewTxn<'_>) -> Result<Outcome, ApplyError> {
         check_name("domain", &event.event.partition_key)?;
-        Apply {
+        let mut apply = Apply {
             event,
             view,
             domain: &event.event.partition_key,
+        };
+        // Read before the event applies: a deleted member's groups.
+        let touched = apply.touched_cards()?;
+        let outcome = apply.run()?;
+        if matches!(outcome, Outcome::Applied { .. }) {
+            apply.refresh_cards(&touched)?;
         }
-        .run()
+        Ok(outcome)
+    }
+}
+
+/// One page of a listing, in key order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// What to pass as `after` for the next page; None on the last one.
+    pub next: Option<String>,
+}
+
+/// Listing cursors name the last entry shown: `domain` for domains,
+/// `name@domain` for users, groups and resources (names hold no `@`).
+fn cursor_key(root: &[u8], cursor: &str) -> Vec<u8> {
+    match cursor.rsplit_once('@') {
+        Some((name, domain)) => key(root, &[domain.as_bytes(), name.as_bytes()]),
+        None => key(root, &[cursor.as_bytes()]),
+    }
+}
+
+fn cursor_of(root: &[u8], k: &[u8]) -> String {
+    let rest = String::from_utf8_lossy(&k[root.len()..]).into_owned();
+    match rest.split_once('\0') {
+        Some((domain, name)) => format!("{name}@{domain}"),
+        None => rest,
     }
 }
 
@@ -569,20 +720,22 @@ impl Projection for Directory {
 #[derive(Clone)]
 pub struct DirectoryView {
     tree: ReadTree,
-    book: crate::contacts::ContactsView,
+    address_book: ContactsView,
 }
 
 impl DirectoryView {
     pub(crate) fn new(tree: sled::Tree, name: String) -> DirectoryView {
         DirectoryView {
-            tree: ReadTree::new(tree.clone(), name.clone()),
-            book: crate::contacts::ContactsView::new(tree, name),
+            address_book: ContactsView::new(tree.clone(), name.clone()),
+            tree: ReadTree::new(tree, name),
         }
     }
 
-    /// The directory's address books: owner = domain, collection `directory`.
-    pub fn address_book(&self) -> crate::contacts::ContactsView {
-        self.book.clone()
+    /// The global address books, read like any address book: owner = the
+    /// domain, collection [`gal::COLLECTION`] (`"directory"`), hrefs from
+    /// [`gal::href`]. Read-only: only directory events change it.
+    pub fn address_book(&self) -> ContactsView {
+        self.address_book.clone()
     }
 
     fn get<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
@@ -602,12 +755,49 @@ impl DirectoryView {
         self.tree.names(prefix)
     }
 
+    /// Up to `limit` records of kind `root`, within `domain` when given,
+    /// after the entry the cursor `after` names.
+    fn page<T: DeserializeOwned>(
+        &self,
+        root: &[u8],
+        domain: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<T>, StoreError> {
+        let scope = match domain {
+            Some(d) => under(root, &[d.as_bytes()]),
+            None => root.to_vec(),
+        };
+        let after = after.map(|c| cursor_key(root, c));
+        let mut rows = self
+            .tree
+            .page(&scope, after.as_deref(), limit.saturating_add(1))?;
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|(k, _)| cursor_of(root, k))
+        } else {
+            None
+        };
+        Ok(Page {
+            items: rows.into_iter().map(|(_, v)| v).collect(),
+            next,
+        })
+    }
+
     pub fn domain(&self, domain: &str) -> Result<Option<DomainRecord>, StoreError> {
         self.get(&key(DOM, &[domain.as_bytes()]))
     }
 
     pub fn domains(&self) -> Result<Vec<DomainRecord>, StoreError> {
         self.list(DOM)
+    }
+
+    pub fn domains_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<DomainRecord>, StoreError> {
+        self.page(DOM, None, after, limit)
     }
 
     pub fn user(&self, domain: &str, login: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -623,10 +813,10 @@ impl DirectoryView {
             }
             let holders = self.names_under(&under(EML, &[name.to_lowercase().as_bytes()]))?;
             if let [domain] = holders.as_slice() {
-                let email = key(EML, &[name.to_lowercase().as_bytes(), domain.as_bytes()]);
-                if let Some(login) = self.tree.raw(&email)? {
-                    return self.user(domain, &String::from_utf8_lossy(&login));
-                }
+                return match self.email_holder(domain, name)? {
+                    Some(login) => self.user(domain, &login),
+                    None => Ok(None),
+                };
             }
             return Ok(None);
         }
@@ -639,6 +829,15 @@ impl DirectoryView {
         }
     }
 
+    /// The login holding an email address in a domain (compared lowercase).
+    pub fn email_holder(&self, domain: &str, email: &str) -> Result<Option<String>, StoreError> {
+        let k = key(EML, &[email.to_lowercase().as_bytes(), domain.as_bytes()]);
+        Ok(self
+            .tree
+            .raw(&k)?
+            .map(|login| String::from_utf8_lossy(&login).into_owned()))
+    }
+
     /// Users of one domain, or of all domains, by domain then login.
     pub fn users(&self, domain: Option<&str>) -> Result<Vec<UserRecord>, StoreError> {
         match domain {
@@ -647,12 +846,32 @@ impl DirectoryView {
         }
     }
 
+    /// A page of [`DirectoryView::users`].
+    pub fn users_page(
+        &self,
+        domain: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<UserRecord>, StoreError> {
+        self.page(USR, domain, after, limit)
+    }
+
     pub fn group(&self, domain: &str, group: &str) -> Result<Option<GroupRecord>, StoreError> {
         self.get(&key(GRP, &[domain.as_bytes(), group.as_bytes()]))
     }
 
     pub fn groups(&self, domain: &str) -> Result<Vec<GroupRecord>, StoreError> {
         self.list(&under(GRP, &[domain.as_bytes()]))
+    }
+
+    /// Groups of one domain or of all, by domain then name.
+    pub fn groups_page(
+        &self,
+        domain: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<GroupRecord>, StoreError> {
+        self.page(GRP, domain, after, limit)
     }
 
     /// Direct members of a group.
@@ -671,7 +890,51 @@ impl DirectoryView {
         self.names_under(&under(MOF, &[domain.as_bytes(), kind, name.as_bytes()]))
     }
 
+    /// Whether `target` is `group` or a group nested at any depth in it:
+    /// adding `group` to `target` would then make a cycle.
+    pub fn group_contains(
+        &self,
+        domain: &str,
+        group: &str,
+        target: &str,
+    ) -> Result<bool, StoreError> {
+        let mut stack = vec![group.to_string()];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(g) = stack.pop() {
+            if g == target {
+                return Ok(true);
+            }
+            if !seen.insert(g.clone()) {
+                continue;
+            }
+            for member in self.members(domain, &g)? {
+                if let Member::Group(inner) = member {
+                    stack.push(inner);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    pub fn resource(
+        &self,
+        domain: &str,
+        resource: &str,
+    ) -> Result<Option<ResourceRecord>, StoreError> {
+        self.get(&key(RES, &[domain.as_bytes(), resource.as_bytes()]))
+    }
+
     pub fn resources(&self, domain: &str) -> Result<Vec<ResourceRecord>, StoreError> {
         self.list(&under(RES, &[domain.as_bytes()]))
+    }
+
+    /// Resources of one domain or of all, by domain then name.
+    pub fn resources_page(
+        &self,
+        domain: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ResourceRecord>, StoreError> {
+        self.page(RES, domain, after, limit)
     }
 }

@@ -454,6 +454,19 @@ impl<'e> Area<'e, '_, '_> {
 
     /// PROPPATCH. The ETag is about the content, so the version stays and
     /// the outcome reports it unchanged.
+    /// The owner was deleted: the whole area goes, its events stay.
+    fn delete_all(&mut self) -> Result<Outcome, Stop> {
+        let owner = self.owner().as_bytes();
+        for prefix in [under(ENT, &[owner]), under(BODY, &[owner])] {
+            for k in self.view.keys_with_prefix(&prefix)? {
+                self.view.delete(k);
+            }
+        }
+        Ok(Outcome::Applied {
+            version: AggregateVersion::ABSENT,
+        })
+    }
+
     fn patch(&mut self, e: &FilePropertiesPatched) -> Result<Outcome, Stop> {
         check_path(&e.path)?;
         let mut entry = self.existing(&e.path)?;
@@ -498,6 +511,7 @@ impl Projection for Files {
             Payload::FilesCopied(e) => area.copy(e),
             Payload::FilesMoved(e) => area.move_(e),
             Payload::FilePropertiesPatched(e) => area.patch(e),
+            Payload::PrincipalDataDeleted(_) => area.delete_all(),
             other => {
                 return Err(ApplyError::Refused(format!(
                     "{} is not a file event",
@@ -565,7 +579,7 @@ impl FilesView {
 mod tests {
     use super::*;
     use crate::store::{ProjectionId, ViewStore};
-    use events::payload::SeenAdded;
+    use events::payload::{PrincipalDataDeleted, SeenAdded};
     use events::{EventEnvelope, EventId, LogPosition, UidSet};
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -1316,6 +1330,50 @@ mod tests {
             .enumerate()
             .map(|(n, p)| envelope(n as u64, ALICE, p))
             .collect()
+    }
+
+    #[test]
+    fn a_deleted_owner_loses_the_whole_area_and_no_one_else_anything() {
+        let mut a = Fixture::new();
+        a.ok(folder("docs"));
+        a.ok(put("docs/a.txt", "a"));
+        a.ok(put("top.txt", "top"));
+        let bob = "bob@example.com";
+        let theirs = envelope(a.next, bob, put("keep.txt", "bob's"));
+        assert!(matches!(a.apply_event(theirs), Outcome::Applied { .. }));
+        let gone = Payload::PrincipalDataDeleted(PrincipalDataDeleted {
+            domain: Domain::Files,
+        });
+        assert_eq!(
+            a.apply(gone.clone()),
+            Outcome::Applied {
+                version: AggregateVersion::ABSENT
+            }
+        );
+        assert!(a.children("").is_empty());
+        assert_eq!(a.body("docs/a.txt"), None);
+        assert_eq!(
+            a.view.body(bob, "keep.txt").unwrap().as_deref(),
+            Some(&b"bob's"[..])
+        );
+        // Nothing of the owner's is left in the tree, and a repeat is harmless.
+        let owner_keys = |f: &Fixture| {
+            f.store
+                .tree(&f.id)
+                .unwrap()
+                .iter()
+                .keys()
+                .filter(|k| {
+                    let k = k.as_ref().unwrap();
+                    k.windows(ALICE.len()).any(|w| w == ALICE.as_bytes())
+                        && !k.starts_with(b"out\0")
+                })
+                .count()
+        };
+        assert_eq!(owner_keys(&a), 0);
+        assert!(matches!(a.apply(gone), Outcome::Applied { .. }));
+        a.ok(put("new.txt", "a new start"));
+        assert_eq!(a.children(""), ["new.txt"]);
     }
 
     #[test]

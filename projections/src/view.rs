@@ -308,6 +308,32 @@ impl ReadTree {
         Ok(out)
     }
 
+    /// Up to `limit` entries under `prefix`, in key order, with their full
+    /// keys: those after the key `after` when it lies within `prefix`,
+    /// else from the start of `prefix`.
+    pub(crate) fn page<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(sled::IVec, T)>, StoreError> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
+            _ => Bound::Included(prefix.to_vec()),
+        };
+        let mut out = Vec::new();
+        for item in self.tree.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
+            let (k, v) = item.map_err(|e| self.storage(e))?;
+            if !k.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            let value = decode(&v).map_err(|r| self.corrupt(&k, r))?;
+            out.push((k, value));
+        }
+        Ok(out)
+    }
+
     /// The keys from `from` (included) to `to` (excluded).
     pub(crate) fn keys_between(
         &self,

@@ -59,6 +59,12 @@ fn canonical(vcard: &str, lines: &[usize]) -> (String, Vec<usize>) {
             version = at;
         } else if prop.is("END") {
             end = at;
+        } else if prop.is("KIND") && !line.raw.contains('\n') && is_other_kind(&prop.value()) {
+            // The crate knows only RFC 6350's four kinds and refuses the
+            // iana-tokens and x-names the RFC allows, such as RFC 6869's
+            // `device`: check the rest of the card with a kind it knows.
+            body.push_str("KIND:individual\r\n");
+            body_lines.push(at);
         } else {
             body.push_str(line.raw);
             // RFC 6350 wants five N and seven ADR components, but cards
@@ -90,6 +96,18 @@ fn canonical(vcard: &str, lines: &[usize]) -> (String, Vec<usize>) {
     all.extend(body_lines);
     all.push(end);
     (text, all)
+}
+
+/// A KIND value other than the four the crate knows, that RFC 6350 still
+/// allows: an iana-token or x-name (letters, digits and `-`).
+fn is_other_kind(value: &str) -> bool {
+    let value = value.trim_ascii();
+    let known = ["individual", "group", "org", "location"];
+    !value.is_empty()
+        && !known.iter().any(|k| value.eq_ignore_ascii_case(k))
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// The 0-based line of `vcard` the error is about, if it can be told.

@@ -261,3 +261,17 @@ fn a_short_n_does_not_fail_an_import() {
     assert_eq!(cards.len(), 1);
     assert_eq!(cards[0].vcard, text, "the stored card is the card as given");
 }
+
+#[test]
+fn kinds_beyond_rfc_6350s_four_are_not_refused() {
+    // RFC 6869 registered `device`; x-names are allowed too.
+    for kind in ["device", "x-robot"] {
+        let text = format!(
+            "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:k\r\nKIND:{kind}\r\nFN:Beamer\r\nEND:VCARD\r\n"
+        );
+        assert_eq!(split_cards(&text).unwrap()[0].vcard, text);
+    }
+    // A value that is no token at all is still refused, on its line.
+    let bad = card("UID:k\r\nKIND:not a kind\r\nFN:x\r\n");
+    assert_eq!(split_cards(&bad).unwrap_err().line, 4);
+}

@@ -1,0 +1,561 @@
+//! `reprise domain|user|group|resource ...`: the directory operations on
+//! the data directory (through a local engine), or with `--server`
+//! through a running server's admin API. Both run the same operation, so
+//! both refuse the same bad input.
+
+use crate::cli::{
+    DomainCommand, GroupCommand, InDomainListArgs, KindArg, ListArgs, MemberArgs, ResourceCommand,
+    ShowArgs, UserCommand,
+};
+use crate::config::LogArgs;
+use crate::directory::{ListQuery, Listing, ACTOR_CLI};
+use crate::domains::{self, DomainSummary, NewDomain};
+use crate::engine::Engine;
+use crate::groups::{self, GroupChanges, GroupDetail, GroupSummary, NewGroup};
+use crate::remote::{segment, Client};
+use crate::resources::{self, NewResource, ResourceChanges, ResourceSummary};
+use crate::users::{self, Deleted, NewUser, UserChanges, UserSummary};
+use anyhow::{bail, Context};
+use events::payload::{Member, ResourceKind};
+use projections::registry::Views;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::io::BufRead;
+use std::process::ExitCode;
+
+/// Where a command's reads and events go.
+enum Target {
+    Local(Box<Engine>),
+    Remote(Client),
+}
+
+impl Target {
+    async fn open(args: &LogArgs) -> anyhow::Result<Target> {
+        match &args.server {
+            Some(url) => Ok(Target::Remote(Client::new(args, url)?)),
+            None => {
+                let engine = Engine::start(args).await?;
+                engine
+                    .wait_ready(std::time::Duration::from_secs(3600))
+                    .await?;
+                Ok(Target::Local(Box::new(engine)))
+            }
+        }
+    }
+
+    fn close(self) -> anyhow::Result<()> {
+        match self {
+            Target::Local(engine) => (*engine).shutdown(),
+            Target::Remote(_) => Ok(()),
+        }
+    }
+
+    /// Every entry of a listing, page after page.
+    fn list_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        domain: Option<&str>,
+        page_size: usize,
+        local: impl Fn(&Views, &ListQuery) -> crate::directory::Result<Listing<T>>,
+    ) -> anyhow::Result<Vec<T>> {
+        let mut q = ListQuery {
+            domain: domain.map(str::to_string),
+            limit: Some(page_size),
+            after: None,
+        };
+        let mut all = Vec::new();
+        loop {
+            let page: Listing<T> = match self {
+                Target::Local(engine) => local(&engine.views, &q)?,
+                Target::Remote(client) => {
+                    let limit = page_size.to_string();
+                    let mut query = vec![("limit", limit.as_str())];
+                    query.extend(q.domain.as_deref().map(|d| ("domain", d)));
+                    query.extend(q.after.as_deref().map(|a| ("after", a)));
+                    client.get(path, &query)?
+                }
+            };
+            all.extend(page.items);
+            match page.next {
+                Some(next) => q.after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+}
+
+/// Opens the target, runs `op`, and closes the target whatever happened.
+macro_rules! on_target {
+    ($args:expr, |$t:ident| $body:expr) => {{
+        let $t = Target::open($args).await?;
+        let result: anyhow::Result<ExitCode> = async { $body }.await;
+        $t.close()?;
+        result
+    }};
+}
+
+fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+/// `--x VALUE` sets, `--no-x` removes, neither leaves as is.
+fn change<T>(value: Option<T>, remove: bool) -> Option<Option<T>> {
+    if remove {
+        Some(None)
+    } else {
+        value.map(Some)
+    }
+}
+
+fn or_blank(text: &Option<String>) -> &str {
+    text.as_deref().unwrap_or("")
+}
+
+pub async fn domain(args: &LogArgs, cmd: DomainCommand) -> anyhow::Result<ExitCode> {
+    on_target!(args, |t| match cmd {
+        DomainCommand::Add(a) => {
+            let req = NewDomain {
+                domain: a.domain,
+                display_name: a.name,
+            };
+            let domain: DomainSummary = match &t {
+                Target::Local(e) => domains::add_domain(e, &req, ACTOR_CLI).await?,
+                Target::Remote(c) => c.post("/admin/v1/domains", &req)?,
+            };
+            println!("created domain {}", domain.domain);
+            Ok(ExitCode::SUCCESS)
+        }
+        DomainCommand::List(ListArgs { json, page }) => {
+            let all = t.list_all("/admin/v1/domains", None, page.page_size, |v, q| {
+                domains::list_domains(v, q)
+            })?;
+            if json {
+                print_json(&all)?;
+            } else if all.is_empty() {
+                println!("no domains");
+            }
+            for d in all.iter().filter(|_| !json) {
+                println!("{:<32} {}", d.domain, or_blank(&d.display_name));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DomainCommand::Show(ShowArgs { name, json }) => {
+            let domain: DomainSummary = match &t {
+                Target::Local(e) => domains::show_domain(&e.views, &name)?,
+                Target::Remote(c) => {
+                    c.get(&format!("/admin/v1/domains/{}", segment(&name)), &[])?
+                }
+            };
+            if json {
+                print_json(&domain)?;
+            } else {
+                println!("domain: {}", domain.domain);
+                println!("display name: {}", or_blank(&domain.display_name));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    })
+}
+
+fn user_path(user: &str) -> String {
+    format!("/admin/v1/users/{}", segment(user))
+}
+
+fn print_user(u: &UserSummary) {
+    println!("user: {}", u.principal);
+    println!("email: {}", u.email);
+    println!("display name: {}", or_blank(&u.display_name));
+    println!("phone: {}", or_blank(&u.phone));
+    println!("admin: {}", u.admin);
+    println!("enabled: {}", u.enabled);
+}
+
+pub async fn user(args: &LogArgs, cmd: UserCommand) -> anyhow::Result<ExitCode> {
+    // Read and check what the command brings before touching the data
+    // directory or the server.
+    let password = match &cmd {
+        UserCommand::Add(_) | UserCommand::Passwd(_) => Some(read_password()?),
+        _ => None,
+    };
+    let new_user = match &cmd {
+        UserCommand::Add(a) => {
+            let req = NewUser {
+                login: a.login.clone(),
+                domain: a.domain.clone(),
+                email: a.email.clone(),
+                password: password.clone().unwrap_or_default(),
+                display_name: a.name.clone(),
+                admin: a.admin,
+                phone: a.phone.clone(),
+            };
+            users::resolve(&req)?;
+            Some(req)
+        }
+        _ => None,
+    };
+    on_target!(args, |t| match cmd {
+        UserCommand::Add(_) => {
+            let req = new_user.context("no user to add")?;
+            let user: UserSummary = match &t {
+                Target::Local(e) => users::add_user(e, &req, ACTOR_CLI).await?,
+                Target::Remote(c) => c.post("/admin/v1/users", &req)?,
+            };
+            println!("created user {} <{}>", user.principal, user.email);
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::List(a) => {
+            let all = t.list_all(
+                "/admin/v1/users",
+                a.domain.as_deref(),
+                a.page.page_size,
+                users::list_users,
+            )?;
+            if a.json {
+                print_json(&all)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            for u in &all {
+                println!(
+                    "{:<32} {:<32} {:<24} {}{}",
+                    u.principal,
+                    u.email,
+                    or_blank(&u.display_name),
+                    if u.admin { "admin " } else { "" },
+                    if u.enabled { "" } else { "disabled" }
+                );
+            }
+            if all.is_empty() {
+                println!("no users");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::Show(ShowArgs { name, json }) => {
+            let user: UserSummary = match &t {
+                Target::Local(e) => users::show_user(&e.views, &name)?,
+                Target::Remote(c) => c.get(&user_path(&name), &[])?,
+            };
+            if json {
+                print_json(&user)?;
+            } else {
+                print_user(&user);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::Update(a) => {
+            let changes = UserChanges {
+                email: a.email.map(Some),
+                display_name: change(a.name, a.no_name),
+                phone: change(a.phone, a.no_phone),
+                admin: a.admin.map(Some),
+                enabled: a.enabled.map(Some),
+            };
+            if serde_json::to_value(&changes)?
+                .as_object()
+                .is_none_or(|o| o.is_empty())
+            {
+                bail!("nothing to change: give --email, --name, --phone, --admin or --enabled");
+            }
+            let user: UserSummary = match &t {
+                Target::Local(e) => users::update_user(e, &a.user, &changes, ACTOR_CLI).await?,
+                Target::Remote(c) => c.patch(&user_path(&a.user), &changes)?,
+            };
+            println!("updated user {}", user.principal);
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::Passwd(a) => {
+            let password = password.context("no password")?;
+            let user: UserSummary = match &t {
+                Target::Local(e) => users::set_password(e, &a.user, &password, ACTOR_CLI).await?,
+                Target::Remote(c) => c.put(
+                    &format!("{}/password", user_path(&a.user)),
+                    &serde_json::json!({ "password": password }),
+                )?,
+            };
+            println!("changed the password of {}", user.principal);
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::Disable(ref a) | UserCommand::Enable(ref a) => {
+            let enabled = matches!(cmd, UserCommand::Enable(_));
+            let verb = if enabled { "enable" } else { "disable" };
+            let user: UserSummary = match &t {
+                Target::Local(e) => users::set_enabled(e, &a.user, enabled, ACTOR_CLI).await?,
+                Target::Remote(c) => c.post(&format!("{}/{verb}", user_path(&a.user)), &())?,
+            };
+            println!("{verb}d user {}", user.principal);
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCommand::Delete(a) => {
+            let gone: Deleted = match &t {
+                Target::Local(e) => users::delete_user(e, &a.user, ACTOR_CLI).await?,
+                Target::Remote(c) => c.delete(&user_path(&a.user))?,
+            };
+            println!("deleted user {}", gone.deleted);
+            Ok(ExitCode::SUCCESS)
+        }
+    })
+}
+
+fn group_path(group: &str) -> String {
+    format!("/admin/v1/groups/{}", segment(group))
+}
+
+fn member_of(a: &MemberArgs) -> anyhow::Result<Member> {
+    match (&a.user, &a.group) {
+        (Some(user), None) => Ok(Member::User(user.clone())),
+        (None, Some(group)) => Ok(Member::Group(group.clone())),
+        _ => bail!("give exactly one of --user and --group"),
+    }
+}
+
+fn print_group(g: &GroupDetail) {
+    println!("group: {}@{}", g.group.group, g.group.domain);
+    println!("display name: {}", or_blank(&g.group.display_name));
+    println!("email: {}", or_blank(&g.group.email));
+    let members: Vec<String> = g.members.iter().map(groups::describe).collect();
+    println!("members: {}", members.join(", "));
+    println!("member of: {}", g.member_of.join(", "));
+}
+
+pub async fn group(args: &LogArgs, cmd: GroupCommand) -> anyhow::Result<ExitCode> {
+    on_target!(args, |t| match cmd {
+        GroupCommand::Add(a) => {
+            let req = NewGroup {
+                group: a.name,
+                domain: a.domain,
+                display_name: a.display_name,
+                email: a.email,
+            };
+            let g: GroupDetail = match &t {
+                Target::Local(e) => groups::add_group(e, &req, ACTOR_CLI).await?,
+                Target::Remote(c) => c.post("/admin/v1/groups", &req)?,
+            };
+            println!("created group {}@{}", g.group.group, g.group.domain);
+            Ok(ExitCode::SUCCESS)
+        }
+        GroupCommand::List(InDomainListArgs { domain, json, page }) => {
+            let all: Vec<GroupSummary> = t.list_all(
+                "/admin/v1/groups",
+                domain.as_deref(),
+                page.page_size,
+                groups::list_groups,
+            )?;
+            if json {
+                print_json(&all)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            for g in &all {
+                println!(
+                    "{:<32} {:<24} {}",
+                    format!("{}@{}", g.group, g.domain),
+                    or_blank(&g.display_name),
+                    or_blank(&g.email)
+                );
+            }
+            if all.is_empty() {
+                println!("no groups");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        GroupCommand::Show(ShowArgs { name, json }) => {
+            let g: GroupDetail = match &t {
+                Target::Local(e) => groups::show_group(&e.views, &name)?,
+                Target::Remote(c) => c.get(&group_path(&name), &[])?,
+            };
+            if json {
+                print_json(&g)?;
+            } else {
+                print_group(&g);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        GroupCommand::Update(a) => {
+            let changes = GroupChanges {
+                display_name: change(a.display_name, a.no_display_name),
+                email: change(a.email, a.no_email),
+            };
+            if changes.display_name.is_none() && changes.email.is_none() {
+                bail!("nothing to change: give --display-name or --email");
+            }
+            let g: GroupDetail = match &t {
+                Target::Local(e) => groups::update_group(e, &a.name, &changes, ACTOR_CLI).await?,
+                Target::Remote(c) => c.patch(&group_path(&a.name), &changes)?,
+            };
+            println!("updated group {}@{}", g.group.group, g.group.domain);
+            Ok(ExitCode::SUCCESS)
+        }
+        GroupCommand::Delete(a) => {
+            let gone: Deleted = match &t {
+                Target::Local(e) => groups::delete_group(e, &a.name, ACTOR_CLI).await?,
+                Target::Remote(c) => c.delete(&group_path(&a.name))?,
+            };
+            println!("deleted group {}", gone.deleted);
+            Ok(ExitCode::SUCCESS)
+        }
+        GroupCommand::AddMember(a) => {
+            let member = member_of(&a)?;
+            let g: GroupDetail = match &t {
+                Target::Local(e) => groups::add_member(e, &a.name, &member, ACTOR_CLI).await?,
+                Target::Remote(c) => {
+                    c.post(&format!("{}/members", group_path(&a.name)), &member)?
+                }
+            };
+            println!(
+                "added {} to {}@{}",
+                groups::describe(&member),
+                g.group.group,
+                g.group.domain
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        GroupCommand::RemoveMember(a) => {
+            let member = member_of(&a)?;
+            let g: GroupDetail = match &t {
+                Target::Local(e) => groups::remove_member(e, &a.name, &member, ACTOR_CLI).await?,
+                Target::Remote(c) => {
+                    let (kind, name) = match &member {
+                        Member::User(n) => ("user", n),
+                        Member::Group(n) => ("group", n),
+                    };
+                    let path = format!("{}/members/{kind}/{}", group_path(&a.name), segment(name));
+                    c.delete(&path)?
+                }
+            };
+            println!(
+                "removed {} from {}@{}",
+                groups::describe(&member),
+                g.group.group,
+                g.group.domain
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    })
+}
+
+fn resource_path(resource: &str) -> String {
+    format!("/admin/v1/resources/{}", segment(resource))
+}
+
+fn kind_name(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Room => "room",
+        ResourceKind::Equipment => "equipment",
+    }
+}
+
+fn print_resource(r: &ResourceSummary) {
+    println!("resource: {}@{}", r.resource, r.domain);
+    println!("kind: {}", kind_name(r.kind));
+    println!("display name: {}", or_blank(&r.display_name));
+    println!("email: {}", or_blank(&r.email));
+    let capacity = r.capacity.map(|c| c.to_string());
+    println!("capacity: {}", or_blank(&capacity));
+    println!("location: {}", or_blank(&r.location));
+}
+
+pub async fn resource(args: &LogArgs, cmd: ResourceCommand) -> anyhow::Result<ExitCode> {
+    on_target!(args, |t| match cmd {
+        ResourceCommand::Add(a) => {
+            let req = NewResource {
+                resource: a.name,
+                domain: a.domain,
+                kind: match a.kind {
+                    KindArg::Room => ResourceKind::Room,
+                    KindArg::Equipment => ResourceKind::Equipment,
+                },
+                display_name: a.display_name,
+                email: a.email,
+                capacity: a.capacity,
+                location: a.location,
+            };
+            let r: ResourceSummary = match &t {
+                Target::Local(e) => resources::add_resource(e, &req, ACTOR_CLI).await?,
+                Target::Remote(c) => c.post("/admin/v1/resources", &req)?,
+            };
+            println!("created {} {}@{}", kind_name(r.kind), r.resource, r.domain);
+            Ok(ExitCode::SUCCESS)
+        }
+        ResourceCommand::List(InDomainListArgs { domain, json, page }) => {
+            let all: Vec<ResourceSummary> = t.list_all(
+                "/admin/v1/resources",
+                domain.as_deref(),
+                page.page_size,
+                resources::list_resources,
+            )?;
+            if json {
+                print_json(&all)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            for r in &all {
+                let capacity = r.capacity.map(|c| c.to_string());
+                println!(
+                    "{:<32} {:<10} {:<24} {:>5} {}",
+                    format!("{}@{}", r.resource, r.domain),
+                    kind_name(r.kind),
+                    or_blank(&r.display_name),
+                    or_blank(&capacity),
+                    or_blank(&r.location)
+                );
+            }
+            if all.is_empty() {
+                println!("no resources");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ResourceCommand::Show(ShowArgs { name, json }) => {
+            let r: ResourceSummary = match &t {
+                Target::Local(e) => resources::show_resource(&e.views, &name)?,
+                Target::Remote(c) => c.get(&resource_path(&name), &[])?,
+            };
+            if json {
+                print_json(&r)?;
+            } else {
+                print_resource(&r);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ResourceCommand::Update(a) => {
+            let changes = ResourceChanges {
+                display_name: change(a.display_name, a.no_display_name),
+                email: change(a.email, a.no_email),
+                capacity: change(a.capacity, a.no_capacity),
+                location: change(a.location, a.no_location),
+            };
+            if serde_json::to_value(&changes)?
+                .as_object()
+                .is_none_or(|o| o.is_empty())
+            {
+                bail!("nothing to change: give --display-name, --email, --capacity or --location");
+            }
+            let r: ResourceSummary = match &t {
+                Target::Local(e) => {
+                    resources::update_resource(e, &a.name, &changes, ACTOR_CLI).await?
+                }
+                Target::Remote(c) => c.patch(&resource_path(&a.name), &changes)?,
+            };
+            println!("updated resource {}@{}", r.resource, r.domain);
+            Ok(ExitCode::SUCCESS)
+        }
+        ResourceCommand::Delete(a) => {
+            let gone: Deleted = match &t {
+                Target::Local(e) => resources::delete_resource(e, &a.name, ACTOR_CLI).await?,
+                Target::Remote(c) => c.delete(&resource_path(&a.name))?,
+            };
+            println!("deleted resource {}", gone.deleted);
+            Ok(ExitCode::SUCCESS)
+        }
+    })
+}

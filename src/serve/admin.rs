@@ -1,0 +1,256 @@
+//! The directory part of the admin API (`/admin/v1`, admins only):
+//! domains, users, groups and resources. Each handler is a thin shell
+//! over the operation the command line runs too; errors are
+//! `{"error": ...}` with 400 (invalid), 404 (unknown entry), 409
+//! (conflict), 503 (log unavailable).
+
+use super::{ApiError, Shared};
+use crate::directory::{DirectoryError, ListQuery, Listing, ACTOR_API};
+use crate::domains::{DomainSummary, NewDomain};
+use crate::groups::{GroupChanges, GroupDetail, GroupSummary, NewGroup};
+use crate::resources::{NewResource, ResourceChanges, ResourceSummary};
+use crate::users::{Deleted, NewUser, UserChanges, UserSummary};
+use crate::{domains, groups, resources, users};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use events::payload::Member;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, m),
+            DirectoryError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
+            DirectoryError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
+            DirectoryError::Unavailable(e) => e.into(),
+            DirectoryError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A JSON body whose refusal is a 400 `{"error": ...}` like every other.
+pub(super) struct Body<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(e) => Err(ApiError(StatusCode::BAD_REQUEST, e.body_text())),
+        }
+    }
+}
+
+/// `?domain=&limit=&after=`, refused as a 400 `{"error": ...}`.
+pub(super) struct Listed(ListQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for Listed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<ListQuery>::from_request_parts(parts, state).await {
+            Ok(Query(q)) => Ok(Listed(q)),
+            Err(e) => Err(ApiError(StatusCode::BAD_REQUEST, e.body_text())),
+        }
+    }
+}
+
+type Answer<T> = Result<Json<T>, ApiError>;
+type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
+
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/domains", get(list_domains).post(create_domain))
+        .route("/domains/{domain}", get(show_domain))
+        .route("/users", get(list_users).post(create_user))
+        .route(
+            "/users/{user}",
+            get(show_user).patch(update_user).delete(delete_user),
+        )
+        .route("/users/{user}/password", put(set_password))
+        .route("/users/{user}/disable", post(disable_user))
+        .route("/users/{user}/enable", post(enable_user))
+        .route("/groups", get(list_groups).post(create_group))
+        .route(
+            "/groups/{group}",
+            get(show_group).patch(update_group).delete(delete_group),
+        )
+        .route("/groups/{group}/members", post(add_member))
+        .route(
+            "/groups/{group}/members/{kind}/{name}",
+            delete(remove_member),
+        )
+        .route("/resources", get(list_resources).post(create_resource))
+        .route(
+            "/resources/{resource}",
+            get(show_resource)
+                .patch(update_resource)
+                .delete(delete_resource),
+        )
+}
+
+async fn list_domains(
+    State(s): State<Shared>,
+    Listed(q): Listed,
+) -> Answer<Listing<DomainSummary>> {
+    Ok(Json(domains::list_domains(&s.engine.views, &q)?))
+}
+
+async fn create_domain(
+    State(s): State<Shared>,
+    Body(req): Body<NewDomain>,
+) -> Created<DomainSummary> {
+    let domain = domains::add_domain(&s.engine, &req, ACTOR_API).await?;
+    Ok((StatusCode::CREATED, Json(domain)))
+}
+
+async fn show_domain(State(s): State<Shared>, Path(d): Path<String>) -> Answer<DomainSummary> {
+    Ok(Json(domains::show_domain(&s.engine.views, &d)?))
+}
+
+async fn list_users(State(s): State<Shared>, Listed(q): Listed) -> Answer<Listing<UserSummary>> {
+    Ok(Json(users::list_users(&s.engine.views, &q)?))
+}
+
+async fn create_user(State(s): State<Shared>, Body(req): Body<NewUser>) -> Created<UserSummary> {
+    let user = users::add_user(&s.engine, &req, ACTOR_API).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+async fn show_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
+    Ok(Json(users::show_user(&s.engine.views, &user)?))
+}
+
+async fn update_user(
+    State(s): State<Shared>,
+    Path(user): Path<String>,
+    Body(changes): Body<UserChanges>,
+) -> Answer<UserSummary> {
+    Ok(Json(
+        users::update_user(&s.engine, &user, &changes, ACTOR_API).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPassword {
+    password: String,
+}
+
+async fn set_password(
+    State(s): State<Shared>,
+    Path(user): Path<String>,
+    Body(req): Body<NewPassword>,
+) -> Answer<UserSummary> {
+    Ok(Json(
+        users::set_password(&s.engine, &user, &req.password, ACTOR_API).await?,
+    ))
+}
+
+async fn disable_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
+    Ok(Json(
+        users::set_enabled(&s.engine, &user, false, ACTOR_API).await?,
+    ))
+}
+
+async fn enable_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
+    Ok(Json(
+        users::set_enabled(&s.engine, &user, true, ACTOR_API).await?,
+    ))
+}
+
+async fn delete_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<Deleted> {
+    Ok(Json(users::delete_user(&s.engine, &user, ACTOR_API).await?))
+}
+
+async fn list_groups(State(s): State<Shared>, Listed(q): Listed) -> Answer<Listing<GroupSummary>> {
+    Ok(Json(groups::list_groups(&s.engine.views, &q)?))
+}
+
+async fn create_group(State(s): State<Shared>, Body(req): Body<NewGroup>) -> Created<GroupDetail> {
+    let group = groups::add_group(&s.engine, &req, ACTOR_API).await?;
+    Ok((StatusCode::CREATED, Json(group)))
+}
+
+async fn show_group(State(s): State<Shared>, Path(group): Path<String>) -> Answer<GroupDetail> {
+    Ok(Json(groups::show_group(&s.engine.views, &group)?))
+}
+
+async fn update_group(
+    State(s): State<Shared>,
+    Path(group): Path<String>,
+    Body(changes): Body<GroupChanges>,
+) -> Answer<GroupDetail> {
+    Ok(Json(
+        groups::update_group(&s.engine, &group, &changes, ACTOR_API).await?,
+    ))
+}
+
+async fn delete_group(State(s): State<Shared>, Path(group): Path<String>) -> Answer<Deleted> {
+    Ok(Json(
+        groups::delete_group(&s.engine, &group, ACTOR_API).await?,
+    ))
+}
+
+async fn add_member(
+    State(s): State<Shared>,
+    Path(group): Path<String>,
+    Body(member): Body<Member>,
+) -> Answer<GroupDetail> {
+    Ok(Json(
+        groups::add_member(&s.engine, &group, &member, ACTOR_API).await?,
+    ))
+}
+
+async fn remove_member(
+    State(s): State<Shared>,
+    Path((group, kind, name)): Path<(String, String, String)>,
+) -> Answer<GroupDetail> {
+    let member = groups::member_from_path(&kind, &name)?;
+    Ok(Json(
+        groups::remove_member(&s.engine, &group, &member, ACTOR_API).await?,
+    ))
+}
+
+async fn list_resources(
+    State(s): State<Shared>,
+    Listed(q): Listed,
+) -> Answer<Listing<ResourceSummary>> {
+    Ok(Json(resources::list_resources(&s.engine.views, &q)?))
+}
+
+async fn create_resource(
+    State(s): State<Shared>,
+    Body(req): Body<NewResource>,
+) -> Created<ResourceSummary> {
+    let resource = resources::add_resource(&s.engine, &req, ACTOR_API).await?;
+    Ok((StatusCode::CREATED, Json(resource)))
+}
+
+async fn show_resource(
+    State(s): State<Shared>,
+    Path(resource): Path<String>,
+) -> Answer<ResourceSummary> {
+    Ok(Json(resources::show_resource(&s.engine.views, &resource)?))
+}
+
+async fn update_resource(
+    State(s): State<Shared>,
+    Path(resource): Path<String>,
+    Body(changes): Body<ResourceChanges>,
+) -> Answer<ResourceSummary> {
+    Ok(Json(
+        resources::update_resource(&s.engine, &resource, &changes, ACTOR_API).await?,
+    ))
+}
+
+async fn delete_resource(State(s): State<Shared>, Path(resource): Path<String>) -> Answer<Deleted> {
+    Ok(Json(
+        resources::delete_resource(&s.engine, &resource, ACTOR_API).await?,
+    ))
+}
