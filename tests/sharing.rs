@@ -268,6 +268,57 @@ fn an_owner_shares_a_calendar_and_the_sharee_reads_and_writes_it_in_their_own_ho
 }
 
 #[test]
+fn every_user_reads_their_domains_directory_in_their_address_book_home() {
+    let server = TestServer::start();
+    add_user(&server, "dave", "dave@other.org", &["--name", "Dave"]);
+    let bob = Dav::new(server.port, "bob", "bob-secret");
+    let gal = "/dav/addressbooks/bob@example.com/directory@example.com/";
+    let home = bob.propfind("/dav/addressbooks/bob@example.com/", "1", PROPS);
+    assert_status(&home, 207);
+    let listed = response_for(&home.body, gal).expect("the directory in Bob's home");
+    assert!(
+        listed.contains("<d:read/>") && !listed.contains("write"),
+        "{listed}"
+    );
+    let card = bob.get(&format!("{gal}user-alice.vcf"));
+    assert_status(&card, 200);
+    assert!(
+        card.body.contains("FN:Alice") && card.body.contains("EMAIL"),
+        "{}",
+        card.body
+    );
+    let sync = bob.report(
+        gal,
+        r#"<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/></prop></sync-collection>"#,
+    );
+    assert_status(&sync, 207);
+    assert!(
+        sync.body.contains("user-bob.vcf") && !sync.body.contains("dave"),
+        "{}",
+        sync.body
+    );
+    // Read only, and another domain's directory is not there.
+    let before = log_records(&server);
+    let put = bob.put(
+        &format!("{gal}mine.vcf"),
+        "text/vcard",
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:mine\r\nFN:Mine\r\nEND:VCARD\r\n",
+        &[],
+    );
+    assert_status(&put, 403);
+    assert_status(
+        &bob.request("DELETE", &format!("{gal}user-alice.vcf"), &[], ""),
+        403,
+    );
+    assert_status(&bob.request("DELETE", gal, &[], ""), 403);
+    assert_eq!(log_records(&server), before);
+    assert_status(
+        &bob.get("/dav/addressbooks/bob@example.com/directory@other.org/user-dave.vcf"),
+        404,
+    );
+}
+
+#[test]
 fn principals_are_found_by_name_and_email_within_the_domain() {
     let server = TestServer::start();
     add_user(
