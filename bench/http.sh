@@ -24,10 +24,22 @@
 #   cardquery addressbook-query, FN contains a name fragment, with
 #             address-data, on the seeded address book
 #   cardquery_nocache  the same, uncached
+#   seen_read GET of the seen flags of a 100,000-message mailbox
+#             (/api/v1/mail/.../mailboxes/INBOX/seen)
+#   seen_write POST marking three messages near the top of a
+#             100,000-message mailbox read, or three unread, alternately;
+#             every write changes something, so each appends one event
+#             and waits until the projection applied it
+#
+# The seen mailboxes (INBOX, and one per seen_write run) are seeded through
+# the API by bench/http/seed.py seen: everything but the newest 5,000
+# messages seen except about 300 scattered unread ones, the newest in long
+# read and unread runs.
 #
 # The issue's query benchmark is
 #   BENCH_SCENARIOS="calquery calquery_nocache cardquery cardquery_nocache"
-# with BENCH_EVENTS=2000 and again with BENCH_EVENTS=10000.
+# with BENCH_EVENTS=2000 and again with BENCH_EVENTS=10000; its seen-flag
+# benchmark is BENCH_SCENARIOS="seen_read seen_write".
 #
 # Each run has a warm-up (discarded) and then a fixed duration. It prints
 # one JSON line per run, then a Markdown table. It is a benchmark, not a
@@ -63,6 +75,7 @@
 #   BENCH_EVENTS       calendar objects to seed [2000]
 #   BENCH_CONTACTS     contacts to seed [2000]
 #   BENCH_MULTIGET     hrefs per calendar-multiget [100]
+#   BENCH_SEEN_MESSAGES  messages in the seen mailboxes (at least 10,000) [100000]
 #   BENCH_PORT         port to listen on [a free one]
 #   BENCH_BUILD        0 to skip `cargo build` (uses the existing binary) [1]
 #   BENCH_BIN          the reprise binary [$CARGO_TARGET_DIR or target/release/reprise]
@@ -85,6 +98,7 @@ SEED="${BENCH_SEED:-1}"
 EVENTS="${BENCH_EVENTS:-2000}"
 CONTACTS="${BENCH_CONTACTS:-2000}"
 MULTIGET="${BENCH_MULTIGET:-100}"
+SEEN_MESSAGES="${BENCH_SEEN_MESSAGES:-100000}"
 KEEP="${BENCH_KEEP:-0}"
 
 for var in $(compgen -e); do
@@ -239,6 +253,21 @@ read -r status size < <(probe "$work/calquery.xml" -X REPORT -H 'Depth: 1' \
     "$base$calendar_path")
 [[ "$status" == 207 ]] || { head -c 2000 "$work/calquery.xml" >&2; die "calendar-query answered $status"; }
 say "calendar-query:  March 2025 matches $(grep -o 'calendar-data>BEGIN:VCALENDAR' "$work/calquery.xml" | wc -l) objects ($size bytes)"
+mail_path="/api/v1/mail/$login"
+if [[ " $SCENARIOS " == *" seen_"* ]]; then
+    mailboxes=(--mailbox INBOX)
+    for conns in $CONNECTIONS; do
+        mailboxes+=(--mailbox "bench-w$conns" --mailbox "bench-c$conns")
+    done
+    pattern="$(python3 "$here/seed.py" seen --messages "$SEEN_MESSAGES" --seed "$SEED" \
+        "${mailboxes[@]}" 2>&1 >"$work/seen.json")" || die "seed.py seen: $pattern"
+    read -r status size < <(probe "$work/seen-seeded.json" -X POST \
+        -H 'Content-Type: application/json' --data-binary "@$work/seen.json" "$base$mail_path/seen")
+    [[ "$status" == 200 ]] || { head -c 2000 "$work/seen-seeded.json" >&2; die "seeding the seen flags answered $status"; }
+    read -r status size < <(probe "$work/seen-inbox.json" "$base$mail_path/mailboxes/INBOX/seen")
+    [[ "$status" == 200 ]] || die "GET of the INBOX seen flags answered $status"
+    say "seen flags:      $(( ${#mailboxes[@]} / 2 )) mailboxes of $SEEN_MESSAGES messages, $pattern (GET: $size bytes)"
+fi
 say "server RSS:      $(rss) (seeded, before the runs)"
 
 # --- runs --------------------------------------------------------------------
@@ -252,10 +281,14 @@ declare -A label=(
     [calquery_nocache]="calendar-query 1 month + calendar-data, uncached"
     [cardquery]="addressbook-query FN contains + address-data"
     [cardquery_nocache]="addressbook-query FN contains + address-data, uncached"
+    [seen_read]="GET seen flags ($SEEN_MESSAGES messages)"
+    [seen_write]="POST seen flags, 3 UIDs ($SEEN_MESSAGES messages)"
 )
 export BENCH_LUA_DIR="$here" BENCH_AUTH="$auth" BENCH_MULTIGET_BODY="$work/multiget.xml" \
     BENCH_PUT_TEMPLATE="$work/put-template.ics" \
-    BENCH_ADDRESSBOOK_PATH="/dav/addressbooks/$login/default/"
+    BENCH_ADDRESSBOOK_PATH="/dav/addressbooks/$login/default/" \
+    BENCH_MAIL_PATH="$mail_path" BENCH_SEEN_MAILBOX=INBOX \
+    BENCH_SEEN_TOP=$((SEEN_MESSAGES - 5000 + 1))
 results="$work/results.jsonl"
 : >"$results"
 

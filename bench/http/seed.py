@@ -17,10 +17,20 @@
     seed.py multiget HREFS.txt --count N [--seed S]
         Prints a calendar-multiget body asking getetag and calendar-data
         for N hrefs sampled (deterministically) from HREFS.txt.
+
+    seed.py seen --messages N --mailbox NAME [--mailbox NAME ...] [--seed S]
+        Prints a bulk write body for POST /api/v1/mail/LOGIN/seen giving
+        each mailbox the same seen flags for UIDs 1..N, as a mail client
+        leaves them: everything but the newest 5,000 seen, except about
+        300 scattered unread messages (singles and short runs); the newest
+        5,000 in long runs, laid out for bench/http/seen_write.lua (see
+        there): for each of two writer bands of 2,400 UIDs, the first half
+        unseen and the second seen.
 """
 
 import argparse
 import datetime as dt
+import json
 import os
 import random
 import sys
@@ -489,6 +499,53 @@ def cmd_multiget(args):
     sys.stdout.write("\n".join(out) + "\n")
 
 
+# The newest messages, where the seen_write scenario works: two bands
+# (one per wrk thread) of WRITE_BAND UIDs, WRITE_STRIDE apart. Keep in
+# step with seen_write.lua.
+ACTIVE = 5000
+WRITE_BAND = 2400
+WRITE_STRIDE = 2500
+
+
+def seen_ranges(rng, messages):
+    """Sorted, disjoint (first, last) ranges of seen UIDs."""
+    if messages < 2 * ACTIVE:
+        sys.exit(f"seed.py seen: --messages must be at least {2 * ACTIVE}")
+    top = messages - ACTIVE + 1
+    unread = set()
+    while len(unread) < 300:
+        first = rng.randint(1, top - 5)
+        run = 1 if rng.random() < 0.8 else rng.randint(2, 4)
+        unread.update(range(first, first + run))
+    seen = [uid for uid in range(1, top) if uid not in unread]
+    for band in range(2):
+        start = top + band * WRITE_STRIDE
+        seen.extend(range(start + WRITE_BAND // 2, start + WRITE_BAND))
+    # What is left of the newest messages: long read and unread runs, the
+    # very newest unread.
+    for start in (top + WRITE_BAND, top + WRITE_STRIDE + WRITE_BAND):
+        end = min(start + WRITE_STRIDE - WRITE_BAND, messages - 20)
+        seen.extend(range(start, max(start, end)))
+    ranges = []
+    for uid in sorted(set(seen)):
+        if ranges and ranges[-1][1] + 1 == uid:
+            ranges[-1][1] = uid
+        else:
+            ranges.append([uid, uid])
+    return ranges
+
+
+def cmd_seen(args):
+    rng = random.Random(args.seed)
+    ranges = seen_ranges(rng, args.messages)
+    text = ",".join(f"{a}" if a == b else f"{a}:{b}" for a, b in ranges)
+    body = {"write": [{"mailbox": m, "add": text} for m in args.mailbox]}
+    json.dump(body, sys.stdout)
+    sys.stdout.write("\n")
+    count = sum(b - a + 1 for a, b in ranges)
+    print(f"{count} of {args.messages} seen in {len(ranges)} ranges", file=sys.stderr)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -506,6 +563,11 @@ def main():
     m.add_argument("--count", type=int, default=100)
     m.add_argument("--seed", type=int, default=1)
     m.set_defaults(func=cmd_multiget)
+    n = sub.add_parser("seen")
+    n.add_argument("--messages", type=int, default=100000)
+    n.add_argument("--mailbox", action="append", required=True)
+    n.add_argument("--seed", type=int, default=1)
+    n.set_defaults(func=cmd_seen)
     args = p.parse_args()
     args.func(args)
 
