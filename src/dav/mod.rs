@@ -42,6 +42,10 @@ const DAV_CLASSES: &str =
     "1, 3, calendar-access, addressbook, extended-mkcol, calendarserver-sharing";
 /// Default for `--max-resource-size`.
 pub const DEFAULT_MAX_RESOURCE_SIZE: u64 = 10 * 1024 * 1024;
+/// How much of a refused request's body is read so the connection can
+/// serve the client's retry; a larger body is left and the connection
+/// closed.
+const DRAIN_BEFORE_REFUSAL: usize = 1024 * 1024;
 /// How long a writer waits for the log and its projection before 503.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -350,7 +354,17 @@ impl Dav {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let user = self.authenticate(engine, authorization).await?;
+        let user = match self.authenticate(engine, authorization).await {
+            Ok(user) => user,
+            Err(refused) => {
+                // Clients send their first request without credentials and
+                // retry on the same connection after the 401: read the
+                // body they sent, so the connection stays usable, rather
+                // than leave it for the server to drop mid-exchange.
+                let _ = axum::body::to_bytes(body, DRAIN_BEFORE_REFUSAL).await;
+                return Err(refused);
+            }
+        };
         let principal = user.principal();
         authorise(&path, &user, &parts.method)?;
         let mut call = Call {
