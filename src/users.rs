@@ -433,21 +433,20 @@ pub async fn delete_user(engine: &Engine, name: &str, actor: &str) -> Result<Del
     };
     let [calendar, contact, seen, files] = DATA_TOPICS.map(forget);
     let (calendar, contact, seen, files) = tokio::join!(calendar, contact, seen, files);
+    // Every view must have dropped the data before the entry goes: a view
+    // that kept it would show it to a later user of the same login. The
+    // user stays disabled meanwhile, and a re-run retries.
     for (domain, outcomes) in DATA_TOPICS
         .into_iter()
         .zip([calendar, contact, seen, files])
     {
-        match outcomes?.first() {
-            Some(Outcome::Applied { .. }) => {}
-            // A view version that does not know the event yet refuses it;
-            // the event is in the log, so the version that knows it drops
-            // the data when it is built. The directory entry goes anyway:
-            // nobody can reach that data without it.
-            Some(other) => tracing::warn!(
-                user = %owner, topic = %domain, outcome = ?other,
-                "the view did not apply PrincipalDataDeleted"
-            ),
-            None => {}
+        let what = format!("deleting the {domain} data of {owner}");
+        let outcome = outcomes?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DirectoryError::Invalid(format!("{what}: no outcome")))?;
+        if let Some(e) = outcome_error(&outcome, &what) {
+            return Err(e);
         }
     }
     let event = EventEnvelope::now(

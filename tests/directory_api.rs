@@ -1007,3 +1007,132 @@ fn the_group_commands_work_through_the_server() {
     let shown = ok(run(&["group", "show", "staff@example.com"]), "");
     assert!(shown.contains("members: group team"), "{shown}");
 }
+
+fn sync(dav: &Dav, path: &str, token: &str) -> Reply {
+    let reply = dav.report(
+        path,
+        &format!(
+            r#"<sync-collection xmlns="DAV:"><sync-token>{token}</sync-token><sync-level>1</sync-level><prop><getetag/></prop></sync-collection>"#
+        ),
+    );
+    assert_eq!(reply.status, 207, "{reply:?}");
+    reply
+}
+
+fn token_of(reply: &Reply) -> String {
+    let start = reply.body.find("<d:sync-token>").expect("a sync token") + 14;
+    let end = reply.body[start..].find('<').unwrap() + start;
+    reply.body[start..end].to_string()
+}
+
+#[test]
+fn the_global_address_book_is_served_over_carddav() {
+    let server = TestServer::start();
+    let api = Api::admin(&server);
+    api.expect(
+        201,
+        "POST",
+        "/groups",
+        Some(json!({"group": "staff@example.com", "display_name": "Staff"})),
+    );
+    api.expect(
+        200,
+        "POST",
+        "/groups/staff@example.com/members",
+        Some(json!({"user": "alice"})),
+    );
+    api.expect(
+        201,
+        "POST",
+        "/resources",
+        Some(json!({"resource": "boardroom@example.com", "kind": "room", "capacity": 12})),
+    );
+    let alice = Dav::new(server.port, "alice", "alice-secret");
+    let gal = format!("{BOOK}directory@example.com/");
+    let home = hrefs(&alice.propfind(BOOK, "1", GETETAG));
+    assert!(home.contains(&gal), "{home:?}");
+
+    let listed = hrefs(&alice.propfind(&gal, "1", GETETAG));
+    let cards: Vec<&str> = listed.iter().filter_map(|h| h.strip_prefix(&gal)).collect();
+    assert_eq!(
+        cards,
+        [
+            "",
+            "group-staff.vcf",
+            "resource-boardroom.vcf",
+            "user-alice.vcf",
+            "user-bob.vcf"
+        ]
+    );
+    let bob_card = alice.get(&format!("{gal}user-bob.vcf"));
+    assert_eq!(bob_card.status, 200, "{bob_card:?}");
+    assert!(bob_card.body.contains("FN:Bob\r\n") && bob_card.body.contains("KIND:individual\r\n"));
+    let staff = alice.get(&format!("{gal}group-staff.vcf"));
+    assert!(staff.body.contains("KIND:group\r\n") && staff.body.contains("MEMBER:urn:uuid:"));
+    let room = alice.get(&format!("{gal}resource-boardroom.vcf"));
+    assert!(
+        room.body.contains("KIND:location\r\n") && room.body.contains("X-REPRISE-CAPACITY:12\r\n")
+    );
+
+    // A password change is on no card: nothing to sync, the same ETag.
+    let token = token_of(&sync(&alice, &gal, ""));
+    api.expect(
+        200,
+        "PUT",
+        "/users/bob@example.com/password",
+        Some(json!({"password": "other"})),
+    );
+    let quiet = sync(&alice, &gal, &token);
+    assert_eq!(
+        quiet.body.matches("<d:response>").count(),
+        0,
+        "{}",
+        quiet.body
+    );
+    assert_eq!(
+        alice.get(&format!("{gal}user-bob.vcf")).etag(),
+        bob_card.etag()
+    );
+
+    // A display name is: bob's card alone changes.
+    api.expect(
+        200,
+        "PATCH",
+        "/users/bob@example.com",
+        Some(json!({"display_name": "Robert"})),
+    );
+    let changed = sync(&alice, &gal, &token);
+    assert_eq!(
+        changed.body.matches("<d:response>").count(),
+        1,
+        "{}",
+        changed.body
+    );
+    assert!(changed.body.contains(&format!("{gal}user-bob.vcf")));
+    assert!(alice
+        .get(&format!("{gal}user-bob.vcf"))
+        .body
+        .contains("FN:Robert\r\n"));
+
+    // A disabled user's card goes.
+    let token = token_of(&changed);
+    api.expect(200, "POST", "/users/bob@example.com/disable", None);
+    let gone = sync(&alice, &gal, &token);
+    assert!(
+        gone.body.contains(&format!(
+            "<d:href>{gal}user-bob.vcf</d:href><d:status>HTTP/1.1 404"
+        )),
+        "{}",
+        gone.body
+    );
+    assert_eq!(alice.get(&format!("{gal}user-bob.vcf")).status, 404);
+
+    // Read-only for everyone.
+    let put = alice.put(
+        &format!("{gal}mine.vcf"),
+        "text/vcard",
+        &common::vcard("mine", "Mine"),
+        &[],
+    );
+    assert_eq!(put.status, 403, "{put:?}");
+}
