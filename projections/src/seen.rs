@@ -119,6 +119,14 @@ fn serialise(bitmap: &RoaringBitmap) -> Vec<u8> {
     out
 }
 
+fn bitmap_of(uids: &UidSet) -> RoaringBitmap {
+    let mut bitmap = RoaringBitmap::new();
+    for &(a, b) in uids.ranges() {
+        bitmap.insert_range(a..=b);
+    }
+    bitmap
+}
+
 fn deserialise(bytes: &[u8]) -> Result<RoaringBitmap, String> {
     RoaringBitmap::deserialize_from(bytes).map_err(|e| e.to_string())
 }
@@ -184,18 +192,13 @@ impl Seen {
                 RoaringBitmap::new(),
             ),
         };
-        let mut after = before.clone();
-        match change {
-            Change::Flags { seen, unseen } => {
-                for &(a, b) in seen.ranges() {
-                    after.insert_range(a..=b);
-                }
-                for &(a, b) in unseen.ranges() {
-                    after.remove_range(a..=b);
-                }
-            }
-            Change::Reset => after.clear(),
-        }
+        let mut after = match change {
+            // Set operations rather than removing ranges in place: roaring
+            // drops emptied containers one Vec::remove at a time, which is
+            // quadratic for a range over many of them (`1:4294967295`).
+            Change::Flags { seen, unseen } => &(&before | &bitmap_of(seen)) - &bitmap_of(unseen),
+            Change::Reset => RoaringBitmap::new(),
+        };
         let mut changed = &before ^ &after;
         if changed.is_empty() {
             // Nothing to record: the mailbox keeps its modseq, so a
@@ -746,6 +749,37 @@ mod tests {
             .unwrap();
         assert!(after.complete);
         assert_eq!(uids(&after.changed), vec![2]);
+    }
+
+    #[test]
+    fn the_whole_uid_space_is_one_range_and_big_changes_are_bounded_by_bytes() {
+        let mut f = Fixture::new();
+        for _ in 0..4 {
+            f.apply(changed("INBOX", "1:6,8:4294967295", ""));
+            f.apply(changed("INBOX", "", "1:4294967295"));
+        }
+        f.apply(changed("INBOX", "1:6,8:4294967295", ""));
+        let seen = f.view.mailbox(ALICE, "INBOX").unwrap().0;
+        assert_eq!(seen.len(), u64::from(u32::MAX) - 1);
+        assert!(!seen.contains(7));
+        let tree = f.store.tree(&f.id).unwrap();
+        let record: MailboxRecord =
+            crate::store::decode(&tree.get(mailbox_key(ALICE, "INBOX")).unwrap().unwrap()).unwrap();
+        // Each of these changes is hundreds of kilobytes: the byte bound
+        // keeps few of them, and always the newest.
+        assert!(record.history_bytes <= HISTORY_BYTES + HISTORY_SLACK_BYTES);
+        let kept = f
+            .view
+            .changes_since(ALICE, "INBOX", AggregateVersion::ABSENT)
+            .unwrap();
+        assert_eq!(kept.len() as u32, record.history_len);
+        assert_eq!(kept.last().unwrap().0, AggregateVersion(9));
+        let last = f
+            .view
+            .changed_since(ALICE, "INBOX", AggregateVersion(8))
+            .unwrap();
+        assert!(last.complete);
+        assert_eq!(last.changed.len(), u64::from(u32::MAX) - 1);
     }
 
     #[test]
