@@ -42,9 +42,9 @@ const DAV_CLASSES: &str =
     "1, 3, calendar-access, addressbook, extended-mkcol, calendarserver-sharing";
 /// Default for `--max-resource-size`.
 pub const DEFAULT_MAX_RESOURCE_SIZE: u64 = 10 * 1024 * 1024;
-/// How much of a refused request's body is read so the connection can
-/// serve the client's retry; a larger body is left and the connection
-/// closed.
+/// How much of the body of a request refused before its handler (401,
+/// 403, 503...) is read so the connection can serve the client's retry;
+/// a larger body is left and the connection closed.
 const DRAIN_BEFORE_REFUSAL: usize = 1024 * 1024;
 /// How long a writer waits for the log and its projection before 503.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -319,8 +319,13 @@ impl Dav {
         response
     }
 
-    async fn dispatch(&self, engine: &Engine, request: Request) -> DavResult<Response> {
-        let (parts, body) = request.into_parts();
+    /// What is decided before a handler runs: redirects, readiness, the
+    /// path, OPTIONS, credentials and where the user may go.
+    async fn admit(
+        &self,
+        engine: &Engine,
+        parts: &axum::http::request::Parts,
+    ) -> DavResult<Admitted> {
         let uri_path = parts.uri.path();
         // RFC 6764, and the Nextcloud path GNOME Online Accounts probes.
         let redirected = [
@@ -329,11 +334,13 @@ impl Dav {
             "/remote.php/dav",
         ];
         if redirected.contains(&uri_path.trim_end_matches('/')) {
-            return Ok((
-                StatusCode::MOVED_PERMANENTLY,
-                [(header::LOCATION, path::ROOT)],
-            )
-                .into_response());
+            return Ok(Admitted::Answer(
+                (
+                    StatusCode::MOVED_PERMANENTLY,
+                    [(header::LOCATION, path::ROOT)],
+                )
+                    .into_response(),
+            ));
         }
         // A view still being built from the log (a first start, or a new
         // projection version after an upgrade) would answer with part of
@@ -348,25 +355,32 @@ impl Dav {
             bad => DavError::bad_request(bad.to_string()),
         })?;
         if parts.method == Method::OPTIONS {
-            return Ok(options());
+            return Ok(Admitted::Answer(options()));
         }
         let authorization = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let user = match self.authenticate(engine, authorization).await {
-            Ok(user) => user,
+        let user = self.authenticate(engine, authorization).await?;
+        authorise(&path, &user, &parts.method)?;
+        Ok(Admitted::Call(user, path))
+    }
+
+    async fn dispatch(&self, engine: &Engine, request: Request) -> DavResult<Response> {
+        let (parts, body) = request.into_parts();
+        let (user, path) = match self.admit(engine, &parts).await {
+            Ok(Admitted::Call(user, path)) => (user, path),
+            Ok(Admitted::Answer(response)) => return Ok(response),
             Err(refused) => {
                 // Clients send their first request without credentials and
-                // retry on the same connection after the 401: read the
-                // body they sent, so the connection stays usable, rather
-                // than leave it for the server to drop mid-exchange.
+                // retry on the same connection after the 401: read the body
+                // of a refused request, so the connection stays usable
+                // rather than being dropped mid-exchange.
                 let _ = axum::body::to_bytes(body, DRAIN_BEFORE_REFUSAL).await;
                 return Err(refused);
             }
         };
         let principal = user.principal();
-        authorise(&path, &user, &parts.method)?;
         let mut call = Call {
             engine,
             dav: self,
@@ -392,6 +406,13 @@ impl Dav {
             ))),
         }
     }
+}
+
+/// The outcome of [`Dav::admit`].
+enum Admitted {
+    /// Answered before any handler (a redirect, OPTIONS).
+    Answer(Response),
+    Call(UserRecord, DavPath),
 }
 
 /// Who may go where, before anything is loaded: a user's own homes,
