@@ -204,18 +204,6 @@ impl<T> Listing<T> {
     }
 }
 
-/// A field of a partial update (PATCH): absent leaves it, `null` removes
-/// it, a value sets it. Plain serde would read `null` as absent.
-pub mod patch {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(deserializer).map(Some)
-    }
-}
-
 /// A required field in a partial update: `null` cannot remove it.
 pub fn required<T: Clone>(field: &str, change: &Option<Option<T>>) -> Result<Option<T>> {
     match change {
@@ -242,7 +230,7 @@ mod tests {
     struct Change {
         #[serde(
             default,
-            deserialize_with = "patch::deserialize",
+            with = "events::payload::change",
             skip_serializing_if = "Option::is_none"
         )]
         phone: Option<Option<String>>,

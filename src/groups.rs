@@ -4,7 +4,7 @@
 //! appends nothing; the projection applies the same rules in log order.
 
 use crate::directory::{
-    check_email, check_name, check_text, cleaned, entry_name, named, patch, submit, DirectoryError,
+    check_email, check_name, check_text, cleaned, entry_name, named, submit, DirectoryError,
     ListQuery, Listing, Result,
 };
 use crate::engine::Engine;
@@ -65,13 +65,13 @@ pub struct GroupDetail {
 pub struct GroupChanges {
     #[serde(
         default,
-        deserialize_with = "patch::deserialize",
+        with = "events::payload::change",
         skip_serializing_if = "Option::is_none"
     )]
     pub display_name: Option<Option<String>>,
     #[serde(
         default,
-        deserialize_with = "patch::deserialize",
+        with = "events::payload::change",
         skip_serializing_if = "Option::is_none"
     )]
     pub email: Option<Option<String>>,

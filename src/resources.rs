@@ -1,7 +1,7 @@
 //! Bookable resources: rooms and equipment, with capacity and location.
 
 use crate::directory::{
-    check_email, check_text, cleaned, entry_name, named, patch, submit, DirectoryError, ListQuery,
+    check_email, check_text, cleaned, entry_name, named, submit, DirectoryError, ListQuery,
     Listing, Result,
 };
 use crate::engine::Engine;
@@ -62,25 +62,25 @@ impl From<&ResourceRecord> for ResourceSummary {
 pub struct ResourceChanges {
     #[serde(
         default,
-        deserialize_with = "patch::deserialize",
+        with = "events::payload::change",
         skip_serializing_if = "Option::is_none"
     )]
     pub display_name: Option<Option<String>>,
     #[serde(
         default,
-        deserialize_with = "patch::deserialize",
+        with = "events::payload::change",
         skip_serializing_if = "Option::is_none"
     )]
     pub email: Option<Option<String>>,
     #[serde(
         default,
-        deserialize_with = "patch::deserialize",
+        with = "events::payload::change",
         skip_serializing_if = "Option::is_none"
     )]
     pub capacity: Option<Option<u32>>,
     #[serde(
         default,
-        deserialize_with = "patch::deserialize",
+        with = "events::payload::change",
         skip_serializing_if = "Option::is_none"
     )]
     pub location: Option<Option<String>>,

@@ -3,8 +3,8 @@
 //! operation, for both the command line and the admin API.
 
 use crate::directory::{
-    check_domain, check_email, check_name, check_text, cleaned, outcome_error, patch, required,
-    submit, DirectoryError, ListQuery, Listing, Result,
+    check_domain, check_email, check_name, check_text, cleaned, outcome_error, required, submit,
+    DirectoryError, ListQuery, Listing, Result,
 };
 use crate::engine::Engine;
 use argon2::{Argon2, PasswordHasher};
@@ -80,31 +80,31 @@ impl From<&UserRecord> for UserSummary {
 pub struct UserChanges {
     #[serde(
         default,
-        deserialize_with = "patch::deserialize",
+        with = "events::payload::change",
         skip_serializing_if = "Option::is_none"
     )]
     pub email: Option<Option<String>>,
     #[serde(
         default,
-        deserialize_with = "patch::deserialize",
+        with = "events::payload::change",
         skip_serializing_if = "Option::is_none"
     )]
     pub display_name: Option<Option<String>>,
     #[serde(
         default,
-        deserialize_with = "patch::deserialize",
+        with = "events::payload::change",
         skip_serializing_if = "Option::is_none"
     )]
     pub phone: Option<Option<String>>,
     #[serde(
         default,
-        deserialize_with = "patch::deserialize",
+        with = "events::payload::change",
         skip_serializing_if = "Option::is_none"
     )]
     pub admin: Option<Option<bool>>,
     #[serde(
         default,
-        deserialize_with = "patch::deserialize",
+        with = "events::payload::change",
         skip_serializing_if = "Option::is_none"
     )]
     pub enabled: Option<Option<bool>>,

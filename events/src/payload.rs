@@ -19,10 +19,11 @@ pub type DeadProperties = BTreeMap<String, String>;
 /// A change of dead properties: `Some` sets, `None` removes.
 pub type DeadPropertiesPatch = BTreeMap<String, Option<String>>;
 
-/// `Option<Option<T>>` fields of update events: absent leaves a property
-/// as it was, `null` removes it, a value sets it. Plain serde would read
-/// `null` back as absent and lose the removal.
-mod change {
+/// `Option<Option<T>>` fields of update events (and of the admin API's
+/// PATCH bodies): absent leaves a property as it was, `null` removes it, a
+/// value sets it. Plain serde would read `null` back as absent and lose
+/// the removal.
+pub mod change {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn serialize<S: Serializer, T: Serialize>(
