@@ -117,17 +117,18 @@ pub fn find_sharee(
     if d != domain {
         return Err(elsewhere());
     }
-    if let Some(record) = directory.user(&d, &local)? {
+    let by_login = directory.user(&d, &local)?;
+    let by_email = match by_login {
+        Some(_) => None,
+        None => match directory.email_holder(&d, address)? {
+            Some(login) => directory.user(&d, &login)?,
+            None => None,
+        },
+    };
+    if let Some(record) = by_login.or(by_email) {
         return Ok((Sharee::User(record.principal()), record.created));
     }
     let lowered = address.to_lowercase();
-    if let Some(record) = directory
-        .users(Some(&d))?
-        .into_iter()
-        .find(|u| u.email.to_lowercase() == lowered)
-    {
-        return Ok((Sharee::User(record.principal()), record.created));
-    }
     if let Some(record) = directory.groups(&d)?.into_iter().find(|g| {
         g.email
             .as_deref()
@@ -172,22 +173,18 @@ pub async fn change(
         )));
     }
     let views = &engine.views;
-    let (exists, grants) = match kind {
-        Kind::Calendar => (
-            views.calendars.collection(owner, collection)?.is_some(),
-            views.calendars.grants(owner, collection)?,
-        ),
-        Kind::AddressBook => (
-            views.contacts.collection(owner, collection)?.is_some(),
-            views.contacts.grants(owner, collection)?,
-        ),
+    let exists = match kind {
+        Kind::Calendar => views.calendars.collection(owner, collection)?.is_some(),
+        Kind::AddressBook => views.contacts.collection(owner, collection)?.is_some(),
     };
+    let grants = grants(engine, kind, owner, collection)?;
     if !exists {
         return Err(ShareError::NotFound(format!(
             "{owner} has no {} {collection}",
             noun(kind)
         )));
     }
+    let correlation = uuid::Uuid::now_v7();
     let mut events = Vec::with_capacity(changes.len());
     for change in changes {
         let payload = match change {
@@ -227,16 +224,11 @@ pub async fn change(
                 }),
             },
         };
-        events.push(EventEnvelope::now(owner, actor, payload));
+        events.push(EventEnvelope::now(owner, actor, payload).with_correlation(correlation));
     }
     if events.is_empty() {
         return Ok(());
     }
-    let correlation = events[0].correlation_id;
-    let events = events
-        .into_iter()
-        .map(|e| e.with_correlation(correlation))
-        .collect();
     for outcome in engine.submit(events).await? {
         match outcome {
             Outcome::Applied { .. } => {}
@@ -256,17 +248,25 @@ pub fn list(
     owner: &str,
     collection: &str,
 ) -> Result<Vec<ShareSummary>, ShareError> {
-    let grants = match kind {
-        Kind::Calendar => engine.views.calendars.grants(owner, collection)?,
-        Kind::AddressBook => engine.views.contacts.grants(owner, collection)?,
-    };
-    Ok(grants
+    Ok(grants(engine, kind, owner, collection)?
         .iter()
         .map(|(sharee, grant)| ShareSummary {
             sharee: sharee_label(sharee),
             access: grant.access,
         })
         .collect())
+}
+
+fn grants(
+    engine: &Engine,
+    kind: Kind,
+    owner: &str,
+    collection: &str,
+) -> Result<Vec<(Sharee, projections::calendars::Grant)>, StoreError> {
+    match kind {
+        Kind::Calendar => engine.views.calendars.grants(owner, collection),
+        Kind::AddressBook => engine.views.contacts.grants(owner, collection),
+    }
 }
 
 fn noun(kind: Kind) -> &'static str {

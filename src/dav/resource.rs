@@ -177,15 +177,15 @@ pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
             None => None,
         },
         DavPath::ResourcePrincipal(r) => match r.rsplit_once('@') {
-            Some((name, domain)) => views
-                .directory
-                .resources(domain)?
-                .into_iter()
-                .find(|record| record.name == name)
-                .map(|record| Resource::Facility {
-                    resource: Box::new(record),
-                    domain: domain.to_string(),
-                }),
+            Some((name, domain)) => {
+                views
+                    .directory
+                    .resource(domain, name)?
+                    .map(|record| Resource::Facility {
+                        resource: Box::new(record),
+                        domain: domain.to_string(),
+                    })
+            }
             None => None,
         },
         DavPath::Home(kind, p) => Some(Resource::Home {

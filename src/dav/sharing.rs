@@ -122,6 +122,15 @@ impl Place {
         }
     }
 
+    /// Whether the collection is there (a calendar or an address book by
+    /// this place's kind).
+    pub fn exists(&self, views: &Views) -> Result<bool, StoreError> {
+        Ok(match self.kind {
+            Kind::Calendar => self.calendar(views)?.is_some(),
+            Kind::AddressBook => self.address_book(views)?.is_some(),
+        })
+    }
+
     pub fn object(&self, views: &Views, name: &str) -> Result<Option<ObjectRecord>, StoreError> {
         match self.kind {
             Kind::Calendar => views.calendars.object(&self.owner, &self.collection, name),
@@ -261,12 +270,9 @@ pub fn resolve(ctx: &Ctx<'_>, kind: Kind, name: &str) -> DavResult<Option<Place>
         return Ok(Some(Place::own(kind, me, name)));
     };
     // A collection made with an `@` before bindings existed stays its own.
-    let own_exists = match kind {
-        Kind::Calendar => ctx.views.calendars.collection(me, name)?.is_some(),
-        Kind::AddressBook => ctx.views.contacts.collection(me, name)?.is_some(),
-    };
-    if own_exists {
-        return Ok(Some(Place::own(kind, me, name)));
+    let own = Place::own(kind, me, name);
+    if own.exists(ctx.views)? {
+        return Ok(Some(own));
     }
     let bound = |rights| Place {
         kind,

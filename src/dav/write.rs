@@ -72,21 +72,15 @@ fn need_privileges() -> DavError {
 /// its members: 409 when there is none the requester may see (as for a
 /// missing parent, RFC 4918 §9.7.1), 403 when they may only read it.
 fn writable_place(call: &Call<'_>, kind: Kind, collection: &str) -> DavResult<Place> {
-    let place = sharing::resolve(&call.ctx(), kind, collection)?
-        .filter(|p| collection_exists(call, p).unwrap_or(false))
-        .ok_or_else(|| DavError::conflict(format!("no collection {collection}")))?;
+    let missing = || DavError::conflict(format!("no collection {collection}"));
+    let place = sharing::resolve(&call.ctx(), kind, collection)?.ok_or_else(missing)?;
+    if !place.exists(&call.engine.views)? {
+        return Err(missing());
+    }
     if !place.may_write() {
         return Err(need_privileges());
     }
     Ok(place)
-}
-
-fn collection_exists(call: &Call<'_>, place: &Place) -> DavResult<bool> {
-    let views = &call.engine.views;
-    Ok(match place.kind {
-        Kind::Calendar => place.calendar(views)?.is_some(),
-        Kind::AddressBook => place.address_book(views)?.is_some(),
-    })
 }
 
 pub async fn put(call: &mut Call<'_>) -> DavResult<Response> {
@@ -735,14 +729,11 @@ async fn leave_share(call: &Call<'_>, place: &Place) -> DavResult<Response> {
         return Err(need_privileges());
     }
     let me = events::payload::Sharee::User(call.principal.clone());
-    let views = &call.engine.views;
-    let direct = match place.kind {
-        Kind::Calendar => views
-            .calendars
-            .grant(&place.owner, &place.collection, &me)?,
-        Kind::AddressBook => views.contacts.grant(&place.owner, &place.collection, &me)?,
-    };
-    if direct.is_none() {
+    let direct = place
+        .grants(&call.engine.views)?
+        .iter()
+        .any(|(sharee, _)| *sharee == me);
+    if !direct {
         return Err(DavError::forbidden(
             "this collection is shared with a group of yours; its owner can withdraw it",
         ));

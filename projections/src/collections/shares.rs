@@ -239,16 +239,6 @@ impl<P: DeserializeOwned> CollectionsView<P> {
             .collect())
     }
 
-    /// One sharee's grant on a collection.
-    pub fn grant(
-        &self,
-        owner: &str,
-        col: &str,
-        sharee: &Sharee,
-    ) -> Result<Option<Grant>, StoreError> {
-        self.tree.get(&grant_keys(owner, col, sharee).0)
-    }
-
     /// The collections shared with a user or a group directly, by owner
     /// and collection.
     pub fn shared_with(&self, sharee: &Sharee) -> Result<Vec<SharedCollection>, StoreError> {
