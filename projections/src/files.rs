@@ -578,11 +578,10 @@ impl FilesView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{ProjectionId, ViewStore};
+    use crate::store::ProjectionId;
+    use crate::testing::TestStore;
     use events::payload::{PrincipalDataDeleted, SeenAdded};
-    use events::{EventEnvelope, EventId, LogPosition, UidSet};
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use events::{EventEnvelope, EventId, UidSet};
 
     const ALICE: &str = "alice@example.com";
     /// 2026-01-01T00:00:00Z: the time of the event at offset 0.
@@ -594,17 +593,8 @@ mod tests {
     /// `batch` events. Event `n` (from 0) is at offset `n`, so it leaves
     /// version `n + 1`, and happens `n` seconds after [`EPOCH_MS`].
     struct Fixture {
-        dir: PathBuf,
-        store: ViewStore,
-        id: ProjectionId,
+        harness: TestStore,
         view: FilesView,
-        next: u64,
-    }
-
-    impl Drop for Fixture {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 
     fn at(n: u64) -> i64 {
@@ -631,59 +621,18 @@ mod tests {
 
     impl Fixture {
         fn new() -> Fixture {
-            static RUN: AtomicU64 = AtomicU64::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "reprise-files-test-{}-{}",
-                std::process::id(),
-                RUN.fetch_add(1, Ordering::Relaxed)
-            ));
-            let store = ViewStore::open(&dir).unwrap();
-            let id = ProjectionId::new(Files::NAME, Files::VERSION);
-            let view = FilesView::new(store.tree(&id).unwrap(), id.to_string());
-            Fixture {
-                dir,
-                store,
-                id,
-                view,
-                next: 0,
-            }
+            let harness = TestStore::new(ProjectionId::new(Files::NAME, Files::VERSION));
+            let view = FilesView::new(harness.tree(), harness.id.to_string());
+            Fixture { harness, view }
         }
 
         /// Applies events at the next offsets, `batch` per sled batch.
         fn run(&mut self, events: &[EventEnvelope], batch: usize) -> Vec<Outcome> {
-            let tree = self.store.tree(&self.id).unwrap();
-            let name = self.id.to_string();
-            let mut outcomes = Vec::new();
-            for chunk in events.chunks(batch) {
-                let mut txn = ViewTxn::new(&tree, &name);
-                for event in chunk {
-                    let applied = Applied {
-                        event,
-                        domain: Domain::Files,
-                        position: LogPosition {
-                            partition: 0,
-                            offset: self.next,
-                        },
-                    };
-                    self.next += 1;
-                    let outcome = match Files.apply(&applied, &mut txn) {
-                        Ok(outcome) => outcome,
-                        Err(ApplyError::Refused(reason)) => Outcome::Quarantined { reason },
-                        Err(ApplyError::Store(e)) => panic!("{e}"),
-                    };
-                    if !matches!(outcome, Outcome::Applied { .. }) {
-                        txn.abort_event();
-                    }
-                    txn.commit_event();
-                    outcomes.push(outcome);
-                }
-                tree.apply_batch(txn.into_batch()).unwrap();
-            }
-            outcomes
+            self.harness.run(&Files, Domain::Files, events, batch)
         }
 
         fn event(&self, payload: Payload) -> EventEnvelope {
-            envelope(self.next, ALICE, payload)
+            envelope(self.harness.next, ALICE, payload)
         }
 
         fn apply_event(&mut self, event: EventEnvelope) -> Outcome {
@@ -712,7 +661,7 @@ mod tests {
         }
 
         fn digest(&self) -> String {
-            self.store.digest(&self.id).unwrap()
+            self.harness.store.digest(&self.harness.id).unwrap()
         }
 
         /// An event that must be rejected and change nothing.
@@ -1293,7 +1242,7 @@ mod tests {
         // Segments that merely contain dots are names like any other.
         a.ok(folder("docs/..hidden"));
         a.ok(put("docs/.f", "x"));
-        let owner = envelope(a.next, "a\0b", folder("x"));
+        let owner = envelope(a.harness.next, "a\0b", folder("x"));
         assert!(a.refused_event(owner).contains("invalid owner"));
         let seen = a.refused(Payload::SeenAdded(SeenAdded {
             mailbox: "INBOX".into(),
@@ -1339,7 +1288,7 @@ mod tests {
         a.ok(put("docs/a.txt", "a"));
         a.ok(put("top.txt", "top"));
         let bob = "bob@example.com";
-        let theirs = envelope(a.next, bob, put("keep.txt", "bob's"));
+        let theirs = envelope(a.harness.next, bob, put("keep.txt", "bob's"));
         assert!(matches!(a.apply_event(theirs), Outcome::Applied { .. }));
         let gone = Payload::PrincipalDataDeleted(PrincipalDataDeleted {
             domain: Domain::Files,
@@ -1358,8 +1307,9 @@ mod tests {
         );
         // Nothing of the owner's is left in the tree, and a repeat is harmless.
         let owner_keys = |f: &Fixture| {
-            f.store
-                .tree(&f.id)
+            f.harness
+                .store
+                .tree(&f.harness.id)
                 .unwrap()
                 .iter()
                 .keys()

@@ -22,6 +22,8 @@ pub mod registry;
 pub mod runner;
 pub mod seen;
 pub mod store;
+#[cfg(test)]
+mod testing;
 mod time_index;
 pub mod view;
 

@@ -450,12 +450,12 @@ impl SeenView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{ProjectionId, ViewStore};
+    use crate::store::ProjectionId;
+    use crate::testing::TestStore;
     use events::payload::{
         MailboxSeenReset, PrincipalDataDeleted, SeenAdded, SeenChanged, SeenRemoved,
     };
-    use events::{EventEnvelope, EventId, LogPosition};
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use events::{EventEnvelope, EventId};
 
     const ALICE: &str = "alice@example.com";
     const BOB: &str = "bob@example.com";
@@ -464,17 +464,8 @@ mod tests {
     /// offset `n`, a refused or rejected event's writes dropped, one sled
     /// batch per `batch` events.
     struct Fixture {
-        dir: std::path::PathBuf,
-        store: ViewStore,
-        id: ProjectionId,
+        harness: TestStore,
         view: SeenView,
-        next: u64,
-    }
-
-    impl Drop for Fixture {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 
     fn envelope(n: u64, owner: &str, payload: Payload) -> EventEnvelope {
@@ -510,58 +501,18 @@ mod tests {
 
     impl Fixture {
         fn new() -> Fixture {
-            static RUN: AtomicU64 = AtomicU64::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "reprise-seen-test-{}-{}",
-                std::process::id(),
-                RUN.fetch_add(1, Ordering::Relaxed)
-            ));
-            let store = ViewStore::open(&dir).unwrap();
-            let id = ProjectionId::new(Seen::NAME, Seen::VERSION);
-            let view = SeenView::new(store.tree(&id).unwrap(), id.to_string());
-            Fixture {
-                dir,
-                store,
-                id,
-                view,
-                next: 0,
-            }
+            let harness = TestStore::new(ProjectionId::new(Seen::NAME, Seen::VERSION));
+            let view = SeenView::new(harness.tree(), harness.id.to_string());
+            Fixture { harness, view }
         }
 
+        /// Applies events at the next offsets, `batch` per sled batch.
         fn run(&mut self, events: &[EventEnvelope], batch: usize) -> Vec<Outcome> {
-            let tree = self.store.tree(&self.id).unwrap();
-            let name = self.id.to_string();
-            let mut outcomes = Vec::new();
-            for chunk in events.chunks(batch) {
-                let mut txn = ViewTxn::new(&tree, &name);
-                for event in chunk {
-                    let applied = Applied {
-                        event,
-                        domain: Domain::Seen,
-                        position: LogPosition {
-                            partition: 0,
-                            offset: self.next,
-                        },
-                    };
-                    self.next += 1;
-                    let outcome = match Seen.apply(&applied, &mut txn) {
-                        Ok(outcome) => outcome,
-                        Err(ApplyError::Refused(reason)) => Outcome::Quarantined { reason },
-                        Err(ApplyError::Store(e)) => panic!("{e}"),
-                    };
-                    if !matches!(outcome, Outcome::Applied { .. }) {
-                        txn.abort_event();
-                    }
-                    txn.commit_event();
-                    outcomes.push(outcome);
-                }
-                tree.apply_batch(txn.into_batch()).unwrap();
-            }
-            outcomes
+            self.harness.run(&Seen, Domain::Seen, events, batch)
         }
 
         fn apply_as(&mut self, owner: &str, payload: Payload) -> Outcome {
-            let event = envelope(self.next, owner, payload);
+            let event = envelope(self.harness.next, owner, payload);
             self.run(&[event], 1).remove(0)
         }
 
@@ -570,7 +521,8 @@ mod tests {
         }
 
         fn expecting(&mut self, payload: Payload, version: u64) -> Outcome {
-            let event = envelope(self.next, ALICE, payload).expecting(AggregateVersion(version));
+            let event =
+                envelope(self.harness.next, ALICE, payload).expecting(AggregateVersion(version));
             self.run(&[event], 1).remove(0)
         }
     }
@@ -707,8 +659,8 @@ mod tests {
         let mut again = Fixture::new();
         again.run(&events, 7);
         assert_eq!(
-            f.store.digest(&f.id).unwrap(),
-            again.store.digest(&again.id).unwrap()
+            f.harness.store.digest(&f.harness.id).unwrap(),
+            again.harness.store.digest(&again.harness.id).unwrap()
         );
     }
 
@@ -762,7 +714,7 @@ mod tests {
         let seen = f.view.mailbox(ALICE, "INBOX").unwrap().0;
         assert_eq!(seen.len(), u64::from(u32::MAX) - 1);
         assert!(!seen.contains(7));
-        let tree = f.store.tree(&f.id).unwrap();
+        let tree = f.harness.store.tree(&f.harness.id).unwrap();
         let record: MailboxRecord =
             crate::store::decode(&tree.get(mailbox_key(ALICE, "INBOX")).unwrap().unwrap()).unwrap();
         // Each of these changes is hundreds of kilobytes: the byte bound
@@ -788,7 +740,7 @@ mod tests {
         f.apply(changed("INBOX", "1:100000", ""));
         let scattered: Vec<String> = (0..300).map(|i| (i * 317 + 5).to_string()).collect();
         f.apply(changed("INBOX", "", &scattered.join(",")));
-        let tree = f.store.tree(&f.id).unwrap();
+        let tree = f.harness.store.tree(&f.harness.id).unwrap();
         let record = tree.get(mailbox_key(ALICE, "INBOX")).unwrap().unwrap();
         assert!(record.len() < 4096, "{} bytes", record.len());
     }

@@ -1,12 +1,11 @@
 use super::gal::{self, EntryKind};
 use super::*;
 use crate::contacts::ObjectMeta;
-use crate::store::{ProjectionId, ViewStore};
+use crate::store::ProjectionId;
+use crate::testing::TestStore;
 use events::payload::*;
-use events::{EventEnvelope, EventId, LogPosition};
+use events::{EventEnvelope, EventId};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 const D: &str = "example.com";
 const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA";
@@ -15,17 +14,8 @@ const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA";
 /// it: refused or rejected events' writes dropped, `batch` events per sled
 /// batch. Event `n` (from 0) is at offset `n` and leaves version `n + 1`.
 struct Fixture {
-    dir: PathBuf,
-    store: ViewStore,
-    id: ProjectionId,
+    harness: TestStore,
     view: DirectoryView,
-    next: u64,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 fn envelope(n: u64, payload: Payload) -> EventEnvelope {
@@ -42,54 +32,15 @@ fn envelope(n: u64, payload: Payload) -> EventEnvelope {
 
 impl Fixture {
     fn new() -> Fixture {
-        static RUN: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "reprise-directory-test-{}-{}",
-            std::process::id(),
-            RUN.fetch_add(1, Ordering::Relaxed)
-        ));
-        let store = ViewStore::open(&dir).unwrap();
-        let id = ProjectionId::new(Directory::NAME, Directory::VERSION);
-        let view = DirectoryView::new(store.tree(&id).unwrap(), id.to_string());
-        Fixture {
-            dir,
-            store,
-            id,
-            view,
-            next: 0,
-        }
+        let harness = TestStore::new(ProjectionId::new(Directory::NAME, Directory::VERSION));
+        let view = DirectoryView::new(harness.tree(), harness.id.to_string());
+        Fixture { harness, view }
     }
 
+    /// Applies events at the next offsets, `batch` per sled batch.
     fn run(&mut self, events: &[EventEnvelope], batch: usize) -> Vec<Outcome> {
-        let tree = self.store.tree(&self.id).unwrap();
-        let name = self.id.to_string();
-        let mut outcomes = Vec::new();
-        for chunk in events.chunks(batch.max(1)) {
-            let mut txn = ViewTxn::new(&tree, &name);
-            for event in chunk {
-                let applied = Applied {
-                    event,
-                    domain: Domain::Directory,
-                    position: LogPosition {
-                        partition: 0,
-                        offset: self.next,
-                    },
-                };
-                self.next += 1;
-                let outcome = match Directory.apply(&applied, &mut txn) {
-                    Ok(outcome) => outcome,
-                    Err(ApplyError::Refused(reason)) => Outcome::Quarantined { reason },
-                    Err(ApplyError::Store(e)) => panic!("{e}"),
-                };
-                if !matches!(outcome, Outcome::Applied { .. }) {
-                    txn.abort_event();
-                }
-                txn.commit_event();
-                outcomes.push(outcome);
-            }
-            tree.apply_batch(txn.into_batch()).unwrap();
-        }
-        outcomes
+        self.harness
+            .run(&Directory, Domain::Directory, events, batch)
     }
 
     fn apply_event(&mut self, event: EventEnvelope) -> Outcome {
@@ -97,7 +48,7 @@ impl Fixture {
     }
 
     fn apply(&mut self, payload: Payload) -> Outcome {
-        let event = envelope(self.next, payload);
+        let event = envelope(self.harness.next, payload);
         self.apply_event(event)
     }
 
@@ -120,17 +71,17 @@ impl Fixture {
     }
 
     fn rejected(&mut self, payload: Payload) -> Rejection {
-        let event = envelope(self.next, payload);
+        let event = envelope(self.harness.next, payload);
         self.rejected_event(event)
     }
 
     fn rejected_expecting(&mut self, payload: Payload, v: AggregateVersion) -> Rejection {
-        let event = envelope(self.next, payload).expecting(v);
+        let event = envelope(self.harness.next, payload).expecting(v);
         self.rejected_event(event)
     }
 
     fn digest(&self) -> String {
-        self.store.digest(&self.id).unwrap()
+        self.harness.store.digest(&self.harness.id).unwrap()
     }
 
     /// The address book's cards: href → (meta, body).
@@ -340,7 +291,7 @@ fn updates_follow_the_not_found_and_expected_version_rules() {
             actual: v
         }
     );
-    let event = envelope(a.next, rename).expecting(v);
+    let event = envelope(a.harness.next, rename).expecting(v);
     assert!(matches!(a.apply_event(event), Outcome::Applied { .. }));
     let r = a.ok(room("boardroom"));
     let move_it = Payload::ResourceUpdated(ResourceUpdated {
@@ -641,7 +592,7 @@ fn listings_page_in_key_order_with_cursors() {
         e
     };
     let event = other(
-        a.next,
+        a.harness.next,
         Payload::DomainCreated(DomainCreated {
             domain: "b.example".into(),
             display_name: None,
@@ -652,7 +603,7 @@ fn listings_page_in_key_order_with_cursors() {
     for login in &logins {
         a.ok(user(login));
     }
-    let event = other(a.next, user("zed"));
+    let event = other(a.harness.next, user("zed"));
     assert!(matches!(a.apply_event(event), Outcome::Applied { .. }));
     let mut seen = Vec::new();
     let mut after: Option<String> = None;

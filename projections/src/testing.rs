@@ -1,0 +1,87 @@
+//! A projection applied by hand in unit tests: a temporary view store,
+//! events at consecutive offsets of partition 0, grouped in sled batches
+//! as the runner groups them, refused events recorded as quarantined.
+
+use crate::outcome::Outcome;
+use crate::projection::{Applied, ApplyError, Projection};
+use crate::store::{ProjectionId, ViewStore};
+use crate::view::ViewTxn;
+use events::{Domain, EventEnvelope, LogPosition};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub(crate) struct TestStore {
+    dir: PathBuf,
+    pub store: ViewStore,
+    pub id: ProjectionId,
+    /// The offset the next event gets.
+    pub next: u64,
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl TestStore {
+    pub fn new(id: ProjectionId) -> TestStore {
+        static RUN: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "reprise-{}-test-{}-{}",
+            id.name,
+            std::process::id(),
+            RUN.fetch_add(1, Ordering::Relaxed)
+        ));
+        let store = ViewStore::open(&dir).unwrap();
+        TestStore {
+            dir,
+            store,
+            id,
+            next: 0,
+        }
+    }
+
+    pub fn tree(&self) -> sled::Tree {
+        self.store.tree(&self.id).unwrap()
+    }
+
+    /// Applies events at the next offsets, `batch` per sled batch.
+    pub fn run(
+        &mut self,
+        projection: &dyn Projection,
+        domain: Domain,
+        events: &[EventEnvelope],
+        batch: usize,
+    ) -> Vec<Outcome> {
+        let tree = self.tree();
+        let name = self.id.to_string();
+        let mut outcomes = Vec::new();
+        for chunk in events.chunks(batch.max(1)) {
+            let mut txn = ViewTxn::new(&tree, &name);
+            for event in chunk {
+                let applied = Applied {
+                    event,
+                    domain,
+                    position: LogPosition {
+                        partition: 0,
+                        offset: self.next,
+                    },
+                };
+                self.next += 1;
+                let outcome = match projection.apply(&applied, &mut txn) {
+                    Ok(outcome) => outcome,
+                    Err(ApplyError::Refused(reason)) => Outcome::Quarantined { reason },
+                    Err(ApplyError::Store(e)) => panic!("{e}"),
+                };
+                if !matches!(outcome, Outcome::Applied { .. }) {
+                    txn.abort_event();
+                }
+                txn.commit_event();
+                outcomes.push(outcome);
+            }
+            tree.apply_batch(txn.into_batch()).unwrap();
+        }
+        outcomes
+    }
+}
