@@ -4,7 +4,7 @@
 mod common;
 
 use common::cmd::{fixture, ok};
-use common::http::{send, Dav, Reply};
+use common::http::{assert_status, send, Dav, Reply};
 use common::server::TestServer;
 use std::collections::BTreeSet;
 
@@ -26,20 +26,6 @@ fn todo(uid: &str) -> String {
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VTODO\r\nUID:{uid}\r\n\
 DTSTAMP:20260101T000000Z\r\nSUMMARY:Todo\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
     )
-}
-
-fn assert_status(reply: &Reply, status: u16) {
-    assert_eq!(reply.status, status, "{reply:#?}");
-}
-
-/// Records in the log, counted from the records themselves.
-fn log_records(server: &TestServer) -> u64 {
-    let mut cmd = server.command();
-    cmd.args(["--server", &server.url, "log", "stats", "--json"]);
-    let text = ok(cmd, "");
-    let json = &text[text.find('[').expect("JSON")..];
-    let stats: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
-    stats.iter().map(|s| s["count"].as_u64().unwrap()).sum()
 }
 
 /// Fixtures holding exactly one UID: each is one storable resource.
@@ -609,7 +595,7 @@ fn bad_input_gets_a_clear_error_and_appends_nothing() {
         ),
         201,
     );
-    let before = log_records(&server);
+    let before = server.log_records();
     let xml = [("Content-Type", "application/xml")];
 
     let malformed = dav.request(
@@ -685,7 +671,7 @@ fn bad_input_gets_a_clear_error_and_appends_nothing() {
         400,
     );
 
-    assert_eq!(log_records(&server), before, "bad requests append nothing");
+    assert_eq!(server.log_records(), before, "bad requests append nothing");
 }
 
 #[test]
@@ -1178,12 +1164,12 @@ fn calendar_data_is_narrowed_alike_in_queries_and_multigets() {
     assert!(!may.contains("RECURRENCE-ID"), "{may}");
 
     // Both bounds are required, and a bad request appends nothing.
-    let records = log_records(&server);
+    let records = server.log_records();
     let half =
         multiget(r#"<C:calendar-data><C:expand start="20240301T000000Z"/></C:calendar-data>"#);
     assert_status(&half, 403);
     assert!(half.body.contains("valid-filter"), "{}", half.body);
-    assert_eq!(log_records(&server), records);
+    assert_eq!(server.log_records(), records);
 }
 
 #[test]

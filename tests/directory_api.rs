@@ -109,16 +109,6 @@ impl Api {
     }
 }
 
-/// Records in the log, counted from the records themselves.
-fn log_records(server: &TestServer) -> u64 {
-    let mut cmd = server.command();
-    cmd.args(["--server", &server.url, "log", "stats", "--json"]);
-    let text = ok(cmd, "");
-    let json = &text[text.find('[').expect("JSON")..];
-    let stats: Vec<Value> = serde_json::from_str(json).unwrap();
-    stats.iter().map(|s| s["count"].as_u64().unwrap()).sum()
-}
-
 /// Events of one type for one key, from `log tail`.
 fn events_of(server: &TestServer, event_type: &str, key: &str) -> Vec<Value> {
     let mut cmd = server.command();
@@ -544,7 +534,7 @@ fn only_enabled_admins_reach_the_admin_api() {
     assert_eq!(root.get("/users/bob@example.com")["login"], "bob");
     api.expect(200, "POST", "/users/root@example.com/disable", None);
 
-    let before = log_records(&server);
+    let before = server.log_records();
     let callers = [
         ("no credentials", Api::anonymous(&server)),
         (
@@ -573,7 +563,7 @@ fn only_enabled_admins_reach_the_admin_api() {
             assert!(json["error"].is_string(), "{who}: {method} {path}: {json}");
         }
     }
-    assert_eq!(log_records(&server), before, "refused calls appended");
+    assert_eq!(server.log_records(), before, "refused calls appended");
     // And the admin still can.
     assert_eq!(
         api.get("/groups/staff@example.com")["members"]
@@ -606,7 +596,7 @@ fn bad_input_is_refused_clearly_and_appends_nothing() {
         "/groups/a@example.com/members",
         Some(json!({"group": "b"})),
     );
-    let before = log_records(&server);
+    let before = server.log_records();
     let members = "/groups/a@example.com/members";
     let refused: Vec<(u16, &str, &str, Value, &str)> = vec![
         (
@@ -770,7 +760,7 @@ fn bad_input_is_refused_clearly_and_appends_nothing() {
     let reply = api.raw("POST", "/groups", "{not json");
     assert_eq!(reply.status, 400, "{reply:?}");
     assert!(reply.body.contains("\"error\""));
-    assert_eq!(log_records(&server), before, "bad input appended events");
+    assert_eq!(server.log_records(), before, "bad input appended events");
     assert_eq!(
         api.get("/groups/a@example.com")["members"],
         json!([{"group": "b"}])

@@ -104,16 +104,6 @@ fn modseq(v: &Value) -> u64 {
     v["modseq"].as_u64().expect("a modseq")
 }
 
-/// Records in the log, counted from the records themselves.
-fn log_records(server: &TestServer) -> u64 {
-    let mut cmd = server.command();
-    cmd.args(["--server", &server.url, "log", "stats", "--json"]);
-    let text = ok(cmd, "");
-    let json = &text[text.find('[').expect("JSON")..];
-    let stats: Vec<Value> = serde_json::from_str(json).unwrap();
-    stats.iter().map(|s| s["count"].as_u64().unwrap()).sum()
-}
-
 fn add_user(server: &TestServer, login: &str, password: &str, extra: &[&str]) {
     let mut cmd = server.command();
     cmd.args(["--server", &server.url, "user", "add", login])
@@ -146,7 +136,7 @@ fn names_with_slashes_and_non_ascii_round_trip_and_each_write_is_one_event() {
         "a%b c+d?#.",
         "/leading and trailing/",
     ];
-    let mut records = log_records(&server);
+    let mut records = server.log_records();
     for (i, name) in names.iter().enumerate() {
         let written = body(
             &api.post(
@@ -157,7 +147,7 @@ fn names_with_slashes_and_non_ascii_round_trip_and_each_write_is_one_event() {
         );
         assert_eq!(written["modified"], "");
         records += 1;
-        assert_eq!(log_records(&server), records, "one event for {name:?}");
+        assert_eq!(server.log_records(), records, "one event for {name:?}");
         let read = body(&api.get(&seen_path("alice", name)), 200);
         assert_eq!(read["mailbox"], *name);
         assert_eq!(read["seen"], "1:5,9,12:20");
@@ -172,7 +162,7 @@ fn names_with_slashes_and_non_ascii_round_trip_and_each_write_is_one_event() {
             200,
         );
         records += 1;
-        assert_eq!(log_records(&server), records);
+        assert_eq!(server.log_records(), records);
         assert!(modseq(&both) > modseq(&written), "{i}");
         let read = body(&api.get(&seen_path(ALICE, name)), 200);
         assert_eq!(read["seen"], "1,4:9,12:14,16:20");
@@ -197,7 +187,7 @@ fn names_with_slashes_and_non_ascii_round_trip_and_each_write_is_one_event() {
     assert_eq!(modseq(&same), modseq(&before));
     let empty = body(&api.post(&seen_path(ALICE, "INBOX"), &json!({})), 200);
     assert_eq!(modseq(&empty), modseq(&before));
-    assert_eq!(log_records(&server), records);
+    assert_eq!(server.log_records(), records);
 
     // An unencoded slash is another path, and says how to encode.
     let slash = api.get("/api/v1/mail/alice/mailboxes/Archives/2026/seen");
@@ -215,7 +205,7 @@ fn a_conditional_write_leaves_out_what_changed_since_and_says_so() {
     let second = modseq(&body(&other.post(&path, &json!({"remove": "5"})), 200));
     assert!(second > first);
 
-    let records = log_records(&server);
+    let records = server.log_records();
     let conditional = body(
         &api.post(
             &path,
@@ -225,7 +215,7 @@ fn a_conditional_write_leaves_out_what_changed_since_and_says_so() {
     );
     assert_eq!(conditional["modified"], "5");
     assert!(modseq(&conditional) > second);
-    assert_eq!(log_records(&server), records + 1);
+    assert_eq!(server.log_records(), records + 1);
     let read = body(&api.get(&path), 200);
     assert_eq!(read["seen"], "1:2,7:20");
 
@@ -237,20 +227,20 @@ fn a_conditional_write_leaves_out_what_changed_since_and_says_so() {
     );
     assert_eq!(fresh["modified"], "");
     // Only modified UIDs asked for: nothing is appended.
-    let records = log_records(&server);
+    let records = server.log_records();
     let nothing = body(
         &api.post(&path, &json!({"remove": "5", "unchangedsince": current})),
         200,
     );
     assert_eq!(nothing["modified"], "5");
     assert_eq!(modseq(&nothing), modseq(&fresh));
-    assert_eq!(log_records(&server), records);
+    assert_eq!(server.log_records(), records);
 
     // Writers racing on one mailbox, each unchanged since the same modseq
     // and each on its own UIDs: the log orders them, the losers work
     // their writes out again, and every write lands.
     let start = modseq(&body(&api.get(&path), 200));
-    let before_race = log_records(&server);
+    let before_race = server.log_records();
     let writers: Vec<_> = (0..8u32)
         .map(|i| {
             let port = server.port;
@@ -281,7 +271,7 @@ fn a_conditional_write_leaves_out_what_changed_since_and_says_so() {
     modseqs.dedup();
     assert_eq!(modseqs.len(), 8, "each write has its own modseq");
     // Rejected attempts stay in the log, so it holds at least the eight.
-    let raced = log_records(&server) - before_race;
+    let raced = server.log_records() - before_race;
     assert!(raced >= 8, "{raced}");
     let read = body(&api.get(&path), 200);
     assert_eq!(read["seen"], "1:2,5,7:20,100:107");
@@ -361,7 +351,7 @@ fn a_bulk_request_writes_then_reads_many_mailboxes() {
         &api.post(&seen_path(ALICE, "INBOX"), &json!({"add": "1:50"})),
         200,
     ));
-    let records = log_records(&server);
+    let records = server.log_records();
     let answer = body(
         &api.post(
             &bulk_path(ALICE),
@@ -378,7 +368,7 @@ fn a_bulk_request_writes_then_reads_many_mailboxes() {
         200,
     );
     // Drafts had nothing to remove: three events, not four.
-    assert_eq!(log_records(&server), records + 3);
+    assert_eq!(server.log_records(), records + 3);
     let writes = answer["write"].as_array().unwrap();
     let reads = answer["read"].as_array().unwrap();
     assert_eq!(writes.len(), 4);
@@ -424,7 +414,7 @@ fn a_bulk_request_writes_then_reads_many_mailboxes() {
         200,
     );
     assert_eq!(only_writes["read"], json!([]));
-    assert_eq!(log_records(&server), records + 4);
+    assert_eq!(server.log_records(), records + 4);
 }
 
 #[test]
@@ -453,7 +443,7 @@ fn only_the_owner_and_administrators_get_in() {
         Some(v) => api.post(path, v),
         None => api.request(method, path, &[], b""),
     };
-    let records = log_records(&server);
+    let records = server.log_records();
     let refused = [
         (
             "another user of the domain",
@@ -492,7 +482,7 @@ fn only_the_owner_and_administrators_get_in() {
         }
     }
     assert_eq!(
-        log_records(&server),
+        server.log_records(),
         records,
         "refused writes append nothing"
     );
@@ -536,7 +526,7 @@ fn only_the_owner_and_administrators_get_in() {
         }
     }
     // Only the first "add 4" changed anything.
-    assert_eq!(log_records(&server), records + 1);
+    assert_eq!(server.log_records(), records + 1);
     assert!(modseq(&body(&owner.get(&seen_path(ALICE, "INBOX")), 200)) > modseq(&seeded));
 
     // An admin's write names the admin as its actor.
@@ -592,7 +582,7 @@ fn bad_input_gets_a_clear_error_and_appends_nothing() {
     let api = Api::alice(&server);
     let path = seen_path(ALICE, "INBOX");
     body(&api.post(&path, &json!({"add": "1:5"})), 200);
-    let records = log_records(&server);
+    let records = server.log_records();
 
     for (set, says) in [
         ("5:", "\"5:\" is not a UID"),
@@ -713,7 +703,7 @@ fn bad_input_gets_a_clear_error_and_appends_nothing() {
     let declared = declared_only(server.port, &path, &auth, 5 << 20);
     assert!(declared.starts_with("HTTP/1.1 413"), "{declared}");
 
-    assert_eq!(log_records(&server), records, "bad requests append nothing");
+    assert_eq!(server.log_records(), records, "bad requests append nothing");
     assert_eq!(body(&api.get(&path), 200)["seen"], "1:5");
 }
 

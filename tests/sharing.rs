@@ -5,26 +5,13 @@
 mod common;
 
 use common::cmd::ok;
-use common::http::{Dav, Reply};
+use common::http::{assert_status, Dav, Reply};
 use common::server::TestServer;
 
 const ALICE_WORK: &str = "/dav/calendars/alice@example.com/work/";
 const BOB_HOME: &str = "/dav/calendars/bob@example.com/";
 /// Alice's `work` calendar as Bob sees it, bound into his home.
 const BOB_WORK: &str = "/dav/calendars/bob@example.com/work@alice@example.com/";
-
-fn assert_status(reply: &Reply, status: u16) {
-    assert_eq!(reply.status, status, "{reply:#?}");
-}
-
-fn log_records(server: &TestServer) -> u64 {
-    let mut cmd = server.command();
-    cmd.args(["--server", &server.url, "log", "stats", "--json"]);
-    let text = ok(cmd, "");
-    let json = &text[text.find('[').expect("JSON")..];
-    let stats: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
-    stats.iter().map(|s| s["count"].as_u64().unwrap()).sum()
-}
 
 fn add_user(server: &TestServer, login: &str, email: &str, extra: &[&str]) {
     let mut cmd = server.command();
@@ -112,7 +99,7 @@ fn an_owner_shares_a_calendar_and_the_sharee_reads_and_writes_it_in_their_own_ho
     assert_status(&bob.get(&format!("{BOB_WORK}standup.ics")), 404);
 
     // Bad shares are refused and append nothing.
-    let before = log_records(&server);
+    let before = server.log_records();
     for (sharee, status) in [
         ("mailto:alice@example.com", 403),
         ("mailto:nobody@example.com", 409),
@@ -131,14 +118,14 @@ fn an_owner_shares_a_calendar_and_the_sharee_reads_and_writes_it_in_their_own_ho
         ),
         405,
     );
-    assert_eq!(log_records(&server), before);
+    assert_eq!(server.log_records(), before);
 
     // Read access: Bob finds it in his own home and reads it.
     assert_status(
         &post(&alice, ALICE_WORK, &share("mailto:bob@example.com", "read")),
         200,
     );
-    assert_eq!(log_records(&server), before + 1);
+    assert_eq!(server.log_records(), before + 1);
     let home = bob.propfind(BOB_HOME, "1", PROPS);
     assert_status(&home, 207);
     let bound = response_for(&home.body, BOB_WORK).expect("the share in Bob's home");
@@ -162,7 +149,7 @@ fn an_owner_shares_a_calendar_and_the_sharee_reads_and_writes_it_in_their_own_ho
     assert_eq!(got.etag(), alice_etag);
 
     // Read only: Bob's writes are refused before anything is appended.
-    let before = log_records(&server);
+    let before = server.log_records();
     let bobs = common::ical("bobs", "Bob's");
     let refused = bob.put(&format!("{BOB_WORK}bobs.ics"), "text/calendar", &bobs, &[]);
     assert_status(&refused, 403);
@@ -185,7 +172,7 @@ fn an_owner_shares_a_calendar_and_the_sharee_reads_and_writes_it_in_their_own_ho
         &post(&bob, BOB_WORK, &share("mailto:alice@example.com", "read")),
         403,
     );
-    assert_eq!(log_records(&server), before);
+    assert_eq!(server.log_records(), before);
 
     // Read-write: Bob's write lands in Alice's calendar, in her partition.
     assert_status(
@@ -298,7 +285,7 @@ fn every_user_reads_their_domains_directory_in_their_address_book_home() {
         sync.body
     );
     // Read only, and another domain's directory is not there.
-    let before = log_records(&server);
+    let before = server.log_records();
     let put = bob.put(
         &format!("{gal}mine.vcf"),
         "text/vcard",
@@ -311,7 +298,7 @@ fn every_user_reads_their_domains_directory_in_their_address_book_home() {
         403,
     );
     assert_status(&bob.request("DELETE", gal, &[], ""), 403);
-    assert_eq!(log_records(&server), before);
+    assert_eq!(server.log_records(), before);
     assert_status(
         &bob.get("/dav/addressbooks/bob@example.com/directory@other.org/user-dave.vcf"),
         404,

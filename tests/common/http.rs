@@ -147,3 +147,8 @@ impl Dav {
         self.request("GET", path, &[], "")
     }
 }
+
+/// Asserts a reply's status, showing the whole reply when it differs.
+pub fn assert_status(reply: &Reply, status: u16) {
+    assert_eq!(reply.status, status, "{reply:#?}");
+}

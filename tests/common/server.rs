@@ -94,6 +94,16 @@ impl TestServer {
         cmd
     }
 
+    /// Records in the log, counted from the records themselves.
+    pub fn log_records(&self) -> u64 {
+        let mut cmd = self.command();
+        cmd.args(["--server", &self.url, "log", "stats", "--json"]);
+        let text = ok(cmd, "");
+        let json = &text[text.find('[').expect("JSON")..];
+        let stats: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+        stats.iter().map(|s| s["count"].as_u64().unwrap()).sum()
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data
     }
