@@ -22,13 +22,13 @@ Exits 0 after printing "vdirsyncer_shared: PASS"; on a mismatch prints
 import json
 import os
 import re
-import subprocess
 import sys
 import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from davhttp import Dav, check, client_arguments, main_in_temp_dir, prop  # noqa: E402
+from vdirtool import vdirsyncer  # noqa: E402
 
 NAME = "vdirsyncer_shared"
 
@@ -75,16 +75,9 @@ class Run:
             f.write("\n".join(parts))
 
     def vdirsyncer(self, *command):
-        cmd = [sys.executable, "-m", "vdirsyncer", "-c", self.config, "-v", "INFO", *command]
-        env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
-        env.pop("VDIRSYNCER_CONFIG", None)
         # discover asks before creating each local collection.
-        p = subprocess.run(cmd, input="y\n" * 50, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, timeout=self.args.timeout * 4, cwd=self.tmp, env=env)
-        print(f"--- vdirsyncer {' '.join(command)} (exit {p.returncode})")
-        print("\n".join("    " + line for line in p.stdout.splitlines()), flush=True)
-        check(p.returncode == 0, f"vdirsyncer {' '.join(command)} exited {p.returncode}")
-        return p.stdout
+        return vdirsyncer(self.config, self.tmp, self.args.timeout * 4, *command,
+                          answers="y\n" * 50)
 
     def local(self, pair, collection):
         """{UID: (file name, SUMMARY or FN)} of a local collection."""

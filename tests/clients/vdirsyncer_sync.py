@@ -22,13 +22,13 @@ import collections
 import json
 import os
 import re
-import subprocess
 import sys
 import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from davhttp import Dav, check, client_arguments, main_in_temp_dir, prop  # noqa: E402
+from vdirtool import vdirsyncer  # noqa: E402
 
 NAME = "vdirsyncer_sync"
 
@@ -104,23 +104,7 @@ class Run:
             f.write("\n".join(parts))
 
     def vdirsyncer(self, *command):
-        cmd = [sys.executable, "-m", "vdirsyncer", "-c", self.config, "-v", "INFO", *command]
-        env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
-        env.pop("VDIRSYNCER_CONFIG", None)
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=self.args.timeout * 4,
-                           cwd=self.tmp, env=env)
-        out = p.stdout
-        print(f"--- vdirsyncer {' '.join(command)} (exit {p.returncode})")
-        print("\n".join("    " + line for line in out.splitlines()), flush=True)
-        check(p.returncode == 0, f"vdirsyncer {' '.join(command)} exited {p.returncode}")
-        bad = [line for line in out.splitlines()
-               if re.match(r"\s*(error|critical|warning):", line, re.I)
-               # vdirsyncer 0.21.0 logs this on every DELETE that *has* an
-               # If-Match ETag (its condition is inverted, storage/dav.py).
-               and "Deleting an item with no etag." not in line]
-        check(not bad, f"vdirsyncer {' '.join(command)} reported: {bad}")
-        return out
+        return vdirsyncer(self.config, self.tmp, self.args.timeout * 4, *command)
 
     # --- the two sides ---------------------------------------------------
 
