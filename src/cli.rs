@@ -51,6 +51,9 @@ pub enum Command {
     /// Manage bookable resources: rooms and equipment.
     #[command(subcommand)]
     Resource(ResourceCommand),
+    /// Share calendars and address books with users and groups.
+    #[command(subcommand)]
+    Share(ShareCommand),
     /// Import calendars and address books from files.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -385,6 +388,65 @@ pub struct MemberArgs {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum ShareCommand {
+    /// Show who a calendar or an address book is shared with.
+    List(ShareListArgs),
+    /// Grant read or read-write on a calendar or an address book to a
+    /// user or a group of the owner's domain, or change a grant's access.
+    Grant(ShareGrantArgs),
+    /// Withdraw a grant.
+    Revoke(ShareRevokeArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("collection").required(true).args(["calendar", "address_book"])))]
+pub struct SharedCollectionArgs {
+    /// The owner, `login@domain`.
+    pub owner: String,
+    /// The owner's calendar, by its name in the calendar home.
+    #[arg(long)]
+    pub calendar: Option<String>,
+    /// The owner's address book, by its name in the address-book home.
+    #[arg(long)]
+    pub address_book: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ShareListArgs {
+    #[command(flatten)]
+    pub collection: SharedCollectionArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum AccessArg {
+    Read,
+    ReadWrite,
+}
+
+#[derive(Args, Debug)]
+pub struct ShareGrantArgs {
+    #[command(flatten)]
+    pub collection: SharedCollectionArgs,
+    /// The sharee: `login@domain`, an email, `user:login@domain` or
+    /// `group:name@domain`.
+    #[arg(long)]
+    pub to: String,
+    #[arg(long, value_enum, default_value = "read")]
+    pub access: AccessArg,
+}
+
+#[derive(Args, Debug)]
+pub struct ShareRevokeArgs {
+    #[command(flatten)]
+    pub collection: SharedCollectionArgs,
+    /// The sharee, named as for `grant`.
+    #[arg(long)]
+    pub to: String,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ResourceCommand {
     /// Create a room or a piece of equipment.
     Add(ResourceAddArgs),
@@ -520,6 +582,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::User(cmd) => crate::directory_cli::user(&log, cmd).await,
             Command::Group(cmd) => crate::directory_cli::group(&log, cmd).await,
             Command::Resource(cmd) => crate::directory_cli::resource(&log, cmd).await,
+            Command::Share(cmd) => crate::directory_cli::share(&log, cmd).await,
             Command::Import(cmd) => crate::import::run(&log, cmd).await,
             Command::Bench(BenchCommand::Rebuild(args)) => crate::bench::rebuild(&log, args).await,
         }

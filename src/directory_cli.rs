@@ -1,22 +1,24 @@
-//! `reprise domain|user|group|resource ...`: the directory operations on
+//! `reprise domain|user|group|resource|share ...`: the directory operations on
 //! the data directory (through a local engine), or with `--server`
 //! through a running server's admin API. Both run the same operation, so
 //! both refuse the same bad input.
 
 use crate::cli::{
-    DomainCommand, GroupCommand, InDomainListArgs, KindArg, ListArgs, MemberArgs, ResourceCommand,
-    ShowArgs, UserCommand,
+    AccessArg, DomainCommand, GroupCommand, InDomainListArgs, KindArg, ListArgs, MemberArgs,
+    ResourceCommand, ShareCommand, SharedCollectionArgs, ShowArgs, UserCommand,
 };
 use crate::config::LogArgs;
+use crate::dav::path::Kind;
 use crate::directory::{ListQuery, Listing, ACTOR_CLI};
 use crate::domains::{self, DomainSummary, NewDomain};
 use crate::engine::Engine;
 use crate::groups::{self, GroupChanges, GroupDetail, GroupSummary, NewGroup};
 use crate::remote::{segment, Client};
 use crate::resources::{self, NewResource, ResourceChanges, ResourceSummary};
+use crate::shares::{self, CollectionShares, GrantRequest};
 use crate::users::{self, Deleted, NewUser, UserChanges, UserSummary};
 use anyhow::{bail, Context};
-use events::payload::{Member, ResourceKind};
+use events::payload::{Access, Member, ResourceKind};
 use projections::registry::Views;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -555,6 +557,95 @@ pub async fn resource(args: &LogArgs, cmd: ResourceCommand) -> anyhow::Result<Ex
                 Target::Remote(c) => c.delete(&resource_path(&a.name))?,
             };
             println!("deleted resource {}", gone.deleted);
+            Ok(ExitCode::SUCCESS)
+        }
+    })
+}
+
+fn shares_path(owner: &str, kind: Kind, collection: &str) -> String {
+    format!(
+        "{}/{}/{}/shares",
+        user_path(owner),
+        shares::kind_segment(kind),
+        segment(collection)
+    )
+}
+
+fn shared_collection(a: &SharedCollectionArgs) -> anyhow::Result<(Kind, &str)> {
+    match (&a.calendar, &a.address_book) {
+        (Some(c), None) => Ok((Kind::Calendar, c)),
+        (None, Some(b)) => Ok((Kind::AddressBook, b)),
+        _ => bail!("give exactly one of --calendar and --address-book"),
+    }
+}
+
+fn print_shares(s: &CollectionShares) {
+    println!("{} {} of {}", s.kind, s.collection, s.owner);
+    if s.shares.is_empty() {
+        println!("not shared");
+    }
+    for share in &s.shares {
+        let access = match share.access {
+            Access::Read => "read",
+            Access::ReadWrite => "read-write",
+        };
+        println!("{:<40} {access}", share.sharee);
+    }
+}
+
+pub async fn share(args: &LogArgs, cmd: ShareCommand) -> anyhow::Result<ExitCode> {
+    on_target!(args, |t| match cmd {
+        ShareCommand::List(a) => {
+            let (kind, collection) = shared_collection(&a.collection)?;
+            let owner = &a.collection.owner;
+            let shown: CollectionShares = match &t {
+                Target::Local(e) => shares::show(e, owner, kind, collection)?,
+                Target::Remote(c) => c.get(&shares_path(owner, kind, collection), &[])?,
+            };
+            if a.json {
+                print_json(&shown)?;
+            } else {
+                print_shares(&shown);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ShareCommand::Grant(a) => {
+            let (kind, collection) = shared_collection(&a.collection)?;
+            let owner = &a.collection.owner;
+            let access = match a.access {
+                AccessArg::Read => Access::Read,
+                AccessArg::ReadWrite => Access::ReadWrite,
+            };
+            let shown: CollectionShares = match &t {
+                Target::Local(e) => {
+                    shares::grant(e, owner, kind, collection, &a.to, access, ACTOR_CLI).await?
+                }
+                Target::Remote(c) => c.put(
+                    &format!(
+                        "{}/{}",
+                        shares_path(owner, kind, collection),
+                        segment(&a.to)
+                    ),
+                    &GrantRequest { access },
+                )?,
+            };
+            print_shares(&shown);
+            Ok(ExitCode::SUCCESS)
+        }
+        ShareCommand::Revoke(a) => {
+            let (kind, collection) = shared_collection(&a.collection)?;
+            let owner = &a.collection.owner;
+            let shown: CollectionShares = match &t {
+                Target::Local(e) => {
+                    shares::revoke(e, owner, kind, collection, &a.to, ACTOR_CLI).await?
+                }
+                Target::Remote(c) => c.delete(&format!(
+                    "{}/{}",
+                    shares_path(owner, kind, collection),
+                    segment(&a.to)
+                ))?,
+            };
+            print_shares(&shown);
             Ok(ExitCode::SUCCESS)
         }
     })

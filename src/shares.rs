@@ -172,18 +172,8 @@ pub async fn change(
             "at most {MAX_CHANGES} sharees per request"
         )));
     }
-    let views = &engine.views;
-    let exists = match kind {
-        Kind::Calendar => views.calendars.collection(owner, collection)?.is_some(),
-        Kind::AddressBook => views.contacts.collection(owner, collection)?.is_some(),
-    };
+    require_collection(engine, kind, owner, collection)?;
     let grants = grants(engine, kind, owner, collection)?;
-    if !exists {
-        return Err(ShareError::NotFound(format!(
-            "{owner} has no {} {collection}",
-            noun(kind)
-        )));
-    }
     let correlation = uuid::Uuid::now_v7();
     let mut events = Vec::with_capacity(changes.len());
     for change in changes {
@@ -274,4 +264,160 @@ fn noun(kind: Kind) -> &'static str {
         Kind::Calendar => "calendar",
         Kind::AddressBook => "address book",
     }
+}
+
+fn require_collection(
+    engine: &Engine,
+    kind: Kind,
+    owner: &str,
+    collection: &str,
+) -> Result<(), ShareError> {
+    let views = &engine.views;
+    let exists = match kind {
+        Kind::Calendar => views.calendars.collection(owner, collection)?.is_some(),
+        Kind::AddressBook => views.contacts.collection(owner, collection)?.is_some(),
+    };
+    if exists {
+        Ok(())
+    } else {
+        Err(ShareError::NotFound(format!(
+            "{owner} has no {} {collection}",
+            noun(kind)
+        )))
+    }
+}
+
+/// The sharee a revocation names: one the directory knows, or else one
+/// that no longer exists but may still hold a grant under its name
+/// (`user:login@domain`, `group:name@domain` or a principal URL).
+pub fn sharee_to_revoke(
+    directory: &DirectoryView,
+    domain: &str,
+    name: &str,
+) -> Result<Sharee, ShareError> {
+    match find_sharee(directory, domain, name) {
+        Ok((sharee, _)) => Ok(sharee),
+        Err(ShareError::UnknownSharee(m)) => {
+            named_sharee(name.trim()).ok_or(ShareError::UnknownSharee(m))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The sharee a label or a principal URL names, without asking the
+/// directory.
+fn named_sharee(name: &str) -> Option<Sharee> {
+    let qualified = |n: &str| n.contains('@').then(|| n.to_string());
+    if let Some(user) = name.strip_prefix("user:") {
+        return qualified(user).map(Sharee::User);
+    }
+    if let Some(group) = name.strip_prefix("group:") {
+        return qualified(group).map(Sharee::Group);
+    }
+    match DavPath::parse(href_path(name)).ok()? {
+        DavPath::Principal(p) => Some(Sharee::User(p)),
+        DavPath::GroupPrincipal(g) => Some(Sharee::Group(g)),
+        _ => None,
+    }
+}
+
+/// The collection kinds as the admin API names them in paths.
+pub fn kind_from_segment(segment: &str) -> Option<Kind> {
+    match segment {
+        "calendars" => Some(Kind::Calendar),
+        "addressbooks" => Some(Kind::AddressBook),
+        _ => None,
+    }
+}
+
+pub fn kind_segment(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Calendar => "calendars",
+        Kind::AddressBook => "addressbooks",
+    }
+}
+
+/// A collection and its grants, as the admin API and `reprise share`
+/// show them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionShares {
+    pub owner: String,
+    /// `calendars` or `addressbooks`.
+    pub kind: String,
+    pub collection: String,
+    pub shares: Vec<ShareSummary>,
+}
+
+/// The body of a grant: `{"access": "read"}` or `{"access": "read-write"}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    pub access: Access,
+}
+
+/// The owner a request names (`login@domain`, an email, or a login of
+/// one domain), as a principal with its domain.
+fn find_owner(engine: &Engine, owner: &str) -> Result<(String, String), ShareError> {
+    let user = engine
+        .views
+        .directory
+        .find_user(owner)?
+        .ok_or_else(|| ShareError::NotFound(format!("no user {owner}")))?;
+    Ok((user.principal(), user.domain))
+}
+
+/// `owner`'s `collection` and who it is shared with.
+pub fn show(
+    engine: &Engine,
+    owner: &str,
+    kind: Kind,
+    collection: &str,
+) -> Result<CollectionShares, ShareError> {
+    let (owner, _) = find_owner(engine, owner)?;
+    require_collection(engine, kind, &owner, collection)?;
+    Ok(CollectionShares {
+        shares: list(engine, kind, &owner, collection)?,
+        owner,
+        kind: kind_segment(kind).to_string(),
+        collection: collection.to_string(),
+    })
+}
+
+/// Grants `access` on `owner`'s `collection` to `sharee` (any name
+/// [`find_sharee`] takes), or changes the access of an existing grant.
+pub async fn grant(
+    engine: &Engine,
+    owner: &str,
+    kind: Kind,
+    collection: &str,
+    sharee: &str,
+    access: Access,
+    actor: &str,
+) -> Result<CollectionShares, ShareError> {
+    let (principal, domain) = find_owner(engine, owner)?;
+    let (sharee, since) = find_sharee(&engine.views.directory, &domain, sharee)?;
+    let grant = ShareChange::Grant {
+        sharee,
+        since,
+        access,
+    };
+    change(engine, kind, &principal, collection, vec![grant], actor).await?;
+    show(engine, &principal, kind, collection)
+}
+
+/// Withdraws `sharee`'s grant on `owner`'s `collection`; withdrawing what
+/// is not granted changes nothing.
+pub async fn revoke(
+    engine: &Engine,
+    owner: &str,
+    kind: Kind,
+    collection: &str,
+    sharee: &str,
+    actor: &str,
+) -> Result<CollectionShares, ShareError> {
+    let (principal, domain) = find_owner(engine, owner)?;
+    let sharee = sharee_to_revoke(&engine.views.directory, &domain, sharee)?;
+    let revoke = ShareChange::Revoke(sharee);
+    change(engine, kind, &principal, collection, vec![revoke], actor).await?;
+    show(engine, &principal, kind, collection)
 }

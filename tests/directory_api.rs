@@ -5,105 +5,42 @@
 
 mod common;
 
+use common::api::Api;
 use common::cmd::{fails, ok};
-use common::http::{send, Dav, Reply};
+use common::http::{Dav, Reply};
 use common::server::TestServer;
 use serde_json::{json, Value};
 
-/// A client of the admin API with one `Authorization` value.
-struct Api {
-    port: u16,
-    auth: Option<String>,
+/// The admin API with the local admin token.
+fn admin(server: &TestServer) -> Api {
+    Api::token(server).under("/admin/v1")
 }
 
-impl Api {
-    /// The local admin token the server left in `serve.json`.
-    fn admin(server: &TestServer) -> Api {
-        let info = std::fs::read_to_string(server.data.join("serve.json")).expect("serve.json");
-        let info: Value = serde_json::from_str(&info).unwrap();
-        Api {
-            port: server.port,
-            auth: Some(format!("Bearer {}", info["token"].as_str().unwrap())),
+fn basic(server: &TestServer, user: &str, password: &str) -> Api {
+    Api::basic(server, user, password).under("/admin/v1")
+}
+
+/// Every item of a listing, following `next` with pages of `limit`.
+fn list_all(api: &Api, path: &str, limit: usize) -> (Vec<Value>, usize) {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut items = Vec::new();
+    let mut pages = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let mut url = format!("{path}{sep}limit={limit}");
+        if let Some(a) = &after {
+            url.push_str(&format!("&after={a}"));
         }
-    }
-
-    fn basic(server: &TestServer, user: &str, password: &str) -> Api {
-        use base64::Engine as _;
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        Api {
-            port: server.port,
-            auth: Some(format!("Basic {token}")),
-        }
-    }
-
-    fn anonymous(server: &TestServer) -> Api {
-        Api {
-            port: server.port,
-            auth: None,
-        }
-    }
-
-    fn raw(&self, method: &str, path: &str, body: &str) -> Reply {
-        let mut headers = vec![("Content-Type", "application/json")];
-        if let Some(auth) = &self.auth {
-            headers.push(("Authorization", auth));
-        }
-        send(
-            self.port,
-            method,
-            &format!("/admin/v1{path}"),
-            &headers,
-            body.as_bytes(),
-        )
-    }
-
-    /// (status, JSON body or null).
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let text = body.map(|b| b.to_string()).unwrap_or_default();
-        let reply = self.raw(method, path, &text);
-        let json = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
-        (reply.status, json)
-    }
-
-    /// A call that must answer `status`; its body.
-    fn expect(&self, status: u16, method: &str, path: &str, body: Option<Value>) -> Value {
-        let (got, json) = self.call(method, path, body);
-        assert_eq!(got, status, "{method} {path}: {json}");
-        if status >= 400 {
-            assert!(
-                json["error"].as_str().is_some_and(|e| !e.is_empty()),
-                "{method} {path}: errors are {{\"error\": ...}}, got {json}"
-            );
-        }
-        json
-    }
-
-    fn get(&self, path: &str) -> Value {
-        self.expect(200, "GET", path, None)
-    }
-
-    /// Every item of a listing, following `next` with pages of `limit`.
-    fn list_all(&self, path: &str, limit: usize) -> (Vec<Value>, usize) {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let mut items = Vec::new();
-        let mut pages = 0;
-        let mut after: Option<String> = None;
-        loop {
-            let mut url = format!("{path}{sep}limit={limit}");
-            if let Some(a) = &after {
-                url.push_str(&format!("&after={a}"));
-            }
-            let page = self.get(&url);
-            pages += 1;
-            let got = page["items"].as_array().expect("items").clone();
-            assert!(got.len() <= limit, "{page}");
-            items.extend(got);
-            match page["next"].as_str() {
-                Some(next) => after = Some(next.to_string()),
-                None => {
-                    assert!(page["next"].is_null(), "{page}");
-                    return (items, pages);
-                }
+        let page = api.json(&url);
+        pages += 1;
+        let got = page["items"].as_array().expect("items").clone();
+        assert!(got.len() <= limit, "{page}");
+        items.extend(got);
+        match page["next"].as_str() {
+            Some(next) => after = Some(next.to_string()),
+            None => {
+                assert!(page["next"].is_null(), "{page}");
+                return (items, pages);
             }
         }
     }
@@ -151,7 +88,7 @@ fn names(items: &[Value], field: &str) -> Vec<String> {
 #[test]
 fn every_endpoint_answers_with_its_shape() {
     let server = TestServer::start();
-    let api = Api::admin(&server);
+    let api = admin(&server);
 
     // Domains.
     let corp = api.expect(
@@ -174,9 +111,9 @@ fn every_endpoint_answers_with_its_shape() {
         "/domains",
         Some(json!({"domain": "bad domain"})),
     );
-    assert_eq!(api.get("/domains/corp.example")["display_name"], "Corp");
+    assert_eq!(api.json("/domains/corp.example")["display_name"], "Corp");
     api.expect(404, "GET", "/domains/nope.example", None);
-    let domains = api.get("/domains");
+    let domains = api.json("/domains");
     assert_eq!(
         names(domains["items"].as_array().unwrap(), "domain"),
         ["corp.example", "example.com"]
@@ -197,9 +134,9 @@ fn every_endpoint_answers_with_its_shape() {
     assert_eq!(carol["principal"], "carol@corp.example");
     assert_eq!(carol["phone"], "+33 1 23");
     assert!(carol.get("password_hash").is_none());
-    let shown = api.get("/users/carol@corp.example");
+    let shown = api.json("/users/carol@corp.example");
     assert_eq!(shown, carol);
-    assert_eq!(api.get("/users/carol")["principal"], "carol@corp.example");
+    assert_eq!(api.json("/users/carol")["principal"], "carol@corp.example");
     api.expect(404, "GET", "/users/nobody@corp.example", None);
     let patched = api.expect(
         200,
@@ -243,7 +180,7 @@ fn every_endpoint_answers_with_its_shape() {
     let on = api.expect(200, "POST", "/users/carol@corp.example/enable", None);
     assert_eq!(on["enabled"], true);
     assert_eq!(dav("changed"), 207);
-    let listed = api.get("/users?domain=corp.example");
+    let listed = api.json("/users?domain=corp.example");
     assert_eq!(
         names(listed["items"].as_array().unwrap(), "login"),
         ["carol"]
@@ -287,7 +224,7 @@ fn every_endpoint_answers_with_its_shape() {
         nested["members"],
         json!([{"group": "team"}, {"user": "carol"}])
     );
-    let team = api.get("/groups/team@corp.example");
+    let team = api.json("/groups/team@corp.example");
     assert_eq!(team["member_of"], json!(["staff"]));
     let renamed = api.expect(
         200,
@@ -319,8 +256,8 @@ fn every_endpoint_answers_with_its_shape() {
     let gone = api.expect(200, "DELETE", "/groups/team@corp.example", None);
     assert_eq!(gone["deleted"], "team@corp.example");
     api.expect(404, "GET", "/groups/team@corp.example", None);
-    assert_eq!(api.get("/groups/staff@corp.example")["members"], json!([]));
-    let groups = api.get("/groups?domain=corp.example");
+    assert_eq!(api.json("/groups/staff@corp.example")["members"], json!([]));
+    let groups = api.json("/groups?domain=corp.example");
     assert_eq!(
         names(groups["items"].as_array().unwrap(), "group"),
         ["staff"]
@@ -354,10 +291,10 @@ fn every_endpoint_answers_with_its_shape() {
     assert!(changed["capacity"].is_null());
     assert_eq!(changed["location"], "Floor 6");
     assert_eq!(
-        api.get("/resources/beamer@corp.example")["kind"],
+        api.json("/resources/beamer@corp.example")["kind"],
         "equipment"
     );
-    let listed = api.get("/resources?domain=corp.example");
+    let listed = api.json("/resources?domain=corp.example");
     assert_eq!(
         names(listed["items"].as_array().unwrap(), "resource"),
         ["beamer", "boardroom"]
@@ -371,7 +308,7 @@ fn every_endpoint_answers_with_its_shape() {
 #[test]
 fn listings_page_through_every_entry() {
     let server = TestServer::start();
-    let api = Api::admin(&server);
+    let api = admin(&server);
     for i in 0..7 {
         api.expect(
             201,
@@ -407,30 +344,30 @@ fn listings_page_through_every_entry() {
         Some(new_user("carol", "c.example", json!({}))),
     );
 
-    let (groups, pages) = api.list_all("/groups?domain=example.com", 3);
+    let (groups, pages) = list_all(&api, "/groups?domain=example.com", 3);
     assert_eq!(pages, 3);
     assert_eq!(
         names(&groups, "group"),
         (0..7).map(|i| format!("g{i}")).collect::<Vec<_>>()
     );
-    let (resources, pages) = api.list_all("/resources", 2);
+    let (resources, pages) = list_all(&api, "/resources", 2);
     assert_eq!((resources.len(), pages), (5, 3));
-    let (domains, pages) = api.list_all("/domains", 1);
+    let (domains, pages) = list_all(&api, "/domains", 1);
     assert_eq!(
         names(&domains, "domain"),
         ["b.example", "c.example", "example.com"]
     );
     assert_eq!(pages, 3);
     // Users of every domain, by domain then login.
-    let (users, _) = api.list_all("/users", 1);
+    let (users, _) = list_all(&api, "/users", 1);
     assert_eq!(
         names(&users, "principal"),
         ["carol@c.example", "alice@example.com", "bob@example.com"]
     );
-    let (users, pages) = api.list_all("/users?domain=example.com", 1);
+    let (users, pages) = list_all(&api, "/users?domain=example.com", 1);
     assert_eq!((users.len(), pages), (2, 2));
     // The default limit shows everything here in one page.
-    assert_eq!(api.get("/groups")["items"].as_array().unwrap().len(), 7);
+    assert_eq!(api.json("/groups")["items"].as_array().unwrap().len(), 7);
     for bad in ["limit=0", "limit=1001", "limit=many"] {
         api.expect(400, "GET", &format!("/groups?{bad}"), None);
     }
@@ -504,7 +441,7 @@ fn endpoints() -> Vec<(&'static str, &'static str, Option<Value>)> {
 #[test]
 fn only_enabled_admins_reach_the_admin_api() {
     let server = TestServer::start();
-    let api = Api::admin(&server);
+    let api = admin(&server);
     api.expect(
         201,
         "POST",
@@ -530,27 +467,24 @@ fn only_enabled_admins_reach_the_admin_api() {
         Some(new_user("root", "example.com", json!({"admin": true}))),
     );
     // An enabled admin user is admitted by Basic credentials.
-    let root = Api::basic(&server, "root@example.com", "root-secret");
-    assert_eq!(root.get("/users/bob@example.com")["login"], "bob");
+    let root = basic(&server, "root@example.com", "root-secret");
+    assert_eq!(root.json("/users/bob@example.com")["login"], "bob");
     api.expect(200, "POST", "/users/root@example.com/disable", None);
 
     let before = server.log_records();
     let callers = [
-        ("no credentials", Api::anonymous(&server)),
+        ("no credentials", Api::anonymous(&server).under("/admin/v1")),
         (
             "a user who is no admin",
-            Api::basic(&server, "bob", "bob-secret"),
+            basic(&server, "bob", "bob-secret"),
         ),
         (
             "a wrong token",
-            Api {
-                port: server.port,
-                auth: Some("Bearer 0000".into()),
-            },
+            Api::bearer(&server, "0000").under("/admin/v1"),
         ),
         (
             "a disabled admin",
-            Api::basic(&server, "root@example.com", "root-secret"),
+            basic(&server, "root@example.com", "root-secret"),
         ),
     ];
     for (who, caller) in &callers {
@@ -566,7 +500,7 @@ fn only_enabled_admins_reach_the_admin_api() {
     assert_eq!(server.log_records(), before, "refused calls appended");
     // And the admin still can.
     assert_eq!(
-        api.get("/groups/staff@example.com")["members"]
+        api.json("/groups/staff@example.com")["members"]
             .as_array()
             .unwrap()
             .len(),
@@ -577,7 +511,7 @@ fn only_enabled_admins_reach_the_admin_api() {
 #[test]
 fn bad_input_is_refused_clearly_and_appends_nothing() {
     let server = TestServer::start();
-    let api = Api::admin(&server);
+    let api = admin(&server);
     api.expect(
         201,
         "POST",
@@ -762,7 +696,7 @@ fn bad_input_is_refused_clearly_and_appends_nothing() {
     assert!(reply.body.contains("\"error\""));
     assert_eq!(server.log_records(), before, "bad input appended events");
     assert_eq!(
-        api.get("/groups/a@example.com")["members"],
+        api.json("/groups/a@example.com")["members"],
         json!([{"group": "b"}])
     );
 }
@@ -783,7 +717,7 @@ fn hrefs(reply: &Reply) -> Vec<String> {
 #[test]
 fn a_deleted_user_is_refused_and_their_collections_are_gone() {
     let server = TestServer::start();
-    let api = Api::admin(&server);
+    let api = admin(&server);
     let alice = Dav::new(server.port, "alice", "alice-secret");
     let put = alice.put(
         &format!("{CAL}default/standup.ics"),
@@ -828,7 +762,7 @@ fn a_deleted_user_is_refused_and_their_collections_are_gone() {
     assert_eq!(alice.propfind(CAL, "1", "").status, 401);
     api.expect(404, "GET", "/users/alice@example.com", None);
     api.expect(404, "DELETE", "/users/alice@example.com", None);
-    assert_eq!(api.get("/groups/staff@example.com")["members"], json!([]));
+    assert_eq!(api.json("/groups/staff@example.com")["members"], json!([]));
 
     // A new alice starts empty: none of the old calendars or cards.
     api.expect(
@@ -1018,7 +952,7 @@ fn token_of(reply: &Reply) -> String {
 #[test]
 fn the_global_address_book_is_served_over_carddav() {
     let server = TestServer::start();
-    let api = Api::admin(&server);
+    let api = admin(&server);
     api.expect(
         201,
         "POST",

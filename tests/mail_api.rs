@@ -4,8 +4,9 @@
 
 mod common;
 
+use common::api::Api;
 use common::cmd::ok;
-use common::http::{send, Reply};
+use common::http::Reply;
 use common::server::TestServer;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
@@ -13,65 +14,8 @@ use std::io::{Read, Write};
 
 const ALICE: &str = "alice@example.com";
 
-/// A client of the API with one way of authenticating (or none).
-struct Api {
-    port: u16,
-    auth: Option<String>,
-}
-
-impl Api {
-    fn basic(server: &TestServer, user: &str, password: &str) -> Api {
-        use base64::Engine as _;
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        Api {
-            port: server.port,
-            auth: Some(format!("Basic {token}")),
-        }
-    }
-
-    fn alice(server: &TestServer) -> Api {
-        Api::basic(server, "alice", "alice-secret")
-    }
-
-    /// The local admin token from `serve.json`.
-    fn token(server: &TestServer) -> Api {
-        let info: Value = serde_json::from_str(
-            &std::fs::read_to_string(server.data.join("serve.json")).expect("serve.json"),
-        )
-        .unwrap();
-        Api {
-            port: server.port,
-            auth: Some(format!("Bearer {}", info["token"].as_str().unwrap())),
-        }
-    }
-
-    fn anonymous(server: &TestServer) -> Api {
-        Api {
-            port: server.port,
-            auth: None,
-        }
-    }
-
-    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-        let mut all: Vec<(&str, &str)> = headers.to_vec();
-        if let Some(auth) = &self.auth {
-            all.push(("Authorization", auth));
-        }
-        send(self.port, method, path, &all, body)
-    }
-
-    fn get(&self, path: &str) -> Reply {
-        self.request("GET", path, &[], b"")
-    }
-
-    fn post(&self, path: &str, body: &Value) -> Reply {
-        self.request(
-            "POST",
-            path,
-            &[("Content-Type", "application/json")],
-            body.to_string().as_bytes(),
-        )
-    }
+fn alice(server: &TestServer) -> Api {
+    Api::basic(server, "alice", "alice-secret")
 }
 
 fn seen_path(login: &str, mailbox: &str) -> String {
@@ -121,7 +65,7 @@ fn user_command(server: &TestServer, verb: &str, user: &str) {
 #[test]
 fn names_with_slashes_and_non_ascii_round_trip_and_each_write_is_one_event() {
     let server = TestServer::start();
-    let api = Api::alice(&server);
+    let api = alice(&server);
 
     let unknown = body(&api.get(&seen_path(ALICE, "INBOX")), 200);
     assert_eq!(
@@ -197,7 +141,7 @@ fn names_with_slashes_and_non_ascii_round_trip_and_each_write_is_one_event() {
 #[test]
 fn a_conditional_write_leaves_out_what_changed_since_and_says_so() {
     let server = TestServer::start();
-    let api = Api::alice(&server);
+    let api = alice(&server);
     let path = seen_path(ALICE, "INBOX");
     let first = modseq(&body(&api.post(&path, &json!({"add": "1:10"})), 200));
     // Another client marks 5 unread after this one read the mailbox.
@@ -243,11 +187,9 @@ fn a_conditional_write_leaves_out_what_changed_since_and_says_so() {
     let before_race = server.log_records();
     let writers: Vec<_> = (0..8u32)
         .map(|i| {
-            let port = server.port;
-            let auth = api.auth.clone();
+            let api = api.clone();
             let path = path.clone();
             std::thread::spawn(move || {
-                let api = Api { port, auth };
                 let uid = 100 + i;
                 body(
                     &api.post(
@@ -281,7 +223,7 @@ fn a_conditional_write_leaves_out_what_changed_since_and_says_so() {
 #[test]
 fn changes_since_a_modseq_and_beyond_the_kept_history() {
     let server = TestServer::start();
-    let api = Api::alice(&server);
+    let api = alice(&server);
     let name = "Lists/rust-users";
     let path = seen_path(ALICE, name);
     let m1 = modseq(&body(&api.post(&path, &json!({"add": "1:100"})), 200));
@@ -346,7 +288,7 @@ fn changes_since_a_modseq_and_beyond_the_kept_history() {
 #[test]
 fn a_bulk_request_writes_then_reads_many_mailboxes() {
     let server = TestServer::start();
-    let api = Api::alice(&server);
+    let api = alice(&server);
     let first = modseq(&body(
         &api.post(&seen_path(ALICE, "INBOX"), &json!({"add": "1:50"})),
         200,
@@ -424,7 +366,7 @@ fn only_the_owner_and_administrators_get_in() {
     add_user(&server, "dave@example.com", "dave-secret", &[]);
     add_user(&server, "root@example.org", "root-secret", &["--admin"]);
     user_command(&server, "disable", "dave@example.com");
-    let owner = Api::alice(&server);
+    let owner = alice(&server);
     let seeded = body(
         &owner.post(&seen_path(ALICE, "INBOX"), &json!({"add": "1:3"})),
         200,
@@ -498,7 +440,7 @@ fn only_the_owner_and_administrators_get_in() {
     // The owner (by any name the directory knows), an admin of any domain
     // and the local admin token get in.
     let admitted = [
-        ("the owner", Api::alice(&server), ALICE),
+        ("the owner", alice(&server), ALICE),
         (
             "the owner by email",
             Api::basic(&server, ALICE, "alice-secret"),
@@ -579,7 +521,7 @@ fn declared_only(port: u16, path: &str, auth: &str, length: usize) -> String {
 #[test]
 fn bad_input_gets_a_clear_error_and_appends_nothing() {
     let server = TestServer::start();
-    let api = Api::alice(&server);
+    let api = alice(&server);
     let path = seen_path(ALICE, "INBOX");
     body(&api.post(&path, &json!({"add": "1:5"})), 200);
     let records = server.log_records();
@@ -699,8 +641,8 @@ fn bad_input_gets_a_clear_error_and_appends_nothing() {
     assert!(error(&fragmented, 413).contains("50000"));
     let too_many_ranges = api.post(&path, &json!({"add": spaced(1, 100_001)}));
     assert!(error(&too_many_ranges, 400).contains("more than 100000 ranges"));
-    let auth = api.auth.clone().unwrap();
-    let declared = declared_only(server.port, &path, &auth, 5 << 20);
+    let auth = api.authorization().expect("credentials");
+    let declared = declared_only(server.port, &path, auth, 5 << 20);
     assert!(declared.starts_with("HTTP/1.1 413"), "{declared}");
 
     assert_eq!(server.log_records(), records, "bad requests append nothing");
@@ -710,7 +652,7 @@ fn bad_input_gets_a_clear_error_and_appends_nothing() {
 #[test]
 fn a_rebuild_serves_the_same_flags_modseqs_and_changes() {
     let mut server = TestServer::start();
-    let api = Api::alice(&server);
+    let api = alice(&server);
     let boxes = ["INBOX", "Archives/2026", "Entwürfe"];
     for (i, name) in boxes.iter().enumerate() {
         let path = seen_path(ALICE, name);
@@ -752,7 +694,7 @@ fn a_rebuild_serves_the_same_flags_modseqs_and_changes() {
     let before = snapshot(&api);
     let digest_before = digest(&server);
     server.restart(true);
-    let api = Api::alice(&server);
+    let api = alice(&server);
     assert_eq!(snapshot(&api), before);
     assert_eq!(digest(&server), digest_before);
 }

@@ -9,7 +9,7 @@ use super::{Call, DavError, DavResult};
 use crate::shares::{self, ShareChange, ShareError};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use events::payload::{Access, Sharee};
+use events::payload::Access;
 use formats::xml::{self, DAV};
 
 impl From<ShareError> for DavError {
@@ -60,16 +60,9 @@ pub async fn post(call: &mut Call<'_>) -> DavResult<Response> {
         });
     }
     for href in &request.remove {
-        match shares::find_sharee(directory, domain, href) {
-            Ok((sharee, _)) => changes.push(ShareChange::Revoke(sharee)),
-            // A sharee deleted since still holds a grant under its name.
-            Err(ShareError::UnknownSharee(_)) => {
-                if let Some(sharee) = named_sharee(href) {
-                    changes.push(ShareChange::Revoke(sharee));
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
+        changes.push(ShareChange::Revoke(shares::sharee_to_revoke(
+            directory, domain, href,
+        )?));
     }
     shares::change(
         call.engine,
@@ -81,13 +74,4 @@ pub async fn post(call: &mut Call<'_>) -> DavResult<Response> {
     )
     .await?;
     Ok(StatusCode::OK.into_response())
-}
-
-/// The sharee a principal URL names, without asking the directory.
-fn named_sharee(href: &str) -> Option<Sharee> {
-    match super::path::DavPath::parse(super::path::href_path(href)).ok()? {
-        super::path::DavPath::Principal(p) => Some(Sharee::User(p)),
-        super::path::DavPath::GroupPrincipal(g) => Some(Sharee::Group(g)),
-        _ => None,
-    }
 }

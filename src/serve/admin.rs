@@ -1,5 +1,6 @@
 //! The directory part of the admin API (`/admin/v1`, admins only):
-//! domains, users, groups and resources. Each handler is a thin shell
+//! domains, users, groups and resources, and the shares of users'
+//! calendars and address books. Each handler is a thin shell
 //! over the operation the command line runs too; errors are
 //! `{"error": ...}` with 400 (invalid), 404 (unknown entry), 409
 //! (conflict), 503 (log unavailable).
@@ -9,8 +10,9 @@ use crate::directory::{DirectoryError, ListQuery, Listing, ACTOR_API};
 use crate::domains::{DomainSummary, NewDomain};
 use crate::groups::{GroupChanges, GroupDetail, GroupSummary, NewGroup};
 use crate::resources::{NewResource, ResourceChanges, ResourceSummary};
+use crate::shares::{CollectionShares, GrantRequest, ShareError};
 use crate::users::{Deleted, NewUser, UserChanges, UserSummary};
-use crate::{domains, groups, resources, users};
+use crate::{domains, groups, resources, shares, users};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -28,6 +30,25 @@ impl From<DirectoryError> for ApiError {
             DirectoryError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
             DirectoryError::Unavailable(e) => e.into(),
             DirectoryError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ShareError> for ApiError {
+    fn from(e: ShareError) -> Self {
+        match e {
+            // A grant that can never be made (to the owner, to another
+            // domain) is a bad request, not a permission matter: the
+            // caller is an admin.
+            ShareError::Invalid(m) | ShareError::NotAllowed(m) => {
+                ApiError(StatusCode::BAD_REQUEST, m)
+            }
+            ShareError::UnknownSharee(m) | ShareError::NotFound(m) => {
+                ApiError(StatusCode::NOT_FOUND, m)
+            }
+            ShareError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
+            ShareError::Unavailable(e) => e.into(),
+            ShareError::Store(e) => e.into(),
         }
     }
 }
@@ -75,6 +96,11 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/users/{user}/password", put(set_password))
         .route("/users/{user}/disable", post(disable_user))
         .route("/users/{user}/enable", post(enable_user))
+        .route("/users/{user}/{kind}/{collection}/shares", get(show_shares))
+        .route(
+            "/users/{user}/{kind}/{collection}/shares/{sharee}",
+            put(grant_share).delete(revoke_share),
+        )
         .route("/groups", get(list_groups).post(create_group))
         .route(
             "/groups/{group}",
@@ -166,6 +192,54 @@ async fn enable_user(State(s): State<Shared>, Path(user): Path<String>) -> Answe
 
 async fn delete_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<Deleted> {
     Ok(Json(users::delete_user(&s.engine, &user, ACTOR_API).await?))
+}
+
+/// `calendars` or `addressbooks` in a share's path, or 404.
+fn collection_kind(segment: &str) -> Result<crate::dav::path::Kind, ApiError> {
+    shares::kind_from_segment(segment).ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no collection kind {segment:?}: calendars or addressbooks"),
+        )
+    })
+}
+
+async fn show_shares(
+    State(s): State<Shared>,
+    Path((user, kind, collection)): Path<(String, String, String)>,
+) -> Answer<CollectionShares> {
+    let kind = collection_kind(&kind)?;
+    Ok(Json(shares::show(&s.engine, &user, kind, &collection)?))
+}
+
+async fn grant_share(
+    State(s): State<Shared>,
+    Path((user, kind, collection, sharee)): Path<(String, String, String, String)>,
+    Body(req): Body<GrantRequest>,
+) -> Answer<CollectionShares> {
+    let kind = collection_kind(&kind)?;
+    Ok(Json(
+        shares::grant(
+            &s.engine,
+            &user,
+            kind,
+            &collection,
+            &sharee,
+            req.access,
+            ACTOR_API,
+        )
+        .await?,
+    ))
+}
+
+async fn revoke_share(
+    State(s): State<Shared>,
+    Path((user, kind, collection, sharee)): Path<(String, String, String, String)>,
+) -> Answer<CollectionShares> {
+    let kind = collection_kind(&kind)?;
+    Ok(Json(
+        shares::revoke(&s.engine, &user, kind, &collection, &sharee, ACTOR_API).await?,
+    ))
 }
 
 async fn list_groups(State(s): State<Shared>, Listed(q): Listed) -> Answer<Listing<GroupSummary>> {

@@ -2,6 +2,7 @@
 //! iCalendar and vCard bodies, and log/view setup.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod clients;
 pub mod cmd;
 pub mod http;
