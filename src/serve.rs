@@ -211,7 +211,15 @@ async fn require_admin(
     };
     let admitted = match identify(&state, &headers).await {
         Ok(Caller::Token) => true,
-        Ok(Caller::User(user)) => user.admin,
+        Ok(Caller::User(user)) if user.admin => true,
+        // Known, but not allowed: other credentials would not help.
+        Ok(Caller::User(_)) => {
+            return ApiError(
+                StatusCode::FORBIDDEN,
+                "this needs an administrator".to_string(),
+            )
+            .into_response()
+        }
         Err(crate::dav::DavError::Unauthorized) => false,
         // A disabled admin, or the directory unreadable: JSON like every
         // other answer of this API.

@@ -472,26 +472,34 @@ fn only_enabled_admins_reach_the_admin_api() {
     api.expect(200, "POST", "/users/root@example.com/disable", None);
 
     let before = server.log_records();
+    // Missing or wrong credentials are 401; a known user who may not is 403.
     let callers = [
-        ("no credentials", Api::anonymous(&server).under("/admin/v1")),
+        (
+            "no credentials",
+            Api::anonymous(&server).under("/admin/v1"),
+            401,
+        ),
         (
             "a user who is no admin",
             basic(&server, "bob", "bob-secret"),
+            403,
         ),
         (
             "a wrong token",
             Api::bearer(&server, "0000").under("/admin/v1"),
+            401,
         ),
         (
             "a disabled admin",
             basic(&server, "root@example.com", "root-secret"),
+            403,
         ),
     ];
-    for (who, caller) in &callers {
+    for (who, caller, want) in &callers {
         for (method, path, body) in endpoints() {
             let (status, json) = caller.call(method, path, body);
-            assert!(
-                status == 401 || status == 403,
+            assert_eq!(
+                status, *want,
                 "{who}: {method} {path} answered {status} {json}"
             );
             assert!(json["error"].is_string(), "{who}: {method} {path}: {json}");

@@ -4,9 +4,11 @@
 
 mod common;
 
+use common::api::Api;
 use common::cmd::ok;
 use common::http::{assert_status, Dav, Reply};
 use common::server::TestServer;
+use serde_json::json;
 
 const ALICE_WORK: &str = "/dav/calendars/alice@example.com/work/";
 const BOB_HOME: &str = "/dav/calendars/bob@example.com/";
@@ -385,7 +387,8 @@ fn principals_are_found_by_name_and_email_within_the_domain() {
     );
 }
 
-/// Someone the access matrix tries every request as.
+/// Someone the access matrix tries every request (DAV, admin API, mail
+/// API) as.
 struct Actor {
     name: &'static str,
     /// None: no credentials at all.
@@ -398,7 +401,9 @@ impl Actor {
     fn send(&self, port: u16, method: &str, path: &str, body: &str) -> Reply {
         let path = path.replace("{me}", self.principal);
         let destination = format!("/dav/calendars/{}/default/copy.ics", self.principal);
-        let content_type = if method == "PUT" {
+        let content_type = if path.starts_with("/admin/") || path.starts_with("/api/") {
+            "application/json"
+        } else if method == "PUT" {
             "text/calendar"
         } else {
             "application/xml"
@@ -481,6 +486,9 @@ fn every_actor_gets_exactly_its_access_on_every_path() {
     let query = r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#;
     let share_bob = share("mailto:bob@example.com", "read");
     let bound = "/dav/calendars/{me}/work@alice@example.com/";
+    let gal = "/dav/addressbooks/{me}/directory@example.com/";
+    let search = r#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:prop><D:displayname/></D:prop><D:match>alice</D:match></D:property-search><D:prop><D:displayname/></D:prop></D:principal-property-search>"#;
+    let admin_shares = "/admin/v1/users/alice@example.com/calendars/work/shares";
     // (method, path, body, expected status for each actor in order:
     //  owner, read, read-write, same domain, other domain, disabled, admin, none)
     let direct_object = format!("{ALICE_WORK}secret.ics");
@@ -505,6 +513,17 @@ fn every_actor_gets_exactly_its_access_on_every_path() {
         ("MOVE", format!("{bound}secret.ics"), String::new(), [404, 403, 403, 404, 404, 403, 404, 401]),
         ("COPY", format!("{bound}secret.ics"), String::new(), [404, 201, 201, 404, 404, 403, 404, 401]),
         ("POST", bound.into(), share_bob.clone(), [404, 403, 403, 404, 404, 403, 404, 401]),
+        ("PROPFIND", "/dav/addressbooks/alice@example.com/default/".into(), String::new(), [207, 403, 403, 403, 403, 403, 403, 401]),
+        ("PROPFIND", gal.into(), String::new(), [207, 207, 207, 207, 404, 403, 207, 401]),
+        ("GET", format!("{gal}user-alice.vcf"), String::new(), [200, 200, 200, 200, 404, 403, 200, 401]),
+        ("REPORT", "/dav/principals/".into(), search.into(), [207, 207, 207, 207, 207, 403, 207, 401]),
+        ("GET", "/api/v1/mail/alice@example.com/mailboxes/INBOX/seen".into(), String::new(), [200, 403, 403, 403, 403, 403, 200, 401]),
+        ("POST", "/api/v1/mail/alice@example.com/mailboxes/INBOX/seen".into(), r#"{"add": "1:5"}"#.into(), [200, 403, 403, 403, 403, 403, 200, 401]),
+        ("GET", "/api/v1/mail/{me}/mailboxes/INBOX/seen".into(), String::new(), [200, 200, 200, 200, 200, 403, 200, 401]),
+        ("GET", "/admin/v1/users".into(), String::new(), [403, 403, 403, 403, 403, 403, 200, 401]),
+        ("GET", admin_shares.into(), String::new(), [403, 403, 403, 403, 403, 403, 200, 401]),
+        ("PUT", format!("{admin_shares}/bob@example.com"), r#"{"access": "read"}"#.into(), [403, 403, 403, 403, 403, 403, 200, 401]),
+        ("GET", "/admin/v1/projections/status".into(), String::new(), [403, 403, 403, 403, 403, 403, 200, 401]),
     ];
     for (method, path, body, expected) in &rows {
         for (actor, want) in actors.iter().zip(expected) {
@@ -528,4 +547,277 @@ fn every_actor_gets_exactly_its_access_on_every_path() {
             }
         }
     }
+}
+
+/// `reprise --server ...` against the test server; its output.
+fn cli(server: &TestServer, args: &[&str]) -> String {
+    let mut cmd = server.command();
+    cmd.args(["--server", &server.url]).args(args);
+    ok(cmd, "")
+}
+
+/// Whether `who` can read Alice's shared `work` calendar through their
+/// own home.
+fn sees_work(server: &TestServer, who: &str) -> bool {
+    let dav = Dav::new(server.port, who, &format!("{who}-secret"));
+    let path = format!("/dav/calendars/{who}@example.com/work@alice@example.com/standup.ics");
+    let reply = dav.get(&path);
+    assert!(matches!(reply.status, 200 | 404), "{who}: {reply:?}");
+    reply.status == 200
+}
+
+#[test]
+fn group_grants_follow_nested_membership_and_the_admin_api_manages_shares() {
+    let server = TestServer::start();
+    let alice = Dav::new(server.port, "alice", "alice-secret");
+    for login in ["carol", "erin"] {
+        add_user(&server, login, &format!("{login}@example.com"), &[]);
+    }
+    add_user(&server, "dave", "dave@other.org", &[]);
+    assert_status(&alice.request("MKCALENDAR", ALICE_WORK, &[], ""), 201);
+    let standup = common::ical("standup", "Standup");
+    let put = alice.put(
+        &format!("{ALICE_WORK}standup.ics"),
+        "text/calendar",
+        &standup,
+        &[],
+    );
+    assert_status(&put, 201);
+
+    // team ⊃ {bob, leads}, leads ⊃ {carol}.
+    cli(
+        &server,
+        &[
+            "group",
+            "add",
+            "team@example.com",
+            "--email",
+            "team@example.com",
+        ],
+    );
+    cli(&server, &["group", "add", "leads@example.com"]);
+    cli(
+        &server,
+        &[
+            "group",
+            "add-member",
+            "leads@example.com",
+            "--user",
+            "carol",
+        ],
+    );
+    cli(
+        &server,
+        &[
+            "group",
+            "add-member",
+            "team@example.com",
+            "--group",
+            "leads",
+        ],
+    );
+    cli(
+        &server,
+        &["group", "add-member", "team@example.com", "--user", "bob"],
+    );
+    let shown = cli(
+        &server,
+        &[
+            "share",
+            "grant",
+            "alice@example.com",
+            "--calendar",
+            "work",
+            "--to",
+            "group:team@example.com",
+            "--access",
+            "read-write",
+        ],
+    );
+    assert!(
+        shown.contains("group:team@example.com") && shown.contains("read-write"),
+        "{shown}"
+    );
+    assert!(sees_work(&server, "bob") && sees_work(&server, "carol"));
+    assert!(!sees_work(&server, "erin"));
+    // Carol writes through the grant of a group she is in by nesting.
+    let carol = Dav::new(server.port, "carol", "carol-secret");
+    let bound = "/dav/calendars/carol@example.com/work@alice@example.com/";
+    let note = common::ical("from-carol", "From Carol");
+    assert_status(
+        &carol.put(
+            &format!("{bound}from-carol.ics"),
+            "text/calendar",
+            &note,
+            &[],
+        ),
+        201,
+    );
+    assert_status(&alice.get(&format!("{ALICE_WORK}from-carol.ics")), 200);
+
+    // Membership changes move access with them, at the next request.
+    cli(
+        &server,
+        &[
+            "group",
+            "remove-member",
+            "team@example.com",
+            "--group",
+            "leads",
+        ],
+    );
+    assert!(!sees_work(&server, "carol") && sees_work(&server, "bob"));
+    assert_status(
+        &carol.put(&format!("{bound}again.ics"), "text/calendar", &note, &[]),
+        409,
+    );
+    cli(
+        &server,
+        &[
+            "group",
+            "remove-member",
+            "team@example.com",
+            "--user",
+            "bob",
+        ],
+    );
+    assert!(!sees_work(&server, "bob"));
+    cli(
+        &server,
+        &["group", "add-member", "team@example.com", "--user", "erin"],
+    );
+    assert!(sees_work(&server, "erin"));
+
+    // The admin API lists, grants and revokes like the command.
+    let api = Api::token(&server).under("/admin/v1");
+    let shares = "/users/alice@example.com/calendars/work/shares";
+    let listed = api.json(shares);
+    assert_eq!(listed["owner"], "alice@example.com");
+    assert_eq!(
+        listed["shares"],
+        json!([{"sharee": "group:team@example.com", "access": "read-write"}])
+    );
+    let granted = api.expect(
+        200,
+        "PUT",
+        &format!("{shares}/bob@example.com"),
+        Some(json!({"access": "read"})),
+    );
+    assert_eq!(
+        granted["shares"].as_array().map(Vec::len),
+        Some(2),
+        "{granted}"
+    );
+    assert!(sees_work(&server, "bob"));
+    let bob = Dav::new(server.port, "bob", "bob-secret");
+    let bob_bound = format!("{BOB_WORK}standup.ics");
+    assert_status(
+        &bob.put(&format!("{BOB_WORK}bob.ics"), "text/calendar", &note, &[]),
+        403,
+    );
+    assert_status(&bob.get(&bob_bound), 200);
+    // Revoking the group leaves Bob's own grant; Erin loses hers.
+    api.expect(
+        200,
+        "DELETE",
+        &format!("{shares}/group:team@example.com"),
+        None,
+    );
+    assert!(sees_work(&server, "bob") && !sees_work(&server, "erin"));
+
+    // A user deleted and created again does not inherit the old grant,
+    // which the owner can still see and withdraw under its name.
+    cli(&server, &["user", "delete", "bob@example.com"]);
+    add_user(&server, "bob", "bob@example.com", &[]);
+    assert!(!sees_work(&server, "bob"));
+    let stale = api.json(shares);
+    assert_eq!(
+        stale["shares"],
+        json!([{"sharee": "user:bob@example.com", "access": "read"}])
+    );
+    let revoked = cli(
+        &server,
+        &[
+            "share",
+            "revoke",
+            "alice@example.com",
+            "--calendar",
+            "work",
+            "--to",
+            "user:bob@example.com",
+        ],
+    );
+    assert!(revoked.contains("not shared"), "{revoked}");
+    // A new grant is the new Bob's.
+    cli(
+        &server,
+        &[
+            "share",
+            "grant",
+            "alice@example.com",
+            "--calendar",
+            "work",
+            "--to",
+            "bob@example.com",
+        ],
+    );
+    assert!(sees_work(&server, "bob"));
+
+    // Address books are shared the same way.
+    cli(
+        &server,
+        &[
+            "share",
+            "grant",
+            "alice@example.com",
+            "--address-book",
+            "default",
+            "--to",
+            "carol@example.com",
+        ],
+    );
+    let book = carol.propfind("/dav/addressbooks/carol@example.com/", "1", PROPS);
+    assert!(
+        response_for(
+            &book.body,
+            "/dav/addressbooks/carol@example.com/default@alice@example.com/"
+        )
+        .is_some(),
+        "{}",
+        book.body
+    );
+
+    // Bad requests get a clear error and append nothing.
+    let before = server.log_records();
+    #[rustfmt::skip]
+    let refused: [(&str, String, Option<serde_json::Value>, u16); 9] = [
+        ("PUT", format!("{shares}/nobody@example.com"), Some(json!({"access": "read"})), 404),
+        ("PUT", format!("{shares}/group:nogroup@example.com"), Some(json!({"access": "read"})), 404),
+        ("PUT", format!("{shares}/alice@example.com"), Some(json!({"access": "read"})), 400),
+        ("PUT", format!("{shares}/dave@other.org"), Some(json!({"access": "read"})), 400),
+        ("PUT", format!("{shares}/erin@example.com"), Some(json!({"access": "owner"})), 400),
+        ("PUT", format!("{shares}/erin@example.com"), Some(json!({"access": "read", "extra": 1})), 400),
+        ("PUT", "/users/alice@example.com/calendars/nothing/shares/erin@example.com".into(), Some(json!({"access": "read"})), 404),
+        ("GET", "/users/nobody@example.com/calendars/work/shares".into(), None, 404),
+        ("GET", "/users/alice@example.com/files/work/shares".into(), None, 404),
+    ];
+    for (method, path, body, status) in refused {
+        api.expect(status, method, &path, body);
+    }
+    let mut both = server.command();
+    both.args([
+        "--server",
+        &server.url,
+        "share",
+        "grant",
+        "alice@example.com",
+        "--calendar",
+        "work",
+        "--address-book",
+        "default",
+        "--to",
+        "erin",
+    ]);
+    common::cmd::fails(both, "");
+    assert_eq!(server.log_records(), before);
 }
