@@ -30,6 +30,12 @@
 #             100,000-message mailbox read, or three unread, alternately;
 #             every write changes something, so each appends one event
 #             and waits until the projection applied it
+#   principal_search  principal-property-search on /dav/principals/ with
+#             BENCH_DIRECTORY_USERS users in the domain, cycling through 200
+#             searches for a name (first- and last-name fragments, allof)
+#             or an email prefix (displayname or address, anyof), each
+#             finding at least one user; answers list displayname,
+#             calendar-user-address-set and calendar-user-type
 #
 # The seen mailboxes (INBOX, and one per seen_write run) are seeded through
 # the API by bench/http/seed.py seen: everything but the newest 5,000
@@ -39,7 +45,10 @@
 # The issue's query benchmark is
 #   BENCH_SCENARIOS="calquery calquery_nocache cardquery cardquery_nocache"
 # with BENCH_EVENTS=2000 and again with BENCH_EVENTS=10000; its seen-flag
-# benchmark is BENCH_SCENARIOS="seen_read seen_write".
+# benchmark is BENCH_SCENARIOS="seen_read seen_write"; its principal-search
+# benchmark BENCH_SCENARIOS=principal_search (the users are created through
+# the admin API before the runs, which takes a few minutes: every one
+# hashes a password with argon2).
 #
 # Each run has a warm-up (discarded) and then a fixed duration. It prints
 # one JSON line per run, then a Markdown table. It is a benchmark, not a
@@ -76,6 +85,7 @@
 #   BENCH_CONTACTS     contacts to seed [2000]
 #   BENCH_MULTIGET     hrefs per calendar-multiget [100]
 #   BENCH_SEEN_MESSAGES  messages in the seen mailboxes (at least 10,000) [100000]
+#   BENCH_DIRECTORY_USERS  users created for principal_search [10000]
 #   BENCH_PORT         port to listen on [a free one]
 #   BENCH_BUILD        0 to skip `cargo build` (uses the existing binary) [1]
 #   BENCH_BIN          the reprise binary [$CARGO_TARGET_DIR or target/release/reprise]
@@ -99,6 +109,7 @@ EVENTS="${BENCH_EVENTS:-2000}"
 CONTACTS="${BENCH_CONTACTS:-2000}"
 MULTIGET="${BENCH_MULTIGET:-100}"
 SEEN_MESSAGES="${BENCH_SEEN_MESSAGES:-100000}"
+DIRECTORY_USERS="${BENCH_DIRECTORY_USERS:-10000}"
 KEEP="${BENCH_KEEP:-0}"
 
 for var in $(compgen -e); do
@@ -268,6 +279,17 @@ if [[ " $SCENARIOS " == *" seen_"* ]]; then
     [[ "$status" == 200 ]] || die "GET of the INBOX seen flags answered $status"
     say "seen flags:      $(( ${#mailboxes[@]} / 2 )) mailboxes of $SEEN_MESSAGES messages, $pattern (GET: $size bytes)"
 fi
+if [[ " $SCENARIOS " == *" principal_search "* ]]; then
+    token="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["token"])' "$data/serve.json")"
+    say "directory:       $(python3 "$here/seed.py" directory --users "$DIRECTORY_USERS" --seed "$SEED" \
+        --url "$base" --token "$token" --searches "$work/searches.txt")" || die "seeding the directory failed"
+    head -n 1 "$work/searches.txt" >"$work/search1.xml"
+    read -r status size < <(probe "$work/search.xml" -X REPORT -H 'Depth: 0' \
+        -H 'Content-Type: application/xml; charset=utf-8' --data-binary "@$work/search1.xml" \
+        "$base/dav/principals/")
+    [[ "$status" == 207 ]] || { head -c 2000 "$work/search.xml" >&2; die "principal-property-search answered $status"; }
+    say "principal search: the first search finds $(grep -o '<d:response>' "$work/search.xml" | wc -l) principals"
+fi
 say "server RSS:      $(rss) (seeded, before the runs)"
 
 # --- runs --------------------------------------------------------------------
@@ -283,12 +305,13 @@ declare -A label=(
     [cardquery_nocache]="addressbook-query FN contains + address-data, uncached"
     [seen_read]="GET seen flags ($SEEN_MESSAGES messages)"
     [seen_write]="POST seen flags, 3 UIDs ($SEEN_MESSAGES messages)"
+    [principal_search]="principal-property-search ($DIRECTORY_USERS users)"
 )
 export BENCH_LUA_DIR="$here" BENCH_AUTH="$auth" BENCH_MULTIGET_BODY="$work/multiget.xml" \
     BENCH_PUT_TEMPLATE="$work/put-template.ics" \
     BENCH_ADDRESSBOOK_PATH="/dav/addressbooks/$login/default/" \
     BENCH_MAIL_PATH="$mail_path" BENCH_SEEN_MAILBOX=INBOX \
-    BENCH_SEEN_TOP=$((SEEN_MESSAGES - 5000 + 1))
+    BENCH_SEEN_TOP=$((SEEN_MESSAGES - 5000 + 1)) BENCH_SEARCH_BODIES="$work/searches.txt"
 results="$work/results.jsonl"
 : >"$results"
 

@@ -26,6 +26,16 @@
         5,000 in long runs, laid out for bench/http/seen_write.lua (see
         there): for each of two writer bands of 2,400 UIDs, the first half
         unseen and the second seen.
+
+    seed.py directory --users N --url BASE --token TOKEN [--seed S] [--searches FILE]
+        Creates N users in example.com through the admin API (POST
+        /admin/v1/users, four at a time): logins first.lastK, display
+        names from the name lists above, so many share a first or a last
+        name. With --searches, writes one principal-property-search body
+        per line: what a client sends while someone types a colleague's
+        name (display name contains a first-name and a last-name fragment,
+        allof; or an email prefix, anyof display name and email), each
+        built from a real user so that it finds at least one.
 """
 
 import argparse
@@ -546,6 +556,84 @@ def cmd_seen(args):
     print(f"{count} of {args.messages} seen in {len(ranges)} ranges", file=sys.stderr)
 
 
+def directory_users(count, seed):
+    """(login, display name, email) of `count` users, deterministic."""
+    rng = random.Random(seed)
+
+    def ascii_(s):
+        s = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode()
+        return "".join(c for c in s.lower() if c.isalnum())
+
+    users = []
+    for k in range(count):
+        first, last = person(rng)
+        login = f"{ascii_(first)}.{ascii_(last)}{k}"
+        users.append((login, f"{first} {last}", f"{login}@example.com"))
+    return users
+
+
+def principal_search(searches, any_of=False):
+    tests = "".join(
+        f"<D:property-search><D:prop>{props}</D:prop><D:match>{xml_escape(text)}</D:match></D:property-search>"
+        for props, text in searches
+    )
+    test = ' test="anyof"' if any_of else ""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"{test}>'
+        f"{tests}<D:prop><D:displayname/><C:calendar-user-address-set/>"
+        "<C:calendar-user-type/></D:prop></D:principal-property-search>"
+    )
+
+
+def cmd_directory(args):
+    import concurrent.futures
+    import http.client
+    import time
+    import urllib.parse
+
+    users = directory_users(args.users, args.seed)
+    target = urllib.parse.urlsplit(args.url)
+    headers = {"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"}
+
+    def create(batch):
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+        for login, name, email in batch:
+            body = json.dumps({
+                "login": login, "domain": "example.com", "email": email,
+                "password": f"{login}-password", "display_name": name,
+            })
+            conn.request("POST", "/admin/v1/users", body, headers)
+            reply = conn.getresponse()
+            text = reply.read()
+            if reply.status != 201:
+                raise SystemExit(f"creating {login}: {reply.status} {text[:300]!r}")
+        conn.close()
+
+    started = time.monotonic()
+    workers = 4
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        for done in pool.map(create, [users[i::workers] for i in range(workers)]):
+            pass
+    seconds = time.monotonic() - started
+    if args.searches:
+        rng = random.Random(args.seed + 1)
+        with open(args.searches, "w", encoding="utf-8") as f:
+            for _ in range(200):
+                login, name, email = rng.choice(users)
+                first, last = name.split(" ", 1)
+                if rng.random() < 0.67:
+                    body = principal_search(
+                        [("<D:displayname/>", first[:4]), ("<D:displayname/>", last[:4])]
+                    )
+                else:
+                    prefix = login[: len(login.split(".")[0]) + 4]
+                    props = "<D:displayname/><C:calendar-user-address-set/>"
+                    body = principal_search([(props, prefix)], any_of=True)
+                f.write(body + "\n")
+    print(f"{len(users)} users created through the admin API in {seconds:.0f} s")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -568,6 +656,13 @@ def main():
     n.add_argument("--mailbox", action="append", required=True)
     n.add_argument("--seed", type=int, default=1)
     n.set_defaults(func=cmd_seen)
+    u = sub.add_parser("directory")
+    u.add_argument("--users", type=int, default=10000)
+    u.add_argument("--url", required=True)
+    u.add_argument("--token", required=True)
+    u.add_argument("--seed", type=int, default=1)
+    u.add_argument("--searches")
+    u.set_defaults(func=cmd_directory)
     args = p.parse_args()
     args.func(args)
 
