@@ -33,6 +33,9 @@ pub enum DirectoryError {
     /// The log or the projection did not answer (503).
     #[error(transparent)]
     Unavailable(#[from] SubmitError),
+    /// Too many passwords are being hashed (503), or hashing failed.
+    #[error(transparent)]
+    Password(#[from] crate::passwords::PasswordError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -15,6 +15,7 @@ pub mod import;
 pub mod logtool;
 pub mod logwire;
 pub mod mail;
+pub mod passwords;
 pub mod rebuild;
 pub mod remote;
 pub mod resources;

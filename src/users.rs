@@ -7,7 +7,6 @@ use crate::directory::{
     DirectoryError, ListQuery, Listing, Result,
 };
 use crate::engine::Engine;
-use argon2::{Argon2, PasswordHasher};
 use events::payload::{
     AddressBookCreated, AddressBookProps, CalendarCreated, CalendarProps, DomainCreated,
     PrincipalDataDeleted, UserCreated, UserDeleted, UserDisabled, UserUpdated,
@@ -149,14 +148,6 @@ pub fn resolve(req: &NewUser) -> Result<(String, String)> {
     Ok((login, domain))
 }
 
-fn hash_password(password: &str) -> Result<String> {
-    // argon2 draws the salt from the OS random source.
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| DirectoryError::Invalid(format!("cannot hash the password: {e}")))
-}
-
 /// The user a client names (`login@domain`, an email, or a login that
 /// exists in one domain), or 404.
 pub fn find_user(views: &Views, name: &str) -> Result<UserRecord> {
@@ -203,7 +194,7 @@ pub async fn add_user(engine: &Engine, req: &NewUser, actor: &str) -> Result<Use
             req.email
         )));
     }
-    let hash = hash_password(&req.password)?;
+    let hash = crate::passwords::hash(&req.password).await?;
     let correlation = Uuid::now_v7();
     let mut directory_events = Vec::new();
     if directory.domain(&domain)?.is_none() {
@@ -356,7 +347,7 @@ pub async fn set_password(
     if password.is_empty() {
         return Err(DirectoryError::Invalid("the password is empty".into()));
     }
-    let hash = hash_password(password)?;
+    let hash = crate::passwords::hash(password).await?;
     let event = EventEnvelope::now(
         &user.domain,
         actor,

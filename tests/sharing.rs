@@ -331,12 +331,11 @@ fn principals_are_found_by_name_and_email_within_the_domain() {
             body,
         )
     };
-    let by_name = search(
-        r#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+    let by_name_body = r#"<D:principal-property-search xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
   <D:property-search><D:prop><D:displayname/></D:prop><D:match>martin</D:match></D:property-search>
   <D:prop><D:displayname/><C:calendar-user-address-set/><C:calendar-user-type/></D:prop>
-</D:principal-property-search>"#,
-    );
+</D:principal-property-search>"#;
+    let by_name = search(by_name_body);
     assert_status(&by_name, 207);
     assert!(
         by_name.body.contains("/dav/principals/carol@example.com/"),
@@ -367,6 +366,32 @@ fn principals_are_found_by_name_and_email_within_the_domain() {
 </D:principal-property-search>"#,
     );
     assert!(!all_of.body.contains("Carol"), "{}", all_of.body);
+    // Searches see every directory change at once: a new user, a renamed
+    // one, a disabled one.
+    let martins = || search(by_name_body).body.matches("<d:response>").count();
+    add_user(
+        &server,
+        "erin",
+        "erin@example.com",
+        &["--name", "Erin Martin"],
+    );
+    assert_eq!(martins(), 2);
+    let mut rename = server.command();
+    rename.args([
+        "--server",
+        &server.url,
+        "user",
+        "update",
+        "carol",
+        "--name",
+        "Carol Smith",
+    ]);
+    ok(rename, "");
+    assert_eq!(martins(), 1);
+    let mut disable = server.command();
+    disable.args(["--server", &server.url, "user", "disable", "erin"]);
+    ok(disable, "");
+    assert_eq!(martins(), 0);
     let set = bob.request(
         "REPORT",
         "/dav/principals/",

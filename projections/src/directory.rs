@@ -784,6 +784,12 @@ impl DirectoryView {
         })
     }
 
+    /// Moves with every directory event applied, and only then (see
+    /// `ReadTree::applied`): what caches of directory data are keyed by.
+    pub fn applied(&self) -> Result<u64, StoreError> {
+        self.tree.applied()
+    }
+
     pub fn domain(&self, domain: &str) -> Result<Option<DomainRecord>, StoreError> {
         self.get(&key(DOM, &[domain.as_bytes()]))
     }

@@ -298,6 +298,21 @@ impl ReadTree {
         Ok(out)
     }
 
+    /// A number that grows with every event the view applies, and only
+    /// then: the sum of the next offsets it stored (with its data, in the
+    /// same batch). Caches of what the view holds are keyed by it.
+    pub(crate) fn applied(&self) -> Result<u64, StoreError> {
+        let mut sum = 0u64;
+        for item in self.tree.scan_prefix(keys::POSITION) {
+            let (k, v) = item.map_err(|e| self.storage(e))?;
+            let offset = <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| self.corrupt(&k, "bad position value".into()))?;
+            sum = sum.wrapping_add(offset);
+        }
+        Ok(sum)
+    }
+
     /// The rest of each key under `prefix`, as strings.
     pub(crate) fn names(&self, prefix: &[u8]) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();

@@ -7,7 +7,6 @@
 //! the directory still holds that hash for an enabled user, so a password
 //! change or a disabled account takes effect on the next request.
 
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::Engine as _;
 use projections::directory::{DirectoryView, UserRecord};
 use projections::StoreError;
@@ -28,6 +27,8 @@ pub enum Authenticated {
     Refused,
     /// Right password, but the account is disabled.
     Disabled,
+    /// Too many password checks are waiting (see `crate::passwords`).
+    Busy,
 }
 
 struct Remembered {
@@ -75,10 +76,10 @@ impl Authenticator {
         let Some(user) = directory.find_user(&name)? else {
             return Ok(Authenticated::Refused);
         };
-        let hash = user.password_hash.clone();
-        let verified = tokio::task::spawn_blocking(move || verify(&password, &hash))
-            .await
-            .unwrap_or(false);
+        let verified = match crate::passwords::verify(&password, &user.password_hash).await {
+            Ok(verified) => verified,
+            Err(_) => return Ok(Authenticated::Busy),
+        };
         if !verified {
             return Ok(Authenticated::Refused);
         }
@@ -143,14 +144,6 @@ fn basic_credentials(authorization: &str) -> Option<(String, String)> {
     let text = String::from_utf8(decoded).ok()?;
     let (name, password) = text.split_once(':')?;
     Some((name.to_string(), password.to_string()))
-}
-
-fn verify(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
 }
 
 #[cfg(test)]

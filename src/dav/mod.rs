@@ -72,6 +72,7 @@ impl QueryLimits {
 pub struct Dav {
     auth: Arc<Authenticator>,
     cache: cache::RenderCache,
+    principals: principals::SearchIndex,
     max_resource_size: u64,
     query: QueryLimits,
 }
@@ -283,6 +284,7 @@ impl Dav {
         Ok(Dav {
             auth: Arc::new(Authenticator::new(salt)),
             cache: cache::RenderCache::new(64 * 1024 * 1024),
+            principals: principals::SearchIndex::default(),
             max_resource_size,
             query,
         })
@@ -302,6 +304,9 @@ impl Dav {
             Authenticated::User(user) => Ok(user),
             Authenticated::Refused => Err(DavError::Unauthorized),
             Authenticated::Disabled => Err(DavError::forbidden("this account is disabled")),
+            Authenticated::Busy => Err(DavError::Unavailable(
+                "too many logins are being checked; retry shortly".into(),
+            )),
         }
     }
 

@@ -8,6 +8,8 @@ use formats::xml::{
     self, Element, MatchType, MultiStatus, Node, PrincipalSearch, QName, ResponseBody, Value,
     CALDAV, CALENDARSERVER, DAV,
 };
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Answers beyond this many end with a 507 for the request, as RFC 3744
 /// §9.4 allows a server to cut a search short.
@@ -25,11 +27,10 @@ const SEARCHABLE: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The principals of the requester's domain: enabled users, groups, and
-/// rooms and equipment.
-fn principals(ctx: &Ctx<'_>) -> DavResult<Vec<Resource>> {
+/// The principals of a domain: enabled users, groups, and rooms and
+/// equipment.
+fn principals(ctx: &Ctx<'_>, domain: &str) -> DavResult<Vec<Resource>> {
     let directory = &ctx.views.directory;
-    let domain = ctx.user.domain.as_str();
     let mut all: Vec<Resource> = directory
         .users(Some(domain))?
         .into_iter()
@@ -69,9 +70,16 @@ fn texts(value: &Value) -> Vec<String> {
     }
 }
 
+/// A text as matching compares it: lowercase, without `mailto:`.
+fn comparable(text: &str) -> String {
+    let text = text.to_lowercase();
+    match text.strip_prefix("mailto:") {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
+}
+
 fn matches(candidate: &str, wanted: &str, how: MatchType) -> bool {
-    let candidate = candidate.to_lowercase();
-    let candidate = candidate.strip_prefix("mailto:").unwrap_or(&candidate);
     match how {
         MatchType::Contains => candidate.contains(wanted),
         MatchType::StartsWith => candidate.starts_with(wanted),
@@ -79,27 +87,101 @@ fn matches(candidate: &str, wanted: &str, how: MatchType) -> bool {
     }
 }
 
-pub fn search(ctx: &Ctx<'_>, search: &PrincipalSearch) -> DavResult<String> {
+/// One principal with the comparable texts of each [`SEARCHABLE`]
+/// property, in that order.
+struct Indexed {
+    principal: Resource,
+    texts: Vec<Vec<String>>,
+}
+
+/// A domain's principals as of one directory state.
+struct DomainIndex {
+    applied: u64,
+    principals: Vec<Indexed>,
+}
+
+/// The searchable texts of each domain's principals, kept between
+/// searches and rebuilt when the directory changed (see
+/// `DirectoryView::applied`): a search then compares strings in memory
+/// instead of reading and decoding the whole directory, which took tens
+/// of milliseconds per search at 10,000 users. The searchable properties
+/// are the directory's own fields, the same whoever asks.
+#[derive(Default)]
+pub struct SearchIndex {
+    domains: Mutex<HashMap<String, Arc<DomainIndex>>>,
+}
+
+impl SearchIndex {
+    fn domain(&self, ctx: &Ctx<'_>, domain: &str) -> DavResult<Arc<DomainIndex>> {
+        // Read before building: an index built from a later state than
+        // its mark is only rebuilt once more.
+        let applied = ctx.views.directory.applied()?;
+        let lock = || self.domains.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(index) = lock().get(domain).filter(|i| i.applied == applied) {
+            return Ok(index.clone());
+        }
+        let principals = principals(ctx, domain)?
+            .into_iter()
+            .map(|principal| {
+                let texts = SEARCHABLE
+                    .iter()
+                    .map(|(ns, local, _)| {
+                        principal
+                            .live(ctx, &QName::new(ns, local))
+                            .map(|v| texts(&v).iter().map(|t| comparable(t)).collect())
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                Indexed { principal, texts }
+            })
+            .collect();
+        let index = Arc::new(DomainIndex {
+            applied,
+            principals,
+        });
+        lock().insert(domain.to_string(), index.clone());
+        Ok(index)
+    }
+}
+
+/// Whether `principal` has a value of one of `props` that matches.
+fn found(ctx: &Ctx<'_>, principal: &Indexed, props: &[QName], text: &str, how: MatchType) -> bool {
+    props.iter().any(|prop| {
+        match SEARCHABLE
+            .iter()
+            .position(|(ns, local, _)| prop.is(ns, local))
+        {
+            Some(i) => principal.texts[i].iter().any(|t| matches(t, text, how)),
+            // Not indexed: asked of the principal itself, as a PROPFIND would.
+            None => principal
+                .principal
+                .live(ctx, prop)
+                .is_some_and(|v| texts(&v).iter().any(|t| matches(&comparable(t), text, how))),
+        }
+    })
+}
+
+/// The principals of the requester's domain that match, as a multistatus.
+pub fn search(ctx: &Ctx<'_>, index: &SearchIndex, search: &PrincipalSearch) -> DavResult<String> {
     let wanted: Vec<String> = search
         .searches
         .iter()
         .map(|s| s.text.to_lowercase())
         .collect();
+    let domain = index.domain(ctx, &ctx.user.domain)?;
     let mut ms = MultiStatus::default();
-    for principal in principals(ctx)? {
-        let mut verdicts = search.searches.iter().zip(&wanted).map(|(s, text)| {
-            s.props.iter().any(|prop| {
-                principal
-                    .live(ctx, prop)
-                    .is_some_and(|v| texts(&v).iter().any(|t| matches(t, text, s.match_type)))
-            })
-        });
-        let found = if search.any {
+    for principal in &domain.principals {
+        let mut verdicts = search
+            .searches
+            .iter()
+            .zip(&wanted)
+            .map(|(s, text)| found(ctx, principal, &s.props, text, s.match_type));
+        let hit = if search.any {
             verdicts.any(|v| v)
         } else {
             verdicts.all(|v| v)
         };
-        if !found {
+        if !hit {
             continue;
         }
         if ms.responses.len() == MAX_RESULTS {
@@ -112,9 +194,10 @@ pub fn search(ctx: &Ctx<'_>, search: &PrincipalSearch) -> DavResult<String> {
             });
             break;
         }
+        let p = &principal.principal;
         ms.responses.push(xml::Response {
-            href: principal.href(),
-            body: principal.propstats(ctx, &search.props),
+            href: p.href(),
+            body: p.propstats(ctx, &search.props),
         });
     }
     Ok(xml::write_multistatus(&ms))
@@ -160,15 +243,16 @@ mod tests {
 
     #[test]
     fn matching_ignores_case_and_mailto() {
-        assert!(matches("Alice Martin", "mart", MatchType::Contains));
-        assert!(matches(
+        let m = |candidate: &str, wanted, how| matches(&comparable(candidate), wanted, how);
+        assert!(m("Alice Martin", "mart", MatchType::Contains));
+        assert!(m(
             "mailto:Alice@Example.com",
             "alice@",
             MatchType::StartsWith
         ));
-        assert!(!matches("Alice Martin", "mart", MatchType::StartsWith));
-        assert!(matches("ROOM", "room", MatchType::Equals));
-        assert!(!matches("ROOM", "roo", MatchType::Equals));
+        assert!(!m("Alice Martin", "mart", MatchType::StartsWith));
+        assert!(m("ROOM", "room", MatchType::Equals));
+        assert!(!m("ROOM", "roo", MatchType::Equals));
     }
 
     #[test]

@@ -161,7 +161,11 @@ pub async fn report(call: &mut Call<'_>) -> DavResult<Response> {
         Report::Other(root) if root.is(DAV, "principal-property-search") => {
             let search = xml::parse_principal_property_search(&root)
                 .map_err(|e| DavError::bad_request(e.to_string()))?;
-            Ok(multistatus(principals::search(&call.ctx(), &search)?))
+            Ok(multistatus(principals::search(
+                &call.ctx(),
+                &call.dav.principals,
+                &search,
+            )?))
         }
         Report::Other(root) if root.is(DAV, "principal-search-property-set") => Ok((
             StatusCode::OK,

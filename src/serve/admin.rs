@@ -9,6 +9,7 @@ use super::{ApiError, Shared};
 use crate::directory::{DirectoryError, ListQuery, Listing, ACTOR_API};
 use crate::domains::{DomainSummary, NewDomain};
 use crate::groups::{GroupChanges, GroupDetail, GroupSummary, NewGroup};
+use crate::passwords::PasswordError;
 use crate::resources::{NewResource, ResourceChanges, ResourceSummary};
 use crate::shares::{CollectionShares, GrantRequest, ShareError};
 use crate::users::{Deleted, NewUser, UserChanges, UserSummary};
@@ -29,6 +30,12 @@ impl From<DirectoryError> for ApiError {
             DirectoryError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
             DirectoryError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
             DirectoryError::Unavailable(e) => e.into(),
+            DirectoryError::Password(e @ PasswordError::Busy) => {
+                ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            DirectoryError::Password(e) => {
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
             DirectoryError::Store(e) => e.into(),
         }
     }
