@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// abandoned with 503.
     #[arg(long, env = "REPRISE_QUERY_TIMEOUT", default_value_t = crate::dav::QueryLimits::DEFAULT.time.as_secs())]
     pub query_timeout: u64,
+    /// After switching to a projection version built beside the live one
+    /// (an upgrade), keep the old version's trees instead of dropping them.
+    #[arg(long, env = "REPRISE_KEEP_OLD")]
+    pub keep_old: bool,
 }
 
 #[derive(Args, Debug)]

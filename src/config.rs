@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use events::log::{EmbeddedLog, KafkaConfig, KafkaLog};
 use events::{EventLog, LogError};
-use projections::{StoreError, ViewStore};
+use projections::{ProjectionId, StoreError, ViewStore};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,6 +46,17 @@ pub struct LogArgs {
     /// directory (which a running server holds).
     #[arg(long, global = true, env = "REPRISE_SERVER")]
     pub server: Option<String>,
+    /// Serve a projection at another version this build knows than its
+    /// current one, as NAME=VERSION (e.g. `calendars=1`); repeatable.
+    /// Switching the served version builds the new one beside the old,
+    /// which serves until the switch.
+    #[arg(
+        long = "projection-version",
+        global = true,
+        env = "REPRISE_PROJECTION_VERSION",
+        value_delimiter = ','
+    )]
+    pub projection_versions: Vec<String>,
 }
 
 /// What a running server leaves in its data directory.
@@ -58,6 +69,27 @@ pub struct ServeInfo {
 }
 
 impl LogArgs {
+    /// The `--projection-version` pins, checked against this build.
+    pub fn pinned_versions(&self) -> anyhow::Result<Vec<ProjectionId>> {
+        self.projection_versions
+            .iter()
+            .map(|pin| {
+                let (name, version) = pin
+                    .split_once('=')
+                    .and_then(|(n, v)| Some((n.trim(), v.trim().parse::<u32>().ok()?)))
+                    .with_context(|| {
+                        format!(
+                            "--projection-version {pin:?}: expected NAME=VERSION, e.g. calendars=1"
+                        )
+                    })?;
+                if projections::registry::find(name, version).is_none() {
+                    bail!("--projection-version {pin}: this build does not know {name}@{version}");
+                }
+                Ok(ProjectionId::new(name, version))
+            })
+            .collect()
+    }
+
     /// Checks the data directory is ours (or new), and marks a new one.
     pub fn prepare_data_dir(&self) -> anyhow::Result<()> {
         let dir = &self.data_dir;

@@ -68,7 +68,7 @@ impl Target {
         let mut all = Vec::new();
         loop {
             let page: Listing<T> = match self {
-                Target::Local(engine) => local(&engine.views, &q)?,
+                Target::Local(engine) => local(&engine.views(), &q)?,
                 Target::Remote(client) => {
                     let limit = page_size.to_string();
                     let mut query = vec![("limit", limit.as_str())];
@@ -157,7 +157,7 @@ pub async fn domain(args: &LogArgs, cmd: DomainCommand) -> anyhow::Result<ExitCo
         }
         DomainCommand::Show(ShowArgs { name, json }) => {
             let domain: DomainSummary = match &t {
-                Target::Local(e) => domains::show_domain(&e.views, &name)?,
+                Target::Local(e) => domains::show_domain(&e.views(), &name)?,
                 Target::Remote(c) => {
                     c.get(&format!("/admin/v1/domains/{}", segment(&name)), &[])?
                 }
@@ -247,7 +247,7 @@ pub async fn user(args: &LogArgs, cmd: UserCommand) -> anyhow::Result<ExitCode> 
         }
         UserCommand::Show(ShowArgs { name, json }) => {
             let user: UserSummary = match &t {
-                Target::Local(e) => users::show_user(&e.views, &name)?,
+                Target::Local(e) => users::show_user(&e.views(), &name)?,
                 Target::Remote(c) => c.get(&user_path(&name), &[])?,
             };
             if json {
@@ -374,7 +374,7 @@ pub async fn group(args: &LogArgs, cmd: GroupCommand) -> anyhow::Result<ExitCode
         }
         GroupCommand::Show(ShowArgs { name, json }) => {
             let g: GroupDetail = match &t {
-                Target::Local(e) => groups::show_group(&e.views, &name)?,
+                Target::Local(e) => groups::show_group(&e.views(), &name)?,
                 Target::Remote(c) => c.get(&group_path(&name), &[])?,
             };
             if json {
@@ -519,7 +519,7 @@ pub async fn resource(args: &LogArgs, cmd: ResourceCommand) -> anyhow::Result<Ex
         }
         ResourceCommand::Show(ShowArgs { name, json }) => {
             let r: ResourceSummary = match &t {
-                Target::Local(e) => resources::show_resource(&e.views, &name)?,
+                Target::Local(e) => resources::show_resource(&e.views(), &name)?,
                 Target::Remote(c) => c.get(&resource_path(&name), &[])?,
             };
             if json {

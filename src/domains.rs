@@ -40,7 +40,7 @@ pub async fn add_domain(engine: &Engine, req: &NewDomain, actor: &str) -> Result
     if let Some(name) = &req.display_name {
         check_text("display_name", name)?;
     }
-    if engine.views.directory.domain(&domain)?.is_some() {
+    if engine.views().directory.domain(&domain)?.is_some() {
         return Err(DirectoryError::Conflict(format!(
             "domain {domain} already exists"
         )));
@@ -55,7 +55,7 @@ pub async fn add_domain(engine: &Engine, req: &NewDomain, actor: &str) -> Result
     )
     .expecting(AggregateVersion::ABSENT);
     submit(engine, event, &format!("creating domain {domain}")).await?;
-    show_domain(&engine.views, &domain)
+    show_domain(&engine.views(), &domain)
 }
 
 pub fn show_domain(views: &Views, domain: &str) -> Result<DomainSummary> {

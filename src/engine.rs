@@ -3,15 +3,16 @@
 //! (append an event, wait until its projection applied it, read the
 //! recorded outcome).
 
-use anyhow::{anyhow, Context};
+use anyhow::{anyhow, bail, Context};
 use events::log::TopicPartition;
 use events::{codec, Domain, EventEnvelope, EventLog};
+use projections::projection::Projection;
 use projections::registry::{self, Views};
 use projections::runner::{outcome_of, Progress};
 use projections::{BuildState, Outcome, ProjectionId, Runner, ViewStore};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -39,67 +40,225 @@ struct Follower {
     domains: &'static [Domain],
     progress: watch::Receiver<Progress>,
     ready: Arc<AtomicBool>,
+    /// Stops this follower alone (an old version after a switch).
+    stop: Arc<AtomicBool>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What readers and writers are served from: the views, and per
+/// projection name the follower whose version they are.
+struct Serving {
+    views: Arc<Views>,
+    /// Projection name → index in `Core::followers`.
+    followers: BTreeMap<String, usize>,
+}
+
+struct Core {
+    store: ViewStore,
+    followers: Vec<Follower>,
+    serving: RwLock<Serving>,
+}
+
+impl Core {
+    fn serving(&self) -> std::sync::RwLockReadGuard<'_, Serving> {
+        self.serving.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The follower serving `domain`.
+    fn follower_of(&self, domain: Domain) -> Option<usize> {
+        self.follower_of_locked(&self.serving(), domain)
+    }
+
+    fn follower_of_locked(&self, serving: &Serving, domain: Domain) -> Option<usize> {
+        serving
+            .followers
+            .values()
+            .copied()
+            .find(|&i| self.followers[i].domains.contains(&domain))
+    }
+}
+
+/// How an engine chooses the projection versions it serves.
+#[derive(Clone, Debug, Default)]
+pub struct Versions {
+    /// Versions to serve instead of the current ones (`calendars=1`).
+    pub pinned: Vec<ProjectionId>,
+    /// After switching to a new version, keep the old one's trees.
+    pub keep_old: bool,
+}
+
+/// One projection's plan at start: the version it serves now, and the
+/// version it builds beside it to switch to.
+struct Plan {
+    serve: Arc<dyn Projection>,
+    build: Option<Arc<dyn Projection>>,
+}
+
+/// Chooses, per projection, what to serve and what to build: the target
+/// version (current or pinned) once it is live; until then the live
+/// version, if this build knows it, while the target builds beside it.
+/// Views of a version newer than any this build knows are refused.
+fn plan(store: &ViewStore, versions: &Versions) -> anyhow::Result<Vec<Plan>> {
+    let mut plans = Vec::new();
+    for current in registry::current() {
+        let name = current.name();
+        let target = match versions.pinned.iter().find(|id| id.name == name) {
+            Some(id) => registry::find(name, id.version).ok_or_else(|| {
+                anyhow!(
+                    "this build cannot serve {id}; it knows {}",
+                    known_versions(name)
+                )
+            })?,
+            None => current.clone(),
+        };
+        let newest = registry::known()
+            .iter()
+            .filter(|p| p.name() == name)
+            .map(|p| p.version())
+            .max()
+            .unwrap_or(0);
+        let live = store.live(name)?;
+        let plan = match live {
+            Some(live) if live > newest => bail!(
+                "the views in {} serve {name}@{live}, newer than this build of reprise knows \
+                 ({}); run the newer build, or move the views away and rebuild them from the log",
+                store.path().display(),
+                known_versions(name)
+            ),
+            Some(live) if live != target.version() => match registry::find(name, live) {
+                Some(old)
+                    if store.state(&ProjectionId::new(name, live))? == Some(BuildState::Ready) =>
+                {
+                    Plan {
+                        serve: old,
+                        build: Some(target),
+                    }
+                }
+                // A live version this build cannot serve: build the target
+                // and serve once it is ready.
+                _ => Plan {
+                    serve: target,
+                    build: None,
+                },
+            },
+            _ => Plan {
+                serve: target,
+                build: None,
+            },
+        };
+        plans.push(plan);
+    }
+    Ok(plans)
+}
+
+fn known_versions(name: &str) -> String {
+    let known: Vec<String> = registry::known()
+        .iter()
+        .filter(|p| p.name() == name)
+        .map(|p| format!("{name}@{}", p.version()))
+        .collect();
+    known.join(", ")
 }
 
 pub struct Engine {
     pub log: Arc<dyn EventLog>,
     pub store: ViewStore,
-    pub views: Views,
-    followers: Vec<Follower>,
+    core: Arc<Core>,
     stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    /// Threads that switch to a version built in the background.
+    switchers: Vec<JoinHandle<()>>,
 }
 
 impl Engine {
     /// Opens the log and views and starts a follower per projection; each
     /// catches up, marks its version ready and live, then follows.
     pub async fn start(args: &crate::config::LogArgs) -> anyhow::Result<Engine> {
-        let log = args.open_log().await?;
-        let store = args.open_views()?;
-        Engine::start_with(log, store)
+        Engine::start_versions(args, &Versions::default()).await
     }
 
-    pub fn start_with(log: Arc<dyn EventLog>, store: ViewStore) -> anyhow::Result<Engine> {
-        let views = Views::open(&store)?;
+    pub async fn start_versions(
+        args: &crate::config::LogArgs,
+        versions: &Versions,
+    ) -> anyhow::Result<Engine> {
+        let log = args.open_log().await?;
+        let store = args.open_views()?;
+        let versions = Versions {
+            pinned: args.pinned_versions()?,
+            ..versions.clone()
+        };
+        Engine::start_with(log, store, &versions)
+    }
+
+    pub fn start_with(
+        log: Arc<dyn EventLog>,
+        store: ViewStore,
+        versions: &Versions,
+    ) -> anyhow::Result<Engine> {
+        let plans = plan(&store, versions)?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut followers = Vec::new();
-        let mut threads = Vec::new();
-        for projection in registry::current() {
-            let runner = Runner::new(projection.clone(), store.clone(), log.clone())
-                .with_context(|| format!("starting the {} projection", projection.name()))?;
-            let id = runner.id().clone();
-            if store.state(&id)?.is_none() {
-                store.set_state(&id, BuildState::Building)?;
+        let mut serving = BTreeMap::new();
+        let mut switches = Vec::new();
+        for plan in &plans {
+            let served = start_follower(&log, &store, &stop, plan.serve.clone(), true)?;
+            serving.insert(plan.serve.name().to_string(), followers.len());
+            followers.push(served);
+            if let Some(build) = &plan.build {
+                tracing::info!(
+                    "serving {}@{} while {}@{} builds from the log beside it",
+                    plan.serve.name(),
+                    plan.serve.version(),
+                    build.name(),
+                    build.version()
+                );
+                let built = start_follower(&log, &store, &stop, build.clone(), false)?;
+                switches.push((followers.len() - 1, followers.len()));
+                followers.push(built);
             }
-            let ready = Arc::new(AtomicBool::new(false));
-            followers.push(Follower {
-                id: id.clone(),
-                domains: projection.domains(),
-                progress: runner.subscribe(),
-                ready: ready.clone(),
-            });
-            let (store, stop) = (store.clone(), stop.clone());
+        }
+        let served: Vec<ProjectionId> =
+            serving.values().map(|&i| followers[i].id.clone()).collect();
+        let views = Arc::new(Views::open_at(&store, &served)?);
+        let core = Arc::new(Core {
+            store: store.clone(),
+            followers,
+            serving: RwLock::new(Serving {
+                views,
+                followers: serving,
+            }),
+        });
+        let mut switchers = Vec::new();
+        for (old, new) in switches {
+            let (core, stop, keep_old) = (core.clone(), stop.clone(), versions.keep_old);
             let thread = std::thread::Builder::new()
-                .name(format!("projection {id}"))
-                .spawn(move || follow(runner, store, stop, ready))
-                .context("spawning a projection thread")?;
-            threads.push(thread);
+                .name(format!("switch to {}", core.followers[new].id))
+                .spawn(move || switch_when_caught_up(&core, old, new, keep_old, &stop))
+                .context("spawning a switching thread")?;
+            switchers.push(thread);
         }
         Ok(Engine {
             log,
             store,
-            views,
-            followers,
+            core,
             stop,
-            threads,
+            switchers,
         })
     }
 
-    /// True once every projection has caught up with the log once.
+    /// The views requests are served from. A request keeps the ones it
+    /// started with; a switch to a new version affects later requests.
+    pub fn views(&self) -> Arc<Views> {
+        self.core.serving().views.clone()
+    }
+
+    /// True once every projection served from has caught up with the log
+    /// once (a version building beside it does not count).
     pub fn ready(&self) -> bool {
-        self.followers
-            .iter()
-            .all(|f| f.ready.load(Ordering::Acquire))
+        let serving = self.core.serving();
+        serving
+            .followers
+            .values()
+            .all(|&i| self.core.followers[i].ready.load(Ordering::Acquire))
     }
 
     /// Waits until every projection has caught up with the log.
@@ -108,6 +267,7 @@ impl Engine {
         while !self.ready() {
             if tokio::time::Instant::now() >= deadline {
                 let behind: Vec<String> = self
+                    .core
                     .followers
                     .iter()
                     .filter(|f| !f.ready.load(Ordering::Acquire))
@@ -124,16 +284,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Positions of every projection.
+    /// Positions of every projection version running, served or building.
     pub fn progress(&self) -> BTreeMap<ProjectionId, Progress> {
-        self.followers
+        self.core
+            .followers
             .iter()
+            .filter(|f| !f.stop.load(Ordering::Acquire))
             .map(|f| (f.id.clone(), f.progress.borrow().clone()))
             .collect()
-    }
-
-    fn follower_of(&self, domain: Domain) -> Option<&Follower> {
-        self.followers.iter().find(|f| f.domains.contains(&domain))
     }
 
     /// Appends events (all of one domain, in order) and waits until the
@@ -143,12 +301,12 @@ impl Engine {
             return Ok(Vec::new());
         };
         let domain = first.domain;
-        let follower = self
+        let mut follower = self
+            .core
             .follower_of(domain)
             .ok_or(SubmitError::NoProjection(domain))?;
         let records = events.iter().map(codec::encode).collect();
         let positions = self.log.append(domain, records).await?;
-        let mut progress = follower.progress.clone();
         let wanted: Vec<(TopicPartition, u64)> = positions
             .iter()
             .map(|p| {
@@ -161,56 +319,193 @@ impl Engine {
                 )
             })
             .collect();
-        let waited = tokio::time::timeout(
-            APPLY_TIMEOUT,
-            progress.wait_for(|p| wanted.iter().all(|(tp, o)| p.has_applied(*tp, *o))),
-        )
-        .await;
-        match waited {
-            Ok(Ok(_)) => {}
-            _ => {
+        let deadline = tokio::time::Instant::now() + APPLY_TIMEOUT;
+        loop {
+            let f = &self.core.followers[follower];
+            let mut progress = f.progress.clone();
+            let waited = tokio::time::timeout_at(
+                deadline,
+                progress.wait_for(|p| wanted.iter().all(|(tp, o)| p.has_applied(*tp, *o))),
+            )
+            .await;
+            if !matches!(waited, Ok(Ok(_))) {
                 return Err(SubmitError::Timeout {
-                    projection: follower.id.to_string(),
+                    projection: f.id.to_string(),
                     timeout: APPLY_TIMEOUT,
-                })
+                });
             }
+            // Answered only while the version that applied the events is
+            // the one served, so that what the writer reads next has them;
+            // after a switch, the new version must have applied them too.
+            let serving = self.core.serving();
+            match self.core.follower_of_locked(&serving, domain) {
+                Some(now) if now != follower => {
+                    follower = now;
+                    continue;
+                }
+                _ => {}
+            }
+            return events
+                .iter()
+                .zip(&positions)
+                .map(|(e, position)| Ok(outcome_of(&self.store, &f.id, &e.event_id, *position)?))
+                .collect();
         }
-        events
-            .iter()
-            .zip(positions)
-            .map(|(e, position)| {
-                Ok(outcome_of(
-                    &self.store,
-                    &follower.id,
-                    &e.event_id,
-                    position,
-                )?)
-            })
-            .collect()
     }
 
     /// Stops the followers and makes the views durable.
     pub fn shutdown(mut self) -> anyhow::Result<()> {
         self.stop.store(true, Ordering::Release);
-        for t in self.threads.drain(..) {
+        for t in self.switchers.drain(..) {
             let _ = t.join();
+        }
+        for f in &self.core.followers {
+            let thread = f.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(t) = thread {
+                let _ = t.join();
+            }
         }
         self.store.flush()?;
         Ok(())
     }
 }
 
-/// A projection's thread: catch up, mark ready and live, then follow.
-/// Log errors are retried (the broker may come back); a broken view store
-/// stops the thread.
-fn follow(mut runner: Runner, store: ViewStore, stop: Arc<AtomicBool>, ready: Arc<AtomicBool>) {
+fn start_follower(
+    log: &Arc<dyn EventLog>,
+    store: &ViewStore,
+    stop_all: &Arc<AtomicBool>,
+    projection: Arc<dyn Projection>,
+    served: bool,
+) -> anyhow::Result<Follower> {
+    let runner = Runner::new(projection.clone(), store.clone(), log.clone())
+        .with_context(|| format!("starting the {} projection", projection.name()))?;
+    let id = runner.id().clone();
+    if store.state(&id)?.is_none() {
+        store.set_state(&id, BuildState::Building)?;
+    }
+    let ready = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let progress = runner.subscribe();
+    let thread = {
+        let (store, stop_all, stop, ready) =
+            (store.clone(), stop_all.clone(), stop.clone(), ready.clone());
+        std::thread::Builder::new()
+            .name(format!("projection {id}"))
+            .spawn(move || follow(runner, store, [stop_all, stop], ready, served))
+            .context("spawning a projection thread")?
+    };
+    Ok(Follower {
+        id,
+        domains: projection.domains(),
+        progress,
+        ready,
+        stop,
+        thread: Mutex::new(Some(thread)),
+    })
+}
+
+/// Whether `new` has applied everything `old` has, partition by partition.
+fn has_caught_up_with(new: &Progress, old: &Progress) -> bool {
+    old.positions
+        .iter()
+        .all(|(tp, &next)| new.positions.get(tp).copied().unwrap_or(0) >= next)
+}
+
+/// Waits until the version built beside the served one has caught up,
+/// switches readers and writers to it at an instant when it has applied
+/// everything the old one has, records it live, then stops the old
+/// version once requests that were waiting on it are answered, and drops
+/// its trees unless asked to keep them.
+fn switch_when_caught_up(core: &Core, old: usize, new: usize, keep_old: bool, stop: &AtomicBool) {
+    let (old_f, new_f) = (&core.followers[old], &core.followers[new]);
+    let mut reported = std::time::Instant::now();
+    loop {
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        if new_f.ready.load(Ordering::Acquire) {
+            let mut serving = core.serving.write().unwrap_or_else(|p| p.into_inner());
+            if has_caught_up_with(&new_f.progress.borrow(), &old_f.progress.borrow()) {
+                let views = match serving.views.replaced(&core.store, &new_f.id) {
+                    Ok(views) => views,
+                    Err(e) => {
+                        tracing::error!(projection = %new_f.id, error = %e, "cannot open the new version; staying on the old one");
+                        return;
+                    }
+                };
+                if let Err(e) = core.store.set_live(&new_f.id) {
+                    tracing::error!(projection = %new_f.id, error = %e, "cannot record the new version live; staying on the old one");
+                    return;
+                }
+                serving.views = Arc::new(views);
+                serving.followers.insert(new_f.id.name.clone(), new);
+                break;
+            }
+        } else if reported.elapsed() >= Duration::from_secs(10) {
+            let applied: u64 = new_f.progress.borrow().positions.values().sum();
+            let served: u64 = old_f.progress.borrow().positions.values().sum();
+            tracing::info!(
+                "building {} beside {}: {applied} of {served} events applied",
+                new_f.id,
+                old_f.id
+            );
+            reported = std::time::Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    tracing::info!("switched from {} to {}", old_f.id, new_f.id);
+    // Requests that waited on the old version are answered (or moved to
+    // the new one) within APPLY_TIMEOUT; readers that took the old views
+    // before the switch finish well within it too.
+    let grace = std::time::Instant::now() + APPLY_TIMEOUT + Duration::from_secs(1);
+    while std::time::Instant::now() < grace {
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    old_f.stop.store(true, Ordering::Release);
+    let thread = old_f
+        .thread
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(t) = thread {
+        let _ = t.join();
+    }
+    if keep_old {
+        tracing::info!("kept {} (--keep-old)", old_f.id);
+    } else if let Err(e) = core.store.drop_version(&old_f.id) {
+        tracing::warn!(projection = %old_f.id, error = %e, "cannot drop the old version");
+    } else {
+        tracing::info!("dropped {}", old_f.id);
+    }
+}
+
+/// A projection's thread: catch up, mark ready (and live, when served),
+/// then follow. Log errors are retried (the broker may come back); a
+/// broken view store stops the thread.
+fn follow(
+    mut runner: Runner,
+    store: ViewStore,
+    stops: [Arc<AtomicBool>; 2],
+    ready: Arc<AtomicBool>,
+    served: bool,
+) {
     let id = runner.id().clone();
     let progress = runner.subscribe();
-    while !stop.load(Ordering::Acquire) {
+    while !stops.iter().any(|s| s.load(Ordering::Acquire)) {
         match runner.step(Duration::from_millis(100)) {
             Ok(_) => {
                 if !ready.load(Ordering::Relaxed) && progress.borrow().caught_up {
-                    if let Err(e) = store.mark_ready(&id) {
+                    // A version built beside the served one becomes live
+                    // when the engine switches to it.
+                    let marked = if served {
+                        store.mark_ready(&id)
+                    } else {
+                        store.set_state(&id, BuildState::Ready)
+                    };
+                    if let Err(e) = marked {
                         tracing::error!(projection = %id, error = %e, "cannot record readiness");
                         return;
                     }
@@ -228,5 +523,35 @@ fn follow(mut runner: Runner, store: ViewStore, stop: Arc<AtomicBool>, ready: Ar
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_newer_than_the_build_are_refused_and_older_ones_served_while_the_new_builds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ViewStore::open(dir.path()).unwrap();
+        let v1 = ProjectionId::new("calendars", 1);
+        store.mark_ready(&v1).unwrap();
+        let plans = plan(&store, &Versions::default()).unwrap();
+        let calendars = plans
+            .iter()
+            .find(|p| p.serve.name() == "calendars")
+            .unwrap();
+        assert_eq!(calendars.serve.version(), 1);
+        assert_eq!(calendars.build.as_ref().map(|b| b.version()), Some(2));
+
+        store.set_live(&ProjectionId::new("calendars", 9)).unwrap();
+        let refused = plan(&store, &Versions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            refused.contains("calendars@9") && refused.contains("newer than this build"),
+            "{refused}"
+        );
     }
 }

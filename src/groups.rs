@@ -126,7 +126,7 @@ fn check_fields(display_name: Option<&str>, email: Option<&str>) -> Result<()> {
 pub async fn add_group(engine: &Engine, req: &NewGroup, actor: &str) -> Result<GroupDetail> {
     let (group, domain) = entry_name("group", &req.group, req.domain.as_deref())?;
     check_fields(req.display_name.as_deref(), req.email.as_deref())?;
-    let d = &engine.views.directory;
+    let d = &engine.views().directory;
     if d.domain(&domain)?.is_none() {
         return Err(DirectoryError::Invalid(format!(
             "no domain {domain}; create it first"
@@ -148,7 +148,7 @@ pub async fn add_group(engine: &Engine, req: &NewGroup, actor: &str) -> Result<G
     )
     .expecting(AggregateVersion::ABSENT);
     submit(engine, event, &format!("creating group {group}@{domain}")).await?;
-    show_group(&engine.views, &format!("{group}@{domain}"))
+    show_group(&engine.views(), &format!("{group}@{domain}"))
 }
 
 pub async fn update_group(
@@ -157,7 +157,7 @@ pub async fn update_group(
     changes: &GroupChanges,
     actor: &str,
 ) -> Result<GroupDetail> {
-    let group = find_group(&engine.views, name)?;
+    let group = find_group(&engine.views(), name)?;
     let display_name = cleaned(&changes.display_name).filter(|n| *n != group.display_name);
     let email = cleaned(&changes.email).filter(|e| *e != group.email);
     check_fields(
@@ -170,17 +170,17 @@ pub async fn update_group(
         email,
     };
     if event.display_name.is_none() && event.email.is_none() {
-        return detail(&engine.views, &group);
+        return detail(&engine.views(), &group);
     }
     let what = format!("updating group {}@{}", group.name, group.domain);
     let event = EventEnvelope::now(&group.domain, actor, Payload::GroupUpdated(event))
         .expecting(group.version);
     submit(engine, event, &what).await?;
-    reread(&engine.views, &group)
+    reread(&engine.views(), &group)
 }
 
 pub async fn delete_group(engine: &Engine, name: &str, actor: &str) -> Result<Deleted> {
-    let group = find_group(&engine.views, name)?;
+    let group = find_group(&engine.views(), name)?;
     let full = format!("{}@{}", group.name, group.domain);
     let event = EventEnvelope::now(
         &group.domain,
@@ -224,9 +224,9 @@ pub async fn add_member(
     member: &Member,
     actor: &str,
 ) -> Result<GroupDetail> {
-    let group = find_group(&engine.views, name)?;
+    let group = find_group(&engine.views(), name)?;
     let member = member_in(&group, member)?;
-    let d = &engine.views.directory;
+    let d = &engine.views().directory;
     let full = format!("{}@{}", group.name, group.domain);
     match &member {
         Member::User(login) => {
@@ -275,7 +275,7 @@ pub async fn add_member(
     .expecting(group.version);
     let what = format!("adding {} to {full}", describe(&member));
     submit(engine, event, &what).await?;
-    reread(&engine.views, &group)
+    reread(&engine.views(), &group)
 }
 
 pub async fn remove_member(
@@ -284,12 +284,15 @@ pub async fn remove_member(
     member: &Member,
     actor: &str,
 ) -> Result<GroupDetail> {
-    let group = find_group(&engine.views, name)?;
+    let group = find_group(&engine.views(), name)?;
     let full = format!("{}@{}", group.name, group.domain);
     let member = member_in(&group, member).map_err(|_| {
         DirectoryError::NotFound(format!("{} is not a member of {full}", describe(member)))
     })?;
-    let members = engine.views.directory.members(&group.domain, &group.name)?;
+    let members = engine
+        .views()
+        .directory
+        .members(&group.domain, &group.name)?;
     if !members.contains(&member) {
         return Err(DirectoryError::NotFound(format!(
             "{} is not a member of {full}",
@@ -307,7 +310,7 @@ pub async fn remove_member(
     .expecting(group.version);
     let what = format!("removing {} from {full}", describe(&member));
     submit(engine, event, &what).await?;
-    reread(&engine.views, &group)
+    reread(&engine.views(), &group)
 }
 
 /// `user alice`, `group staff`.

@@ -118,7 +118,7 @@ pub async fn import(
         )));
     }
     let user = engine
-        .views
+        .views()
         .directory
         .find_user(owner)?
         .ok_or_else(|| ImportError::NotFound(format!("no user {owner}")))?;
@@ -130,7 +130,7 @@ pub async fn import(
     let (exists, extension) = match kind {
         ImportKind::Calendar => (
             engine
-                .views
+                .views()
                 .calendars
                 .collection(&principal, collection)?
                 .is_some(),
@@ -138,7 +138,7 @@ pub async fn import(
         ),
         ImportKind::Contacts => (
             engine
-                .views
+                .views()
                 .contacts
                 .collection(&principal, collection)?
                 .is_some(),
@@ -170,11 +170,11 @@ pub async fn import(
         // Re-importing an object updates it where it already lives.
         let existing = match kind {
             ImportKind::Calendar => engine
-                .views
+                .views()
                 .calendars
                 .href_of_uid(&principal, collection, &item.uid)?,
             ImportKind::Contacts => engine
-                .views
+                .views()
                 .contacts
                 .href_of_uid(&principal, collection, &item.uid)?,
         };

@@ -502,7 +502,7 @@ async fn authorise(
         ));
     }
     let caller = identify(state, headers).await?;
-    let user = state.engine.views.directory.find_user(login)?;
+    let user = state.engine.views().directory.find_user(login)?;
     let actor = match caller {
         Caller::User(me) if !me.admin => {
             return match user {
@@ -572,7 +572,7 @@ async fn changes(
     let access = authorise(&state, &headers, &login).await?;
     check_mailbox(&mailbox)?;
     let Query(query) = query?;
-    let changes = state.engine.views.seen.changed_since(
+    let changes = state.engine.views().seen.changed_since(
         &access.owner,
         &mailbox,
         AggregateVersion(query.since),
@@ -639,7 +639,7 @@ fn in_item(list: &str, index: usize, mailbox: &str, e: MailError) -> MailError {
 }
 
 fn read_one(state: &AppState, access: &Access, mailbox: String) -> Result<SeenAnswer, MailError> {
-    let (seen, modseq) = state.engine.views.seen.mailbox(&access.owner, &mailbox)?;
+    let (seen, modseq) = state.engine.views().seen.mailbox(&access.owner, &mailbox)?;
     Ok(SeenAnswer {
         mailbox,
         seen: sequence_set(&seen),
@@ -709,7 +709,7 @@ async fn write_all(
     access: &Access,
     writes: Vec<SeenWrite>,
 ) -> Result<Vec<WriteAnswer>, MailError> {
-    let seen = &state.engine.views.seen;
+    let seen = &state.engine.views().seen;
     let none = UidSet::default();
     let mut answers: Vec<Option<WriteAnswer>> = writes.iter().map(|_| None).collect();
     let correlation = uuid::Uuid::now_v7();
@@ -754,7 +754,7 @@ async fn write_unless_changed(
     since: AggregateVersion,
     correlation: uuid::Uuid,
 ) -> Result<WriteAnswer, MailError> {
-    let seen = &state.engine.views.seen;
+    let seen = &state.engine.views().seen;
     for _ in 0..CONDSTORE_ATTEMPTS {
         let changes = seen.changed_since(&access.owner, &write.mailbox, since)?;
         let (add, remove, modified) = condstore(&write.add, &write.remove, &changes)

@@ -134,7 +134,7 @@ pub async fn add_resource(
         req.email.as_deref(),
         req.location.as_deref(),
     )?;
-    let d = &engine.views.directory;
+    let d = &engine.views().directory;
     if d.domain(&domain)?.is_none() {
         return Err(DirectoryError::Invalid(format!(
             "no domain {domain}; create it first"
@@ -160,7 +160,7 @@ pub async fn add_resource(
     .expecting(AggregateVersion::ABSENT);
     let full = format!("{resource}@{domain}");
     submit(engine, event, &format!("creating resource {full}")).await?;
-    show_resource(&engine.views, &full)
+    show_resource(&engine.views(), &full)
 }
 
 pub async fn update_resource(
@@ -169,7 +169,7 @@ pub async fn update_resource(
     changes: &ResourceChanges,
     actor: &str,
 ) -> Result<ResourceSummary> {
-    let r = find_resource(&engine.views, name)?;
+    let r = find_resource(&engine.views(), name)?;
     let event = ResourceUpdated {
         resource: r.name.clone(),
         display_name: cleaned(&changes.display_name).filter(|n| *n != r.display_name),
@@ -196,11 +196,11 @@ pub async fn update_resource(
     let event =
         EventEnvelope::now(&r.domain, actor, Payload::ResourceUpdated(event)).expecting(r.version);
     submit(engine, event, &format!("updating resource {full}")).await?;
-    show_resource(&engine.views, &full)
+    show_resource(&engine.views(), &full)
 }
 
 pub async fn delete_resource(engine: &Engine, name: &str, actor: &str) -> Result<Deleted> {
-    let r = find_resource(&engine.views, name)?;
+    let r = find_resource(&engine.views(), name)?;
     let full = format!("{}@{}", r.name, r.domain);
     let event = EventEnvelope::now(
         &r.domain,

@@ -81,7 +81,11 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.server.is_some() {
         anyhow::bail!("--server is for commands sent to a server; `serve` runs one");
     }
-    let engine = Engine::start(args).await?;
+    let versions = crate::engine::Versions {
+        keep_old: opts.keep_old,
+        ..Default::default()
+    };
+    let engine = Engine::start_versions(args, &versions).await?;
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("listening on {}", opts.listen))?;

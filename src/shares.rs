@@ -254,8 +254,8 @@ fn grants(
     collection: &str,
 ) -> Result<Vec<(Sharee, projections::calendars::Grant)>, StoreError> {
     match kind {
-        Kind::Calendar => engine.views.calendars.grants(owner, collection),
-        Kind::AddressBook => engine.views.contacts.grants(owner, collection),
+        Kind::Calendar => engine.views().calendars.grants(owner, collection),
+        Kind::AddressBook => engine.views().contacts.grants(owner, collection),
     }
 }
 
@@ -272,7 +272,7 @@ fn require_collection(
     owner: &str,
     collection: &str,
 ) -> Result<(), ShareError> {
-    let views = &engine.views;
+    let views = &engine.views();
     let exists = match kind {
         Kind::Calendar => views.calendars.collection(owner, collection)?.is_some(),
         Kind::AddressBook => views.contacts.collection(owner, collection)?.is_some(),
@@ -359,7 +359,7 @@ pub struct GrantRequest {
 /// one domain), as a principal with its domain.
 fn find_owner(engine: &Engine, owner: &str) -> Result<(String, String), ShareError> {
     let user = engine
-        .views
+        .views()
         .directory
         .find_user(owner)?
         .ok_or_else(|| ShareError::NotFound(format!("no user {owner}")))?;
@@ -395,7 +395,7 @@ pub async fn grant(
     actor: &str,
 ) -> Result<CollectionShares, ShareError> {
     let (principal, domain) = find_owner(engine, owner)?;
-    let (sharee, since) = find_sharee(&engine.views.directory, &domain, sharee)?;
+    let (sharee, since) = find_sharee(&engine.views().directory, &domain, sharee)?;
     let grant = ShareChange::Grant {
         sharee,
         since,
@@ -416,7 +416,7 @@ pub async fn revoke(
     actor: &str,
 ) -> Result<CollectionShares, ShareError> {
     let (principal, domain) = find_owner(engine, owner)?;
-    let sharee = sharee_to_revoke(&engine.views.directory, &domain, sharee)?;
+    let sharee = sharee_to_revoke(&engine.views().directory, &domain, sharee)?;
     let revoke = ShareChange::Revoke(sharee);
     change(engine, kind, &principal, collection, vec![revoke], actor).await?;
     show(engine, &principal, kind, collection)

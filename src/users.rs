@@ -182,7 +182,7 @@ fn reread(views: &Views, user: &UserRecord) -> Result<UserSummary> {
 /// bad requests append nothing; the log order settles races.
 pub async fn add_user(engine: &Engine, req: &NewUser, actor: &str) -> Result<UserSummary> {
     let (login, domain) = resolve(req)?;
-    let directory = &engine.views.directory;
+    let directory = &engine.views().directory;
     if directory.user(&domain, &login)?.is_some() {
         return Err(DirectoryError::Conflict(format!(
             "user {login}@{domain} already exists"
@@ -283,7 +283,7 @@ pub async fn update_user(
     changes: &UserChanges,
     actor: &str,
 ) -> Result<UserSummary> {
-    let views = &engine.views;
+    let views = &engine.views();
     let user = find_user(views, name)?;
     let email = required("email", &changes.email)?.filter(|e| *e != user.email);
     let admin = required("admin", &changes.admin)?.filter(|a| *a != user.admin);
@@ -343,7 +343,7 @@ pub async fn set_password(
     password: &str,
     actor: &str,
 ) -> Result<UserSummary> {
-    let user = find_user(&engine.views, name)?;
+    let user = find_user(&engine.views(), name)?;
     if password.is_empty() {
         return Err(DirectoryError::Invalid("the password is empty".into()));
     }
@@ -360,7 +360,7 @@ pub async fn set_password(
     .expecting(user.version);
     let what = format!("changing the password of {}", user.principal());
     submit(engine, event, &what).await?;
-    reread(&engine.views, &user)
+    reread(&engine.views(), &user)
 }
 
 /// Disables or re-enables a user, as one `UserUpdated` event.
@@ -370,7 +370,7 @@ pub async fn set_enabled(
     enabled: bool,
     actor: &str,
 ) -> Result<UserSummary> {
-    let user = find_user(&engine.views, name)?;
+    let user = find_user(&engine.views(), name)?;
     let event = EventEnvelope::now(
         &user.domain,
         actor,
@@ -387,7 +387,7 @@ pub async fn set_enabled(
         &format!("updating user {}", user.principal()),
     )
     .await?;
-    reread(&engine.views, &user)
+    reread(&engine.views(), &user)
 }
 
 /// Deletes a user: disabled first (so every instance refuses them from
@@ -397,7 +397,7 @@ pub async fn set_enabled(
 /// again after a crash in the middle completes it. The events before stay
 /// in the log.
 pub async fn delete_user(engine: &Engine, name: &str, actor: &str) -> Result<Deleted> {
-    let user = find_user(&engine.views, name)?;
+    let user = find_user(&engine.views(), name)?;
     let owner = user.principal();
     let correlation = Uuid::now_v7();
     let mut version = user.version;

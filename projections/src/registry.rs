@@ -20,6 +20,22 @@ pub fn current() -> Vec<Arc<dyn Projection>> {
     ]
 }
 
+/// Every projection version this build can build and serve: the current
+/// ones, and older ones kept so that an installation can be upgraded
+/// from them (served while the current one builds) or pinned to them.
+pub fn known() -> Vec<Arc<dyn Projection>> {
+    let mut all = current();
+    all.push(Arc::new(Calendars::V1));
+    all
+}
+
+/// A version this build knows, by name and number.
+pub fn find(name: &str, version: u32) -> Option<Arc<dyn Projection>> {
+    known()
+        .into_iter()
+        .find(|p| p.name() == name && p.version() == version)
+}
+
 /// Read access to the views this build serves from.
 #[derive(Clone)]
 pub struct Views {
@@ -33,13 +49,26 @@ pub struct Views {
 impl Views {
     /// Opens the current version of every view (built or not).
     pub fn open(store: &ViewStore) -> Result<Views, StoreError> {
+        Views::open_at(store, &[])
+    }
+
+    /// Opens every view at the version `versions` names for it, else the
+    /// current one. Only calendars have more than one version.
+    pub fn open_at(store: &ViewStore, versions: &[ProjectionId]) -> Result<Views, StoreError> {
+        let version_of = |name: &str, current: u32| {
+            versions
+                .iter()
+                .find(|id| id.name == name)
+                .map_or(current, |id| id.version)
+        };
         let tree = |name: &str, version: u32| {
             let id = ProjectionId::new(name, version);
             store.tree(&id).map(|t| (t, id.to_string()))
         };
         let (t, n) = tree(Directory::NAME, Directory::VERSION)?;
         let directory = DirectoryView::new(t, n);
-        let calendars = CalendarsView::open(store, Calendars::VERSION)?;
+        let calendars =
+            CalendarsView::open(store, version_of(Calendars::NAME, Calendars::VERSION))?;
         let (t, n) = tree(Contacts::NAME, Contacts::VERSION)?;
         let contacts = ContactsView::new(t, n);
         let (t, n) = tree(Seen::NAME, Seen::VERSION)?;
@@ -53,5 +82,14 @@ impl Views {
             seen,
             files,
         })
+    }
+
+    /// The same views with one projection at another version.
+    pub fn replaced(&self, store: &ViewStore, id: &ProjectionId) -> Result<Views, StoreError> {
+        let mut views = self.clone();
+        if id.name == Calendars::NAME {
+            views.calendars = CalendarsView::open(store, id.version)?;
+        }
+        Ok(views)
     }
 }

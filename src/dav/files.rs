@@ -15,7 +15,7 @@ use projections::files::FileEntry;
 use projections::{Outcome, Rejection};
 
 fn entry(call: &Call<'_>, principal: &str, path: &str) -> DavResult<Option<FileEntry>> {
-    Ok(call.engine.views.files.entry(principal, path)?)
+    Ok(call.views.files.entry(principal, path)?)
 }
 
 fn parent(path: &str) -> &str {

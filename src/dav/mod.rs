@@ -30,6 +30,7 @@ use axum::response::{IntoResponse, Response};
 use events::{AggregateVersion, EventEnvelope, Payload};
 use path::DavPath;
 use projections::directory::UserRecord;
+use projections::registry::Views;
 use projections::{Outcome, Rejection};
 use resource::Ctx;
 use std::sync::Arc;
@@ -80,6 +81,9 @@ pub struct Dav {
 /// One authenticated request on its way through a handler.
 pub(crate) struct Call<'a> {
     pub engine: &'a Engine,
+    /// The views this request reads, the same from start to end even if
+    /// the engine switches versions meanwhile.
+    pub views: Arc<Views>,
     pub dav: &'a Dav,
     pub user: UserRecord,
     pub principal: String,
@@ -93,7 +97,7 @@ pub(crate) struct Call<'a> {
 impl<'a> Call<'a> {
     pub fn ctx(&self) -> Ctx<'_> {
         Ctx {
-            views: &self.engine.views,
+            views: &self.views,
             user: &self.user,
             principal: &self.principal,
             max_resource_size: self.dav.max_resource_size,
@@ -298,7 +302,7 @@ impl Dav {
     ) -> DavResult<UserRecord> {
         match self
             .auth
-            .authenticate(&engine.views.directory, authorization)
+            .authenticate(&engine.views().directory, authorization)
             .await?
         {
             Authenticated::User(user) => Ok(user),
@@ -388,6 +392,7 @@ impl Dav {
         let principal = user.principal();
         let mut call = Call {
             engine,
+            views: engine.views(),
             dav: self,
             user,
             principal,

@@ -680,7 +680,7 @@ pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
             resource::file_content_type(entry),
             Bytes::from(
                 call.engine
-                    .views
+                    .views()
                     .files
                     .body(principal, path)?
                     .unwrap_or_default(),

@@ -44,7 +44,7 @@ pub async fn post(call: &mut Call<'_>) -> DavResult<Response> {
         ));
     }
     let request = xml::parse_share(&body).map_err(|e| DavError::bad_request(e.to_string()))?;
-    let directory = &call.engine.views.directory;
+    let directory = &call.views.directory;
     let domain = call.user.domain.as_str();
     let mut changes = Vec::new();
     for set in &request.set {

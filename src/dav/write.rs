@@ -74,7 +74,7 @@ fn need_privileges() -> DavError {
 fn writable_place(call: &Call<'_>, kind: Kind, collection: &str) -> DavResult<Place> {
     let missing = || DavError::conflict(format!("no collection {collection}"));
     let place = sharing::resolve(&call.ctx(), kind, collection)?.ok_or_else(missing)?;
-    if !place.exists(&call.engine.views)? {
+    if !place.exists(&call.views)? {
         return Err(missing());
     }
     if !place.may_write() {
@@ -165,7 +165,7 @@ fn check_content_type(call: &Call<'_>, kind: Kind) -> DavResult<()> {
 fn accepts(call: &Call<'_>, place: &Place, component: Option<&str>) -> DavResult<bool> {
     Ok(match place.kind {
         Kind::Calendar => {
-            let Some(record) = place.calendar(&call.engine.views)? else {
+            let Some(record) = place.calendar(&call.views)? else {
                 return Err(DavError::conflict(format!(
                     "no calendar {}",
                     place.collection
@@ -183,11 +183,11 @@ fn object(
     place: &Place,
     name: &str,
 ) -> DavResult<Option<projections::calendars::ObjectRecord>> {
-    Ok(place.object(&call.engine.views, name)?)
+    Ok(place.object(&call.views, name)?)
 }
 
 fn uid_holder(call: &Call<'_>, place: &Place, uid: &str) -> DavResult<Option<String>> {
-    Ok(place.href_of_uid(&call.engine.views, uid)?)
+    Ok(place.href_of_uid(&call.views, uid)?)
 }
 
 fn put_payload(kind: Kind, collection: &str, href: &str, uid: String, body: String) -> Payload {
@@ -730,7 +730,7 @@ async fn leave_share(call: &Call<'_>, place: &Place) -> DavResult<Response> {
     }
     let me = events::payload::Sharee::User(call.principal.clone());
     let direct = place
-        .grants(&call.engine.views)?
+        .grants(&call.views)?
         .iter()
         .any(|(sharee, _)| *sharee == me);
     if !direct {

@@ -131,7 +131,7 @@ async fn list_domains(
     State(s): State<Shared>,
     Listed(q): Listed,
 ) -> Answer<Listing<DomainSummary>> {
-    Ok(Json(domains::list_domains(&s.engine.views, &q)?))
+    Ok(Json(domains::list_domains(&s.engine.views(), &q)?))
 }
 
 async fn create_domain(
@@ -143,11 +143,11 @@ async fn create_domain(
 }
 
 async fn show_domain(State(s): State<Shared>, Path(d): Path<String>) -> Answer<DomainSummary> {
-    Ok(Json(domains::show_domain(&s.engine.views, &d)?))
+    Ok(Json(domains::show_domain(&s.engine.views(), &d)?))
 }
 
 async fn list_users(State(s): State<Shared>, Listed(q): Listed) -> Answer<Listing<UserSummary>> {
-    Ok(Json(users::list_users(&s.engine.views, &q)?))
+    Ok(Json(users::list_users(&s.engine.views(), &q)?))
 }
 
 async fn create_user(State(s): State<Shared>, Body(req): Body<NewUser>) -> Created<UserSummary> {
@@ -156,7 +156,7 @@ async fn create_user(State(s): State<Shared>, Body(req): Body<NewUser>) -> Creat
 }
 
 async fn show_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
-    Ok(Json(users::show_user(&s.engine.views, &user)?))
+    Ok(Json(users::show_user(&s.engine.views(), &user)?))
 }
 
 async fn update_user(
@@ -250,7 +250,7 @@ async fn revoke_share(
 }
 
 async fn list_groups(State(s): State<Shared>, Listed(q): Listed) -> Answer<Listing<GroupSummary>> {
-    Ok(Json(groups::list_groups(&s.engine.views, &q)?))
+    Ok(Json(groups::list_groups(&s.engine.views(), &q)?))
 }
 
 async fn create_group(State(s): State<Shared>, Body(req): Body<NewGroup>) -> Created<GroupDetail> {
@@ -259,7 +259,7 @@ async fn create_group(State(s): State<Shared>, Body(req): Body<NewGroup>) -> Cre
 }
 
 async fn show_group(State(s): State<Shared>, Path(group): Path<String>) -> Answer<GroupDetail> {
-    Ok(Json(groups::show_group(&s.engine.views, &group)?))
+    Ok(Json(groups::show_group(&s.engine.views(), &group)?))
 }
 
 async fn update_group(
@@ -302,7 +302,7 @@ async fn list_resources(
     State(s): State<Shared>,
     Listed(q): Listed,
 ) -> Answer<Listing<ResourceSummary>> {
-    Ok(Json(resources::list_resources(&s.engine.views, &q)?))
+    Ok(Json(resources::list_resources(&s.engine.views(), &q)?))
 }
 
 async fn create_resource(
@@ -317,7 +317,10 @@ async fn show_resource(
     State(s): State<Shared>,
     Path(resource): Path<String>,
 ) -> Answer<ResourceSummary> {
-    Ok(Json(resources::show_resource(&s.engine.views, &resource)?))
+    Ok(Json(resources::show_resource(
+        &s.engine.views(),
+        &resource,
+    )?))
 }
 
 async fn update_resource(

@@ -76,6 +76,14 @@ impl TestServer {
         self.wait_ready();
     }
 
+    /// Restarts with other log flags (given to every command from now on)
+    /// and other `serve` flags, keeping the data.
+    pub fn restart_with(&mut self, log_args: &[&str], serve_args: &[&str]) {
+        self.log_args = log_args.iter().map(|s| s.to_string()).collect();
+        self.serve_args = serve_args.iter().map(|s| s.to_string()).collect();
+        self.restart(false);
+    }
+
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
