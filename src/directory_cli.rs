@@ -566,7 +566,7 @@ fn shares_path(owner: &str, kind: Kind, collection: &str) -> String {
     format!(
         "{}/{}/{}/shares",
         user_path(owner),
-        shares::kind_segment(kind),
+        kind.segment(),
         segment(collection)
     )
 }

@@ -321,22 +321,6 @@ fn named_sharee(name: &str) -> Option<Sharee> {
     }
 }
 
-/// The collection kinds as the admin API names them in paths.
-pub fn kind_from_segment(segment: &str) -> Option<Kind> {
-    match segment {
-        "calendars" => Some(Kind::Calendar),
-        "addressbooks" => Some(Kind::AddressBook),
-        _ => None,
-    }
-}
-
-pub fn kind_segment(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Calendar => "calendars",
-        Kind::AddressBook => "addressbooks",
-    }
-}
-
 /// A collection and its grants, as the admin API and `reprise share`
 /// show them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,7 +362,7 @@ pub fn show(
     Ok(CollectionShares {
         shares: list(engine, kind, &owner, collection)?,
         owner,
-        kind: kind_segment(kind).to_string(),
+        kind: kind.segment().to_string(),
         collection: collection.to_string(),
     })
 }

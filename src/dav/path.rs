@@ -85,6 +85,18 @@ impl Kind {
             Kind::AddressBook => Area::AddressBooks,
         }
     }
+
+    /// The path segment of this kind's homes: `calendars`, `addressbooks`
+    /// (the admin API names collection kinds the same way).
+    pub fn segment(self) -> &'static str {
+        self.area().segment()
+    }
+
+    pub fn from_segment(segment: &str) -> Option<Kind> {
+        [Kind::Calendar, Kind::AddressBook]
+            .into_iter()
+            .find(|k| k.segment() == segment)
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]

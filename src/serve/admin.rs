@@ -203,7 +203,7 @@ async fn delete_user(State(s): State<Shared>, Path(user): Path<String>) -> Answe
 
 /// `calendars` or `addressbooks` in a share's path, or 404.
 fn collection_kind(segment: &str) -> Result<crate::dav::path::Kind, ApiError> {
-    shares::kind_from_segment(segment).ok_or_else(|| {
+    crate::dav::path::Kind::from_segment(segment).ok_or_else(|| {
         ApiError(
             StatusCode::NOT_FOUND,
             format!("no collection kind {segment:?}: calendars or addressbooks"),
