@@ -359,6 +359,16 @@ pub fn show(
 ) -> Result<CollectionShares, ShareError> {
     let (owner, _) = find_owner(engine, owner)?;
     require_collection(engine, kind, &owner, collection)?;
+    shares_of(engine, owner, kind, collection)
+}
+
+/// The grants of a collection known to exist, of an owner already found.
+fn shares_of(
+    engine: &Engine,
+    owner: String,
+    kind: Kind,
+    collection: &str,
+) -> Result<CollectionShares, ShareError> {
     Ok(CollectionShares {
         shares: list(engine, kind, &owner, collection)?,
         owner,
@@ -386,7 +396,7 @@ pub async fn grant(
         access,
     };
     change(engine, kind, &principal, collection, vec![grant], actor).await?;
-    show(engine, &principal, kind, collection)
+    shares_of(engine, principal, kind, collection)
 }
 
 /// Withdraws `sharee`'s grant on `owner`'s `collection`; withdrawing what
@@ -403,5 +413,5 @@ pub async fn revoke(
     let sharee = sharee_to_revoke(&engine.views().directory, &domain, sharee)?;
     let revoke = ShareChange::Revoke(sharee);
     change(engine, kind, &principal, collection, vec![revoke], actor).await?;
-    show(engine, &principal, kind, collection)
+    shares_of(engine, principal, kind, collection)
 }
