@@ -239,6 +239,7 @@ async fn undecodable_and_invalid_events_are_quarantined_and_the_view_goes_on() {
     log.append(
         Domain::Calendar,
         vec![OutgoingRecord {
+            partition: None,
             key: ALICE.as_bytes().to_vec(),
             headers: vec![],
             value: b"\xffnot cbor".to_vec(),

@@ -58,6 +58,7 @@ pub fn encode(event: &EventEnvelope) -> OutgoingRecord {
     // Writing into a Vec cannot fail and every field is serialisable.
     ciborium::into_writer(event, &mut value).expect("CBOR encoding into memory");
     OutgoingRecord {
+        partition: None,
         key: event.partition_key.as_bytes().to_vec(),
         headers: vec![
             (

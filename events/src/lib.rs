@@ -10,6 +10,7 @@
 pub mod codec;
 pub mod domain;
 pub mod envelope;
+pub mod fence;
 pub mod log;
 pub mod payload;
 pub mod sled_guard;

@@ -435,6 +435,19 @@ pub struct FilePropertiesPatched {
     pub dead: DeadPropertiesPatch,
 }
 
+/// A cutover between installations sharing one log, appended to every
+/// partition of every topic. From it on, in its partition, events written
+/// under an older leader epoch are rejected by every projection, so an
+/// installation that lost the lead can never write again; `leader` names
+/// the installation that writes from here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderFenced {
+    /// The topic this copy of the fence is in (a fence belongs to all).
+    pub topic: Domain,
+    pub epoch: u64,
+    pub leader: String,
+}
+
 /// Every kind of event. The variant name is the event type written in the
 /// envelope and in the record's `reprise-event-type` header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -480,6 +493,7 @@ pub enum Payload {
     FilesCopied(FilesCopied),
     FilesMoved(FilesMoved),
     FilePropertiesPatched(FilePropertiesPatched),
+    LeaderFenced(LeaderFenced),
 }
 
 impl Payload {
@@ -515,6 +529,7 @@ impl Payload {
             | FilesCopied(_)
             | FilesMoved(_)
             | FilePropertiesPatched(_) => Domain::Files,
+            LeaderFenced(e) => e.topic,
         }
     }
 
@@ -562,6 +577,7 @@ impl Payload {
             FilesCopied(_) => "FilesCopied",
             FilesMoved(_) => "FilesMoved",
             FilePropertiesPatched(_) => "FilePropertiesPatched",
+            LeaderFenced(_) => "LeaderFenced",
         }
     }
 }

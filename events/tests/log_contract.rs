@@ -55,6 +55,7 @@ async fn kafka_fixture() -> Fixture {
 /// A record whose content says which key and sequence number it is.
 fn record(key: &str, seq: usize) -> OutgoingRecord {
     OutgoingRecord {
+        partition: None,
         key: key.as_bytes().to_vec(),
         headers: vec![
             ("seq".into(), seq.to_string().into_bytes()),

@@ -7,10 +7,10 @@
 //! get ahead of what survives a crash.
 
 use super::{
-    EventLog, LogError, LogPosition, LogReader, LogRecord, OutgoingRecord, ReadBatch, ReadStart,
-    TopicPartition,
+    partition_of, EventLog, LogError, LogPosition, LogReader, LogRecord, OutgoingRecord, ReadBatch,
+    ReadStart, TopicPartition,
 };
-use crate::domain::{partition_for, Domain};
+use crate::domain::Domain;
 use crate::sled_guard::OpenError;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
@@ -160,6 +160,16 @@ impl Inner {
         records: Vec<OutgoingRecord>,
     ) -> Result<Vec<LogPosition>, LogError> {
         let count = self.partitions[&domain];
+        if let Some(partition) = records
+            .iter()
+            .map(|r| partition_of(r, count))
+            .find(|&p| p >= count)
+        {
+            return Err(LogError::UnknownPartition {
+                topic: domain.to_string(),
+                partition,
+            });
+        }
         let mut positions = Vec::with_capacity(records.len());
         let mut touched: HashMap<TopicPartition, u64> = HashMap::new();
         {
@@ -167,10 +177,9 @@ impl Inner {
             let mut batches: HashMap<TopicPartition, sled::Batch> = HashMap::new();
             let mut assigned: Vec<(TopicPartition, u64)> = Vec::with_capacity(records.len());
             for record in &records {
-                let key = String::from_utf8_lossy(&record.key);
                 let tp = TopicPartition {
                     domain,
-                    partition: partition_for(&key, count),
+                    partition: partition_of(record, count),
                 };
                 let slot = next.entry(tp).or_insert(0);
                 let offset = *slot;
@@ -444,6 +453,7 @@ mod tests {
     #[test]
     fn frames_round_trip() {
         let rec = OutgoingRecord {
+            partition: None,
             key: b"alice@example.com".to_vec(),
             headers: vec![("a".into(), b"1".to_vec()), ("bb".into(), vec![])],
             value: vec![1, 2, 3],

@@ -2,7 +2,7 @@
 //! through rdkafka.
 //!
 //! The shape is the embedded log's: one topic per [`Domain`] under a
-//! prefix, keys mapped to partitions by [`partition_for`] (never by the
+//! prefix, keys mapped to partitions by [`crate::domain::partition_for`] (never by the
 //! client's partitioner, so both backends place a key identically), and
 //! readers that are assigned partitions explicitly and keep no state in
 //! the broker.
@@ -15,10 +15,10 @@
 //! a little early (see `PartitionState::judge`).
 
 use super::{
-    EventLog, LogError, LogPosition, LogReader, LogRecord, OutgoingRecord, ReadBatch, ReadStart,
-    TopicPartition,
+    partition_of, EventLog, LogError, LogPosition, LogReader, LogRecord, OutgoingRecord, ReadBatch,
+    ReadStart, TopicPartition,
 };
-use crate::domain::{partition_for, Domain};
+use crate::domain::Domain;
 use crate::log::embedded::DEFAULT_PARTITIONS;
 use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -362,6 +362,10 @@ impl EventLog for KafkaLog {
         // Refuse an oversized record before sending anything, so the call
         // fails as a whole with a message that says why.
         for record in &records {
+            let partition = partition_of(record, count);
+            if partition >= count {
+                return Err(LogError::UnknownPartition { topic, partition });
+            }
             let size = outgoing_size(record);
             if size > self.config.max_record_bytes {
                 return Err(LogError::Kafka(format!(
@@ -375,7 +379,7 @@ impl EventLog for KafkaLog {
 
         let mut in_flight = Vec::with_capacity(records.len());
         for record in &records {
-            let partition = partition_for(&String::from_utf8_lossy(&record.key), count);
+            let partition = partition_of(record, count);
             let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
             for (name, value) in &record.headers {
                 headers = headers.insert(Header {

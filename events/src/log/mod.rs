@@ -25,9 +25,13 @@ pub struct LogPosition {
 }
 
 /// A record to append. Its partition is chosen from the key with
-/// [`crate::domain::partition_for`].
+/// [`crate::domain::partition_for`], unless one is given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutgoingRecord {
+    /// Only for records that must go to one exact partition whatever their
+    /// key: a fence goes to every partition, and a copy of a log keeps
+    /// each record where it was.
+    pub partition: Option<u32>,
     pub key: Vec<u8>,
     pub headers: Vec<(String, Vec<u8>)>,
     pub value: Vec<u8>,
@@ -170,6 +174,13 @@ pub trait EventLog: Send + Sync {
 pub trait LogReader: Send {
     /// Up to `max` records, waiting at most `timeout` when none is ready.
     fn poll(&mut self, max: usize, timeout: Duration) -> Result<ReadBatch, LogError>;
+}
+
+/// The partition a record goes to in a topic of `count` partitions.
+pub fn partition_of(record: &OutgoingRecord, count: u32) -> u32 {
+    record.partition.unwrap_or_else(|| {
+        crate::domain::partition_for(&String::from_utf8_lossy(&record.key), count)
+    })
 }
 
 /// Every partition of the given domains from offset 0.
