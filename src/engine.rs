@@ -42,6 +42,9 @@ struct Follower {
     ready: Arc<AtomicBool>,
     /// Stops this follower alone (an old version after a switch).
     stop: Arc<AtomicBool>,
+    /// Held by the follower while it applies a batch; holding it keeps the
+    /// view still, with its positions matching its data (a snapshot).
+    applying: Arc<Mutex<()>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -294,6 +297,24 @@ impl Engine {
             .collect()
     }
 
+    /// Runs `f` while every served projection stands still between two
+    /// batches, with the versions served: what `f` reads of their trees is
+    /// consistent with their stored positions. Writers wait meanwhile.
+    pub fn with_views_still<R>(&self, f: impl FnOnce(&ViewStore, &[ProjectionId]) -> R) -> R {
+        let serving = self.core.serving();
+        let served: Vec<&Follower> = serving
+            .followers
+            .values()
+            .map(|&i| &self.core.followers[i])
+            .collect();
+        let _held: Vec<_> = served
+            .iter()
+            .map(|f| f.applying.lock().unwrap_or_else(|p| p.into_inner()))
+            .collect();
+        let ids: Vec<ProjectionId> = served.iter().map(|f| f.id.clone()).collect();
+        f(&self.store, &ids)
+    }
+
     /// Appends events (all of one domain, in order) and waits until the
     /// projection applied each; returns their recorded outcomes.
     pub async fn submit(&self, events: Vec<EventEnvelope>) -> Result<Vec<Outcome>, SubmitError> {
@@ -385,13 +406,19 @@ fn start_follower(
     }
     let ready = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
+    let applying = Arc::new(Mutex::new(()));
     let progress = runner.subscribe();
     let thread = {
-        let (store, stop_all, stop, ready) =
-            (store.clone(), stop_all.clone(), stop.clone(), ready.clone());
+        let (store, stop_all, stop, ready, applying) = (
+            store.clone(),
+            stop_all.clone(),
+            stop.clone(),
+            ready.clone(),
+            applying.clone(),
+        );
         std::thread::Builder::new()
             .name(format!("projection {id}"))
-            .spawn(move || follow(runner, store, [stop_all, stop], ready, served))
+            .spawn(move || follow(runner, store, [stop_all, stop], ready, applying, served))
             .context("spawning a projection thread")?
     };
     Ok(Follower {
@@ -400,6 +427,7 @@ fn start_follower(
         progress,
         ready,
         stop,
+        applying,
         thread: Mutex::new(Some(thread)),
     })
 }
@@ -490,12 +518,17 @@ fn follow(
     store: ViewStore,
     stops: [Arc<AtomicBool>; 2],
     ready: Arc<AtomicBool>,
+    applying: Arc<Mutex<()>>,
     served: bool,
 ) {
     let id = runner.id().clone();
     let progress = runner.subscribe();
     while !stops.iter().any(|s| s.load(Ordering::Acquire)) {
-        match runner.step(Duration::from_millis(100)) {
+        let stepped = {
+            let _applying = applying.lock().unwrap_or_else(|p| p.into_inner());
+            runner.step(Duration::from_millis(100))
+        };
+        match stepped {
             Ok(_) => {
                 if !ready.load(Ordering::Relaxed) && progress.borrow().caught_up {
                     // A version built beside the served one becomes live
