@@ -87,6 +87,20 @@ pub struct ServeArgs {
     /// (an upgrade), keep the old version's trees instead of dropping them.
     #[arg(long, env = "REPRISE_KEEP_OLD")]
     pub keep_old: bool,
+    /// This installation's name among those sharing a Kafka log (what
+    /// fences and the proxy's `--backend NAME=URL` call it).
+    #[arg(long, env = "REPRISE_INSTALLATION", default_value = "main")]
+    pub installation: String,
+    /// Follow the log without writing until a switch makes this
+    /// installation the leader (a standby, or the green side of a
+    /// blue/green pair). Without it, an installation writes unless the
+    /// last fence in the log names another one.
+    #[arg(long, env = "REPRISE_STANDBY")]
+    pub standby: bool,
+    /// A shared secret that admits the proxy to /admin/v1/cluster (the
+    /// hand-over and take-over of a switch); admins are admitted too.
+    #[arg(long, env = "REPRISE_CLUSTER_TOKEN", hide_env_values = true)]
+    pub cluster_token: Option<String>,
 }
 
 #[derive(Args, Debug)]

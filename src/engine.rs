@@ -17,6 +17,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::watch;
 
+mod leadership;
+
+pub use leadership::{
+    FencePosition, HandOver, Identity, LeadershipError, Role, TakeOver, TakeOverRequest,
+};
+
 /// How long a writer waits for its projection before answering 503.
 pub const APPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -33,6 +39,16 @@ pub enum SubmitError {
     NoProjection(Domain),
     #[error(transparent)]
     Store(#[from] projections::StoreError),
+    #[error(
+        "this installation ({installation}) does not write: {}; send requests through the proxy",
+        match leader { Some(l) => format!("{l} leads"), None => "it is a standby".to_string() }
+    )]
+    NotLeader {
+        installation: String,
+        leader: Option<String>,
+    },
+    #[error("not ready to write: {0}")]
+    NotReady(String),
 }
 
 struct Follower {
@@ -170,6 +186,7 @@ pub struct Engine {
     stop: Arc<AtomicBool>,
     /// Threads that switch to a version built in the background.
     switchers: Vec<JoinHandle<()>>,
+    leadership: leadership::Leadership,
 }
 
 impl Engine {
@@ -245,7 +262,14 @@ impl Engine {
             core,
             stop,
             switchers,
+            leadership: leadership::Leadership::new(Identity::default()),
         })
+    }
+
+    /// Names this installation among those sharing the log.
+    pub fn with_identity(mut self, identity: Identity) -> Engine {
+        self.leadership = leadership::Leadership::new(identity);
+        self
     }
 
     /// The views requests are served from. A request keeps the ones it
@@ -317,11 +341,51 @@ impl Engine {
 
     /// Appends events (all of one domain, in order) and waits until the
     /// projection applied each; returns their recorded outcomes.
-    pub async fn submit(&self, events: Vec<EventEnvelope>) -> Result<Vec<Outcome>, SubmitError> {
+    /// Only the leader writes: each event is stamped with its epoch, and a
+    /// hand-over waits for the writes in flight here.
+    pub async fn submit(
+        &self,
+        mut events: Vec<EventEnvelope>,
+    ) -> Result<Vec<Outcome>, SubmitError> {
         let Some(first) = events.first() else {
             return Ok(Vec::new());
         };
         let domain = first.domain;
+        let epoch = self.write_epoch().await?;
+        let role = self.leadership.role.read().await;
+        match *role {
+            Role::Leader { epoch: now } if now == epoch => {}
+            // Handed over meanwhile.
+            _ => {
+                drop(role);
+                return Err(self.not_leader().await);
+            }
+        }
+        for event in &mut events {
+            event.leader_epoch = epoch;
+        }
+        let outcomes = self.append_and_wait(domain, &events).await?;
+        drop(role);
+        let fenced = outcomes.iter().any(|o| {
+            matches!(
+                o,
+                Outcome::Rejected {
+                    rejection: projections::Rejection::Fenced { .. }
+                }
+            )
+        });
+        if fenced {
+            self.learn_fenced().await;
+            return Err(self.not_leader().await);
+        }
+        Ok(outcomes)
+    }
+
+    async fn append_and_wait(
+        &self,
+        domain: Domain,
+        events: &[EventEnvelope],
+    ) -> Result<Vec<Outcome>, SubmitError> {
         let mut follower = self
             .core
             .follower_of(domain)

@@ -4,6 +4,7 @@
 //! through `--server` (the directory's part in [`admin`]).
 
 mod admin;
+pub mod cluster;
 
 use crate::cli::ServeArgs;
 use crate::config::{write_serve_info, LogArgs, ServeInfo};
@@ -29,6 +30,8 @@ pub(crate) struct AppState {
     pub(crate) engine: Engine,
     pub(crate) dav: Dav,
     token: String,
+    /// Admits the proxy to `/admin/v1/cluster` (`--cluster-token`).
+    cluster_token: Option<String>,
 }
 
 pub(crate) type Shared = Arc<AppState>;
@@ -85,7 +88,13 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         keep_old: opts.keep_old,
         ..Default::default()
     };
-    let engine = Engine::start_versions(args, &versions).await?;
+    let identity = crate::engine::Identity {
+        installation: opts.installation.clone(),
+        standby: opts.standby,
+    };
+    let engine = Engine::start_versions(args, &versions)
+        .await?
+        .with_identity(identity);
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("listening on {}", opts.listen))?;
@@ -106,7 +115,12 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         time: std::time::Duration::from_secs(opts.query_timeout),
     };
     let dav = Dav::new(opts.max_resource_size, query)?;
-    let state = Arc::new(AppState { engine, dav, token });
+    let state = Arc::new(AppState {
+        engine,
+        dav,
+        token,
+        cluster_token: opts.cluster_token.clone(),
+    });
     let result = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await;
@@ -130,7 +144,8 @@ fn router(state: Shared) -> Router {
         .route("/log", get(log_info))
         .route("/log/end", get(log_end))
         .route("/log/read", post(log_read))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
+        .nest("/cluster", cluster::routes(state.clone()));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

@@ -47,6 +47,9 @@ pub enum Rejection {
     UnsupportedComponent { component: String },
     /// A rule of the domain forbids it (e.g. a group containing itself).
     NotAllowed { reason: String },
+    /// Written under a leader epoch that a fence earlier in its partition
+    /// ended: the writer had lost the right to write (see `LeaderFenced`).
+    Fenced { writer_epoch: u64, fence_epoch: u64 },
 }
 
 impl fmt::Display for Rejection {
@@ -62,6 +65,14 @@ impl fmt::Display for Rejection {
                 write!(f, "{component} is not supported by this calendar")
             }
             Rejection::NotAllowed { reason } => f.write_str(reason),
+            Rejection::Fenced {
+                writer_epoch,
+                fence_epoch,
+            } => write!(
+                f,
+                "written under leader epoch {writer_epoch}, which the fence of epoch \
+                 {fence_epoch} ended"
+            ),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! atomic sled batch. After a crash the stored positions say exactly where
 //! to resume: no event is applied twice and none is skipped.
 
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Rejection};
 use crate::projection::{Applied, ApplyError, Projection};
 use crate::store::{encode, ProjectionId, StoreError, ViewStore};
 use crate::view::{keys, ViewTxn};
@@ -38,12 +38,23 @@ pub struct QuarantineRecord {
     pub value: Vec<u8>,
 }
 
+/// The last fence a projection applied in one partition: events written
+/// there under an older epoch are rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fence {
+    pub epoch: u64,
+    pub leader: String,
+}
+
 /// Where a runner is: the next offset per partition, and whether it has
 /// read everything there was at its last poll.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
     pub positions: BTreeMap<TopicPartition, u64>,
     pub caught_up: bool,
+    /// The log timestamp of the last record applied (milliseconds since
+    /// the Unix epoch), for telling how far behind in time a view is.
+    pub last_timestamp_ms: Option<i64>,
 }
 
 impl Progress {
@@ -74,6 +85,9 @@ pub struct Runner {
     progress: watch::Sender<Progress>,
     reader: Option<Box<dyn LogReader>>,
     batch_size: usize,
+    /// The fences applied, per partition (what the tree holds under
+    /// `fen/`), consulted for every event.
+    fences: BTreeMap<TopicPartition, Fence>,
 }
 
 impl Runner {
@@ -96,8 +110,11 @@ impl Runner {
         let (progress, _) = watch::channel(Progress {
             positions,
             caught_up: false,
+            last_timestamp_ms: None,
         });
+        let fences = fences_of(&store, &id)?;
         Ok(Runner {
+            fences,
             label: id.to_string(),
             projection,
             id,
@@ -170,14 +187,18 @@ impl Runner {
     fn apply_batch(&mut self, records: &[LogRecord]) -> Result<(), RunnerError> {
         let mut txn = ViewTxn::new(&self.tree, &self.label);
         let mut advanced: BTreeMap<TopicPartition, u64> = BTreeMap::new();
+        // Taken out while the batch borrows the tree; on an error the
+        // runner stops, so a half-applied map is never used.
+        let mut fences = std::mem::take(&mut self.fences);
         for record in records {
             let tp = TopicPartition {
                 domain: record.domain,
                 partition: record.partition,
             };
-            self.apply_record(record, &mut txn)?;
+            self.apply_record(record, &mut txn, &mut fences)?;
             advanced.insert(tp, record.offset + 1);
         }
+        self.fences = fences;
         let mut batch = txn.into_batch();
         for (tp, next) in &advanced {
             batch.insert(keys::position(tp.domain, tp.partition), &next.to_be_bytes());
@@ -185,11 +206,20 @@ impl Runner {
         self.tree
             .apply_batch(batch)
             .map_err(|e| self.store.err(e))?;
-        self.progress.send_modify(|p| p.positions.extend(advanced));
+        let last = records.iter().map(|r| r.timestamp_ms).max();
+        self.progress.send_modify(|p| {
+            p.positions.extend(advanced);
+            p.last_timestamp_ms = last.or(p.last_timestamp_ms);
+        });
         Ok(())
     }
 
-    fn apply_record(&self, record: &LogRecord, txn: &mut ViewTxn<'_>) -> Result<(), RunnerError> {
+    fn apply_record(
+        &self,
+        record: &LogRecord,
+        txn: &mut ViewTxn<'_>,
+        fences: &mut BTreeMap<TopicPartition, Fence>,
+    ) -> Result<(), RunnerError> {
         let event = match codec::decode_record(record) {
             Ok(event) => event,
             Err(e) => {
@@ -202,14 +232,29 @@ impl Runner {
             domain: record.domain,
             position: record.position(),
         };
-        let outcome = match self.projection.apply(&applied, txn) {
-            Ok(outcome) => outcome,
-            Err(ApplyError::Refused(reason)) => {
-                txn.abort_event();
-                self.quarantine(record, Some(&event.event_id.0.into_bytes()), reason, txn);
-                return Ok(());
+        let tp = TopicPartition {
+            domain: record.domain,
+            partition: record.partition,
+        };
+        let outcome = match (&event.payload, fences.get(&tp)) {
+            (events::Payload::LeaderFenced(fence), _) => {
+                apply_fence(fences, tp, record.position(), fence, txn)
             }
-            Err(ApplyError::Store(e)) => return Err(e.into()),
+            (_, Some(fence)) if event.leader_epoch < fence.epoch => Outcome::Rejected {
+                rejection: Rejection::Fenced {
+                    writer_epoch: event.leader_epoch,
+                    fence_epoch: fence.epoch,
+                },
+            },
+            _ => match self.projection.apply(&applied, txn) {
+                Ok(outcome) => outcome,
+                Err(ApplyError::Refused(reason)) => {
+                    txn.abort_event();
+                    self.quarantine(record, Some(&event.event_id.0.into_bytes()), reason, txn);
+                    return Ok(());
+                }
+                Err(ApplyError::Store(e)) => return Err(e.into()),
+            },
         };
         if matches!(outcome, Outcome::Rejected { .. }) {
             // A rejected event changes nothing but its recorded outcome.
@@ -296,6 +341,39 @@ impl Runner {
     }
 }
 
+/// A fence raises the partition's epoch; one of a lower epoch than the
+/// partition's (a leader that lost the lead, fencing late) is rejected,
+/// and one repeating the current fence changes nothing.
+fn apply_fence(
+    fences: &mut BTreeMap<TopicPartition, Fence>,
+    tp: TopicPartition,
+    position: LogPosition,
+    fence: &events::payload::LeaderFenced,
+    txn: &mut ViewTxn<'_>,
+) -> Outcome {
+    if let Some(current) = fences.get(&tp) {
+        let repeated = current.epoch == fence.epoch && current.leader == fence.leader;
+        if repeated {
+            return Outcome::default_for(position);
+        }
+        if fence.epoch <= current.epoch {
+            return Outcome::Rejected {
+                rejection: Rejection::Fenced {
+                    writer_epoch: fence.epoch,
+                    fence_epoch: current.epoch,
+                },
+            };
+        }
+    }
+    let stored = Fence {
+        epoch: fence.epoch,
+        leader: fence.leader.clone(),
+    };
+    txn.put_as(keys::fence(tp.domain, tp.partition), &stored);
+    fences.insert(tp, stored);
+    Outcome::default_for(position)
+}
+
 /// The outcome of the event `event_id` at `position`, once the
 /// projection has passed that position (the caller waits for that): the
 /// recorded outcome, or the implied one, applied at the version its
@@ -316,6 +394,30 @@ pub fn outcome_of(
             reason,
         }),
     }
+}
+
+/// The last fence a version applied in each partition.
+pub fn fences_of(
+    store: &ViewStore,
+    id: &ProjectionId,
+) -> Result<BTreeMap<TopicPartition, Fence>, StoreError> {
+    let tree = store.tree(id)?;
+    let mut out = BTreeMap::new();
+    for item in tree.scan_prefix(keys::FENCE) {
+        let (k, v) = item.map_err(|e| store.err(e))?;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            projection: id.to_string(),
+            key: "fence".into(),
+            reason,
+        };
+        let (domain, partition) = keys::parse_partition(keys::FENCE, &k)
+            .ok_or_else(|| corrupt("bad fence key".into()))?;
+        out.insert(
+            TopicPartition { domain, partition },
+            crate::store::decode(&v).map_err(corrupt)?,
+        );
+    }
+    Ok(out)
 }
 
 /// Every outcome a version recorded (those other than the implied one).

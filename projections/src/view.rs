@@ -16,6 +16,7 @@ pub mod keys {
     pub const POSITION: &[u8] = b"pos\0";
     pub const OUTCOME: &[u8] = b"out\0";
     pub const QUARANTINE: &[u8] = b"qua\0";
+    pub const FENCE: &[u8] = b"fen\0";
 
     /// `prefix part \0 part \0 ...`
     pub fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -46,11 +47,24 @@ pub mod keys {
     }
 
     pub fn parse_position(k: &[u8]) -> Option<(Domain, u32)> {
-        let rest = k.strip_prefix(POSITION)?;
+        parse_partition(POSITION, k)
+    }
+
+    /// The topic and partition of a per-partition key under `prefix`.
+    pub fn parse_partition(prefix: &[u8], k: &[u8]) -> Option<(Domain, u32)> {
+        let rest = k.strip_prefix(prefix)?;
         let (name, partition) = rest.split_at(rest.len().checked_sub(5)?);
         let domain = std::str::from_utf8(name).ok()?.parse().ok()?;
         let partition = partition.strip_prefix(&[0])?;
         Some((domain, u32::from_be_bytes(partition.try_into().ok()?)))
+    }
+
+    /// The last fence applied in a partition (same layout as positions).
+    pub fn fence(domain: Domain, partition: u32) -> Vec<u8> {
+        key(
+            FENCE,
+            &[domain.as_str().as_bytes(), &partition.to_be_bytes()],
+        )
     }
 
     /// Event ids are stored as their 16 raw bytes.

@@ -230,6 +230,8 @@ pub fn rejected(outcome: Outcome) -> DavError {
                 "supported-calendar-component",
             ),
             Rejection::NotAllowed { reason } => DavError::forbidden(reason),
+            // The engine turns these into SubmitError::NotLeader first.
+            fenced @ Rejection::Fenced { .. } => DavError::Unavailable(fenced.to_string()),
         },
     }
 }

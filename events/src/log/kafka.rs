@@ -332,6 +332,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[async_trait]
 impl EventLog for KafkaLog {
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!(
             "kafka at {} (topics {}.*)",

@@ -149,6 +149,12 @@ pub trait EventLog: Send + Sync {
     /// The topic name of a domain (`reprise.calendar`).
     fn topic_name(&self, domain: Domain) -> String;
 
+    /// Whether other installations may read and write this log too (a
+    /// Kafka cluster); an embedded log belongs to one process.
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// The partition count of a domain's topic.
     fn partitions(&self, domain: Domain) -> u32;
 
