@@ -60,6 +60,54 @@ pub enum Command {
     /// Benchmarks (figures, not tests).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Forward client traffic to the active one of several installations
+    /// sharing a Kafka log, and switch between them without a failed
+    /// request (blue/green upgrades, promoting a standby).
+    Proxy(ProxyArgs),
+    /// Cut a proxy over to another backend: hold requests, hand over the
+    /// lead with a fence in the log, release them to the new backend.
+    Switch(SwitchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ProxyArgs {
+    /// Address clients connect to.
+    #[arg(long, env = "REPRISE_PROXY_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: String,
+    /// A backend installation, as NAME=http://HOST:PORT (its
+    /// `serve --installation NAME`); at least two.
+    #[arg(long = "backend", required = true)]
+    pub backends: Vec<String>,
+    /// Address of the proxy's own API (`GET /status`, `POST /switch`);
+    /// keep it private.
+    #[arg(long, env = "REPRISE_PROXY_ADMIN", default_value = "127.0.0.1:8001")]
+    pub admin: String,
+    /// The backend to start with (default: the one that says it leads,
+    /// else the first).
+    #[arg(long)]
+    pub active: Option<String>,
+    /// The backends' `--cluster-token`; also required by the proxy's API.
+    #[arg(long, env = "REPRISE_CLUSTER_TOKEN", hide_env_values = true)]
+    pub cluster_token: Option<String>,
+    /// Seconds a switch waits for requests in flight on the old backend
+    /// before giving up (and leaving it active).
+    #[arg(long, default_value_t = 10)]
+    pub drain_timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct SwitchArgs {
+    /// The proxy's admin URL (its `--admin` address).
+    #[arg(long, env = "REPRISE_PROXY")]
+    pub proxy: String,
+    /// The backend to make active.
+    #[arg(long)]
+    pub to: String,
+    #[arg(long, env = "REPRISE_CLUSTER_TOKEN", hide_env_values = true)]
+    pub cluster_token: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -570,13 +618,19 @@ pub struct BenchRebuildArgs {
 
 pub fn init_tracing(cli: &Cli) {
     let default = match cli.command {
-        Command::Serve(_) | Command::Rebuild(_) | Command::Bench(_) => {
+        Command::Serve(_) | Command::Rebuild(_) | Command::Bench(_) | Command::Proxy(_) => {
             "info,librdkafka=off,rdkafka=off"
         }
         _ => "warn,librdkafka=off,rdkafka=off",
     };
-    let level = cli.log_level.as_deref().unwrap_or(default);
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+    // librdkafka reports every partition end as a "global error"; it
+    // stays quiet unless a level names it.
+    let level = match cli.log_level.as_deref() {
+        Some(level) if level.contains("rdkafka") => level.to_string(),
+        Some(level) => format!("{level},librdkafka=off,rdkafka=off"),
+        None => default.to_string(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -603,6 +657,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Share(cmd) => crate::directory_cli::share(&log, cmd).await,
             Command::Import(cmd) => crate::import::run(&log, cmd).await,
             Command::Bench(BenchCommand::Rebuild(args)) => crate::bench::rebuild(&log, args).await,
+            Command::Proxy(args) => crate::proxy::run(args).await,
+            Command::Switch(args) => crate::proxy::switch(args).await,
         }
     })
 }

@@ -20,7 +20,8 @@ use tokio::sync::watch;
 mod leadership;
 
 pub use leadership::{
-    FencePosition, HandOver, Identity, LeadershipError, Role, TakeOver, TakeOverRequest,
+    ClusterStatus, FencePosition, HandOver, Identity, LeadershipError, Role, TakeOver,
+    TakeOverRequest,
 };
 
 /// How long a writer waits for its projection before answering 503.

@@ -16,6 +16,7 @@ pub mod logtool;
 pub mod logwire;
 pub mod mail;
 pub mod passwords;
+pub mod proxy;
 pub mod rebuild;
 pub mod remote;
 pub mod resources;

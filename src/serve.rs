@@ -155,7 +155,7 @@ fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -211,7 +211,7 @@ pub(crate) async fn identify(
 
 /// Admits the local admin token (from `serve.json`) or an enabled admin
 /// user's Basic credentials.
-async fn require_admin(
+pub(crate) async fn require_admin(
     State(state): State<Shared>,
     headers: HeaderMap,
     request: Request,
@@ -257,7 +257,7 @@ async fn require_admin(
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -278,7 +278,15 @@ async fn readyz(State(state): State<Shared>) -> Response {
 }
 
 async fn projection_status(State(state): State<Shared>) -> Result<Response, ApiError> {
-    let report = crate::status::report(state.engine.log.as_ref(), &state.engine.store).await?;
+    let engine = &state.engine;
+    let mut report = crate::status::report(engine.log.as_ref(), &engine.store).await?;
+    let cluster = engine.cluster_status().await;
+    crate::status::add_running(
+        &mut report,
+        &engine.progress(),
+        cluster,
+        chrono::Utc::now().timestamp_millis(),
+    );
     Ok(Json(report).into_response())
 }
 

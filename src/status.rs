@@ -14,6 +14,10 @@ use std::process::ExitCode;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusReport {
     pub log: String,
+    /// This installation among those sharing the log (from a running
+    /// server only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::engine::ClusterStatus>,
     pub projections: Vec<ProjectionStatus>,
 }
 
@@ -32,7 +36,13 @@ pub struct VersionStatus {
     pub state: String,
     pub live: bool,
     pub positions: Vec<PartitionStatus>,
+    /// Events in the log this version has not applied yet.
     pub lag: u64,
+    /// How far behind in time: 0 when caught up, else the age of the last
+    /// event applied (from a running server only; the log's timestamps
+    /// are the writers' clocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_seconds: Option<f64>,
     pub quarantined: u64,
 }
 
@@ -93,6 +103,7 @@ pub async fn report(log: &dyn EventLog, store: &ViewStore) -> anyhow::Result<Sta
                 state: format!("{state:?}").to_lowercase(),
                 live: live == Some(id.version),
                 lag: positions.iter().map(|p| p.lag).sum(),
+                lag_seconds: None,
                 positions,
                 quarantined: store.quarantined(id)?,
             });
@@ -106,8 +117,35 @@ pub async fn report(log: &dyn EventLog, store: &ViewStore) -> anyhow::Result<Sta
     }
     Ok(StatusReport {
         log: log.describe(),
+        cluster: None,
         projections,
     })
+}
+
+/// Adds what only a running engine knows: the lag in seconds of each
+/// version it runs, and its role among the installations.
+pub fn add_running(
+    report: &mut StatusReport,
+    progress: &BTreeMap<projections::ProjectionId, projections::runner::Progress>,
+    cluster: crate::engine::ClusterStatus,
+    now_ms: i64,
+) {
+    for p in &mut report.projections {
+        for v in &mut p.versions {
+            let id = projections::ProjectionId::new(&p.name, v.version);
+            let Some(running) = progress.get(&id) else {
+                continue;
+            };
+            v.lag_seconds = if v.lag == 0 {
+                Some(0.0)
+            } else {
+                running
+                    .last_timestamp_ms
+                    .map(|t| (now_ms - t).max(0) as f64 / 1000.0)
+            };
+        }
+    }
+    report.cluster = Some(cluster);
 }
 
 /// Digests of every version present.
@@ -198,15 +236,26 @@ pub async fn run(args: &LogArgs, cmd: ProjectionsCommand) -> anyhow::Result<Exit
 
 fn print_status(report: &StatusReport) {
     println!("log: {}", report.log);
+    if let Some(c) = &report.cluster {
+        let role = match &c.role {
+            crate::engine::Role::Starting => "starting".to_string(),
+            crate::engine::Role::Leader { epoch } => format!("leader, epoch {epoch}"),
+            crate::engine::Role::Follower { epoch, leader } => format!(
+                "follower of {}, epoch {epoch}",
+                leader.as_deref().unwrap_or("(no leader yet: standby)")
+            ),
+        };
+        println!("installation: {} ({role})", c.installation);
+    }
     println!(
-        "{:<12} {:>7} {:<9} {:>5} {:>10} {:>11}  positions (partition:next/end)",
-        "projection", "version", "state", "live", "lag", "quarantined"
+        "{:<12} {:>7} {:<9} {:>5} {:>10} {:>8} {:>11}  positions (partition:next/end)",
+        "projection", "version", "state", "live", "lag", "lag s", "quarantined"
     );
     for p in &report.projections {
         if p.versions.is_empty() {
             println!(
-                "{:<12} {:>7} {:<9} {:>5} {:>10} {:>11}",
-                p.name, p.current, "absent", "-", "-", "-"
+                "{:<12} {:>7} {:<9} {:>5} {:>10} {:>8} {:>11}",
+                p.name, p.current, "absent", "-", "-", "-", "-"
             );
         }
         for v in &p.versions {
@@ -216,12 +265,13 @@ fn print_status(report: &StatusReport) {
                 .map(|x| format!("{}:{}/{}", x.partition, x.next_offset, x.end_offset))
                 .collect();
             println!(
-                "{:<12} {:>7} {:<9} {:>5} {:>10} {:>11}  {}",
+                "{:<12} {:>7} {:<9} {:>5} {:>10} {:>8} {:>11}  {}",
                 p.name,
                 v.version,
                 v.state,
                 if v.live { "yes" } else { "no" },
                 v.lag,
+                v.lag_seconds.map_or("-".to_string(), |s| format!("{s:.1}")),
                 v.quarantined,
                 positions.join(" ")
             );

@@ -7,9 +7,8 @@ mod common;
 
 use common::cmd::ok;
 use common::http::{assert_status, Dav};
+use common::load::Load;
 use common::server::TestServer;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const WORK: &str = "/dav/calendars/alice@example.com/work/";
@@ -106,50 +105,23 @@ fn an_upgrade_serves_from_the_old_version_until_the_new_one_caught_up() {
     common::cmd::fails(unknown, "");
 
     server.restart_with(&[], &[]);
-    let port = server.port;
-    let stop = Arc::new(AtomicBool::new(false));
-    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
-    let requests = Arc::new(AtomicU64::new(0));
-    let written = Arc::new(Mutex::new(Vec::<String>::new()));
-    let load: Vec<_> = (0..4)
-        .map(|worker| {
-            let (stop, failures, requests, written) = (
-                stop.clone(),
-                failures.clone(),
-                requests.clone(),
-                written.clone(),
-            );
-            std::thread::spawn(move || {
-                let alice = Dav::new(port, "alice", "alice-secret");
-                let mut i = 0;
-                while !stop.load(Ordering::Acquire) {
-                    i += 1;
-                    let (what, status, want) = if worker == 0 {
-                        let href = format!("{WORK}new-{i}.ics");
-                        let body = common::ical(&format!("new-{i}"), "Written during the upgrade");
-                        let reply = alice.put(&href, "text/calendar", &body, &[]);
-                        if reply.status == 201 {
-                            written.lock().unwrap().push(href.clone());
-                        }
-                        (format!("PUT {href}"), reply.status, 201)
-                    } else {
-                        let reply = alice.report(WORK, &month_query(1 + (i % 11) as u32));
-                        ("calendar-query".to_string(), reply.status, 207)
-                    };
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    if status != want {
-                        failures.lock().unwrap().push(format!("{what}: {status}"));
-                    }
-                }
-            })
-        })
-        .collect();
+    let load = Load::start(
+        server.port,
+        ("alice", "alice-secret"),
+        WORK,
+        1,
+        3,
+        |alice, i| {
+            let reply = alice.report(WORK, &month_query(1 + (i % 11) as u32));
+            ("calendar-query".to_string(), reply, 207)
+        },
+    );
 
     let started = Instant::now();
     let mut served_v1_under_load = false;
     loop {
         let (live, versions) = calendars_status(&server);
-        if live == Some(1) && requests.load(Ordering::Relaxed) > 0 {
+        if live == Some(1) && load.requests() > 0 {
             served_v1_under_load = true;
         }
         if live == Some(2) && versions == [2] {
@@ -161,29 +133,19 @@ fn an_upgrade_serves_from_the_old_version_until_the_new_one_caught_up() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    stop.store(true, Ordering::Release);
-    for t in load {
-        t.join().unwrap();
-    }
-    let failures = failures.lock().unwrap();
-    assert!(
-        failures.is_empty(),
-        "{} failed requests: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(10)]
-    );
+    let done = load.finish();
+    done.assert_no_failure();
     assert!(
         served_v1_under_load,
         "the load never ran while calendars@1 served"
     );
-    eprintln!(
-        "{} requests during the upgrade, none failed",
-        requests.load(Ordering::Relaxed)
-    );
+    eprintln!("{} requests during the upgrade, none failed", done.requests);
 
     // Every acknowledged write is there, and v2 answers what v1 did.
-    for href in written.lock().unwrap().iter() {
-        assert_status(&alice.get(href), 200);
+    for (href, etag) in &done.written {
+        let reply = alice.get(href);
+        assert_status(&reply, 200);
+        assert_eq!(&reply.etag(), etag, "{href}");
     }
     let after: Vec<String> = (1..=11)
         .map(|m| alice.report(WORK, &month_query(m)).body)

@@ -53,6 +53,16 @@ pub enum Role {
     Follower { epoch: u64, leader: Option<String> },
 }
 
+/// An installation's answer to "who are you, and do you write?".
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    pub installation: String,
+    #[serde(flatten)]
+    pub role: Role,
+    pub ready: bool,
+    pub log: String,
+}
+
 /// Where one copy of a fence landed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FencePosition {
@@ -106,6 +116,8 @@ pub enum LeadershipError {
     NotReady(String),
     #[error("a fence for topic {0} was not acknowledged by the log as written")]
     FenceLost(Domain),
+    #[error("appending the fences stopped half way")]
+    FenceInterrupted,
     #[error(transparent)]
     Log(#[from] events::LogError),
     #[error(transparent)]
@@ -134,6 +146,15 @@ impl Leadership {
 impl Engine {
     pub fn installation(&self) -> &str {
         &self.leadership.identity.installation
+    }
+
+    pub async fn cluster_status(&self) -> ClusterStatus {
+        ClusterStatus {
+            installation: self.installation().to_string(),
+            role: self.role().await,
+            ready: self.ready(),
+            log: self.log.describe(),
+        }
     }
 
     /// This installation's role, decided once the views are ready.
@@ -279,17 +300,26 @@ impl Engine {
         })
     }
 
+    /// One fence in every partition of every topic, the topics appended
+    /// to at once (a switch holds requests meanwhile).
     async fn append_fences(
         &self,
         epoch: u64,
         leader: &str,
     ) -> Result<Vec<FencePosition>, LeadershipError> {
         let actor = format!("system:fence by {}", self.installation());
-        let mut fences = Vec::new();
+        let mut appends = tokio::task::JoinSet::new();
         for topic in Domain::ALL {
             let partitions = self.log.partitions(topic);
             let records = fence::records(topic, partitions, epoch, leader, &actor);
-            let positions = self.log.append(topic, records).await?;
+            let log = self.log.clone();
+            appends.spawn(async move { (topic, partitions, log.append(topic, records).await) });
+        }
+        let mut fences = Vec::new();
+        while let Some(joined) = appends.join_next().await {
+            let (topic, partitions, appended) =
+                joined.map_err(|_| LeadershipError::FenceInterrupted)?;
+            let positions = appended?;
             if positions.len() != partitions as usize {
                 return Err(LeadershipError::FenceLost(topic));
             }
@@ -299,6 +329,7 @@ impl Engine {
                 offset: p.offset,
             }));
         }
+        fences.sort_by_key(|f| (f.topic, f.partition));
         Ok(fences)
     }
 

@@ -6,14 +6,14 @@
 //! `--cluster-token` the proxy presents.
 
 use super::{require_admin, ApiError, Shared};
-use crate::engine::{HandOver, LeadershipError, Role, TakeOver, TakeOverRequest};
+use crate::engine::{ClusterStatus, HandOver, LeadershipError, TakeOver, TakeOverRequest};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 impl From<LeadershipError> for ApiError {
     fn from(e: LeadershipError) -> Self {
@@ -55,23 +55,8 @@ async fn require_cluster(
     require_admin(State(state), headers, request, next).await
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ClusterStatus {
-    pub installation: String,
-    #[serde(flatten)]
-    pub role: Role,
-    pub ready: bool,
-    pub log: String,
-}
-
 async fn status(State(state): State<Shared>) -> Json<ClusterStatus> {
-    let engine = &state.engine;
-    Json(ClusterStatus {
-        installation: engine.installation().to_string(),
-        role: engine.role().await,
-        ready: engine.ready(),
-        log: engine.log.describe(),
-    })
+    Json(state.engine.cluster_status().await)
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,12 @@ that vdirsyncer did exactly the expected copies and deletions; a conflict
 (one item edited on both sides) resolved by each pair's rule; and a final
 sync that must have nothing to do.
 
+For a cutover between installations, `--phase before --state DIR` does the
+discovery and a first two-way sync and keeps DIR; `--phase after --state
+DIR`, run once the proxy routes to the other installation, syncs again
+and requires nothing to do: same hrefs, same ETags, same ctags and sync
+tokens on the new side.
+
 Run with the Python of a venv that has vdirsyncer installed; it runs
 `python -m vdirsyncer`. Exits 0 after printing "vdirsyncer_sync: PASS"; on
 any mismatch prints "vdirsyncer_sync: FAIL: <what>" and exits 1.
@@ -27,7 +33,7 @@ import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from davhttp import Dav, check, client_arguments, main_in_temp_dir, prop  # noqa: E402
+from davhttp import Dav, check, client_arguments, fail_main, main_in_temp_dir, prop  # noqa: E402
 from vdirtool import vdirsyncer  # noqa: E402
 
 NAME = "vdirsyncer_sync"
@@ -72,14 +78,15 @@ class Run:
 
     # --- setup -----------------------------------------------------------
 
-    def write_config(self):
+    def write_config(self, create=True):
         q = json.dumps
         parts = ["[general]", f"status_path = {q(os.path.join(self.tmp, 'status') + '/')}", ""]
         for s in self.sides:
             root = os.path.join(self.tmp, s.pair)
             s.local = os.path.join(root, s.collection)
             # Present on both sides, so discover has nothing to ask.
-            os.makedirs(s.local)
+            if create:
+                os.makedirs(s.local)
             s.remote = self.raw.collection(s.kind, s.collection)
             parts += [
                 f"[pair {s.pair}]",
@@ -196,6 +203,25 @@ class Run:
     def uid(self, s, name):
         return f"vds-{self.tag}-{s.pair}-{name}"
 
+    def before_switch(self):
+        print(f"vdirsyncer_sync (before a switch) against {self.args.url} in {self.tmp}", flush=True)
+        self.write_config()
+        self.vdirsyncer("discover")
+        existing = {s.pair: len(self.remote_items(s)) for s in self.sides}
+        for s in self.sides:
+            self.local_write(s, self.uid(s, "before"), "Written before the switch")
+        self.sync({k: v for s in self.sides for k, v in
+                   {(s.pair, "upload", "local"): existing[s.pair], (s.pair, "upload", "remote"): 1}.items()})
+        print(f"ok: synced before the switch {existing}", flush=True)
+        print(f"{NAME}: PASS", flush=True)
+
+    def after_switch(self):
+        print(f"vdirsyncer_sync (after a switch) against {self.args.url} in {self.tmp}", flush=True)
+        self.write_config(create=False)
+        self.sync({})
+        print("ok: after the switch, a sync has nothing to do", flush=True)
+        print(f"{NAME}: PASS", flush=True)
+
     def run(self):
         print(f"vdirsyncer_sync against {self.args.url} in {self.tmp}", flush=True)
         self.write_config()
@@ -274,8 +300,17 @@ def main():
     p.add_argument("--calendar", default="default", help="name (last path segment) of the calendar to sync")
     p.add_argument("--addressbook", default="default", help="name of the address book to sync")
     p.add_argument("--keep", action="store_true", help="keep the temp dir even on success")
+    p.add_argument("--phase", choices=["all", "before", "after"], default="all",
+                   help="all: the whole scenario; before/after: around a cutover, with --state")
+    p.add_argument("--state", help="directory kept from --phase before to --phase after")
     args = p.parse_args()
-    main_in_temp_dir(NAME, "reprise-vdirsyncer-", args.keep, lambda tmp: Run(args, tmp).run())
+    if args.phase == "all":
+        main_in_temp_dir(NAME, "reprise-vdirsyncer-", args.keep, lambda tmp: Run(args, tmp).run())
+        return
+    if not args.state:
+        p.error("--phase before/after needs --state DIR")
+    run = Run(args, args.state)
+    fail_main(NAME, run.before_switch if args.phase == "before" else run.after_switch)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ pub mod api;
 pub mod clients;
 pub mod cmd;
 pub mod http;
+pub mod load;
 pub mod server;
 
 use chrono::TimeZone;

@@ -1,0 +1,701 @@
+//! `reprise proxy` and `reprise switch`: blue/green cutover without a
+//! failed request.
+//!
+//! The proxy forwards every client request (any method, bodies streamed
+//! both ways, the client's headers including Authorization) to the active
+//! backend over pooled keep-alive connections. A switch, asked for on the
+//! admin listener:
+//!
+//! 1. holds new requests at the door and waits for the ones in flight on
+//!    the old backend to be answered (a write is answered once applied);
+//! 2. asks the old backend to hand over: it stops writing and appends a
+//!    fence naming the new backend to every partition of every topic;
+//! 3. asks the new backend to take over: it applies the log up to the
+//!    fence everywhere, so it has every acknowledged write, then leads;
+//! 4. routes to the new backend and releases the held requests.
+//!
+//! When the old backend cannot be reached (it died), the new one appends
+//! the fence itself; an old one that is in fact alive can no longer write
+//! past it. See `engine/leadership.rs` for the backends' side.
+
+use anyhow::{bail, Context};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+use crate::cli::{ProxyArgs, SwitchArgs};
+use crate::engine::{HandOver, TakeOver, TakeOverRequest};
+
+/// Largest answer read from a backend's cluster endpoints.
+const ADMIN_BODY_LIMIT: usize = 1 << 20;
+
+struct Backend {
+    name: String,
+    /// `http://host:port`, no trailing slash.
+    base: String,
+    /// Requests forwarded to it and not yet answered (headers received).
+    in_flight: AtomicUsize,
+}
+
+struct Proxy {
+    backends: Vec<Backend>,
+    active: AtomicUsize,
+    /// True while a switch holds new requests.
+    holding: watch::Sender<bool>,
+    client: Client<HttpConnector, Body>,
+    cluster_token: Option<String>,
+    drain_timeout: Duration,
+    /// One switch at a time.
+    switching: tokio::sync::Mutex<()>,
+    /// Requests held by the switch under way, and when the first of them
+    /// arrived (µs since `started`): the longest hold ends at the release.
+    held: AtomicU64,
+    first_held_us: AtomicU64,
+    started: Instant,
+    last_switch: Mutex<Option<SwitchReport>>,
+}
+
+/// What a switch did, as `reprise switch` prints it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SwitchReport {
+    pub from: String,
+    pub to: String,
+    pub epoch: u64,
+    /// Who appended the fence: the `previous leader`, or the new one
+    /// (`itself`) when the old one could not.
+    pub fenced_by: String,
+    /// Waiting for the requests in flight on the old backend.
+    pub drain_ms: u64,
+    pub hand_over_ms: u64,
+    pub take_over_ms: u64,
+    /// From holding to releasing.
+    pub total_ms: u64,
+    pub held_requests: u64,
+    pub longest_hold_ms: f64,
+    /// Set when the hand-over failed and the new side fenced itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand_over_error: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProxyStatus {
+    pub active: String,
+    pub holding: bool,
+    pub backends: Vec<BackendStatus>,
+    pub last_switch: Option<SwitchReport>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BackendStatus {
+    pub name: String,
+    pub url: String,
+    pub in_flight: usize,
+}
+
+/// Headers that describe one connection, not the request (RFC 9110
+/// §7.6.1): never forwarded.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    // hyper frames the body again on the other side.
+    headers.remove(header::TRANSFER_ENCODING);
+}
+
+/// `NAME=URL` → (name, base URL without trailing slash).
+fn parse_backend(spec: &str) -> anyhow::Result<(String, String)> {
+    let (name, url) = spec
+        .split_once('=')
+        .with_context(|| format!("--backend {spec:?}: expected NAME=URL"))?;
+    let (name, url) = (name.trim(), url.trim().trim_end_matches('/'));
+    if name.is_empty() {
+        bail!("--backend {spec:?}: the name is empty");
+    }
+    let uri: Uri = url
+        .parse()
+        .with_context(|| format!("--backend {spec:?}: {url:?} is not a URL"))?;
+    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+        bail!("--backend {spec:?}: expected http://HOST:PORT");
+    }
+    if uri.path() != "/" && !uri.path().is_empty() {
+        bail!("--backend {spec:?}: a backend is a server root, without a path");
+    }
+    Ok((name.to_string(), url.to_string()))
+}
+
+impl Proxy {
+    fn now_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    /// Waits while a switch holds requests, then counts this one in flight
+    /// on the active backend; returns the backend's index.
+    async fn admit(&self) -> usize {
+        let mut holding = self.holding.subscribe();
+        let mut counted = false;
+        loop {
+            if *holding.borrow_and_update() {
+                if !counted {
+                    counted = true;
+                    self.held.fetch_add(1, Ordering::Relaxed);
+                    self.first_held_us
+                        .fetch_min(self.now_us(), Ordering::Relaxed);
+                }
+                // The sender lives as long as the proxy.
+                let _ = holding.wait_for(|h| !*h).await;
+            }
+            let active = self.active.load(Ordering::SeqCst);
+            self.backends[active]
+                .in_flight
+                .fetch_add(1, Ordering::SeqCst);
+            // A switch that started meanwhile must either see this request
+            // in flight, or this request must see the switch.
+            if !*self.holding.borrow() && self.active.load(Ordering::SeqCst) == active {
+                return active;
+            }
+            self.backends[active]
+                .in_flight
+                .fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    async fn forward(&self, peer: SocketAddr, request: Request) -> Response {
+        let index = self.admit().await;
+        let backend = &self.backends[index];
+        let _in_flight = InFlight(&backend.in_flight);
+        let (mut parts, body) = request.into_parts();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        parts.uri = match format!("{}{path}", backend.base).parse() {
+            Ok(uri) => uri,
+            Err(e) => return bad_gateway(&backend.name, &e.to_string()),
+        };
+        parts.version = axum::http::Version::HTTP_11;
+        strip_hop_by_hop(&mut parts.headers);
+        if let Ok(value) = HeaderValue::from_str(&peer.ip().to_string()) {
+            parts.headers.append("x-forwarded-for", value);
+        }
+        match self.client.request(Request::from_parts(parts, body)).await {
+            Ok(response) => {
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                Response::from_parts(parts, Body::new(body))
+            }
+            Err(e) => bad_gateway(&backend.name, &format!("{e:#}")),
+        }
+    }
+
+    /// A JSON POST to a backend's cluster endpoint.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        backend: &Backend,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, CallError> {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/admin/v1/cluster{path}", backend.base))
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = &self.cluster_token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = request
+            .body(Body::from(body.to_string()))
+            .map_err(|e| CallError::Unreachable(e.to_string()))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| CallError::Unreachable(format!("{e:#}")))?;
+        let status = response.status();
+        let bytes = axum::body::to_bytes(Body::new(response.into_body()), ADMIN_BODY_LIMIT)
+            .await
+            .map_err(|e| CallError::Unreachable(e.to_string()))?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+            return Err(CallError::Refused(status, message));
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CallError::Refused(status, format!("unexpected answer: {e}")))
+    }
+
+    /// The cutover; see the module documentation.
+    async fn switch(&self, to: &str) -> Result<SwitchReport, (StatusCode, String)> {
+        let _one = self.switching.lock().await;
+        let to_index = self
+            .backends
+            .iter()
+            .position(|b| b.name == to)
+            .ok_or_else(|| {
+                (
+                    StatusCode::NOT_FOUND,
+                    format!("no backend named {to:?}; the proxy knows {}", self.names()),
+                )
+            })?;
+        let from_index = self.active.load(Ordering::SeqCst);
+        if from_index == to_index {
+            return Err((StatusCode::CONFLICT, format!("{to} is already active")));
+        }
+        let (from, next) = (&self.backends[from_index], &self.backends[to_index]);
+        let started = Instant::now();
+        self.held.store(0, Ordering::Relaxed);
+        self.first_held_us.store(u64::MAX, Ordering::Relaxed);
+        self.holding.send_replace(true);
+        tracing::info!(from = %from.name, to = %next.name, "switch: holding new requests");
+
+        let drain_deadline = started + self.drain_timeout;
+        while from.in_flight.load(Ordering::SeqCst) > 0 {
+            if Instant::now() >= drain_deadline {
+                self.holding.send_replace(false);
+                return Err((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "{} requests on {} were still running after {:?}; switch abandoned, \
+                         {} stays active",
+                        from.in_flight.load(Ordering::SeqCst),
+                        from.name,
+                        self.drain_timeout,
+                        from.name
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let drained = started.elapsed();
+
+        let body = serde_json::json!({ "to": next.name });
+        let handed = self.call::<HandOver>(from, "/hand-over", &body).await;
+        let handed_at = started.elapsed();
+        let (request, hand_over_error) = match handed {
+            Ok(hand_over) => (
+                TakeOverRequest {
+                    fences: Some(hand_over.fences),
+                    timeout_ms: None,
+                },
+                None,
+            ),
+            // Gone, or no longer the leader: the new side fences itself,
+            // which also stops an old side that is alive after all.
+            Err(CallError::Unreachable(e)) | Err(CallError::Refused(StatusCode::CONFLICT, e)) => {
+                tracing::warn!(backend = %from.name, error = %e, "hand-over failed; the new side fences itself");
+                (TakeOverRequest::default(), Some(e))
+            }
+            Err(CallError::Refused(status, e)) => {
+                self.holding.send_replace(false);
+                return Err((
+                    StatusCode::BAD_GATEWAY,
+                    format!(
+                        "{} could not hand over ({status}: {e}); it may have stopped writing: \
+                         run the switch again",
+                        from.name
+                    ),
+                ));
+            }
+        };
+        let taken = self
+            .call::<TakeOver>(
+                next,
+                "/take-over",
+                &serde_json::to_value(&request).unwrap_or_default(),
+            )
+            .await;
+        let taken_at = started.elapsed();
+        let take_over = match taken {
+            Ok(take_over) => take_over,
+            Err(e) => {
+                // The old side has stopped writing; route to the new one,
+                // which answers reads, and let the operator retry.
+                self.active.store(to_index, Ordering::SeqCst);
+                self.holding.send_replace(false);
+                return Err((
+                    StatusCode::BAD_GATEWAY,
+                    format!(
+                        "{} did not take over ({e}); requests now go to it, but it does not \
+                         write yet: run the switch again",
+                        next.name
+                    ),
+                ));
+            }
+        };
+        self.active.store(to_index, Ordering::SeqCst);
+        self.holding.send_replace(false);
+        let released_us = self.now_us();
+        let total = started.elapsed();
+        let first_held = self.first_held_us.load(Ordering::Relaxed);
+        let longest_hold_us = released_us.saturating_sub(first_held.min(released_us));
+        let report = SwitchReport {
+            from: from.name.clone(),
+            to: next.name.clone(),
+            epoch: take_over.epoch,
+            fenced_by: take_over.fenced_by,
+            drain_ms: drained.as_millis() as u64,
+            hand_over_ms: (handed_at - drained).as_millis() as u64,
+            take_over_ms: (taken_at - handed_at).as_millis() as u64,
+            total_ms: total.as_millis() as u64,
+            held_requests: self.held.load(Ordering::Relaxed),
+            longest_hold_ms: longest_hold_us as f64 / 1000.0,
+            hand_over_error,
+        };
+        tracing::info!(?report, "switched");
+        *self.last_switch.lock().unwrap_or_else(|p| p.into_inner()) = Some(report.clone());
+        Ok(report)
+    }
+
+    fn names(&self) -> String {
+        let names: Vec<&str> = self.backends.iter().map(|b| b.name.as_str()).collect();
+        names.join(", ")
+    }
+
+    fn status(&self) -> ProxyStatus {
+        ProxyStatus {
+            active: self.backends[self.active.load(Ordering::SeqCst)]
+                .name
+                .clone(),
+            holding: *self.holding.borrow(),
+            backends: self
+                .backends
+                .iter()
+                .map(|b| BackendStatus {
+                    name: b.name.clone(),
+                    url: b.base.clone(),
+                    in_flight: b.in_flight.load(Ordering::SeqCst),
+                })
+                .collect(),
+            last_switch: self
+                .last_switch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+
+    /// The backend that leads, asked of each; the first when none says.
+    async fn find_leader(&self) -> Option<usize> {
+        for (i, backend) in self.backends.iter().enumerate() {
+            let mut request = Request::builder().uri(format!("{}/admin/v1/cluster", backend.base));
+            if let Some(token) = &self.cluster_token {
+                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            let Ok(request) = request.body(Body::empty()) else {
+                continue;
+            };
+            let Ok(Ok(response)) =
+                tokio::time::timeout(Duration::from_secs(2), self.client.request(request)).await
+            else {
+                continue;
+            };
+            let Ok(bytes) =
+                axum::body::to_bytes(Body::new(response.into_body()), ADMIN_BODY_LIMIT).await
+            else {
+                continue;
+            };
+            let status: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            if status["role"] == "leader" {
+                return Some(i);
+            }
+        }
+        None
+    }
+}
+
+enum CallError {
+    Unreachable(String),
+    Refused(StatusCode, String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Unreachable(e) => write!(f, "unreachable: {e}"),
+            CallError::Refused(status, e) => write!(f, "{status}: {e}"),
+        }
+    }
+}
+
+/// Counts a request in flight until its answer's headers are back.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn bad_gateway(backend: &str, reason: &str) -> Response {
+    tracing::warn!(backend, reason, "backend request failed");
+    (
+        StatusCode::BAD_GATEWAY,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("the proxy could not reach backend {backend}: {reason}\n"),
+    )
+        .into_response()
+}
+
+async fn forward(
+    State(proxy): State<Arc<Proxy>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    proxy.forward(peer, request).await
+}
+
+#[derive(Deserialize)]
+struct SwitchRequest {
+    to: String,
+}
+
+async fn admin_switch(
+    State(proxy): State<Arc<Proxy>>,
+    headers: HeaderMap,
+    Json(request): Json<SwitchRequest>,
+) -> Response {
+    if let Err(denied) = check_token(&proxy, &headers) {
+        return denied;
+    }
+    match proxy.switch(&request.to).await {
+        Ok(report) => Json(report).into_response(),
+        Err((status, error)) => {
+            tracing::error!(%error, "switch failed");
+            (status, Json(serde_json::json!({ "error": error }))).into_response()
+        }
+    }
+}
+
+async fn admin_status(State(proxy): State<Arc<Proxy>>, headers: HeaderMap) -> Response {
+    if let Err(denied) = check_token(&proxy, &headers) {
+        return denied;
+    }
+    Json(proxy.status()).into_response()
+}
+
+fn check_token(proxy: &Proxy, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(expected) = &proxy.cluster_token else {
+        return Ok(());
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.strip_prefix("Bearer "));
+    match presented {
+        Some(token) if crate::serve::constant_time_eq(token.as_bytes(), expected.as_bytes()) => {
+            Ok(())
+        }
+        _ => Err((
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({ "error": "the cluster token is required (Bearer)" })),
+        )
+            .into_response()),
+    }
+}
+
+pub async fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+    if args.backends.len() < 2 {
+        bail!("a proxy needs at least two --backend NAME=URL to switch between");
+    }
+    let mut backends = Vec::new();
+    for spec in &args.backends {
+        let (name, base) = parse_backend(spec)?;
+        if backends.iter().any(|b: &Backend| b.name == name) {
+            bail!("--backend {name} is given twice");
+        }
+        backends.push(Backend {
+            name,
+            base,
+            in_flight: AtomicUsize::new(0),
+        });
+    }
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build(connector);
+    let proxy = Arc::new(Proxy {
+        backends,
+        active: AtomicUsize::new(0),
+        holding: watch::channel(false).0,
+        client,
+        cluster_token: args.cluster_token.clone(),
+        drain_timeout: Duration::from_secs(args.drain_timeout),
+        switching: tokio::sync::Mutex::new(()),
+        held: AtomicU64::new(0),
+        first_held_us: AtomicU64::new(u64::MAX),
+        started: Instant::now(),
+        last_switch: Mutex::new(None),
+    });
+    let active = match &args.active {
+        Some(name) => proxy
+            .backends
+            .iter()
+            .position(|b| &b.name == name)
+            .with_context(|| format!("--active {name}: no such backend ({})", proxy.names()))?,
+        None => proxy.find_leader().await.unwrap_or(0),
+    };
+    proxy.active.store(active, Ordering::SeqCst);
+
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let admin = tokio::net::TcpListener::bind(&args.admin)
+        .await
+        .with_context(|| format!("listening on {} (--admin)", args.admin))?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        admin = %admin.local_addr()?,
+        active = %proxy.backends[active].name,
+        "proxying"
+    );
+    let clients = Router::new()
+        .fallback(forward)
+        .with_state(proxy.clone())
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let control = Router::new()
+        .route("/status", get(admin_status))
+        .route("/switch", post(admin_switch))
+        .with_state(proxy.clone());
+    let serve_clients =
+        axum::serve(listener, clients).with_graceful_shutdown(crate::serve::shutdown_signal());
+    let serve_admin =
+        axum::serve(admin, control).with_graceful_shutdown(crate::serve::shutdown_signal());
+    tokio::try_join!(serve_clients, serve_admin).context("serving")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reprise switch --proxy URL --to NAME`.
+pub async fn switch(args: SwitchArgs) -> anyhow::Result<ExitCode> {
+    let url = format!("{}/switch", args.proxy.trim_end_matches('/'));
+    let token = args.cluster_token.clone();
+    let to = args.to.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .new_agent();
+        let mut request = agent.post(&url);
+        if let Some(token) = &token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let mut response = request
+            .send_json(serde_json::json!({ "to": to }))
+            .with_context(|| format!("reaching the proxy at {url}"))?;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response
+            .body_mut()
+            .read_json()
+            .with_context(|| format!("reading the proxy's answer ({status})"))?;
+        anyhow::Ok((status, body))
+    })
+    .await??;
+    let (status, body) = answer;
+    if status != 200 {
+        bail!(
+            "switch to {} failed ({status}): {}",
+            args.to,
+            body["error"].as_str().unwrap_or("no reason given")
+        );
+    }
+    let report: SwitchReport = serde_json::from_value(body)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "switched {} -> {} at epoch {} (fence appended by {}): held {} request(s), longest hold \
+             {:.1} ms; drain {} ms, hand-over {} ms, take-over {} ms, total {} ms",
+            report.from,
+            report.to,
+            report.epoch,
+            report.fenced_by,
+            report.held_requests,
+            report.longest_hold_ms,
+            report.drain_ms,
+            report.hand_over_ms,
+            report.take_over_ms,
+            report.total_ms
+        );
+        if let Some(e) = &report.hand_over_error {
+            println!(
+                "note: {} could not hand over ({e}); {} fenced it",
+                report.from, report.to
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_are_names_and_server_roots() {
+        assert_eq!(
+            parse_backend("blue=http://127.0.0.1:8080/").unwrap(),
+            ("blue".to_string(), "http://127.0.0.1:8080".to_string())
+        );
+        for bad in [
+            "blue",
+            "=http://x:1",
+            "blue=https://x:1",
+            "blue=http://x:1/dav",
+            "blue=not a url",
+        ] {
+            assert!(parse_backend(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn connection_headers_are_not_forwarded() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        headers.insert("depth", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers);
+        let left: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["authorization", "depth"]);
+    }
+}
