@@ -1213,3 +1213,72 @@ async fn a_deleted_principal_loses_every_collection_and_index_entry() {
         assert!(left.is_empty(), "{id}: {left:?}");
     }
 }
+
+/// A fence in every partition ends the epochs before it there: an event
+/// of an older epoch after it is rejected (and changes nothing), one of
+/// the fence's epoch applies, a late fence of a lower epoch or of another
+/// leader at the same epoch is rejected, a repeated fence is harmless;
+/// every rebuild decides the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_of_an_epoch_a_fence_ended_are_rejected_the_same_way_on_every_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path());
+    let mut ev = Events::default();
+    let before = vec![
+        ev.make(ALICE, calendar_created("default")),
+        ev.make(ALICE, put("default", "before.ics", "before", "Epoch 0")),
+    ];
+    append(log.as_ref(), &before).await;
+    let fence = |epoch, leader| events::fence::records(Domain::Calendar, 4, epoch, leader, "test");
+    log.append(Domain::Calendar, fence(1, "green")).await.unwrap();
+    let stale = ev.make(ALICE, put("default", "stale.ics", "stale", "Epoch 0"));
+    let mut current = ev.make(ALICE, put("default", "current.ics", "current", "Epoch 1"));
+    current.leader_epoch = 1;
+    let at = append(log.as_ref(), &[stale.clone(), current.clone()]).await;
+    let late = log.append(Domain::Calendar, fence(1, "blue")).await.unwrap();
+    let repeated = log.append(Domain::Calendar, fence(1, "green")).await.unwrap();
+    let lower = log.append(Domain::Calendar, fence(0, "blue")).await.unwrap();
+
+    let store = build(log.clone(), &dir.path().join("a"), 3).await;
+    let id = ProjectionId::new(Calendars::NAME, Calendars::VERSION);
+    assert_eq!(
+        outcome_of(&store, &id, &stale.event_id, at[&stale.event_id]).unwrap(),
+        Outcome::Rejected {
+            rejection: Rejection::Fenced {
+                writer_epoch: 0,
+                fence_epoch: 1
+            }
+        }
+    );
+    assert!(matches!(
+        outcome_of(&store, &id, &current.event_id, at[&current.event_id]).unwrap(),
+        Outcome::Applied { .. }
+    ));
+    let views = Views::open(&store).unwrap();
+    let object = |href| views.calendars.object(ALICE, "default", href).unwrap();
+    assert!(object("before.ics").is_some());
+    assert!(object("stale.ics").is_none());
+    assert!(object("current.ics").is_some());
+    let fences = projections::runner::fences_of(&store, &id).unwrap();
+    assert_eq!(fences.len(), 4);
+    assert!(fences.values().all(|f| f.epoch == 1 && f.leader == "green"));
+    let recorded = projections::runner::recorded_outcomes(&store, &id).unwrap();
+    let fenced = recorded
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Outcome::Rejected {
+                    rejection: Rejection::Fenced { .. }
+                }
+            )
+        })
+        .count();
+    // The stale event, the 4 late fences and the 4 lower ones; the
+    // repeated fences are applied.
+    assert_eq!(fenced, 1 + late.len() + lower.len(), "{recorded:?}");
+    assert_eq!(repeated.len(), 4);
+
+    let again = build(log, &dir.path().join("b"), 1).await;
+    assert_eq!(digests(&store), digests(&again));
+}
