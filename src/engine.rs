@@ -41,7 +41,8 @@ pub enum SubmitError {
     #[error(transparent)]
     Store(#[from] projections::StoreError),
     #[error(
-        "this installation ({installation}) does not write: {}; send requests through the proxy",
+        "this installation ({installation}) does not write: {}; send requests through the \
+         proxy (commands: --server URL of the leader)",
         match leader { Some(l) => format!("{l} leads"), None => "it is a standby".to_string() }
     )]
     NotLeader {

@@ -489,8 +489,8 @@ async fn admin_switch(
     headers: HeaderMap,
     Json(request): Json<SwitchRequest>,
 ) -> Response {
-    if let Err(denied) = check_token(&proxy, &headers) {
-        return denied;
+    if !authorized(&proxy, &headers) {
+        return unauthorized();
     }
     match proxy.switch(&request.to).await {
         Ok(report) => Json(report).into_response(),
@@ -502,30 +502,30 @@ async fn admin_switch(
 }
 
 async fn admin_status(State(proxy): State<Arc<Proxy>>, headers: HeaderMap) -> Response {
-    if let Err(denied) = check_token(&proxy, &headers) {
-        return denied;
+    if !authorized(&proxy, &headers) {
+        return unauthorized();
     }
     Json(proxy.status()).into_response()
 }
 
-fn check_token(proxy: &Proxy, headers: &HeaderMap) -> Result<(), Response> {
+/// Whether the request carries the cluster token (when there is one).
+fn authorized(proxy: &Proxy, headers: &HeaderMap) -> bool {
     let Some(expected) = &proxy.cluster_token else {
-        return Ok(());
+        return true;
     };
-    let presented = headers
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|a| a.strip_prefix("Bearer "));
-    match presented {
-        Some(token) if crate::serve::constant_time_eq(token.as_bytes(), expected.as_bytes()) => {
-            Ok(())
-        }
-        _ => Err((
-            StatusCode::UNAUTHORIZED,
-            Json(serde_json::json!({ "error": "the cluster token is required (Bearer)" })),
-        )
-            .into_response()),
-    }
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .is_some_and(|token| crate::serve::constant_time_eq(token.as_bytes(), expected.as_bytes()))
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(serde_json::json!({ "error": "the cluster token is required (Bearer)" })),
+    )
+        .into_response()
 }
 
 pub async fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {

@@ -1230,14 +1230,25 @@ async fn events_of_an_epoch_a_fence_ended_are_rejected_the_same_way_on_every_reb
     ];
     append(log.as_ref(), &before).await;
     let fence = |epoch, leader| events::fence::records(Domain::Calendar, 4, epoch, leader, "test");
-    log.append(Domain::Calendar, fence(1, "green")).await.unwrap();
+    log.append(Domain::Calendar, fence(1, "green"))
+        .await
+        .unwrap();
     let stale = ev.make(ALICE, put("default", "stale.ics", "stale", "Epoch 0"));
     let mut current = ev.make(ALICE, put("default", "current.ics", "current", "Epoch 1"));
     current.leader_epoch = 1;
     let at = append(log.as_ref(), &[stale.clone(), current.clone()]).await;
-    let late = log.append(Domain::Calendar, fence(1, "blue")).await.unwrap();
-    let repeated = log.append(Domain::Calendar, fence(1, "green")).await.unwrap();
-    let lower = log.append(Domain::Calendar, fence(0, "blue")).await.unwrap();
+    let late = log
+        .append(Domain::Calendar, fence(1, "blue"))
+        .await
+        .unwrap();
+    let repeated = log
+        .append(Domain::Calendar, fence(1, "green"))
+        .await
+        .unwrap();
+    let lower = log
+        .append(Domain::Calendar, fence(0, "blue"))
+        .await
+        .unwrap();
 
     let store = build(log.clone(), &dir.path().join("a"), 3).await;
     let id = ProjectionId::new(Calendars::NAME, Calendars::VERSION);
