@@ -130,6 +130,8 @@ fn router(state: Shared) -> Router {
         .route("/log", get(log_info))
         .route("/log/end", get(log_end))
         .route("/log/read", post(log_read))
+        .route("/snapshot", post(crate::snapshot::http_create))
+        .route("/export/{user}", get(crate::export::http_export))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

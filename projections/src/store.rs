@@ -242,6 +242,57 @@ impl ViewStore {
         Ok(hex::encode(hasher.finalize()))
     }
 
+    /// Every key and value of a version's tree, in key order: positions,
+    /// data, outcomes, quarantine, everything. What a snapshot copies.
+    pub fn entries(
+        &self,
+        id: &ProjectionId,
+    ) -> Result<impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_, StoreError> {
+        let tree = self.tree(id)?;
+        Ok(tree.iter().map(move |item| {
+            item.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(|e| self.err(e))
+        }))
+    }
+
+    /// Writes entries into a version's tree as one atomic batch (a
+    /// snapshot's restore writes a tree in several, into a database that
+    /// is not served until it is complete).
+    pub fn put_entries(
+        &self,
+        id: &ProjectionId,
+        entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> Result<(), StoreError> {
+        let tree = self.tree(id)?;
+        let mut batch = sled::Batch::default();
+        for (k, v) in entries {
+            batch.insert(k, v);
+        }
+        tree.apply_batch(batch).map_err(|e| self.err(e))
+    }
+
+    /// True when the database holds no projection version: no catalogue
+    /// entry and no tree with anything in it. A snapshot is restored only
+    /// into such a database, so it never mixes with views already there.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        // The catalogue always holds the format marker.
+        for prefix in [&b"state/"[..], b"live/"] {
+            if self.catalogue.scan_prefix(prefix).next().is_some() {
+                return Ok(false);
+            }
+        }
+        for name in self.db.tree_names() {
+            if name.as_ref() == CATALOGUE.as_bytes() || name.as_ref() == b"__sled__default" {
+                continue;
+            }
+            let tree = self.db.open_tree(&name).map_err(|e| self.err(e))?;
+            if !tree.is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(|e| self.err(e))
