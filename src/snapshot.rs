@@ -733,8 +733,9 @@ fn write_into(path: &Path, store: &ViewStore) -> Result<String, SnapshotError> {
 /// What a restore did.
 pub struct Restored {
     pub scanned: Scanned,
-    /// Events the restored versions are behind the log: the tail to replay.
-    pub behind: u64,
+    /// Events the restored versions are behind the log: the tail to replay
+    /// (None on Kafka, whose end offset answers are informative only).
+    pub behind: Option<u64>,
 }
 
 /// Restores a snapshot into a data directory without views over the same
@@ -825,6 +826,12 @@ pub async fn restore(args: &LogArgs, file: &Path) -> anyhow::Result<Restored> {
     std::fs::rename(&staging, &views)
         .with_context(|| format!("moving {} to {}", staging.display(), views.display()))?;
 
+    if !crate::recovery::ends_are_exact(log.as_ref()) {
+        return Ok(Restored {
+            scanned,
+            behind: None,
+        });
+    }
     let ends = crate::recovery::end_offsets(log.as_ref()).await?;
     let mut behind = 0;
     for (info, _) in &scanned.versions {
@@ -842,7 +849,10 @@ pub async fn restore(args: &LogArgs, file: &Path) -> anyhow::Result<Restored> {
             }
         }
     }
-    Ok(Restored { scanned, behind })
+    Ok(Restored {
+        scanned,
+        behind: Some(behind),
+    })
 }
 
 /// Refuses a log other than the snapshot's: other partition counts, or
@@ -987,10 +997,13 @@ pub async fn run(args: &LogArgs, cmd: SnapshotCommand) -> anyhow::Result<ExitCod
                     if info.live { ", live" } else { "" }
                 );
             }
+            let newer = match restored.behind {
+                Some(n) => format!("{n} events of the log are"),
+                None => "the events of the log".to_string(),
+            };
             println!(
-                "{} events of the log are newer than the snapshot: `reprise serve` or `reprise \
-                 rebuild` resumes from the stored positions and replays only those",
-                restored.behind
+                "{newer} newer than the snapshot: `reprise serve` or `reprise rebuild` resumes \
+                 from the stored positions and replays only those"
             );
         }
     }

@@ -69,6 +69,9 @@ pub enum StoreError {
     },
 }
 
+/// One key and its value in a version's tree.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// The view database. Cheap to clone.
 #[derive(Clone)]
 pub struct ViewStore {
@@ -247,7 +250,7 @@ impl ViewStore {
     pub fn entries(
         &self,
         id: &ProjectionId,
-    ) -> Result<impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_, StoreError> {
+    ) -> Result<impl Iterator<Item = Result<Entry, StoreError>> + '_, StoreError> {
         let tree = self.tree(id)?;
         Ok(tree.iter().map(move |item| {
             item.map(|(k, v)| (k.to_vec(), v.to_vec()))
@@ -261,7 +264,7 @@ impl ViewStore {
     pub fn put_entries(
         &self,
         id: &ProjectionId,
-        entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+        entries: impl IntoIterator<Item = Entry>,
     ) -> Result<(), StoreError> {
         let tree = self.tree(id)?;
         let mut batch = sled::Batch::default();
@@ -313,4 +316,49 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     ciborium::from_reader(bytes).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_copy_a_tree_whole_and_an_empty_store_says_so() {
+        let id = ProjectionId::new("seen", 1);
+        let (a, b, c) = (
+            crate::testing::TestStore::new(id.clone()),
+            crate::testing::TestStore::new(id.clone()),
+            crate::testing::TestStore::new(id.clone()),
+        );
+        let store = &a.store;
+        assert!(store.is_empty().unwrap());
+        // A tree opened but never written leaves the store empty.
+        store.tree(&id).unwrap();
+        assert!(store.is_empty().unwrap());
+        store
+            .put_entries(
+                &id,
+                [
+                    (b"b".to_vec(), b"2".to_vec()),
+                    (b"a".to_vec(), b"1".to_vec()),
+                ],
+            )
+            .unwrap();
+        assert!(!store.is_empty().unwrap());
+        let entries: Vec<Entry> = store.entries(&id).unwrap().map(|e| e.unwrap()).collect();
+        assert_eq!(
+            entries,
+            vec![
+                (b"a".to_vec(), b"1".to_vec()),
+                (b"b".to_vec(), b"2".to_vec())
+            ]
+        );
+        let copy = &b.store;
+        copy.put_entries(&id, entries).unwrap();
+        assert_eq!(copy.digest(&id).unwrap(), store.digest(&id).unwrap());
+        // A catalogue entry alone makes it not empty.
+        let other = &c.store;
+        other.set_live(&id).unwrap();
+        assert!(!other.is_empty().unwrap());
+    }
 }
