@@ -182,14 +182,9 @@ pub struct CloneArgs {
     /// A Kafka cluster whose topics are copied: HOST:PORT[,HOST:PORT...].
     #[arg(long, value_name = "BROKERS", env = "REPRISE_FROM_KAFKA_BROKERS")]
     pub from_kafka_brokers: Option<String>,
-    /// The source topics' prefix (with --from-kafka-brokers).
-    #[arg(
-        long,
-        value_name = "PREFIX",
-        env = "REPRISE_FROM_TOPIC_PREFIX",
-        default_value = "reprise"
-    )]
-    pub from_topic_prefix: String,
+    /// The source topics' prefix, with --from-kafka-brokers (default `reprise`).
+    #[arg(long, value_name = "PREFIX", env = "REPRISE_FROM_TOPIC_PREFIX")]
+    pub from_topic_prefix: Option<String>,
     #[command(flatten)]
     pub bounds: BoundArgs,
     /// Copy the log only, without building views (e.g. to restore a

@@ -18,7 +18,7 @@ use crate::config::LogArgs;
 use anyhow::{bail, Context};
 use events::log::{EmbeddedLog, KafkaConfig, KafkaLog, LogReader, ReadStart, TopicPartition};
 use events::{Domain, EventLog, LogError, LogRecord, OutgoingRecord};
-use projections::{registry, ViewStore};
+use projections::registry;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -718,6 +718,9 @@ fn check_destination_flags(args: &LogArgs, command: &str) -> anyhow::Result<()> 
 /// `reprise clone`.
 pub async fn clone(args: &LogArgs, opts: CloneArgs) -> anyhow::Result<ExitCode> {
     check_destination_flags(args, "clone")?;
+    if opts.from_topic_prefix.is_some() && opts.from_kafka_brokers.is_none() {
+        bail!("--from-topic-prefix names the topics of --from-kafka-brokers, which is not given");
+    }
     let dest = args.data_dir.clone();
     // Refused before any source is opened: a source must never be touched
     // for a copy that cannot happen.
@@ -734,7 +737,8 @@ pub async fn clone(args: &LogArgs, opts: CloneArgs) -> anyhow::Result<ExitCode> 
                 .await??,
         )
     } else if let Some(brokers) = &opts.from_kafka_brokers {
-        let config = KafkaConfig::new(brokers.clone(), opts.from_topic_prefix.clone());
+        let prefix = opts.from_topic_prefix.as_deref().unwrap_or("reprise");
+        let config = KafkaConfig::new(brokers.clone(), prefix);
         Arc::new(KafkaLog::connect(config).await?)
     } else {
         bail!("name the source: --from DIR, --from-server URL or --from-kafka-brokers BROKERS");
@@ -792,14 +796,6 @@ pub async fn rebuild(args: &LogArgs, cmd: RebuildCommand) -> anyhow::Result<Exit
     })
     .await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The digests of a view store, by `name@version` (for tests and checks).
-pub fn digests(store: &ViewStore) -> anyhow::Result<BTreeMap<String, String>> {
-    Ok(crate::status::digests(store)?
-        .into_iter()
-        .map(|d| (format!("{}@{}", d.projection, d.version), d.digest))
-        .collect())
 }
 
 #[cfg(test)]
