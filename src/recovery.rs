@@ -315,6 +315,12 @@ pub async fn copy_log(
             while done.iter().any(|d| !d) {
                 let (back, batch) = poll(reader, batch_size).await?;
                 reader = back;
+                let finished_before = done.iter().filter(|d| **d).count();
+                // Any record read is progress, even one of a partition
+                // already cut.
+                if !batch.records.is_empty() {
+                    last_progress = Instant::now();
+                }
                 let mut records = Vec::with_capacity(batch.records.len());
                 let mut expected = Vec::with_capacity(batch.records.len());
                 for record in batch.records {
@@ -344,6 +350,18 @@ pub async fn copy_log(
                     expected.push((record.partition, record.offset));
                     records.push(outgoing(record));
                 }
+                let finished_now = done.iter().filter(|d| **d).count();
+                if finished_now > finished_before && finished_now < done.len() {
+                    // Stop reading the partitions that are cut.
+                    let rest: Vec<ReadStart> = (0..count)
+                        .filter(|&p| !done[p as usize])
+                        .map(|partition| ReadStart {
+                            topic_partition: TopicPartition { domain, partition },
+                            offset: next[partition as usize],
+                        })
+                        .collect();
+                    reader = source.reader(&rest)?;
+                }
                 if records.is_empty() {
                     if last_progress.elapsed() > STALL_LIMIT {
                         let p = done.iter().position(|d| !d).unwrap_or(0);
@@ -356,7 +374,6 @@ pub async fn copy_log(
                     }
                     continue;
                 }
-                last_progress = Instant::now();
                 let n = records.len() as u64;
                 let positions = dest.append(domain, records).await?;
                 for (got, (partition, offset)) in positions.iter().zip(&expected) {
