@@ -83,7 +83,9 @@ r() { "$bin" --data-dir "$data" "$@"; }
 
 port=""
 url=""
-# Starts `reprise serve`; prints the seconds until /readyz answered 200.
+ready_seconds=""
+# Starts `reprise serve`; sets ready_seconds to the seconds until /readyz
+# answered 200 (not in a subshell: the server's pid and URL are kept).
 serve_until_ready() {
     port="$(free_port)"
     url="http://127.0.0.1:$port"
@@ -96,7 +98,7 @@ serve_until_ready() {
         kill -0 "$server_pid" 2>/dev/null || die "the server stopped; see $work/serve.log"
         sleep 0.1
     done
-    since "$started"
+    ready_seconds="$(since "$started")"
 }
 
 stop_server() {
@@ -106,13 +108,14 @@ stop_server() {
 }
 
 say "writing $EVENTS synthetic events (seed $SEED) and building their views in $data"
-bench_line="$("$bin" bench rebuild --events "$EVENTS" --seed "$SEED" --dir "$data" | tail -1)"
+bench_line="$("$bin" --log-level warn bench rebuild --events "$EVENTS" --seed "$SEED" --dir "$data" | tail -1)"
 say "bench rebuild: $bench_line"
 log_size="$(size_of "$data/log")"
 
 say "(a) start-to-ready from offset 0"
 rm -rf "$data/views"
-a_ready="$(serve_until_ready)"
+serve_until_ready
+a_ready="$ready_seconds"
 views_size="$(size_of "$data/views")"
 
 say "(b) snapshot through the running server"
@@ -158,14 +161,16 @@ started="$(now)"
 restore_out="$(r snapshot restore "$work/views.snap")"
 c_restore="$(since "$started")"
 tail_events="$(sed -n 's/^\([0-9]*\) events of the log are newer.*/\1/p' <<<"$restore_out")"
-c_ready="$(serve_until_ready)"
+serve_until_ready
+c_ready="$ready_seconds"
 stop_server
 
 d_ready="-"
 if [[ "${BENCH_FULL:-1}" != 0 ]]; then
     say "(d) start-to-ready from offset 0 on the grown log"
     rm -rf "$data/views"
-    d_ready="$(serve_until_ready)"
+    serve_until_ready
+    d_ready="$ready_seconds"
     stop_server
 fi
 
