@@ -58,9 +58,6 @@ pub enum Command {
     /// Import calendars and address books from files.
     #[command(subcommand)]
     Import(ImportCommand),
-    /// Benchmarks (figures, not tests).
-    #[command(subcommand)]
-    Bench(BenchCommand),
     /// Copy a log into a new data directory (same partitions and offsets),
     /// whole or up to a point in time, and build its views: an
     /// independent installation with the same ETags and sync tokens.
@@ -71,6 +68,9 @@ pub enum Command {
     Snapshot(SnapshotCommand),
     /// Write one user's own calendars (.ics) and address books (.vcf) to files.
     Export(ExportArgs),
+    /// Benchmarks (figures, not tests).
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 #[derive(Args, Debug)]
@@ -681,11 +681,9 @@ pub struct BenchRebuildArgs {
 
 pub fn init_tracing(cli: &Cli) {
     let default = match cli.command {
-        Command::Serve(_)
-        | Command::Rebuild(_)
-        | Command::Bench(_)
-        | Command::Clone(_)
-        | Command::Snapshot(_) => "info,librdkafka=off,rdkafka=off",
+        Command::Serve(_) | Command::Rebuild(_) | Command::Bench(_) => {
+            "info,librdkafka=off,rdkafka=off"
+        }
         _ => "warn,librdkafka=off,rdkafka=off",
     };
     let level = cli.log_level.as_deref().unwrap_or(default);
@@ -715,10 +713,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Resource(cmd) => crate::directory_cli::resource(&log, cmd).await,
             Command::Share(cmd) => crate::directory_cli::share(&log, cmd).await,
             Command::Import(cmd) => crate::import::run(&log, cmd).await,
-            Command::Bench(BenchCommand::Rebuild(args)) => crate::bench::rebuild(&log, args).await,
             Command::Clone(args) => crate::recovery::clone(&log, args).await,
             Command::Snapshot(cmd) => crate::snapshot::run(&log, cmd).await,
             Command::Export(args) => crate::export::run(&log, args).await,
+            Command::Bench(BenchCommand::Rebuild(args)) => crate::bench::rebuild(&log, args).await,
         }
     })
 }

@@ -575,11 +575,7 @@ async fn copy_and_build(
         |n| {
             if last_line.elapsed() > Duration::from_secs(5) {
                 last_line = Instant::now();
-                if on_terminal {
-                    eprintln!("  copied {n} of at most {total} records");
-                } else {
-                    tracing::info!(copied = n, "copying");
-                }
+                eprintln!("  copied {n} of at most {total} records");
             }
         },
     )
