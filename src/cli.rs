@@ -31,8 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: the log, the projection runners and the HTTP API.
     Serve(ServeArgs),
-    /// Build projection versions from offset 0 of the log.
-    Rebuild(RebuildArgs),
+    /// Build projection versions from offset 0 of the log; with --into,
+    /// a point-in-time copy into another data directory.
+    Rebuild(RebuildCommand),
     /// Inspect projections: versions, positions, lag, quarantine, digests.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
@@ -57,6 +58,16 @@ pub enum Command {
     /// Import calendars and address books from files.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Copy a log into a new data directory (same partitions and offsets),
+    /// whole or up to a point in time, and build its views: an
+    /// independent installation with the same ETags and sync tokens.
+    Clone(CloneArgs),
+    /// Snapshots of the served views: create one, or restore one into a
+    /// data directory without views so that only the log's tail is replayed.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Write one user's own calendars (.ics) and address books (.vcf) to files.
+    Export(ExportArgs),
     /// Benchmarks (figures, not tests).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -167,6 +178,120 @@ pub struct RebuildArgs {
     /// Events per batch.
     #[arg(long, env = "REPRISE_BATCH_SIZE", default_value_t = 2000)]
     pub batch_size: usize,
+}
+
+/// `rebuild`: the projection flags, and the point-in-time ones.
+#[derive(Args, Debug)]
+pub struct RebuildCommand {
+    #[command(flatten)]
+    pub args: RebuildArgs,
+    #[command(flatten)]
+    pub bounds: BoundArgs,
+    /// Copy this data directory's log (or the --server's, or Kafka's) into
+    /// DIR, a new data directory, up to --until/--until-offsets, and build
+    /// DIR's views there. The live views are never rewritten to the past:
+    /// the bounds need --into.
+    #[arg(long, value_name = "DIR", env = "REPRISE_INTO")]
+    pub into: Option<PathBuf>,
+}
+
+/// Where a copy of the log stops, per partition. Without either, every
+/// partition is copied to the end it had when the copy started.
+#[derive(Args, Debug, Clone, Default)]
+pub struct BoundArgs {
+    /// Per partition, copy the records up to, not including, the first one
+    /// whose timestamp is later than TIME (RFC 3339, or YYYY-MM-DD meaning
+    /// 00:00 UTC).
+    #[arg(
+        long,
+        value_name = "TIME",
+        env = "REPRISE_COPY_UNTIL",
+        conflicts_with = "until_offsets"
+    )]
+    pub until: Option<String>,
+    /// Exclusive end offsets, TOPIC/PARTITION=OFFSET[,...] (e.g.
+    /// `calendar/0=120,directory/1=7`); TOPIC is a domain (calendar,
+    /// contact, directory, seen, files) or the log's topic name. Partitions
+    /// not listed are copied to their end.
+    #[arg(
+        long,
+        value_name = "TOPIC/PARTITION=OFFSET,...",
+        env = "REPRISE_COPY_UNTIL_OFFSETS",
+        value_delimiter = ','
+    )]
+    pub until_offsets: Vec<String>,
+}
+
+/// `clone`: the destination is the global --data-dir, which must be new or
+/// empty; the source is exactly one of --from, --from-server,
+/// --from-kafka-brokers.
+#[derive(Args, Debug)]
+#[command(group(
+    clap::ArgGroup::new("source")
+        .required(true)
+        .args(["from", "from_server", "from_kafka_brokers"])
+))]
+pub struct CloneArgs {
+    /// A data directory whose embedded log is copied. Stopped, it is read
+    /// directly (readers only); held by `reprise serve`, it is read through
+    /// that server, found in its serve.json.
+    #[arg(long, value_name = "DIR", env = "REPRISE_FROM")]
+    pub from: Option<PathBuf>,
+    /// A running server whose log is read through its admin API
+    /// (credentials from REPRISE_ADMIN_USER / REPRISE_ADMIN_PASSWORD).
+    #[arg(long, value_name = "URL", env = "REPRISE_FROM_SERVER")]
+    pub from_server: Option<String>,
+    /// A Kafka cluster whose topics are copied: HOST:PORT[,HOST:PORT...].
+    #[arg(long, value_name = "BROKERS", env = "REPRISE_FROM_KAFKA_BROKERS")]
+    pub from_kafka_brokers: Option<String>,
+    /// The source topics' prefix, with --from-kafka-brokers (default `reprise`).
+    #[arg(long, value_name = "PREFIX", env = "REPRISE_FROM_TOPIC_PREFIX")]
+    pub from_topic_prefix: Option<String>,
+    #[command(flatten)]
+    pub bounds: BoundArgs,
+    /// Copy the log only, without building views (e.g. to restore a
+    /// snapshot into the copy next).
+    #[arg(long, env = "REPRISE_LOG_ONLY")]
+    pub log_only: bool,
+    /// Records per read and append, and events per batch when building views.
+    #[arg(long, env = "REPRISE_BATCH_SIZE", default_value_t = 2000)]
+    pub batch_size: usize,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SnapshotCommand {
+    /// Write every served projection version (live and ready), tree and
+    /// catalogue state, to one checksummed file. With --server, the server
+    /// writes it on its own machine, holding its views still meanwhile.
+    Create(SnapshotCreateArgs),
+    /// Restore a snapshot into the data directory, which must have no views
+    /// yet and whose log must be the one the snapshot was taken from (or a
+    /// clone of it); `serve` or `rebuild` then replay only the tail.
+    Restore(SnapshotRestoreArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SnapshotCreateArgs {
+    /// The file to write (must not exist). With --server, a path on the
+    /// server's machine; a relative one is made absolute here first.
+    #[arg(long, value_name = "FILE", env = "REPRISE_SNAPSHOT_TO")]
+    pub to: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct SnapshotRestoreArgs {
+    /// The snapshot file.
+    pub file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The user: `login@domain`, an email, or a login that exists in one domain.
+    #[arg(long, env = "REPRISE_EXPORT_USER")]
+    pub user: String,
+    /// A new or empty directory: DIR/calendars/NAME.ics, DIR/contacts/NAME.vcf.
+    #[arg(long, value_name = "DIR", env = "REPRISE_EXPORT_TO")]
+    pub to: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -646,7 +771,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let log = cli.log;
         match cli.command {
             Command::Serve(args) => crate::serve::run(&log, args).await,
-            Command::Rebuild(args) => crate::rebuild::run(&log, args).await,
+            Command::Rebuild(cmd) => crate::recovery::rebuild(&log, cmd).await,
             Command::Projections(cmd) => crate::status::run(&log, cmd).await,
             Command::Log(LogCommand::Tail(args)) => crate::logtool::tail(&log, args).await,
             Command::Log(LogCommand::Stats(args)) => crate::logtool::stats(&log, args).await,
@@ -656,6 +781,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Resource(cmd) => crate::directory_cli::resource(&log, cmd).await,
             Command::Share(cmd) => crate::directory_cli::share(&log, cmd).await,
             Command::Import(cmd) => crate::import::run(&log, cmd).await,
+            Command::Clone(args) => crate::recovery::clone(&log, args).await,
+            Command::Snapshot(cmd) => crate::snapshot::run(&log, cmd).await,
+            Command::Export(args) => crate::export::run(&log, args).await,
             Command::Bench(BenchCommand::Rebuild(args)) => crate::bench::rebuild(&log, args).await,
             Command::Proxy(args) => crate::proxy::run(args).await,
             Command::Switch(args) => crate::proxy::switch(args).await,

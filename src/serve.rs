@@ -138,6 +138,8 @@ fn router(state: Shared) -> Router {
     let admin = Router::new()
         .route("/projections/status", get(projection_status))
         .route("/projections/digest", get(projection_digest))
+        .route("/snapshot", post(crate::snapshot::http_create))
+        .route("/export/{user}", get(crate::export::http_export))
         .merge(admin::routes())
         .route("/import/calendar", post(import_calendar))
         .route("/import/contacts", post(import_contacts))

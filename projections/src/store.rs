@@ -69,6 +69,9 @@ pub enum StoreError {
     },
 }
 
+/// One key and its value in a version's tree.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// The view database. Cheap to clone.
 #[derive(Clone)]
 pub struct ViewStore {
@@ -242,6 +245,57 @@ impl ViewStore {
         Ok(hex::encode(hasher.finalize()))
     }
 
+    /// Every key and value of a version's tree, in key order: positions,
+    /// data, outcomes, quarantine, everything. What a snapshot copies.
+    pub fn entries(
+        &self,
+        id: &ProjectionId,
+    ) -> Result<impl Iterator<Item = Result<Entry, StoreError>> + '_, StoreError> {
+        let tree = self.tree(id)?;
+        Ok(tree.iter().map(move |item| {
+            item.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(|e| self.err(e))
+        }))
+    }
+
+    /// Writes entries into a version's tree as one atomic batch (a
+    /// snapshot's restore writes a tree in several, into a database that
+    /// is not served until it is complete).
+    pub fn put_entries(
+        &self,
+        id: &ProjectionId,
+        entries: impl IntoIterator<Item = Entry>,
+    ) -> Result<(), StoreError> {
+        let tree = self.tree(id)?;
+        let mut batch = sled::Batch::default();
+        for (k, v) in entries {
+            batch.insert(k, v);
+        }
+        tree.apply_batch(batch).map_err(|e| self.err(e))
+    }
+
+    /// True when the database holds no projection version: no catalogue
+    /// entry and no tree with anything in it. A snapshot is restored only
+    /// into such a database, so it never mixes with views already there.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        // The catalogue always holds the format marker.
+        for prefix in [&b"state/"[..], b"live/"] {
+            if self.catalogue.scan_prefix(prefix).next().is_some() {
+                return Ok(false);
+            }
+        }
+        for name in self.db.tree_names() {
+            if name.as_ref() == CATALOGUE.as_bytes() || name.as_ref() == b"__sled__default" {
+                continue;
+            }
+            let tree = self.db.open_tree(&name).map_err(|e| self.err(e))?;
+            if !tree.is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(|e| self.err(e))
@@ -262,4 +316,49 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     ciborium::from_reader(bytes).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_copy_a_tree_whole_and_an_empty_store_says_so() {
+        let id = ProjectionId::new("seen", 1);
+        let (a, b, c) = (
+            crate::testing::TestStore::new(id.clone()),
+            crate::testing::TestStore::new(id.clone()),
+            crate::testing::TestStore::new(id.clone()),
+        );
+        let store = &a.store;
+        assert!(store.is_empty().unwrap());
+        // A tree opened but never written leaves the store empty.
+        store.tree(&id).unwrap();
+        assert!(store.is_empty().unwrap());
+        store
+            .put_entries(
+                &id,
+                [
+                    (b"b".to_vec(), b"2".to_vec()),
+                    (b"a".to_vec(), b"1".to_vec()),
+                ],
+            )
+            .unwrap();
+        assert!(!store.is_empty().unwrap());
+        let entries: Vec<Entry> = store.entries(&id).unwrap().map(|e| e.unwrap()).collect();
+        assert_eq!(
+            entries,
+            vec![
+                (b"a".to_vec(), b"1".to_vec()),
+                (b"b".to_vec(), b"2".to_vec())
+            ]
+        );
+        let copy = &b.store;
+        copy.put_entries(&id, entries).unwrap();
+        assert_eq!(copy.digest(&id).unwrap(), store.digest(&id).unwrap());
+        // A catalogue entry alone makes it not empty.
+        let other = &c.store;
+        other.set_live(&id).unwrap();
+        assert!(!other.is_empty().unwrap());
+    }
 }
