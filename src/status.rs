@@ -38,9 +38,10 @@ pub struct VersionStatus {
     pub positions: Vec<PartitionStatus>,
     /// Events in the log this version has not applied yet.
     pub lag: u64,
-    /// How far behind in time: 0 when caught up, else the age of the last
-    /// event applied (from a running server only; the log's timestamps
-    /// are the writers' clocks).
+    /// How far behind in time: 0 when caught up (by the broker's end
+    /// offsets and by the reader's own last poll), else the age of the
+    /// newest event applied (from a running server only; the log's
+    /// timestamps are the writers' clocks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag_seconds: Option<f64>,
     pub quarantined: u64,
@@ -136,7 +137,10 @@ pub fn add_running(
             let Some(running) = progress.get(&id) else {
                 continue;
             };
-            v.lag_seconds = if v.lag == 0 {
+            // A broker's end offsets can lag or be wrong (tansu answers
+            // batch counts), so "caught up" is also the reader's own: its
+            // last poll reached the end of every partition.
+            v.lag_seconds = if v.lag == 0 && running.caught_up {
                 Some(0.0)
             } else {
                 running
