@@ -351,7 +351,8 @@ pub struct TailArgs {
     /// Only records at or after this time (RFC 3339, or a date YYYY-MM-DD).
     #[arg(long, env = "REPRISE_SINCE")]
     pub since: Option<String>,
-    /// Only records before this time (RFC 3339, or a date YYYY-MM-DD).
+    /// Only records at or before this time (RFC 3339, or a date
+    /// YYYY-MM-DD), as `clone --until` and `rebuild --until` cut.
     #[arg(long, env = "REPRISE_UNTIL")]
     pub until: Option<String>,
     /// Stop after this many records.

@@ -24,6 +24,10 @@ pub use leadership::{
     TakeOverRequest,
 };
 
+/// Longest an upgraded-away version's trees wait for requests still
+/// reading them before they are dropped anyway.
+const OLD_VIEWS_LIMIT: Duration = Duration::from_secs(600);
+
 /// How long a writer waits for its projection before answering 503.
 pub const APPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -513,7 +517,7 @@ fn has_caught_up_with(new: &Progress, old: &Progress) -> bool {
 fn switch_when_caught_up(core: &Core, old: usize, new: usize, keep_old: bool, stop: &AtomicBool) {
     let (old_f, new_f) = (&core.followers[old], &core.followers[new]);
     let mut reported = std::time::Instant::now();
-    loop {
+    let old_views = loop {
         if stop.load(Ordering::Acquire) {
             return;
         }
@@ -531,9 +535,10 @@ fn switch_when_caught_up(core: &Core, old: usize, new: usize, keep_old: bool, st
                     tracing::error!(projection = %new_f.id, error = %e, "cannot record the new version live; staying on the old one");
                     return;
                 }
+                let old_views = Arc::downgrade(&serving.views);
                 serving.views = Arc::new(views);
                 serving.followers.insert(new_f.id.name.clone(), new);
-                break;
+                break old_views;
             }
         } else if reported.elapsed() >= Duration::from_secs(10) {
             let applied: u64 = new_f.progress.borrow().positions.values().sum();
@@ -546,11 +551,10 @@ fn switch_when_caught_up(core: &Core, old: usize, new: usize, keep_old: bool, st
             reported = std::time::Instant::now();
         }
         std::thread::sleep(Duration::from_millis(5));
-    }
+    };
     tracing::info!("switched from {} to {}", old_f.id, new_f.id);
     // Requests that waited on the old version are answered (or moved to
-    // the new one) within APPLY_TIMEOUT; readers that took the old views
-    // before the switch finish well within it too.
+    // the new one) within APPLY_TIMEOUT; readers are waited for below.
     let grace = std::time::Instant::now() + APPLY_TIMEOUT + Duration::from_secs(1);
     while std::time::Instant::now() < grace {
         if stop.load(Ordering::Acquire) {
@@ -566,6 +570,15 @@ fn switch_when_caught_up(core: &Core, old: usize, new: usize, keep_old: bool, st
         .take();
     if let Some(t) = thread {
         let _ = t.join();
+    }
+    // A request still reading the old views (a long query that started
+    // before the switch) keeps them; their trees go once the last is done.
+    let deadline = std::time::Instant::now() + OLD_VIEWS_LIMIT;
+    while old_views.strong_count() > 0 && std::time::Instant::now() < deadline {
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     if keep_old {
         tracing::info!("kept {} (--keep-old)", old_f.id);

@@ -189,7 +189,7 @@ pub async fn tail(args: &LogArgs, opts: TailArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
                 if since.is_some_and(|s| r.timestamp_ms < s.timestamp_millis())
-                    || until.is_some_and(|u| r.timestamp_ms >= u.timestamp_millis())
+                    || until.is_some_and(|u| r.timestamp_ms > u.timestamp_millis())
                 {
                     continue;
                 }
