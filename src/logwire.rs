@@ -26,6 +26,20 @@ pub struct TopicInfo {
     pub partitions: u32,
 }
 
+impl TopicInfo {
+    /// Every topic of `log`, in `Domain::ALL` order.
+    pub fn all(log: &dyn events::EventLog) -> Vec<TopicInfo> {
+        Domain::ALL
+            .into_iter()
+            .map(|domain| TopicInfo {
+                domain,
+                name: log.topic_name(domain),
+                partitions: log.partitions(domain),
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct WireStart {
     pub domain: Domain,

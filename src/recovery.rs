@@ -16,7 +16,9 @@
 use crate::cli::{BoundArgs, CloneArgs, RebuildArgs, RebuildCommand};
 use crate::config::LogArgs;
 use anyhow::{bail, Context};
-use events::log::{EmbeddedLog, KafkaConfig, KafkaLog, LogReader, ReadStart, TopicPartition};
+use events::log::{
+    all_end_offsets, EmbeddedLog, KafkaConfig, KafkaLog, LogReader, ReadStart, TopicPartition,
+};
 use events::{Domain, EventLog, LogError, LogRecord, OutgoingRecord};
 use projections::registry;
 use std::collections::BTreeMap;
@@ -166,23 +168,6 @@ pub struct TopicCopy {
     pub cuts: Vec<(u64, u64)>,
 }
 
-/// The end offset of every partition of every topic.
-pub async fn end_offsets(log: &dyn EventLog) -> Result<BTreeMap<TopicPartition, u64>, LogError> {
-    let mut ends = BTreeMap::new();
-    for domain in Domain::ALL {
-        for (partition, end) in log.end_offsets(domain).await?.into_iter().enumerate() {
-            ends.insert(
-                TopicPartition {
-                    domain,
-                    partition: partition as u32,
-                },
-                end,
-            );
-        }
-    }
-    Ok(ends)
-}
-
 /// Whether a log's `end_offsets` are exact: the embedded log's are its
 /// durable ends, Kafka's are watermark answers that some brokers get wrong
 /// after batched produces (tansu answers the batch count). A log read
@@ -230,7 +215,7 @@ pub async fn source_ends(
     log: Arc<dyn EventLog>,
 ) -> Result<BTreeMap<TopicPartition, u64>, LogError> {
     if ends_are_exact(log.as_ref()) {
-        end_offsets(log.as_ref()).await
+        all_end_offsets(log.as_ref()).await
     } else {
         read_ends(log).await
     }
@@ -842,14 +827,14 @@ mod tests {
             .append(Domain::Directory, vec![record("example.com", 5, Some(2))])
             .await
             .unwrap();
-        let ends = end_offsets(&source).await.unwrap();
+        let ends = all_end_offsets(&source).await.unwrap();
 
         // Whole copy.
         let dest = embedded(&dir.path().join("all"), 3);
         let report = copy_log(&source, &dest, &ends, &Bounds::default(), 7, |_| {})
             .await
             .unwrap();
-        assert_eq!(end_offsets(&dest).await.unwrap(), ends);
+        assert_eq!(all_end_offsets(&dest).await.unwrap(), ends);
         assert_eq!(report.iter().map(|t| t.events).sum::<u64>(), 61);
         let read = |log: &EmbeddedLog| {
             let mut r = log
@@ -899,7 +884,7 @@ mod tests {
         copy_log(&source, &dest, &ends, &bounds, 5, |_| {})
             .await
             .unwrap();
-        let dest_ends = end_offsets(&dest).await.unwrap();
+        let dest_ends = all_end_offsets(&dest).await.unwrap();
         assert_eq!(dest_ends[&cal0], 2);
         for (tp, end) in &ends {
             if *tp != cal0 {
@@ -915,7 +900,7 @@ mod tests {
         log.append(Domain::Calendar, vec![record("a", 1, Some(1))])
             .await
             .unwrap();
-        let ends = end_offsets(&log).await.unwrap();
+        let ends = all_end_offsets(&log).await.unwrap();
         let parse = |until: Option<&str>, offsets: &[&str]| {
             parse_bounds(
                 &BoundArgs {
@@ -949,7 +934,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let ends = end_offsets(&source).await.unwrap();
+        let ends = all_end_offsets(&source).await.unwrap();
         // A destination that is not empty puts the records at other offsets.
         let dest = embedded(&dir.path().join("dst"), 1);
         dest.append(Domain::Seen, vec![record("x", 0, None)])

@@ -348,14 +348,7 @@ async fn log_info(State(state): State<Shared>) -> Json<LogInfo> {
     let log = &state.engine.log;
     Json(LogInfo {
         describe: log.describe(),
-        topics: Domain::ALL
-            .into_iter()
-            .map(|domain| TopicInfo {
-                domain,
-                name: log.topic_name(domain),
-                partitions: log.partitions(domain),
-            })
-            .collect(),
+        topics: TopicInfo::all(log.as_ref()),
     })
 }
 

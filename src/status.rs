@@ -3,7 +3,7 @@
 use crate::cli::ProjectionsCommand;
 use crate::config::LogArgs;
 use events::log::TopicPartition;
-use events::{Domain, EventLog};
+use events::EventLog;
 use projections::registry;
 use projections::runner::quarantine_of;
 use projections::ViewStore;
@@ -65,18 +65,7 @@ pub struct DigestEntry {
 
 /// Status of every projection version in the store, against the log's ends.
 pub async fn report(log: &dyn EventLog, store: &ViewStore) -> anyhow::Result<StatusReport> {
-    let mut ends: BTreeMap<TopicPartition, u64> = BTreeMap::new();
-    for domain in Domain::ALL {
-        for (partition, end) in log.end_offsets(domain).await?.into_iter().enumerate() {
-            ends.insert(
-                TopicPartition {
-                    domain,
-                    partition: partition as u32,
-                },
-                end,
-            );
-        }
-    }
+    let ends = events::log::all_end_offsets(log).await?;
     let versions = store.versions()?;
     let mut projections = Vec::new();
     for p in registry::current() {

@@ -189,6 +189,26 @@ pub fn partition_of(record: &OutgoingRecord, count: u32) -> u32 {
     })
 }
 
+/// The end offset of every partition of every topic (informative only on
+/// Kafka, like [`EventLog::end_offsets`]).
+pub async fn all_end_offsets(
+    log: &dyn EventLog,
+) -> Result<std::collections::BTreeMap<TopicPartition, u64>, LogError> {
+    let mut ends = std::collections::BTreeMap::new();
+    for domain in Domain::ALL {
+        for (partition, end) in log.end_offsets(domain).await?.into_iter().enumerate() {
+            ends.insert(
+                TopicPartition {
+                    domain,
+                    partition: partition as u32,
+                },
+                end,
+            );
+        }
+    }
+    Ok(ends)
+}
+
 /// Every partition of the given domains from offset 0.
 pub fn starts_from_beginning(log: &dyn EventLog, domains: &[Domain]) -> Vec<ReadStart> {
     domains
