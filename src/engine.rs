@@ -357,16 +357,7 @@ impl Engine {
             return Ok(Vec::new());
         };
         let domain = first.domain;
-        let epoch = self.write_epoch().await?;
-        let role = self.leadership.role.read().await;
-        match *role {
-            Role::Leader { epoch: now } if now == epoch => {}
-            // Handed over meanwhile.
-            _ => {
-                drop(role);
-                return Err(self.not_leader().await);
-            }
-        }
+        let (role, epoch) = self.leading().await?;
         for event in &mut events {
             event.leader_epoch = epoch;
         }

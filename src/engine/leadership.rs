@@ -134,6 +134,14 @@ pub(super) struct Leadership {
 }
 
 impl Leadership {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Option<(String, u64)>> {
+        // Set and cleared in single statements: a poisoned lock still
+        // holds a consistent value.
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Leadership {
     pub(super) fn new(identity: Identity) -> Leadership {
         Leadership {
             identity,
@@ -209,19 +217,25 @@ impl Engine {
         })
     }
 
-    /// The epoch this installation writes under, or why it may not write;
-    /// waits for the views to be ready when the role is undecided.
-    pub(super) async fn write_epoch(&self) -> Result<u64, SubmitError> {
-        let mut role = self.role().await;
-        if role == Role::Starting {
+    /// The epoch this installation writes under, with the role held (a
+    /// hand-over waits until the guard is dropped), or why it may not
+    /// write; waits for the views to be ready when the role is undecided.
+    pub(super) async fn leading(
+        &self,
+    ) -> Result<(tokio::sync::RwLockReadGuard<'_, Role>, u64), SubmitError> {
+        if *self.leadership.role.read().await == Role::Starting {
             self.wait_ready(APPLY_TIMEOUT)
                 .await
                 .map_err(|e| SubmitError::NotReady(format!("{e:#}")))?;
-            role = self.role().await;
+            self.role().await;
         }
-        match role {
-            Role::Leader { epoch } => Ok(epoch),
-            Role::Follower { .. } => Err(self.not_leader().await),
+        let role = self.leadership.role.read().await;
+        match *role {
+            Role::Leader { epoch } => Ok((role, epoch)),
+            Role::Follower { .. } => {
+                drop(role);
+                Err(self.not_leader().await)
+            }
             Role::Starting => Err(SubmitError::NotReady("leadership undecided".into())),
         }
     }
@@ -255,12 +269,7 @@ impl Engine {
     pub async fn hand_over(&self, to: &str) -> Result<HandOver, LeadershipError> {
         self.role().await;
         let mut role = self.leadership.role.write().await;
-        let pending = self
-            .leadership
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let pending = self.leadership.pending().clone();
         let epoch = match (&*role, pending) {
             (Role::Leader { epoch }, _) => {
                 let latest = self.latest_fence()?.map_or(0, |f| f.epoch);
@@ -275,22 +284,14 @@ impl Engine {
                 })
             }
         };
-        *self
-            .leadership
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some((to.to_string(), epoch));
+        *self.leadership.pending() = Some((to.to_string(), epoch));
         // No write of ours may follow the fence: from here on we follow.
         *role = Role::Follower {
             epoch,
             leader: Some(to.to_string()),
         };
         let fences = self.append_fences(epoch, to).await?;
-        *self
-            .leadership
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = None;
+        *self.leadership.pending() = None;
         tracing::info!(to, epoch, "handed the lead over");
         Ok(HandOver {
             from: self.installation().to_string(),
