@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::cli::{ProxyArgs, SwitchArgs};
-use crate::engine::{HandOver, TakeOver, TakeOverRequest};
+use crate::engine::{ClusterStatus, HandOver, Role, TakeOver, TakeOverRequest};
 
 /// Largest answer read from a backend's cluster endpoints.
 const ADMIN_BODY_LIMIT: usize = 1 << 20;
@@ -222,22 +222,32 @@ impl Proxy {
         }
     }
 
-    /// A JSON POST to a backend's cluster endpoint.
+    /// A call to a backend's cluster endpoint: a JSON POST with `body`, or
+    /// a GET without.
     async fn call<T: serde::de::DeserializeOwned>(
         &self,
         backend: &Backend,
         path: &str,
-        body: &serde_json::Value,
+        body: Option<&impl Serialize>,
     ) -> Result<T, CallError> {
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(format!("{}/admin/v1/cluster{path}", backend.base))
-            .header(header::CONTENT_TYPE, "application/json");
+        let mut request =
+            Request::builder().uri(format!("{}/admin/v1/cluster{path}", backend.base));
         if let Some(token) = &self.cluster_token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
+        let body = match body {
+            Some(body) => {
+                request = request
+                    .method(Method::POST)
+                    .header(header::CONTENT_TYPE, "application/json");
+                let json = serde_json::to_vec(body)
+                    .map_err(|e| CallError::Unreachable(format!("encoding the request: {e}")))?;
+                Body::from(json)
+            }
+            None => Body::empty(),
+        };
         let request = request
-            .body(Body::from(body.to_string()))
+            .body(body)
             .map_err(|e| CallError::Unreachable(e.to_string()))?;
         let response = self
             .client
@@ -304,7 +314,7 @@ impl Proxy {
         let drained = started.elapsed();
 
         let body = serde_json::json!({ "to": next.name });
-        let handed = self.call::<HandOver>(from, "/hand-over", &body).await;
+        let handed = self.call::<HandOver>(from, "/hand-over", Some(&body)).await;
         let handed_at = started.elapsed();
         let (request, hand_over_error) = match handed {
             Ok(hand_over) => (
@@ -333,11 +343,7 @@ impl Proxy {
             }
         };
         let taken = self
-            .call::<TakeOver>(
-                next,
-                "/take-over",
-                &serde_json::to_value(&request).unwrap_or_default(),
-            )
+            .call::<TakeOver>(next, "/take-over", Some(&request))
             .await;
         let taken_at = started.elapsed();
         let take_over = match taken {
@@ -412,26 +418,11 @@ impl Proxy {
     /// The backend that leads, asked of each; the first when none says.
     async fn find_leader(&self) -> Option<usize> {
         for (i, backend) in self.backends.iter().enumerate() {
-            let mut request = Request::builder().uri(format!("{}/admin/v1/cluster", backend.base));
-            if let Some(token) = &self.cluster_token {
-                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-            }
-            let Ok(request) = request.body(Body::empty()) else {
-                continue;
-            };
-            let Ok(Ok(response)) =
-                tokio::time::timeout(Duration::from_secs(2), self.client.request(request)).await
-            else {
-                continue;
-            };
-            let Ok(bytes) =
-                axum::body::to_bytes(Body::new(response.into_body()), ADMIN_BODY_LIMIT).await
-            else {
-                continue;
-            };
-            let status: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            if status["role"] == "leader" {
-                return Some(i);
+            let asked = self.call::<ClusterStatus>(backend, "", None::<&()>);
+            if let Ok(Ok(status)) = tokio::time::timeout(Duration::from_secs(2), asked).await {
+                if matches!(status.role, Role::Leader { .. }) {
+                    return Some(i);
+                }
             }
         }
         None
