@@ -175,14 +175,7 @@ pub fn header_of(log: &dyn EventLog) -> Header {
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         reprise: env!("CARGO_PKG_VERSION").to_string(),
         log: log.describe(),
-        topics: Domain::ALL
-            .into_iter()
-            .map(|domain| TopicInfo {
-                domain,
-                name: log.topic_name(domain),
-                partitions: log.partitions(domain),
-            })
-            .collect(),
+        topics: TopicInfo::all(log),
     }
 }
 
@@ -331,9 +324,37 @@ impl Drop for SnapshotWriter {
     }
 }
 
+/// The records at the wanted positions, several in one partition allowed
+/// (None where the log has no record there): one reader per round, each
+/// round taking at most one offset per partition.
+async fn records_at(
+    log: &Arc<dyn EventLog>,
+    wanted: &[(TopicPartition, u64)],
+) -> Result<BTreeMap<(TopicPartition, u64), Option<LogRecord>>, LogError> {
+    let mut found = BTreeMap::new();
+    let mut rest = wanted.to_vec();
+    while !rest.is_empty() {
+        let mut round: Vec<(TopicPartition, u64)> = Vec::new();
+        let mut later = Vec::new();
+        for (tp, offset) in rest {
+            if round.iter().any(|(t, _)| *t == tp) {
+                later.push((tp, offset));
+            } else {
+                round.push((tp, offset));
+            }
+        }
+        let read = one_record_per_partition(log.clone(), round.clone()).await?;
+        for (tp, offset) in round {
+            found.insert((tp, offset), read.get(&tp).cloned().flatten());
+        }
+        rest = later;
+    }
+    Ok(found)
+}
+
 /// The wanted record of each partition, read from the log (None where the
 /// log has no record at that offset).
-async fn records_at(
+async fn one_record_per_partition(
     log: Arc<dyn EventLog>,
     wanted: Vec<(TopicPartition, u64)>,
 ) -> Result<BTreeMap<TopicPartition, Option<LogRecord>>, LogError> {
@@ -396,36 +417,26 @@ pub async fn anchors(
     }
     wanted.sort();
     wanted.dedup();
-    // One reader per offset of a partition (two versions of one
-    // projection may stand at different offsets).
+    // Two versions of one projection may stand at different offsets of a
+    // partition.
+    let found = records_at(&log, &wanted).await?;
     let mut anchors = Vec::new();
-    let mut rest = wanted;
-    while !rest.is_empty() {
-        let mut round = Vec::new();
-        let mut later = Vec::new();
-        for (tp, offset) in rest {
-            if round.iter().any(|(t, _)| *t == tp) {
-                later.push((tp, offset));
-            } else {
-                round.push((tp, offset));
-            }
-        }
-        let found = records_at(log.clone(), round.clone()).await?;
-        for (tp, offset) in round {
-            let record = found.get(&tp).cloned().flatten().ok_or_else(|| {
+    for (tp, offset) in wanted {
+        let record = found
+            .get(&(tp, offset))
+            .and_then(Option::as_ref)
+            .ok_or_else(|| {
                 SnapshotError::Refused(format!(
                     "the log has no record at {}/{} offset {offset}, which the views applied",
                     tp.domain, tp.partition
                 ))
             })?;
-            anchors.push(Anchor {
-                domain: tp.domain,
-                partition: tp.partition,
-                offset,
-                record_sha256: record_digest(&record),
-            });
-        }
-        rest = later;
+        anchors.push(Anchor {
+            domain: tp.domain,
+            partition: tp.partition,
+            offset,
+            record_sha256: record_digest(record),
+        });
     }
     Ok(anchors)
 }
@@ -832,7 +843,7 @@ pub async fn restore(args: &LogArgs, file: &Path) -> anyhow::Result<Restored> {
             behind: None,
         });
     }
-    let ends = crate::recovery::end_offsets(log.as_ref()).await?;
+    let ends = events::log::all_end_offsets(log.as_ref()).await?;
     let mut behind = 0;
     for (info, _) in &scanned.versions {
         let reads = registry::find(&info.name, info.version)
@@ -883,57 +894,37 @@ async fn check_log(log: Arc<dyn EventLog>, scanned: &Scanned) -> Result<(), Snap
             )
         })
         .collect();
-    let mut remaining: Vec<&Anchor> = scanned.anchors.iter().collect();
-    let mut pending = wanted;
-    while !pending.is_empty() {
-        let mut round: Vec<(TopicPartition, u64)> = Vec::new();
-        let mut later = Vec::new();
-        for (tp, o) in pending {
-            if round.iter().any(|(t, _)| *t == tp) {
-                later.push((tp, o));
-            } else {
-                round.push((tp, o));
+    let found = records_at(&log, &wanted).await.map_err(|e| {
+        SnapshotError::WrongLog(format!(
+            "reading the records the snapshot's views stand on from the {}: {e}",
+            log.describe()
+        ))
+    })?;
+    for (anchor, (tp, offset)) in scanned.anchors.iter().zip(wanted) {
+        match found.get(&(tp, offset)).and_then(Option::as_ref) {
+            None => {
+                return Err(SnapshotError::WrongLog(format!(
+                    "the {} has no record at {}/{} offset {offset}, where the snapshot's views \
+                     stand: it is not the log the snapshot was taken from (\"{}\"), or it is \
+                     shorter",
+                    log.describe(),
+                    tp.domain,
+                    tp.partition,
+                    scanned.header.log
+                )))
             }
-        }
-        let found = records_at(log.clone(), round.clone()).await.map_err(|e| {
-            SnapshotError::WrongLog(format!(
-                "reading the records the snapshot's views stand on from the {}: {e}",
-                log.describe()
-            ))
-        })?;
-        for (tp, offset) in round {
-            let Some(anchor) = remaining.iter().position(|a| {
-                a.domain == tp.domain && a.partition == tp.partition && a.offset == offset
-            }) else {
-                continue;
-            };
-            let anchor = remaining.swap_remove(anchor);
-            match found.get(&tp).and_then(|r| r.as_ref()) {
-                None => {
-                    return Err(SnapshotError::WrongLog(format!(
-                        "the {} has no record at {}/{} offset {offset}, where the snapshot's views \
-                         stand: it is not the log the snapshot was taken from (\"{}\"), or it is \
-                         shorter",
-                        log.describe(),
-                        tp.domain,
-                        tp.partition,
-                        scanned.header.log
-                    )))
-                }
-                Some(record) if record_digest(record) != anchor.record_sha256 => {
-                    return Err(SnapshotError::WrongLog(format!(
-                        "the record at {}/{} offset {offset} of the {} is not the one the \
-                         snapshot's views applied: the snapshot was taken on another log (\"{}\")",
-                        tp.domain,
-                        tp.partition,
-                        log.describe(),
-                        scanned.header.log
-                    )))
-                }
-                Some(_) => {}
+            Some(record) if record_digest(record) != anchor.record_sha256 => {
+                return Err(SnapshotError::WrongLog(format!(
+                    "the record at {}/{} offset {offset} of the {} is not the one the \
+                     snapshot's views applied: the snapshot was taken on another log (\"{}\")",
+                    tp.domain,
+                    tp.partition,
+                    log.describe(),
+                    scanned.header.log
+                )))
             }
+            Some(_) => {}
         }
-        pending = later;
     }
     Ok(())
 }
