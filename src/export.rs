@@ -207,22 +207,6 @@ fn parts(body: &str) -> Parts {
     parts
 }
 
-/// Escapes a TEXT value (RFC 5545 §3.3.11).
-fn escape_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// One VCALENDAR holding every object: VERSION, PRODID (the objects' own
 /// when they all agree, so that a re-import gives back the same text),
 /// CALSCALE likewise, the calendar's name, each VTIMEZONE once by TZID
@@ -242,7 +226,10 @@ pub fn calendar_file(display_name: Option<&str>, bodies: &[&str]) -> String {
         out.push_str(&format!("CALSCALE:{calscale}\r\n"));
     }
     if let Some(name) = display_name {
-        out.push_str(&format!("X-WR-CALNAME:{}\r\n", escape_text(name)));
+        out.push_str(&format!(
+            "X-WR-CALNAME:{}\r\n",
+            formats::vcard::escape_text(name)
+        ));
     }
     let mut zones: Vec<&str> = Vec::new();
     for p in &all {
