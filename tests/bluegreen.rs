@@ -7,7 +7,7 @@ mod common;
 #[path = "../events/tests/support/mod.rs"]
 mod support;
 
-use common::cmd::{ok, reprise};
+use common::cmd::{add_user, ok, reprise};
 use common::http::{assert_status, send, Dav, Reply};
 use common::load::Load;
 use common::server::{free_port, raw_get};
@@ -166,15 +166,8 @@ fn wait_for(port: u16, path: &str) {
 fn add_users(data: &Path, prefix: &str) {
     for (login, password) in USERS {
         let mut cmd = reprise(data);
-        cmd.args(log_args(prefix)).args([
-            "user",
-            "add",
-            login,
-            "--email",
-            &format!("{login}@example.com"),
-            "--password-stdin",
-        ]);
-        ok(cmd, &format!("{password}\n"));
+        cmd.args(log_args(prefix));
+        add_user(cmd, login, password, &[]);
     }
 }
 

@@ -10,17 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn add_user(data: &Path, login: &str, extra: &[&str]) -> String {
-    let mut cmd = reprise(data);
-    cmd.args([
-        "user",
-        "add",
-        login,
-        "--email",
-        &format!("{login}@example.com"),
-        "--password-stdin",
-    ]);
-    cmd.args(extra);
-    ok(cmd, "correct horse\n")
+    common::cmd::add_user(reprise(data), login, "correct horse", extra)
 }
 
 /// Total records in the log, from `log stats --json`.
@@ -274,17 +264,8 @@ fn a_running_server_holds_the_data_directory_and_serves_the_commands() {
     );
 
     let mut add = reprise(&data);
-    add.args([
-        "--server",
-        &url,
-        "user",
-        "add",
-        "bob",
-        "--email",
-        "bob@example.com",
-        "--password-stdin",
-    ]);
-    assert!(ok(add, "pw\n").contains("created user bob@example.com"));
+    add.args(["--server", &url]);
+    assert!(common::cmd::add_user(add, "bob", "pw", &[]).contains("created user bob@example.com"));
     let mut dup = reprise(&data);
     dup.args([
         "--server",
@@ -348,17 +329,8 @@ fn a_running_server_holds_the_data_directory_and_serves_the_commands() {
     let follower = follow.spawn().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let mut add = reprise(&data);
-    add.args([
-        "--server",
-        &url,
-        "user",
-        "add",
-        "carol",
-        "--email",
-        "carol@example.com",
-        "--password-stdin",
-    ]);
-    ok(add, "pw\n");
+    add.args(["--server", &url]);
+    common::cmd::add_user(add, "carol", "pw", &[]);
     let followed = follower.wait_with_output().unwrap();
     assert!(followed.status.success());
     assert!(String::from_utf8_lossy(&followed.stdout).contains("\"login\":\"carol\""));

@@ -80,16 +80,8 @@ fn the_command_runs_on_kafka() {
     let dir = support::TempDir::new("kafka-cli");
     let data = dir.path().join("data");
     let prefix = support::unique_name("cli");
-    let mut add = reprise(&data, &prefix);
-    add.args([
-        "user",
-        "add",
-        "alice",
-        "--email",
-        "alice@example.com",
-        "--password-stdin",
-    ]);
-    assert!(ok(add, "pw\n").contains("created user alice@example.com"));
+    let added = common::cmd::add_user(reprise(&data, &prefix), "alice", "pw", &[]);
+    assert!(added.contains("created user alice@example.com"));
     let mut import = reprise(&data, &prefix);
     import
         .args(["import", "calendar", "alice"])

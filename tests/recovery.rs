@@ -338,18 +338,8 @@ fn a_clone_has_the_same_views_and_its_writes_never_reach_the_source() {
         assert_eq!(put.status, 201);
     }
     let mut admin = server.command();
-    admin.args([
-        "--server",
-        &server.url,
-        "user",
-        "add",
-        "root",
-        "--email",
-        "root@example.com",
-        "--password-stdin",
-        "--admin",
-    ]);
-    ok(admin, "root-secret\n");
+    admin.args(["--server", &server.url]);
+    common::cmd::add_user(admin, "root", "root-secret", &["--admin"]);
     let dir = tempfile::tempdir().unwrap();
     let remote = || with(server.command(), &["--server", &server.url]);
     let source_digests = digests(remote());
@@ -375,16 +365,7 @@ fn a_clone_has_the_same_views_and_its_writes_never_reach_the_source() {
     assert_eq!(digests(reprise(&by_url)), source_digests);
 
     // The clone is an installation of its own: writes go to its log.
-    let mut add = reprise(&clone);
-    add.args([
-        "user",
-        "add",
-        "carol",
-        "--email",
-        "carol@example.com",
-        "--password-stdin",
-    ]);
-    ok(add, "pw\n");
+    common::cmd::add_user(reprise(&clone), "carol", "pw", &[]);
     let mut import = reprise(&clone);
     import
         .args(["import", "calendar", "alice"])
@@ -729,16 +710,7 @@ fn an_export_imported_elsewhere_gives_the_same_objects() {
     assert!(!exported["calendars/default.ics"].contains("bob@example.com"));
 
     let fresh = dir.path().join("fresh");
-    let mut add = reprise(&fresh);
-    add.args([
-        "user",
-        "add",
-        "alice",
-        "--email",
-        "alice@example.com",
-        "--password-stdin",
-    ]);
-    ok(add, "pw\n");
+    common::cmd::add_user(reprise(&fresh), "alice", "pw", &[]);
     for (kind, file) in [
         ("calendar", "calendars/default.ics"),
         ("contacts", "contacts/default.vcf"),

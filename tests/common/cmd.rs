@@ -26,6 +26,16 @@ pub fn reprise(data: &Path) -> Command {
     cmd
 }
 
+/// `user add LOGIN --email LOGIN@example.com --password-stdin EXTRA...`
+/// on `cmd` (its data directory and log flags set); the command's output.
+pub fn add_user(mut cmd: Command, login: &str, password: &str, extra: &[&str]) -> String {
+    cmd.args(["user", "add", login, "--email"])
+        .arg(format!("{login}@example.com"))
+        .arg("--password-stdin")
+        .args(extra);
+    ok(cmd, &format!("{password}\n"))
+}
+
 pub fn run(mut cmd: Command, stdin: &str) -> Output {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())

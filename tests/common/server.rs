@@ -1,7 +1,7 @@
 //! A `reprise serve` process for tests that talk HTTP to it: a fresh data
 //! directory, two users, a free port on 127.0.0.1, killed on drop.
 
-use super::cmd::{ok, reprise};
+use super::cmd::{add_user, ok, reprise};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,17 +35,8 @@ impl TestServer {
         let log_args: Vec<String> = log_args.iter().map(|s| s.to_string()).collect();
         for (login, password) in USERS {
             let mut cmd = reprise(&data);
-            cmd.args(&log_args).args([
-                "user",
-                "add",
-                login,
-                "--email",
-                &format!("{login}@example.com"),
-                "--name",
-                &capitalised(login),
-                "--password-stdin",
-            ]);
-            ok(cmd, &format!("{password}\n"));
+            cmd.args(&log_args);
+            add_user(cmd, login, password, &["--name", &capitalised(login)]);
         }
         let port = free_port();
         let serve_args: Vec<String> = serve_args.iter().map(|s| s.to_string()).collect();
