@@ -3,13 +3,14 @@
 //! figures. Only the rebuild is timed; the last line of standard output is
 //! one JSON object:
 //!
-//! `{"events":N,"seconds":S,"events_per_s":R,"peak_rss_mb":M}`
+//! `{"events":N,"seconds":S,"events_per_s":R,"peak_rss_mb":M,"views_bytes":V,"log_bytes":L}`
 //!
-//! where `events` is what the projections applied and `peak_rss_mb` the
+//! where `events` is what the projections applied, `peak_rss_mb` the
 //! peak resident memory of the whole process (`VmHWM`), write phase
-//! included.
+//! included, and the sizes what the views and the embedded log occupy on
+//! disk (`du`; the log is 0 on Kafka).
 
-use crate::cli::{BenchRebuildArgs, RebuildArgs};
+use crate::cli::BenchRebuildArgs;
 use crate::config::LogArgs;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -166,11 +167,10 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     // Rebuild phase: the only one timed for the result.
     let store = data.open_views()?;
     let projections = projections::registry::current();
-    let rebuild_opts = RebuildArgs {
-        projection: None,
-        version: None,
-        stop_after_batches: None,
+    let rebuild_opts = crate::rebuild::Options {
         batch_size: opts.batch_size,
+        workers: opts.workers.unwrap_or_else(crate::rebuild::default_workers),
+        stop_after_batches: None,
     };
     let started = Instant::now();
     let results = crate::rebuild::rebuild(
@@ -200,12 +200,20 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
             if r.complete { "" } else { ", INCOMPLETE" }
         );
     }
-    let size = store.size_on_disk().context("measuring the views")?;
+    let views_bytes = store.size_on_disk().context("measuring the views")?;
+    // The embedded log's size (none on Kafka).
+    let log_dir = data.data_dir.join("log");
+    let log_bytes = if log_dir.is_dir() {
+        events::storage::size_on_disk(&log_dir).context("measuring the log")?
+    } else {
+        0
+    };
     println!(
-        "rebuild: {events} events in {:.2} s ({:.0} events/s); views on disk: {}",
+        "rebuild: {events} events in {:.2} s ({:.0} events/s); on disk: views {}, log {}",
         elapsed.as_secs_f64(),
         rate(events, elapsed),
-        human_bytes(size)
+        human_bytes(views_bytes),
+        human_bytes(log_bytes)
     );
     if let Some(dir) = &opts.dir {
         println!("log and views kept in {}", dir.display());
@@ -227,7 +235,8 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     // Written by hand to keep the documented key order (serde_json sorts
     // keys); every number is finite.
     let result = format!(
-        "{{\"events\":{events},\"seconds\":{:.3},\"events_per_s\":{:.0},\"peak_rss_mb\":{:.1}}}",
+        "{{\"events\":{events},\"seconds\":{:.3},\"events_per_s\":{:.0},\"peak_rss_mb\":{:.1},\
+         \"views_bytes\":{views_bytes},\"log_bytes\":{log_bytes}}}",
         elapsed.as_secs_f64(),
         rate(events, elapsed),
         peak

@@ -68,6 +68,9 @@ pub enum Command {
     Snapshot(SnapshotCommand),
     /// Write one user's own calendars (.ics) and address books (.vcf) to files.
     Export(ExportArgs),
+    /// The data directory itself: convert one written by an older build.
+    #[command(subcommand)]
+    DataDir(DataDirCommand),
     /// Benchmarks (figures, not tests).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -78,6 +81,23 @@ pub enum Command {
     /// Cut a proxy over to another backend: hold requests, hand over the
     /// lead with a fence in the log, release them to the new backend.
     Switch(SwitchArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataDirCommand {
+    /// Convert a data directory written by reprise's sled-based build
+    /// (format 1): copy its log record by record into the current store
+    /// (same offsets: ETags, sync tokens and modseqs stay valid), build the
+    /// views, and keep the old files under `sled-era/`. Safe to run again
+    /// after an interruption.
+    Convert(ConvertArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConvertArgs {
+    /// Records per copied batch and events per view batch.
+    #[arg(long, env = "REPRISE_BATCH_SIZE", default_value_t = 2000)]
+    pub batch_size: usize,
 }
 
 #[derive(Args, Debug)]
@@ -178,6 +198,22 @@ pub struct RebuildArgs {
     /// Events per batch.
     #[arg(long, env = "REPRISE_BATCH_SIZE", default_value_t = 2000)]
     pub batch_size: usize,
+    /// Threads that apply the partitions of one projection's batch
+    /// (default: the machine's cores). The views are the same whatever
+    /// the number.
+    #[arg(long, env = "REPRISE_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+impl RebuildArgs {
+    /// The rebuild these flags ask for.
+    pub fn options(&self) -> crate::rebuild::Options {
+        crate::rebuild::Options {
+            batch_size: self.batch_size,
+            workers: self.workers.unwrap_or_else(crate::rebuild::default_workers),
+            stop_after_batches: self.stop_after_batches,
+        }
+    }
 }
 
 /// `rebuild`: the projection flags, and the point-in-time ones.
@@ -740,24 +776,39 @@ pub struct BenchRebuildArgs {
     /// Where to put the benchmark's log and views (default: a temporary directory).
     #[arg(long, env = "REPRISE_BENCH_DIR")]
     pub dir: Option<PathBuf>,
+    /// Threads per projection, as `rebuild --workers` (default: the cores).
+    #[arg(long, env = "REPRISE_WORKERS")]
+    pub workers: Option<usize>,
 }
 
 pub fn init_tracing(cli: &Cli) {
-    let default = match cli.command {
-        Command::Serve(_) | Command::Rebuild(_) | Command::Bench(_) | Command::Proxy(_) => {
-            "info,librdkafka=off,rdkafka=off"
+    let base = match cli.command {
+        Command::Serve(_)
+        | Command::Rebuild(_)
+        | Command::Bench(_)
+        | Command::Proxy(_)
+        | Command::DataDir(_) => "info",
+        _ => "warn",
+    };
+    // Libraries that talk too much, quiet unless a level names them:
+    // librdkafka reports every partition end as a "global error"; the
+    // storage engine logs each keyspace it opens.
+    const QUIET: [(&str, &str); 4] = [
+        ("librdkafka", "off"),
+        ("rdkafka", "off"),
+        ("fjall", "warn"),
+        ("lsm_tree", "warn"),
+    ];
+    let chosen = cli.log_level.as_deref().unwrap_or(base);
+    let mut level = chosen.to_string();
+    for (target, quiet) in QUIET {
+        if !chosen.contains(target) {
+            level.push_str(&format!(",{target}={quiet}"));
         }
-        _ => "warn,librdkafka=off,rdkafka=off",
-    };
-    // librdkafka reports every partition end as a "global error"; it
-    // stays quiet unless a level names it.
-    let level = match cli.log_level.as_deref() {
-        Some(level) if level.contains("rdkafka") => level.to_string(),
-        Some(level) => format!("{level},librdkafka=off,rdkafka=off"),
-        None => default.to_string(),
-    };
+    }
+    let default = format!("{base},librdkafka=off,rdkafka=off,fjall=warn,lsm_tree=warn");
     let filter = tracing_subscriber::EnvFilter::try_new(&level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -785,6 +836,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Clone(args) => crate::recovery::clone(&log, args).await,
             Command::Snapshot(cmd) => crate::snapshot::run(&log, cmd).await,
             Command::Export(args) => crate::export::run(&log, args).await,
+            Command::DataDir(DataDirCommand::Convert(args)) => {
+                crate::convert::run(&log, args).await
+            }
             Command::Bench(BenchCommand::Rebuild(args)) => crate::bench::rebuild(&log, args).await,
             Command::Proxy(args) => crate::proxy::run(args).await,
             Command::Switch(args) => crate::proxy::switch(args).await,

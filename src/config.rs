@@ -1,13 +1,19 @@
 //! Which log and which data directory a command works on.
 //!
-//! Layout of a data directory: `REPRISE-DATA-DIR` (a marker, so a foreign
-//! directory is never written to), `log/` (the embedded log, unless Kafka
-//! is used), `views/` (the projections), and `serve.json` while a server
-//! runs (its address, pid and the local admin token).
+//! Layout of a data directory: `REPRISE-DATA-DIR` (a marker with the
+//! directory's format, so a foreign directory is never written to and an
+//! older or newer one is recognised), `log/` (the embedded log, unless
+//! Kafka is used), `views/` (the projections), and `serve.json` while a
+//! server runs (its address, pid and the local admin token).
+//!
+//! Format 2 (this build): `log/` and `views/` are fjall databases. Format
+//! 1 (the first build): sled databases, which `reprise data-dir convert`
+//! converts, keeping the old files under `sled-era/`.
 
 use anyhow::{bail, Context};
 use clap::Args;
 use events::log::{EmbeddedLog, KafkaConfig, KafkaLog};
+use events::storage::{Memory, DEFAULT_CACHE_BYTES};
 use events::{EventLog, LogError};
 use projections::{ProjectionId, StoreError, ViewStore};
 use serde::{Deserialize, Serialize};
@@ -15,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const MARKER: &str = "REPRISE-DATA-DIR";
+/// The data directory format this build writes and reads.
+pub const DATA_DIR_FORMAT: u32 = 2;
 const SERVE_FILE: &str = "serve.json";
 
 #[derive(Args, Debug, Clone)]
@@ -57,6 +65,111 @@ pub struct LogArgs {
         value_delimiter = ','
     )]
     pub projection_versions: Vec<String>,
+    /// Memory for the storage engine's caches and write buffers, in bytes
+    /// or with a unit (`64MiB`, `1GiB`); a quarter goes to the log, the
+    /// rest to the views.
+    #[arg(
+        long,
+        global = true,
+        env = "REPRISE_CACHE_SIZE",
+        default_value = "64MiB",
+        value_parser = parse_size
+    )]
+    pub cache_size: u64,
+}
+
+/// A size in bytes: a number, optionally with a unit (`k`/`KiB`, `M`/`MiB`,
+/// `G`/`GiB`: powers of 1024; `KB`, `MB`, `GB`: powers of 1000).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number of bytes, e.g. 64MiB"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "{text:?}: unknown unit {other:?} (use KiB, MiB or GiB)"
+            ))
+        }
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{text:?}: too large"))
+}
+
+/// The default `--cache-size`.
+pub const DEFAULT_CACHE_SIZE: u64 = DEFAULT_CACHE_BYTES;
+
+/// What a data directory's marker says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataDirFormat {
+    /// No directory, or an empty one.
+    New,
+    /// A reprise data directory of the given format.
+    Format(u32),
+}
+
+/// Reads the marker of `dir`: refuses a directory that is not a reprise
+/// data directory, or whose marker cannot be read.
+pub fn data_dir_format(dir: &Path) -> anyhow::Result<DataDirFormat> {
+    let names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DataDirFormat::New),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    if names.is_empty() {
+        return Ok(DataDirFormat::New);
+    }
+    if !names.iter().any(|n| n == MARKER) {
+        bail!(
+            "{} is not a reprise data directory (it holds {}); refusing to write to it. \
+             Choose another --data-dir",
+            dir.display(),
+            names.join(", ")
+        );
+    }
+    let path = dir.join(MARKER);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let format = text
+        .trim()
+        .strip_prefix("reprise data directory, format ")
+        .and_then(|n| n.parse::<u32>().ok())
+        .with_context(|| {
+            format!(
+                "{} says {:?}, not a data directory format this build knows; refusing to touch it",
+                path.display(),
+                text.trim()
+            )
+        })?;
+    Ok(DataDirFormat::Format(format))
+}
+
+/// Writes the marker of the current format (through a temporary file, so
+/// a crash leaves the old marker or the new one).
+pub fn write_data_dir_marker(dir: &Path) -> anyhow::Result<()> {
+    let marker = dir.join(MARKER);
+    let staging = dir.join(format!("{MARKER}.new"));
+    std::fs::write(
+        &staging,
+        format!("reprise data directory, format {DATA_DIR_FORMAT}\n"),
+    )
+    .with_context(|| format!("writing {}", staging.display()))?;
+    std::fs::rename(&staging, &marker).with_context(|| format!("writing {}", marker.display()))
 }
 
 /// What a running server leaves in its data directory.
@@ -90,34 +203,37 @@ impl LogArgs {
             .collect()
     }
 
-    /// Checks the data directory is ours (or new), and marks a new one.
+    /// Checks the data directory is ours (or new) and of this build's
+    /// format, and marks a new one.
     pub fn prepare_data_dir(&self) -> anyhow::Result<()> {
         let dir = &self.data_dir;
-        match std::fs::read_dir(dir) {
-            Ok(entries) => {
-                let names: Vec<String> = entries
-                    .filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect();
-                if !names.is_empty() && !names.iter().any(|n| n == MARKER) {
-                    bail!(
-                        "{} is not a reprise data directory (it holds {}); refusing to write to it. \
-                         Choose another --data-dir",
-                        dir.display(),
-                        names.join(", ")
-                    );
-                }
+        match data_dir_format(dir)? {
+            DataDirFormat::New => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                write_data_dir_marker(dir)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+            DataDirFormat::Format(DATA_DIR_FORMAT) => Ok(()),
+            DataDirFormat::Format(1) => bail!(
+                "{} was written by reprise's sled-based build (data directory format 1); convert \
+                 it with `reprise --data-dir {} data-dir convert`: it copies the log into the \
+                 current store record by record (same offsets, so ETags and sync tokens stay \
+                 valid), builds the views, and keeps the old files under {}",
+                dir.display(),
+                dir.display(),
+                dir.join(crate::convert::SLED_ERA).display()
+            ),
+            DataDirFormat::Format(newer) => bail!(
+                "{} is a data directory of format {newer}, newer than this build of reprise reads \
+                 (format {DATA_DIR_FORMAT}); run a newer build",
+                dir.display()
+            ),
         }
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let marker = dir.join(MARKER);
-        if !marker.exists() {
-            std::fs::write(&marker, "reprise data directory, format 1\n")
-                .with_context(|| format!("writing {}", marker.display()))?;
-        }
-        Ok(())
+    }
+
+    /// The memory budgets of the log and of the views (`--cache-size`).
+    pub fn memory(&self) -> (Memory, Memory) {
+        Memory::split(self.cache_size)
     }
 
     /// Opens the log this command should use: through a running server
@@ -139,7 +255,7 @@ impl LogArgs {
         }
         self.prepare_data_dir()?;
         let path = self.data_dir.join("log");
-        match EmbeddedLog::open(&path, self.partitions) {
+        match EmbeddedLog::open_with(&path, self.partitions, self.memory().0) {
             Ok(log) => Ok(Arc::new(log)),
             Err(LogError::Locked { .. }) => Err(self.locked_error()),
             Err(e) => Err(e.into()),
@@ -149,7 +265,7 @@ impl LogArgs {
     /// Opens the view database.
     pub fn open_views(&self) -> anyhow::Result<ViewStore> {
         self.prepare_data_dir()?;
-        match ViewStore::open(&self.data_dir.join("views")) {
+        match ViewStore::open_with(&self.data_dir.join("views"), self.memory().1) {
             Ok(store) => Ok(store),
             Err(StoreError::Locked { .. }) => Err(self.locked_error()),
             Err(e) => Err(e.into()),

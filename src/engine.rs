@@ -447,7 +447,7 @@ impl Engine {
                 let _ = t.join();
             }
         }
-        self.store.flush()?;
+        self.store.close()?;
         Ok(())
     }
 }
@@ -459,8 +459,11 @@ fn start_follower(
     projection: Arc<dyn Projection>,
     served: bool,
 ) -> anyhow::Result<Follower> {
+    // Catching up reads large batches, which spread over the cores; a
+    // follower's small batches stay on its own thread.
     let runner = Runner::new(projection.clone(), store.clone(), log.clone())
-        .with_context(|| format!("starting the {} projection", projection.name()))?;
+        .with_context(|| format!("starting the {} projection", projection.name()))?
+        .with_workers(crate::rebuild::default_workers());
     let id = runner.id().clone();
     if store.state(&id)?.is_none() {
         store.set_state(&id, BuildState::Building)?;

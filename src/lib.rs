@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod convert;
 pub mod dav;
 pub mod directory;
 pub mod directory_cli;

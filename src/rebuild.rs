@@ -18,6 +18,33 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How a rebuild runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Events per batch.
+    pub batch_size: usize,
+    /// Threads applying the partitions of one projection's batch.
+    pub workers: usize,
+    /// Stop after this many batches per projection, leaving the build
+    /// resumable (for tests of interrupted rebuilds).
+    pub stop_after_batches: Option<u64>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            batch_size: 2_000,
+            workers: default_workers(),
+            stop_after_batches: None,
+        }
+    }
+}
+
+/// One worker per core the process may use.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// What one rebuild did.
 #[derive(Debug, Clone)]
 pub struct Rebuilt {
@@ -39,7 +66,7 @@ pub async fn run(args: &LogArgs, opts: RebuildArgs) -> anyhow::Result<ExitCode> 
         log,
         &store,
         &selected,
-        &opts,
+        &opts.options(),
         std::io::stderr().is_terminal(),
     )
     .await?;
@@ -89,7 +116,7 @@ pub async fn rebuild(
     log: Arc<dyn EventLog>,
     store: &ViewStore,
     projections: &[Arc<dyn Projection>],
-    opts: &RebuildArgs,
+    opts: &Options,
     on_terminal: bool,
 ) -> anyhow::Result<Vec<Rebuilt>> {
     let bars = MultiProgress::with_draw_target(if on_terminal {
@@ -109,7 +136,8 @@ pub async fn rebuild(
         }
         store.set_state(&id, BuildState::Building)?;
         let runner = Runner::new(projection.clone(), store.clone(), log.clone())?
-            .with_batch_size(opts.batch_size);
+            .with_batch_size(opts.batch_size)
+            .with_workers(opts.workers);
         let done: u64 = runner.subscribe().borrow().positions.values().sum();
         let mut total = 0;
         for &domain in projection.domains() {
@@ -130,11 +158,11 @@ pub async fn rebuild(
     let stop_after = opts.stop_after_batches;
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
-        std::thread::scope(|scope| {
+        let results = std::thread::scope(|scope| {
             let handles: Vec<_> = jobs
                 .into_iter()
                 .map(|(mut runner, bar, done)| {
-                    let store = store.clone();
+                    let store = &store;
                     scope.spawn(move || -> anyhow::Result<Rebuilt> {
                         let id = runner.id().clone();
                         let stop = AtomicBool::new(false);
@@ -167,7 +195,11 @@ pub async fn rebuild(
                         .unwrap_or_else(|_| Err(anyhow::anyhow!("a projection thread panicked")))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()
-        })
+        });
+        // Written out of the journals, so the server that starts on these
+        // views next has nothing to replay.
+        store.close()?;
+        results
     })
     .await?
 }

@@ -13,7 +13,7 @@
 //! server on the new directory does later, go to the new directory's own
 //! log: a clone is a complete, independent installation.
 
-use crate::cli::{BoundArgs, CloneArgs, RebuildArgs, RebuildCommand};
+use crate::cli::{BoundArgs, CloneArgs, RebuildCommand};
 use crate::config::LogArgs;
 use anyhow::{bail, Context};
 use events::log::{
@@ -487,6 +487,8 @@ pub struct CopyPlan<'a> {
     pub batch_size: usize,
     /// Build the views after copying the log.
     pub build_views: bool,
+    /// The storage engine's memory in the new directory (`--cache-size`).
+    pub cache_size: u64,
 }
 
 /// Copies, prints what was copied, and builds the views. The destination
@@ -521,6 +523,7 @@ pub async fn copy_into(plan: CopyPlan<'_>) -> anyhow::Result<()> {
         partitions: Some(partitions),
         server: None,
         projection_versions: Vec::new(),
+        cache_size: plan.cache_size,
     };
     let result = copy_and_build(&dest_args, source, &ends, &bounds, &plan).await;
     if result.is_ok() {
@@ -538,7 +541,11 @@ async fn copy_and_build(
     plan: &CopyPlan<'_>,
 ) -> anyhow::Result<()> {
     dest_args.prepare_data_dir()?;
-    let dest_log = EmbeddedLog::open(&dest_args.data_dir.join("log"), dest_args.partitions)?;
+    let dest_log = EmbeddedLog::open_with(
+        &dest_args.data_dir.join("log"),
+        dest_args.partitions,
+        dest_args.memory().0,
+    )?;
     let dest: Arc<dyn EventLog> = Arc::new(dest_log);
     let total: u64 = ends.values().sum();
     println!(
@@ -594,11 +601,9 @@ async fn copy_and_build(
         return Ok(());
     }
     let store = dest_args.open_views()?;
-    let opts = RebuildArgs {
-        projection: None,
-        version: None,
-        stop_after_batches: None,
+    let opts = crate::rebuild::Options {
         batch_size: plan.batch_size,
+        ..Default::default()
     };
     let started = Instant::now();
     let results = crate::rebuild::rebuild(
@@ -609,7 +614,7 @@ async fn copy_and_build(
         on_terminal,
     )
     .await?;
-    store.flush()?;
+    store.close()?;
     let applied: u64 = results.iter().map(|r| r.events).sum();
     let quarantined: u64 = results.iter().map(|r| r.quarantined).sum();
     if let Some(r) = results.iter().find(|r| !r.complete) {
@@ -747,6 +752,7 @@ pub async fn clone(args: &LogArgs, opts: CloneArgs) -> anyhow::Result<ExitCode> 
         bounds: &opts.bounds,
         batch_size: opts.batch_size,
         build_views: !opts.log_only,
+        cache_size: args.cache_size,
     })
     .await?;
     Ok(ExitCode::SUCCESS)
@@ -791,6 +797,7 @@ pub async fn rebuild(args: &LogArgs, cmd: RebuildCommand) -> anyhow::Result<Exit
         bounds: &cmd.bounds,
         batch_size: cmd.args.batch_size,
         build_views: true,
+        cache_size: args.cache_size,
     })
     .await?;
     Ok(ExitCode::SUCCESS)

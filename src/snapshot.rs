@@ -737,7 +737,7 @@ fn write_into(path: &Path, store: &ViewStore) -> Result<String, SnapshotError> {
             Frame::Last => break,
         }
     }
-    store.flush()?;
+    store.close()?;
     r.check_end()
 }
 

@@ -1725,7 +1725,6 @@ mod tests {
     /// every event was applied: none quarantined, none rejected.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_event_applies() {
-        use crate::cli::RebuildArgs;
         use projections::{Outcome, ProjectionId};
         let dir = tempfile::tempdir().expect("temporary directory");
         let log = std::sync::Arc::new(
@@ -1740,11 +1739,9 @@ mod tests {
         assert!(calls >= 4);
         let store = projections::ViewStore::open(&dir.path().join("views")).expect("views");
         let projections = projections::registry::current();
-        let opts = RebuildArgs {
-            projection: None,
-            version: None,
-            stop_after_batches: None,
+        let opts = crate::rebuild::Options {
             batch_size: 500,
+            ..Default::default()
         };
         let results = crate::rebuild::rebuild(log.clone(), &store, &projections, &opts, false)
             .await

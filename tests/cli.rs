@@ -491,7 +491,8 @@ fn a_killed_rebuild_resumes_to_the_same_digest() {
     };
     let reference = digest();
     let mut cut_mid_build = 0;
-    for kill_after_ms in [150, 400, 900, 1600] {
+    // Spread from start-up (opening the log and the views) to the end.
+    for kill_after_ms in [300, 1200, 3000, 6000] {
         let mut rebuild = reprise(&data);
         rebuild
             .args(["rebuild", "--batch-size", "100"])
@@ -514,28 +515,114 @@ fn a_killed_rebuild_resumes_to_the_same_digest() {
     assert!(cut_mid_build > 0, "no kill landed during a build");
 }
 
-/// sled would start a new database over a corrupt one; reprise refuses
-/// first, and leaves the files as they were.
+/// The views are the same, byte for byte, whatever the number of threads
+/// applying a projection's partitions, the batch size, and wherever a
+/// rebuild was interrupted (a batch picked by a seed) and resumed.
+#[test]
+fn the_views_are_the_same_whatever_the_workers_batches_and_interruptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut bench = Command::new(bin());
+    bench
+        .args([
+            "bench",
+            "rebuild",
+            "--events",
+            "6000",
+            "--workers",
+            "1",
+            "--dir",
+        ])
+        .arg(&data);
+    ok(bench, "");
+    let digest = || {
+        let mut cmd = reprise(&data);
+        cmd.args(["projections", "digest", "--json"]);
+        ok(cmd, "")
+    };
+    let rebuild = |args: &[&str]| {
+        let mut cmd = reprise(&data);
+        cmd.arg("rebuild").args(args);
+        ok(cmd, "")
+    };
+    let reference = digest();
+    for (workers, batch) in [(1, 1), (2, 7), (4, 2000), (4, 1), (2, 2000), (1, 7)] {
+        let (w, b) = (workers.to_string(), batch.to_string());
+        rebuild(&["--workers", &w, "--batch-size", &b]);
+        assert_eq!(
+            digest(),
+            reference,
+            "{workers} worker(s), batches of {batch}"
+        );
+    }
+    for seed in 1u64..=5 {
+        // A batch somewhere in the first half of the smallest projection's
+        // batches of 7 (the directory has about 300 events).
+        let stop = 1 + seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 20;
+        let out = rebuild(&[
+            "--batch-size",
+            "7",
+            "--workers",
+            "2",
+            "--stop-after-batches",
+            &stop.to_string(),
+        ]);
+        assert!(out.starts_with("interrupted"), "seed {seed}: {out}");
+        rebuild(&["--workers", "4", "--batch-size", "2000"]);
+        assert_eq!(
+            digest(),
+            reference,
+            "seed {seed}: stopped after {stop} batches"
+        );
+    }
+}
+
+/// A damaged log or view database is refused, naming what it is, and left
+/// as it was: a damaged format file of the storage engine, or a journal
+/// entry (the newest writes) that fails its checksum.
 #[test]
 fn a_corrupt_log_or_view_database_is_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     add_user(&data, "alice", &[]);
-    for (part, what) in [("views", "view database"), ("log", "log")] {
-        let db = data.join(part).join("db");
-        let mut bytes = std::fs::read(&db).unwrap();
-        bytes[6] ^= 0x5a;
-        std::fs::write(&db, &bytes).unwrap();
+    let refused = |part: &str, what: &str, damaged: &Path, bytes: &[u8]| {
         let mut cmd = reprise(&data);
         cmd.args(["user", "list"]);
         let err = fails(cmd, "");
         assert!(
-            err.contains(&format!("cannot be used as a reprise {what}")) && err.contains("corrupt"),
-            "{err}"
+            err.contains(&format!("cannot be used as a reprise {what}")),
+            "{part}: {err}"
         );
-        assert_eq!(std::fs::read(&db).unwrap(), bytes, "{part} untouched");
-        bytes[6] ^= 0x5a;
-        std::fs::write(&db, &bytes).unwrap();
+        assert_eq!(std::fs::read(damaged).unwrap(), bytes, "{part} untouched");
+    };
+    for (part, what) in [("views", "view database"), ("log", "log")] {
+        // The engine's format file.
+        let version = data.join(part).join("version");
+        let mut bytes = std::fs::read(&version).unwrap();
+        bytes[0] ^= 0x5a;
+        std::fs::write(&version, &bytes).unwrap();
+        refused(part, what, &version, &bytes);
+        bytes[0] ^= 0x5a;
+        std::fs::write(&version, &bytes).unwrap();
+
+        // A letter of alice's address in the journal, where the newest
+        // writes are until they reach a table.
+        let journal = std::fs::read_dir(data.join(part))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jnl"))
+            .max()
+            .expect("a journal");
+        let mut bytes = std::fs::read(&journal).unwrap();
+        let at = bytes
+            .windows(5)
+            .position(|w| w == b"alice")
+            .expect("alice's record in the journal");
+        bytes[at] ^= 0x01;
+        std::fs::write(&journal, &bytes).unwrap();
+        refused(part, what, &journal, &bytes);
+        bytes[at] ^= 0x01;
+        std::fs::write(&journal, &bytes).unwrap();
     }
     let mut cmd = reprise(&data);
     cmd.args(["user", "list"]);

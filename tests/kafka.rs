@@ -10,7 +10,6 @@ use common::*;
 use events::log::{KafkaConfig, KafkaLog};
 use events::EventLog;
 use projections::{registry, ViewStore};
-use reprise::cli::RebuildArgs;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -24,11 +23,9 @@ async fn kafka_log(prefix: &str) -> Arc<dyn EventLog> {
 
 async fn digests(log: Arc<dyn EventLog>, dir: &Path) -> BTreeMap<String, String> {
     let store = ViewStore::open(dir).unwrap();
-    let opts = RebuildArgs {
-        projection: None,
-        version: None,
-        stop_after_batches: None,
+    let opts = reprise::rebuild::Options {
         batch_size: 500,
+        ..Default::default()
     };
     let done = reprise::rebuild::rebuild(log, &store, &registry::current(), &opts, false)
         .await

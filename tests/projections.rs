@@ -10,17 +10,15 @@ use projections::calendars::Calendars;
 use projections::registry::{self, Views};
 use projections::runner::{outcome_of, quarantine_of};
 use projections::{BuildState, Outcome, ProjectionId, Rejection, ViewStore};
-use reprise::cli::RebuildArgs;
-use reprise::rebuild::rebuild;
+use reprise::rebuild::{rebuild, Options};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-fn opts(batch_size: usize, stop_after_batches: Option<u64>) -> RebuildArgs {
-    RebuildArgs {
-        projection: None,
-        version: None,
-        stop_after_batches,
+fn opts(batch_size: usize, stop_after_batches: Option<u64>) -> Options {
+    Options {
         batch_size,
+        stop_after_batches,
+        ..Options::default()
     }
 }
 
@@ -1202,11 +1200,10 @@ async fn a_deleted_principal_loses_every_collection_and_index_entry() {
         ProjectionId::new(Calendars::NAME, Calendars::VERSION),
         ProjectionId::new("contacts", 1),
     ] {
-        let tree = store.tree(&id).unwrap();
-        let left: Vec<String> = tree
-            .iter()
-            .keys()
-            .map(|k| String::from_utf8_lossy(&k.unwrap()).into_owned())
+        let left: Vec<String> = store
+            .entries(&id)
+            .unwrap()
+            .map(|e| String::from_utf8_lossy(&e.unwrap().0).into_owned())
             .filter(|k| k.contains(ALICE) && !k.starts_with("out\0"))
             .filter(|k| !k.starts_with(&format!("col\0{ALICE}\0default")))
             .collect();

@@ -4,7 +4,8 @@
 //! This crate owns what an event *is* ([`payload`], [`envelope`]), how it is
 //! written down ([`codec`], with an upcaster chain so every older schema
 //! version stays readable), and where it is kept ([`log`]: one
-//! [`log::EventLog`] trait, an embedded sled-backed log and a Kafka log).
+//! [`log::EventLog`] trait, an embedded log on fjall and a Kafka log), and
+//! [`storage`], the one way reprise opens its storage engine.
 //! It knows nothing of HTTP or of views.
 
 pub mod codec;
@@ -14,6 +15,7 @@ pub mod fence;
 pub mod log;
 pub mod payload;
 pub mod sled_guard;
+pub mod storage;
 pub mod uidset;
 
 pub use codec::{CodecError, CURRENT_SCHEMA_VERSION};

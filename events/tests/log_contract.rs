@@ -520,6 +520,141 @@ mod embedded_only {
         }
     }
 
+    /// A record whose stored bytes were damaged is refused by its offset:
+    /// the reader stops there and never skips it.
+    #[tokio::test]
+    async fn a_damaged_record_is_refused_by_offset() {
+        let dir = TempDir::new("log-damaged");
+        let log = EmbeddedLog::open(dir.path(), Some(1)).expect("open");
+        let sent: Vec<OutgoingRecord> = (0..10).map(|i| record("alice@example.com", i)).collect();
+        log.append(Domain::Calendar, sent).await.expect("append");
+        let tp = TopicPartition {
+            domain: Domain::Calendar,
+            partition: 0,
+        };
+        log.damage_for_tests(tp, 6, b"\0\0\0\0not a record");
+        let mut reader = log
+            .reader(&starts_from_beginning(&log, &[Domain::Calendar]))
+            .expect("reader");
+        let mut read = Vec::new();
+        let error = loop {
+            match reader.poll(3, Duration::from_millis(100)) {
+                Ok(batch) => read.extend(batch.records),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(read.len(), 6, "the records before the damage are read");
+        match error {
+            LogError::Corrupt {
+                topic,
+                partition,
+                offset,
+                reason,
+            } => {
+                assert_eq!((topic.as_str(), partition, offset), ("calendar", 0, 6));
+                assert!(reason.contains("checksum"), "{reason}");
+            }
+            other => panic!("expected Corrupt, got {other}"),
+        }
+        // Asked again from the same place, it is refused again.
+        let mut again = log
+            .reader(&[ReadStart {
+                topic_partition: tp,
+                offset: 6,
+            }])
+            .expect("reader");
+        assert!(matches!(
+            again.poll(10, Duration::from_millis(100)),
+            Err(LogError::Corrupt { offset: 6, .. })
+        ));
+    }
+
+    /// The storage engine's recovery drops a damaged journal tail; a log
+    /// that lost records it had acknowledged is refused at open, naming
+    /// the partition and the offsets lost.
+    #[tokio::test]
+    async fn a_log_that_lost_acknowledged_records_is_refused() {
+        let dir = TempDir::new("log-lost");
+        {
+            let log = EmbeddedLog::open(dir.path(), Some(1)).expect("open");
+            let sent: Vec<OutgoingRecord> =
+                (0..5).map(|i| record("alice@example.com", i)).collect();
+            log.append(Domain::Seen, sent).await.expect("append");
+        }
+        // What the journal would have held had it lost the last records:
+        // the same log, with records only up to offset 2.
+        let shorter = TempDir::new("log-lost-shorter");
+        {
+            let log = EmbeddedLog::open(shorter.path(), Some(1)).expect("open");
+            let sent: Vec<OutgoingRecord> =
+                (0..3).map(|i| record("alice@example.com", i)).collect();
+            log.append(Domain::Seen, sent).await.expect("append");
+        }
+        // The longer log's note of what it acknowledged, over the shorter one.
+        std::fs::copy(
+            dir.path().join("reprise-acknowledged"),
+            shorter.path().join("reprise-acknowledged"),
+        )
+        .expect("copy the note");
+        match EmbeddedLog::open(shorter.path(), None) {
+            Err(LogError::Corrupt {
+                topic,
+                partition,
+                offset,
+                reason,
+            }) => {
+                assert_eq!((topic.as_str(), partition, offset), ("seen", 0, 3));
+                assert!(reason.contains("up to offset 4"), "{reason}");
+            }
+            Err(other) => panic!("expected Corrupt, got {other}"),
+            Ok(_) => panic!("opened a log that lost acknowledged records"),
+        }
+        // The intact log opens.
+        drop(EmbeddedLog::open(dir.path(), None).expect("reopen"));
+    }
+
+    /// Many writers at once share fsyncs; each gets its own positions, in
+    /// order per key, and everything acknowledged survives a reopen.
+    // Appends run on the blocking pool, so one runtime thread is enough
+    // for them to overlap.
+    #[tokio::test]
+    async fn concurrent_appends_share_fsyncs_and_all_survive() {
+        let dir = TempDir::new("log-group-commit");
+        let log = std::sync::Arc::new(EmbeddedLog::open(dir.path(), Some(2)).expect("open"));
+        let mut tasks = Vec::new();
+        for writer in 0..16 {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                let key = format!("writer-{writer}@example.com");
+                let mut positions = Vec::new();
+                for seq in 0..25 {
+                    let p = log
+                        .append(Domain::Files, vec![record(&key, seq)])
+                        .await
+                        .expect("append");
+                    positions.extend(p);
+                }
+                positions
+            }));
+        }
+        let mut all = BTreeSet::new();
+        for task in tasks {
+            let positions = task.await.expect("writer");
+            assert!(positions.windows(2).all(|w| w[0].offset < w[1].offset));
+            all.extend(positions.into_iter().map(|p| (p.partition, p.offset)));
+        }
+        assert_eq!(all.len(), 16 * 25, "every position handed out once");
+        drop(log);
+        let log = EmbeddedLog::open(dir.path(), None).expect("reopen");
+        let ends: u64 = log
+            .end_offsets(Domain::Files)
+            .await
+            .expect("ends")
+            .iter()
+            .sum();
+        assert_eq!(ends, 16 * 25);
+    }
+
     #[test]
     fn refuses_another_partition_count() {
         let dir = TempDir::new("log-mismatch");

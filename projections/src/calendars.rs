@@ -13,7 +13,7 @@ pub use crate::collections::{
 pub use crate::time_index::TimeIndexEntry;
 
 use crate::collections::ObjectIndex;
-use crate::store::{ProjectionId, StoreError, ViewStore};
+use crate::store::{ProjectionId, StoreError, ViewStore, ViewTree};
 use crate::time_index::{TimeIndex, TimeIndexView};
 use crate::view::ReadTree;
 use formats::ical::time::TimeRange;
@@ -62,19 +62,15 @@ impl CalendarsView {
     /// The view of one version, built or not (to compare versions).
     pub fn open(store: &ViewStore, version: u32) -> Result<CalendarsView, StoreError> {
         let id = ProjectionId::new(Calendars::NAME, version);
-        Ok(CalendarsView::new(
-            store.tree(&id)?,
-            id.to_string(),
-            version,
-        ))
+        Ok(CalendarsView::new(store.tree(&id)?, version))
     }
 
-    pub(crate) fn new(tree: sled::Tree, name: String, version: u32) -> CalendarsView {
+    pub(crate) fn new(tree: ViewTree, version: u32) -> CalendarsView {
         let index = (version >= 2).then(|| TimeIndexView {
-            tree: ReadTree::new(tree.clone(), name.clone()),
+            tree: ReadTree::new(tree.clone()),
         });
         CalendarsView {
-            collections: CollectionsView::new(tree, name),
+            collections: CollectionsView::new(tree),
             index,
         }
     }
@@ -114,6 +110,11 @@ impl Projection for Calendars {
 
     fn domains(&self) -> &'static [Domain] {
         &[Domain::Calendar]
+    }
+
+    // Every key is under the owner (see `collections.rs`), the partition key.
+    fn partitions_independent(&self) -> bool {
+        true
     }
 
     fn apply(&self, event: &Applied<'_>, view: &mut ViewTxn<'_>) -> Result<Outcome, ApplyError> {

@@ -20,7 +20,7 @@ pub use shares::{Grant, SharedCollection};
 
 use crate::outcome::{check_expected, Outcome, Rejection};
 use crate::projection::{check_name, Applied, ApplyError};
-use crate::store::StoreError;
+use crate::store::{StoreError, ViewTree};
 use crate::view::{keys::key, keys::under, ReadTree, ViewTxn};
 use events::payload::{DeadProperties, DeadPropertiesPatch};
 use events::AggregateVersion;
@@ -657,9 +657,9 @@ pub struct CollectionsView<P> {
 }
 
 impl<P: DeserializeOwned> CollectionsView<P> {
-    pub(crate) fn new(tree: sled::Tree, name: String) -> Self {
+    pub(crate) fn new(tree: ViewTree) -> Self {
         CollectionsView {
-            tree: ReadTree::new(tree, name),
+            tree: ReadTree::new(tree),
             _props: std::marker::PhantomData,
         }
     }

@@ -33,6 +33,11 @@ impl Projection for Contacts {
         &[Domain::Contact]
     }
 
+    // Every key is under the owner (see `collections.rs`), the partition key.
+    fn partitions_independent(&self) -> bool {
+        true
+    }
+
     fn apply(&self, event: &Applied<'_>, view: &mut ViewTxn<'_>) -> Result<Outcome, ApplyError> {
         let mut c = Collections {
             event,

@@ -28,7 +28,7 @@ mod tests;
 use crate::contacts::ContactsView;
 use crate::outcome::{check_expected, Outcome, Rejection};
 use crate::projection::{check_name, Applied, ApplyError, Projection};
-use crate::store::StoreError;
+use crate::store::{StoreError, ViewTree};
 use crate::view::keys::{key, under};
 use crate::view::{ReadTree, ViewTxn};
 use events::payload::{Member, ResourceKind};
@@ -674,6 +674,11 @@ impl Projection for Directory {
         &[Domain::Directory]
     }
 
+    // Every key is under the domain, the partition key of directory events.
+    fn partitions_independent(&self) -> bool {
+        true
+    }
+
     fn apply(&self, event: &Applied<'_>, view: &mut ViewTxn<'_>) -> Result<Outcome, ApplyError> {
         check_name("domain", &event.event.partition_key)?;
         let mut apply = Apply {
@@ -724,10 +729,10 @@ pub struct DirectoryView {
 }
 
 impl DirectoryView {
-    pub(crate) fn new(tree: sled::Tree, name: String) -> DirectoryView {
+    pub(crate) fn new(tree: ViewTree) -> DirectoryView {
         DirectoryView {
-            address_book: ContactsView::new(tree.clone(), name.clone()),
-            tree: ReadTree::new(tree, name),
+            address_book: ContactsView::new(tree.clone()),
+            tree: ReadTree::new(tree),
         }
     }
 

@@ -15,7 +15,7 @@
 
 use crate::outcome::{check_expected, Outcome, Rejection};
 use crate::projection::{check_name, Applied, ApplyError, Projection};
-use crate::store::StoreError;
+use crate::store::{StoreError, ViewTree};
 use crate::view::keys::{key, under};
 use crate::view::{ReadTree, ViewTxn};
 use events::payload::{
@@ -501,6 +501,11 @@ impl Projection for Files {
         &[Domain::Files]
     }
 
+    // Every key is under the owner, the partition key.
+    fn partitions_independent(&self) -> bool {
+        true
+    }
+
     fn apply(&self, event: &Applied<'_>, view: &mut ViewTxn<'_>) -> Result<Outcome, ApplyError> {
         check_name("owner", &event.event.partition_key)?;
         let mut area = Area { event, view };
@@ -534,9 +539,9 @@ pub struct FilesView {
 }
 
 impl FilesView {
-    pub(crate) fn new(tree: sled::Tree, name: String) -> Self {
+    pub(crate) fn new(tree: ViewTree) -> Self {
         FilesView {
-            tree: ReadTree::new(tree, name),
+            tree: ReadTree::new(tree),
         }
     }
 
@@ -589,7 +594,7 @@ mod tests {
 
     /// A files view in a fresh view database, fed the way the runner feeds
     /// it: each event applied through a [`ViewTxn`] over the real tree, a
-    /// rejected or refused event's writes dropped, and one sled batch per
+    /// rejected or refused event's writes dropped, and one atomic batch per
     /// `batch` events. Event `n` (from 0) is at offset `n`, so it leaves
     /// version `n + 1`, and happens `n` seconds after [`EPOCH_MS`].
     struct Fixture {
@@ -622,11 +627,11 @@ mod tests {
     impl Fixture {
         fn new() -> Fixture {
             let harness = TestStore::new(ProjectionId::new(Files::NAME, Files::VERSION));
-            let view = FilesView::new(harness.tree(), harness.id.to_string());
+            let view = FilesView::new(harness.tree());
             Fixture { harness, view }
         }
 
-        /// Applies events at the next offsets, `batch` per sled batch.
+        /// Applies events at the next offsets, `batch` per atomic batch.
         fn run(&mut self, events: &[EventEnvelope], batch: usize) -> Vec<Outcome> {
             self.harness.run(&Files, Domain::Files, events, batch)
         }
@@ -1311,8 +1316,7 @@ mod tests {
                 .store
                 .tree(&f.harness.id)
                 .unwrap()
-                .iter()
-                .keys()
+                .prefix_keys(b"")
                 .filter(|k| {
                     let k = k.as_ref().unwrap();
                     k.windows(ALICE.len()).any(|w| w == ALICE.as_bytes())

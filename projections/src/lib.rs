@@ -3,13 +3,13 @@
 //! A [`Projection`] is a named, versioned, pure function from events to
 //! writes on its own keyspace. The [`runner`] feeds it the log in batches
 //! and commits each batch together with the new log positions in one atomic
-//! sled batch, so a crash resumes exactly where the view stopped. Each
-//! `(name, version)` owns one sled tree (`calendars@1`), so two versions of
-//! one projection can live side by side in one database.
+//! write batch, so a crash resumes exactly where the view stopped. Each
+//! `(name, version)` owns one keyspace of the view database (fjall,
+//! `calendars@1`), so two versions of one projection can live side by side.
 //!
 //! The views here are the only place the rest of reprise reads from:
 //! [`calendars`], [`contacts`], [`directory`], [`seen`] and [`files`]. Their read
-//! types hide sled so the storage engine stays replaceable.
+//! types hide the storage engine behind [`store::ViewTree`].
 
 pub mod calendars;
 mod collections;

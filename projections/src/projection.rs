@@ -46,6 +46,16 @@ pub trait Projection: Send + Sync {
     fn version(&self) -> u32;
     fn domains(&self) -> &'static [Domain];
     fn apply(&self, event: &Applied<'_>, view: &mut ViewTxn<'_>) -> Result<Outcome, ApplyError>;
+
+    /// True when `apply` of an event reads and writes only keys that
+    /// belong to its partition key (the owner, or the domain of directory
+    /// events), which lives in one partition: then the partitions of a
+    /// batch can be applied on several threads and their writes merged,
+    /// with the same result as in log order. The runner refuses a batch
+    /// whose partitions wrote one key.
+    fn partitions_independent(&self) -> bool {
+        false
+    }
 }
 
 /// A name (collection, href, login, mailbox) must be usable as a key part.

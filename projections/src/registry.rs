@@ -61,20 +61,13 @@ impl Views {
                 .find(|id| id.name == name)
                 .map_or(current, |id| id.version)
         };
-        let tree = |name: &str, version: u32| {
-            let id = ProjectionId::new(name, version);
-            store.tree(&id).map(|t| (t, id.to_string()))
-        };
-        let (t, n) = tree(Directory::NAME, Directory::VERSION)?;
-        let directory = DirectoryView::new(t, n);
+        let tree = |name: &str, version: u32| store.tree(&ProjectionId::new(name, version));
+        let directory = DirectoryView::new(tree(Directory::NAME, Directory::VERSION)?);
         let calendars =
             CalendarsView::open(store, version_of(Calendars::NAME, Calendars::VERSION))?;
-        let (t, n) = tree(Contacts::NAME, Contacts::VERSION)?;
-        let contacts = ContactsView::new(t, n);
-        let (t, n) = tree(Seen::NAME, Seen::VERSION)?;
-        let seen = SeenView::new(t, n);
-        let (t, n) = tree(Files::NAME, Files::VERSION)?;
-        let files = FilesView::new(t, n);
+        let contacts = ContactsView::new(tree(Contacts::NAME, Contacts::VERSION)?);
+        let seen = SeenView::new(tree(Seen::NAME, Seen::VERSION)?);
+        let files = FilesView::new(tree(Files::NAME, Files::VERSION)?);
         Ok(Views {
             directory,
             calendars,

@@ -1,11 +1,11 @@
 //! Feeds a projection from the log: read a batch, decode, apply each event
 //! into the overlay, and commit the writes with the new positions in one
-//! atomic sled batch. After a crash the stored positions say exactly where
-//! to resume: no event is applied twice and none is skipped.
+//! atomic batch. After a crash the stored positions say exactly where to
+//! resume: no event is applied twice and none is skipped.
 
 use crate::outcome::{Outcome, Rejection};
 use crate::projection::{Applied, ApplyError, Projection};
-use crate::store::{encode, ProjectionId, StoreError, ViewStore};
+use crate::store::{encode, ProjectionId, StoreError, ViewStore, ViewTree, Writes};
 use crate::view::{keys, ViewTxn};
 use events::codec::{self, HEADER_EVENT_ID, HEADER_EVENT_TYPE};
 use events::log::{LogReader, ReadStart, TopicPartition};
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
@@ -76,17 +76,43 @@ pub struct CatchUp {
 
 /// Runs one projection version against one log.
 pub struct Runner {
-    projection: Arc<dyn Projection>,
+    applier: Applier,
     id: ProjectionId,
-    label: String,
     store: ViewStore,
-    tree: sled::Tree,
+    tree: ViewTree,
     log: Arc<dyn EventLog>,
     progress: watch::Sender<Progress>,
     reader: Option<Box<dyn LogReader>>,
     batch_size: usize,
+    /// Threads a batch's partitions are applied on (1: in this thread).
+    workers: usize,
     /// The fences applied, per partition (what the tree holds under
     /// `fen/`), consulted for every event.
+    fences: BTreeMap<TopicPartition, Fence>,
+    /// When the view database was last made durable.
+    checkpointed: Instant,
+}
+
+/// How often a runner that applied something makes the views durable.
+/// Between checkpoints its batches reach the operating system, not the
+/// disk: a power cut loses at most this much, which is replayed from the
+/// log (the positions are in the same atomic batches as the data).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
+/// Batches smaller than this are applied in the runner's thread: starting
+/// threads would cost more than it saves (the view is the same either way).
+const PARALLEL_FROM: usize = 64;
+
+/// What applying one event needs, shared by the threads of one batch.
+struct Applier {
+    projection: Arc<dyn Projection>,
+    log: Arc<dyn EventLog>,
+    label: String,
+}
+
+/// What one thread made of its part of a batch.
+struct AppliedPart {
+    writes: Writes,
     fences: BTreeMap<TopicPartition, Fence>,
 }
 
@@ -115,8 +141,11 @@ impl Runner {
         let fences = fences_of(&store, &id)?;
         Ok(Runner {
             fences,
-            label: id.to_string(),
-            projection,
+            applier: Applier {
+                projection,
+                log: log.clone(),
+                label: id.to_string(),
+            },
             id,
             store,
             tree,
@@ -124,6 +153,8 @@ impl Runner {
             progress,
             reader: None,
             batch_size: 2_000,
+            workers: 1,
+            checkpointed: Instant::now(),
         })
     }
 
@@ -138,6 +169,15 @@ impl Runner {
         self
     }
 
+    /// Applies the partitions of each batch on up to `workers` threads,
+    /// when the projection's partitions are independent (see
+    /// [`Projection::partitions_independent`]). The view is the same
+    /// whatever the number: each partition's events are applied in log
+    /// order, and no two partitions touch one key.
+    pub fn with_workers(mut self, workers: usize) -> Runner {
+        self.workers = workers.max(1);
+        self
+    }
     /// Watches the runner's progress (for writers waiting on their event).
     pub fn subscribe(&self) -> watch::Receiver<Progress> {
         self.progress.subscribe()
@@ -185,33 +225,191 @@ impl Runner {
     }
 
     fn apply_batch(&mut self, records: &[LogRecord]) -> Result<(), RunnerError> {
-        let mut txn = ViewTxn::new(&self.tree, &self.label);
         let mut advanced: BTreeMap<TopicPartition, u64> = BTreeMap::new();
-        // Taken out while the batch borrows the tree; on an error the
-        // runner stops, so a half-applied map is never used.
-        let mut fences = std::mem::take(&mut self.fences);
         for record in records {
             let tp = TopicPartition {
                 domain: record.domain,
                 partition: record.partition,
             };
-            self.apply_record(record, &mut txn, &mut fences)?;
             advanced.insert(tp, record.offset + 1);
         }
-        self.fences = fences;
-        let mut batch = txn.into_batch();
-        for (tp, next) in &advanced {
-            batch.insert(keys::position(tp.domain, tp.partition), &next.to_be_bytes());
+        let groups = self.groups(records, advanced.len());
+        let done = if groups.len() <= 1 {
+            // Taken out while the batch borrows the tree; on an error the
+            // runner stops, so a half-applied map is never used.
+            let fences = std::mem::take(&mut self.fences);
+            vec![self.applier.apply_all(&self.tree, records.iter(), fences)?]
+        } else {
+            self.apply_in_parallel(records, groups)?
+        };
+        let mut writes = Writes::new();
+        for part in done {
+            self.fences.extend(part.fences);
+            for (key, value) in part.writes {
+                // Partitions are independent: a key written from two of
+                // them would make the view depend on thread timing.
+                if writes.insert(key.clone(), value).is_some() {
+                    return Err(StoreError::Corrupt {
+                        projection: self.id.to_string(),
+                        key: String::from_utf8_lossy(&key).into_owned(),
+                        reason: "written by events of two partitions applied in parallel".into(),
+                    }
+                    .into());
+                }
+            }
         }
-        self.tree
-            .apply_batch(batch)
-            .map_err(|e| self.store.err(e))?;
+        for (tp, next) in &advanced {
+            writes.insert(
+                keys::position(tp.domain, tp.partition),
+                Some(next.to_be_bytes().to_vec()),
+            );
+        }
+        self.tree.commit(writes)?;
+        if self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
+            self.store.flush()?;
+            self.checkpointed = Instant::now();
+        }
         let last = records.iter().map(|r| r.timestamp_ms).max();
         self.progress.send_modify(|p| {
             p.positions.extend(advanced);
             p.last_timestamp_ms = last.or(p.last_timestamp_ms);
         });
         Ok(())
+    }
+
+    /// The partitions of a batch, grouped for the threads that apply them
+    /// (one group when they must be applied in one thread).
+    fn groups(&self, records: &[LogRecord], partitions: usize) -> Vec<Vec<TopicPartition>> {
+        let workers = self.workers.min(partitions);
+        if workers <= 1
+            || records.len() < PARALLEL_FROM
+            || !self.applier.projection.partitions_independent()
+        {
+            return Vec::new();
+        }
+        // Spread by the number of records, so that the threads share the
+        // work whatever the partitions' sizes.
+        let mut sizes: BTreeMap<TopicPartition, usize> = BTreeMap::new();
+        for r in records {
+            *sizes
+                .entry(TopicPartition {
+                    domain: r.domain,
+                    partition: r.partition,
+                })
+                .or_default() += 1;
+        }
+        let mut by_size: Vec<(TopicPartition, usize)> = sizes.into_iter().collect();
+        by_size.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut groups = vec![(0usize, Vec::new()); workers];
+        for (tp, n) in by_size {
+            if let Some(lightest) = groups.iter_mut().min_by_key(|(load, _)| *load) {
+                lightest.0 += n;
+                lightest.1.push(tp);
+            }
+        }
+        groups.into_iter().map(|(_, tps)| tps).collect()
+    }
+
+    /// Applies each group's records (in log order) on its own thread, each
+    /// into its own overlay over the tree.
+    fn apply_in_parallel(
+        &mut self,
+        records: &[LogRecord],
+        groups: Vec<Vec<TopicPartition>>,
+    ) -> Result<Vec<AppliedPart>, RunnerError> {
+        let fences = std::mem::take(&mut self.fences);
+        let (applier, tree) = (&self.applier, &self.tree);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = groups
+                .into_iter()
+                .map(|group| {
+                    let mine: BTreeMap<TopicPartition, Fence> = fences
+                        .iter()
+                        .filter(|(tp, _)| group.contains(tp))
+                        .map(|(tp, f)| (*tp, f.clone()))
+                        .collect();
+                    scope.spawn(move || {
+                        let records = records.iter().filter(|r| {
+                            group.contains(&TopicPartition {
+                                domain: r.domain,
+                                partition: r.partition,
+                            })
+                        });
+                        applier.apply_all(tree, records, mine)
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(handles.len());
+            for handle in handles {
+                let applied = handle.join().map_err(|_| StoreError::Storage {
+                    path: applier.label.clone(),
+                    reason: "a thread applying a batch panicked".into(),
+                })??;
+                out.push(applied);
+            }
+            // Fences of partitions no group held this time stay as they were.
+            let mut kept = fences;
+            for part in &out {
+                for tp in part.fences.keys() {
+                    kept.remove(tp);
+                }
+            }
+            out.push(AppliedPart {
+                writes: Writes::new(),
+                fences: kept,
+            });
+            Ok(out)
+        })
+    }
+    /// Applies batches until the log is read to its end (as far as the
+    /// backend can tell), `max_batches` batches were applied, or `stop` is
+    /// set. `on_batch` is called with the events applied so far.
+    pub fn catch_up(
+        &mut self,
+        max_batches: Option<u64>,
+        stop: &AtomicBool,
+        mut on_batch: impl FnMut(u64),
+    ) -> Result<CatchUp, RunnerError> {
+        let quarantined_before = self.store.quarantined(&self.id)?;
+        let mut done = CatchUp::default();
+        loop {
+            if stop.load(Ordering::Relaxed) || max_batches.is_some_and(|m| done.batches >= m) {
+                break;
+            }
+            let n = self.step(Duration::from_millis(200))?;
+            if n > 0 {
+                done.events += n as u64;
+                done.batches += 1;
+                on_batch(done.events);
+            }
+            // The batch that reaches the end says so: no extra empty poll.
+            if self.progress.borrow().caught_up {
+                done.caught_up = true;
+                break;
+            }
+        }
+        done.quarantined = self.store.quarantined(&self.id)? - quarantined_before;
+        Ok(done)
+    }
+}
+
+impl Applier {
+    /// Applies records (in log order) into one overlay over the tree: what
+    /// one thread does with its part of a batch.
+    fn apply_all<'r>(
+        &self,
+        tree: &ViewTree,
+        records: impl Iterator<Item = &'r LogRecord>,
+        mut fences: BTreeMap<TopicPartition, Fence>,
+    ) -> Result<AppliedPart, RunnerError> {
+        let mut txn = ViewTxn::new(tree);
+        for record in records {
+            self.apply_record(record, &mut txn, &mut fences)?;
+        }
+        Ok(AppliedPart {
+            writes: txn.into_writes(),
+            fences,
+        })
     }
 
     fn apply_record(
@@ -308,37 +506,6 @@ impl Runner {
         }
         txn.commit_event();
     }
-
-    /// Applies batches until the log is read to its end (as far as the
-    /// backend can tell), `max_batches` batches were applied, or `stop` is
-    /// set. `on_batch` is called with the events applied so far.
-    pub fn catch_up(
-        &mut self,
-        max_batches: Option<u64>,
-        stop: &AtomicBool,
-        mut on_batch: impl FnMut(u64),
-    ) -> Result<CatchUp, RunnerError> {
-        let quarantined_before = self.store.quarantined(&self.id)?;
-        let mut done = CatchUp::default();
-        loop {
-            if stop.load(Ordering::Relaxed) || max_batches.is_some_and(|m| done.batches >= m) {
-                break;
-            }
-            let n = self.step(Duration::from_millis(200))?;
-            if n > 0 {
-                done.events += n as u64;
-                done.batches += 1;
-                on_batch(done.events);
-            }
-            // The batch that reaches the end says so: no extra empty poll.
-            if self.progress.borrow().caught_up {
-                done.caught_up = true;
-                break;
-            }
-        }
-        done.quarantined = self.store.quarantined(&self.id)? - quarantined_before;
-        Ok(done)
-    }
 }
 
 /// A fence raises the partition's epoch; one of a lower epoch than the
@@ -386,7 +553,7 @@ pub fn outcome_of(
 ) -> Result<Outcome, StoreError> {
     let tree = store.tree(id)?;
     let key = keys::outcome(&event_id.0.into_bytes());
-    match tree.get(&key).map_err(|e| store.err(e))? {
+    match tree.get(&key)? {
         None => Ok(Outcome::default_for(position)),
         Some(raw) => crate::store::decode(&raw).map_err(|reason| StoreError::Corrupt {
             projection: id.to_string(),
@@ -403,8 +570,8 @@ pub fn fences_of(
 ) -> Result<BTreeMap<TopicPartition, Fence>, StoreError> {
     let tree = store.tree(id)?;
     let mut out = BTreeMap::new();
-    for item in tree.scan_prefix(keys::FENCE) {
-        let (k, v) = item.map_err(|e| store.err(e))?;
+    for item in tree.prefix(keys::FENCE) {
+        let (k, v) = item?;
         let corrupt = |reason: String| StoreError::Corrupt {
             projection: id.to_string(),
             key: "fence".into(),
@@ -422,7 +589,7 @@ pub fn fences_of(
 
 /// Every outcome a version recorded (those other than the implied one).
 pub fn recorded_outcomes(store: &ViewStore, id: &ProjectionId) -> Result<Vec<Outcome>, StoreError> {
-    let tree = crate::view::ReadTree::new(store.tree(id)?, id.to_string());
+    let tree = crate::view::ReadTree::new(store.tree(id)?);
     Ok(tree
         .list::<Outcome>(keys::OUTCOME)?
         .into_iter()
@@ -437,8 +604,8 @@ pub fn quarantine_of(
 ) -> Result<Vec<QuarantineRecord>, StoreError> {
     let tree = store.tree(id)?;
     let mut out = Vec::new();
-    for item in tree.scan_prefix(keys::QUARANTINE) {
-        let (_, v) = item.map_err(|e| store.err(e))?;
+    for item in tree.prefix(keys::QUARANTINE) {
+        let (_, v) = item?;
         out.push(
             crate::store::decode(&v).map_err(|reason| StoreError::Corrupt {
                 projection: id.to_string(),

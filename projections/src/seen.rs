@@ -14,7 +14,7 @@
 
 use crate::outcome::{check_expected, Outcome};
 use crate::projection::{check_name, Applied, ApplyError, Projection};
-use crate::store::{encode, StoreError};
+use crate::store::{encode, StoreError, ViewTree};
 use crate::view::keys::{key, under};
 use crate::view::{ReadTree, ViewTxn};
 use events::{AggregateVersion, Domain, Payload, UidSet};
@@ -291,6 +291,11 @@ impl Projection for Seen {
         &[Domain::Seen]
     }
 
+    // Every key is under the owner, the partition key.
+    fn partitions_independent(&self) -> bool {
+        true
+    }
+
     fn apply(&self, event: &Applied<'_>, view: &mut ViewTxn<'_>) -> Result<Outcome, ApplyError> {
         check_name("user", &event.event.partition_key)?;
         let none = UidSet::default();
@@ -338,9 +343,9 @@ pub struct SeenView {
 }
 
 impl SeenView {
-    pub(crate) fn new(tree: sled::Tree, name: String) -> SeenView {
+    pub(crate) fn new(tree: ViewTree) -> SeenView {
         SeenView {
-            tree: ReadTree::new(tree, name),
+            tree: ReadTree::new(tree),
         }
     }
 
@@ -461,7 +466,7 @@ mod tests {
     const BOB: &str = "bob@example.com";
 
     /// A seen view fed the way the runner feeds it: event `n` (from 0) at
-    /// offset `n`, a refused or rejected event's writes dropped, one sled
+    /// offset `n`, a refused or rejected event's writes dropped, one atomic
     /// batch per `batch` events.
     struct Fixture {
         harness: TestStore,
@@ -502,11 +507,11 @@ mod tests {
     impl Fixture {
         fn new() -> Fixture {
             let harness = TestStore::new(ProjectionId::new(Seen::NAME, Seen::VERSION));
-            let view = SeenView::new(harness.tree(), harness.id.to_string());
+            let view = SeenView::new(harness.tree());
             Fixture { harness, view }
         }
 
-        /// Applies events at the next offsets, `batch` per sled batch.
+        /// Applies events at the next offsets, `batch` per atomic batch.
         fn run(&mut self, events: &[EventEnvelope], batch: usize) -> Vec<Outcome> {
             self.harness.run(&Seen, Domain::Seen, events, batch)
         }
@@ -716,7 +721,8 @@ mod tests {
         assert!(!seen.contains(7));
         let tree = f.harness.store.tree(&f.harness.id).unwrap();
         let record: MailboxRecord =
-            crate::store::decode(&tree.get(mailbox_key(ALICE, "INBOX")).unwrap().unwrap()).unwrap();
+            crate::store::decode(&tree.get(&mailbox_key(ALICE, "INBOX")).unwrap().unwrap())
+                .unwrap();
         // Each of these changes is hundreds of kilobytes: the byte bound
         // keeps few of them, and always the newest.
         assert!(record.history_bytes <= HISTORY_BYTES + HISTORY_SLACK_BYTES);
@@ -741,7 +747,7 @@ mod tests {
         let scattered: Vec<String> = (0..300).map(|i| (i * 317 + 5).to_string()).collect();
         f.apply(changed("INBOX", "", &scattered.join(",")));
         let tree = f.harness.store.tree(&f.harness.id).unwrap();
-        let record = tree.get(mailbox_key(ALICE, "INBOX")).unwrap().unwrap();
+        let record = tree.get(&mailbox_key(ALICE, "INBOX")).unwrap().unwrap();
         assert!(record.len() < 4096, "{} bytes", record.len());
     }
 }

@@ -1,10 +1,16 @@
-//! The view database: one sled database under `<data-dir>/views`, one tree
-//! per projection version, and a catalogue of which versions exist, whether
-//! each finished building, and which one is live.
+//! The view database: one fjall database under `<data-dir>/views`, one
+//! keyspace per projection version, and a catalogue of which versions
+//! exist, whether each finished building, and which one is live.
+//!
+//! Views are not fsynced batch by batch: the log is what is durable, and a
+//! view resumes from the positions stored with its last batch that
+//! reached the disk (each batch is atomic, positions included). The
+//! runner persists at checkpoints, and `flush` on shutdown.
 
 use crate::view::keys;
 use events::log::TopicPartition;
-use events::sled_guard::{self, OpenError};
+use events::storage::{self, Format, Memory, OpenError};
+use fjall::{Database, Keyspace, PersistMode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -12,7 +18,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 const CATALOGUE: &str = "reprise-views";
-const FORMAT: &[u8] = b"reprise-views 1";
+const FORMAT: Format = Format {
+    kind: "reprise-views",
+    version: 2,
+};
 
 /// A projection version: `calendars@1`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -29,7 +38,7 @@ impl ProjectionId {
         }
     }
 
-    fn tree_name(&self) -> String {
+    fn keyspace_name(&self) -> String {
         self.to_string()
     }
 }
@@ -59,6 +68,11 @@ pub enum StoreError {
     Locked { path: String },
     #[error("{path} cannot be used as a reprise view database: {reason}; refusing to touch it")]
     Foreign { path: String, reason: String },
+    #[error(
+        "{path} holds views written by reprise's sled-based build; convert the data directory \
+         with `reprise data-dir convert` (it keeps the old files)"
+    )]
+    SledEra { path: String },
     #[error("view storage at {path}: {reason}")]
     Storage { path: String, reason: String },
     #[error("corrupt view data in {projection} at key {key:?}: {reason}")]
@@ -69,15 +83,16 @@ pub enum StoreError {
     },
 }
 
-/// One key and its value in a version's tree.
+/// One key and its value in a version's keyspace.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
 /// The view database. Cheap to clone.
 #[derive(Clone)]
 pub struct ViewStore {
     path: PathBuf,
-    db: sled::Db,
-    catalogue: sled::Tree,
+    db: Database,
+    catalogue: Keyspace,
+    memory: Memory,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -85,27 +100,120 @@ struct CatalogueEntry {
     state: BuildState,
 }
 
+/// The keyspace of one projection version, with what writing to it
+/// atomically needs. Cheap to clone.
+#[derive(Clone)]
+pub struct ViewTree {
+    keyspace: Keyspace,
+    db: Database,
+    /// The projection version, for errors.
+    name: String,
+}
+
+/// The writes of one batch: a value, or None to delete the key.
+pub(crate) type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+impl ViewTree {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn storage(&self, e: fjall::Error) -> StoreError {
+        StoreError::Storage {
+            path: self.name.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<fjall::Slice>, StoreError> {
+        self.keyspace.get(key).map_err(|e| self.storage(e))
+    }
+
+    pub(crate) fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
+        self.keyspace.contains_key(key).map_err(|e| self.storage(e))
+    }
+
+    /// Keys and values under `prefix`, in key order.
+    pub(crate) fn prefix(
+        &self,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<(fjall::Slice, fjall::Slice), StoreError>> + '_ {
+        self.keyspace
+            .prefix(prefix)
+            .map(|guard| guard.into_inner().map_err(|e| self.storage(e)))
+    }
+
+    /// Keys under `prefix`, in key order, without reading values.
+    pub(crate) fn prefix_keys(
+        &self,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<fjall::Slice, StoreError>> + '_ {
+        self.keyspace
+            .prefix(prefix)
+            .map(|guard| guard.key().map_err(|e| self.storage(e)))
+    }
+
+    /// Keys and values in a range, in key order.
+    pub(crate) fn range<R: std::ops::RangeBounds<Vec<u8>>>(
+        &self,
+        range: R,
+    ) -> impl Iterator<Item = Result<(fjall::Slice, fjall::Slice), StoreError>> + '_ {
+        self.keyspace
+            .range(range)
+            .map(|guard| guard.into_inner().map_err(|e| self.storage(e)))
+    }
+
+    /// Every key and value, in key order.
+    fn iter(&self) -> impl Iterator<Item = Result<(fjall::Slice, fjall::Slice), StoreError>> + '_ {
+        self.keyspace
+            .iter()
+            .map(|guard| guard.into_inner().map_err(|e| self.storage(e)))
+    }
+
+    /// Writes a batch atomically: every write or none, even across a crash.
+    pub(crate) fn commit(&self, writes: Writes) -> Result<(), StoreError> {
+        let mut batch = fjall::OwnedWriteBatch::with_capacity(self.db.clone(), writes.len());
+        for (k, v) in writes {
+            match v {
+                Some(v) => batch.insert(&self.keyspace, k, v),
+                None => batch.remove(&self.keyspace, k),
+            }
+        }
+        batch.commit().map_err(|e| self.storage(e))
+    }
+}
+
 impl ViewStore {
+    /// Opens (or creates) the view database with the default memory budget.
     pub fn open(path: &Path) -> Result<ViewStore, StoreError> {
+        ViewStore::open_with(path, Memory::default())
+    }
+
+    /// [`ViewStore::open`] with the engine's memory bounded by `memory`.
+    pub fn open_with(path: &Path, memory: Memory) -> Result<ViewStore, StoreError> {
         let display = path.display().to_string();
         let (db, catalogue) =
-            sled_guard::open(path, 64 * 1024 * 1024, CATALOGUE, FORMAT).map_err(|e| match e {
+            storage::open(path, memory, CATALOGUE, FORMAT).map_err(|e| match e {
                 OpenError::Locked => StoreError::Locked {
                     path: display.clone(),
                 },
-                OpenError::Foreign(reason) => StoreError::Foreign {
+                OpenError::SledEra => StoreError::SledEra {
                     path: display.clone(),
-                    reason,
                 },
                 OpenError::Storage(reason) => StoreError::Storage {
                     path: display.clone(),
                     reason,
+                },
+                other => StoreError::Foreign {
+                    path: display.clone(),
+                    reason: other.to_string(),
                 },
             })?;
         Ok(ViewStore {
             path: path.to_path_buf(),
             db,
             catalogue,
+            memory,
         })
     }
 
@@ -113,23 +221,32 @@ impl ViewStore {
         &self.path
     }
 
-    pub(crate) fn err(&self, e: sled::Error) -> StoreError {
+    pub(crate) fn err(&self, e: fjall::Error) -> StoreError {
         StoreError::Storage {
             path: self.path.display().to_string(),
             reason: e.to_string(),
         }
     }
 
-    /// The tree of a projection version, created empty when missing.
-    pub fn tree(&self, id: &ProjectionId) -> Result<sled::Tree, StoreError> {
-        self.db.open_tree(id.tree_name()).map_err(|e| self.err(e))
+    /// The keyspace of a projection version, created empty when missing.
+    pub fn tree(&self, id: &ProjectionId) -> Result<ViewTree, StoreError> {
+        let memory = self.memory;
+        let keyspace = self
+            .db
+            .keyspace(&id.keyspace_name(), || storage::keyspace_options(memory))
+            .map_err(|e| self.err(e))?;
+        Ok(ViewTree {
+            keyspace,
+            db: self.db.clone(),
+            name: id.to_string(),
+        })
     }
 
     /// The versions present, with their state.
     pub fn versions(&self) -> Result<BTreeMap<ProjectionId, BuildState>, StoreError> {
         let mut out = BTreeMap::new();
-        for item in self.catalogue.scan_prefix(b"state/") {
-            let (k, v) = item.map_err(|e| self.err(e))?;
+        for item in self.catalogue.prefix(b"state/") {
+            let (k, v) = item.into_inner().map_err(|e| self.err(e))?;
             let name = String::from_utf8_lossy(&k[b"state/".len()..]).into_owned();
             let Some((n, ver)) = name.rsplit_once('@') else {
                 continue;
@@ -154,7 +271,14 @@ impl ViewStore {
         self.catalogue
             .insert(format!("state/{id}"), value)
             .map_err(|e| self.err(e))?;
-        self.flush()
+        self.settle_catalogue()
+    }
+
+    /// Makes the catalogue's changes durable, in a table of their own (see
+    /// [`storage::settle`]).
+    fn settle_catalogue(&self) -> Result<(), StoreError> {
+        self.flush()?;
+        storage::settle(&self.catalogue).map_err(|e| self.err(e))
     }
 
     /// The live version of a projection: the one readers are served from.
@@ -168,9 +292,9 @@ impl ViewStore {
 
     pub fn set_live(&self, id: &ProjectionId) -> Result<(), StoreError> {
         self.catalogue
-            .insert(format!("live/{}", id.name), &id.version.to_be_bytes())
+            .insert(format!("live/{}", id.name), id.version.to_be_bytes())
             .map_err(|e| self.err(e))?;
-        self.flush()
+        self.settle_catalogue()
     }
 
     /// Records that a version caught up with the log, and makes it live
@@ -183,9 +307,14 @@ impl ViewStore {
         }
     }
 
-    /// Drops a projection version: its tree and its catalogue entry.
+    /// Drops a projection version: its keyspace and its catalogue entry.
+    /// Readers still holding the keyspace keep reading it until they let
+    /// go; its files go then.
     pub fn drop_version(&self, id: &ProjectionId) -> Result<(), StoreError> {
-        self.db.drop_tree(id.tree_name()).map_err(|e| self.err(e))?;
+        let tree = self.tree(id)?;
+        self.db
+            .delete_keyspace(tree.keyspace)
+            .map_err(|e| self.err(e))?;
         self.catalogue
             .remove(format!("state/{id}"))
             .map_err(|e| self.err(e))?;
@@ -194,7 +323,7 @@ impl ViewStore {
                 .remove(format!("live/{}", id.name))
                 .map_err(|e| self.err(e))?;
         }
-        self.flush()
+        self.settle_catalogue()
     }
 
     /// The stored next offset of every partition a version has read.
@@ -204,8 +333,8 @@ impl ViewStore {
     ) -> Result<BTreeMap<TopicPartition, u64>, StoreError> {
         let tree = self.tree(id)?;
         let mut out = BTreeMap::new();
-        for item in tree.scan_prefix(keys::POSITION) {
-            let (k, v) = item.map_err(|e| self.err(e))?;
+        for item in tree.prefix(keys::POSITION) {
+            let (k, v) = item?;
             let corrupt = |reason: &str| StoreError::Corrupt {
                 projection: id.to_string(),
                 key: String::from_utf8_lossy(&k).into_owned(),
@@ -224,7 +353,12 @@ impl ViewStore {
     /// Events quarantined by a version.
     pub fn quarantined(&self, id: &ProjectionId) -> Result<u64, StoreError> {
         let tree = self.tree(id)?;
-        Ok(tree.scan_prefix(keys::QUARANTINE).count() as u64)
+        let mut count = 0;
+        for key in tree.prefix_keys(keys::QUARANTINE) {
+            key?;
+            count += 1;
+        }
+        Ok(count)
     }
 
     /// A SHA-256 over a version's view contents in key order, positions
@@ -233,7 +367,7 @@ impl ViewStore {
         let tree = self.tree(id)?;
         let mut hasher = Sha256::new();
         for item in tree.iter() {
-            let (k, v) = item.map_err(|e| self.err(e))?;
+            let (k, v) = item?;
             if k.starts_with(keys::POSITION) {
                 continue;
             }
@@ -245,51 +379,56 @@ impl ViewStore {
         Ok(hex::encode(hasher.finalize()))
     }
 
-    /// Every key and value of a version's tree, in key order: positions,
-    /// data, outcomes, quarantine, everything. What a snapshot copies.
+    /// Every key and value of a version's keyspace, in key order:
+    /// positions, data, outcomes, quarantine, everything. What a snapshot
+    /// copies.
     pub fn entries(
         &self,
         id: &ProjectionId,
-    ) -> Result<impl Iterator<Item = Result<Entry, StoreError>> + '_, StoreError> {
+    ) -> Result<impl Iterator<Item = Result<Entry, StoreError>>, StoreError> {
         let tree = self.tree(id)?;
-        Ok(tree.iter().map(move |item| {
-            item.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(|e| self.err(e))
+        let keyspace = tree.keyspace.clone();
+        Ok(keyspace.iter().map(move |guard| {
+            guard
+                .into_inner()
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(|e| tree.storage(e))
         }))
     }
 
-    /// Writes entries into a version's tree as one atomic batch (a
-    /// snapshot's restore writes a tree in several, into a database that
-    /// is not served until it is complete).
+    /// Writes entries into a version's keyspace as one atomic batch (a
+    /// snapshot's restore writes a keyspace in several, into a database
+    /// that is not served until it is complete).
     pub fn put_entries(
         &self,
         id: &ProjectionId,
         entries: impl IntoIterator<Item = Entry>,
     ) -> Result<(), StoreError> {
         let tree = self.tree(id)?;
-        let mut batch = sled::Batch::default();
-        for (k, v) in entries {
-            batch.insert(k, v);
-        }
-        tree.apply_batch(batch).map_err(|e| self.err(e))
+        tree.commit(entries.into_iter().map(|(k, v)| (k, Some(v))).collect())
     }
 
     /// True when the database holds no projection version: no catalogue
-    /// entry and no tree with anything in it. A snapshot is restored only
-    /// into such a database, so it never mixes with views already there.
+    /// entry and no keyspace with anything in it. A snapshot is restored
+    /// only into such a database, so it never mixes with views already
+    /// there.
     pub fn is_empty(&self) -> Result<bool, StoreError> {
         // The catalogue always holds the format marker.
         for prefix in [&b"state/"[..], b"live/"] {
-            if self.catalogue.scan_prefix(prefix).next().is_some() {
+            if self.catalogue.prefix(prefix).next().is_some() {
                 return Ok(false);
             }
         }
-        for name in self.db.tree_names() {
-            if name.as_ref() == CATALOGUE.as_bytes() || name.as_ref() == b"__sled__default" {
+        for name in self.db.list_keyspace_names() {
+            let name: &str = &name;
+            if name == CATALOGUE {
                 continue;
             }
-            let tree = self.db.open_tree(&name).map_err(|e| self.err(e))?;
-            if !tree.is_empty() {
+            let keyspace = self
+                .db
+                .keyspace(name, fjall::KeyspaceCreateOptions::default)
+                .map_err(|e| self.err(e))?;
+            if !keyspace.is_empty().map_err(|e| self.err(e))? {
                 return Ok(false);
             }
         }
@@ -298,12 +437,24 @@ impl ViewStore {
 
     /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+        self.db
+            .persist(PersistMode::SyncAll)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Makes everything durable and written out of the journals, so that
+    /// the next open replays nothing: for the end of a rebuild and a
+    /// server's stop.
+    pub fn close(&self) -> Result<(), StoreError> {
+        storage::write_out(&self.db).map_err(|e| self.err(e))
     }
 
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        self.db.size_on_disk().map_err(|e| self.err(e))
+        storage::size_on_disk(&self.path).map_err(|e| StoreError::Storage {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        })
     }
 }
 

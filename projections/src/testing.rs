@@ -1,10 +1,11 @@
 //! A projection applied by hand in unit tests: a temporary view store,
-//! events at consecutive offsets of partition 0, grouped in sled batches
-//! as the runner groups them, refused events recorded as quarantined.
+//! events at consecutive offsets of partition 0, grouped in atomic
+//! batches as the runner groups them, refused events recorded as
+//! quarantined.
 
 use crate::outcome::Outcome;
 use crate::projection::{Applied, ApplyError, Projection};
-use crate::store::{ProjectionId, ViewStore};
+use crate::store::{ProjectionId, ViewStore, ViewTree};
 use crate::view::ViewTxn;
 use events::{Domain, EventEnvelope, LogPosition};
 use std::path::PathBuf;
@@ -42,11 +43,11 @@ impl TestStore {
         }
     }
 
-    pub fn tree(&self) -> sled::Tree {
+    pub fn tree(&self) -> ViewTree {
         self.store.tree(&self.id).unwrap()
     }
 
-    /// Applies events at the next offsets, `batch` per sled batch.
+    /// Applies events at the next offsets, `batch` per atomic batch.
     pub fn run(
         &mut self,
         projection: &dyn Projection,
@@ -55,10 +56,9 @@ impl TestStore {
         batch: usize,
     ) -> Vec<Outcome> {
         let tree = self.tree();
-        let name = self.id.to_string();
         let mut outcomes = Vec::new();
         for chunk in events.chunks(batch.max(1)) {
-            let mut txn = ViewTxn::new(&tree, &name);
+            let mut txn = ViewTxn::new(&tree);
             for event in chunk {
                 let applied = Applied {
                     event,
@@ -80,7 +80,7 @@ impl TestStore {
                 txn.commit_event();
                 outcomes.push(outcome);
             }
-            tree.apply_batch(txn.into_batch()).unwrap();
+            tree.commit(txn.into_writes()).unwrap();
         }
         outcomes
     }

@@ -3,7 +3,7 @@
 //! writes, writes to one key coalesce within a batch, and one refused
 //! event's partial writes can be dropped without touching the others.
 
-use crate::store::{decode, encode, StoreError};
+use crate::store::{decode, encode, StoreError, ViewTree, Writes};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -84,28 +84,19 @@ pub mod keys {
     }
 }
 
-/// Writes staged by one batch, over the projection's tree.
+/// Writes staged by one batch, over the projection's keyspace.
 pub struct ViewTxn<'t> {
-    tree: &'t sled::Tree,
-    projection: &'t str,
-    batch: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    tree: &'t ViewTree,
+    batch: Writes,
+    pending: Writes,
 }
 
 impl<'t> ViewTxn<'t> {
-    pub(crate) fn new(tree: &'t sled::Tree, projection: &'t str) -> ViewTxn<'t> {
+    pub(crate) fn new(tree: &'t ViewTree) -> ViewTxn<'t> {
         ViewTxn {
             tree,
-            projection,
             batch: BTreeMap::new(),
             pending: BTreeMap::new(),
-        }
-    }
-
-    fn storage(&self, e: sled::Error) -> StoreError {
-        StoreError::Storage {
-            path: self.projection.to_string(),
-            reason: e.to_string(),
         }
     }
 
@@ -113,18 +104,14 @@ impl<'t> ViewTxn<'t> {
         if let Some(v) = self.pending.get(key).or_else(|| self.batch.get(key)) {
             return Ok(v.clone());
         }
-        Ok(self
-            .tree
-            .get(key)
-            .map_err(|e| self.storage(e))?
-            .map(|v| v.to_vec()))
+        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
     }
 
     pub fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
         if let Some(v) = self.pending.get(key).or_else(|| self.batch.get(key)) {
             return Ok(v.is_some());
         }
-        self.tree.contains_key(key).map_err(|e| self.storage(e))
+        self.tree.contains(key)
     }
 
     /// Reads and decodes a CBOR value.
@@ -143,7 +130,7 @@ impl<'t> ViewTxn<'t> {
             Some(bytes) => parse(&bytes)
                 .map(Some)
                 .map_err(|reason| StoreError::Corrupt {
-                    projection: self.projection.to_string(),
+                    projection: self.tree.name().to_string(),
                     key: String::from_utf8_lossy(key).into_owned(),
                     reason,
                 }),
@@ -165,9 +152,8 @@ impl<'t> ViewTxn<'t> {
     /// Every live key under `prefix`, in key order, with staged writes.
     pub fn keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut merged: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
-        for item in self.tree.scan_prefix(prefix) {
-            let (k, _) = item.map_err(|e| self.storage(e))?;
-            merged.insert(k.to_vec(), true);
+        for k in self.tree.prefix_keys(prefix) {
+            merged.insert(k?.to_vec(), true);
         }
         for layer in [&self.batch, &self.pending] {
             for (k, v) in layer.range(prefix.to_vec()..) {
@@ -194,16 +180,10 @@ impl<'t> ViewTxn<'t> {
         self.pending.clear();
     }
 
-    pub(crate) fn into_batch(mut self) -> sled::Batch {
+    /// The batch's writes, to commit atomically (with the positions).
+    pub(crate) fn into_writes(mut self) -> Writes {
         self.commit_event();
-        let mut batch = sled::Batch::default();
-        for (k, v) in self.batch {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
-            }
-        }
-        batch
+        self.batch
     }
 }
 
@@ -221,10 +201,11 @@ mod tests {
 
     #[test]
     fn overlay_reads_its_own_writes_and_aborts_cleanly() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let tree = db.open_tree("t").unwrap();
-        tree.insert(b"a\0x", b"old").unwrap();
-        let mut txn = ViewTxn::new(&tree, "t");
+        let store = crate::testing::TestStore::new(crate::ProjectionId::new("t", 1));
+        let tree = store.tree();
+        tree.commit([(b"a\0x".to_vec(), Some(b"old".to_vec()))].into())
+            .unwrap();
+        let mut txn = ViewTxn::new(&tree);
         txn.put(b"a\0y".to_vec(), b"1".to_vec());
         txn.commit_event();
         txn.delete(b"a\0x".to_vec());
@@ -236,41 +217,32 @@ mod tests {
         txn.abort_event();
         assert_eq!(txn.get(b"a\0x").unwrap(), Some(b"old".to_vec()));
         assert_eq!(txn.keys_with_prefix(b"a\0").unwrap().len(), 2);
-        tree.apply_batch(txn.into_batch()).unwrap();
-        assert_eq!(tree.len(), 2);
+        tree.commit(txn.into_writes()).unwrap();
+        assert_eq!(tree.prefix_keys(b"").count(), 2);
     }
 }
 
-/// Typed reads over a projection's tree, shared by the read views.
+/// Typed reads over a projection's keyspace, shared by the read views.
 #[derive(Clone)]
 pub(crate) struct ReadTree {
-    tree: sled::Tree,
-    /// The projection version, for errors.
-    name: String,
+    tree: ViewTree,
 }
 
 impl ReadTree {
-    pub(crate) fn new(tree: sled::Tree, name: String) -> ReadTree {
-        ReadTree { tree, name }
-    }
-
-    fn storage(&self, e: sled::Error) -> StoreError {
-        StoreError::Storage {
-            path: self.name.clone(),
-            reason: e.to_string(),
-        }
+    pub(crate) fn new(tree: ViewTree) -> ReadTree {
+        ReadTree { tree }
     }
 
     fn corrupt(&self, key: &[u8], reason: String) -> StoreError {
         StoreError::Corrupt {
-            projection: self.name.clone(),
+            projection: self.tree.name().to_string(),
             key: String::from_utf8_lossy(key).into_owned(),
             reason,
         }
     }
 
-    pub(crate) fn raw(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-        self.tree.get(key).map_err(|e| self.storage(e))
+    pub(crate) fn raw(&self, key: &[u8]) -> Result<Option<fjall::Slice>, StoreError> {
+        self.tree.get(key)
     }
 
     pub(crate) fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
@@ -304,8 +276,8 @@ impl ReadTree {
         parse: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<Vec<(String, T)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix(prefix) {
-            let (k, v) = item.map_err(|e| self.storage(e))?;
+        for item in self.tree.prefix(prefix) {
+            let (k, v) = item?;
             let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
             out.push((name, parse(&v).map_err(|r| self.corrupt(&k, r))?));
         }
@@ -317,8 +289,8 @@ impl ReadTree {
     /// same batch). Caches of what the view holds are keyed by it.
     pub(crate) fn applied(&self) -> Result<u64, StoreError> {
         let mut sum = 0u64;
-        for item in self.tree.scan_prefix(keys::POSITION) {
-            let (k, v) = item.map_err(|e| self.storage(e))?;
+        for item in self.tree.prefix(keys::POSITION) {
+            let (k, v) = item?;
             let offset = <[u8; 8]>::try_from(v.as_ref())
                 .map(u64::from_be_bytes)
                 .map_err(|_| self.corrupt(&k, "bad position value".into()))?;
@@ -330,8 +302,8 @@ impl ReadTree {
     /// The rest of each key under `prefix`, as strings.
     pub(crate) fn names(&self, prefix: &[u8]) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix(prefix) {
-            let (k, _) = item.map_err(|e| self.storage(e))?;
+        for k in self.tree.prefix_keys(prefix) {
+            let k = k?;
             out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
         }
         Ok(out)
@@ -345,15 +317,15 @@ impl ReadTree {
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(sled::IVec, T)>, StoreError> {
+    ) -> Result<Vec<(fjall::Slice, T)>, StoreError> {
         use std::ops::Bound;
         let start = match after {
             Some(a) if a >= prefix => Bound::Excluded(a.to_vec()),
             _ => Bound::Included(prefix.to_vec()),
         };
         let mut out = Vec::new();
-        for item in self.tree.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
-            let (k, v) = item.map_err(|e| self.storage(e))?;
+        for item in self.tree.range((start, Bound::Unbounded)) {
+            let (k, v) = item?;
             if !k.starts_with(prefix) || out.len() >= limit {
                 break;
             }
@@ -368,10 +340,10 @@ impl ReadTree {
         &self,
         from: &[u8],
         to: &[u8],
-    ) -> Result<Vec<sled::IVec>, StoreError> {
+    ) -> Result<Vec<fjall::Slice>, StoreError> {
         let mut out = Vec::new();
-        for item in self.tree.range(from..to) {
-            out.push(item.map_err(|e| self.storage(e))?.0);
+        for item in self.tree.range(from.to_vec()..to.to_vec()) {
+            out.push(item?.0);
         }
         Ok(out)
     }
@@ -387,7 +359,7 @@ impl ReadTree {
         start.extend_from_slice(&since.0.saturating_add(1).to_be_bytes());
         let mut out = Vec::new();
         for item in self.tree.range(start..) {
-            let (k, v) = item.map_err(|e| self.storage(e))?;
+            let (k, v) = item?;
             if !k.starts_with(prefix) {
                 break;
             }

@@ -54,6 +54,24 @@ impl TestServer {
         server
     }
 
+    /// A server on a data directory that already exists (in `dir`), as it
+    /// is: no user is added.
+    pub fn on_existing(dir: tempfile::TempDir, data: PathBuf) -> TestServer {
+        let port = free_port();
+        let child = spawn(&data, &[], port, &[]);
+        let server = TestServer {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            data,
+            log_args: Vec::new(),
+            serve_args: Vec::new(),
+            child,
+            _dir: dir,
+        };
+        server.wait_ready();
+        server
+    }
+
     /// Stops the server and starts it again on the same port; with
     /// `rebuild`, its views are deleted first, so it rebuilds them from
     /// the log before it is ready.
@@ -65,6 +83,13 @@ impl TestServer {
         }
         self.child = spawn(&self.data, &self.log_args, self.port, &self.serve_args);
         self.wait_ready();
+    }
+
+    /// Stops the server (SIGKILL), keeping its data directory for
+    /// offline commands.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Restarts with other log flags (given to every command from now on)

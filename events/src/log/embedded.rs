@@ -1,18 +1,30 @@
-//! The default log: durable, append-only, in sled under the data
-//! directory, with Kafka's model so that code and operators see one shape.
+//! The default log: durable, append-only, in the data directory, with
+//! Kafka's model so that code and operators see one shape.
 //!
-//! One sled tree per (topic, partition), keyed by big-endian offset. An
-//! append assigns offsets under a lock, writes, then flushes; readers only
-//! see records up to the *durable* end of a partition, so a view can never
-//! get ahead of what survives a crash.
+//! A fjall database (see [`crate::storage`]) with one keyspace of records
+//! keyed `topic \0 partition u32 ‖ offset u64` (big-endian, so a
+//! partition's records are one contiguous range in offset order), each
+//! value a checksummed frame ([`super::frame`]). An append assigns offsets
+//! and writes its records as one atomic batch under a lock, then waits
+//! for an fsync that covers them: concurrent appends share one fsync
+//! (group commit). Readers see records only up to the *durable* end of a
+//! partition, so a view can never get ahead of what survives a crash.
+//!
+//! The storage engine's journal recovery discards a damaged tail rather
+//! than failing; for the log that would silently drop acknowledged
+//! records. So every fsync is followed by a note of the ends it made
+//! durable (`reprise-acknowledged`, checksummed, written without its own
+//! fsync: after a power cut it can only be older than the truth), and a
+//! log whose records end before a noted end is refused at open.
 
 use super::{
-    partition_of, EventLog, LogError, LogPosition, LogReader, LogRecord, OutgoingRecord, ReadBatch,
-    ReadStart, TopicPartition,
+    frame, partition_of, EventLog, LogError, LogPosition, LogReader, LogRecord, OutgoingRecord,
+    ReadBatch, ReadStart, TopicPartition,
 };
 use crate::domain::Domain;
-use crate::sled_guard::OpenError;
+use crate::storage::{self, Format, Memory, OpenError};
 use async_trait::async_trait;
+use fjall::{Database, Keyspace, PersistMode};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -21,8 +33,14 @@ use std::time::{Duration, Instant};
 /// Partitions per topic when a log is created without an explicit count.
 pub const DEFAULT_PARTITIONS: u32 = 8;
 
-const META_TREE: &str = "reprise-meta";
-const FORMAT: &[u8] = b"reprise-log 1";
+const FORMAT: Format = Format {
+    kind: "reprise-log",
+    version: 2,
+};
+const META: &str = "meta";
+const RECORDS: &str = "records";
+/// The note of acknowledged ends, beside the engine's files.
+const ACKNOWLEDGED: &str = "reprise-acknowledged";
 
 /// The embedded log. Cheap to clone; clones share one database.
 #[derive(Clone)]
@@ -30,58 +48,96 @@ pub struct EmbeddedLog {
     inner: Arc<Inner>,
 }
 
+/// Offsets handed out and written, not yet known durable.
+struct Appending {
+    /// The offset the next appended record of each partition gets.
+    next: HashMap<TopicPartition, u64>,
+    /// Counts the batches written; an fsync covers every one before it.
+    written: u64,
+}
+
 struct Inner {
     path: PathBuf,
-    db: sled::Db,
+    db: Database,
+    records: Keyspace,
     partitions: BTreeMap<Domain, u32>,
-    trees: HashMap<TopicPartition, sled::Tree>,
-    /// The offset the next appended record of each partition gets.
-    next: Mutex<HashMap<TopicPartition, u64>>,
+    appending: Mutex<Appending>,
+    /// The last batch an fsync covered; held while one runs, so writers
+    /// that queue behind it find their batch covered and return.
+    synced: Mutex<u64>,
     /// How far each partition is durable; readers stop there.
     durable: Mutex<HashMap<TopicPartition, u64>>,
     appended: Condvar,
-    /// One fsync at a time: sled 0.34 can deadlock when flushes run
-    /// concurrently (spacejam/sled#1308), which concurrent writers hit.
-    flushing: Mutex<()>,
+}
+
+fn record_key(tp: TopicPartition, offset: u64) -> Vec<u8> {
+    let topic = tp.domain.as_str().as_bytes();
+    let mut key = Vec::with_capacity(topic.len() + 13);
+    key.extend_from_slice(topic);
+    key.push(0);
+    key.extend_from_slice(&tp.partition.to_be_bytes());
+    key.extend_from_slice(&offset.to_be_bytes());
+    key
+}
+
+fn offset_of_key(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.last_chunk::<8>().copied()?))
 }
 
 impl EmbeddedLog {
-    /// Opens (or creates) the log at `path`. `partitions` is the count to
-    /// create topics with; an existing topic with another count is refused.
+    /// Opens (or creates) the log at `path` with the default memory
+    /// budget. `partitions` is the count to create topics with; an
+    /// existing topic with another count is refused.
     pub fn open(path: &Path, partitions: Option<u32>) -> Result<EmbeddedLog, LogError> {
+        EmbeddedLog::open_with(
+            path,
+            partitions,
+            Memory::split(storage::DEFAULT_CACHE_BYTES).0,
+        )
+    }
+
+    /// [`EmbeddedLog::open`] with the engine's memory bounded by `memory`.
+    pub fn open_with(
+        path: &Path,
+        partitions: Option<u32>,
+        memory: Memory,
+    ) -> Result<EmbeddedLog, LogError> {
         let display = path.display().to_string();
-        let (db, meta) = crate::sled_guard::open(path, 8 * 1024 * 1024, META_TREE, FORMAT)
-            .map_err(|e| match e {
-                OpenError::Locked => LogError::Locked {
-                    path: display.clone(),
-                },
-                OpenError::Foreign(reason) => LogError::Foreign {
-                    path: display.clone(),
-                    reason,
-                },
-                OpenError::Storage(reason) => LogError::Storage {
-                    path: display.clone(),
-                    reason,
-                },
-            })?;
-        let storage = |e: sled::Error| LogError::Storage {
+        let (db, meta) = storage::open(path, memory, META, FORMAT).map_err(|e| match e {
+            OpenError::Locked => LogError::Locked {
+                path: display.clone(),
+            },
+            OpenError::Storage(reason) => LogError::Storage {
+                path: display.clone(),
+                reason,
+            },
+            other => LogError::Foreign {
+                path: display.clone(),
+                reason: other.to_string(),
+            },
+        })?;
+        let storage = |e: fjall::Error| LogError::Storage {
             path: display.clone(),
             reason: e.to_string(),
         };
+        let records = db
+            .keyspace(RECORDS, || storage::keyspace_options(memory))
+            .map_err(storage)?;
 
         let mut counts = BTreeMap::new();
-        let mut trees = HashMap::new();
         let mut next = HashMap::new();
         for domain in Domain::ALL {
             let key = format!("partitions/{domain}");
             let count = match meta.get(&key).map_err(storage)? {
                 Some(raw) => {
-                    let stored = u32::from_be_bytes(raw.as_ref().try_into().map_err(|_| {
-                        LogError::Foreign {
+                    let stored = raw
+                        .as_ref()
+                        .try_into()
+                        .map(u32::from_be_bytes)
+                        .map_err(|_| LogError::Foreign {
                             path: display.clone(),
                             reason: format!("bad partition count for {domain}"),
-                        }
-                    })?);
+                        })?;
                     if let Some(configured) = partitions {
                         if configured != stored {
                             return Err(LogError::PartitionMismatch {
@@ -95,19 +151,21 @@ impl EmbeddedLog {
                 }
                 None => {
                     let count = partitions.unwrap_or(DEFAULT_PARTITIONS).max(1);
-                    meta.insert(&key, &count.to_be_bytes()).map_err(storage)?;
+                    meta.insert(&key, count.to_be_bytes()).map_err(storage)?;
                     count
                 }
             };
             counts.insert(domain, count);
             for partition in 0..count {
                 let tp = TopicPartition { domain, partition };
-                let tree = db
-                    .open_tree(format!("{domain}/{partition}"))
-                    .map_err(storage)?;
-                let end = match tree.last().map_err(storage)? {
-                    Some((k, _)) => {
-                        offset_from_key(&k)
+                let last = records
+                    .range(record_key(tp, 0)..=record_key(tp, u64::MAX))
+                    .next_back();
+                let end = match last {
+                    None => 0,
+                    Some(guard) => {
+                        let key = guard.key().map_err(storage)?;
+                        offset_of_key(&key)
                             .map(|o| o + 1)
                             .ok_or_else(|| LogError::Corrupt {
                                 topic: domain.to_string(),
@@ -116,44 +174,142 @@ impl EmbeddedLog {
                                 reason: "record key is not an offset".into(),
                             })?
                     }
-                    None => 0,
                 };
-                trees.insert(tp, tree);
                 next.insert(tp, end);
             }
         }
-        db.flush().map_err(storage)?;
+        check_acknowledged(path, &next)?;
+        storage::settle(&meta).map_err(storage)?;
         let durable = next.clone();
+        let inner = Inner {
+            path: path.to_path_buf(),
+            db,
+            records,
+            partitions: counts,
+            appending: Mutex::new(Appending { next, written: 0 }),
+            synced: Mutex::new(0),
+            durable: Mutex::new(durable.clone()),
+            appended: Condvar::new(),
+        };
+        inner.note_acknowledged(&durable)?;
         Ok(EmbeddedLog {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                db,
-                partitions: counts,
-                trees,
-                next: Mutex::new(next),
-                durable: Mutex::new(durable),
-                appended: Condvar::new(),
-                flushing: Mutex::new(()),
-            }),
+            inner: Arc::new(inner),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
+
+    /// Bytes the log occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, LogError> {
+        storage::size_on_disk(&self.inner.path).map_err(|e| self.inner.storage_error(e))
+    }
+
+    /// Writes `bytes` as the stored record at `offset` of `tp`, as damage
+    /// on disk would leave it; for tests of the refusal of damaged records.
+    #[doc(hidden)]
+    pub fn damage_for_tests(&self, tp: TopicPartition, offset: u64, bytes: &[u8]) {
+        self.inner
+            .records
+            .insert(record_key(tp, offset), bytes)
+            .expect("test damage written");
+    }
+}
+
+/// Refuses a log whose records end before the ends noted as acknowledged.
+fn check_acknowledged(path: &Path, ends: &HashMap<TopicPartition, u64>) -> Result<(), LogError> {
+    let Some(noted) = read_acknowledged(&path.join(ACKNOWLEDGED)) else {
+        return Ok(());
+    };
+    for (tp, acknowledged) in noted {
+        let end = ends.get(&tp).copied().unwrap_or(0);
+        if end < acknowledged {
+            return Err(LogError::Corrupt {
+                topic: tp.domain.to_string(),
+                partition: tp.partition,
+                offset: end,
+                reason: format!(
+                    "records up to offset {} were acknowledged as durable, but the store holds \
+                     them only up to offset {end}: its journal was damaged and lost them; \
+                     refusing to serve a log that lost records (restore the data directory \
+                     from a backup, or clone it from a copy of the log)",
+                    acknowledged - 1
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `(topic len u8 ‖ topic ‖ partition u32 ‖ end u64)* ‖ crc32`; None when
+/// missing or torn (then nothing is checked).
+fn read_acknowledged(path: &Path) -> Option<Vec<(TopicPartition, u64)>> {
+    let bytes = std::fs::read(path).ok()?;
+    let (body, crc) = bytes.split_last_chunk::<4>()?;
+    if u32::from_be_bytes(*crc) != crc32fast::hash(body) {
+        tracing::warn!(path = %path.display(), "the note of acknowledged ends is torn; not checked");
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some((&len, tail)) = rest.split_first() {
+        let (topic, tail) = tail.split_at_checked(usize::from(len))?;
+        let (partition, tail) = tail.split_first_chunk::<4>()?;
+        let (end, tail) = tail.split_first_chunk::<8>()?;
+        let domain = std::str::from_utf8(topic).ok()?.parse().ok()?;
+        out.push((
+            TopicPartition {
+                domain,
+                partition: u32::from_be_bytes(*partition),
+            },
+            u64::from_be_bytes(*end),
+        ));
+        rest = tail;
+    }
+    Some(out)
+}
+
+fn encode_acknowledged(ends: &HashMap<TopicPartition, u64>) -> Vec<u8> {
+    let mut sorted: Vec<_> = ends.iter().collect();
+    sorted.sort();
+    let mut out = Vec::with_capacity(sorted.len() * 24 + 4);
+    for (tp, end) in sorted {
+        let topic = tp.domain.as_str().as_bytes();
+        out.push(topic.len() as u8);
+        out.extend_from_slice(topic);
+        out.extend_from_slice(&tp.partition.to_be_bytes());
+        out.extend_from_slice(&end.to_be_bytes());
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
 }
 
 impl Inner {
-    fn storage_error(&self, e: sled::Error) -> LogError {
+    fn storage_error(&self, e: impl std::fmt::Display) -> LogError {
         LogError::Storage {
             path: self.path.display().to_string(),
             reason: e.to_string(),
         }
     }
 
-    /// Writes records and makes them durable. Blocking: sled writes and
-    /// fsyncs; callers on an async runtime run it on a blocking thread, so
-    /// the runtime's workers are never stuck behind sled's locks.
+    /// Notes the ends an fsync made durable. The note has a fixed length
+    /// for a log (every partition is listed), so it is rewritten in place.
+    fn note_acknowledged(&self, ends: &HashMap<TopicPartition, u64>) -> Result<(), LogError> {
+        use std::os::unix::fs::FileExt;
+        let bytes = encode_acknowledged(ends);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.path.join(ACKNOWLEDGED))
+            .and_then(|file| file.write_all_at(&bytes, 0))
+            .map_err(|e| self.storage_error(format!("noting the acknowledged ends: {e}")))
+    }
+
+    /// Writes records and makes them durable. Blocking (writes and
+    /// fsyncs); callers on an async runtime run it on a blocking thread.
     fn append_blocking(
         &self,
         domain: Domain,
@@ -171,60 +327,74 @@ impl Inner {
             });
         }
         let mut positions = Vec::with_capacity(records.len());
-        let mut touched: HashMap<TopicPartition, u64> = HashMap::new();
-        {
-            let mut next = lock(&self.next);
-            let mut batches: HashMap<TopicPartition, sled::Batch> = HashMap::new();
-            let mut assigned: Vec<(TopicPartition, u64)> = Vec::with_capacity(records.len());
+        let ticket = {
+            // Offsets are assigned and written under one lock, so batches
+            // reach the journal in offset order: an fsync never makes a
+            // later offset durable without the earlier ones.
+            let mut appending = lock(&self.appending);
+            let mut batch = self.db.batch();
             for record in &records {
                 let tp = TopicPartition {
                     domain,
                     partition: partition_of(record, count),
                 };
-                let slot = next.entry(tp).or_insert(0);
-                let offset = *slot;
-                *slot += 1;
-                batches
-                    .entry(tp)
-                    .or_default()
-                    .insert(&offset.to_be_bytes(), frame(record));
-                assigned.push((tp, offset));
-            }
-            for (tp, batch) in batches {
-                if let Err(e) = self.trees[&tp].apply_batch(batch) {
-                    // Nothing of this append is visible (readers stop at the
-                    // durable end); give the offsets back so none is skipped.
-                    for (tp, offset) in assigned.iter().rev() {
-                        let slot = next.entry(*tp).or_insert(0);
-                        *slot = (*slot).min(*offset);
-                    }
-                    return Err(self.storage_error(e));
-                }
-            }
-            for (tp, offset) in assigned {
+                let slot = appending.next.entry(tp).or_insert(0);
                 positions.push(LogPosition {
                     partition: tp.partition,
-                    offset,
+                    offset: *slot,
                 });
-                let end = touched.entry(tp).or_insert(0);
-                *end = (*end).max(offset + 1);
+                batch.insert(&self.records, record_key(tp, *slot), frame::encode(record));
+                *slot += 1;
             }
-        }
-        {
-            // A writer that waited here often finds its records flushed by
-            // the one before it; sled's flush is then cheap.
-            let _one_at_a_time = lock(&self.flushing);
-            self.db.flush().map_err(|e| self.storage_error(e))?;
-        }
-        {
-            let mut durable = lock(&self.durable);
-            for (tp, end) in touched {
-                let d = durable.entry(tp).or_insert(0);
-                *d = (*d).max(end);
+            if let Err(e) = batch.commit() {
+                // Nothing of this append is visible (readers stop at the
+                // durable end); give the offsets back so none is skipped.
+                for (record, position) in records.iter().zip(&positions).rev() {
+                    let tp = TopicPartition {
+                        domain,
+                        partition: partition_of(record, count),
+                    };
+                    let slot = appending.next.entry(tp).or_insert(0);
+                    *slot = (*slot).min(position.offset);
+                }
+                return Err(self.storage_error(e));
             }
-        }
-        self.appended.notify_all();
+            appending.written += 1;
+            appending.written
+        };
+        self.sync_through(ticket)?;
         Ok(positions)
+    }
+
+    /// Returns once an fsync covered the batch `ticket`: the first writer
+    /// to get here syncs everything written so far, and the writers that
+    /// queued meanwhile find their batches covered.
+    fn sync_through(&self, ticket: u64) -> Result<(), LogError> {
+        let mut synced = lock(&self.synced);
+        if *synced >= ticket {
+            return Ok(());
+        }
+        let (covered, ends) = {
+            let appending = lock(&self.appending);
+            (appending.written, appending.next.clone())
+        };
+        self.db
+            .persist(PersistMode::SyncData)
+            .map_err(|e| self.storage_error(e))?;
+        *lock(&self.durable) = ends.clone();
+        *synced = covered;
+        self.appended.notify_all();
+        self.note_acknowledged(&ends)
+    }
+}
+
+impl Drop for Inner {
+    /// A clean close: the records written out, so the next open replays
+    /// no journal.
+    fn drop(&mut self) {
+        if let Err(e) = storage::write_out(&self.db) {
+            tracing::warn!(log = %self.path.display(), error = %e, "closing the log");
+        }
     }
 }
 
@@ -264,10 +434,11 @@ impl EventLog for EmbeddedLog {
 
     fn reader(&self, starts: &[ReadStart]) -> Result<Box<dyn LogReader>, LogError> {
         for s in starts {
-            if !self.inner.trees.contains_key(&s.topic_partition) {
+            let tp = s.topic_partition;
+            if tp.partition >= self.inner.partitions[&tp.domain] {
                 return Err(LogError::UnknownPartition {
-                    topic: s.topic_partition.domain.to_string(),
-                    partition: s.topic_partition.partition,
+                    topic: tp.domain.to_string(),
+                    partition: tp.partition,
                 });
             }
         }
@@ -322,27 +493,64 @@ impl EmbeddedReader {
             if from >= end {
                 continue;
             }
-            let tree = &self.inner.trees[&tp];
-            let range = tree.range(from.to_be_bytes()..end.to_be_bytes());
-            for item in range.take(max - records.len()) {
-                let (k, v) = item.map_err(|e| LogError::Storage {
-                    path: self.inner.path.display().to_string(),
-                    reason: e.to_string(),
-                })?;
+            let range = self
+                .inner
+                .records
+                .range(record_key(tp, from)..record_key(tp, end));
+            for guard in range.take(max - records.len()) {
+                let expected = self.positions[i].1;
+                let (key, value) = match guard.into_inner() {
+                    Ok(kv) => kv,
+                    Err(e) => return Err(self.locate_damage(tp, expected, end, e)),
+                };
                 let corrupt = |reason: &str| LogError::Corrupt {
                     topic: tp.domain.to_string(),
                     partition: tp.partition,
-                    offset: from,
+                    offset: expected,
                     reason: reason.to_string(),
                 };
-                let offset = offset_from_key(&k).ok_or_else(|| corrupt("bad key"))?;
-                let record = unframe(tp, offset, &v).ok_or_else(|| corrupt("bad frame"))?;
-                self.positions[i].1 = offset + 1;
+                // Offsets are contiguous: a record missing in the middle
+                // is damage, never a reason to skip ahead.
+                if offset_of_key(&key) != Some(expected) {
+                    return Err(corrupt(
+                        "record missing (the next stored one is further on)",
+                    ));
+                }
+                let record = frame::decode(tp, expected, &value).map_err(corrupt)?;
+                self.positions[i].1 = expected + 1;
                 records.push(record);
+            }
+            if self.positions[i].1 < end && records.len() < max {
+                return Err(LogError::Corrupt {
+                    topic: tp.domain.to_string(),
+                    partition: tp.partition,
+                    offset: self.positions[i].1,
+                    reason: format!("records missing before the durable end {end}"),
+                });
             }
         }
         self.cursor = (self.cursor + 1) % n.max(1);
         Ok(records)
+    }
+
+    /// The engine refused a block of a range (a checksum, a read error):
+    /// finds the first offset it refuses, so the error names the record.
+    fn locate_damage(
+        &self,
+        tp: TopicPartition,
+        from: u64,
+        end: u64,
+        error: fjall::Error,
+    ) -> LogError {
+        let offset = (from..end)
+            .find(|&o| self.inner.records.get(record_key(tp, o)).is_err())
+            .unwrap_or(from);
+        LogError::Corrupt {
+            topic: tp.domain.to_string(),
+            partition: tp.partition,
+            offset,
+            reason: format!("the store cannot read it: {error}"),
+        }
     }
 }
 
@@ -378,97 +586,37 @@ impl LogReader for EmbeddedReader {
     }
 }
 
-fn offset_from_key(key: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(key.try_into().ok()?))
-}
-
-/// `timestamp i64 | key len u32 | key | header count u16 |
-/// (name len u16 | name | value len u32 | value)* | value`, big-endian.
-fn frame(record: &OutgoingRecord) -> Vec<u8> {
-    let headers: usize = record
-        .headers
-        .iter()
-        .map(|(n, v)| 6 + n.len() + v.len())
-        .sum();
-    let mut out = Vec::with_capacity(14 + record.key.len() + headers + record.value.len());
-    out.extend_from_slice(&record.timestamp_ms.to_be_bytes());
-    out.extend_from_slice(&(record.key.len() as u32).to_be_bytes());
-    out.extend_from_slice(&record.key);
-    out.extend_from_slice(&(record.headers.len() as u16).to_be_bytes());
-    for (name, value) in &record.headers {
-        out.extend_from_slice(&(name.len() as u16).to_be_bytes());
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(&(value.len() as u32).to_be_bytes());
-        out.extend_from_slice(value);
-    }
-    out.extend_from_slice(&record.value);
-    out
-}
-
-fn unframe(tp: TopicPartition, offset: u64, bytes: &[u8]) -> Option<LogRecord> {
-    struct Cursor<'a>(&'a [u8]);
-    impl<'a> Cursor<'a> {
-        fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-            if self.0.len() < n {
-                return None;
-            }
-            let (head, rest) = self.0.split_at(n);
-            self.0 = rest;
-            Some(head)
-        }
-        fn u16(&mut self) -> Option<usize> {
-            Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?) as usize)
-        }
-        fn u32(&mut self) -> Option<usize> {
-            Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?) as usize)
-        }
-    }
-    let mut c = Cursor(bytes);
-    let timestamp_ms = i64::from_be_bytes(c.take(8)?.try_into().ok()?);
-    let key_len = c.u32()?;
-    let key = c.take(key_len)?.to_vec();
-    let header_count = c.u16()?;
-    let mut headers = Vec::with_capacity(header_count);
-    for _ in 0..header_count {
-        let n = c.u16()?;
-        let name = String::from_utf8(c.take(n)?.to_vec()).ok()?;
-        let v = c.u32()?;
-        headers.push((name, c.take(v)?.to_vec()));
-    }
-    Some(LogRecord {
-        domain: tp.domain,
-        partition: tp.partition,
-        offset,
-        timestamp_ms,
-        key,
-        headers,
-        value: c.0.to_vec(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn frames_round_trip() {
-        let rec = OutgoingRecord {
-            partition: None,
-            key: b"alice@example.com".to_vec(),
-            headers: vec![("a".into(), b"1".to_vec()), ("bb".into(), vec![])],
-            value: vec![1, 2, 3],
-            timestamp_ms: -5,
-        };
-        let tp = TopicPartition {
-            domain: Domain::Seen,
-            partition: 3,
-        };
-        let back = unframe(tp, 7, &frame(&rec)).unwrap();
-        assert_eq!(back.key, rec.key);
-        assert_eq!(back.headers, rec.headers);
-        assert_eq!(back.value, rec.value);
-        assert_eq!(back.timestamp_ms, -5);
-        assert_eq!(back.offset, 7);
-        assert!(unframe(tp, 7, &frame(&rec)[..10]).is_none());
+    fn the_note_of_acknowledged_ends_round_trips_and_a_torn_one_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ACKNOWLEDGED);
+        let ends: HashMap<_, _> = [
+            (
+                TopicPartition {
+                    domain: Domain::Seen,
+                    partition: 3,
+                },
+                17,
+            ),
+            (
+                TopicPartition {
+                    domain: Domain::Calendar,
+                    partition: 0,
+                },
+                0,
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let bytes = encode_acknowledged(&ends);
+        std::fs::write(&path, &bytes).unwrap();
+        let back: HashMap<_, _> = read_acknowledged(&path).unwrap().into_iter().collect();
+        assert_eq!(back, ends);
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        assert_eq!(read_acknowledged(&path), None);
     }
 }

@@ -8,7 +8,9 @@
 //! number of installations can read one log independently.
 
 pub mod embedded;
+pub mod frame;
 pub mod kafka;
+pub mod sled_era;
 
 use crate::domain::Domain;
 use async_trait::async_trait;
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 pub use embedded::EmbeddedLog;
 pub use kafka::{KafkaConfig, KafkaLog};
+pub use sled_era::SledEraLog;
 
 /// Where a record is: its partition within its topic and its offset there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

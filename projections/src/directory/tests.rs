@@ -11,7 +11,7 @@ const D: &str = "example.com";
 const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA";
 
 /// A directory view in a fresh view database, fed like the runner feeds
-/// it: refused or rejected events' writes dropped, `batch` events per sled
+/// it: refused or rejected events' writes dropped, `batch` events per atomic
 /// batch. Event `n` (from 0) is at offset `n` and leaves version `n + 1`.
 struct Fixture {
     harness: TestStore,
@@ -33,11 +33,11 @@ fn envelope(n: u64, payload: Payload) -> EventEnvelope {
 impl Fixture {
     fn new() -> Fixture {
         let harness = TestStore::new(ProjectionId::new(Directory::NAME, Directory::VERSION));
-        let view = DirectoryView::new(harness.tree(), harness.id.to_string());
+        let view = DirectoryView::new(harness.tree());
         Fixture { harness, view }
     }
 
-    /// Applies events at the next offsets, `batch` per sled batch.
+    /// Applies events at the next offsets, `batch` per atomic batch.
     fn run(&mut self, events: &[EventEnvelope], batch: usize) -> Vec<Outcome> {
         self.harness
             .run(&Directory, Domain::Directory, events, batch)
