@@ -171,8 +171,11 @@ impl ViewTree {
     }
 
     /// Writes a batch atomically: every write or none, even across a crash.
+    /// It reaches the operating system before this returns (it survives
+    /// the process being killed), but not the disk: see the module's note.
     pub(crate) fn commit(&self, writes: Writes) -> Result<(), StoreError> {
-        let mut batch = fjall::OwnedWriteBatch::with_capacity(self.db.clone(), writes.len());
+        let mut batch = fjall::OwnedWriteBatch::with_capacity(self.db.clone(), writes.len())
+            .durability(Some(PersistMode::Buffer));
         for (k, v) in writes {
             match v {
                 Some(v) => batch.insert(&self.keyspace, k, v),
