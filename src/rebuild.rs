@@ -163,35 +163,40 @@ pub async fn rebuild(
                 .into_iter()
                 .map(|(mut runner, bar, done)| {
                     let store = &store;
-                    scope.spawn(move || -> anyhow::Result<Rebuilt> {
-                        let id = runner.id().clone();
-                        let stop = AtomicBool::new(false);
-                        let mut last_line = Instant::now();
-                        let result = runner.catch_up(stop_after, &stop, |n| {
+                    let name = format!("rebuild {}", runner.id());
+                    std::thread::Builder::new().name(name).spawn_scoped(
+                        scope,
+                        move || -> anyhow::Result<Rebuilt> {
+                            let id = runner.id().clone();
+                            let stop = AtomicBool::new(false);
+                            let mut last_line = Instant::now();
+                            let result = runner.catch_up(stop_after, &stop, |n| {
                             bar.set_position(done + n);
                             if bar.is_hidden() && last_line.elapsed() > Duration::from_secs(5) {
                                 last_line = Instant::now();
                                 tracing::info!(projection = %id, events = done + n, "rebuilding");
                             }
                         })?;
-                        bar.finish();
-                        if result.caught_up {
-                            store.mark_ready(&id)?;
-                        }
-                        store.flush()?;
-                        Ok(Rebuilt {
-                            id,
-                            events: result.events,
-                            quarantined: result.quarantined,
-                            complete: result.caught_up,
-                        })
-                    })
+                            bar.finish();
+                            if result.caught_up {
+                                store.mark_ready(&id)?;
+                            }
+                            store.flush()?;
+                            Ok(Rebuilt {
+                                id,
+                                events: result.events,
+                                quarantined: result.quarantined,
+                                complete: result.caught_up,
+                            })
+                        },
+                    )
                 })
                 .collect();
             handles
                 .into_iter()
                 .map(|h| {
-                    h.join()
+                    h.context("starting a rebuild thread")?
+                        .join()
                         .unwrap_or_else(|_| Err(anyhow::anyhow!("a projection thread panicked")))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()

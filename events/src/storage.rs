@@ -163,6 +163,11 @@ pub fn open(
         // the default 512 MiB, all of it replayed into memory at start.
         // The engine's smallest bound makes it flush such keyspaces early.
         .max_journaling_size(MAX_JOURNAL_BYTES)
+        // One background thread per database flushes and compacts. With
+        // two, the first hands every compaction to the second and spins
+        // re-queueing them meanwhile (fjall 3.1's worker pool): a core
+        // burnt for nothing on a two-core machine.
+        .worker_threads(1)
         .open()
         .map_err(|e| match e {
             fjall::Error::Locked => OpenError::Locked,

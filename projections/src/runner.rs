@@ -310,8 +310,8 @@ impl Runner {
         groups.into_iter().map(|(_, tps)| tps).collect()
     }
 
-    /// Applies each group's records (in log order) on its own thread, each
-    /// into its own overlay over the tree.
+    /// Applies each group's records (in log order) on a thread of its own
+    /// (the first in this one), each into its own overlay over the tree.
     fn apply_in_parallel(
         &mut self,
         records: &[LogRecord],
@@ -319,48 +319,58 @@ impl Runner {
     ) -> Result<Vec<AppliedPart>, RunnerError> {
         let fences = std::mem::take(&mut self.fences);
         let (applier, tree) = (&self.applier, &self.tree);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = groups
-                .into_iter()
-                .map(|group| {
-                    let mine: BTreeMap<TopicPartition, Fence> = fences
-                        .iter()
-                        .filter(|(tp, _)| group.contains(tp))
-                        .map(|(tp, f)| (*tp, f.clone()))
-                        .collect();
-                    scope.spawn(move || {
-                        let records = records.iter().filter(|r| {
-                            group.contains(&TopicPartition {
-                                domain: r.domain,
-                                partition: r.partition,
-                            })
-                        });
-                        applier.apply_all(tree, records, mine)
-                    })
-                })
+        let part = |group: &[TopicPartition]| {
+            let mine: BTreeMap<TopicPartition, Fence> = fences
+                .iter()
+                .filter(|(tp, _)| group.contains(tp))
+                .map(|(tp, f)| (*tp, f.clone()))
                 .collect();
-            let mut out = Vec::with_capacity(handles.len());
+            let group = group.to_vec();
+            let records = records.iter().filter(move |r| {
+                group.contains(&TopicPartition {
+                    domain: r.domain,
+                    partition: r.partition,
+                })
+            });
+            (records, mine)
+        };
+        let mut out = std::thread::scope(|scope| -> Result<Vec<AppliedPart>, RunnerError> {
+            let mut handles = Vec::with_capacity(groups.len());
+            for group in &groups[1..] {
+                let (records, mine) = part(group);
+                let handle = std::thread::Builder::new()
+                    .name(format!("{} apply", applier.label))
+                    .spawn_scoped(scope, move || applier.apply_all(tree, records, mine))
+                    .map_err(|e| StoreError::Storage {
+                        path: applier.label.clone(),
+                        reason: format!("starting a thread: {e}"),
+                    })?;
+                handles.push(handle);
+            }
+            let (records, mine) = part(&groups[0]);
+            let mut out = vec![applier.apply_all(tree, records, mine)?];
             for handle in handles {
-                let applied = handle.join().map_err(|_| StoreError::Storage {
+                out.push(handle.join().map_err(|_| StoreError::Storage {
                     path: applier.label.clone(),
                     reason: "a thread applying a batch panicked".into(),
-                })??;
-                out.push(applied);
+                })??);
             }
-            // Fences of partitions no group held this time stay as they were.
-            let mut kept = fences;
-            for part in &out {
-                for tp in part.fences.keys() {
-                    kept.remove(tp);
-                }
-            }
-            out.push(AppliedPart {
-                writes: Writes::new(),
-                fences: kept,
-            });
             Ok(out)
-        })
+        })?;
+        // Fences of partitions no group held this time stay as they were.
+        let mut kept = fences;
+        for part in &out {
+            for tp in part.fences.keys() {
+                kept.remove(tp);
+            }
+        }
+        out.push(AppliedPart {
+            writes: Writes::new(),
+            fences: kept,
+        });
+        Ok(out)
     }
+
     /// Applies batches until the log is read to its end (as far as the
     /// backend can tell), `max_batches` batches were applied, or `stop` is
     /// set. `on_batch` is called with the events applied so far.

@@ -151,10 +151,21 @@ impl<'t> ViewTxn<'t> {
 
     /// Every live key under `prefix`, in key order, with staged writes.
     pub fn keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut merged: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
-        for k in self.tree.prefix_keys(prefix) {
-            merged.insert(k?.to_vec(), true);
+        let stored = self
+            .tree
+            .prefix_keys(prefix)
+            .map(|k| k.map(|k| k.to_vec()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let staged = |layer: &Writes| {
+            layer
+                .range(prefix.to_vec()..)
+                .next()
+                .is_some_and(|(k, _)| k.starts_with(prefix))
+        };
+        if !staged(&self.batch) && !staged(&self.pending) {
+            return Ok(stored);
         }
+        let mut merged: BTreeMap<Vec<u8>, bool> = stored.into_iter().map(|k| (k, true)).collect();
         for layer in [&self.batch, &self.pending] {
             for (k, v) in layer.range(prefix.to_vec()..) {
                 if !k.starts_with(prefix) {

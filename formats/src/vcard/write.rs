@@ -51,6 +51,9 @@ impl CardWriter {
     /// A value written as is (a URI, KIND, a number): no TEXT escaping,
     /// only control characters dropped so it stays on its line.
     pub fn raw(&mut self, name: &str, value: &str) -> &mut Self {
+        if !value.chars().any(char::is_control) {
+            return self.line(name, &[], value);
+        }
         let value: String = value.chars().filter(|c| !c.is_control()).collect();
         self.line(name, &[], &value)
     }
@@ -62,6 +65,14 @@ impl CardWriter {
     }
 
     fn line(&mut self, name: &str, params: &[(&str, &str)], value: &str) -> &mut Self {
+        if params.is_empty() && name.len() + 1 + value.len() <= 75 {
+            // Most lines (a group's MEMBER lines) fit on one: no folding.
+            self.out.push_str(name);
+            self.out.push(':');
+            self.out.push_str(value);
+            self.out.push_str("\r\n");
+            return self;
+        }
         let mut line = String::with_capacity(name.len() + value.len() + 16);
         line.push_str(name);
         for (param, v) in params {

@@ -68,7 +68,39 @@ pub fn href(kind: EntryKind, name: &str) -> String {
 /// The UID of an entry's card: `urn:uuid:` and the first 16 bytes of a
 /// SHA-256 over kind, name, domain and the version of the entry's
 /// creation, with the RFC 9562 version 8 and variant bits set.
+///
+/// A group's card names every member by UID and is regenerated with each
+/// membership change, so the UIDs are remembered per thread (a pure
+/// function's results, bounded).
 pub fn entry_uid(kind: EntryKind, name: &str, domain: &str, created: AggregateVersion) -> String {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    type Key = (EntryKind, String, String, u64);
+    const REMEMBERED: usize = 1 << 16;
+    thread_local! {
+        static UIDS: RefCell<HashMap<Key, String>> = RefCell::new(HashMap::new());
+    }
+    let key = (kind, name.to_string(), domain.to_string(), created.0);
+    UIDS.with(|uids| {
+        let mut uids = uids.borrow_mut();
+        if let Some(uid) = uids.get(&key) {
+            return uid.clone();
+        }
+        if uids.len() >= REMEMBERED {
+            uids.clear();
+        }
+        let uid = compute_entry_uid(kind, name, domain, created);
+        uids.insert(key, uid.clone());
+        uid
+    })
+}
+
+fn compute_entry_uid(
+    kind: EntryKind,
+    name: &str,
+    domain: &str,
+    created: AggregateVersion,
+) -> String {
     let mut hasher = Sha256::new();
     for part in ["reprise directory entry", kind.as_str(), name, domain] {
         hasher.update((part.len() as u64).to_be_bytes());
@@ -292,21 +324,37 @@ impl<'e, 't> Apply<'e, '_, 't> {
         entry_uid(kind, name, self.domain, created)
     }
 
-    /// The UIDs of a group's direct members, in key order.
+    /// The UIDs of a group's direct members, in key order. A group's card
+    /// is regenerated on every change of its membership, so this reads of
+    /// each member only when it was created.
     fn member_uids(&self, group: &str) -> Result<Vec<String>, StoreError> {
         let mut uids = Vec::new();
         for member in self.members(group)? {
             let uid = match &member {
                 Member::User(login) => self
-                    .user(login)?
-                    .map(|u| self.uid_of(EntryKind::User, login, u.created)),
+                    .created(super::USR, login)?
+                    .map(|created| self.uid_of(EntryKind::User, login, created)),
                 Member::Group(name) => self
-                    .group(name)?
-                    .map(|g| self.uid_of(EntryKind::Group, name, g.created)),
+                    .created(super::GRP, name)?
+                    .map(|created| self.uid_of(EntryKind::Group, name, created)),
             };
             uids.extend(uid);
         }
         Ok(uids)
+    }
+
+    /// When the user or group `name` (records under `prefix`) was created.
+    fn created(&self, prefix: &[u8], name: &str) -> Result<Option<AggregateVersion>, StoreError> {
+        /// The one field read of a user's or a group's record; the others
+        /// are skipped without being decoded into values.
+        #[derive(serde::Deserialize)]
+        struct Created {
+            created: AggregateVersion,
+        }
+        Ok(self
+            .view
+            .get_as::<Created>(&key(prefix, &[self.d(), name.as_bytes()]))?
+            .map(|c| c.created))
     }
 }
 
