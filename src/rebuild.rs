@@ -192,19 +192,52 @@ pub async fn rebuild(
                     )
                 })
                 .collect();
-            handles
+            let outcomes: Vec<anyhow::Result<Rebuilt>> = handles
                 .into_iter()
                 .map(|h| {
                     h.context("starting a rebuild thread")?
                         .join()
                         .unwrap_or_else(|_| Err(anyhow::anyhow!("a projection thread panicked")))
                 })
-                .collect::<anyhow::Result<Vec<_>>>()
-        });
+                .collect();
+            first_cause(outcomes)
+        })?;
         // Written out of the journals, so the server that starts on these
         // views next has nothing to replay.
         store.close()?;
-        results
+        Ok(results)
     })
     .await?
+}
+
+/// The results, or the error that explains the others: once one thread's
+/// write failed (a full disk), the engine stops and every other thread
+/// fails with "stopped", which says nothing of why.
+fn first_cause(outcomes: Vec<anyhow::Result<Rebuilt>>) -> anyhow::Result<Vec<Rebuilt>> {
+    let stopped = |e: &anyhow::Error| {
+        e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<projections::StoreError>(),
+                Some(projections::StoreError::Stopped { .. })
+            ) || matches!(
+                c.downcast_ref::<projections::RunnerError>(),
+                Some(projections::RunnerError::Store(
+                    projections::StoreError::Stopped { .. }
+                ))
+            )
+        })
+    };
+    let mut errors = Vec::new();
+    let mut done = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            Ok(rebuilt) => done.push(rebuilt),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        return Ok(done);
+    }
+    let cause = errors.iter().position(|e| !stopped(e)).unwrap_or_default();
+    Err(errors.swap_remove(cause))
 }

@@ -171,10 +171,12 @@ pub fn open(
         .open()
         .map_err(|e| match e {
             fjall::Error::Locked => OpenError::Locked,
-            other if !fresh => OpenError::Foreign(format!("it cannot be read ({other})")),
-            other => OpenError::Storage(other.to_string()),
+            other if !fresh => {
+                OpenError::Foreign(format!("it cannot be read ({})", describe(&other)))
+            }
+            other => OpenError::Storage(describe(&other)),
         })?;
-    let storage = |e: fjall::Error| OpenError::Storage(e.to_string());
+    let storage = |e: fjall::Error| OpenError::Storage(describe(&e));
     let keyspace = db
         .keyspace(marker, || keyspace_options(memory))
         .map_err(storage)?;
@@ -187,7 +189,7 @@ pub fn open(
             keyspace
                 .insert(FORMAT_KEY, format.marker())
                 .map_err(storage)?;
-            settle(&keyspace).map_err(storage)?;
+            settle(&db, &keyspace).map_err(storage)?;
         }
         None => {
             return Err(OpenError::Foreign(format!(
@@ -202,8 +204,8 @@ pub fn open(
 /// Writes a rarely written keyspace (a marker, a catalogue) out to a table
 /// at once, so that its few writes do not keep a journal alive (see
 /// [`MAX_JOURNAL_BYTES`]), which start-up would replay.
-pub fn settle(keyspace: &Keyspace) -> Result<(), fjall::Error> {
-    keyspace.rotate_memtable_and_wait()
+pub fn settle(db: &Database, keyspace: &Keyspace) -> Result<(), fjall::Error> {
+    write_out_keyspaces(db, std::slice::from_ref(keyspace))
 }
 
 /// Writes every keyspace's memtable out to tables, so that the journals
@@ -211,11 +213,56 @@ pub fn settle(keyspace: &Keyspace) -> Result<(), fjall::Error> {
 /// does (a crash instead replays the journals, which is slower, not less
 /// safe).
 pub fn write_out(db: &Database) -> Result<(), fjall::Error> {
-    for name in db.list_keyspace_names() {
-        db.keyspace(&name, KeyspaceCreateOptions::default)?
-            .rotate_memtable_and_wait()?;
+    let keyspaces = db
+        .list_keyspace_names()
+        .iter()
+        .map(|name| db.keyspace(name, KeyspaceCreateOptions::default))
+        .collect::<Result<Vec<_>, _>>()?;
+    write_out_keyspaces(db, &keyspaces)
+}
+
+/// Hands the keyspaces' memtables to the engine's worker and waits until
+/// it wrote them out. Gives up at once when the engine failed (a full
+/// disk: its worker stops, and nothing would ever be written out), and
+/// after a minute on a disk too slow (the journal keeps the writes).
+fn write_out_keyspaces(db: &Database, keyspaces: &[Keyspace]) -> Result<(), fjall::Error> {
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+    db.persist(fjall::PersistMode::SyncAll)?;
+    for keyspace in keyspaces {
+        keyspace.rotate_memtable()?;
+    }
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while keyspaces.iter().any(|k| k.sealed_memtable_count() > 0) {
+        // Fails once the engine is poisoned.
+        db.persist(fjall::PersistMode::Buffer)?;
+        if std::time::Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     db.persist(fjall::PersistMode::SyncAll)
+}
+
+/// Whether `e` says the engine refuses writes since an earlier one failed
+/// (fjall "poisons" a database after a failed write or flush: a full disk,
+/// an I/O error). It has to be reopened; the first failure said why.
+pub fn stopped(e: &fjall::Error) -> bool {
+    matches!(e, fjall::Error::Poisoned)
+}
+
+/// An engine error in words: an I/O error as the operating system says it
+/// (`No space left on device (os error 28)`), others as the engine does.
+pub fn describe(e: &fjall::Error) -> String {
+    match e {
+        fjall::Error::Io(io) => io.to_string(),
+        fjall::Error::Storage(fjall::LsmError::Io(io)) => io.to_string(),
+        fjall::Error::Poisoned => {
+            "the storage engine stopped after an earlier write failed (a full \
+             disk or an I/O error, reported first); it must be reopened once the cause is fixed"
+                .to_string()
+        }
+        other => other.to_string(),
+    }
 }
 
 /// Whether no keyspace of `db` holds anything.

@@ -75,12 +75,31 @@ pub enum StoreError {
     SledEra { path: String },
     #[error("view storage at {path}: {reason}")]
     Storage { path: String, reason: String },
+    /// The engine refuses writes since an earlier one failed (a full disk,
+    /// an I/O error: that error came first).
+    #[error("view storage at {path}: {}", storage::describe(&fjall::Error::Poisoned))]
+    Stopped { path: String },
     #[error("corrupt view data in {projection} at key {key:?}: {reason}")]
     Corrupt {
         projection: String,
         key: String,
         reason: String,
     },
+}
+
+impl StoreError {
+    fn engine(path: &str, e: fjall::Error) -> StoreError {
+        if storage::stopped(&e) {
+            StoreError::Stopped {
+                path: path.to_string(),
+            }
+        } else {
+            StoreError::Storage {
+                path: path.to_string(),
+                reason: storage::describe(&e),
+            }
+        }
+    }
 }
 
 /// One key and its value in a version's keyspace.
@@ -119,10 +138,7 @@ impl ViewTree {
     }
 
     pub(crate) fn storage(&self, e: fjall::Error) -> StoreError {
-        StoreError::Storage {
-            path: self.name.clone(),
-            reason: e.to_string(),
-        }
+        StoreError::engine(&self.name, e)
     }
 
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<fjall::Slice>, StoreError> {
@@ -225,10 +241,7 @@ impl ViewStore {
     }
 
     pub(crate) fn err(&self, e: fjall::Error) -> StoreError {
-        StoreError::Storage {
-            path: self.path.display().to_string(),
-            reason: e.to_string(),
-        }
+        StoreError::engine(&self.path.display().to_string(), e)
     }
 
     /// The keyspace of a projection version, created empty when missing.
@@ -281,7 +294,7 @@ impl ViewStore {
     /// [`storage::settle`]).
     fn settle_catalogue(&self) -> Result<(), StoreError> {
         self.flush()?;
-        storage::settle(&self.catalogue).map_err(|e| self.err(e))
+        storage::settle(&self.db, &self.catalogue).map_err(|e| self.err(e))
     }
 
     /// The live version of a projection: the one readers are served from.

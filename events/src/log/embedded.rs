@@ -118,7 +118,7 @@ impl EmbeddedLog {
         })?;
         let storage = |e: fjall::Error| LogError::Storage {
             path: display.clone(),
-            reason: e.to_string(),
+            reason: storage::describe(&e),
         };
         let records = db
             .keyspace(RECORDS, || storage::keyspace_options(memory))
@@ -179,7 +179,7 @@ impl EmbeddedLog {
             }
         }
         check_acknowledged(path, &next)?;
-        storage::settle(&meta).map_err(storage)?;
+        storage::settle(&db, &meta).map_err(storage)?;
         let durable = next.clone();
         let inner = Inner {
             path: path.to_path_buf(),
@@ -203,7 +203,7 @@ impl EmbeddedLog {
 
     /// Bytes the log occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, LogError> {
-        storage::size_on_disk(&self.inner.path).map_err(|e| self.inner.storage_error(e))
+        storage::size_on_disk(&self.inner.path).map_err(|e| self.inner.log_error(e.to_string()))
     }
 
     /// Writes `bytes` as the stored record at `offset` of `tp`, as damage
@@ -287,10 +287,14 @@ fn encode_acknowledged(ends: &HashMap<TopicPartition, u64>) -> Vec<u8> {
 }
 
 impl Inner {
-    fn storage_error(&self, e: impl std::fmt::Display) -> LogError {
+    fn storage_error(&self, e: fjall::Error) -> LogError {
+        self.log_error(storage::describe(&e))
+    }
+
+    fn log_error(&self, reason: String) -> LogError {
         LogError::Storage {
             path: self.path.display().to_string(),
-            reason: e.to_string(),
+            reason,
         }
     }
 
@@ -305,7 +309,7 @@ impl Inner {
             .write(true)
             .open(self.path.join(ACKNOWLEDGED))
             .and_then(|file| file.write_all_at(&bytes, 0))
-            .map_err(|e| self.storage_error(format!("noting the acknowledged ends: {e}")))
+            .map_err(|e| self.log_error(format!("noting the acknowledged ends: {e}")))
     }
 
     /// Writes records and makes them durable. Blocking (writes and
