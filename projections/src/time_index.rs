@@ -27,11 +27,13 @@ const TIX: &[u8] = b"tix\0";
 const TMO: &[u8] = b"tmo\0";
 const TLG: &[u8] = b"tlg\0";
 
-/// Instances of each RRULE kept as spans of their own; later ones are one
-/// span open to the end of time. Bounds the work of one put.
-const RULE_INSTANCES: usize = 256;
 /// Spans kept per object once the closest ones are merged.
 const MAX_SPANS: usize = 32;
+/// Instances of each RRULE kept as spans of their own; later ones are one
+/// span up to the rule's UNTIL or COUNT, or open to the end of time. More
+/// than the entry keeps apart would only be merged again, and every one
+/// is `rrule` work on each put and rebuild.
+const RULE_INSTANCES: usize = MAX_SPANS;
 /// Objects touching more months than this are listed apart.
 pub const MAX_MONTHS: usize = 24;
 /// Floating times and dates are read in UTC here and may be in any zone

@@ -8,7 +8,12 @@
 //! Windows or a VTIMEZONE of the object), with one gap/overlap policy for
 //! all of them. UNTIL is taken out of the rule and applied by the caller,
 //! since only the caller knows the zone to compare it in.
+//!
+//! A rule also says, when its parts make that cheap, how late its COUNT
+//! lets it run ([`Rule::count_bound`]), so that a cover of its instances
+//! need not generate them all (see `time/shape.rs`).
 
+use super::shape::Shape;
 use super::value::{parse_written, Written};
 use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use rrule::{RRule, RRuleSet, RRuleSetIter, Unvalidated};
@@ -42,6 +47,7 @@ pub(super) struct Rule {
     pub(super) until: Option<Until>,
     count: Option<u32>,
     start: NaiveDateTime,
+    shape: Option<Shape>,
 }
 
 impl Rule {
@@ -99,7 +105,21 @@ impl Rule {
             until,
             count,
             start,
+            shape: Shape::of(&kept, start),
         })
+    }
+
+    /// The number COUNT allows, when the rule has one.
+    pub(super) fn count(&self) -> Option<u32> {
+        self.count
+    }
+
+    /// A wall-clock time no instance of the rule starts after, derived
+    /// from COUNT and the rule's shape without generating instances; None
+    /// without COUNT or when the shape does not promise instances often
+    /// enough to bound it (see `Shape`).
+    pub(super) fn count_bound(&self) -> Option<NaiveDateTime> {
+        self.shape?.bound(self.start, self.count?)
     }
 
     /// The wall-clock times the rule generates, ascending, without UNTIL
