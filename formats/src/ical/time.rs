@@ -100,6 +100,12 @@ fn invalid(property: &ContentProperty) -> TimeError {
     }
 }
 
+/// Whether a TZID names an IANA or Windows zone, so that [`Zones`] never
+/// reads the object's own VTIMEZONE of that TZID.
+pub(crate) fn is_known_zone(tzid: &str) -> bool {
+    known_zone(tzid).is_some()
+}
+
 /// How DATE-TIME values with a TZID, or floating, become instants.
 pub struct Zones<'a> {
     floating: chrono_tz::Tz,
