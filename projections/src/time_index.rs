@@ -15,12 +15,13 @@
 //! - `tlg\0owner\0collection\0href` → nothing: the others (open-ended
 //!   series, long spans), checked on every query
 
-use crate::collections::{ObjectIndex, ObjectRecord};
+use crate::collections::ObjectIndex;
 use crate::store::StoreError;
 use crate::view::{keys::key, keys::under, ReadTree, ViewTxn};
 use chrono::{DateTime, Datelike, Utc};
 use formats::ical::time::{extent, TimeRange, Zones};
-use formats::ical::tree::{parse_tree, Component};
+use formats::ical::tree::{Component, TreeScope};
+use formats::ical::validate_calendar_tree;
 use std::collections::BTreeSet;
 
 const TIX: &[u8] = b"tix\0";
@@ -59,14 +60,21 @@ impl TimeIndexEntry {
     /// the body. An object whose times cannot be read is admitted by
     /// every range (the full filter then decides).
     pub fn of(body: &str) -> TimeIndexEntry {
-        let Ok(calendar) = parse_tree(body) else {
-            return TimeIndexEntry {
+        match validate_calendar_tree(body, TreeScope::Occurrences) {
+            Ok((_, calendar)) => TimeIndexEntry::of_tree(&calendar),
+            // Stored objects passed this validation when they were put.
+            Err(_) => TimeIndexEntry {
                 kinds: EVERY_KIND,
                 spans: vec![(i64::MIN, i64::MAX)],
-            };
-        };
-        let kinds = kinds_of(&calendar);
-        let spans = match extent(&calendar, &Zones::new(&calendar, None), RULE_INSTANCES) {
+            },
+        }
+    }
+
+    /// The entry of an object from its tree, whole or of
+    /// [`TreeScope::Occurrences`] (the same entry either way).
+    pub fn of_tree(calendar: &Component) -> TimeIndexEntry {
+        let kinds = kinds_of(calendar);
+        let spans = match extent(calendar, &Zones::new(calendar, None), RULE_INSTANCES) {
             Ok(spans) => spans
                 .into_iter()
                 .map(|(lo, hi)| {
@@ -239,9 +247,13 @@ impl ObjectIndex for TimeIndex {
         &self,
         view: &mut ViewTxn<'_>,
         (owner, col, href): (&str, &str, &str),
-        object: &ObjectRecord,
+        body: &str,
+        tree: Option<&Component>,
     ) {
-        let entry = TimeIndexEntry::of(&object.body);
+        let entry = match tree {
+            Some(calendar) => TimeIndexEntry::of_tree(calendar),
+            None => TimeIndexEntry::of(body),
+        };
         match entry.months() {
             Some(months) => {
                 for month in months {
