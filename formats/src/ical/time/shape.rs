@@ -131,8 +131,12 @@ fn every(freq: Freq, p: &Parts<'_>, start: NaiveDateTime) -> Option<u32> {
         None => None,
     };
     let (days, month_days) = (days.as_deref(), month_days.as_deref());
-    let any_day =
-        |days: &[Option<i32>], most: i32| days.iter().any(|o| o.is_none_or(|n| n.abs() <= most));
+    // A list mixing plain and numbered weekdays is read by `rrule` its
+    // own way (`4SA,SA` is the fourth Saturday only): there, only the
+    // numbered ones are sure.
+    let any_day = |days: &[Option<i32>], most: i32| {
+        days.iter().all(Option::is_none) || days.iter().flatten().any(|n| n.abs() <= most)
+    };
     // A month-day every month has.
     let sure_month_day = |mds: &[i32]| mds.iter().any(|d| (1..=28).contains(&d.abs()));
     match freq {
@@ -297,6 +301,8 @@ mod tests {
             ";BYDAY=5FR",
             ";BYDAY=-5MO,3TU",
             ";BYDAY=53SU",
+            ";BYDAY=SU,5FR",
+            ";BYDAY=5FR,TU",
             ";BYMONTHDAY=15",
             ";BYMONTHDAY=-1",
             ";BYMONTHDAY=1,31",
