@@ -15,6 +15,7 @@
 //! `max_instances` matching occurrences (an error), or after a budget of
 //! generated instances (also [`TimeError::TooManyInstances`]).
 
+mod plain;
 mod rule;
 mod shape;
 #[cfg(test)]
@@ -932,7 +933,13 @@ fn expand_master<'z>(
                 reason,
             }
         })?;
-        let mut instances = rule.instances().enumerate();
+        // A cover may take its instances from the faster generator of
+        // plain rules; queries take them from `rrule` only.
+        let all = match expansion.cover {
+            Some(_) => rule.cover_instances(),
+            None => rule.instances(),
+        };
+        let mut instances = all.enumerate();
         while let Some((generated, local)) = instances.next() {
             budget = budget
                 .checked_sub(1)
