@@ -107,10 +107,10 @@ impl TimeIndexEntry {
             .any(|&(lo, hi)| start.is_none_or(|s| s <= hi) && end.is_none_or(|e| e >= lo))
     }
 
-    /// The months its spans touch, or None when open-ended or more than
-    /// [`MAX_MONTHS`].
-    fn months(&self) -> Option<BTreeSet<u32>> {
-        let mut months = BTreeSet::new();
+    /// The months its spans touch, ascending, or None when open-ended or
+    /// more than [`MAX_MONTHS`].
+    fn months(&self) -> Option<Vec<u32>> {
+        let mut months = Vec::new();
         for &(lo, hi) in &self.spans {
             if lo == i64::MIN || hi == i64::MAX {
                 return None;
@@ -120,11 +120,11 @@ impl TimeIndexEntry {
                 return None;
             }
             months.extend(first..=last);
-            if months.len() > MAX_MONTHS {
-                return None;
-            }
         }
-        Some(months)
+        // Spans are few and short (checked above), and mostly in order.
+        months.sort_unstable();
+        months.dedup();
+        (months.len() <= MAX_MONTHS).then_some(months)
     }
 
     /// `kinds u8 ‖ (lo i64 ‖ hi i64)*`, big-endian.
@@ -225,11 +225,21 @@ fn coarsen(spans: Vec<(i64, i64)>, max: usize) -> Vec<(i64, i64)> {
 fn entry_key(owner: &str, col: &str, href: &str) -> Vec<u8> {
     key(TIX, &[owner.as_bytes(), col.as_bytes(), href.as_bytes()])
 }
-fn month_key(owner: &str, col: &str, month: u32, href: &str) -> Vec<u8> {
-    let mut k = under(TMO, &[owner.as_bytes(), col.as_bytes()]);
-    k.extend_from_slice(&month.to_be_bytes());
-    k.extend_from_slice(href.as_bytes());
-    k
+/// The keys listing `href` under each of `months`.
+fn month_keys<'h>(
+    owner: &str,
+    col: &str,
+    months: Vec<u32>,
+    href: &'h str,
+) -> impl Iterator<Item = Vec<u8>> + 'h {
+    let prefix = under(TMO, &[owner.as_bytes(), col.as_bytes()]);
+    months.into_iter().map(move |month| {
+        let mut k = Vec::with_capacity(prefix.len() + 4 + href.len());
+        k.extend_from_slice(&prefix);
+        k.extend_from_slice(&month.to_be_bytes());
+        k.extend_from_slice(href.as_bytes());
+        k
+    })
 }
 fn long_key(owner: &str, col: &str, href: &str) -> Vec<u8> {
     key(TLG, &[owner.as_bytes(), col.as_bytes(), href.as_bytes()])
@@ -256,8 +266,8 @@ impl ObjectIndex for TimeIndex {
         };
         match entry.months() {
             Some(months) => {
-                for month in months {
-                    view.put(month_key(owner, col, month, href), Vec::new());
+                for key in month_keys(owner, col, months, href) {
+                    view.put(key, Vec::new());
                 }
             }
             None => view.put(long_key(owner, col, href), Vec::new()),
@@ -276,8 +286,8 @@ impl ObjectIndex for TimeIndex {
         };
         match entry.months() {
             Some(months) => {
-                for month in months {
-                    view.delete(month_key(owner, col, month, href));
+                for key in month_keys(owner, col, months, href) {
+                    view.delete(key);
                 }
             }
             None => view.delete(long_key(owner, col, href)),
