@@ -15,6 +15,7 @@
 //! `max_instances` matching occurrences (an error), or after a budget of
 //! generated instances (also [`TimeError::TooManyInstances`]).
 
+mod parts;
 mod plain;
 mod rule;
 mod shape;

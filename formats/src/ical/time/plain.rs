@@ -10,6 +10,7 @@
 //! below), with UNTIL and COUNT left to `rule.rs` as for `rrule`'s. Only
 //! covers use it: query answers stay with `rrule`.
 
+use super::parts::{ByDay, Freq, Parts};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
 
 /// `rrule` refuses to go past these years.
@@ -24,76 +25,54 @@ enum Days {
     Dates(Vec<i32>),
     /// BYDAY within the month: every such weekday, or the n-th (from the
     /// end when negative).
-    Weekdays(Vec<(Option<i32>, Weekday)>),
+    Weekdays(Vec<ByDay>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Freq {
-    Daily,
+enum Period {
+    Day,
     /// The weekdays taken (by `num_days_from_monday`) and WKST.
-    Weekly([bool; 7], Weekday),
-    Monthly(Days),
+    Week([bool; 7], Weekday),
+    Month(Days),
     /// BYMONTH (ascending) and the days of those months.
-    Yearly(Vec<u32>, Days),
+    Year(Vec<u32>, Days),
 }
 
 /// A plain rule for one start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Plain {
-    freq: Freq,
+    period: Period,
     interval: u32,
     start: NaiveDateTime,
 }
 
-/// The parts a plain rule may have.
-#[derive(Default)]
-struct Parts<'a> {
-    freq: Option<&'a str>,
-    interval: Option<u32>,
-    wkst: Option<Weekday>,
-    by_day: Option<Vec<(Option<i32>, Weekday)>>,
-    by_month_day: Option<Vec<i32>>,
-    by_month: Option<Vec<u32>>,
-}
-
 impl Plain {
-    /// The plain rule of `NAME=VALUE` parts (uppercased, UNTIL taken
-    /// out, already accepted by `rrule`) from `start`, or None for any
+    /// The plain rule with these parts from `start`, or None for any
     /// other shape.
-    pub(super) fn of(parts: &[String], start: NaiveDateTime) -> Option<Plain> {
-        let mut p = Parts::default();
-        for part in parts {
-            let (name, value) = part.split_once('=')?;
-            match name {
-                "FREQ" => p.freq = Some(value),
-                "INTERVAL" => p.interval = Some(value.parse().ok().filter(|&i| i > 0)?),
-                "COUNT" => {}
-                "WKST" => p.wkst = Some(weekday(value)?),
-                "BYDAY" => p.by_day = Some(list(value, by_day)?),
-                "BYMONTHDAY" => p.by_month_day = Some(list(value, month_day)?),
-                "BYMONTH" => p.by_month = Some(list(value, month)?),
-                _ => return None,
-            }
+    pub(super) fn of(p: &Parts, start: NaiveDateTime) -> Option<Plain> {
+        if p.other || p.by_time || p.by_set_pos.is_some() {
+            return None;
         }
-        let interval = p.interval.unwrap_or(1);
-        let month_days = |p: Parts<'_>| match (p.by_day, p.by_month_day) {
+        let month_days = || match (&p.by_day, &p.by_month_day) {
             (None, None) => Some(Days::Start(start.day())),
-            (None, Some(days)) => Some(Days::Dates(days)),
+            (None, Some(days)) => Some(Days::Dates(days.clone())),
             // `rrule` reads a list mixing plain and numbered weekdays its
             // own way (`4SA,SA` is the fourth Saturday only).
             (Some(days), None)
                 if days.iter().all(|(n, _)| n.is_some_and(|n| n.abs() <= 5))
                     || days.iter().all(|(n, _)| n.is_none()) =>
             {
-                Some(Days::Weekdays(days))
+                Some(Days::Weekdays(days.clone()))
             }
             _ => None,
         };
-        let freq = match p.freq? {
-            "DAILY" if p.by_day.is_none() && p.by_month_day.is_none() && p.by_month.is_none() => {
-                Freq::Daily
+        let period = match p.freq {
+            Freq::Daily
+                if p.by_day.is_none() && p.by_month_day.is_none() && p.by_month.is_none() =>
+            {
+                Period::Day
             }
-            "WEEKLY" if p.by_month_day.is_none() && p.by_month.is_none() => {
+            Freq::Weekly if p.by_month_day.is_none() && p.by_month.is_none() => {
                 let mut taken = [false; 7];
                 match &p.by_day {
                     None => taken[start.weekday().num_days_from_monday() as usize] = true,
@@ -106,26 +85,27 @@ impl Plain {
                         }
                     }
                 }
-                Freq::Weekly(taken, p.wkst.unwrap_or(Weekday::Mon))
+                Period::Week(taken, p.wkst.unwrap_or(Weekday::Mon))
             }
-            "MONTHLY" if p.by_month.is_none() => Freq::Monthly(month_days(p)?),
+            Freq::Monthly if p.by_month.is_none() => Period::Month(month_days()?),
             // Without BYMONTH, BYDAY and BYMONTHDAY count within the year.
-            "YEARLY" => match p.by_month.take() {
-                Some(mut months) => {
+            Freq::Yearly => match &p.by_month {
+                Some(months) => {
+                    let mut months = months.clone();
                     months.sort_unstable();
                     months.dedup();
-                    Freq::Yearly(months, month_days(p)?)
+                    Period::Year(months, month_days()?)
                 }
                 None if p.by_day.is_none() && p.by_month_day.is_none() => {
-                    Freq::Yearly(vec![start.month()], Days::Start(start.day()))
+                    Period::Year(vec![start.month()], Days::Start(start.day()))
                 }
                 None => return None,
             },
             _ => return None,
         };
         Some(Plain {
-            freq,
-            interval,
+            period,
+            interval: p.interval,
             start,
         })
     }
@@ -147,12 +127,12 @@ impl Plain {
         out.clear();
         let steps = period.checked_mul(u64::from(self.interval))?;
         let date = self.start.date();
-        match &self.freq {
-            Freq::Daily => {
+        match &self.period {
+            Period::Day => {
                 let day = date.checked_add_days(chrono::Days::new(steps))?;
                 YEARS.contains(&day.year()).then(|| out.push(day))?;
             }
-            Freq::Weekly(taken, wkst) => {
+            Period::Week(taken, wkst) => {
                 let back =
                     (7 + date.weekday().num_days_from_monday() - wkst.num_days_from_monday()) % 7;
                 let week = date
@@ -168,14 +148,14 @@ impl Plain {
                     }
                 }
             }
-            Freq::Monthly(days) => {
+            Period::Month(days) => {
                 let index = i64::from(date.year()) * 12 + i64::from(date.month0());
                 let index = index.checked_add(i64::try_from(steps).ok()?)?;
                 let year = i32::try_from(index.div_euclid(12)).ok()?;
                 let month = u32::try_from(index.rem_euclid(12)).ok()? + 1;
                 month_days(year, month, days, out)?;
             }
-            Freq::Yearly(months, days) => {
+            Period::Year(months, days) => {
                 let year =
                     i32::try_from(i64::from(date.year()) + i64::try_from(steps).ok()?).ok()?;
                 for &month in months {
@@ -280,45 +260,6 @@ impl Iterator for PlainIter<'_> {
     }
 }
 
-fn list<T>(value: &str, item: impl Fn(&str) -> Option<T>) -> Option<Vec<T>> {
-    let items = value.split(',').map(item).collect::<Option<Vec<T>>>()?;
-    (!items.is_empty()).then_some(items)
-}
-
-fn weekday(value: &str) -> Option<Weekday> {
-    Some(match value {
-        "MO" => Weekday::Mon,
-        "TU" => Weekday::Tue,
-        "WE" => Weekday::Wed,
-        "TH" => Weekday::Thu,
-        "FR" => Weekday::Fri,
-        "SA" => Weekday::Sat,
-        "SU" => Weekday::Sun,
-        _ => return None,
-    })
-}
-
-/// `[+/-n]DD`.
-fn by_day(entry: &str) -> Option<(Option<i32>, Weekday)> {
-    let (n, day) = entry.split_at_checked(entry.len().checked_sub(2)?)?;
-    let n = match n {
-        "" => None,
-        n => Some(n.parse::<i32>().ok().filter(|&n| n != 0)?),
-    };
-    Some((n, weekday(day)?))
-}
-
-fn month_day(entry: &str) -> Option<i32> {
-    entry
-        .parse::<i32>()
-        .ok()
-        .filter(|&d| d != 0 && (-31..=31).contains(&d))
-}
-
-fn month(entry: &str) -> Option<u32> {
-    entry.parse::<u32>().ok().filter(|m| (1..=12).contains(m))
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::rule::Rule;
@@ -345,7 +286,7 @@ mod tests {
     fn plain(rule: &str, start: &str) -> Option<Plain> {
         let start = parse_written(start).unwrap().local();
         let parts: Vec<String> = rule.split(';').map(str::to_string).collect();
-        Plain::of(&parts, start)
+        Plain::of(&Parts::of(&parts)?, start)
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! lets it run ([`Rule::count_bound`]), so that a cover of its instances
 //! need not generate them all (see `time/shape.rs`).
 
+use super::parts::Parts;
 use super::plain::{Plain, PlainIter};
 use super::shape::Shape;
 use super::value::{parse_written, Written};
@@ -102,13 +103,14 @@ impl Rule {
         let rule: RRule<Unvalidated> = kept.join(";").parse().map_err(|e| format!("{e}"))?;
         let proxy = rrule::Tz::UTC.from_utc_datetime(&start);
         let rule = rule.validate(proxy).map_err(|e| format!("{e}"))?;
+        let parts = Parts::of(&kept);
         Ok(Rule {
             set: RRuleSet::new(proxy).rrule(rule).limit(),
             until,
             count,
             start,
-            shape: Shape::of(&kept, start),
-            plain: Plain::of(&kept, start),
+            shape: parts.as_ref().and_then(|p| Shape::of(p, start)),
+            plain: parts.as_ref().and_then(|p| Plain::of(p, start)),
         })
     }
 

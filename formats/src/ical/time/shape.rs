@@ -11,33 +11,8 @@
 //! a 31st some months lack, a 5th weekday...) has no shape, and the caller
 //! finds its bound another way or leaves it open.
 
+use super::parts::{ByDay, Freq, Parts};
 use chrono::{Datelike, Months, NaiveDateTime, TimeDelta};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Freq {
-    Secondly,
-    Minutely,
-    Hourly,
-    Daily,
-    Weekly,
-    Monthly,
-    Yearly,
-}
-
-impl Freq {
-    fn parse(value: &str) -> Option<Freq> {
-        Some(match value {
-            "SECONDLY" => Freq::Secondly,
-            "MINUTELY" => Freq::Minutely,
-            "HOURLY" => Freq::Hourly,
-            "DAILY" => Freq::Daily,
-            "WEEKLY" => Freq::Weekly,
-            "MONTHLY" => Freq::Monthly,
-            "YEARLY" => Freq::Yearly,
-            _ => return None,
-        })
-    }
-}
 
 /// A rule that holds an instance in every `every` consecutive periods of
 /// `interval` × `freq`.
@@ -48,48 +23,24 @@ pub(super) struct Shape {
     every: u32,
 }
 
-/// The parts of a rule that decide its shape.
-#[derive(Default)]
-struct Parts<'a> {
-    freq: Option<Freq>,
-    interval: u32,
-    by_month: bool,
-    by_day: Option<&'a str>,
-    by_month_day: Option<&'a str>,
-    /// BYHOUR, BYMINUTE or BYSECOND.
-    by_time: bool,
-}
-
 impl Shape {
-    /// The shape of a rule given as its `NAME=VALUE` parts (names and
-    /// values uppercased, UNTIL taken out) for a recurrence starting at
-    /// `start`; None when it is not one of the plain ones.
-    pub(super) fn of(parts: &[String], start: NaiveDateTime) -> Option<Shape> {
-        let mut p = Parts {
-            interval: 1,
-            ..Parts::default()
-        };
-        for part in parts {
-            let (name, value) = part.split_once('=')?;
-            match name {
-                "FREQ" => p.freq = Some(Freq::parse(value)?),
-                "INTERVAL" => p.interval = value.parse().ok().filter(|&i| i > 0)?,
-                "COUNT" | "WKST" => {}
-                "BYMONTH" => p.by_month = true,
-                "BYDAY" => p.by_day = Some(value),
-                "BYMONTHDAY" => p.by_month_day = Some(value),
-                "BYHOUR" | "BYMINUTE" | "BYSECOND" => p.by_time = true,
-                // One of the first or last of a non-empty set is there.
-                "BYSETPOS" if value.split(',').any(|v| matches!(v, "1" | "+1" | "-1")) => {}
-                _ => return None,
-            }
+    /// The shape of a rule with these parts starting at `start`; None
+    /// when it is not one of the plain ones.
+    pub(super) fn of(p: &Parts, start: NaiveDateTime) -> Option<Shape> {
+        if p.other {
+            return None;
         }
-        let freq = p.freq?;
-        let every = every(freq, &p, start)?;
+        // One of the first or last of a non-empty set is there.
+        if p.by_set_pos
+            .as_ref()
+            .is_some_and(|pos| !pos.iter().any(|&n| n == 1 || n == -1))
+        {
+            return None;
+        }
         Some(Shape {
-            freq,
+            freq: p.freq,
             interval: p.interval,
-            every,
+            every: every(p, start)?,
         })
     }
 
@@ -121,49 +72,45 @@ impl Shape {
 }
 
 /// In how many consecutive periods an instance is sure, or None.
-fn every(freq: Freq, p: &Parts<'_>, start: NaiveDateTime) -> Option<u32> {
-    let days = match p.by_day {
-        Some(value) => Some(day_ordinals(value)?),
-        None => None,
-    };
-    let month_days = match p.by_month_day {
-        Some(value) => Some(month_days(value)?),
-        None => None,
-    };
-    let (days, month_days) = (days.as_deref(), month_days.as_deref());
+fn every(p: &Parts, start: NaiveDateTime) -> Option<u32> {
+    let (days, month_days) = (p.by_day.as_deref(), p.by_month_day.as_deref());
+    let by_month = p.by_month.is_some();
     // A list mixing plain and numbered weekdays is read by `rrule` its
     // own way (`4SA,SA` is the fourth Saturday only): there, only the
     // numbered ones are sure.
-    let any_day = |days: &[Option<i32>], most: i32| {
-        days.iter().all(Option::is_none) || days.iter().flatten().any(|n| n.abs() <= most)
+    let any_day = |days: &[ByDay], most: i32| {
+        days.iter().all(|(n, _)| n.is_none())
+            || days.iter().filter_map(|(n, _)| *n).any(|n| n.abs() <= most)
     };
     // A month-day every month has.
     let sure_month_day = |mds: &[i32]| mds.iter().any(|d| (1..=28).contains(&d.abs()));
-    match freq {
+    match p.freq {
         // BY parts limit sub-daily rules.
         Freq::Secondly | Freq::Minutely | Freq::Hourly => {
-            (!p.by_month && !p.by_time && days.is_none() && month_days.is_none()).then_some(1)
+            (!by_month && !p.by_time && days.is_none() && month_days.is_none()).then_some(1)
         }
         Freq::Daily => {
-            if p.by_month || month_days.is_some() {
+            if by_month || month_days.is_some() {
                 return None;
             }
             match days {
                 None => Some(1),
                 // Days `interval` apart run through every weekday within
                 // seven periods when seven does not divide the interval.
-                Some(days) if days.iter().all(Option::is_none) && !p.interval.is_multiple_of(7) => {
+                Some(days)
+                    if days.iter().all(|(n, _)| n.is_none()) && !p.interval.is_multiple_of(7) =>
+                {
                     Some(7)
                 }
                 Some(_) => None,
             }
         }
         Freq::Weekly => {
-            let plain = days.is_none_or(|d| d.iter().all(Option::is_none));
-            (!p.by_month && month_days.is_none() && plain).then_some(1)
+            let plain = days.is_none_or(|d| d.iter().all(|(n, _)| n.is_none()));
+            (!by_month && month_days.is_none() && plain).then_some(1)
         }
         Freq::Monthly => {
-            if p.by_month {
+            if by_month {
                 return None;
             }
             let sure = match (days, month_days) {
@@ -179,41 +126,14 @@ fn every(freq: Freq, p: &Parts<'_>, start: NaiveDateTime) -> Option<u32> {
             let sure = match (days, month_days) {
                 (Some(_), Some(_)) => false,
                 // Within a month four, within a year 52 of each weekday.
-                (Some(days), None) => any_day(days, if p.by_month { 4 } else { 52 }),
+                (Some(days), None) => any_day(days, if by_month { 4 } else { 52 }),
                 (None, Some(mds)) => sure_month_day(mds),
-                (None, None) if p.by_month => start.day() <= 28,
+                (None, None) if by_month => start.day() <= 28,
                 (None, None) => !(start.month() == 2 && start.day() == 29),
             };
             sure.then_some(1)
         }
     }
-}
-
-/// The ordinals of a BYDAY list (`MO,-1FR,2TU`), None for a plain day.
-fn day_ordinals(value: &str) -> Option<Vec<Option<i32>>> {
-    let days = value
-        .split(',')
-        .map(|entry| {
-            let digits = entry.len().checked_sub(2)?;
-            let (n, day) = entry.split_at_checked(digits)?;
-            if !matches!(day, "MO" | "TU" | "WE" | "TH" | "FR" | "SA" | "SU") {
-                return None;
-            }
-            match n {
-                "" => Some(None),
-                n => n.parse::<i32>().ok().filter(|&n| n != 0).map(Some),
-            }
-        })
-        .collect::<Option<Vec<_>>>()?;
-    (!days.is_empty()).then_some(days)
-}
-
-fn month_days(value: &str) -> Option<Vec<i32>> {
-    let days = value
-        .split(',')
-        .map(|d| d.parse::<i32>().ok().filter(|&d| d != 0))
-        .collect::<Option<Vec<_>>>()?;
-    (!days.is_empty()).then_some(days)
 }
 
 #[cfg(test)]
