@@ -110,7 +110,7 @@ impl TimeIndexEntry {
     /// The months its spans touch, ascending, or None when open-ended or
     /// more than [`MAX_MONTHS`].
     fn months(&self) -> Option<Vec<u32>> {
-        let mut months = Vec::new();
+        let mut months = Vec::with_capacity(MAX_MONTHS);
         for &(lo, hi) in &self.spans {
             if lo == i64::MIN || hi == i64::MAX {
                 return None;
