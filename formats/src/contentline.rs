@@ -207,22 +207,27 @@ impl<'b> Property<'b> {
 }
 
 /// The values of a parameter: comma-separated, each possibly quoted.
-fn param_values(values: &str) -> Vec<&str> {
-    let mut out = Vec::new();
+/// An iterator, as every parameter of every property a tree keeps comes
+/// through here.
+fn param_values(values: &str) -> impl Iterator<Item = &str> {
     let mut rest = values;
-    while !rest.is_empty() {
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let value;
         if let Some(quoted) = rest.strip_prefix('"') {
             let end = quoted.find('"').unwrap_or(quoted.len());
-            out.push(&quoted[..end]);
+            value = &quoted[..end];
             rest = quoted.get(end + 1..).unwrap_or("");
         } else {
             let end = rest.find(',').unwrap_or(rest.len());
-            out.push(&rest[..end]);
+            value = &rest[..end];
             rest = &rest[end..];
         }
         rest = rest.strip_prefix(',').unwrap_or(rest);
-    }
-    out
+        Some(value)
+    })
 }
 
 fn first_param_value(values: &str) -> &str {

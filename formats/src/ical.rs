@@ -13,6 +13,7 @@ pub use split::{split_calendar_export, SplitObject};
 use crate::contentline::{Dialect, LogicalLines};
 use crate::{strip_bom, FormatError};
 use structure::{Comp, Nesting};
+use tree::{Component, Sink, TreeBuilder, TreeScope};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ComponentKind {
@@ -61,6 +62,29 @@ pub struct CalendarObject {
 /// so it is one pass over the text that only looks closely at the handful
 /// of properties it needs.
 pub fn validate_calendar_object(text: &str) -> Result<CalendarObject, FormatError> {
+    validate(text, &mut ())
+}
+
+/// [`validate_calendar_object`], building in the same pass the object's
+/// tree with what `scope` keeps, for a caller that needs both (the
+/// calendars projection indexes every object it stores): the text is
+/// read once. The same objects pass, with the same errors.
+pub fn validate_calendar_tree(
+    text: &str,
+    scope: TreeScope,
+) -> Result<(CalendarObject, Component), FormatError> {
+    let mut builder = TreeBuilder::new(scope);
+    let object = validate(text, &mut builder)?;
+    // A valid object closed its VCALENDAR, so the tree is complete.
+    let tree = builder
+        .finish()
+        .ok_or_else(|| FormatError::new(1, "no BEGIN:VCALENDAR found"))?;
+    Ok((object, tree))
+}
+
+/// The validator's single pass; `sink` sees every component and property
+/// once it was checked.
+fn validate(text: &str, sink: &mut impl Sink) -> Result<CalendarObject, FormatError> {
     let mut v = Validator::default();
     let mut nesting = Nesting::new();
     let mut scratch = String::new();
@@ -77,9 +101,11 @@ pub fn validate_calendar_object(text: &str) -> Result<CalendarObject, FormatErro
             }
             let comp = nesting.begin(&prop.value(), at)?;
             v.begin(comp, at)?;
+            sink.begin(comp);
         } else if prop.is("END") {
             let (comp, opened) = nesting.end(&prop.value(), at)?;
             v.end(comp, opened)?;
+            sink.end();
         } else {
             match nesting.top() {
                 None if v.calendar_closed => {
@@ -119,6 +145,7 @@ pub fn validate_calendar_object(text: &str) -> Result<CalendarObject, FormatErro
                 }
                 Some(_) => {}
             }
+            sink.property(&line, &prop);
         }
     }
     nesting.finish()?;

@@ -17,6 +17,8 @@ use crate::store::{ProjectionId, StoreError, ViewStore, ViewTree};
 use crate::time_index::{TimeIndex, TimeIndexView};
 use crate::view::ReadTree;
 use formats::ical::time::TimeRange;
+use formats::ical::tree::TreeScope;
+use formats::ical::{validate_calendar_object, validate_calendar_tree};
 
 /// The calendars projection at one of its versions:
 /// - v1: collections, objects by href and UID, change lists;
@@ -159,22 +161,30 @@ impl Projection for Calendars {
             // The owner was deleted: every collection goes, its events stay.
             Payload::PrincipalDataDeleted(_) => c.delete_all(),
             Payload::CalendarObjectPut(e) => {
-                let object = formats::ical::validate_calendar_object(&e.ical)
-                    .map_err(|err| ApplyError::Refused(format!("invalid iCalendar: {err}")))?;
+                let invalid = |err| ApplyError::Refused(format!("invalid iCalendar: {err}"));
+                // With an index, the one pass over the text that validates
+                // it also builds what the index reads.
+                let (object, tree) = match self.index() {
+                    Some(_) => validate_calendar_tree(&e.ical, TreeScope::Occurrences)
+                        .map(|(object, tree)| (object, Some(tree))),
+                    None => validate_calendar_object(&e.ical).map(|object| (object, None)),
+                }
+                .map_err(invalid)?;
                 if object.uid != e.uid {
                     return Err(ApplyError::Refused(format!(
                         "the event says UID {:?} but its iCalendar holds {:?}",
                         e.uid, object.uid
                     )));
                 }
-                c.put(
+                c.put_with_tree(
                     NewObject {
                         collection: &e.calendar,
                         href: &e.href,
                         uid: &e.uid,
-                        component: Some(object.kind.as_str().to_string()),
+                        component: Some(object.kind.as_str()),
                         body: &e.ical,
                     },
+                    tree.as_ref(),
                     accepts,
                 )
             }

@@ -24,6 +24,7 @@ use crate::store::{StoreError, ViewTree};
 use crate::view::{keys::key, keys::under, ReadTree, ViewTxn};
 use events::payload::{DeadProperties, DeadPropertiesPatch};
 use events::AggregateVersion;
+use formats::ical::tree::Component;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +66,16 @@ impl ObjectRecord {
         format!("\"{}\"", self.version)
     }
 
+    fn frame(&self) -> ObjectFrame<'_> {
+        ObjectFrame {
+            uid: &self.uid,
+            component: self.component.as_deref(),
+            body: &self.body,
+            version: self.version,
+            modified_ms: self.modified_ms,
+        }
+    }
+
     pub fn meta(&self) -> ObjectMeta {
         ObjectMeta {
             uid: self.uid.clone(),
@@ -94,16 +105,26 @@ impl ObjectMeta {
     }
 }
 
+/// A resource as it is written, borrowing its parts: a put frames the
+/// event's body and UID directly, with no owned [`ObjectRecord`] between.
+struct ObjectFrame<'a> {
+    uid: &'a str,
+    component: Option<&'a str>,
+    body: &'a str,
+    version: AggregateVersion,
+    modified_ms: i64,
+}
+
 /// `version u64 ‖ modified_ms i64 ‖ length u64 ‖ component length u8 ‖
 /// component ‖ uid length u32 ‖ uid ‖ body`, integers big-endian; an
 /// absent component has length 255.
-fn object_bytes(object: &ObjectRecord) -> Vec<u8> {
-    let component = object.component.as_deref().unwrap_or("");
+fn object_bytes(object: &ObjectFrame<'_>) -> Vec<u8> {
+    let component = object.component.unwrap_or("");
     let mut out = Vec::with_capacity(33 + component.len() + object.uid.len() + object.body.len());
     out.extend_from_slice(&object.version.0.to_be_bytes());
     out.extend_from_slice(&object.modified_ms.to_be_bytes());
     out.extend_from_slice(&(object.body.len() as u64).to_be_bytes());
-    match &object.component {
+    match object.component {
         // Component names are short (VEVENT...); the projection checked it.
         Some(c) => {
             out.push(c.len().min(254) as u8);
@@ -176,6 +197,14 @@ pub struct Change {
     pub deleted: bool,
 }
 
+/// A [`Change`] as it is written, borrowing the href: the same CBOR (a
+/// map of `href` and `deleted`) without a String per write.
+#[derive(Serialize)]
+struct ChangeRef<'a> {
+    href: &'a str,
+    deleted: bool,
+}
+
 /// Applies a PROPPATCH of dead properties: `Some` sets, `None` removes.
 pub(crate) fn patch_dead(dead: &mut DeadProperties, patch: &DeadPropertiesPatch) {
     for (name, value) in patch {
@@ -191,8 +220,24 @@ pub(crate) struct NewObject<'a> {
     pub collection: &'a str,
     pub href: &'a str,
     pub uid: &'a str,
-    pub component: Option<String>,
+    pub component: Option<&'a str>,
     pub body: &'a str,
+}
+
+/// What a write replaces at its href: the UID and version it held.
+#[derive(Clone, Copy)]
+struct Replaced<'a> {
+    uid: &'a str,
+    version: AggregateVersion,
+}
+
+impl ObjectMeta {
+    fn replaced(&self) -> Replaced<'_> {
+        Replaced {
+            uid: &self.uid,
+            version: self.version,
+        }
+    }
 }
 
 fn col_key(owner: &str, col: &str) -> Vec<u8> {
@@ -220,8 +265,15 @@ pub(crate) trait ObjectIndex: Sync {
     /// The prefixes of its keys, each followed by `owner\0collection\0`,
     /// so that deleting a collection drops its entries.
     fn prefixes(&self) -> &'static [&'static [u8]];
-    /// Indexes the resource now at `(owner, collection, href)`.
-    fn insert(&self, view: &mut ViewTxn<'_>, at: (&str, &str, &str), object: &ObjectRecord);
+    /// Indexes the resource with `body` now at `(owner, collection,
+    /// href)`; `tree` is the body's calendar tree when the caller has it.
+    fn insert(
+        &self,
+        view: &mut ViewTxn<'_>,
+        at: (&str, &str, &str),
+        body: &str,
+        tree: Option<&Component>,
+    );
     /// Drops the entries of the resource at `(owner, collection, href)`.
     fn remove(&self, view: &mut ViewTxn<'_>, at: (&str, &str, &str)) -> Result<(), StoreError>;
 }
@@ -358,6 +410,18 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         object: NewObject<'_>,
         accepts: impl FnOnce(&P, Option<&str>) -> bool,
     ) -> Result<Outcome, ApplyError> {
+        self.put_with_tree(object, None, accepts)
+    }
+
+    /// [`Collections::put`] of a calendar object whose validation built
+    /// its tree (at least [`formats::ical::tree::TreeScope::Occurrences`]),
+    /// so the index does not parse the body again.
+    pub fn put_with_tree<P: Serialize + DeserializeOwned>(
+        &mut self,
+        object: NewObject<'_>,
+        tree: Option<&Component>,
+        accepts: impl FnOnce(&P, Option<&str>) -> bool,
+    ) -> Result<Outcome, ApplyError> {
         let NewObject {
             collection: col,
             href,
@@ -370,30 +434,32 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         let Some(record) = self.load::<P>(col)? else {
             return self.not_found(col);
         };
-        let existing = self.load_object(col, href)?;
+        // Only its UID and version matter: its body is not copied out.
+        let existing = self.load_meta(col, href)?;
         let current = existing
             .as_ref()
             .map_or(AggregateVersion::ABSENT, |o| o.version);
         if let Err(r) = check_expected(self.event.event.expected_version, current) {
             return r.into();
         }
-        if !accepts(&record.props, component.as_deref()) {
+        if !accepts(&record.props, component) {
             return Rejection::UnsupportedComponent {
-                component: component.unwrap_or_default(),
+                component: component.unwrap_or_default().to_string(),
             }
             .into();
         }
         if let Some(rejection) = self.uid_taken(col, uid, href, None)? {
             return rejection.into();
         }
-        let object = ObjectRecord {
-            uid: uid.to_string(),
+        let object = ObjectFrame {
+            uid,
             component,
-            body: body.to_string(),
+            body,
             version: self.event.version(),
             modified_ms: self.event.event.occurred_at.timestamp_millis(),
         };
-        self.write_object(col, href, object, existing.as_ref())?;
+        let existing = existing.as_ref().map(ObjectMeta::replaced);
+        self.write_object(col, href, &object, existing, tree)?;
         self.touch(col, record);
         Ok(Outcome::Applied {
             version: self.event.version(),
@@ -456,7 +522,7 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             }
             .into();
         }
-        let replaced = self.load_object(to_col, to_href)?;
+        let replaced = self.load_meta(to_col, to_href)?;
         if replaced.is_some() && !overwrite {
             return Rejection::AlreadyExists {
                 what: format!("{to_href} in {} {to_col}", self.noun),
@@ -468,12 +534,13 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             return rejection.into();
         }
         self.erase_object(from_col, from_href, &source)?;
-        let moved = ObjectRecord {
+        let moved = ObjectFrame {
             version: self.event.version(),
             modified_ms: self.event.event.occurred_at.timestamp_millis(),
-            ..source
+            ..source.frame()
         };
-        self.write_object(to_col, to_href, moved, replaced.as_ref())?;
+        let replaced = replaced.as_ref().map(ObjectMeta::replaced);
+        self.write_object(to_col, to_href, &moved, replaced, None)?;
         if from_col == to_col {
             self.touch(to_col, target_col);
         } else {
@@ -507,14 +574,18 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         {
             return Ok(());
         }
-        let object = ObjectRecord {
-            uid: uid.to_string(),
+        let object = ObjectFrame {
+            uid,
             component: None,
-            body: body.to_string(),
+            body,
             version: self.event.version(),
             modified_ms: self.event.event.occurred_at.timestamp_millis(),
         };
-        self.write_object(col, href, object, existing.as_ref())?;
+        let existing = existing.as_ref().map(|o| Replaced {
+            uid: &o.uid,
+            version: o.version,
+        });
+        self.write_object(col, href, &object, existing, None)?;
         self.touch(col, record);
         Ok(())
     }
@@ -542,6 +613,11 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             .get_with(&obj_key(self.owner(), col, href), parse_object)
     }
 
+    fn load_meta(&self, col: &str, href: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        self.view
+            .get_with(&obj_key(self.owner(), col, href), parse_meta)
+    }
+
     /// The rejection when `uid` is held in `col` by another href than
     /// `href` (or than `leaving`, the source of a move within `col`).
     fn uid_taken(
@@ -554,27 +630,31 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         let Some(holder) = self.view.get(&uid_key(self.owner(), col, uid))? else {
             return Ok(None);
         };
-        let holder = String::from_utf8_lossy(&holder).into_owned();
-        if holder == href || leaving == Some(holder.as_str()) {
+        let held_by = |h: &str| holder == h.as_bytes();
+        if held_by(href) || leaving.is_some_and(held_by) {
             return Ok(None);
         }
-        Ok(Some(Rejection::UidConflict { href: holder }))
+        Ok(Some(Rejection::UidConflict {
+            href: String::from_utf8_lossy(&holder).into_owned(),
+        }))
     }
 
     /// Stores `object` at `href`, replacing `existing`, with its UID index
-    /// entry and its change, dropping the href's older change or tombstone.
+    /// entry and its change, dropping the href's older change or tombstone;
+    /// `tree` is the body's calendar tree, when the caller has it.
     fn write_object(
         &mut self,
         col: &str,
         href: &str,
-        object: ObjectRecord,
-        existing: Option<&ObjectRecord>,
+        object: &ObjectFrame<'_>,
+        existing: Option<Replaced<'_>>,
+        tree: Option<&Component>,
     ) -> Result<(), StoreError> {
         let owner = self.owner();
         if let Some(old) = existing {
             self.view.delete(chg_key(owner, col, old.version, href));
             if old.uid != object.uid {
-                self.view.delete(uid_key(owner, col, &old.uid));
+                self.view.delete(uid_key(owner, col, old.uid));
             }
         } else if let Some(deleted) = self
             .view
@@ -586,21 +666,21 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         // An overwrite that keeps its UID already holds the index entry.
         if existing.is_none_or(|old| old.uid != object.uid) {
             self.view
-                .put(uid_key(owner, col, &object.uid), href.as_bytes().to_vec());
+                .put(uid_key(owner, col, object.uid), href.as_bytes().to_vec());
         }
         if let Some(index) = self.index {
             if existing.is_some() {
                 index.remove(self.view, (owner, col, href))?;
             }
-            index.insert(self.view, (owner, col, href), &object);
+            index.insert(self.view, (owner, col, href), object.body, tree);
         }
         let v = object.version;
         self.view
-            .put(obj_key(owner, col, href), object_bytes(&object));
+            .put(obj_key(owner, col, href), object_bytes(object));
         self.view.put_as(
             chg_key(owner, col, v, href),
-            &Change {
-                href: href.to_string(),
+            &ChangeRef {
+                href,
                 deleted: false,
             },
         );
@@ -626,8 +706,8 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
             .delete(chg_key(owner, col, existing.version, href));
         self.view.put_as(
             chg_key(owner, col, v, href),
-            &Change {
-                href: href.to_string(),
+            &ChangeRef {
+                href,
                 deleted: true,
             },
         );
@@ -757,12 +837,26 @@ mod tests {
                 version: AggregateVersion(42),
                 modified_ms: 1_767_225_600_000,
             };
-            let bytes = object_bytes(&object);
+            let bytes = object_bytes(&object.frame());
             assert_eq!(parse_object(&bytes), Ok(object.clone()));
             assert_eq!(parse_meta(&bytes), Ok(object.meta()));
             for cut in [0, 7, 24, 26, 30] {
                 assert!(parse_meta(&bytes[..cut]).is_err(), "{cut}");
             }
+        }
+    }
+
+    #[test]
+    fn a_borrowed_change_is_stored_as_a_change() {
+        for deleted in [false, true] {
+            let href = "ü 1.ics";
+            let owned = Change {
+                href: href.to_string(),
+                deleted,
+            };
+            let bytes = crate::store::encode(&ChangeRef { href, deleted });
+            assert_eq!(bytes, crate::store::encode(&owned));
+            assert_eq!(crate::store::decode::<Change>(&bytes), Ok(owned));
         }
     }
 }

@@ -15,23 +15,26 @@
 //! - `tlg\0owner\0collection\0href` → nothing: the others (open-ended
 //!   series, long spans), checked on every query
 
-use crate::collections::{ObjectIndex, ObjectRecord};
+use crate::collections::ObjectIndex;
 use crate::store::StoreError;
 use crate::view::{keys::key, keys::under, ReadTree, ViewTxn};
 use chrono::{DateTime, Datelike, Utc};
 use formats::ical::time::{extent, TimeRange, Zones};
-use formats::ical::tree::{parse_tree, Component};
+use formats::ical::tree::{Component, TreeScope};
+use formats::ical::validate_calendar_tree;
 use std::collections::BTreeSet;
 
 const TIX: &[u8] = b"tix\0";
 const TMO: &[u8] = b"tmo\0";
 const TLG: &[u8] = b"tlg\0";
 
-/// Instances of each RRULE kept as spans of their own; later ones are one
-/// span open to the end of time. Bounds the work of one put.
-const RULE_INSTANCES: usize = 256;
 /// Spans kept per object once the closest ones are merged.
 const MAX_SPANS: usize = 32;
+/// Instances of each RRULE kept as spans of their own; later ones are one
+/// span up to the rule's UNTIL or COUNT, or open to the end of time. More
+/// than the entry keeps apart would only be merged again, and every one
+/// is `rrule` work on each put and rebuild.
+const RULE_INSTANCES: usize = MAX_SPANS;
 /// Objects touching more months than this are listed apart.
 pub const MAX_MONTHS: usize = 24;
 /// Floating times and dates are read in UTC here and may be in any zone
@@ -57,14 +60,21 @@ impl TimeIndexEntry {
     /// the body. An object whose times cannot be read is admitted by
     /// every range (the full filter then decides).
     pub fn of(body: &str) -> TimeIndexEntry {
-        let Ok(calendar) = parse_tree(body) else {
-            return TimeIndexEntry {
+        match validate_calendar_tree(body, TreeScope::Occurrences) {
+            Ok((_, calendar)) => TimeIndexEntry::of_tree(&calendar),
+            // Stored objects passed this validation when they were put.
+            Err(_) => TimeIndexEntry {
                 kinds: EVERY_KIND,
                 spans: vec![(i64::MIN, i64::MAX)],
-            };
-        };
-        let kinds = kinds_of(&calendar);
-        let spans = match extent(&calendar, &Zones::new(&calendar, None), RULE_INSTANCES) {
+            },
+        }
+    }
+
+    /// The entry of an object from its tree, whole or of
+    /// [`TreeScope::Occurrences`] (the same entry either way).
+    pub fn of_tree(calendar: &Component) -> TimeIndexEntry {
+        let kinds = kinds_of(calendar);
+        let spans = match extent(calendar, &Zones::new(calendar, None), RULE_INSTANCES) {
             Ok(spans) => spans
                 .into_iter()
                 .map(|(lo, hi)| {
@@ -97,10 +107,10 @@ impl TimeIndexEntry {
             .any(|&(lo, hi)| start.is_none_or(|s| s <= hi) && end.is_none_or(|e| e >= lo))
     }
 
-    /// The months its spans touch, or None when open-ended or more than
-    /// [`MAX_MONTHS`].
-    fn months(&self) -> Option<BTreeSet<u32>> {
-        let mut months = BTreeSet::new();
+    /// The months its spans touch, ascending, or None when open-ended or
+    /// more than [`MAX_MONTHS`].
+    fn months(&self) -> Option<Vec<u32>> {
+        let mut months = Vec::with_capacity(MAX_MONTHS);
         for &(lo, hi) in &self.spans {
             if lo == i64::MIN || hi == i64::MAX {
                 return None;
@@ -110,11 +120,11 @@ impl TimeIndexEntry {
                 return None;
             }
             months.extend(first..=last);
-            if months.len() > MAX_MONTHS {
-                return None;
-            }
         }
-        Some(months)
+        // Spans are few and short (checked above), and mostly in order.
+        months.sort_unstable();
+        months.dedup();
+        (months.len() <= MAX_MONTHS).then_some(months)
     }
 
     /// `kinds u8 ‖ (lo i64 ‖ hi i64)*`, big-endian.
@@ -215,11 +225,21 @@ fn coarsen(spans: Vec<(i64, i64)>, max: usize) -> Vec<(i64, i64)> {
 fn entry_key(owner: &str, col: &str, href: &str) -> Vec<u8> {
     key(TIX, &[owner.as_bytes(), col.as_bytes(), href.as_bytes()])
 }
-fn month_key(owner: &str, col: &str, month: u32, href: &str) -> Vec<u8> {
-    let mut k = under(TMO, &[owner.as_bytes(), col.as_bytes()]);
-    k.extend_from_slice(&month.to_be_bytes());
-    k.extend_from_slice(href.as_bytes());
-    k
+/// The keys listing `href` under each of `months`.
+fn month_keys<'h>(
+    owner: &str,
+    col: &str,
+    months: Vec<u32>,
+    href: &'h str,
+) -> impl Iterator<Item = Vec<u8>> + 'h {
+    let prefix = under(TMO, &[owner.as_bytes(), col.as_bytes()]);
+    months.into_iter().map(move |month| {
+        let mut k = Vec::with_capacity(prefix.len() + 4 + href.len());
+        k.extend_from_slice(&prefix);
+        k.extend_from_slice(&month.to_be_bytes());
+        k.extend_from_slice(href.as_bytes());
+        k
+    })
 }
 fn long_key(owner: &str, col: &str, href: &str) -> Vec<u8> {
     key(TLG, &[owner.as_bytes(), col.as_bytes(), href.as_bytes()])
@@ -237,13 +257,17 @@ impl ObjectIndex for TimeIndex {
         &self,
         view: &mut ViewTxn<'_>,
         (owner, col, href): (&str, &str, &str),
-        object: &ObjectRecord,
+        body: &str,
+        tree: Option<&Component>,
     ) {
-        let entry = TimeIndexEntry::of(&object.body);
+        let entry = match tree {
+            Some(calendar) => TimeIndexEntry::of_tree(calendar),
+            None => TimeIndexEntry::of(body),
+        };
         match entry.months() {
             Some(months) => {
-                for month in months {
-                    view.put(month_key(owner, col, month, href), Vec::new());
+                for key in month_keys(owner, col, months, href) {
+                    view.put(key, Vec::new());
                 }
             }
             None => view.put(long_key(owner, col, href), Vec::new()),
@@ -262,8 +286,8 @@ impl ObjectIndex for TimeIndex {
         };
         match entry.months() {
             Some(months) => {
-                for month in months {
-                    view.delete(month_key(owner, col, month, href));
+                for key in month_keys(owner, col, months, href) {
+                    view.delete(key);
                 }
             }
             None => view.delete(long_key(owner, col, href)),

@@ -1,4 +1,5 @@
 use super::*;
+use tree::TreeScope;
 
 const GOOGLE: &str = include_str!("../../../fixtures/ical/google_export.ics");
 const OUTLOOK: &str = include_str!("../../../fixtures/ical/outlook_export.ics");
@@ -24,6 +25,17 @@ fn split(text: &str) -> Vec<SplitObject> {
 
 fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
+}
+
+/// [`validate_calendar_object`], checking that building a tree in the
+/// same pass (either scope) accepts and refuses exactly alike.
+fn validate_all_ways(text: &str) -> Result<CalendarObject, FormatError> {
+    let plain = validate_calendar_object(text);
+    for scope in [TreeScope::Whole, TreeScope::Occurrences] {
+        let with_tree = validate_calendar_tree(text, scope).map(|(object, _)| object);
+        assert_eq!(with_tree, plain, "{scope:?}\n{text}");
+    }
+    plain
 }
 
 /// A small event as a client would PUT it, with `lines` extra lines.
@@ -140,7 +152,7 @@ fn rejects_what_rfc_4791_forbids() {
         ("\r\n\r\n".to_string(), 1, "no BEGIN:VCALENDAR"),
     ];
     for (text, line, needle) in cases {
-        let err = validate_calendar_object(text).unwrap_err();
+        let err = validate_all_ways(text).unwrap_err();
         assert_eq!(err.line, *line, "{err} in\n{text}");
         assert!(
             err.message.contains(needle),
@@ -172,15 +184,118 @@ fn malformed_fixtures_fail_on_the_right_line() {
     // The same for the validator, except for the truncated export which
     // holds two UIDs and fails on that first.
     for (text, line, needle) in &cases[1..] {
-        let err = validate_calendar_object(text).unwrap_err();
+        let err = validate_all_ways(text).unwrap_err();
         assert_eq!(err.line, *line, "{err}");
         assert!(
             err.message.contains(needle),
             "{err:?} should mention {needle:?}"
         );
     }
-    let err = validate_calendar_object(BAD_UNTERMINATED).unwrap_err();
+    let err = validate_all_ways(BAD_UNTERMINATED).unwrap_err();
     assert_eq!(err.line, 16, "{err}");
+}
+
+/// Every valid object of the fixtures and of the recurrence-oracle corpus.
+fn valid_fixture_objects() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let mut out = Vec::new();
+    for dir in ["ical", "recurrence-oracle"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "ics") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            if validate_all_ways(&text).is_ok() {
+                out.push((path.display().to_string(), text));
+            }
+        }
+    }
+    out.push(("sloppy all-day".into(), ALLDAY.to_string()));
+    out
+}
+
+#[test]
+fn the_tree_built_while_validating_is_the_parsed_one() {
+    let objects = valid_fixture_objects();
+    assert!(objects.len() > 200);
+    for (name, text) in &objects {
+        let (object, whole) = validate_calendar_tree(text, TreeScope::Whole).unwrap();
+        assert_eq!(Ok(object), validate_calendar_object(text), "{name}");
+        assert_eq!(Ok(&whole), tree::parse_tree(text).as_ref(), "{name}");
+    }
+}
+
+/// The whole tree without what [`TreeScope::Occurrences`] leaves out.
+fn pruned(whole: &Component) -> Component {
+    fn keep(c: &Component) -> Component {
+        let tzid = c.property("TZID").map(|p| p.value.as_str());
+        let properties = c
+            .properties
+            .iter()
+            .filter(|p| match c.name.as_str() {
+                "VCALENDAR" => false,
+                "VEVENT" | "VTODO" | "VJOURNAL" => {
+                    tree::OCCURRENCE_PROPERTIES.contains(&p.name.as_str())
+                }
+                "VTIMEZONE" => p.name == "TZID",
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        let components = c
+            .components
+            .iter()
+            .filter(|sub| match sub.name.as_str() {
+                "VALARM" => false,
+                "STANDARD" | "DAYLIGHT" => tzid.is_none_or(|t| !time::is_known_zone(t)),
+                _ => true,
+            })
+            .map(keep)
+            .collect();
+        Component {
+            name: c.name.clone(),
+            properties,
+            components,
+        }
+    }
+    keep(whole)
+}
+
+#[test]
+fn the_occurrences_scope_keeps_what_occurrences_depend_on() {
+    use time::{extent, occurrences_in, Limits, TimeRange, Zones};
+    let everything = TimeRange {
+        start: None,
+        end: Some(chrono::DateTime::from_timestamp(2_000_000_000, 0).unwrap()),
+    };
+    let (mut custom, mut known) = (0, 0);
+    for (name, text) in valid_fixture_objects() {
+        let (_, whole) = validate_calendar_tree(&text, TreeScope::Whole).unwrap();
+        let (_, small) = validate_calendar_tree(&text, TreeScope::Occurrences).unwrap();
+        assert_eq!(small, pruned(&whole), "{name}");
+        for zone in small.components_named("VTIMEZONE") {
+            match zone.components.is_empty() {
+                true => known += 1,
+                false => custom += 1,
+            }
+        }
+        for floating in [None, Some("Asia/Tokyo")] {
+            let (zw, zs) = (Zones::new(&whole, floating), Zones::new(&small, floating));
+            assert_eq!(extent(&whole, &zw, 32), extent(&small, &zs, 32), "{name}");
+            let limits = Limits::default();
+            assert_eq!(
+                occurrences_in(&whole, &everything, &zw, &limits),
+                occurrences_in(&small, &everything, &zs, &limits),
+                "{name}"
+            );
+        }
+    }
+    // Both kinds of VTIMEZONE were there.
+    assert!(
+        custom >= 10 && known >= 100,
+        "{custom} custom, {known} known"
+    );
 }
 
 // --- split_calendar_export ---
@@ -396,4 +511,11 @@ fn validate_hot_path_many_times() {
         "validate_calendar_object: {} bytes, {per_call:.2} us per call",
         text.len()
     );
+    // What the calendars projection does per stored object.
+    let per_call = crate::best_time_per_call(|| {
+        let (object, tree) =
+            validate_calendar_tree(std::hint::black_box(text), TreeScope::Occurrences).unwrap();
+        assert_eq!(object.uid.len() + tree.components.len(), 38);
+    });
+    eprintln!("validate_calendar_tree (occurrences): {per_call:.2} us per call");
 }

@@ -15,7 +15,10 @@
 //! `max_instances` matching occurrences (an error), or after a budget of
 //! generated instances (also [`TimeError::TooManyInstances`]).
 
+mod parts;
+mod plain;
 mod rule;
+mod shape;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -97,6 +100,12 @@ fn invalid(property: &ContentProperty) -> TimeError {
         property: property.name.clone(),
         value: property.value.clone(),
     }
+}
+
+/// Whether a TZID names an IANA or Windows zone, so that [`Zones`] never
+/// reads the object's own VTIMEZONE of that TZID.
+pub(crate) fn is_known_zone(tzid: &str) -> bool {
+    known_zone(tzid).is_some()
 }
 
 /// How DATE-TIME values with a TZID, or floating, become instants.
@@ -706,8 +715,9 @@ pub fn any_occurrence_in(
 /// matches no occurrence by RFC 4791 §9.9. A query index keeps them, so
 /// they cover everything rather than describe it exactly: the first
 /// `rule_instances` instances of each RRULE are spans of their own, and
-/// whatever the rule yields after them is one span open to the end of
-/// time. Times are read as [`occurrences_in`] reads them, floating ones
+/// whatever the rule yields after them is one span, up to the latest start
+/// its UNTIL or COUNT allows (see `rule_tail_end`) or else open to the
+/// end of time. Times are read as [`occurrences_in`] reads them, floating ones
 /// in `zones`' floating zone (the caller widens the spans when that zone
 /// may change).
 pub fn extent(
@@ -924,7 +934,14 @@ fn expand_master<'z>(
                 reason,
             }
         })?;
-        for (generated, local) in rule.instances().enumerate() {
+        // A cover may take its instances from the faster generator of
+        // plain rules; queries take them from `rrule` only.
+        let all = match expansion.cover {
+            Some(_) => rule.cover_instances(),
+            None => rule.instances(),
+        };
+        let mut instances = all.enumerate();
+        while let Some((generated, local)) = instances.next() {
             budget = budget
                 .checked_sub(1)
                 .ok_or(TimeError::TooManyInstances(limits.max_instances))?;
@@ -946,12 +963,17 @@ fn expand_master<'z>(
             }
             if rule_cap.is_some_and(|cap| generated >= cap) {
                 // Later instances start no earlier than this one's wall
-                // clock, moved by at most `reach`.
+                // clock and no later than the rule's last, each moved by
+                // at most `reach`.
                 if let Some(cover) = &mut expansion.cover {
                     let from = instant
                         .checked_sub_signed(reach)
                         .unwrap_or(DateTime::<Utc>::MIN_UTC);
-                    cover.spans.push((from, DateTime::<Utc>::MAX_UTC));
+                    let rest = instances.by_ref().map(|(_, local)| local);
+                    let to = rule_tail_end(&rule, std::iter::once(local).chain(rest))
+                        .and_then(|last| last.checked_add_signed(reach))
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                    cover.spans.push((from, to));
                 }
                 break;
             }
@@ -964,6 +986,48 @@ fn expand_master<'z>(
         }
     }
     Ok(())
+}
+
+/// Rules whose COUNT is at most this, but whose shape gives no bound, are
+/// run to their end by [`rule_tail_end`]: no more work than generating
+/// them, and a bounded cover keeps the object off the index's open list.
+const COUNT_SCAN: u32 = 256;
+
+/// The latest instant an instance of `rule` can start at, for the cover
+/// of the instances from `rest` on (wall-clock times, ascending, UNTIL
+/// not applied; the first is the one the cover stopped at); None when
+/// only the end of time bounds them.
+///
+/// An instant is its wall-clock time minus an offset of less than a day
+/// (IANA offsets stay within ±14 h, a VTIMEZONE's within ±23:59:59), also
+/// in a DST gap, so a bound on the wall clock plus a day bounds the
+/// instant in every zone; a DATE's midnight is no later than its day.
+fn rule_tail_end(
+    rule: &rule::Rule,
+    rest: impl Iterator<Item = NaiveDateTime>,
+) -> Option<DateTime<Utc>> {
+    let day = TimeDelta::days(1);
+    let wall = |local: NaiveDateTime| local.checked_add_signed(day).map(|l| l.and_utc());
+    let by_until = rule.until.and_then(|until| match until {
+        rule::Until::Utc(at) => Some(at.and_utc()),
+        rule::Until::Local(at) => wall(at),
+        rule::Until::Date(date) => date
+            .succ_opt()
+            .and_then(|next| wall(next.and_time(chrono::NaiveTime::MIN))),
+    });
+    let by_count = match rule.count_bound() {
+        Some(local) => wall(local),
+        None if rule.count().is_some_and(|n| n <= COUNT_SCAN) => {
+            // The rest was generated up to COUNT with UNTIL ignored; the
+            // last one (or the minimum with UNTIL) bounds the others.
+            rest.last().and_then(wall)
+        }
+        None => None,
+    };
+    match (by_until, by_count) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Whether a trigger at `first`, repeated `repeat` more times every

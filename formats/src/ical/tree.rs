@@ -1,9 +1,17 @@
 //! A calendar object as a tree of components and properties, for what
 //! needs more than validation: queries (filters, time ranges, recurrence)
 //! and `calendar-data` selection. Built from an object that passed
-//! [`crate::ical::validate_calendar_object`], so it only checks nesting.
+//! [`crate::ical::validate_calendar_object`], so it only checks nesting;
+//! or by the validator itself in the same pass over the text
+//! ([`crate::ical::validate_calendar_tree`]), then possibly keeping only
+//! what a [`TreeScope`] needs.
 
-use crate::contentline::{Dialect, LogicalLines};
+mod scope;
+
+pub(crate) use scope::{Sink, TreeBuilder};
+pub use scope::{TreeScope, OCCURRENCE_PROPERTIES};
+
+use crate::contentline::{Dialect, LogicalLine, LogicalLines, Property};
 use crate::{strip_bom, FormatError};
 
 /// A component (`VCALENDAR`, `VEVENT`, `VALARM`...), names uppercased.
@@ -107,15 +115,22 @@ pub fn parse_tree(text: &str) -> Result<Component, FormatError> {
                     "a property outside any component",
                 ));
             };
-            current.properties.push(ContentProperty {
-                name: prop.name.to_ascii_uppercase(),
-                params: prop.params(),
-                value: prop.value().into_owned(),
-                raw: line.raw.to_string(),
-            });
+            current.properties.push(ContentProperty::of(&line, &prop));
         }
     }
     Err(FormatError::new(0, "the calendar is not closed"))
+}
+
+impl ContentProperty {
+    /// The property of a parsed content line.
+    fn of(line: &LogicalLine<'_>, prop: &Property<'_>) -> ContentProperty {
+        ContentProperty {
+            name: prop.name.to_ascii_uppercase(),
+            params: prop.params(),
+            value: prop.value().into_owned(),
+            raw: line.raw.to_string(),
+        }
+    }
 }
 
 #[cfg(test)]

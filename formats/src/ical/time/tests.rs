@@ -952,3 +952,45 @@ fn the_extent_of_todos_follows_the_table() {
     assert_eq!(spans[10].1, DateTime::<Utc>::MAX_UTC);
     assert!(spans[10].0 <= utc("20260111T100000Z"));
 }
+
+#[test]
+fn the_extent_ends_a_bounded_rule_where_its_until_or_count_does() {
+    let spans_of = |rule: &str| {
+        let c = cal(&format!(
+            "BEGIN:VEVENT\nUID:r\nDTSTART;TZID=Europe/Paris:20260302T090000\n\
+DURATION:PT1H\nRRULE:{rule}\nEND:VEVENT"
+        ));
+        extent(&c, &Zones::new(&c, None), 4).unwrap()
+    };
+    let last_end = |rule: &str| {
+        // DTSTART, four instances (DTSTART is not always one of them)
+        // and the rest.
+        let spans = spans_of(rule);
+        assert!((5..=6).contains(&spans.len()), "{rule}: {spans:?}");
+        spans.iter().map(|s| s.1).max().unwrap()
+    };
+    // UNTIL: the last start it admits, plus the instance and slack (a
+    // day for the zone, the instance's length plus a day, two days).
+    let until = last_end("FREQ=DAILY;UNTIL=20260601T000000Z");
+    assert!(until >= utc("20260531T080000Z") && until <= utc("20260606T000000Z"));
+    let local = last_end("FREQ=WEEKLY;UNTIL=20260601T235959");
+    assert!(local >= utc("20260601T070000Z") && local <= utc("20260607T000000Z"));
+    // COUNT with a plain shape: a bound without generating the rest.
+    let count = last_end("FREQ=DAILY;COUNT=100");
+    assert!(count >= utc("20260609T080000Z") && count <= utc("20260620T000000Z"));
+    // COUNT with a shape that promises nothing (a 31st): run to its end,
+    // DTSTART and 11 instances.
+    let scanned = last_end("FREQ=MONTHLY;BYMONTHDAY=31;COUNT=12");
+    assert!(scanned >= utc("20270831T070000Z") && scanned <= utc("20270906T000000Z"));
+    // Neither: open to the end of time.
+    assert_eq!(
+        last_end("FREQ=MONTHLY;BYMONTHDAY=31"),
+        DateTime::<Utc>::MAX_UTC
+    );
+    assert_eq!(
+        last_end("FREQ=MONTHLY;BYMONTHDAY=31;COUNT=5000"),
+        DateTime::<Utc>::MAX_UTC
+    );
+    // A rule that ends within the cap has no tail at all.
+    assert_eq!(spans_of("FREQ=DAILY;COUNT=3").len(), 3);
+}

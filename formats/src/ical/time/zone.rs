@@ -51,9 +51,19 @@ impl Zone<'_> {
         ];
         let mut before = None;
         let mut best: Option<NaiveDateTime> = None;
-        for probe in probes.into_iter().flatten() {
+        // Mostly all three probes find one offset: its candidate is
+        // checked once (offset lookups are most of the work, and every
+        // instance of every rule comes through here).
+        let mut tried = [None; 3];
+        for (i, probe) in probes.into_iter().flatten().enumerate() {
             let offset = self.offset_at(probe);
             before.get_or_insert(offset);
+            if tried.contains(&Some(offset)) {
+                continue;
+            }
+            if let Some(slot) = tried.get_mut(i) {
+                *slot = Some(offset);
+            }
             let Some(utc) = local.checked_sub_signed(TimeDelta::try_seconds(offset)?) else {
                 continue;
             };
@@ -329,6 +339,65 @@ mod tests {
         );
         let instant = paris.to_utc(at("20260701T120000")).unwrap();
         assert_eq!(paris.to_local(instant), Some(at("20260701T120000")));
+    }
+
+    /// `to_utc` as it was written before probes sharing an offset were
+    /// checked once.
+    fn to_utc_every_probe(zone: Zone<'_>, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+        if let Zone::Iana(Tz::UTC) = zone {
+            return Some(local.and_utc());
+        }
+        let day = TimeDelta::days(1);
+        let probes = [
+            local.checked_sub_signed(day),
+            Some(local),
+            local.checked_add_signed(day),
+        ];
+        let mut before = None;
+        let mut best: Option<NaiveDateTime> = None;
+        for probe in probes.into_iter().flatten() {
+            let offset = zone.offset_at(probe);
+            before.get_or_insert(offset);
+            let Some(utc) = local.checked_sub_signed(TimeDelta::try_seconds(offset)?) else {
+                continue;
+            };
+            if zone.offset_at(utc) == offset && best.is_none_or(|b| utc < b) {
+                best = Some(utc);
+            }
+        }
+        let utc = match best {
+            Some(utc) => utc,
+            None => local.checked_sub_signed(TimeDelta::try_seconds(before?)?)?,
+        };
+        Some(utc.and_utc())
+    }
+
+    #[test]
+    fn checking_each_offset_once_reads_every_time_alike() {
+        let zones = [
+            Tz::Europe__Paris,
+            Tz::America__New_York,
+            Tz::Australia__Lord_Howe,
+            Tz::Pacific__Apia,
+            Tz::Asia__Kolkata,
+            Tz::America__Sao_Paulo,
+        ];
+        // Every quarter hour around the transitions of 1995-2030 and a
+        // day either side of them.
+        for tz in zones {
+            let zone = Zone::Iana(tz);
+            let mut local = at("19950101T000000");
+            while local < at("20300101T000000") {
+                let next = local + TimeDelta::hours(7);
+                let shifts = zone.offset_at(local) != zone.offset_at(next);
+                let step = if shifts { 15 } else { 7 * 60 };
+                for m in (0..7 * 60).step_by(step) {
+                    let t = local + TimeDelta::minutes(m);
+                    assert_eq!(zone.to_utc(t), to_utc_every_probe(zone, t), "{tz} {t}");
+                }
+                local = next;
+            }
+        }
     }
 
     #[test]
