@@ -50,6 +50,8 @@ import time
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Importing seed.py must not leave a __pycache__ in the repository.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 import seed  # noqa: E402  (bench/http/seed.py: names, templates, search bodies)
 
