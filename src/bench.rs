@@ -1,5 +1,6 @@
 //! `reprise bench rebuild`: writes a synthetic log (see
-//! [`crate::synthetic`]), rebuilds every projection from it, and prints
+//! [`crate::synthetic`]; with `--users N`, an installation of N users set
+//! up at its start), rebuilds every projection from it, and prints
 //! figures. Only the rebuild is timed; the last line of standard output is
 //! one JSON object:
 //!
@@ -121,8 +122,12 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     if let Some(brokers) = &args.kafka_brokers {
         eprintln!("writing to Kafka at {brokers}, topics {name}.* (left in place)");
     }
+    let shape = match opts.users {
+        Some(users) => format!("{users} users, "),
+        None => String::new(),
+    };
     eprintln!(
-        "writing {} synthetic events (seed {}) to the {}",
+        "writing {} synthetic events ({shape}seed {}) to the {}",
         opts.events,
         opts.seed,
         log.describe()
@@ -147,7 +152,7 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     bar.set_prefix("write");
     let started = Instant::now();
     let mut last_line = Instant::now();
-    let written = crate::synthetic::write(log.as_ref(), opts.seed, opts.events, |n| {
+    let summary = crate::synthetic::write(log.as_ref(), opts.seed, opts.events, opts.users, |n| {
         bar.set_position(n);
         if !on_terminal && last_line.elapsed() > Duration::from_secs(5) {
             last_line = Instant::now();
@@ -156,6 +161,7 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     })
     .await
     .context("writing the synthetic log")?;
+    let written = summary.events;
     bar.finish_and_clear();
     let write_time = started.elapsed();
     eprintln!(
@@ -163,6 +169,13 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
         write_time.as_secs_f64(),
         rate(written, write_time)
     );
+    if let Some(users) = opts.users.filter(|&users| summary.users < users) {
+        eprintln!(
+            "warning: {} events end the log before all {users} users are set up (about five \
+             events each): {} were; give more --events",
+            opts.events, summary.users
+        );
+    }
 
     // Rebuild phase: the only one timed for the result.
     let store = data.open_views()?;
@@ -191,6 +204,13 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
         write_time.as_secs_f64(),
         rate(written, write_time)
     );
+    if let Some(users) = opts.users {
+        println!(
+            "installation: {} users (of {users} asked for) in {} domains; {} calendar and {} \
+             address book grants",
+            summary.users, summary.domains, summary.calendar_shares, summary.address_book_shares
+        );
+    }
     for r in &results {
         println!(
             "  {:<14} {:>9} events, {} quarantined{}",
