@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-const MARKER: &str = "REPRISE-DATA-DIR";
+/// The file that says a directory is a reprise data directory, and of which format.
+pub const MARKER: &str = "REPRISE-DATA-DIR";
 /// The data directory format this build writes and reads.
 pub const DATA_DIR_FORMAT: u32 = 2;
 const SERVE_FILE: &str = "serve.json";

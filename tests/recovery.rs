@@ -21,12 +21,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const MARKER: &str = "REPRISE-DATA-DIR";
-
 /// A data directory whose embedded log (4 partitions) holds `events`.
 fn seeded(data: &Path, events: &[EventEnvelope]) {
     std::fs::create_dir_all(data).unwrap();
-    std::fs::write(data.join(MARKER), "reprise data directory, format 1\n").unwrap();
+    reprise::config::write_data_dir_marker(data).unwrap();
     append_to(data, events);
 }
 
