@@ -165,9 +165,10 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     bar.finish_and_clear();
     let write_time = started.elapsed();
     eprintln!(
-        "write: {written} events in {:.2} s ({:.0} events/s)",
+        "write: {written} events in {:.2} s ({:.0} events/s), peak RSS so far {:.0} MB",
         write_time.as_secs_f64(),
-        rate(written, write_time)
+        rate(written, write_time),
+        peak_rss_mb().unwrap_or(0.0)
     );
     if let Some(users) = opts.users.filter(|&users| summary.users < users) {
         eprintln!(
@@ -213,9 +214,10 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     }
     for r in &results {
         println!(
-            "  {:<14} {:>9} events, {} quarantined{}",
+            "  {:<14} {:>9} events in {:>6.2} s, {} quarantined{}",
             r.id.to_string(),
             r.events,
+            r.seconds,
             r.quarantined,
             if r.complete { "" } else { ", INCOMPLETE" }
         );

@@ -3,6 +3,7 @@ use clap::Parser;
 /// mimalloc: a rebuild allocates and frees small buffers by the million
 /// on several threads (decoded events, keys, overlay entries); glibc's
 /// malloc spent about a fifth of the rebuild's time there.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

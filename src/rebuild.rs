@@ -52,6 +52,8 @@ pub struct Rebuilt {
     pub events: u64,
     pub quarantined: u64,
     pub complete: bool,
+    /// How long this projection took (they build side by side).
+    pub seconds: f64,
 }
 
 pub async fn run(args: &LogArgs, opts: RebuildArgs) -> anyhow::Result<ExitCode> {
@@ -167,6 +169,7 @@ pub async fn rebuild(
                     std::thread::Builder::new().name(name).spawn_scoped(
                         scope,
                         move || -> anyhow::Result<Rebuilt> {
+                            let started = Instant::now();
                             let id = runner.id().clone();
                             let stop = AtomicBool::new(false);
                             let mut last_line = Instant::now();
@@ -187,6 +190,7 @@ pub async fn rebuild(
                                 events: result.events,
                                 quarantined: result.quarantined,
                                 complete: result.caught_up,
+                                seconds: started.elapsed().as_secs_f64(),
                             })
                         },
                     )

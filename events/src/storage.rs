@@ -56,20 +56,28 @@ pub struct Memory {
     /// Largest in-memory write buffer (memtable) of one keyspace before it
     /// is written out as a table.
     pub memtable_bytes: u64,
+    /// Memtables of all keyspaces, those waiting to be written out
+    /// included, beyond which writers wait for the engine's worker (see
+    /// [`throttle`]).
+    pub write_buffer_bytes: u64,
 }
 
 impl Memory {
     /// Splits a cache budget (`--cache-size`) between the log and the
     /// views: the views read at random and get most of it; the log is read
-    /// in order. Each database also gets write buffers of an eighth of its
-    /// share (at least 1 MiB, at most 32 MiB), so the whole stays a small
-    /// multiple of the budget.
+    /// in order. Each database's memtables together may hold half its
+    /// share, each an eighth (at least 1 MiB, at most 32 MiB), so the whole
+    /// stays within one and a half times the budget.
     pub fn split(total_bytes: u64) -> (Memory, Memory) {
         let log = total_bytes / 4;
         let views = total_bytes - log;
-        let of = |bytes: u64| Memory {
-            cache_bytes: bytes.max(1 << 20),
-            memtable_bytes: (bytes / 8).clamp(1 << 20, 32 << 20),
+        let of = |bytes: u64| {
+            let memtable_bytes = (bytes / 8).clamp(1 << 20, 32 << 20);
+            Memory {
+                cache_bytes: bytes.max(1 << 20),
+                memtable_bytes,
+                write_buffer_bytes: (bytes / 2).max(2 * memtable_bytes),
+            }
         };
         (of(log), of(views))
     }
@@ -241,6 +249,33 @@ fn write_out_keyspaces(db: &Database, keyspaces: &[Keyspace]) -> Result<(), fjal
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     db.persist(fjall::PersistMode::SyncAll)
+}
+
+/// Keeps `db`'s memtables within `limit` bytes, after a write to
+/// `written`: the engine's single worker rotates full memtables, writes
+/// them out and compacts, one task after the other, so while it compacts
+/// (seconds, on a large keyspace) a fast writer's memtable keeps growing,
+/// hundreds of MB in a rebuild. Past the limit, the writer seals its own
+/// memtable and waits until the worker wrote enough out. Gives up when
+/// the engine stopped, and after a minute.
+pub fn throttle(db: &Database, written: &Keyspace, limit: u64) -> Result<(), fjall::Error> {
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+    if db.write_buffer_size() <= limit {
+        return Ok(());
+    }
+    if db.outstanding_flushes() == 0 {
+        written.rotate_memtable()?;
+    }
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while db.write_buffer_size() > limit && db.outstanding_flushes() > 0 {
+        // Fails once the engine is poisoned.
+        db.persist(fjall::PersistMode::Buffer)?;
+        if std::time::Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    Ok(())
 }
 
 /// Whether `e` says the engine refuses writes since an earlier one failed

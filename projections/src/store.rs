@@ -125,6 +125,8 @@ struct CatalogueEntry {
 pub struct ViewTree {
     keyspace: Keyspace,
     db: Database,
+    /// See [`storage::throttle`].
+    write_buffer_bytes: u64,
     /// The projection version, for errors.
     name: String,
 }
@@ -198,7 +200,9 @@ impl ViewTree {
                 None => batch.remove(&self.keyspace, k),
             }
         }
-        batch.commit().map_err(|e| self.storage(e))
+        batch.commit().map_err(|e| self.storage(e))?;
+        storage::throttle(&self.db, &self.keyspace, self.write_buffer_bytes)
+            .map_err(|e| self.storage(e))
     }
 }
 
@@ -254,6 +258,7 @@ impl ViewStore {
         Ok(ViewTree {
             keyspace,
             db: self.db.clone(),
+            write_buffer_bytes: self.memory.write_buffer_bytes,
             name: id.to_string(),
         })
     }

@@ -1,10 +1,11 @@
 //! The default log: durable, append-only, in the data directory, with
 //! Kafka's model so that code and operators see one shape.
 //!
-//! A fjall database (see [`crate::storage`]) with one keyspace of records
-//! keyed `topic \0 partition u32 ‖ offset u64` (big-endian, so a
-//! partition's records are one contiguous range in offset order), each
-//! value a checksummed frame ([`super::frame`]). An append assigns offsets
+//! A fjall database (see [`crate::storage`]) with one keyspace per
+//! partition (`calendar.3`), its records keyed by offset (u64 big-endian),
+//! each value a checksummed frame ([`super::frame`]). Keys only grow, so
+//! the tables the engine writes out never overlap and its compaction only
+//! moves them: the log is written once, not rewritten level by level. An append assigns offsets
 //! and writes its records as one atomic batch under a lock, then waits
 //! for an fsync that covers them: concurrent appends share one fsync
 //! (group commit). Readers see records only up to the *durable* end of a
@@ -38,7 +39,6 @@ const FORMAT: Format = Format {
     version: 2,
 };
 const META: &str = "meta";
-const RECORDS: &str = "records";
 /// The note of acknowledged ends, beside the engine's files.
 const ACKNOWLEDGED: &str = "reprise-acknowledged";
 
@@ -59,7 +59,10 @@ struct Appending {
 struct Inner {
     path: PathBuf,
     db: Database,
-    records: Keyspace,
+    /// One keyspace per partition.
+    partitions_ks: HashMap<TopicPartition, Keyspace>,
+    /// See [`storage::throttle`].
+    write_buffer_bytes: u64,
     partitions: BTreeMap<Domain, u32>,
     appending: Mutex<Appending>,
     /// The last batch an fsync covered; held while one runs, so writers
@@ -70,18 +73,17 @@ struct Inner {
     appended: Condvar,
 }
 
-fn record_key(tp: TopicPartition, offset: u64) -> Vec<u8> {
-    let topic = tp.domain.as_str().as_bytes();
-    let mut key = Vec::with_capacity(topic.len() + 13);
-    key.extend_from_slice(topic);
-    key.push(0);
-    key.extend_from_slice(&tp.partition.to_be_bytes());
-    key.extend_from_slice(&offset.to_be_bytes());
-    key
+/// The keyspace of a partition: `calendar.3`.
+fn keyspace_name(tp: TopicPartition) -> String {
+    format!("{}.{}", tp.domain, tp.partition)
+}
+
+fn record_key(offset: u64) -> [u8; 8] {
+    offset.to_be_bytes()
 }
 
 fn offset_of_key(key: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(key.last_chunk::<8>().copied()?))
+    Some(u64::from_be_bytes(key.try_into().ok()?))
 }
 
 impl EmbeddedLog {
@@ -120,12 +122,9 @@ impl EmbeddedLog {
             path: display.clone(),
             reason: storage::describe(&e),
         };
-        let records = db
-            .keyspace(RECORDS, || storage::keyspace_options(memory))
-            .map_err(storage)?;
-
         let mut counts = BTreeMap::new();
         let mut next = HashMap::new();
+        let mut partitions_ks = HashMap::new();
         for domain in Domain::ALL {
             let key = format!("partitions/{domain}");
             let count = match meta.get(&key).map_err(storage)? {
@@ -158,9 +157,10 @@ impl EmbeddedLog {
             counts.insert(domain, count);
             for partition in 0..count {
                 let tp = TopicPartition { domain, partition };
-                let last = records
-                    .range(record_key(tp, 0)..=record_key(tp, u64::MAX))
-                    .next_back();
+                let records = db
+                    .keyspace(&keyspace_name(tp), || storage::keyspace_options(memory))
+                    .map_err(storage)?;
+                let last = records.last_key_value();
                 let end = match last {
                     None => 0,
                     Some(guard) => {
@@ -176,6 +176,7 @@ impl EmbeddedLog {
                     }
                 };
                 next.insert(tp, end);
+                partitions_ks.insert(tp, records);
             }
         }
         check_acknowledged(path, &next)?;
@@ -184,7 +185,8 @@ impl EmbeddedLog {
         let inner = Inner {
             path: path.to_path_buf(),
             db,
-            records,
+            partitions_ks,
+            write_buffer_bytes: memory.write_buffer_bytes,
             partitions: counts,
             appending: Mutex::new(Appending { next, written: 0 }),
             synced: Mutex::new(0),
@@ -210,9 +212,8 @@ impl EmbeddedLog {
     /// on disk would leave it; for tests of the refusal of damaged records.
     #[doc(hidden)]
     pub fn damage_for_tests(&self, tp: TopicPartition, offset: u64, bytes: &[u8]) {
-        self.inner
-            .records
-            .insert(record_key(tp, offset), bytes)
+        self.inner.partitions_ks[&tp]
+            .insert(record_key(offset), bytes)
             .expect("test damage written");
     }
 }
@@ -347,7 +348,11 @@ impl Inner {
                     partition: tp.partition,
                     offset: *slot,
                 });
-                batch.insert(&self.records, record_key(tp, *slot), frame::encode(record));
+                batch.insert(
+                    &self.partitions_ks[&tp],
+                    record_key(*slot),
+                    frame::encode(record),
+                );
                 *slot += 1;
             }
             if let Err(e) = batch.commit() {
@@ -366,6 +371,16 @@ impl Inner {
             appending.written += 1;
             appending.written
         };
+        // The partition of the last record written stands for those of
+        // the append when memtables must be sealed.
+        if let Some(last) = positions.last() {
+            let tp = TopicPartition {
+                domain,
+                partition: last.partition,
+            };
+            storage::throttle(&self.db, &self.partitions_ks[&tp], self.write_buffer_bytes)
+                .map_err(|e| self.storage_error(e))?;
+        }
         self.sync_through(ticket)?;
         Ok(positions)
     }
@@ -497,10 +512,7 @@ impl EmbeddedReader {
             if from >= end {
                 continue;
             }
-            let range = self
-                .inner
-                .records
-                .range(record_key(tp, from)..record_key(tp, end));
+            let range = self.inner.partitions_ks[&tp].range(record_key(from)..record_key(end));
             for guard in range.take(max - records.len()) {
                 let expected = self.positions[i].1;
                 let (key, value) = match guard.into_inner() {
@@ -547,7 +559,7 @@ impl EmbeddedReader {
         error: fjall::Error,
     ) -> LogError {
         let offset = (from..end)
-            .find(|&o| self.inner.records.get(record_key(tp, o)).is_err())
+            .find(|&o| self.inner.partitions_ks[&tp].get(record_key(o)).is_err())
             .unwrap_or(from);
         LogError::Corrupt {
             topic: tp.domain.to_string(),
