@@ -166,6 +166,11 @@ pub struct ServeArgs {
     /// (an upgrade), keep the old version's trees instead of dropping them.
     #[arg(long, env = "REPRISE_KEEP_OLD")]
     pub keep_old: bool,
+    /// Most events per second a projection version built beside the live
+    /// one applies (an upgrade), so that the build leaves the cores to the
+    /// requests (default: as fast as it can).
+    #[arg(long, env = "REPRISE_BUILD_RATE", value_name = "EVENTS_PER_S")]
+    pub build_rate: Option<u64>,
     /// This installation's name among those sharing a Kafka log (what
     /// fences and the proxy's `--backend NAME=URL` call it).
     #[arg(long, env = "REPRISE_INSTALLATION", default_value = "main")]

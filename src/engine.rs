@@ -55,6 +55,11 @@ pub enum SubmitError {
     },
     #[error("not ready to write: {0}")]
     NotReady(String),
+    #[error(
+        "the {projection} projection stopped: {reason}; nothing is written until the cause is \
+         fixed and the server restarted"
+    )]
+    Stopped { projection: String, reason: String },
 }
 
 struct Follower {
@@ -67,7 +72,21 @@ struct Follower {
     /// Held by the follower while it applies a batch; holding it keeps the
     /// view still, with its positions matching its data (a snapshot).
     applying: Arc<Mutex<()>>,
+    /// Why the follower's thread stopped on its own (its view store
+    /// failed: a full disk, an I/O error); it does not restart, since the
+    /// engine refuses writes once one failed.
+    stopped: Arc<Mutex<Option<String>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Follower {
+    fn stopped(&self) -> Option<SubmitError> {
+        let reason = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        reason.as_ref().map(|reason| SubmitError::Stopped {
+            projection: self.id.to_string(),
+            reason: reason.clone(),
+        })
+    }
 }
 
 /// What readers and writers are served from: the views, and per
@@ -110,6 +129,10 @@ pub struct Versions {
     pub pinned: Vec<ProjectionId>,
     /// After switching to a new version, keep the old one's trees.
     pub keep_old: bool,
+    /// Most events per second a version built beside the served one
+    /// applies (`serve --build-rate`), so that an upgrade leaves the
+    /// cores to the requests; `None`: as fast as it can.
+    pub build_rate: Option<u64>,
 }
 
 /// One projection's plan at start: the version it serves now, and the
@@ -226,7 +249,7 @@ impl Engine {
         let mut serving = BTreeMap::new();
         let mut switches = Vec::new();
         for plan in &plans {
-            let served = start_follower(&log, &store, &stop, plan.serve.clone(), true)?;
+            let served = start_follower(&log, &store, &stop, plan.serve.clone(), true, None)?;
             serving.insert(plan.serve.name().to_string(), followers.len());
             followers.push(served);
             if let Some(build) = &plan.build {
@@ -237,7 +260,14 @@ impl Engine {
                     build.name(),
                     build.version()
                 );
-                let built = start_follower(&log, &store, &stop, build.clone(), false)?;
+                let built = start_follower(
+                    &log,
+                    &store,
+                    &stop,
+                    build.clone(),
+                    false,
+                    versions.build_rate,
+                )?;
                 switches.push((followers.len() - 1, followers.len()));
                 followers.push(built);
             }
@@ -285,13 +315,30 @@ impl Engine {
     }
 
     /// True once every projection served from has caught up with the log
-    /// once (a version building beside it does not count).
+    /// once (a version building beside it does not count), and neither
+    /// they nor the log stopped.
     pub fn ready(&self) -> bool {
         let serving = self.core.serving();
-        serving
+        self.log.refusing_appends().is_none()
+            && serving.followers.values().all(|&i| {
+                let f = &self.core.followers[i];
+                f.ready.load(Ordering::Acquire) && f.stopped().is_none()
+            })
+    }
+
+    /// Why the log or a served projection stopped, if one did (their
+    /// storage failed: a full disk, an I/O error): the server then answers
+    /// no write and is not ready until restarted.
+    pub fn stopped(&self) -> Option<String> {
+        if let Some(refusal) = self.log.refusing_appends() {
+            return Some(format!("{}: {refusal}", self.log.describe()));
+        }
+        let serving = self.core.serving();
+        let stopped = serving
             .followers
             .values()
-            .all(|&i| self.core.followers[i].ready.load(Ordering::Acquire))
+            .find_map(|&i| self.core.followers[i].stopped());
+        stopped.map(|e| e.to_string())
     }
 
     /// Waits until every projection has caught up with the log.
@@ -387,6 +434,9 @@ impl Engine {
             .core
             .follower_of(domain)
             .ok_or(SubmitError::NoProjection(domain))?;
+        if let Some(stopped) = self.core.followers[follower].stopped() {
+            return Err(stopped);
+        }
         let records = events.iter().map(codec::encode).collect();
         let positions = self.log.append(domain, records).await?;
         let wanted: Vec<(TopicPartition, u64)> = positions
@@ -410,11 +460,20 @@ impl Engine {
                 progress.wait_for(|p| wanted.iter().all(|(tp, o)| p.has_applied(*tp, *o))),
             )
             .await;
-            if !matches!(waited, Ok(Ok(_))) {
-                return Err(SubmitError::Timeout {
-                    projection: f.id.to_string(),
-                    timeout: APPLY_TIMEOUT,
-                });
+            match waited {
+                Ok(Ok(_)) => {}
+                // The follower's thread ended, and with it its progress.
+                Ok(Err(_)) => {
+                    return Err(f.stopped().unwrap_or_else(|| {
+                        SubmitError::NotReady(format!("the {} projection is stopping", f.id))
+                    }))
+                }
+                Err(_) => {
+                    return Err(SubmitError::Timeout {
+                        projection: f.id.to_string(),
+                        timeout: APPLY_TIMEOUT,
+                    })
+                }
             }
             // Answered only while the version that applied the events is
             // the one served, so that what the writer reads next has them;
@@ -458,6 +517,7 @@ fn start_follower(
     stop_all: &Arc<AtomicBool>,
     projection: Arc<dyn Projection>,
     served: bool,
+    rate: Option<u64>,
 ) -> anyhow::Result<Follower> {
     // Catching up reads large batches, which spread over the cores; a
     // follower's small batches stay on its own thread.
@@ -471,18 +531,26 @@ fn start_follower(
     let ready = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let applying = Arc::new(Mutex::new(()));
+    let stopped = Arc::new(Mutex::new(None));
     let progress = runner.subscribe();
     let thread = {
-        let (store, stop_all, stop, ready, applying) = (
+        let (store, stop_all, stop, ready, applying, stopped) = (
             store.clone(),
             stop_all.clone(),
             stop.clone(),
             ready.clone(),
             applying.clone(),
+            stopped.clone(),
         );
         std::thread::Builder::new()
             .name(format!("projection {id}"))
-            .spawn(move || follow(runner, store, [stop_all, stop], ready, applying, served))
+            .spawn(move || {
+                let stops = [stop_all, stop];
+                let reason = follow(runner, store, stops, ready, applying, served, rate);
+                if let Some(reason) = reason {
+                    *stopped.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+                }
+            })
             .context("spawning a projection thread")?
     };
     Ok(Follower {
@@ -492,6 +560,7 @@ fn start_follower(
         ready,
         stop,
         applying,
+        stopped,
         thread: Mutex::new(Some(thread)),
     })
 }
@@ -585,7 +654,9 @@ fn switch_when_caught_up(core: &Core, old: usize, new: usize, keep_old: bool, st
 
 /// A projection's thread: catch up, mark ready (and live, when served),
 /// then follow. Log errors are retried (the broker may come back); a
-/// broken view store stops the thread.
+/// broken view store stops the thread, which returns why. A version
+/// built beside the served one applies at most `rate` events per second
+/// when one is set.
 fn follow(
     mut runner: Runner,
     store: ViewStore,
@@ -593,14 +664,23 @@ fn follow(
     ready: Arc<AtomicBool>,
     applying: Arc<Mutex<()>>,
     served: bool,
-) {
+    rate: Option<u64>,
+) -> Option<String> {
     let id = runner.id().clone();
     let progress = runner.subscribe();
-    while !stops.iter().any(|s| s.load(Ordering::Acquire)) {
+    let stopping = || stops.iter().any(|s| s.load(Ordering::Acquire));
+    while !stopping() {
+        let started = std::time::Instant::now();
         let stepped = {
             let _applying = applying.lock().unwrap_or_else(|p| p.into_inner());
             runner.step(Duration::from_millis(100))
         };
+        if let (Some(rate), Ok(applied)) = (rate.filter(|&r| r > 0), &stepped) {
+            let due = started + Duration::from_secs_f64(*applied as f64 / rate as f64);
+            while std::time::Instant::now() < due && !stopping() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         match stepped {
             Ok(_) => {
                 if !ready.load(Ordering::Relaxed) && progress.borrow().caught_up {
@@ -613,7 +693,7 @@ fn follow(
                     };
                     if let Err(e) = marked {
                         tracing::error!(projection = %id, error = %e, "cannot record readiness");
-                        return;
+                        return Some(e.to_string());
                     }
                     tracing::info!(projection = %id, "caught up with the log");
                     ready.store(true, Ordering::Release);
@@ -626,10 +706,11 @@ fn follow(
             }
             Err(e) => {
                 tracing::error!(projection = %id, error = %e, "projection stopped");
-                return;
+                return Some(e.to_string());
             }
         }
     }
+    None
 }
 
 #[cfg(test)]

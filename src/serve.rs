@@ -86,6 +86,7 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let versions = crate::engine::Versions {
         keep_old: opts.keep_old,
+        build_rate: opts.build_rate,
         ..Default::default()
     };
     let identity = crate::engine::Identity {
@@ -268,7 +269,9 @@ async fn dav(State(state): State<Shared>, request: Request) -> Response {
 }
 
 async fn readyz(State(state): State<Shared>) -> Response {
-    if state.engine.ready() {
+    if let Some(stopped) = state.engine.stopped() {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{stopped}\n")).into_response()
+    } else if state.engine.ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (

@@ -632,6 +632,50 @@ fn a_corrupt_log_or_view_database_is_refused_and_left_untouched() {
     );
 }
 
+/// `projections digest --json` of a data directory, as text.
+fn digest_of(mut cmd: Command) -> String {
+    cmd.args(["projections", "digest", "--json"]);
+    ok(cmd, "")
+}
+
+#[test]
+fn a_full_disk_fails_the_rebuild_clearly_and_a_rerun_with_space_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference");
+    let mut bench = reprise(&dir.path().join("unused"));
+    bench
+        .args(["bench", "rebuild", "--events", "20000", "--dir"])
+        .arg(&reference);
+    ok(bench, "");
+    let expected = digest_of(reprise(&reference));
+
+    let disk = common::disk::SmallDisk::new(64);
+    std::fs::create_dir(disk.path("data")).unwrap();
+    disk.copy_in(&reference.join("log"), "data/log");
+    std::fs::copy(
+        reference.join("REPRISE-DATA-DIR"),
+        disk.path("data/REPRISE-DATA-DIR"),
+    )
+    .unwrap();
+    // Room to open the views and start, not to finish.
+    disk.fill(1 << 20);
+    let mut rebuild = disk.reprise("data");
+    rebuild.arg("rebuild");
+    let err = fails(rebuild, "");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(
+        !err.contains("oisoned"),
+        "the first cause, not its echoes: {err}"
+    );
+
+    // With space again, the same command resumes from what was kept.
+    disk.free();
+    let mut rebuild = disk.reprise("data");
+    rebuild.arg("rebuild");
+    ok(rebuild, "");
+    assert_eq!(digest_of(disk.reprise("data")), expected);
+}
+
 #[test]
 fn the_directory_commands_work_on_the_data_directory() {
     let dir = tempfile::tempdir().unwrap();

@@ -888,6 +888,102 @@ fn try_put(port: u16, path: &str, body: &str) -> Option<(u16, Option<String>)> {
     Some((status, etag))
 }
 
+/// `serve` on a small disk that fills up: writes fail with the disk's own
+/// words (503, nothing acknowledged that is not kept), readiness says why,
+/// and once there is space a restart serves every acknowledged write and
+/// takes new ones.
+#[test]
+fn a_write_on_a_full_disk_fails_clearly_and_a_restart_keeps_every_acknowledged_write() {
+    use common::server::{free_port, raw_get};
+    /// Killed when dropped, a failed assertion included.
+    struct Serve(std::process::Child);
+    impl Drop for Serve {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let disk = common::disk::SmallDisk::new(48);
+    common::cmd::add_user(
+        disk.reprise("data"),
+        "alice",
+        "alice-secret",
+        &["--name", "Alice"],
+    );
+    let port = free_port();
+    let serve = || {
+        let mut cmd = disk.reprise("data");
+        cmd.args(["--log-level", "warn", "serve", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null());
+        let child = cmd.spawn().expect("spawn reprise serve");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !raw_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+            assert!(std::time::Instant::now() < deadline, "server never ready");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Serve(child)
+    };
+    let server = serve();
+    let dav = Dav::new(port, "alice", "alice-secret");
+    let mut acknowledged = Vec::new();
+    let mut refused = None;
+    for i in 0.. {
+        if i == 20 {
+            disk.fill(0);
+        }
+        let href = format!("{CAL}full-{i}.ics");
+        let reply = dav.put(
+            &href,
+            "text/calendar",
+            &event(&format!("full-{i}"), "Full"),
+            &[],
+        );
+        match reply.status {
+            201 => acknowledged.push((href, reply.etag())),
+            _ => {
+                refused = Some(reply);
+                break;
+            }
+        }
+        assert!(i < 5000, "writes never failed on a full disk");
+    }
+    let refused = refused.unwrap();
+    assert_status(&refused, 503);
+    assert!(
+        refused.body.contains("No space left on device"),
+        "{refused:#?}"
+    );
+    assert!(acknowledged.len() >= 20);
+    // Later writes are refused too, and readiness says the server is not
+    // fit to serve (a proxy or a standby can act on it).
+    let again = dav.put(
+        &format!("{CAL}later.ics"),
+        "text/calendar",
+        &event("later", "L"),
+        &[],
+    );
+    assert_status(&again, 503);
+    let ready = raw_get(port, "/readyz").unwrap();
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+
+    drop(server);
+    disk.free();
+    let _server = serve();
+    for (href, etag) in &acknowledged {
+        let got = dav.get(href);
+        assert_eq!(got.status, 200, "{href} lost");
+        assert_eq!(&got.etag(), etag, "{href}");
+    }
+    let after = dav.put(
+        &format!("{CAL}after.ics"),
+        "text/calendar",
+        &event("after", "After"),
+        &[],
+    );
+    assert_status(&after, 201);
+}
+
 /// `serve` killed with SIGKILL while writers PUT, ten times in a row on
 /// one data directory: it comes back every time, every write it
 /// acknowledged is there with the ETag it was acknowledged with, and its

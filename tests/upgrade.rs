@@ -104,7 +104,9 @@ fn an_upgrade_serves_from_the_old_version_until_the_new_one_caught_up() {
     ]);
     common::cmd::fails(unknown, "");
 
-    server.restart_with(&[], &[]);
+    // The new version builds at a bounded rate, so the old one serves
+    // for seconds whatever the machine's speed.
+    server.restart_with(&[], &["--build-rate", "400"]);
     let load = Load::start(
         server.port,
         ("alice", "alice-secret"),

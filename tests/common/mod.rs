@@ -5,6 +5,7 @@
 pub mod api;
 pub mod clients;
 pub mod cmd;
+pub mod disk;
 pub mod http;
 pub mod load;
 pub mod server;

@@ -71,6 +71,10 @@ struct Inner {
     /// How far each partition is durable; readers stop there.
     durable: Mutex<HashMap<TopicPartition, u64>>,
     appended: Condvar,
+    /// The first failure of an append: the engine refuses writes after a
+    /// failed one (it "poisons" itself), so later appends are refused
+    /// with this cause until the log is reopened.
+    failed: Mutex<Option<String>>,
 }
 
 /// The keyspace of a partition: `calendar.3`.
@@ -192,6 +196,7 @@ impl EmbeddedLog {
             synced: Mutex::new(0),
             durable: Mutex::new(durable.clone()),
             appended: Condvar::new(),
+            failed: Mutex::new(None),
         };
         inner.note_acknowledged(&durable)?;
         Ok(EmbeddedLog {
@@ -288,8 +293,18 @@ fn encode_acknowledged(ends: &HashMap<TopicPartition, u64>) -> Vec<u8> {
 }
 
 impl Inner {
-    fn storage_error(&self, e: fjall::Error) -> LogError {
-        self.log_error(storage::describe(&e))
+    /// An append's storage failure, remembered as the cause of every
+    /// later refusal.
+    fn append_failed(&self, e: fjall::Error) -> LogError {
+        let mut failed = lock(&self.failed);
+        let cause = failed.get_or_insert_with(|| storage::describe(&e)).clone();
+        self.log_error(cause)
+    }
+
+    fn refusal(&self) -> Option<String> {
+        lock(&self.failed).as_ref().map(|cause| {
+            format!("refusing writes since one failed ({cause}); restart once the cause is fixed")
+        })
     }
 
     fn log_error(&self, reason: String) -> LogError {
@@ -331,6 +346,9 @@ impl Inner {
                 partition,
             });
         }
+        if let Some(refusal) = self.refusal() {
+            return Err(self.log_error(refusal));
+        }
         let mut positions = Vec::with_capacity(records.len());
         let ticket = {
             // Offsets are assigned and written under one lock, so batches
@@ -366,7 +384,7 @@ impl Inner {
                     let slot = appending.next.entry(tp).or_insert(0);
                     *slot = (*slot).min(position.offset);
                 }
-                return Err(self.storage_error(e));
+                return Err(self.append_failed(e));
             }
             appending.written += 1;
             appending.written
@@ -379,7 +397,7 @@ impl Inner {
                 partition: last.partition,
             };
             storage::throttle(&self.db, &self.partitions_ks[&tp], self.write_buffer_bytes)
-                .map_err(|e| self.storage_error(e))?;
+                .map_err(|e| self.append_failed(e))?;
         }
         self.sync_through(ticket)?;
         Ok(positions)
@@ -399,7 +417,7 @@ impl Inner {
         };
         self.db
             .persist(PersistMode::SyncData)
-            .map_err(|e| self.storage_error(e))?;
+            .map_err(|e| self.append_failed(e))?;
         *lock(&self.durable) = ends.clone();
         *synced = covered;
         self.appended.notify_all();
@@ -427,6 +445,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl EventLog for EmbeddedLog {
     fn describe(&self) -> String {
         format!("embedded log at {}", self.inner.path.display())
+    }
+
+    fn refusing_appends(&self) -> Option<String> {
+        self.inner.refusal()
     }
 
     fn topic_name(&self, domain: Domain) -> String {

@@ -149,6 +149,13 @@ pub trait EventLog: Send + Sync {
     /// What this log is, for messages: `embedded log at ./data/log`.
     fn describe(&self) -> String;
 
+    /// Why this log refuses appends until it is reopened, if it does (its
+    /// storage failed: a full disk, an I/O error). A server is not ready
+    /// while it does.
+    fn refusing_appends(&self) -> Option<String> {
+        None
+    }
+
     /// The topic name of a domain (`reprise.calendar`).
     fn topic_name(&self, domain: Domain) -> String;
 
