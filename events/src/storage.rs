@@ -278,6 +278,26 @@ pub fn throttle(db: &Database, written: &Keyspace, limit: u64) -> Result<(), fja
     Ok(())
 }
 
+/// Waits until `db`'s worker has nothing to flush or compact (for half a
+/// second in a row: a finished compaction may schedule another), at most
+/// `patience`: what its files on disk are once the engine caught up with
+/// a burst of writes.
+pub fn wait_idle(db: &Database, patience: std::time::Duration) {
+    let deadline = std::time::Instant::now() + patience;
+    let mut idle_since = None;
+    while std::time::Instant::now() < deadline {
+        if db.outstanding_flushes() == 0 && db.active_compactions() == 0 {
+            let since = *idle_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= std::time::Duration::from_millis(500) {
+                return;
+            }
+        } else {
+            idle_since = None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Whether `e` says the engine refuses writes since an earlier one failed
 /// (fjall "poisons" a database after a failed write or flush: a full disk,
 /// an I/O error). It has to be reopened; the first failure said why.

@@ -41,6 +41,9 @@ const USR: &[u8] = b"usr\0";
 const LGN: &[u8] = b"lgn\0";
 const EML: &[u8] = b"eml\0";
 const GRP: &[u8] = b"grp\0";
+/// A group's direct member, `mem\0 domain \0 group \0 kind \0 name`, whose
+/// value is the version that created the member (big-endian), so that a
+/// group's card is one scan, not one read per member.
 const MEM: &[u8] = b"mem\0";
 const MOF: &[u8] = b"mof\0";
 const RES: &[u8] = b"res\0";
@@ -198,22 +201,12 @@ impl Apply<'_, '_, '_> {
             .collect())
     }
 
-    /// Direct members of a group, in key order (groups, then users).
-    fn members(&self, group: &str) -> Result<Vec<Member>, StoreError> {
-        let inside = under(MEM, &[self.d(), group.as_bytes()]);
-        Ok(self
-            .view
-            .keys_with_prefix(&inside)?
-            .iter()
-            .filter_map(|k| parse_member(&k[inside.len()..]))
-            .collect())
-    }
-
-    fn member_exists(&self, m: &Member) -> Result<bool, StoreError> {
-        Ok(match m {
-            Member::User(n) => self.user(n)?.is_some(),
-            Member::Group(n) => self.group(n)?.is_some(),
-        })
+    /// The version that created `m`, if it exists.
+    fn member_created(&self, m: &Member) -> Result<Option<AggregateVersion>, StoreError> {
+        match m {
+            Member::User(n) => self.created(USR, n),
+            Member::Group(n) => self.created(GRP, n),
+        }
     }
 
     fn email_holder(&self, email: &str) -> Result<Option<String>, StoreError> {
@@ -514,7 +507,7 @@ impl Apply<'_, '_, '_> {
                 if let Err(r) = self.check_version(group.version) {
                     return rejected(r);
                 }
-                if !self.member_exists(&e.member)? {
+                let Some(created) = self.member_created(&e.member)? else {
                     let (kind, name) = match &e.member {
                         Member::User(n) => ("user", n),
                         Member::Group(n) => ("group", n),
@@ -522,7 +515,7 @@ impl Apply<'_, '_, '_> {
                     return rejected(Rejection::NotFound {
                         what: format!("{kind} {name}"),
                     });
-                }
+                };
                 if let Member::Group(inner) = &e.member {
                     if self.contains_group(inner, &e.group)? {
                         return rejected(Rejection::NotAllowed {
@@ -539,7 +532,7 @@ impl Apply<'_, '_, '_> {
                         what: format!("that member of group {}", e.group),
                     });
                 }
-                self.view.put(mem, Vec::new());
+                self.view.put(mem, created.0.to_be_bytes().to_vec());
                 self.view.put(mof, Vec::new());
                 group.version = v;
                 self.view

@@ -470,6 +470,12 @@ impl ViewStore {
         storage::write_out(&self.db).map_err(|e| self.err(e))
     }
 
+    /// Waits until the engine wrote out and compacted what it had queued,
+    /// at most `patience` (see [`storage::wait_idle`]).
+    pub fn wait_idle(&self, patience: std::time::Duration) {
+        storage::wait_idle(&self.db, patience)
+    }
+
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         storage::size_on_disk(&self.path).map_err(|e| StoreError::Storage {

@@ -154,8 +154,36 @@ impl<'t> ViewTxn<'t> {
         let stored = self
             .tree
             .prefix_keys(prefix)
-            .map(|k| k.map(|k| k.to_vec()))
+            .map(|k| k.map(|k| (k.to_vec(), ())))
             .collect::<Result<Vec<_>, _>>()?;
+        Ok(self
+            .with_staged(prefix, stored, |_| ())
+            .into_iter()
+            .map(|(k, ())| k)
+            .collect())
+    }
+
+    /// Every live entry under `prefix`, in key order, with staged writes.
+    pub fn entries_with_prefix(
+        &self,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let stored = self
+            .tree
+            .prefix(prefix)
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.with_staged(prefix, stored, <[u8]>::to_vec))
+    }
+
+    /// `stored` (what the tree holds under `prefix`, in key order) with
+    /// this batch's and this event's writes under `prefix` laid over it.
+    fn with_staged<T>(
+        &self,
+        prefix: &[u8],
+        stored: Vec<(Vec<u8>, T)>,
+        value: impl Fn(&[u8]) -> T,
+    ) -> Vec<(Vec<u8>, T)> {
         let staged = |layer: &Writes| {
             layer
                 .range(prefix.to_vec()..)
@@ -163,21 +191,22 @@ impl<'t> ViewTxn<'t> {
                 .is_some_and(|(k, _)| k.starts_with(prefix))
         };
         if !staged(&self.batch) && !staged(&self.pending) {
-            return Ok(stored);
+            return stored;
         }
-        let mut merged: BTreeMap<Vec<u8>, bool> = stored.into_iter().map(|k| (k, true)).collect();
+        let mut merged: BTreeMap<Vec<u8>, Option<T>> =
+            stored.into_iter().map(|(k, v)| (k, Some(v))).collect();
         for layer in [&self.batch, &self.pending] {
             for (k, v) in layer.range(prefix.to_vec()..) {
                 if !k.starts_with(prefix) {
                     break;
                 }
-                merged.insert(k.clone(), v.is_some());
+                merged.insert(k.clone(), v.as_deref().map(&value));
             }
         }
-        Ok(merged
+        merged
             .into_iter()
-            .filter_map(|(k, live)| live.then_some(k))
-            .collect())
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect()
     }
 
     /// Keeps the current event's writes.

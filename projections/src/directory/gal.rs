@@ -325,26 +325,36 @@ impl<'e, 't> Apply<'e, '_, 't> {
     }
 
     /// The UIDs of a group's direct members, in key order. A group's card
-    /// is regenerated on every change of its membership, so this reads of
-    /// each member only when it was created.
+    /// is regenerated on every change of its membership (a group of a
+    /// thousand people changes often), so this is one scan of the
+    /// memberships, which hold when each member was created.
     fn member_uids(&self, group: &str) -> Result<Vec<String>, StoreError> {
+        let inside = crate::view::keys::under(super::MEM, &[self.d(), group.as_bytes()]);
         let mut uids = Vec::new();
-        for member in self.members(group)? {
-            let uid = match &member {
-                Member::User(login) => self
-                    .created(super::USR, login)?
-                    .map(|created| self.uid_of(EntryKind::User, login, created)),
-                Member::Group(name) => self
-                    .created(super::GRP, name)?
-                    .map(|created| self.uid_of(EntryKind::Group, name, created)),
+        for (k, created) in self.view.entries_with_prefix(&inside)? {
+            let created = <[u8; 8]>::try_from(created.as_slice())
+                .map(|b| AggregateVersion(u64::from_be_bytes(b)))
+                .map_err(|_| StoreError::Corrupt {
+                    projection: super::Directory::NAME.into(),
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    reason: "a membership without its member's creation version".into(),
+                })?;
+            let uid = match super::parse_member(&k[inside.len()..]) {
+                Some(Member::User(login)) => self.uid_of(EntryKind::User, &login, created),
+                Some(Member::Group(name)) => self.uid_of(EntryKind::Group, &name, created),
+                None => continue,
             };
-            uids.extend(uid);
+            uids.push(uid);
         }
         Ok(uids)
     }
 
     /// When the user or group `name` (records under `prefix`) was created.
-    fn created(&self, prefix: &[u8], name: &str) -> Result<Option<AggregateVersion>, StoreError> {
+    pub(super) fn created(
+        &self,
+        prefix: &[u8],
+        name: &str,
+    ) -> Result<Option<AggregateVersion>, StoreError> {
         /// The one field read of a user's or a group's record; the others
         /// are skipped without being decoded into values.
         #[derive(serde::Deserialize)]
