@@ -84,6 +84,9 @@ pub mod keys {
     }
 }
 
+/// A stored key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// Writes staged by one batch, over the projection's keyspace.
 pub struct ViewTxn<'t> {
     tree: &'t ViewTree,
@@ -163,11 +166,9 @@ impl<'t> ViewTxn<'t> {
             .collect())
     }
 
-    /// Every live entry under `prefix`, in key order, with staged writes.
-    pub fn entries_with_prefix(
-        &self,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    /// Every live entry (key, value) under `prefix`, in key order, with
+    /// staged writes.
+    pub fn entries_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
         let stored = self
             .tree
             .prefix(prefix)
