@@ -23,6 +23,12 @@ fn log_count(data: &Path) -> u64 {
     stats.iter().map(|s| s["count"].as_u64().unwrap()).sum()
 }
 
+/// `projections digest --json` of a data directory, as text.
+fn digest_of(mut cmd: Command) -> String {
+    cmd.args(["projections", "digest", "--json"]);
+    ok(cmd, "")
+}
+
 fn distinct_uids(ics: &str) -> usize {
     ics.lines()
         .filter_map(|l| l.strip_prefix("UID:"))
@@ -436,11 +442,7 @@ fn rebuild_status_and_digest_agree_across_rebuilds() {
         .args(["import", "calendar", "alice"])
         .arg(fixture("ical/google_export.ics"));
     ok(import, "");
-    let digest = || {
-        let mut cmd = reprise(&data);
-        cmd.args(["projections", "digest", "--json"]);
-        ok(cmd, "")
-    };
+    let digest = || digest_of(reprise(&data));
     let before = digest();
     let mut rebuild = reprise(&data);
     rebuild.arg("rebuild");
@@ -484,11 +486,7 @@ fn a_killed_rebuild_resumes_to_the_same_digest() {
         .args(["bench", "rebuild", "--events", "20000", "--dir"])
         .arg(&data);
     ok(bench, "");
-    let digest = || {
-        let mut cmd = reprise(&data);
-        cmd.args(["projections", "digest", "--json"]);
-        ok(cmd, "")
-    };
+    let digest = || digest_of(reprise(&data));
     let reference = digest();
     let mut cut_mid_build = 0;
     // Spread from start-up (opening the log and the views) to the end.
@@ -535,11 +533,7 @@ fn the_views_are_the_same_whatever_the_workers_batches_and_interruptions() {
         ])
         .arg(&data);
     ok(bench, "");
-    let digest = || {
-        let mut cmd = reprise(&data);
-        cmd.args(["projections", "digest", "--json"]);
-        ok(cmd, "")
-    };
+    let digest = || digest_of(reprise(&data));
     let rebuild = |args: &[&str]| {
         let mut cmd = reprise(&data);
         cmd.arg("rebuild").args(args);
@@ -630,12 +624,6 @@ fn a_corrupt_log_or_view_database_is_refused_and_left_untouched() {
         ok(cmd, "").contains("alice@example.com"),
         "restored files open again"
     );
-}
-
-/// `projections digest --json` of a data directory, as text.
-fn digest_of(mut cmd: Command) -> String {
-    cmd.args(["projections", "digest", "--json"]);
-    ok(cmd, "")
 }
 
 #[test]

@@ -894,7 +894,7 @@ fn try_put(port: u16, path: &str, body: &str) -> Option<(u16, Option<String>)> {
 /// takes new ones.
 #[test]
 fn a_write_on_a_full_disk_fails_clearly_and_a_restart_keeps_every_acknowledged_write() {
-    use common::server::{free_port, raw_get};
+    use common::server::{free_port, raw_get, wait_ready};
     /// Killed when dropped, a failed assertion included.
     struct Serve(std::process::Child);
     impl Drop for Serve {
@@ -916,13 +916,9 @@ fn a_write_on_a_full_disk_fails_clearly_and_a_restart_keeps_every_acknowledged_w
         cmd.args(["--log-level", "warn", "serve", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
             .stdout(std::process::Stdio::null());
-        let child = cmd.spawn().expect("spawn reprise serve");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !raw_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
-            assert!(std::time::Instant::now() < deadline, "server never ready");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Serve(child)
+        let server = Serve(cmd.spawn().expect("spawn reprise serve"));
+        wait_ready(port);
+        server
     };
     let server = serve();
     let dav = Dav::new(port, "alice", "alice-secret");

@@ -17,13 +17,18 @@ pub fn fixture(path: &str) -> PathBuf {
 /// A command on a data directory, with no `REPRISE_*` variable leaking in.
 pub fn reprise(data: &Path) -> Command {
     let mut cmd = Command::new(bin());
+    without_reprise_env(&mut cmd);
+    cmd.arg("--data-dir").arg(data);
+    cmd
+}
+
+/// Keeps the test's own `REPRISE_*` variables from configuring `cmd`.
+pub fn without_reprise_env(cmd: &mut Command) {
     for (k, _) in std::env::vars() {
         if k.starts_with("REPRISE_") {
             cmd.env_remove(k);
         }
     }
-    cmd.arg("--data-dir").arg(data);
-    cmd
 }
 
 /// `user add LOGIN --email LOGIN@example.com --password-stdin EXTRA...`

@@ -4,7 +4,7 @@
 //! `nsenter`; the test reaches its files through `/proc/PID/root`. Needs
 //! root (CI runs as root) and util-linux's `unshare` and `nsenter`.
 
-use super::cmd::bin;
+use super::cmd::{bin, without_reprise_env};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -75,11 +75,7 @@ impl SmallDisk {
             .arg(bin())
             .arg("--data-dir")
             .arg(self.inner(data));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("REPRISE_") {
-                cmd.env_remove(k);
-            }
-        }
+        without_reprise_env(&mut cmd);
         cmd
     }
 

@@ -101,14 +101,7 @@ impl TestServer {
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if raw_get(self.port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "server never became ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_ready(self.port);
     }
 
     /// A `reprise` command on this server's data and log.
@@ -158,6 +151,18 @@ fn capitalised(login: &str) -> String {
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+/// Waits (at most a minute) until the server on `port` says it is ready.
+pub fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if raw_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "server never became ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 pub fn free_port() -> u16 {
