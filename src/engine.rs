@@ -318,12 +318,14 @@ impl Engine {
     /// once (a version building beside it does not count), and neither
     /// they nor the log stopped.
     pub fn ready(&self) -> bool {
+        if self.stopped().is_some() {
+            return false;
+        }
         let serving = self.core.serving();
-        self.log.refusing_appends().is_none()
-            && serving.followers.values().all(|&i| {
-                let f = &self.core.followers[i];
-                f.ready.load(Ordering::Acquire) && f.stopped().is_none()
-            })
+        serving
+            .followers
+            .values()
+            .all(|&i| self.core.followers[i].ready.load(Ordering::Acquire))
     }
 
     /// Why the log or a served projection stopped, if one did (their
