@@ -222,7 +222,7 @@ impl LogArgs {
                  valid), builds the views, and keeps the old files under {}",
                 dir.display(),
                 dir.display(),
-                dir.join(crate::convert::SLED_ERA).display()
+                dir.join(crate::ops::convert::SLED_ERA).display()
             ),
             DataDirFormat::Format(newer) => bail!(
                 "{} is a data directory of format {newer}, newer than this build of reprise reads \

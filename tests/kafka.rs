@@ -23,18 +23,18 @@ async fn kafka_log(prefix: &str) -> Arc<dyn EventLog> {
 
 async fn digests(log: Arc<dyn EventLog>, dir: &Path) -> BTreeMap<String, String> {
     let store = ViewStore::open(dir).unwrap();
-    let opts = reprise::rebuild::Options {
+    let opts = reprise::ops::rebuild::Options {
         batch_size: 500,
         ..Default::default()
     };
-    let done = reprise::rebuild::rebuild(log, &store, &registry::current(), &opts, false)
+    let done = reprise::ops::rebuild::rebuild(log, &store, &registry::current(), &opts, false)
         .await
         .unwrap();
     assert!(
         done.iter().all(|r| r.complete && r.quarantined == 0),
         "{done:?}"
     );
-    reprise::status::digests(&store)
+    reprise::ops::projections::digests(&store)
         .unwrap()
         .into_iter()
         .map(|d| (format!("{}@{}", d.projection, d.version), d.digest))

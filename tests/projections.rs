@@ -10,7 +10,7 @@ use projections::calendars::Calendars;
 use projections::registry::{self, Views};
 use projections::runner::{outcome_of, quarantine_of};
 use projections::{BuildState, Outcome, ProjectionId, Rejection, ViewStore};
-use reprise::rebuild::{rebuild, Options};
+use reprise::ops::rebuild::{rebuild, Options};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -122,7 +122,7 @@ async fn an_interrupted_rebuild_resumes_to_the_uninterrupted_digest() {
         // An interrupted build resumes: before and after the cut add up to
         // the log, none twice, none skipped. A finished one is built anew.
         for projection in registry::current() {
-            let find = |list: &[reprise::rebuild::Rebuilt]| {
+            let find = |list: &[reprise::ops::rebuild::Rebuilt]| {
                 list.iter()
                     .find(|r| r.id.name == projection.name())
                     .cloned()

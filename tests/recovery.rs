@@ -589,11 +589,11 @@ fn a_damaged_or_foreign_snapshot_is_refused_and_nothing_is_written() {
             .put_entries(&id, [(b"k".to_vec(), b"v".to_vec())])
             .unwrap();
         store.set_state(&id, BuildState::Ready).unwrap();
-        let mut w = reprise::snapshot::SnapshotWriter::create(&foreign).unwrap();
+        let mut w = reprise::ops::snapshot::SnapshotWriter::create(&foreign).unwrap();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let header = runtime.block_on(async {
             let log = open_log(&target);
-            reprise::snapshot::header_of(log.as_ref())
+            reprise::ops::snapshot::header_of(log.as_ref())
         });
         w.header(&header).unwrap();
         w.versions(&store, &[id]).unwrap();

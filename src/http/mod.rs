@@ -1,17 +1,18 @@
 //! `reprise serve`: the engine plus HTTP: WebDAV/CalDAV/CardDAV (see
-//! [`crate::dav`]) for clients, the mail seen-flags API ([`crate::mail`]),
+//! [`crate::http::dav`]) for clients, the mail seen-flags API ([`crate::http::mail`]),
 //! health and readiness probes, and the admin API the command line uses
 //! through `--server` (the directory's part in [`admin`]).
 
 mod admin;
-pub mod cluster;
+pub mod dav;
+pub mod mail;
 
 use crate::cli::ServeArgs;
 use crate::config::{write_serve_info, LogArgs, ServeInfo};
-use crate::dav::Dav;
 use crate::engine::{Engine, SubmitError};
-use crate::import::{ImportError, ImportKind};
-use crate::logwire::{LogInfo, ReadRequest, ReadResponse, TopicInfo, MAX_READ, MAX_WAIT_MS};
+use crate::http::dav::Dav;
+use crate::ops::import::{ImportError, ImportKind};
+use crate::ops::log::wire::{LogInfo, ReadRequest, ReadResponse, TopicInfo, MAX_READ, MAX_WAIT_MS};
 use anyhow::Context;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -110,7 +111,7 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
     write_serve_info(&serve_file, &info)?;
     tracing::info!(%url, log = %engine.log.describe(), "serving");
 
-    let query = crate::dav::QueryLimits {
+    let query = crate::http::dav::QueryLimits {
         per_object: opts.max_instances,
         per_query: opts.max_query_instances,
         time: std::time::Duration::from_secs(opts.query_timeout),
@@ -139,21 +140,21 @@ fn router(state: Shared) -> Router {
     let admin = Router::new()
         .route("/projections/status", get(projection_status))
         .route("/projections/digest", get(projection_digest))
-        .route("/snapshot", post(crate::snapshot::http_create))
-        .route("/export/{user}", get(crate::export::http_export))
-        .merge(admin::routes())
+        .route("/snapshot", post(crate::ops::snapshot::http_create))
+        .route("/export/{user}", get(crate::ops::export::http_export))
+        .merge(admin::directory::routes())
         .route("/import/calendar", post(import_calendar))
         .route("/import/contacts", post(import_contacts))
         .route("/log", get(log_info))
         .route("/log/end", get(log_end))
         .route("/log/read", post(log_read))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
-        .nest("/cluster", cluster::routes(state.clone()));
+        .nest("/cluster", admin::cluster::routes(state.clone()));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .nest("/admin/v1", admin)
-        .nest("/api/v1/mail", crate::mail::router())
+        .nest("/api/v1/mail", crate::http::mail::router())
         .fallback(dav)
         .with_state(state)
 }
@@ -194,7 +195,7 @@ pub(crate) enum Caller {
 pub(crate) async fn identify(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Caller, crate::dav::DavError> {
+) -> Result<Caller, crate::http::dav::DavError> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -202,7 +203,7 @@ pub(crate) async fn identify(
         return if constant_time_eq(token.as_bytes(), state.token.as_bytes()) {
             Ok(Caller::Token)
         } else {
-            Err(crate::dav::DavError::Unauthorized)
+            Err(crate::http::dav::DavError::Unauthorized)
         };
     }
     state
@@ -242,13 +243,13 @@ pub(crate) async fn require_admin(
             )
             .into_response()
         }
-        Err(crate::dav::DavError::Unauthorized) => false,
+        Err(crate::http::dav::DavError::Unauthorized) => false,
         // A disabled admin, or the directory unreadable: JSON like every
         // other answer of this API.
-        Err(crate::dav::DavError::Status(status, message)) => {
+        Err(crate::http::dav::DavError::Status(status, message)) => {
             return ApiError(status, message).into_response()
         }
-        Err(crate::dav::DavError::Unavailable(message)) => {
+        Err(crate::http::dav::DavError::Unavailable(message)) => {
             return ApiError(StatusCode::SERVICE_UNAVAILABLE, message).into_response()
         }
         Err(e) => return e.into_response(),
@@ -284,9 +285,9 @@ async fn readyz(State(state): State<Shared>) -> Response {
 
 async fn projection_status(State(state): State<Shared>) -> Result<Response, ApiError> {
     let engine = &state.engine;
-    let mut report = crate::status::report(engine.log.as_ref(), &engine.store).await?;
+    let mut report = crate::ops::projections::report(engine.log.as_ref(), &engine.store).await?;
     let cluster = engine.cluster_status().await;
-    crate::status::add_running(
+    crate::ops::projections::add_running(
         &mut report,
         &engine.progress(),
         cluster,
@@ -296,7 +297,7 @@ async fn projection_status(State(state): State<Shared>) -> Result<Response, ApiE
 }
 
 async fn projection_digest(State(state): State<Shared>) -> Result<Response, ApiError> {
-    Ok(Json(crate::status::digests(&state.engine.store)?).into_response())
+    Ok(Json(crate::ops::projections::digests(&state.engine.store)?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -308,7 +309,7 @@ struct ImportQuery {
 }
 
 fn default_collection() -> String {
-    crate::users::DEFAULT_COLLECTION.to_string()
+    crate::directory::users::DEFAULT_COLLECTION.to_string()
 }
 
 async fn import_calendar(
@@ -334,8 +335,8 @@ async fn import(
     body: String,
 ) -> Result<Response, ApiError> {
     let source = q.source.unwrap_or_else(|| "request body".into());
-    let items = crate::import::parse(kind, &body, &source)?;
-    let report = crate::import::import(
+    let items = crate::ops::import::parse(kind, &body, &source)?;
+    let report = crate::ops::import::import(
         &state.engine,
         kind,
         &q.owner,

@@ -5,8 +5,8 @@
 //! to the fence, then writes). Admits admins, and the shared
 //! `--cluster-token` the proxy presents.
 
-use super::{require_admin, ApiError, Shared};
 use crate::engine::{ClusterStatus, HandOver, LeadershipError, TakeOver, TakeOverRequest};
+use crate::http::{require_admin, ApiError, Shared};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
@@ -28,7 +28,7 @@ impl From<LeadershipError> for ApiError {
     }
 }
 
-pub(super) fn routes(state: Shared) -> Router<Shared> {
+pub(crate) fn routes(state: Shared) -> Router<Shared> {
     Router::new()
         .route("/", get(status))
         .route("/hand-over", post(hand_over))
@@ -48,7 +48,7 @@ async fn require_cluster(
         .and_then(|v| v.to_str().ok())
         .and_then(|a| a.strip_prefix("Bearer "));
     if let (Some(token), Some(expected)) = (presented, state.cluster_token.as_deref()) {
-        if super::constant_time_eq(token.as_bytes(), expected.as_bytes()) {
+        if crate::http::constant_time_eq(token.as_bytes(), expected.as_bytes()) {
             return next.run(request).await;
         }
     }

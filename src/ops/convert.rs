@@ -3,7 +3,7 @@
 //!
 //! The log is copied record by record into a new embedded log (same
 //! topics, partitions, offsets, keys, headers, timestamps: the copy of
-//! `reprise clone`, [`crate::recovery::copy_log`], which checks every
+//! `reprise clone`, [`crate::ops::recovery::copy_log`], which checks every
 //! position), so every ETag, ctag, sync token, seen modseq and file ETag a
 //! client holds stays valid; then the views are built from it. The old
 //! files are moved, never deleted, to `sled-era/`.
@@ -24,7 +24,7 @@
 
 use crate::cli::ConvertArgs;
 use crate::config::{self, DataDirFormat, LogArgs, DATA_DIR_FORMAT};
-use crate::recovery::{copy_log, source_ends, uniform_partitions, Bounds};
+use crate::ops::recovery::{copy_log, source_ends, uniform_partitions, Bounds};
 use anyhow::{bail, Context};
 use events::log::{sled_era, EmbeddedLog, SledEraLog, TopicPartition};
 use events::storage::{inspect, Found};
@@ -266,7 +266,7 @@ fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
 async fn build_views(args: &LogArgs, batch_size: usize) -> anyhow::Result<()> {
     let log = args.open_log().await?;
     let store = args.open_views()?;
-    let opts = crate::rebuild::Options {
+    let opts = crate::ops::rebuild::Options {
         batch_size,
         ..Default::default()
     };
@@ -281,7 +281,7 @@ async fn build_views(args: &LogArgs, batch_size: usize) -> anyhow::Result<()> {
     if pending.is_empty() {
         return Ok(());
     }
-    let results = crate::rebuild::rebuild(
+    let results = crate::ops::rebuild::rebuild(
         log,
         &store,
         &pending,

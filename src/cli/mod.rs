@@ -1,6 +1,8 @@
 //! The command line. Every flag can also come from a `REPRISE_*`
 //! environment variable.
 
+pub mod directory;
+
 use crate::config::LogArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -148,19 +150,19 @@ pub struct ServeArgs {
     pub listen: String,
     /// Largest request body accepted, in bytes: calendar objects, vCards,
     /// files and XML bodies (larger ones get 413 before being read).
-    #[arg(long, env = "REPRISE_MAX_RESOURCE_SIZE", default_value_t = crate::dav::DEFAULT_MAX_RESOURCE_SIZE)]
+    #[arg(long, env = "REPRISE_MAX_RESOURCE_SIZE", default_value_t = crate::http::dav::DEFAULT_MAX_RESOURCE_SIZE)]
     pub max_resource_size: u64,
     /// Most occurrences of one calendar object a query expands; an object
     /// recurring more within the range gets a 403 naming it.
-    #[arg(long, env = "REPRISE_MAX_INSTANCES", default_value_t = crate::dav::QueryLimits::DEFAULT.per_object)]
+    #[arg(long, env = "REPRISE_MAX_INSTANCES", default_value_t = crate::http::dav::QueryLimits::DEFAULT.per_object)]
     pub max_instances: usize,
     /// Most occurrences one whole query produces (expand,
     /// limit-recurrence-set, free-busy) over all its objects.
-    #[arg(long, env = "REPRISE_MAX_QUERY_INSTANCES", default_value_t = crate::dav::QueryLimits::DEFAULT.per_query)]
+    #[arg(long, env = "REPRISE_MAX_QUERY_INSTANCES", default_value_t = crate::http::dav::QueryLimits::DEFAULT.per_query)]
     pub max_query_instances: usize,
     /// Seconds a calendar-query or free-busy-query may run before it is
     /// abandoned with 503.
-    #[arg(long, env = "REPRISE_QUERY_TIMEOUT", default_value_t = crate::dav::QueryLimits::DEFAULT.time.as_secs())]
+    #[arg(long, env = "REPRISE_QUERY_TIMEOUT", default_value_t = crate::http::dav::QueryLimits::DEFAULT.time.as_secs())]
     pub query_timeout: u64,
     /// After switching to a projection version built beside the live one
     /// (an upgrade), keep the old version's trees instead of dropping them.
@@ -212,10 +214,12 @@ pub struct RebuildArgs {
 
 impl RebuildArgs {
     /// The rebuild these flags ask for.
-    pub fn options(&self) -> crate::rebuild::Options {
-        crate::rebuild::Options {
+    pub fn options(&self) -> crate::ops::rebuild::Options {
+        crate::ops::rebuild::Options {
             batch_size: self.batch_size,
-            workers: self.workers.unwrap_or_else(crate::rebuild::default_workers),
+            workers: self
+                .workers
+                .unwrap_or_else(crate::ops::rebuild::default_workers),
             stop_after_batches: self.stop_after_batches,
         }
     }
@@ -779,7 +783,7 @@ pub struct BenchRebuildArgs {
     #[arg(
         long,
         env = "REPRISE_BENCH_USERS",
-        value_parser = clap::value_parser!(u64).range(1..=crate::synthetic::MAX_USERS)
+        value_parser = clap::value_parser!(u64).range(1..=crate::bench::synthetic::MAX_USERS)
     )]
     pub users: Option<u64>,
     /// Seed of the generator (same seed, same log).
@@ -837,26 +841,26 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let log = cli.log;
         match cli.command {
-            Command::Serve(args) => crate::serve::run(&log, args).await,
-            Command::Rebuild(cmd) => crate::recovery::rebuild(&log, cmd).await,
-            Command::Projections(cmd) => crate::status::run(&log, cmd).await,
-            Command::Log(LogCommand::Tail(args)) => crate::logtool::tail(&log, args).await,
-            Command::Log(LogCommand::Stats(args)) => crate::logtool::stats(&log, args).await,
-            Command::Domain(cmd) => crate::directory_cli::domain(&log, cmd).await,
-            Command::User(cmd) => crate::directory_cli::user(&log, cmd).await,
-            Command::Group(cmd) => crate::directory_cli::group(&log, cmd).await,
-            Command::Resource(cmd) => crate::directory_cli::resource(&log, cmd).await,
-            Command::Share(cmd) => crate::directory_cli::share(&log, cmd).await,
-            Command::Import(cmd) => crate::import::run(&log, cmd).await,
-            Command::Clone(args) => crate::recovery::clone(&log, args).await,
-            Command::Snapshot(cmd) => crate::snapshot::run(&log, cmd).await,
-            Command::Export(args) => crate::export::run(&log, args).await,
+            Command::Serve(args) => crate::http::run(&log, args).await,
+            Command::Rebuild(cmd) => crate::ops::recovery::rebuild(&log, cmd).await,
+            Command::Projections(cmd) => crate::ops::projections::run(&log, cmd).await,
+            Command::Log(LogCommand::Tail(args)) => crate::ops::log::tail(&log, args).await,
+            Command::Log(LogCommand::Stats(args)) => crate::ops::log::stats(&log, args).await,
+            Command::Domain(cmd) => crate::cli::directory::domain(&log, cmd).await,
+            Command::User(cmd) => crate::cli::directory::user(&log, cmd).await,
+            Command::Group(cmd) => crate::cli::directory::group(&log, cmd).await,
+            Command::Resource(cmd) => crate::cli::directory::resource(&log, cmd).await,
+            Command::Share(cmd) => crate::cli::directory::share(&log, cmd).await,
+            Command::Import(cmd) => crate::ops::import::run(&log, cmd).await,
+            Command::Clone(args) => crate::ops::recovery::clone(&log, args).await,
+            Command::Snapshot(cmd) => crate::ops::snapshot::run(&log, cmd).await,
+            Command::Export(args) => crate::ops::export::run(&log, args).await,
             Command::DataDir(DataDirCommand::Convert(args)) => {
-                crate::convert::run(&log, args).await
+                crate::ops::convert::run(&log, args).await
             }
             Command::Bench(BenchCommand::Rebuild(args)) => crate::bench::rebuild(&log, args).await,
-            Command::Proxy(args) => crate::proxy::run(args).await,
-            Command::Switch(args) => crate::proxy::switch(args).await,
+            Command::Proxy(args) => crate::cluster::proxy::run(args).await,
+            Command::Switch(args) => crate::cluster::proxy::switch(args).await,
         }
     })
 }

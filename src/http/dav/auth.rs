@@ -37,7 +37,7 @@ pub enum Authenticated {
     Refused,
     /// Right password, but the account is disabled.
     Disabled,
-    /// Too many password checks are waiting (see `crate::passwords`).
+    /// Too many password checks are waiting (see `crate::directory::passwords`).
     Busy,
 }
 
@@ -166,10 +166,11 @@ impl Authenticator {
         let Some(user) = directory.find_user(&name)? else {
             return Ok(Authenticated::Refused);
         };
-        let verified = match crate::passwords::verify(&password, &user.password_hash).await {
-            Ok(verified) => verified,
-            Err(_) => return Ok(Authenticated::Busy),
-        };
+        let verified =
+            match crate::directory::passwords::verify(&password, &user.password_hash).await {
+                Ok(verified) => verified,
+                Err(_) => return Ok(Authenticated::Busy),
+            };
         if !verified {
             return Ok(Authenticated::Refused);
         }

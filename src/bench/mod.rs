@@ -1,5 +1,5 @@
 //! `reprise bench rebuild`: writes a synthetic log (see
-//! [`crate::synthetic`]; with `--users N`, an installation of N users set
+//! [`crate::bench::synthetic`]; with `--users N`, an installation of N users set
 //! up at its start), rebuilds every projection from it, and prints
 //! figures. Only the rebuild is timed; the last line of standard output is
 //! one JSON object:
@@ -10,6 +10,8 @@
 //! peak resident memory of the whole process (`VmHWM`), write phase
 //! included, and the sizes what the views and the embedded log occupy on
 //! disk (`du`; the log is 0 on Kafka).
+
+pub mod synthetic;
 
 use crate::cli::BenchRebuildArgs;
 use crate::config::LogArgs;
@@ -152,15 +154,16 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     bar.set_prefix("write");
     let started = Instant::now();
     let mut last_line = Instant::now();
-    let summary = crate::synthetic::write(log.as_ref(), opts.seed, opts.events, opts.users, |n| {
-        bar.set_position(n);
-        if !on_terminal && last_line.elapsed() > Duration::from_secs(5) {
-            last_line = Instant::now();
-            eprintln!("  written {n} events");
-        }
-    })
-    .await
-    .context("writing the synthetic log")?;
+    let summary =
+        crate::bench::synthetic::write(log.as_ref(), opts.seed, opts.events, opts.users, |n| {
+            bar.set_position(n);
+            if !on_terminal && last_line.elapsed() > Duration::from_secs(5) {
+                last_line = Instant::now();
+                eprintln!("  written {n} events");
+            }
+        })
+        .await
+        .context("writing the synthetic log")?;
     let written = summary.events;
     bar.finish_and_clear();
     let write_time = started.elapsed();
@@ -181,13 +184,15 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     // Rebuild phase: the only one timed for the result.
     let store = data.open_views()?;
     let projections = projections::registry::current();
-    let rebuild_opts = crate::rebuild::Options {
+    let rebuild_opts = crate::ops::rebuild::Options {
         batch_size: opts.batch_size,
-        workers: opts.workers.unwrap_or_else(crate::rebuild::default_workers),
+        workers: opts
+            .workers
+            .unwrap_or_else(crate::ops::rebuild::default_workers),
         stop_after_batches: None,
     };
     let started = Instant::now();
-    let results = crate::rebuild::rebuild(
+    let results = crate::ops::rebuild::rebuild(
         log.clone(),
         &store,
         &projections,

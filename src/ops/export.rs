@@ -336,7 +336,7 @@ pub async fn run(args: &LogArgs, opts: ExportArgs) -> anyhow::Result<ExitCode> {
 
 /// `GET /admin/v1/export/{user}`: the files as JSON.
 pub(crate) async fn http_export(
-    axum::extract::State(state): axum::extract::State<crate::serve::Shared>,
+    axum::extract::State(state): axum::extract::State<crate::http::Shared>,
     axum::extract::Path(user): axum::extract::Path<String>,
 ) -> axum::response::Response {
     use axum::http::StatusCode;

@@ -2225,11 +2225,11 @@ mod tests {
         assert!(calls >= 4);
         let store = projections::ViewStore::open(&dir.path().join("views")).expect("views");
         let projections = projections::registry::current();
-        let opts = crate::rebuild::Options {
+        let opts = crate::ops::rebuild::Options {
             batch_size: 500,
             ..Default::default()
         };
-        let results = crate::rebuild::rebuild(log.clone(), &store, &projections, &opts, false)
+        let results = crate::ops::rebuild::rebuild(log.clone(), &store, &projections, &opts, false)
             .await
             .expect("rebuild");
         assert_eq!(results.iter().map(|r| r.events).sum::<u64>(), n);

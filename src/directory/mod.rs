@@ -7,6 +7,13 @@
 //! one appends nothing, then appends its events and answers once the
 //! local projection applied them (the log order settles races).
 
+pub mod domains;
+pub mod groups;
+pub mod passwords;
+pub mod resources;
+pub mod shares;
+pub mod users;
+
 use crate::engine::{Engine, SubmitError};
 use events::{AggregateVersion, EventEnvelope};
 use projections::directory::{valid_name, Page};
@@ -35,7 +42,7 @@ pub enum DirectoryError {
     Unavailable(#[from] SubmitError),
     /// Too many passwords are being hashed (503), or hashing failed.
     #[error(transparent)]
-    Password(#[from] crate::passwords::PasswordError),
+    Password(#[from] crate::directory::passwords::PasswordError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

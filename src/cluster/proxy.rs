@@ -508,7 +508,7 @@ fn authorized(proxy: &Proxy, headers: &HeaderMap) -> bool {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|a| a.strip_prefix("Bearer "))
-        .is_some_and(|token| crate::serve::constant_time_eq(token.as_bytes(), expected.as_bytes()))
+        .is_some_and(|token| crate::http::constant_time_eq(token.as_bytes(), expected.as_bytes()))
 }
 
 fn unauthorized() -> Response {
@@ -584,9 +584,9 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         .route("/switch", post(admin_switch))
         .with_state(proxy.clone());
     let serve_clients =
-        axum::serve(listener, clients).with_graceful_shutdown(crate::serve::shutdown_signal());
+        axum::serve(listener, clients).with_graceful_shutdown(crate::http::shutdown_signal());
     let serve_admin =
-        axum::serve(admin, control).with_graceful_shutdown(crate::serve::shutdown_signal());
+        axum::serve(admin, control).with_graceful_shutdown(crate::http::shutdown_signal());
     tokio::try_join!(serve_clients, serve_admin).context("serving")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,15 +8,15 @@ use crate::cli::{
     ResourceCommand, ShareCommand, SharedCollectionArgs, ShowArgs, UserCommand,
 };
 use crate::config::LogArgs;
-use crate::dav::path::Kind;
+use crate::directory::domains::{self, DomainSummary, NewDomain};
+use crate::directory::groups::{self, GroupChanges, GroupDetail, GroupSummary, NewGroup};
+use crate::directory::resources::{self, NewResource, ResourceChanges, ResourceSummary};
+use crate::directory::shares::{self, CollectionShares, GrantRequest};
+use crate::directory::users::{self, Deleted, NewUser, UserChanges, UserSummary};
 use crate::directory::{ListQuery, Listing, ACTOR_CLI};
-use crate::domains::{self, DomainSummary, NewDomain};
 use crate::engine::Engine;
-use crate::groups::{self, GroupChanges, GroupDetail, GroupSummary, NewGroup};
+use crate::http::dav::path::Kind;
 use crate::remote::{segment, Client};
-use crate::resources::{self, NewResource, ResourceChanges, ResourceSummary};
-use crate::shares::{self, CollectionShares, GrantRequest};
-use crate::users::{self, Deleted, NewUser, UserChanges, UserSummary};
 use anyhow::{bail, Context};
 use events::payload::{Access, Member, ResourceKind};
 use projections::registry::Views;

@@ -525,7 +525,7 @@ fn start_follower(
     // follower's small batches stay on its own thread.
     let runner = Runner::new(projection.clone(), store.clone(), log.clone())
         .with_context(|| format!("starting the {} projection", projection.name()))?
-        .with_workers(crate::rebuild::default_workers());
+        .with_workers(crate::ops::rebuild::default_workers());
     let id = runner.id().clone();
     if store.state(&id)?.is_none() {
         store.set_state(&id, BuildState::Building)?;

@@ -6,7 +6,7 @@
 use super::resource::{self, Resource};
 use super::sharing::Rights;
 use super::{Call, DavError, DavResult};
-use crate::shares::{self, ShareChange, ShareError};
+use crate::directory::shares::{self, ShareChange, ShareError};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use events::payload::Access;

@@ -194,7 +194,7 @@ pub async fn add_user(engine: &Engine, req: &NewUser, actor: &str) -> Result<Use
             req.email
         )));
     }
-    let hash = crate::passwords::hash(&req.password).await?;
+    let hash = crate::directory::passwords::hash(&req.password).await?;
     let correlation = Uuid::now_v7();
     let mut directory_events = Vec::new();
     if directory.domain(&domain)?.is_none() {
@@ -347,7 +347,7 @@ pub async fn set_password(
     if password.is_empty() {
         return Err(DirectoryError::Invalid("the password is empty".into()));
     }
-    let hash = crate::passwords::hash(password).await?;
+    let hash = crate::directory::passwords::hash(password).await?;
     let event = EventEnvelope::now(
         &user.domain,
         actor,

@@ -26,7 +26,7 @@
 
 use crate::cli::SnapshotCommand;
 use crate::config::LogArgs;
-use crate::logwire::TopicInfo;
+use crate::ops::log::wire::TopicInfo;
 use anyhow::{bail, Context};
 use events::log::{ReadStart, TopicPartition};
 use events::{Domain, EventLog, LogError, LogRecord};
@@ -837,7 +837,7 @@ pub async fn restore(args: &LogArgs, file: &Path) -> anyhow::Result<Restored> {
     std::fs::rename(&staging, &views)
         .with_context(|| format!("moving {} to {}", staging.display(), views.display()))?;
 
-    if !crate::recovery::ends_are_exact(log.as_ref()) {
+    if !crate::ops::recovery::ends_are_exact(log.as_ref()) {
         return Ok(Restored {
             scanned,
             behind: None,
@@ -1025,7 +1025,7 @@ pub(crate) struct CreateRequest {
 /// the server's machine while the served views stand still between two
 /// batches (writers wait meanwhile).
 pub(crate) async fn http_create(
-    axum::extract::State(state): axum::extract::State<crate::serve::Shared>,
+    axum::extract::State(state): axum::extract::State<crate::http::Shared>,
     body: Result<axum::Json<CreateRequest>, axum::extract::rejection::JsonRejection>,
 ) -> axum::response::Response {
     use axum::http::StatusCode;

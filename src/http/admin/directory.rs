@@ -5,15 +5,15 @@
 //! `{"error": ...}` with 400 (invalid), 404 (unknown entry), 409
 //! (conflict), 503 (log unavailable).
 
-use super::{ApiError, Shared};
+use crate::directory::domains::{DomainSummary, NewDomain};
+use crate::directory::groups::{GroupChanges, GroupDetail, GroupSummary, NewGroup};
+use crate::directory::passwords::PasswordError;
+use crate::directory::resources::{NewResource, ResourceChanges, ResourceSummary};
+use crate::directory::shares::{CollectionShares, GrantRequest, ShareError};
+use crate::directory::users::{Deleted, NewUser, UserChanges, UserSummary};
+use crate::directory::{domains, groups, resources, shares, users};
 use crate::directory::{DirectoryError, ListQuery, Listing, ACTOR_API};
-use crate::domains::{DomainSummary, NewDomain};
-use crate::groups::{GroupChanges, GroupDetail, GroupSummary, NewGroup};
-use crate::passwords::PasswordError;
-use crate::resources::{NewResource, ResourceChanges, ResourceSummary};
-use crate::shares::{CollectionShares, GrantRequest, ShareError};
-use crate::users::{Deleted, NewUser, UserChanges, UserSummary};
-use crate::{domains, groups, resources, shares, users};
+use crate::http::{ApiError, Shared};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -91,7 +91,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Listed {
 type Answer<T> = Result<Json<T>, ApiError>;
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
-pub(super) fn routes() -> Router<Shared> {
+pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route("/domains", get(list_domains).post(create_domain))
         .route("/domains/{domain}", get(show_domain))
@@ -202,8 +202,8 @@ async fn delete_user(State(s): State<Shared>, Path(user): Path<String>) -> Answe
 }
 
 /// `calendars` or `addressbooks` in a share's path, or 404.
-fn collection_kind(segment: &str) -> Result<crate::dav::path::Kind, ApiError> {
-    crate::dav::path::Kind::from_segment(segment).ok_or_else(|| {
+fn collection_kind(segment: &str) -> Result<crate::http::dav::path::Kind, ApiError> {
+    crate::http::dav::path::Kind::from_segment(segment).ok_or_else(|| {
         ApiError(
             StatusCode::NOT_FOUND,
             format!("no collection kind {segment:?}: calendars or addressbooks"),

@@ -13,9 +13,9 @@
 //! directory admins and the local admin token get in. Everything is checked
 //! before anything is appended, so a refused request changes nothing.
 
-use crate::dav::DavError;
 use crate::engine::SubmitError;
-use crate::serve::{identify, AppState, Caller, Shared};
+use crate::http::dav::DavError;
+use crate::http::{identify, AppState, Caller, Shared};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};

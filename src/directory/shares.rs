@@ -8,8 +8,8 @@
 //! nothing. The grant carries the sharee's creation version: a later user
 //! or group of the same name does not inherit it.
 
-use crate::dav::path::{href_path, DavPath, Kind};
 use crate::engine::{Engine, SubmitError};
+use crate::http::dav::path::{href_path, DavPath, Kind};
 use events::payload::{
     Access, AddressBookShared, AddressBookUnshared, CalendarShared, CalendarUnshared, Sharee,
 };

@@ -1,11 +1,11 @@
 //! Bookable resources: rooms and equipment, with capacity and location.
 
+use crate::directory::users::Deleted;
 use crate::directory::{
     check_email, check_text, cleaned, entry_name, named, submit, DirectoryError, ListQuery,
     Listing, Result,
 };
 use crate::engine::Engine;
-use crate::users::Deleted;
 use events::payload::{ResourceCreated, ResourceDeleted, ResourceKind, ResourceUpdated};
 use events::{AggregateVersion, EventEnvelope, Payload};
 use projections::directory::ResourceRecord;

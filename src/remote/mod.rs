@@ -4,7 +4,7 @@
 //! user's credentials from `REPRISE_ADMIN_USER` / `REPRISE_ADMIN_PASSWORD`.
 
 use crate::config::LogArgs;
-use crate::logwire::{LogInfo, ReadRequest, ReadResponse, TopicInfo, WireStart};
+use crate::ops::log::wire::{LogInfo, ReadRequest, ReadResponse, TopicInfo, WireStart};
 use anyhow::{anyhow, bail, Context};
 use base64::Engine as _;
 use events::log::{LogReader, ReadBatch, ReadStart};

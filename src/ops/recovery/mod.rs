@@ -101,7 +101,7 @@ pub fn parse_bounds(
 ) -> Result<Bounds, CopyError> {
     let mut bounds = Bounds::default();
     if let Some(text) = &args.until {
-        let time = crate::logtool::parse_time(text)
+        let time = crate::ops::log::parse_time(text)
             .map_err(|e| CopyError::BadBound(format!("--until: {e:#}")))?;
         bounds.until_ms = Some(time.timestamp_millis());
     }
@@ -601,12 +601,12 @@ async fn copy_and_build(
         return Ok(());
     }
     let store = dest_args.open_views()?;
-    let opts = crate::rebuild::Options {
+    let opts = crate::ops::rebuild::Options {
         batch_size: plan.batch_size,
         ..Default::default()
     };
     let started = Instant::now();
-    let results = crate::rebuild::rebuild(
+    let results = crate::ops::rebuild::rebuild(
         dest.clone(),
         &store,
         &registry::current(),
@@ -775,7 +775,7 @@ pub async fn rebuild(args: &LogArgs, cmd: RebuildCommand) -> anyhow::Result<Exit
                  a new data directory, and the live views are never rewritten to the past"
             );
         }
-        return crate::rebuild::run(args, cmd.args).await;
+        return crate::ops::rebuild::run(args, cmd.args).await;
     };
     if cmd.args.projection.is_some()
         || cmd.args.version.is_some()

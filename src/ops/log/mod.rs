@@ -1,5 +1,7 @@
 //! `reprise log tail|stats`: an inspector for the log, as handy as kcat.
 
+pub mod wire;
+
 use crate::cli::{Format, JsonFlag, TailArgs};
 use crate::config::LogArgs;
 use anyhow::{anyhow, Context};

@@ -3,12 +3,12 @@
 //! checked against the view first, so an unknown member or a cycle
 //! appends nothing; the projection applies the same rules in log order.
 
+use crate::directory::users::Deleted;
 use crate::directory::{
     check_email, check_name, check_text, cleaned, entry_name, named, submit, DirectoryError,
     ListQuery, Listing, Result,
 };
 use crate::engine::Engine;
-use crate::users::Deleted;
 use events::payload::{
     GroupCreated, GroupDeleted, GroupUpdated, Member, MemberAdded, MemberRemoved,
 };
