@@ -3,10 +3,6 @@
 //! through a running server's admin API. Both run the same operation, so
 //! both refuse the same bad input.
 
-use crate::cli::{
-    AccessArg, DomainCommand, GroupCommand, InDomainListArgs, KindArg, ListArgs, MemberArgs,
-    ResourceCommand, ShareCommand, SharedCollectionArgs, ShowArgs, UserCommand,
-};
 use crate::config::LogArgs;
 use crate::directory::domains::{self, DomainSummary, NewDomain};
 use crate::directory::groups::{self, GroupChanges, GroupDetail, GroupSummary, NewGroup};
@@ -18,12 +14,352 @@ use crate::engine::Engine;
 use crate::http::dav::path::Kind;
 use crate::remote::{segment, Client};
 use anyhow::{bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
 use events::payload::{Access, Member, ResourceKind};
 use projections::registry::Views;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io::BufRead;
 use std::process::ExitCode;
+
+#[derive(Subcommand, Debug)]
+pub enum DomainCommand {
+    /// Create a domain (`user add` also creates its user's domain).
+    Add(DomainAddArgs),
+    /// List domains.
+    List(ListArgs),
+    /// Show a domain.
+    Show(ShowArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DomainAddArgs {
+    pub domain: String,
+    /// Display name (the organisation in the global address book).
+    #[arg(long, env = "REPRISE_NAME")]
+    pub name: Option<String>,
+}
+
+/// How `list` commands fetch: pages of this many entries, following each
+/// page's cursor until the last.
+#[derive(Args, Debug)]
+pub struct PageArgs {
+    #[arg(long, default_value_t = crate::directory::MAX_LIMIT, hide_short_help = true)]
+    pub page_size: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[arg(long, env = "REPRISE_JSON")]
+    pub json: bool,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The entry: a domain, `login@domain` for a user, `name@domain` for a
+    /// group or resource.
+    pub name: String,
+    #[arg(long, env = "REPRISE_JSON")]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user (and its domain, default calendar and address book).
+    Add(UserAddArgs),
+    /// List users.
+    List(UserListArgs),
+    /// Show a user.
+    Show(ShowArgs),
+    /// Change a user's email, display name, phone, admin flag or state.
+    Update(UserUpdateArgs),
+    /// Set a user's password (read from standard input).
+    Passwd(UserPasswdArgs),
+    /// Refuse a user's logins from now on (their data stays).
+    Disable(UserNameArgs),
+    /// Let a disabled user log in again.
+    Enable(UserNameArgs),
+    /// Delete a user and their calendars, address books, seen flags and
+    /// files from the views (the events stay in the log).
+    Delete(UserNameArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UserNameArgs {
+    /// `login@domain`, an email, or a login that exists in one domain.
+    pub user: String,
+}
+
+#[derive(Args, Debug)]
+pub struct UserAddArgs {
+    /// Login: lowercase letters, digits, `.`, `_`, `-`; or `login@domain`.
+    pub login: String,
+    #[arg(long, env = "REPRISE_EMAIL")]
+    pub email: String,
+    /// Read the password from the first line of standard input.
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    /// Display name.
+    #[arg(long, env = "REPRISE_NAME")]
+    pub name: Option<String>,
+    /// Telephone number, for the global address book.
+    #[arg(long, env = "REPRISE_PHONE")]
+    pub phone: Option<String>,
+    /// Make the user an administrator.
+    #[arg(long)]
+    pub admin: bool,
+    /// Directory domain (default: the domain of `login@domain`, else of the email).
+    #[arg(long, env = "REPRISE_DOMAIN")]
+    pub domain: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UserListArgs {
+    /// Only this domain.
+    #[arg(long, env = "REPRISE_DOMAIN")]
+    pub domain: Option<String>,
+    #[arg(long, env = "REPRISE_JSON")]
+    pub json: bool,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct UserUpdateArgs {
+    /// `login@domain`, an email, or a login that exists in one domain.
+    pub user: String,
+    #[arg(long, env = "REPRISE_EMAIL")]
+    pub email: Option<String>,
+    /// Display name.
+    #[arg(long, env = "REPRISE_NAME", conflicts_with = "no_name")]
+    pub name: Option<String>,
+    /// Remove the display name.
+    #[arg(long)]
+    pub no_name: bool,
+    #[arg(long, env = "REPRISE_PHONE", conflicts_with = "no_phone")]
+    pub phone: Option<String>,
+    /// Remove the phone.
+    #[arg(long)]
+    pub no_phone: bool,
+    /// Administrator or not.
+    #[arg(long, value_name = "true|false")]
+    pub admin: Option<bool>,
+    /// Enabled or disabled.
+    #[arg(long, value_name = "true|false")]
+    pub enabled: Option<bool>,
+}
+
+#[derive(Args, Debug)]
+pub struct UserPasswdArgs {
+    /// `login@domain`, an email, or a login that exists in one domain.
+    pub user: String,
+    /// Read the password from the first line of standard input.
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InDomainListArgs {
+    /// Only this domain.
+    #[arg(long, env = "REPRISE_DOMAIN")]
+    pub domain: Option<String>,
+    #[arg(long, env = "REPRISE_JSON")]
+    pub json: bool,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct EntryArgs {
+    /// `name@domain`.
+    pub name: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// Create a group.
+    Add(GroupAddArgs),
+    /// List groups.
+    List(InDomainListArgs),
+    /// Show a group with its direct members and the groups it is in.
+    Show(ShowArgs),
+    /// Change a group's display name or email.
+    Update(GroupUpdateArgs),
+    /// Delete a group (its memberships go with it).
+    Delete(EntryArgs),
+    /// Add a user or a group of the same domain to a group.
+    AddMember(MemberArgs),
+    /// Remove a member from a group.
+    RemoveMember(MemberArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GroupAddArgs {
+    /// `name@domain`, or a name with --domain. Lowercase letters, digits,
+    /// `.`, `_`, `-`.
+    pub name: String,
+    #[arg(long, env = "REPRISE_DOMAIN")]
+    pub domain: Option<String>,
+    /// Display name.
+    #[arg(long, env = "REPRISE_NAME")]
+    pub display_name: Option<String>,
+    #[arg(long, env = "REPRISE_EMAIL")]
+    pub email: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct GroupUpdateArgs {
+    /// `name@domain`.
+    pub name: String,
+    /// Display name.
+    #[arg(long, env = "REPRISE_NAME", conflicts_with = "no_display_name")]
+    pub display_name: Option<String>,
+    #[arg(long)]
+    pub no_display_name: bool,
+    #[arg(long, env = "REPRISE_EMAIL", conflicts_with = "no_email")]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub no_email: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("member").required(true).args(["user", "group"])))]
+pub struct MemberArgs {
+    /// The group, `name@domain`.
+    #[arg(value_name = "GROUP")]
+    pub name: String,
+    /// A user of the group's domain, by login.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// A group of the same domain, by name (nesting).
+    #[arg(long)]
+    pub group: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShareCommand {
+    /// Show who a calendar or an address book is shared with.
+    List(ShareListArgs),
+    /// Grant read or read-write on a calendar or an address book to a
+    /// user or a group of the owner's domain, or change a grant's access.
+    Grant(ShareGrantArgs),
+    /// Withdraw a grant.
+    Revoke(ShareRevokeArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("collection").required(true).args(["calendar", "address_book"])))]
+pub struct SharedCollectionArgs {
+    /// The owner, `login@domain`.
+    pub owner: String,
+    /// The owner's calendar, by its name in the calendar home.
+    #[arg(long)]
+    pub calendar: Option<String>,
+    /// The owner's address book, by its name in the address-book home.
+    #[arg(long)]
+    pub address_book: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ShareListArgs {
+    #[command(flatten)]
+    pub collection: SharedCollectionArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum AccessArg {
+    Read,
+    ReadWrite,
+}
+
+#[derive(Args, Debug)]
+pub struct ShareGrantArgs {
+    #[command(flatten)]
+    pub collection: SharedCollectionArgs,
+    /// The sharee: `login@domain`, an email, `user:login@domain` or
+    /// `group:name@domain`.
+    #[arg(long)]
+    pub to: String,
+    #[arg(long, value_enum, default_value = "read")]
+    pub access: AccessArg,
+}
+
+#[derive(Args, Debug)]
+pub struct ShareRevokeArgs {
+    #[command(flatten)]
+    pub collection: SharedCollectionArgs,
+    /// The sharee, named as for `grant`.
+    #[arg(long)]
+    pub to: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ResourceCommand {
+    /// Create a room or a piece of equipment.
+    Add(ResourceAddArgs),
+    /// List resources.
+    List(InDomainListArgs),
+    /// Show a resource.
+    Show(ShowArgs),
+    /// Change a resource's display name, email, capacity or location.
+    Update(ResourceUpdateArgs),
+    /// Delete a resource.
+    Delete(EntryArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum KindArg {
+    Room,
+    Equipment,
+}
+
+#[derive(Args, Debug)]
+pub struct ResourceAddArgs {
+    /// `name@domain`, or a name with --domain.
+    pub name: String,
+    #[arg(long, env = "REPRISE_DOMAIN")]
+    pub domain: Option<String>,
+    #[arg(long, value_enum, env = "REPRISE_KIND")]
+    pub kind: KindArg,
+    /// Display name.
+    #[arg(long, env = "REPRISE_NAME")]
+    pub display_name: Option<String>,
+    #[arg(long, env = "REPRISE_EMAIL")]
+    pub email: Option<String>,
+    /// How many people a room holds.
+    #[arg(long, env = "REPRISE_CAPACITY")]
+    pub capacity: Option<u32>,
+    /// Where it is, e.g. "Floor 3, wing B".
+    #[arg(long, env = "REPRISE_LOCATION")]
+    pub location: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ResourceUpdateArgs {
+    /// `name@domain`.
+    pub name: String,
+    /// Display name.
+    #[arg(long, env = "REPRISE_NAME", conflicts_with = "no_display_name")]
+    pub display_name: Option<String>,
+    #[arg(long)]
+    pub no_display_name: bool,
+    #[arg(long, env = "REPRISE_EMAIL", conflicts_with = "no_email")]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub no_email: bool,
+    #[arg(long, env = "REPRISE_CAPACITY", conflicts_with = "no_capacity")]
+    pub capacity: Option<u32>,
+    #[arg(long)]
+    pub no_capacity: bool,
+    #[arg(long, env = "REPRISE_LOCATION", conflicts_with = "no_location")]
+    pub location: Option<String>,
+    #[arg(long)]
+    pub no_location: bool,
+}
 
 /// Where a command's reads and events go.
 enum Target {
