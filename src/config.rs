@@ -11,7 +11,6 @@
 //! converts, keeping the old files under `sled-era/`.
 
 use anyhow::{bail, Context};
-use clap::Args;
 use events::log::{EmbeddedLog, KafkaConfig, KafkaLog};
 use events::storage::{Memory, DEFAULT_CACHE_BYTES};
 use events::{EventLog, LogError};
@@ -26,57 +25,37 @@ pub const MARKER: &str = "REPRISE-DATA-DIR";
 pub const DATA_DIR_FORMAT: u32 = 2;
 const SERVE_FILE: &str = "serve.json";
 
-#[derive(Args, Debug, Clone)]
-pub struct LogArgs {
-    /// Data directory: the embedded log and the views.
-    #[arg(
-        long,
-        global = true,
-        env = "REPRISE_DATA_DIR",
-        default_value = "./data"
-    )]
+/// Which log and data directory a command works on, as the command line
+/// or a test gives them.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The embedded log (unless Kafka is used) and the views.
     pub data_dir: PathBuf,
-    /// Use Kafka instead of the embedded log: HOST:PORT[,HOST:PORT...].
-    #[arg(long, global = true, env = "REPRISE_KAFKA_BROKERS")]
+    /// Kafka bootstrap servers, HOST:PORT[,HOST:PORT...]; none for the
+    /// embedded log.
     pub kafka_brokers: Option<String>,
     /// Kafka topic prefix: topics are PREFIX.calendar, .contact, .directory, .seen.
-    #[arg(
-        long,
-        global = true,
-        env = "REPRISE_TOPIC_PREFIX",
-        default_value = "reprise"
-    )]
     pub topic_prefix: String,
-    /// Partitions per topic when the log creates topics (default 8); an
-    /// existing topic with another count is refused.
-    #[arg(long, global = true, env = "REPRISE_PARTITIONS")]
+    /// Partitions per topic when the log creates topics (default 8).
     pub partitions: Option<u32>,
-    /// Send the command to a running server instead of opening the data
-    /// directory (which a running server holds).
-    #[arg(long, global = true, env = "REPRISE_SERVER")]
-    pub server: Option<String>,
-    /// Serve a projection at another version this build knows than its
-    /// current one, as NAME=VERSION (e.g. `calendars=1`); repeatable.
-    /// Switching the served version builds the new one beside the old,
-    /// which serves until the switch.
-    #[arg(
-        long = "projection-version",
-        global = true,
-        env = "REPRISE_PROJECTION_VERSION",
-        value_delimiter = ','
-    )]
-    pub projection_versions: Vec<String>,
-    /// Memory for the storage engine's caches and write buffers, in bytes
-    /// or with a unit (`64MiB`, `1GiB`); a quarter goes to the log, the
-    /// rest to the views.
-    #[arg(
-        long,
-        global = true,
-        env = "REPRISE_CACHE_SIZE",
-        default_value = "64MiB",
-        value_parser = parse_size
-    )]
+    /// Projection versions served instead of their current one.
+    pub pinned: Vec<ProjectionId>,
+    /// Bytes for the storage engine's caches and write buffers.
     pub cache_size: u64,
+}
+
+impl Config {
+    /// The defaults of the command line, on `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            kafka_brokers: None,
+            topic_prefix: "reprise".to_string(),
+            partitions: None,
+            pinned: Vec::new(),
+            cache_size: DEFAULT_CACHE_SIZE,
+        }
+    }
 }
 
 /// A size in bytes: a number, optionally with a unit (`k`/`KiB`, `M`/`MiB`,
@@ -107,6 +86,24 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     number
         .checked_mul(factor)
         .ok_or_else(|| format!("{text:?}: too large"))
+}
+
+/// The `--projection-version` pins, checked against this build.
+pub fn parse_pins(pins: &[String]) -> anyhow::Result<Vec<ProjectionId>> {
+    pins.iter()
+        .map(|pin| {
+            let (name, version) = pin
+                .split_once('=')
+                .and_then(|(n, v)| Some((n.trim(), v.trim().parse::<u32>().ok()?)))
+                .with_context(|| {
+                    format!("--projection-version {pin:?}: expected NAME=VERSION, e.g. calendars=1")
+                })?;
+            if projections::registry::find(name, version).is_none() {
+                bail!("--projection-version {pin}: this build does not know {name}@{version}");
+            }
+            Ok(ProjectionId::new(name, version))
+        })
+        .collect()
 }
 
 /// The default `--cache-size`.
@@ -182,28 +179,7 @@ pub struct ServeInfo {
     pub token: String,
 }
 
-impl LogArgs {
-    /// The `--projection-version` pins, checked against this build.
-    pub fn pinned_versions(&self) -> anyhow::Result<Vec<ProjectionId>> {
-        self.projection_versions
-            .iter()
-            .map(|pin| {
-                let (name, version) = pin
-                    .split_once('=')
-                    .and_then(|(n, v)| Some((n.trim(), v.trim().parse::<u32>().ok()?)))
-                    .with_context(|| {
-                        format!(
-                            "--projection-version {pin:?}: expected NAME=VERSION, e.g. calendars=1"
-                        )
-                    })?;
-                if projections::registry::find(name, version).is_none() {
-                    bail!("--projection-version {pin}: this build does not know {name}@{version}");
-                }
-                Ok(ProjectionId::new(name, version))
-            })
-            .collect()
-    }
-
+impl Config {
     /// Checks the data directory is ours (or new) and of this build's
     /// format, and marks a new one.
     pub fn prepare_data_dir(&self) -> anyhow::Result<()> {
@@ -237,17 +213,8 @@ impl LogArgs {
         Memory::split(self.cache_size)
     }
 
-    /// Opens the log this command should use: through a running server
-    /// with `--server` (read-only), else Kafka or the embedded log.
+    /// Opens the log: Kafka, or the embedded log in the data directory.
     pub async fn open_log(&self) -> anyhow::Result<Arc<dyn EventLog>> {
-        if let Some(url) = &self.server {
-            let args = self.clone();
-            let url = url.clone();
-            let log =
-                tokio::task::spawn_blocking(move || crate::remote::RemoteLog::connect(&args, &url))
-                    .await??;
-            return Ok(Arc::new(log));
-        }
         if let Some(brokers) = &self.kafka_brokers {
             let mut config = KafkaConfig::new(brokers.clone(), self.topic_prefix.clone());
             config.partitions = self.partitions;
@@ -294,13 +261,23 @@ impl LogArgs {
     }
 
     pub fn serve_file(&self) -> PathBuf {
-        self.data_dir.join(SERVE_FILE)
+        serve_file(&self.data_dir)
     }
 
     pub fn serve_info(&self) -> Option<ServeInfo> {
-        let text = std::fs::read_to_string(self.serve_file()).ok()?;
-        serde_json::from_str(&text).ok()
+        serve_info(&self.data_dir)
     }
+}
+
+/// Where a server on `data_dir` says how to reach it.
+pub fn serve_file(data_dir: &Path) -> PathBuf {
+    data_dir.join(SERVE_FILE)
+}
+
+/// What a server on `data_dir` left in `serve.json`, if one runs.
+pub fn serve_info(data_dir: &Path) -> Option<ServeInfo> {
+    let text = std::fs::read_to_string(serve_file(data_dir)).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// Writes `serve.json` readable by the owner only.

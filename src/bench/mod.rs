@@ -14,7 +14,7 @@
 pub mod synthetic;
 
 use crate::cli::BenchRebuildArgs;
-use crate::config::LogArgs;
+use crate::cli::LogArgs;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;

@@ -3,7 +3,7 @@
 //! through a running server's admin API. Both run the same operation, so
 //! both refuse the same bad input.
 
-use crate::config::LogArgs;
+use crate::cli::LogArgs;
 use crate::directory::domains::{self, DomainSummary, NewDomain};
 use crate::directory::groups::{self, GroupChanges, GroupDetail, GroupSummary, NewGroup};
 use crate::directory::resources::{self, NewResource, ResourceChanges, ResourceSummary};
@@ -370,9 +370,9 @@ enum Target {
 impl Target {
     async fn open(args: &LogArgs) -> anyhow::Result<Target> {
         match &args.server {
-            Some(url) => Ok(Target::Remote(Client::new(args, url)?)),
+            Some(url) => Ok(Target::Remote(Client::new(&args.data_dir, url)?)),
             None => {
-                let engine = Engine::start(args).await?;
+                let engine = Engine::start(&args.config()?).await?;
                 engine
                     .wait_ready(std::time::Duration::from_secs(3600))
                     .await?;

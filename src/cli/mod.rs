@@ -21,9 +21,15 @@ pub use self::{
     projections::*, rebuild::*, recovery::*, serve::*, snapshot::*,
 };
 
-use crate::config::LogArgs;
+use crate::config::{Config, ServeInfo};
+use ::projections::ViewStore;
+use clap::Args;
 use clap::{Parser, Subcommand};
+use events::storage::Memory;
+use events::EventLog;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,6 +50,108 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LogArgs {
+    /// Data directory: the embedded log and the views.
+    #[arg(
+        long,
+        global = true,
+        env = "REPRISE_DATA_DIR",
+        default_value = "./data"
+    )]
+    pub data_dir: PathBuf,
+    /// Use Kafka instead of the embedded log: HOST:PORT[,HOST:PORT...].
+    #[arg(long, global = true, env = "REPRISE_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// Kafka topic prefix: topics are PREFIX.calendar, .contact, .directory, .seen.
+    #[arg(
+        long,
+        global = true,
+        env = "REPRISE_TOPIC_PREFIX",
+        default_value = "reprise"
+    )]
+    pub topic_prefix: String,
+    /// Partitions per topic when the log creates topics (default 8); an
+    /// existing topic with another count is refused.
+    #[arg(long, global = true, env = "REPRISE_PARTITIONS")]
+    pub partitions: Option<u32>,
+    /// Send the command to a running server instead of opening the data
+    /// directory (which a running server holds).
+    #[arg(long, global = true, env = "REPRISE_SERVER")]
+    pub server: Option<String>,
+    /// Serve a projection at another version this build knows than its
+    /// current one, as NAME=VERSION (e.g. `calendars=1`); repeatable.
+    /// Switching the served version builds the new one beside the old,
+    /// which serves until the switch.
+    #[arg(
+        long = "projection-version",
+        global = true,
+        env = "REPRISE_PROJECTION_VERSION",
+        value_delimiter = ','
+    )]
+    pub projection_versions: Vec<String>,
+    /// Memory for the storage engine's caches and write buffers, in bytes
+    /// or with a unit (`64MiB`, `1GiB`); a quarter goes to the log, the
+    /// rest to the views.
+    #[arg(
+        long,
+        global = true,
+        env = "REPRISE_CACHE_SIZE",
+        default_value = "64MiB",
+        value_parser = crate::config::parse_size
+    )]
+    pub cache_size: u64,
+}
+
+impl LogArgs {
+    /// The log and data directory these flags name (`--server` aside).
+    pub fn config(&self) -> anyhow::Result<Config> {
+        Ok(Config {
+            data_dir: self.data_dir.clone(),
+            kafka_brokers: self.kafka_brokers.clone(),
+            topic_prefix: self.topic_prefix.clone(),
+            partitions: self.partitions,
+            pinned: crate::config::parse_pins(&self.projection_versions)?,
+            cache_size: self.cache_size,
+        })
+    }
+
+    /// Opens the log this command should use: through a running server
+    /// with `--server` (read-only), else Kafka or the embedded log.
+    pub async fn open_log(&self) -> anyhow::Result<Arc<dyn EventLog>> {
+        if let Some(url) = &self.server {
+            let data_dir = self.data_dir.clone();
+            let url = url.clone();
+            let log = tokio::task::spawn_blocking(move || {
+                crate::remote::RemoteLog::connect(&data_dir, &url)
+            })
+            .await??;
+            return Ok(Arc::new(log));
+        }
+        self.config()?.open_log().await
+    }
+
+    pub fn open_views(&self) -> anyhow::Result<ViewStore> {
+        self.config()?.open_views()
+    }
+
+    pub fn prepare_data_dir(&self) -> anyhow::Result<()> {
+        self.config()?.prepare_data_dir()
+    }
+
+    pub fn memory(&self) -> (Memory, Memory) {
+        Memory::split(self.cache_size)
+    }
+
+    pub fn serve_file(&self) -> PathBuf {
+        crate::config::serve_file(&self.data_dir)
+    }
+
+    pub fn serve_info(&self) -> Option<ServeInfo> {
+        crate::config::serve_info(&self.data_dir)
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -3,6 +3,7 @@
 //! (append an event, wait until its projection applied it, read the
 //! recorded outcome).
 
+use crate::config::Config;
 use anyhow::{anyhow, bail, Context};
 use events::log::TopicPartition;
 use events::{codec, Domain, EventEnvelope, EventLog};
@@ -221,18 +222,15 @@ pub struct Engine {
 impl Engine {
     /// Opens the log and views and starts a follower per projection; each
     /// catches up, marks its version ready and live, then follows.
-    pub async fn start(args: &crate::config::LogArgs) -> anyhow::Result<Engine> {
-        Engine::start_versions(args, &Versions::default()).await
+    pub async fn start(config: &Config) -> anyhow::Result<Engine> {
+        Engine::start_versions(config, &Versions::default()).await
     }
 
-    pub async fn start_versions(
-        args: &crate::config::LogArgs,
-        versions: &Versions,
-    ) -> anyhow::Result<Engine> {
-        let log = args.open_log().await?;
-        let store = args.open_views()?;
+    pub async fn start_versions(config: &Config, versions: &Versions) -> anyhow::Result<Engine> {
+        let log = config.open_log().await?;
+        let store = config.open_views()?;
         let versions = Versions {
-            pinned: args.pinned_versions()?,
+            pinned: config.pinned.clone(),
             ..versions.clone()
         };
         Engine::start_with(log, store, &versions)

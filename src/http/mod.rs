@@ -7,8 +7,9 @@ mod admin;
 pub mod dav;
 pub mod mail;
 
+use crate::cli::LogArgs;
 use crate::cli::ServeArgs;
-use crate::config::{write_serve_info, LogArgs, ServeInfo};
+use crate::config::{write_serve_info, ServeInfo};
 use crate::engine::{Engine, SubmitError};
 use crate::http::dav::Dav;
 use crate::ops::import::{ImportError, ImportKind};
@@ -94,7 +95,7 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         installation: opts.installation.clone(),
         standby: opts.standby,
     };
-    let engine = Engine::start_versions(args, &versions)
+    let engine = Engine::start_versions(&args.config()?, &versions)
         .await?
         .with_identity(identity);
     let listener = tokio::net::TcpListener::bind(&opts.listen)

@@ -23,7 +23,8 @@
 //! built again from the topics.
 
 use crate::cli::ConvertArgs;
-use crate::config::{self, DataDirFormat, LogArgs, DATA_DIR_FORMAT};
+use crate::cli::LogArgs;
+use crate::config::{self, DataDirFormat, DATA_DIR_FORMAT};
 use crate::ops::recovery::{copy_log, source_ends, uniform_partitions, Bounds};
 use anyhow::{bail, Context};
 use events::log::{sled_era, EmbeddedLog, SledEraLog, TopicPartition};

@@ -8,7 +8,7 @@
 //! `reprise import` reads these files back into the same objects.
 
 use crate::cli::ExportArgs;
-use crate::config::LogArgs;
+use crate::cli::LogArgs;
 use anyhow::{bail, Context};
 use projections::registry::{self, Views};
 use projections::{BuildState, ProjectionId, StoreError};
@@ -312,7 +312,7 @@ fn offline_views(args: &LogArgs) -> anyhow::Result<Views> {
 pub async fn run(args: &LogArgs, opts: ExportArgs) -> anyhow::Result<ExitCode> {
     let export: Export = match &args.server {
         Some(url) => {
-            let client = crate::remote::Client::new(args, url)?;
+            let client = crate::remote::Client::new(&args.data_dir, url)?;
             let path = format!("/admin/v1/export/{}", crate::remote::segment(&opts.user));
             tokio::task::spawn_blocking(move || client.get::<Export>(&path, &[])).await??
         }

@@ -3,7 +3,7 @@
 //! nothing and the error names the file, the line and the problem.
 
 use crate::cli::ImportCommand;
-use crate::config::LogArgs;
+use crate::cli::LogArgs;
 use crate::engine::{Engine, SubmitError};
 use events::payload::{
     AddressBookCreated, AddressBookProps, CalendarCreated, CalendarObjectPut, CalendarProps,
@@ -249,10 +249,10 @@ pub async fn run(args: &LogArgs, cmd: ImportCommand) -> anyhow::Result<ExitCode>
                 ("collection", a.collection.as_str()),
                 ("source", source.as_str()),
             ];
-            crate::remote::Client::new(args, url)?.post_text(path, &query, &text)?
+            crate::remote::Client::new(&args.data_dir, url)?.post_text(path, &query, &text)?
         }
         None => {
-            let engine = Engine::start(args).await?;
+            let engine = Engine::start(&args.config()?).await?;
             engine
                 .wait_ready(std::time::Duration::from_secs(3600))
                 .await?;

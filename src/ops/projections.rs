@@ -1,7 +1,7 @@
 //! `reprise projections status|digest|quarantine`.
 
+use crate::cli::LogArgs;
 use crate::cli::ProjectionsCommand;
-use crate::config::LogArgs;
 use events::log::TopicPartition;
 use events::EventLog;
 use projections::registry;
@@ -158,7 +158,7 @@ pub async fn run(args: &LogArgs, cmd: ProjectionsCommand) -> anyhow::Result<Exit
     match cmd {
         ProjectionsCommand::Status(f) => {
             let report: StatusReport = match &args.server {
-                Some(url) => crate::remote::Client::new(args, url)?
+                Some(url) => crate::remote::Client::new(&args.data_dir, url)?
                     .get("/admin/v1/projections/status", &[])?,
                 None => {
                     let log = args.open_log().await?;
@@ -174,7 +174,7 @@ pub async fn run(args: &LogArgs, cmd: ProjectionsCommand) -> anyhow::Result<Exit
         }
         ProjectionsCommand::Digest(f) => {
             let list: Vec<DigestEntry> = match &args.server {
-                Some(url) => crate::remote::Client::new(args, url)?
+                Some(url) => crate::remote::Client::new(&args.data_dir, url)?
                     .get("/admin/v1/projections/digest", &[])?,
                 None => digests(&args.open_views()?)?,
             };

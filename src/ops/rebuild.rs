@@ -5,8 +5,8 @@
 //! projection runs on its own thread; on a terminal each gets a progress
 //! bar, otherwise progress goes to the log as plain lines.
 
+use crate::cli::LogArgs;
 use crate::cli::RebuildArgs;
-use crate::config::LogArgs;
 use anyhow::{bail, Context};
 use events::EventLog;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};

@@ -3,7 +3,6 @@
 //! left in `serve.json` when this machine can read it, else with an admin
 //! user's credentials from `REPRISE_ADMIN_USER` / `REPRISE_ADMIN_PASSWORD`.
 
-use crate::config::LogArgs;
 use crate::ops::log::wire::{LogInfo, ReadRequest, ReadResponse, TopicInfo, WireStart};
 use anyhow::{anyhow, bail, Context};
 use base64::Engine as _;
@@ -11,6 +10,7 @@ use events::log::{LogReader, ReadBatch, ReadStart};
 use events::{Domain, EventLog, LogError, LogPosition, OutgoingRecord};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::path::Path;
 use std::time::Duration;
 
 pub struct Client {
@@ -26,9 +26,9 @@ struct ApiError {
 }
 
 impl Client {
-    pub fn new(args: &LogArgs, url: &str) -> anyhow::Result<Client> {
+    pub fn new(data_dir: &Path, url: &str) -> anyhow::Result<Client> {
         let base = url.trim_end_matches('/').to_string();
-        let auth = match args.serve_info() {
+        let auth = match crate::config::serve_info(data_dir) {
             Some(info) if info.url.trim_end_matches('/') == base => {
                 format!("Bearer {}", info.token)
             }
@@ -37,7 +37,7 @@ impl Client {
                     anyhow!(
                         "no local admin token for {base} in {}; set REPRISE_ADMIN_USER and \
                          REPRISE_ADMIN_PASSWORD to an admin's credentials",
-                        args.serve_file().display()
+                        crate::config::serve_file(data_dir).display()
                     )
                 })?;
                 let password = std::env::var("REPRISE_ADMIN_PASSWORD")
@@ -176,8 +176,8 @@ pub struct RemoteLog {
 }
 
 impl RemoteLog {
-    pub fn connect(args: &LogArgs, url: &str) -> anyhow::Result<RemoteLog> {
-        let client = Client::new(args, url)?;
+    pub fn connect(data_dir: &Path, url: &str) -> anyhow::Result<RemoteLog> {
+        let client = Client::new(data_dir, url)?;
         let info: LogInfo = client.get("/admin/v1/log", &[])?;
         Ok(RemoteLog {
             client: std::sync::Arc::new(client),

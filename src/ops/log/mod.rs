@@ -2,8 +2,8 @@
 
 pub mod wire;
 
+use crate::cli::LogArgs;
 use crate::cli::{Format, JsonFlag, TailArgs};
-use crate::config::LogArgs;
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, NaiveDate, Utc};
 use events::codec::{self, HEADER_EVENT_TYPE};

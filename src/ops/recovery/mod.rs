@@ -13,8 +13,8 @@
 //! server on the new directory does later, go to the new directory's own
 //! log: a clone is a complete, independent installation.
 
+use crate::cli::LogArgs;
 use crate::cli::{BoundArgs, CloneArgs, RebuildCommand};
-use crate::config::LogArgs;
 use anyhow::{bail, Context};
 use events::log::{
     all_end_offsets, EmbeddedLog, KafkaConfig, KafkaLog, LogReader, ReadStart, TopicPartition,
@@ -691,7 +691,7 @@ async fn open_dir_source(args: &LogArgs, dir: &Path) -> anyhow::Result<Arc<dyn E
             );
             let url = info.url.clone();
             let log = tokio::task::spawn_blocking(move || {
-                crate::remote::RemoteLog::connect(&source, &url)
+                crate::remote::RemoteLog::connect(&source.data_dir, &url)
             })
             .await??;
             Ok(Arc::new(log))
@@ -736,8 +736,10 @@ pub async fn clone(args: &LogArgs, opts: CloneArgs) -> anyhow::Result<ExitCode> 
     } else if let Some(url) = &opts.from_server {
         let (args, url) = (args.clone(), url.clone());
         Arc::new(
-            tokio::task::spawn_blocking(move || crate::remote::RemoteLog::connect(&args, &url))
-                .await??,
+            tokio::task::spawn_blocking(move || {
+                crate::remote::RemoteLog::connect(&args.data_dir, &url)
+            })
+            .await??,
         )
     } else if let Some(brokers) = &opts.from_kafka_brokers {
         let prefix = opts.from_topic_prefix.as_deref().unwrap_or("reprise");

@@ -24,8 +24,8 @@
 //! name paths: a clone of the log (same records at the same offsets, in
 //! another directory) is a valid target, another log is not.
 
+use crate::cli::LogArgs;
 use crate::cli::SnapshotCommand;
-use crate::config::LogArgs;
 use crate::ops::log::wire::TopicInfo;
 use anyhow::{bail, Context};
 use events::log::{ReadStart, TopicPartition};
@@ -941,7 +941,7 @@ pub async fn run(args: &LogArgs, cmd: SnapshotCommand) -> anyhow::Result<ExitCod
                     } else {
                         std::env::current_dir()?.join(&opts.to)
                     };
-                    let client = crate::remote::Client::new(args, url)?;
+                    let client = crate::remote::Client::new(&args.data_dir, url)?;
                     let body = serde_json::json!({ "to": to });
                     tokio::task::spawn_blocking(move || {
                         client.post::<_, Created>("/admin/v1/snapshot", &body)
