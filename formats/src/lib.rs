@@ -20,6 +20,7 @@
 pub mod calfilter;
 pub mod cardfilter;
 mod contentline;
+pub mod davpath;
 pub mod filter;
 pub mod ical;
 pub mod vcard;

@@ -9,11 +9,11 @@
 //! or group of the same name does not inherit it.
 
 use crate::engine::{Engine, SubmitError};
-use crate::http::dav::path::{href_path, DavPath, Kind};
 use events::payload::{
     Access, AddressBookShared, AddressBookUnshared, CalendarShared, CalendarUnshared, Sharee,
 };
 use events::{AggregateVersion, EventEnvelope, Payload};
+use formats::davpath::{href_path, DavPath, Kind};
 use projections::directory::DirectoryView;
 use projections::{Outcome, StoreError};
 use serde::{Deserialize, Serialize};

@@ -202,8 +202,8 @@ async fn delete_user(State(s): State<Shared>, Path(user): Path<String>) -> Answe
 }
 
 /// `calendars` or `addressbooks` in a share's path, or 404.
-fn collection_kind(segment: &str) -> Result<crate::http::dav::path::Kind, ApiError> {
-    crate::http::dav::path::Kind::from_segment(segment).ok_or_else(|| {
+fn collection_kind(segment: &str) -> Result<formats::davpath::Kind, ApiError> {
+    formats::davpath::Kind::from_segment(segment).ok_or_else(|| {
         ApiError(
             StatusCode::NOT_FOUND,
             format!("no collection kind {segment:?}: calendars or addressbooks"),

@@ -2,7 +2,6 @@
 //! and HEAD. They read the views only.
 
 use super::cache::{self, CacheKey};
-use super::path::{self, DavPath, Kind};
 use super::principals;
 use super::resource::{self, Ctx, Resource, SyncToken};
 use super::sharing::Place;
@@ -13,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use events::AggregateVersion;
 use formats::calfilter::{self, parse_calendar_query, CalendarData, CalendarQuery, Matcher};
 use formats::cardfilter::{self, parse_addressbook_query, AddressbookQuery};
+use formats::davpath::{self as path, DavPath, Kind};
 use formats::filter::FilterError;
 use formats::ical::time::{InstanceBudget, Limits, TimeError, TimeRange};
 use formats::xml::{

@@ -2,11 +2,11 @@
 //! live properties. Every value here comes from the views, so from the
 //! log: two instances answer a PROPFIND with the same bytes.
 
-use super::path::{self, DavPath, Kind};
 use super::sharing::{self, Place, Rights};
 use super::DavResult;
 use events::payload::{AddressBookProps, CalendarProps, DeadProperties, Member, ResourceKind};
 use events::AggregateVersion;
+use formats::davpath::{self as path, DavPath, Kind};
 use formats::xml::{
     Element, Node, PropRequest, PropStat, Property, QName, ResponseBody, Value, APPLE_ICAL, CALDAV,
     CALENDARSERVER, CARDDAV, DAV,

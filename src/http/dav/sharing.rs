@@ -12,11 +12,11 @@
 //! grants in the owner's view and the directory, never stored, so a
 //! revoked grant or a membership change takes effect on the next request.
 
-use super::path::{self, Kind};
 use super::resource::Ctx;
 use super::DavResult;
 use events::payload::{AddressBookProps, CalendarProps, Member, Sharee};
 use events::AggregateVersion;
+use formats::davpath::{self as path, Kind};
 use projections::calendars::{Change, CollectionRecord, Grant, ObjectMeta, ObjectRecord};
 use projections::contacts::ContactsView;
 use projections::directory::UserRecord;

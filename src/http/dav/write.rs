@@ -4,7 +4,6 @@
 //! one event and answers from the outcome the projection recorded for it.
 
 use super::files;
-use super::path::{self, DavPath, Kind};
 use super::resource::{self, Resource};
 use super::sharing::{self, Place, Rights};
 use super::{check_write_conditions, multistatus, rejected, Call, DavError, DavResult};
@@ -12,6 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use events::payload::*;
 use events::{AggregateVersion, Payload};
+use formats::davpath::{self as path, DavPath, Kind};
 use formats::xml::{
     self, Element, MkcolRequest, MultiStatus, PropStat, Property, PropertyUpdate, QName,
     ResponseBody, Value, APPLE_ICAL, CALDAV, CARDDAV, DAV,

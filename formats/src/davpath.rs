@@ -16,7 +16,7 @@
 //! `{principal}` is `login@domain`. A collection named `{name}@{owner}`
 //! in a home is bound to another owner's collection: a share
 //! (`work@alice@example.com`) or the domain's directory
-//! (`directory@example.com`); see `dav::sharing`. Segments are
+//! (`directory@example.com`); see `reprise::http::dav::sharing`. Segments are
 //! percent-decoded once;
 //! a segment that decodes to `.`, `..`, or holds `/`, `\` or NUL is refused
 //! rather than normalised, so no path can name anything outside its owner.
