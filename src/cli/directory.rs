@@ -1,24 +1,22 @@
-//! `reprise domain|user|group|resource|share ...`: the directory operations on
-//! the data directory (through a local engine), or with `--server`
-//! through a running server's admin API. Both run the same operation, so
-//! both refuse the same bad input.
+//! `reprise domain|user|group|resource|share ...`: the directory commands.
+//! Each command's body is written once against [`DirectoryAdmin`]; the
+//! target (`cli::target`) runs it on the data directory or, with
+//! `--server`, through a running server's admin API.
 
+use crate::cli::target::{self, DirectoryAdmin};
 use crate::cli::LogArgs;
-use crate::directory::domains::{self, DomainSummary, NewDomain};
-use crate::directory::groups::{self, GroupChanges, GroupDetail, GroupSummary, NewGroup};
-use crate::directory::resources::{self, NewResource, ResourceChanges, ResourceSummary};
-use crate::directory::shares::{self, CollectionShares, GrantRequest};
-use crate::directory::users::{self, Deleted, NewUser, UserChanges, UserSummary};
-use crate::directory::{ListQuery, Listing, ACTOR_CLI};
-use crate::engine::Engine;
-use crate::remote::{segment, Client};
+use crate::directory::domains::NewDomain;
+use crate::directory::groups::{self, GroupChanges, GroupDetail, NewGroup};
+use crate::directory::resources::{NewResource, ResourceChanges, ResourceSummary};
+use crate::directory::shares::CollectionShares;
+use crate::directory::users::{self, NewUser, UserChanges, UserSummary};
+use crate::directory::{ListQuery, Listing};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use events::payload::{Access, Member, ResourceKind};
 use formats::davpath::Kind;
-use projections::registry::Views;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::future::Future;
 use std::io::BufRead;
 use std::process::ExitCode;
 
@@ -361,75 +359,42 @@ pub struct ResourceUpdateArgs {
     pub no_location: bool,
 }
 
-/// Where a command's reads and events go.
-enum Target {
-    Local(Box<Engine>),
-    Remote(Client),
+/// Runs a command on the target `--server` chooses, and closes the
+/// target whatever happened.
+async fn on_target<C>(
+    args: &LogArgs,
+    cmd: C,
+    run: impl AsyncFnOnce(&dyn DirectoryAdmin, C) -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
+    let target = target::open(args).await?;
+    let result = run(&*target, cmd).await;
+    target.close()?;
+    result
 }
 
-impl Target {
-    async fn open(args: &LogArgs) -> anyhow::Result<Target> {
-        match &args.server {
-            Some(url) => Ok(Target::Remote(Client::new(&args.data_dir, url)?)),
-            None => {
-                let engine = Engine::start(&args.config()?).await?;
-                engine
-                    .wait_ready(std::time::Duration::from_secs(3600))
-                    .await?;
-                Ok(Target::Local(Box::new(engine)))
-            }
+/// Every entry of a listing, page after page.
+async fn list_all<T, Page>(
+    domain: Option<&str>,
+    page_size: usize,
+    page: impl Fn(ListQuery) -> Page,
+) -> anyhow::Result<Vec<T>>
+where
+    Page: Future<Output = anyhow::Result<Listing<T>>>,
+{
+    let mut q = ListQuery {
+        domain: domain.map(str::to_string),
+        limit: Some(page_size),
+        after: None,
+    };
+    let mut all = Vec::new();
+    loop {
+        let listing = page(q.clone()).await?;
+        all.extend(listing.items);
+        match listing.next {
+            Some(next) => q.after = Some(next),
+            None => return Ok(all),
         }
     }
-
-    fn close(self) -> anyhow::Result<()> {
-        match self {
-            Target::Local(engine) => (*engine).shutdown(),
-            Target::Remote(_) => Ok(()),
-        }
-    }
-
-    /// Every entry of a listing, page after page.
-    fn list_all<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        domain: Option<&str>,
-        page_size: usize,
-        local: impl Fn(&Views, &ListQuery) -> crate::directory::Result<Listing<T>>,
-    ) -> anyhow::Result<Vec<T>> {
-        let mut q = ListQuery {
-            domain: domain.map(str::to_string),
-            limit: Some(page_size),
-            after: None,
-        };
-        let mut all = Vec::new();
-        loop {
-            let page: Listing<T> = match self {
-                Target::Local(engine) => local(&engine.views(), &q)?,
-                Target::Remote(client) => {
-                    let limit = page_size.to_string();
-                    let mut query = vec![("limit", limit.as_str())];
-                    query.extend(q.domain.as_deref().map(|d| ("domain", d)));
-                    query.extend(q.after.as_deref().map(|a| ("after", a)));
-                    client.get(path, &query)?
-                }
-            };
-            all.extend(page.items);
-            match page.next {
-                Some(next) => q.after = Some(next),
-                None => return Ok(all),
-            }
-        }
-    }
-}
-
-/// Opens the target, runs `op`, and closes the target whatever happened.
-macro_rules! on_target {
-    ($args:expr, |$t:ident| $body:expr) => {{
-        let $t = Target::open($args).await?;
-        let result: anyhow::Result<ExitCode> = async { $body }.await;
-        $t.close()?;
-        result
-    }};
 }
 
 fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -464,23 +429,26 @@ fn or_blank(text: &Option<String>) -> &str {
 }
 
 pub async fn domain(args: &LogArgs, cmd: DomainCommand) -> anyhow::Result<ExitCode> {
-    on_target!(args, |t| match cmd {
+    on_target(args, cmd, run_domain).await
+}
+
+async fn run_domain(t: &dyn DirectoryAdmin, cmd: DomainCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
         DomainCommand::Add(a) => {
             let req = NewDomain {
                 domain: a.domain,
                 display_name: a.name,
             };
-            let domain: DomainSummary = match &t {
-                Target::Local(e) => domains::add_domain(e, &req, ACTOR_CLI).await?,
-                Target::Remote(c) => c.post("/admin/v1/domains", &req)?,
-            };
+            let domain = t.add_domain(&req).await?;
             println!("created domain {}", domain.domain);
-            Ok(ExitCode::SUCCESS)
         }
         DomainCommand::List(ListArgs { json, page }) => {
-            let all = t.list_all("/admin/v1/domains", None, page.page_size, |v, q| {
-                domains::list_domains(v, q)
-            })?;
+            let all = list_all(
+                None,
+                page.page_size,
+                |q| async move { t.list_domains(&q).await },
+            )
+            .await?;
             if json {
                 print_json(&all)?;
             } else if all.is_empty() {
@@ -489,28 +457,18 @@ pub async fn domain(args: &LogArgs, cmd: DomainCommand) -> anyhow::Result<ExitCo
             for d in all.iter().filter(|_| !json) {
                 println!("{:<32} {}", d.domain, or_blank(&d.display_name));
             }
-            Ok(ExitCode::SUCCESS)
         }
         DomainCommand::Show(ShowArgs { name, json }) => {
-            let domain: DomainSummary = match &t {
-                Target::Local(e) => domains::show_domain(&e.views(), &name)?,
-                Target::Remote(c) => {
-                    c.get(&format!("/admin/v1/domains/{}", segment(&name)), &[])?
-                }
-            };
+            let domain = t.show_domain(&name).await?;
             if json {
                 print_json(&domain)?;
             } else {
                 println!("domain: {}", domain.domain);
                 println!("display name: {}", or_blank(&domain.display_name));
             }
-            Ok(ExitCode::SUCCESS)
         }
-    })
-}
-
-fn user_path(user: &str) -> String {
-    format!("/admin/v1/users/{}", segment(user))
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_user(u: &UserSummary) {
@@ -522,46 +480,52 @@ fn print_user(u: &UserSummary) {
     println!("enabled: {}", u.enabled);
 }
 
+/// What a user command brings on standard input, read and checked before
+/// the data directory or the server is touched.
+enum UserInput {
+    None,
+    NewUser(NewUser),
+    Password(String),
+}
+
 pub async fn user(args: &LogArgs, cmd: UserCommand) -> anyhow::Result<ExitCode> {
-    // Read and check what the command brings before touching the data
-    // directory or the server.
-    let password = match &cmd {
-        UserCommand::Add(_) | UserCommand::Passwd(_) => Some(read_password()?),
-        _ => None,
-    };
-    let new_user = match &cmd {
+    let input = match &cmd {
         UserCommand::Add(a) => {
             let req = NewUser {
                 login: a.login.clone(),
                 domain: a.domain.clone(),
                 email: a.email.clone(),
-                password: password.clone().unwrap_or_default(),
+                password: read_password()?,
                 display_name: a.name.clone(),
                 admin: a.admin,
                 phone: a.phone.clone(),
             };
             users::resolve(&req)?;
-            Some(req)
+            UserInput::NewUser(req)
         }
-        _ => None,
+        UserCommand::Passwd(_) => UserInput::Password(read_password()?),
+        _ => UserInput::None,
     };
-    on_target!(args, |t| match cmd {
+    on_target(args, (cmd, input), run_user).await
+}
+
+async fn run_user(
+    t: &dyn DirectoryAdmin,
+    (cmd, input): (UserCommand, UserInput),
+) -> anyhow::Result<ExitCode> {
+    match cmd {
         UserCommand::Add(_) => {
-            let req = new_user.context("no user to add")?;
-            let user: UserSummary = match &t {
-                Target::Local(e) => users::add_user(e, &req, ACTOR_CLI).await?,
-                Target::Remote(c) => c.post("/admin/v1/users", &req)?,
+            let UserInput::NewUser(req) = input else {
+                bail!("no user to add");
             };
+            let user = t.add_user(&req).await?;
             println!("created user {} <{}>", user.principal, user.email);
-            Ok(ExitCode::SUCCESS)
         }
         UserCommand::List(a) => {
-            let all = t.list_all(
-                "/admin/v1/users",
-                a.domain.as_deref(),
-                a.page.page_size,
-                users::list_users,
-            )?;
+            let all = list_all(a.domain.as_deref(), a.page.page_size, |q| async move {
+                t.list_users(&q).await
+            })
+            .await?;
             if a.json {
                 print_json(&all)?;
                 return Ok(ExitCode::SUCCESS);
@@ -579,19 +543,14 @@ pub async fn user(args: &LogArgs, cmd: UserCommand) -> anyhow::Result<ExitCode> 
             if all.is_empty() {
                 println!("no users");
             }
-            Ok(ExitCode::SUCCESS)
         }
         UserCommand::Show(ShowArgs { name, json }) => {
-            let user: UserSummary = match &t {
-                Target::Local(e) => users::show_user(&e.views(), &name)?,
-                Target::Remote(c) => c.get(&user_path(&name), &[])?,
-            };
+            let user = t.show_user(&name).await?;
             if json {
                 print_json(&user)?;
             } else {
                 print_user(&user);
             }
-            Ok(ExitCode::SUCCESS)
         }
         UserCommand::Update(a) => {
             let changes = UserChanges {
@@ -607,48 +566,28 @@ pub async fn user(args: &LogArgs, cmd: UserCommand) -> anyhow::Result<ExitCode> 
             {
                 bail!("nothing to change: give --email, --name, --phone, --admin or --enabled");
             }
-            let user: UserSummary = match &t {
-                Target::Local(e) => users::update_user(e, &a.user, &changes, ACTOR_CLI).await?,
-                Target::Remote(c) => c.patch(&user_path(&a.user), &changes)?,
-            };
+            let user = t.update_user(&a.user, &changes).await?;
             println!("updated user {}", user.principal);
-            Ok(ExitCode::SUCCESS)
         }
         UserCommand::Passwd(a) => {
-            let password = password.context("no password")?;
-            let user: UserSummary = match &t {
-                Target::Local(e) => users::set_password(e, &a.user, &password, ACTOR_CLI).await?,
-                Target::Remote(c) => c.put(
-                    &format!("{}/password", user_path(&a.user)),
-                    &serde_json::json!({ "password": password }),
-                )?,
+            let UserInput::Password(password) = input else {
+                bail!("no password");
             };
+            let user = t.set_password(&a.user, &password).await?;
             println!("changed the password of {}", user.principal);
-            Ok(ExitCode::SUCCESS)
         }
         UserCommand::Disable(ref a) | UserCommand::Enable(ref a) => {
             let enabled = matches!(cmd, UserCommand::Enable(_));
             let verb = if enabled { "enable" } else { "disable" };
-            let user: UserSummary = match &t {
-                Target::Local(e) => users::set_enabled(e, &a.user, enabled, ACTOR_CLI).await?,
-                Target::Remote(c) => c.post(&format!("{}/{verb}", user_path(&a.user)), &())?,
-            };
+            let user = t.set_enabled(&a.user, enabled).await?;
             println!("{verb}d user {}", user.principal);
-            Ok(ExitCode::SUCCESS)
         }
         UserCommand::Delete(a) => {
-            let gone: Deleted = match &t {
-                Target::Local(e) => users::delete_user(e, &a.user, ACTOR_CLI).await?,
-                Target::Remote(c) => c.delete(&user_path(&a.user))?,
-            };
+            let gone = t.delete_user(&a.user).await?;
             println!("deleted user {}", gone.deleted);
-            Ok(ExitCode::SUCCESS)
         }
-    })
-}
-
-fn group_path(group: &str) -> String {
-    format!("/admin/v1/groups/{}", segment(group))
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn member_of(a: &MemberArgs) -> anyhow::Result<Member> {
@@ -669,7 +608,11 @@ fn print_group(g: &GroupDetail) {
 }
 
 pub async fn group(args: &LogArgs, cmd: GroupCommand) -> anyhow::Result<ExitCode> {
-    on_target!(args, |t| match cmd {
+    on_target(args, cmd, run_group).await
+}
+
+async fn run_group(t: &dyn DirectoryAdmin, cmd: GroupCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
         GroupCommand::Add(a) => {
             let req = NewGroup {
                 group: a.name,
@@ -677,20 +620,14 @@ pub async fn group(args: &LogArgs, cmd: GroupCommand) -> anyhow::Result<ExitCode
                 display_name: a.display_name,
                 email: a.email,
             };
-            let g: GroupDetail = match &t {
-                Target::Local(e) => groups::add_group(e, &req, ACTOR_CLI).await?,
-                Target::Remote(c) => c.post("/admin/v1/groups", &req)?,
-            };
+            let g = t.add_group(&req).await?;
             println!("created group {}@{}", g.group.group, g.group.domain);
-            Ok(ExitCode::SUCCESS)
         }
         GroupCommand::List(InDomainListArgs { domain, json, page }) => {
-            let all: Vec<GroupSummary> = t.list_all(
-                "/admin/v1/groups",
-                domain.as_deref(),
-                page.page_size,
-                groups::list_groups,
-            )?;
+            let all = list_all(domain.as_deref(), page.page_size, |q| async move {
+                t.list_groups(&q).await
+            })
+            .await?;
             if json {
                 print_json(&all)?;
                 return Ok(ExitCode::SUCCESS);
@@ -706,19 +643,14 @@ pub async fn group(args: &LogArgs, cmd: GroupCommand) -> anyhow::Result<ExitCode
             if all.is_empty() {
                 println!("no groups");
             }
-            Ok(ExitCode::SUCCESS)
         }
         GroupCommand::Show(ShowArgs { name, json }) => {
-            let g: GroupDetail = match &t {
-                Target::Local(e) => groups::show_group(&e.views(), &name)?,
-                Target::Remote(c) => c.get(&group_path(&name), &[])?,
-            };
+            let g = t.show_group(&name).await?;
             if json {
                 print_json(&g)?;
             } else {
                 print_group(&g);
             }
-            Ok(ExitCode::SUCCESS)
         }
         GroupCommand::Update(a) => {
             let changes = GroupChanges {
@@ -728,63 +660,35 @@ pub async fn group(args: &LogArgs, cmd: GroupCommand) -> anyhow::Result<ExitCode
             if changes.display_name.is_none() && changes.email.is_none() {
                 bail!("nothing to change: give --display-name or --email");
             }
-            let g: GroupDetail = match &t {
-                Target::Local(e) => groups::update_group(e, &a.name, &changes, ACTOR_CLI).await?,
-                Target::Remote(c) => c.patch(&group_path(&a.name), &changes)?,
-            };
+            let g = t.update_group(&a.name, &changes).await?;
             println!("updated group {}@{}", g.group.group, g.group.domain);
-            Ok(ExitCode::SUCCESS)
         }
         GroupCommand::Delete(a) => {
-            let gone: Deleted = match &t {
-                Target::Local(e) => groups::delete_group(e, &a.name, ACTOR_CLI).await?,
-                Target::Remote(c) => c.delete(&group_path(&a.name))?,
-            };
+            let gone = t.delete_group(&a.name).await?;
             println!("deleted group {}", gone.deleted);
-            Ok(ExitCode::SUCCESS)
         }
         GroupCommand::AddMember(a) => {
             let member = member_of(&a)?;
-            let g: GroupDetail = match &t {
-                Target::Local(e) => groups::add_member(e, &a.name, &member, ACTOR_CLI).await?,
-                Target::Remote(c) => {
-                    c.post(&format!("{}/members", group_path(&a.name)), &member)?
-                }
-            };
+            let g = t.add_member(&a.name, &member).await?;
             println!(
                 "added {} to {}@{}",
                 groups::describe(&member),
                 g.group.group,
                 g.group.domain
             );
-            Ok(ExitCode::SUCCESS)
         }
         GroupCommand::RemoveMember(a) => {
             let member = member_of(&a)?;
-            let g: GroupDetail = match &t {
-                Target::Local(e) => groups::remove_member(e, &a.name, &member, ACTOR_CLI).await?,
-                Target::Remote(c) => {
-                    let (kind, name) = match &member {
-                        Member::User(n) => ("user", n),
-                        Member::Group(n) => ("group", n),
-                    };
-                    let path = format!("{}/members/{kind}/{}", group_path(&a.name), segment(name));
-                    c.delete(&path)?
-                }
-            };
+            let g = t.remove_member(&a.name, &member).await?;
             println!(
                 "removed {} from {}@{}",
                 groups::describe(&member),
                 g.group.group,
                 g.group.domain
             );
-            Ok(ExitCode::SUCCESS)
         }
-    })
-}
-
-fn resource_path(resource: &str) -> String {
-    format!("/admin/v1/resources/{}", segment(resource))
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn kind_name(kind: ResourceKind) -> &'static str {
@@ -805,7 +709,11 @@ fn print_resource(r: &ResourceSummary) {
 }
 
 pub async fn resource(args: &LogArgs, cmd: ResourceCommand) -> anyhow::Result<ExitCode> {
-    on_target!(args, |t| match cmd {
+    on_target(args, cmd, run_resource).await
+}
+
+async fn run_resource(t: &dyn DirectoryAdmin, cmd: ResourceCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
         ResourceCommand::Add(a) => {
             let req = NewResource {
                 resource: a.name,
@@ -819,20 +727,14 @@ pub async fn resource(args: &LogArgs, cmd: ResourceCommand) -> anyhow::Result<Ex
                 capacity: a.capacity,
                 location: a.location,
             };
-            let r: ResourceSummary = match &t {
-                Target::Local(e) => resources::add_resource(e, &req, ACTOR_CLI).await?,
-                Target::Remote(c) => c.post("/admin/v1/resources", &req)?,
-            };
+            let r = t.add_resource(&req).await?;
             println!("created {} {}@{}", kind_name(r.kind), r.resource, r.domain);
-            Ok(ExitCode::SUCCESS)
         }
         ResourceCommand::List(InDomainListArgs { domain, json, page }) => {
-            let all: Vec<ResourceSummary> = t.list_all(
-                "/admin/v1/resources",
-                domain.as_deref(),
-                page.page_size,
-                resources::list_resources,
-            )?;
+            let all = list_all(domain.as_deref(), page.page_size, |q| async move {
+                t.list_resources(&q).await
+            })
+            .await?;
             if json {
                 print_json(&all)?;
                 return Ok(ExitCode::SUCCESS);
@@ -851,19 +753,14 @@ pub async fn resource(args: &LogArgs, cmd: ResourceCommand) -> anyhow::Result<Ex
             if all.is_empty() {
                 println!("no resources");
             }
-            Ok(ExitCode::SUCCESS)
         }
         ResourceCommand::Show(ShowArgs { name, json }) => {
-            let r: ResourceSummary = match &t {
-                Target::Local(e) => resources::show_resource(&e.views(), &name)?,
-                Target::Remote(c) => c.get(&resource_path(&name), &[])?,
-            };
+            let r = t.show_resource(&name).await?;
             if json {
                 print_json(&r)?;
             } else {
                 print_resource(&r);
             }
-            Ok(ExitCode::SUCCESS)
         }
         ResourceCommand::Update(a) => {
             let changes = ResourceChanges {
@@ -878,33 +775,15 @@ pub async fn resource(args: &LogArgs, cmd: ResourceCommand) -> anyhow::Result<Ex
             {
                 bail!("nothing to change: give --display-name, --email, --capacity or --location");
             }
-            let r: ResourceSummary = match &t {
-                Target::Local(e) => {
-                    resources::update_resource(e, &a.name, &changes, ACTOR_CLI).await?
-                }
-                Target::Remote(c) => c.patch(&resource_path(&a.name), &changes)?,
-            };
+            let r = t.update_resource(&a.name, &changes).await?;
             println!("updated resource {}@{}", r.resource, r.domain);
-            Ok(ExitCode::SUCCESS)
         }
         ResourceCommand::Delete(a) => {
-            let gone: Deleted = match &t {
-                Target::Local(e) => resources::delete_resource(e, &a.name, ACTOR_CLI).await?,
-                Target::Remote(c) => c.delete(&resource_path(&a.name))?,
-            };
+            let gone = t.delete_resource(&a.name).await?;
             println!("deleted resource {}", gone.deleted);
-            Ok(ExitCode::SUCCESS)
         }
-    })
-}
-
-fn shares_path(owner: &str, kind: Kind, collection: &str) -> String {
-    format!(
-        "{}/{}/{}/shares",
-        user_path(owner),
-        kind.segment(),
-        segment(collection)
-    )
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn shared_collection(a: &SharedCollectionArgs) -> anyhow::Result<(Kind, &str)> {
@@ -930,20 +809,20 @@ fn print_shares(s: &CollectionShares) {
 }
 
 pub async fn share(args: &LogArgs, cmd: ShareCommand) -> anyhow::Result<ExitCode> {
-    on_target!(args, |t| match cmd {
+    on_target(args, cmd, run_share).await
+}
+
+async fn run_share(t: &dyn DirectoryAdmin, cmd: ShareCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
         ShareCommand::List(a) => {
             let (kind, collection) = shared_collection(&a.collection)?;
             let owner = &a.collection.owner;
-            let shown: CollectionShares = match &t {
-                Target::Local(e) => shares::show(e, owner, kind, collection)?,
-                Target::Remote(c) => c.get(&shares_path(owner, kind, collection), &[])?,
-            };
+            let shown = t.show_shares(owner, kind, collection).await?;
             if a.json {
                 print_json(&shown)?;
             } else {
                 print_shares(&shown);
             }
-            Ok(ExitCode::SUCCESS)
         }
         ShareCommand::Grant(a) => {
             let (kind, collection) = shared_collection(&a.collection)?;
@@ -952,37 +831,17 @@ pub async fn share(args: &LogArgs, cmd: ShareCommand) -> anyhow::Result<ExitCode
                 AccessArg::Read => Access::Read,
                 AccessArg::ReadWrite => Access::ReadWrite,
             };
-            let shown: CollectionShares = match &t {
-                Target::Local(e) => {
-                    shares::grant(e, owner, kind, collection, &a.to, access, ACTOR_CLI).await?
-                }
-                Target::Remote(c) => c.put(
-                    &format!(
-                        "{}/{}",
-                        shares_path(owner, kind, collection),
-                        segment(&a.to)
-                    ),
-                    &GrantRequest { access },
-                )?,
-            };
+            let shown = t
+                .grant_share(owner, kind, collection, &a.to, access)
+                .await?;
             print_shares(&shown);
-            Ok(ExitCode::SUCCESS)
         }
         ShareCommand::Revoke(a) => {
             let (kind, collection) = shared_collection(&a.collection)?;
             let owner = &a.collection.owner;
-            let shown: CollectionShares = match &t {
-                Target::Local(e) => {
-                    shares::revoke(e, owner, kind, collection, &a.to, ACTOR_CLI).await?
-                }
-                Target::Remote(c) => c.delete(&format!(
-                    "{}/{}",
-                    shares_path(owner, kind, collection),
-                    segment(&a.to)
-                ))?,
-            };
+            let shown = t.revoke_share(owner, kind, collection, &a.to).await?;
             print_shares(&shown);
-            Ok(ExitCode::SUCCESS)
         }
-    })
+    }
+    Ok(ExitCode::SUCCESS)
 }
