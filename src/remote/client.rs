@@ -12,6 +12,7 @@ use std::path::Path;
 /// Where the router nests the admin API; every endpoint path starts so.
 pub(crate) const API: &str = "/admin/v1";
 
+/// A running server's admin API, authenticated once at [`Client::new`].
 pub struct Client {
     base: String,
     auth: String,
