@@ -14,6 +14,7 @@ pub mod rebuild;
 pub mod recovery;
 pub mod serve;
 pub mod snapshot;
+pub mod target;
 
 // The argument types, where the command modules still name them.
 pub use self::{

@@ -109,6 +109,13 @@ pub struct UserChanges {
     pub enabled: Option<Option<bool>>,
 }
 
+/// The body of a password change (`PUT /users/{user}/password`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    pub password: String,
+}
+
 /// What `DELETE` answers: the entry that is gone.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Deleted {

@@ -10,7 +10,7 @@ use crate::directory::groups::{GroupChanges, GroupDetail, GroupSummary, NewGroup
 use crate::directory::passwords::PasswordError;
 use crate::directory::resources::{NewResource, ResourceChanges, ResourceSummary};
 use crate::directory::shares::{CollectionShares, GrantRequest, ShareError};
-use crate::directory::users::{Deleted, NewUser, UserChanges, UserSummary};
+use crate::directory::users::{Deleted, NewPassword, NewUser, UserChanges, UserSummary};
 use crate::directory::{domains, groups, resources, shares, users};
 use crate::directory::{DirectoryError, ListQuery, Listing, ACTOR_API};
 use crate::http::{ApiError, Shared};
@@ -21,7 +21,6 @@ use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use events::payload::Member;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
 impl From<DirectoryError> for ApiError {
     fn from(e: DirectoryError) -> Self {
@@ -167,12 +166,6 @@ async fn update_user(
     Ok(Json(
         users::update_user(&s.engine, &user, &changes, ACTOR_API).await?,
     ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewPassword {
-    password: String,
 }
 
 async fn set_password(
