@@ -298,12 +298,13 @@ impl Drop for SnapshotWriter {
 // ------------------------------------------------------------------ reading
 
 /// Reads a snapshot through the checksum, refusing lengths the rest of the
-/// file cannot hold (so a damaged length is reported, not allocated).
-pub(super) struct SnapshotReader {
-    input: BufReader<File>,
+/// input cannot hold (so a damaged length is reported, not allocated).
+pub(super) struct SnapshotReader<R> {
+    input: R,
     hasher: Sha256,
     left: u64,
-    path: PathBuf,
+    /// What the errors call the input (the file's path).
+    name: String,
 }
 
 /// One frame.
@@ -315,21 +316,29 @@ pub(super) enum Frame {
     Last,
 }
 
-impl SnapshotReader {
-    pub(super) fn open(path: &Path) -> Result<SnapshotReader, SnapshotError> {
+impl SnapshotReader<BufReader<File>> {
+    pub(super) fn open(path: &Path) -> Result<Self, SnapshotError> {
         let file = File::open(path).map_err(io(path))?;
-        let left = file.metadata().map_err(io(path))?.len();
-        Ok(SnapshotReader {
-            input: BufReader::with_capacity(1 << 20, file),
+        let len = file.metadata().map_err(io(path))?.len();
+        let input = BufReader::with_capacity(1 << 20, file);
+        Ok(SnapshotReader::new(input, len, path.display().to_string()))
+    }
+}
+
+impl<R: Read> SnapshotReader<R> {
+    /// A reader of `len` bytes of snapshot.
+    pub(super) fn new(input: R, len: u64, name: String) -> Self {
+        SnapshotReader {
+            input,
             hasher: Sha256::new(),
-            left,
-            path: path.to_path_buf(),
-        })
+            left: len,
+            name,
+        }
     }
 
     pub(super) fn damaged(&self, reason: impl Into<String>) -> SnapshotError {
         SnapshotError::Damaged {
-            path: self.path.display().to_string(),
+            path: self.name.clone(),
             reason: reason.into(),
         }
     }
@@ -380,7 +389,7 @@ impl SnapshotReader {
         let format = self.u32()?;
         if format != FORMAT {
             return Err(SnapshotError::Format {
-                path: self.path.display().to_string(),
+                path: self.name.clone(),
                 found: format,
             });
         }
@@ -431,7 +440,15 @@ pub struct Scanned {
 /// Reads the whole file once: structure, frame order, entry counts and
 /// checksum. Nothing is written.
 pub fn scan(path: &Path) -> Result<Scanned, SnapshotError> {
-    let mut r = SnapshotReader::open(path)?;
+    scan_reader(SnapshotReader::open(path)?)
+}
+
+/// [`scan`] over `len` bytes from any reader; `name` is what errors call it.
+pub fn scan_bytes(input: impl Read, len: u64, name: &str) -> Result<Scanned, SnapshotError> {
+    scan_reader(SnapshotReader::new(input, len, name.to_string()))
+}
+
+fn scan_reader<R: Read>(mut r: SnapshotReader<R>) -> Result<Scanned, SnapshotError> {
     let header = r.header()?;
     let mut versions: Vec<(VersionInfo, u64)> = Vec::new();
     let mut open: Option<(VersionInfo, u64)> = None;
@@ -465,4 +482,36 @@ pub fn scan(path: &Path) -> Result<Scanned, SnapshotError> {
         anchors: anchors.unwrap_or_default(),
         sha256,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn damaged(bytes: &[u8]) -> String {
+        match scan_bytes(bytes, bytes.len() as u64, "input") {
+            Err(SnapshotError::Damaged { reason, .. }) => reason,
+            Err(e) => panic!("not refused as damaged: {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn inputs_that_are_not_whole_snapshots_are_refused_with_the_reason() {
+        assert!(damaged(b"").contains("too short"));
+        assert!(damaged(&[b'x'; 64]).contains("no REPRISE-SNAPSHOT magic"));
+        let mut cut = MAGIC.to_vec();
+        cut.extend(FORMAT.to_be_bytes());
+        cut.extend(1_000u32.to_be_bytes());
+        cut.extend([0u8; 40]);
+        assert!(damaged(&cut).contains("cut short"));
+        let mut newer = MAGIC.to_vec();
+        newer.extend((FORMAT + 1).to_be_bytes());
+        newer.extend([0u8; 40]);
+        let len = newer.len() as u64;
+        assert!(matches!(
+            scan_bytes(&newer[..], len, "input"),
+            Err(SnapshotError::Format { .. })
+        ));
+    }
 }

@@ -17,8 +17,8 @@ pub mod restore;
 
 pub use create::{create, served_versions, CreateRequest, Created, Held};
 pub use format::{
-    header_of, record_digest, scan, Anchor, Header, Scanned, SnapshotError, SnapshotWriter,
-    VersionInfo, VersionSummary, FORMAT,
+    header_of, record_digest, scan, scan_bytes, Anchor, Header, Scanned, SnapshotError,
+    SnapshotWriter, VersionInfo, VersionSummary, FORMAT,
 };
 pub use restore::{restore, Restored};
 
