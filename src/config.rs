@@ -24,6 +24,9 @@ pub const MARKER: &str = "REPRISE-DATA-DIR";
 /// The data directory format this build writes and reads.
 pub const DATA_DIR_FORMAT: u32 = 2;
 const SERVE_FILE: &str = "serve.json";
+/// Where `data-dir convert` keeps the files of a sled-era (format 1)
+/// directory, inside the data directory.
+pub const SLED_ERA: &str = "sled-era";
 
 /// Which log and data directory a command works on, as the command line
 /// or a test gives them.
@@ -198,7 +201,7 @@ impl Config {
                  valid), builds the views, and keeps the old files under {}",
                 dir.display(),
                 dir.display(),
-                dir.join(crate::ops::convert::SLED_ERA).display()
+                dir.join(SLED_ERA).display()
             ),
             DataDirFormat::Format(newer) => bail!(
                 "{} is a data directory of format {newer}, newer than this build of reprise reads \

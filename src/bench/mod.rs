@@ -9,18 +9,18 @@
 //! where `events` is what the projections applied, `peak_rss_mb` the
 //! peak resident memory of the whole process (`VmHWM`), write phase
 //! included, and the sizes what the views and the embedded log occupy on
-//! disk (`du`; the log is 0 on Kafka).
+//! disk (`du`; the log is 0 on Kafka). The figures are printed by the
+//! command line; this runs the benchmark and measures.
 
 pub mod synthetic;
 
-use crate::cli::BenchRebuildArgs;
-use crate::cli::LogArgs;
+use crate::config::Config;
+use crate::ops::rebuild::Rebuilt;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use synthetic::Written;
 
 /// A directory the benchmark made for itself, removed when dropped.
 struct Scratch {
@@ -75,7 +75,7 @@ fn prepare_dir(dir: Option<&Path>, name: &str) -> anyhow::Result<Scratch> {
 }
 
 /// The peak resident set size of this process, in MiB (`VmHWM`).
-fn peak_rss_mb() -> Option<f64> {
+pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line
@@ -88,11 +88,11 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn rate(events: u64, elapsed: Duration) -> f64 {
+pub fn rate(events: u64, elapsed: Duration) -> f64 {
     events as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 
-fn human_bytes(bytes: u64) -> String {
+pub fn human_bytes(bytes: u64) -> String {
     let mb = bytes as f64 / (1024.0 * 1024.0);
     if mb >= 1024.0 {
         format!("{:.2} GiB", mb / 1024.0)
@@ -101,10 +101,86 @@ fn human_bytes(bytes: u64) -> String {
     }
 }
 
-pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<ExitCode> {
-    if args.server.is_some() {
-        bail!("bench rebuild runs in this process; it does not take --server");
+/// What `bench rebuild` is asked to do.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Events to write.
+    pub events: u64,
+    /// Users of the synthetic installation, all set up at its start (see
+    /// [`synthetic::Synthetic::with_users`]).
+    pub users: Option<u64>,
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Events per rebuild batch.
+    pub batch_size: usize,
+    /// Where to put the log and views, kept afterwards (default: a
+    /// temporary directory, removed).
+    pub dir: Option<PathBuf>,
+    /// Threads per projection.
+    pub workers: usize,
+    /// Draw progress bars (on a terminal) rather than lines every 5 s.
+    pub progress_bars: bool,
+}
+
+/// What the write phase tells the operator as it goes.
+pub enum Step<'a> {
+    /// On Kafka, the topics the benchmark writes (and leaves in place).
+    Kafka {
+        brokers: &'a str,
+        prefix: &'a str,
+    },
+    Writing {
+        log: &'a str,
+    },
+    /// Events written so far (every 5 s, without progress bars).
+    Written {
+        events: u64,
+    },
+    WriteDone {
+        events: u64,
+        seconds: f64,
+        peak_rss_mb: Option<f64>,
+    },
+    /// The log ends before every user asked for is set up.
+    TooFewEvents {
+        users: u64,
+        set_up: u64,
+    },
+}
+
+/// The figures of one run.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub written: Written,
+    pub write_time: Duration,
+    pub results: Vec<Rebuilt>,
+    /// The rebuild's time: the result.
+    pub rebuild_time: Duration,
+    pub views_bytes: u64,
+    pub log_bytes: u64,
+    /// Peak resident memory of the process, write phase included.
+    pub peak_rss_mb: Option<f64>,
+}
+
+impl Report {
+    /// Events the projections applied.
+    pub fn events(&self) -> u64 {
+        self.results.iter().map(|r| r.events).sum()
     }
+
+    pub fn quarantined(&self) -> u64 {
+        self.results.iter().map(|r| r.quarantined).sum()
+    }
+}
+
+/// Writes a synthetic log into a fresh data directory on `config`'s log
+/// (its data directory and topic prefix replaced), rebuilds every
+/// projection from it, and measures; `report` hears the write phase.
+pub async fn rebuild(
+    config: &Config,
+    opts: &Options,
+    mut report: impl FnMut(Step<'_>),
+) -> anyhow::Result<Report> {
     if opts.events == 0 {
         bail!("--events must be at least 1");
     }
@@ -112,33 +188,28 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     // Declared first, so it is dropped (and the directory removed) after
     // the log and the views are closed.
     let scratch = prepare_dir(opts.dir.as_deref(), &name)?;
-    let on_terminal = std::io::stderr().is_terminal();
 
     // The directory is a data directory like any other, so the usual
     // tools (`reprise --data-dir DIR projections status`...) work on it.
-    let mut data = args.clone();
+    let mut data = config.clone();
     data.data_dir = scratch.path.clone();
     data.topic_prefix = name.clone();
     data.prepare_data_dir()?;
     let log = data.open_log().await?;
-    if let Some(brokers) = &args.kafka_brokers {
-        eprintln!("writing to Kafka at {brokers}, topics {name}.* (left in place)");
+    if let Some(brokers) = &config.kafka_brokers {
+        report(Step::Kafka {
+            brokers,
+            prefix: &name,
+        });
     }
-    let shape = match opts.users {
-        Some(users) => format!("{users} users, "),
-        None => String::new(),
-    };
-    eprintln!(
-        "writing {} synthetic events ({shape}seed {}) to the {}",
-        opts.events,
-        opts.seed,
-        log.describe()
-    );
+    report(Step::Writing {
+        log: &log.describe(),
+    });
 
     // Write phase.
     let bar = ProgressBar::with_draw_target(
         Some(opts.events),
-        if on_terminal {
+        if opts.progress_bars {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
@@ -157,28 +228,25 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     let summary =
         crate::bench::synthetic::write(log.as_ref(), opts.seed, opts.events, opts.users, |n| {
             bar.set_position(n);
-            if !on_terminal && last_line.elapsed() > Duration::from_secs(5) {
+            if !opts.progress_bars && last_line.elapsed() > Duration::from_secs(5) {
                 last_line = Instant::now();
-                eprintln!("  written {n} events");
+                report(Step::Written { events: n });
             }
         })
         .await
         .context("writing the synthetic log")?;
-    let written = summary.events;
     bar.finish_and_clear();
     let write_time = started.elapsed();
-    eprintln!(
-        "write: {written} events in {:.2} s ({:.0} events/s), peak RSS so far {:.0} MB",
-        write_time.as_secs_f64(),
-        rate(written, write_time),
-        peak_rss_mb().unwrap_or(0.0)
-    );
+    report(Step::WriteDone {
+        events: summary.events,
+        seconds: write_time.as_secs_f64(),
+        peak_rss_mb: peak_rss_mb(),
+    });
     if let Some(users) = opts.users.filter(|&users| summary.users < users) {
-        eprintln!(
-            "warning: {} events end the log before all {users} users are set up (about five \
-             events each): {} were; give more --events",
-            opts.events, summary.users
-        );
+        report(Step::TooFewEvents {
+            users,
+            set_up: summary.users,
+        });
     }
 
     // Rebuild phase: the only one timed for the result.
@@ -186,9 +254,7 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     let projections = projections::registry::current();
     let rebuild_opts = crate::ops::rebuild::Options {
         batch_size: opts.batch_size,
-        workers: opts
-            .workers
-            .unwrap_or_else(crate::ops::rebuild::default_workers),
+        workers: opts.workers,
         stop_after_batches: None,
     };
     let started = Instant::now();
@@ -197,36 +263,12 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
         &store,
         &projections,
         &rebuild_opts,
-        on_terminal,
+        opts.progress_bars,
     )
     .await
     .context("rebuilding the projections")?;
-    let elapsed = started.elapsed();
+    let rebuild_time = started.elapsed();
 
-    let events: u64 = results.iter().map(|r| r.events).sum();
-    let quarantined: u64 = results.iter().map(|r| r.quarantined).sum();
-    println!(
-        "write phase: {written} events in {:.2} s ({:.0} events/s), not part of the result",
-        write_time.as_secs_f64(),
-        rate(written, write_time)
-    );
-    if let Some(users) = opts.users {
-        println!(
-            "installation: {} users (of {users} asked for) in {} domains; {} calendar and {} \
-             address book grants",
-            summary.users, summary.domains, summary.calendar_shares, summary.address_book_shares
-        );
-    }
-    for r in &results {
-        println!(
-            "  {:<14} {:>9} events in {:>6.2} s, {} quarantined{}",
-            r.id.to_string(),
-            r.events,
-            r.seconds,
-            r.quarantined,
-            if r.complete { "" } else { ", INCOMPLETE" }
-        );
-    }
     // Measured once the engine compacted what the rebuild left queued (not
     // timed): right after it, overlapping tables waiting for compaction
     // can count the same rows twice.
@@ -239,43 +281,18 @@ pub async fn rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Result<E
     } else {
         0
     };
-    println!(
-        "rebuild: {events} events in {:.2} s ({:.0} events/s); on disk: views {}, log {}",
-        elapsed.as_secs_f64(),
-        rate(events, elapsed),
-        human_bytes(views_bytes),
-        human_bytes(log_bytes)
-    );
-    if let Some(dir) = &opts.dir {
-        println!("log and views kept in {}", dir.display());
-    }
-    if let Some(r) = results.iter().find(|r| !r.complete) {
-        bail!("the rebuild of {} did not complete", r.id);
-    }
-    if quarantined > 0 {
-        bail!(
-            "{quarantined} events were quarantined; the synthetic log should hold only valid events \
-             (see `reprise projections quarantine`{})",
-            if opts.dir.is_some() { "" } else { " with --dir to keep the data" }
-        );
-    }
-    if events != written {
-        bail!("the rebuild applied {events} events but {written} were written");
-    }
-    let peak = peak_rss_mb().context("reading VmHWM from /proc/self/status")?;
-    // Written by hand to keep the documented key order (serde_json sorts
-    // keys); every number is finite.
-    let result = format!(
-        "{{\"events\":{events},\"seconds\":{:.3},\"events_per_s\":{:.0},\"peak_rss_mb\":{:.1},\
-         \"views_bytes\":{views_bytes},\"log_bytes\":{log_bytes}}}",
-        elapsed.as_secs_f64(),
-        rate(events, elapsed),
-        peak
-    );
+    let peak_rss_mb = peak_rss_mb();
     // Close the log and the views before the directory goes.
     drop(store);
     drop(log);
     drop(scratch);
-    println!("{result}");
-    Ok(ExitCode::SUCCESS)
+    Ok(Report {
+        written: summary,
+        write_time,
+        results,
+        rebuild_time,
+        views_bytes,
+        log_bytes,
+        peak_rss_mb,
+    })
 }

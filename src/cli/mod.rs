@@ -253,7 +253,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let log = cli.log;
         match cli.command {
             Command::Serve(args) => crate::http::run(&log, args).await,
-            Command::Rebuild(cmd) => crate::ops::recovery::rebuild(&log, cmd).await,
+            Command::Rebuild(cmd) => crate::cli::rebuild::rebuild(&log, cmd).await,
             Command::Projections(cmd) => crate::ops::projections::run(&log, cmd).await,
             Command::Log(LogCommand::Tail(args)) => crate::ops::log::tail(&log, args).await,
             Command::Log(LogCommand::Stats(args)) => crate::ops::log::stats(&log, args).await,
@@ -263,13 +263,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Resource(cmd) => crate::cli::directory::resource(&log, cmd).await,
             Command::Share(cmd) => crate::cli::directory::share(&log, cmd).await,
             Command::Import(cmd) => crate::ops::import::run(&log, cmd).await,
-            Command::Clone(args) => crate::ops::recovery::clone(&log, args).await,
-            Command::Snapshot(cmd) => crate::ops::snapshot::run(&log, cmd).await,
+            Command::Clone(args) => crate::cli::recovery::clone(&log, args).await,
+            Command::Snapshot(cmd) => crate::cli::snapshot::snapshot(&log, cmd).await,
             Command::Export(args) => crate::ops::export::run(&log, args).await,
             Command::DataDir(DataDirCommand::Convert(args)) => {
-                crate::ops::convert::run(&log, args).await
+                crate::cli::data_dir::convert(&log, args).await
             }
-            Command::Bench(BenchCommand::Rebuild(args)) => crate::bench::rebuild(&log, args).await,
+            Command::Bench(BenchCommand::Rebuild(args)) => {
+                crate::cli::bench::bench_rebuild(&log, args).await
+            }
             Command::Proxy(args) => crate::cluster::proxy::run(args).await,
             Command::Switch(args) => crate::cluster::proxy::switch(args).await,
         }

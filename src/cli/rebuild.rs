@@ -1,8 +1,15 @@
-//! Arguments of `reprise rebuild`.
+//! `reprise rebuild`: in place (`ops::rebuild`), or with --into a
+//! point-in-time copy (`ops::recovery`).
 
 use super::recovery::BoundArgs;
+use crate::cli::LogArgs;
+use crate::ops::recovery::{check_destination, copy_into, same_dir, CopyPlan};
+use anyhow::bail;
 use clap::Args;
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct RebuildArgs {
@@ -32,9 +39,7 @@ impl RebuildArgs {
     pub fn options(&self) -> crate::ops::rebuild::Options {
         crate::ops::rebuild::Options {
             batch_size: self.batch_size,
-            workers: self
-                .workers
-                .unwrap_or_else(crate::ops::rebuild::default_workers),
+            workers: self.workers.unwrap_or_else(crate::engine::default_workers),
             stop_after_batches: self.stop_after_batches,
         }
     }
@@ -53,4 +58,76 @@ pub struct RebuildCommand {
     /// the bounds need --into.
     #[arg(long, value_name = "DIR", env = "REPRISE_INTO")]
     pub into: Option<PathBuf>,
+}
+
+/// `reprise rebuild`: in place, or with --into a point-in-time copy.
+pub async fn rebuild(args: &LogArgs, cmd: RebuildCommand) -> anyhow::Result<ExitCode> {
+    let bounded = !cmd.bounds.spec().is_empty();
+    let Some(into) = &cmd.into else {
+        if bounded {
+            bail!(
+                "--until and --until-offsets need --into DIR: a point-in-time rebuild goes into \
+                 a new data directory, and the live views are never rewritten to the past"
+            );
+        }
+        return in_place(args, cmd.args).await;
+    };
+    if cmd.args.projection.is_some()
+        || cmd.args.version.is_some()
+        || cmd.args.stop_after_batches.is_some()
+    {
+        bail!("rebuild --into builds every projection of the copy; it takes no --projection, --version or --stop-after-batches");
+    }
+    if same_dir(into, &args.data_dir) {
+        bail!(
+            "--into {} is this data directory; a point-in-time rebuild goes into another one",
+            into.display()
+        );
+    }
+    check_destination(into)?;
+    let source = args.open_log().await?;
+    copy_into(
+        CopyPlan {
+            source,
+            dest: into,
+            bounds: &cmd.bounds.spec(),
+            batch_size: cmd.args.batch_size,
+            build_views: true,
+            cache_size: args.cache_size,
+            progress_bars: std::io::stderr().is_terminal(),
+        },
+        super::recovery::copy_printer(),
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rebuilds the data directory's own views.
+async fn in_place(args: &LogArgs, opts: RebuildArgs) -> anyhow::Result<ExitCode> {
+    if args.server.is_some() {
+        bail!("rebuild works on the data directory itself; stop the server first (a rebuild beside a running version comes with the upgrade machinery)");
+    }
+    let selected = crate::ops::rebuild::select(opts.projection.as_deref(), opts.version)?;
+    let log = args.open_log().await?;
+    let store = args.open_views()?;
+    let started = Instant::now();
+    let results = crate::ops::rebuild::rebuild(
+        log,
+        &store,
+        &selected,
+        &opts.options(),
+        std::io::stderr().is_terminal(),
+    )
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let events: u64 = results.iter().map(|r| r.events).sum();
+    let quarantined: u64 = results.iter().map(|r| r.quarantined).sum();
+    let complete = results.iter().all(|r| r.complete);
+    println!(
+        "{} {} projection(s): {events} events in {seconds:.2} s ({:.0} events/s), {quarantined} quarantined",
+        if complete { "rebuilt" } else { "interrupted" },
+        results.len(),
+        events as f64 / seconds.max(1e-9),
+    );
+    Ok(ExitCode::SUCCESS)
 }

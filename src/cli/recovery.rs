@@ -1,7 +1,19 @@
-//! Arguments of `reprise clone` and the bounds `rebuild --into` shares with it.
+//! `reprise clone`, and the bounds and the copy's report `rebuild --into`
+//! shares with it: the sources are opened here (a stopped data directory,
+//! a running server, Kafka), the copy is `ops::recovery`.
 
+use crate::cli::LogArgs;
+use crate::ops::recovery::{bounds, check_destination, copy_into, same_dir, BoundSpec};
+use crate::ops::recovery::{CopyPlan, Step};
+use anyhow::bail;
 use clap::Args;
-use std::path::PathBuf;
+use events::log::{EmbeddedLog, KafkaConfig, KafkaLog};
+use events::{EventLog, LogError};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Where a copy of the log stops, per partition. Without either, every
 /// partition is copied to the end it had when the copy started.
@@ -28,6 +40,16 @@ pub struct BoundArgs {
         value_delimiter = ','
     )]
     pub until_offsets: Vec<String>,
+}
+
+impl BoundArgs {
+    /// The bounds these flags give, unchecked.
+    pub fn spec(&self) -> BoundSpec {
+        BoundSpec {
+            until: self.until.clone(),
+            until_offsets: self.until_offsets.clone(),
+        }
+    }
 }
 
 /// `clone`: the destination is the global --data-dir, which must be new or
@@ -64,4 +86,178 @@ pub struct CloneArgs {
     /// Records per read and append, and events per batch when building views.
     #[arg(long, env = "REPRISE_BATCH_SIZE", default_value_t = 2000)]
     pub batch_size: usize,
+}
+
+/// `reprise clone`.
+pub async fn clone(args: &LogArgs, opts: CloneArgs) -> anyhow::Result<ExitCode> {
+    check_destination_flags(args, "clone")?;
+    if opts.from_topic_prefix.is_some() && opts.from_kafka_brokers.is_none() {
+        bail!("--from-topic-prefix names the topics of --from-kafka-brokers, which is not given");
+    }
+    let dest = args.data_dir.clone();
+    // Refused before any source is opened: a source must never be touched
+    // for a copy that cannot happen.
+    check_destination(&dest)?;
+    let source: Arc<dyn EventLog> = if let Some(dir) = &opts.from {
+        if same_dir(dir, &dest) {
+            bail!("the source and the destination are both {}", dir.display());
+        }
+        open_dir_source(dir).await?
+    } else if let Some(url) = &opts.from_server {
+        let (args, url) = (args.clone(), url.clone());
+        Arc::new(
+            tokio::task::spawn_blocking(move || {
+                crate::remote::RemoteLog::connect(&args.data_dir, &url)
+            })
+            .await??,
+        )
+    } else if let Some(brokers) = &opts.from_kafka_brokers {
+        let prefix = opts.from_topic_prefix.as_deref().unwrap_or("reprise");
+        let config = KafkaConfig::new(brokers.clone(), prefix);
+        Arc::new(KafkaLog::connect(config).await?)
+    } else {
+        bail!("name the source: --from DIR, --from-server URL or --from-kafka-brokers BROKERS");
+    };
+    copy_into(
+        CopyPlan {
+            source,
+            dest: &dest,
+            bounds: &opts.bounds.spec(),
+            batch_size: opts.batch_size,
+            build_views: !opts.log_only,
+            cache_size: args.cache_size,
+            progress_bars: std::io::stderr().is_terminal(),
+        },
+        copy_printer(),
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens a `--from DIR` source: its embedded log directly when stopped,
+/// else through the server that holds it.
+async fn open_dir_source(dir: &Path) -> anyhow::Result<Arc<dyn EventLog>> {
+    let log_dir = dir.join("log");
+    if !log_dir.is_dir() {
+        bail!(
+            "{} has no embedded log ({} is missing): name a reprise data directory, or for an \
+             installation on Kafka use --from-kafka-brokers",
+            dir.display(),
+            log_dir.display()
+        );
+    }
+    match EmbeddedLog::open(&log_dir, None) {
+        Ok(log) => Ok(Arc::new(log)),
+        Err(LogError::Locked { .. }) => {
+            let Some(info) = crate::config::serve_info(dir) else {
+                bail!(
+                    "{} is in use by another reprise process; wait for it to finish, or name \
+                     the server that holds it with --from-server URL",
+                    dir.display()
+                );
+            };
+            eprintln!(
+                "{} is held by `reprise serve` (pid {}); reading its log through {}",
+                dir.display(),
+                info.pid,
+                info.url
+            );
+            let (dir, url) = (dir.to_path_buf(), info.url.clone());
+            let log =
+                tokio::task::spawn_blocking(move || crate::remote::RemoteLog::connect(&dir, &url))
+                    .await??;
+            Ok(Arc::new(log))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The global flags name the destination for `clone`: they must not ask
+/// for another log than its own embedded one.
+fn check_destination_flags(args: &LogArgs, command: &str) -> anyhow::Result<()> {
+    if args.server.is_some() {
+        bail!(
+            "{command} writes a new data directory itself; name the source server with \
+             --from-server URL, not --server"
+        );
+    }
+    if args.kafka_brokers.is_some() {
+        bail!(
+            "{command} copies into the new data directory's own embedded log; name a Kafka \
+             source with --from-kafka-brokers, not --kafka-brokers"
+        );
+    }
+    Ok(())
+}
+
+/// Prints a copy's steps as they come; progress at most every 5 s.
+pub fn copy_printer() -> impl FnMut(Step<'_>) {
+    let mut last_line = Instant::now();
+    move |step| match step {
+        Step::ReadingEnds { source } => eprintln!(
+            "reading the {source} once to find where each partition ends (its end offset answers \
+             are informative only)"
+        ),
+        Step::Copying {
+            source,
+            dest,
+            partitions,
+            bounds,
+        } => println!(
+            "copying the {source} into the {dest} ({partitions} partitions per topic){}",
+            bounds::describe(bounds)
+        ),
+        Step::Progress { copied, total } => {
+            if last_line.elapsed() > Duration::from_secs(5) {
+                last_line = Instant::now();
+                eprintln!("  copied {copied} of at most {total} records");
+            }
+        }
+        Step::Copied {
+            events,
+            seconds,
+            topics,
+        } => {
+            println!(
+                "copied {events} events in {seconds:.2} s; per topic, partition:cut/source end"
+            );
+            for t in topics {
+                let cuts: Vec<String> = t
+                    .cuts
+                    .iter()
+                    .enumerate()
+                    .map(|(p, (cut, end))| format!("{p}:{cut}/{end}"))
+                    .collect();
+                println!(
+                    "  {:<10} {:>9} events  {}",
+                    t.domain,
+                    t.events,
+                    cuts.join(" ")
+                );
+            }
+        }
+        Step::LogOnly { dir } => println!(
+            "log only: no views built in {} (`reprise --data-dir {} rebuild` or `serve` builds \
+             them; `snapshot restore` can start them from a snapshot)",
+            dir.display(),
+            dir.display()
+        ),
+        Step::Built {
+            projections,
+            events,
+            quarantined,
+            seconds,
+            dir,
+        } => {
+            println!(
+                "built {projections} projection(s) in {}: {events} events in {seconds:.2} s, \
+                 {quarantined} quarantined",
+                dir.display()
+            );
+            println!(
+                "{} is an independent installation: its writes go to its own log, never to the source",
+                dir.display()
+            );
+        }
+    }
 }

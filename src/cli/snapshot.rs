@@ -1,7 +1,12 @@
-//! Arguments of `reprise snapshot`.
+//! `reprise snapshot create|restore`: offline on a stopped data
+//! directory, or `create --server` written by the running server.
 
+use crate::cli::LogArgs;
+use crate::ops::snapshot::{create, restore, served_versions, Created};
+use anyhow::bail;
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 #[derive(Subcommand, Debug)]
 pub enum SnapshotCommand {
@@ -27,4 +32,89 @@ pub struct SnapshotCreateArgs {
 pub struct SnapshotRestoreArgs {
     /// The snapshot file.
     pub file: PathBuf,
+}
+
+/// `reprise snapshot create|restore`.
+pub async fn snapshot(args: &LogArgs, cmd: SnapshotCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        SnapshotCommand::Create(opts) => {
+            let created: Created = match &args.server {
+                Some(url) => {
+                    let to = if opts.to.is_absolute() {
+                        opts.to.clone()
+                    } else {
+                        std::env::current_dir()?.join(&opts.to)
+                    };
+                    let client = crate::remote::Client::new(&args.data_dir, url)?;
+                    tokio::task::spawn_blocking(move || client.create_snapshot(&to)).await??
+                }
+                None => create_offline(args, &opts.to).await?,
+            };
+            println!(
+                "snapshot of {} written to {}: {} bytes, sha256 {}, in {:.2} s (views held {:.2} s)",
+                created.log,
+                created.file,
+                created.bytes,
+                created.sha256,
+                created.seconds,
+                created.held_seconds
+            );
+            for v in &created.versions {
+                println!(
+                    "  {:<14} {:>10} entries{}",
+                    v.projection,
+                    v.entries,
+                    if v.live { ", live" } else { "" }
+                );
+            }
+        }
+        SnapshotCommand::Restore(opts) => {
+            if args.server.is_some() {
+                bail!(
+                    "snapshot restore writes the data directory's views itself; it takes no --server \
+                     (stop the server, or restore into another data directory)"
+                );
+            }
+            let restored = restore(&args.config()?, &opts.file).await?;
+            let s = &restored.scanned;
+            println!(
+                "restored {} projection version(s) from {} (taken {} on the {}) into {}",
+                s.versions.len(),
+                opts.file.display(),
+                s.header.created,
+                s.header.log,
+                args.data_dir.join("views").display()
+            );
+            for (info, entries) in &s.versions {
+                let applied: u64 = info.positions.iter().map(|p| p.2).sum();
+                println!(
+                    "  {:<14} {:>10} entries, {applied} events applied{}",
+                    info.id().to_string(),
+                    entries,
+                    if info.live { ", live" } else { "" }
+                );
+            }
+            let newer = match restored.behind {
+                Some(n) => format!("{n} events of the log are"),
+                None => "the events of the log".to_string(),
+            };
+            println!(
+                "{newer} newer than the snapshot: `reprise serve` or `reprise rebuild` resumes \
+                 from the stored positions and replays only those"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A snapshot of a stopped data directory.
+async fn create_offline(args: &LogArgs, to: &Path) -> anyhow::Result<Created> {
+    if !args.data_dir.join("views").is_dir() {
+        bail!("{} has no views to snapshot", args.data_dir.display());
+    }
+    let store = args.open_views()?;
+    let log = args.open_log().await?;
+    let ids = served_versions(&store)?;
+    let created = create(log, to, move |write| write(&store, &ids)).await?;
+    Ok(created)
 }

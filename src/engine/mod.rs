@@ -523,7 +523,7 @@ fn start_follower(
     // follower's small batches stay on its own thread.
     let runner = Runner::new(projection.clone(), store.clone(), log.clone())
         .with_context(|| format!("starting the {} projection", projection.name()))?
-        .with_workers(crate::ops::rebuild::default_workers());
+        .with_workers(default_workers());
     let id = runner.id().clone();
     if store.state(&id)?.is_none() {
         store.set_state(&id, BuildState::Building)?;
@@ -563,6 +563,12 @@ fn start_follower(
         stopped,
         thread: Mutex::new(Some(thread)),
     })
+}
+
+/// One worker per core the process may use: how many threads apply the
+/// partitions of a projection's batch unless told otherwise.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Whether `new` has applied everything `old` has, partition by partition.

@@ -141,7 +141,7 @@ fn router(state: Shared) -> Router {
     let admin = Router::new()
         .route("/projections/status", get(projection_status))
         .route("/projections/digest", get(projection_digest))
-        .route("/snapshot", post(crate::ops::snapshot::http_create))
+        .route("/snapshot", post(admin::snapshot::create_snapshot))
         .route("/export/{user}", get(crate::ops::export::http_export))
         .merge(admin::directory::routes())
         .route("/import/calendar", post(import_calendar))

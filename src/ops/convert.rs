@@ -22,22 +22,16 @@
 //! On Kafka there is no embedded log: only the views move aside and are
 //! built again from the topics.
 
-use crate::cli::ConvertArgs;
-use crate::cli::LogArgs;
-use crate::config::{self, DataDirFormat, DATA_DIR_FORMAT};
+use crate::config::{self, Config, DataDirFormat, DATA_DIR_FORMAT, SLED_ERA};
 use crate::ops::recovery::{copy_log, source_ends, uniform_partitions, Bounds};
 use anyhow::{bail, Context};
 use events::log::{sled_era, EmbeddedLog, SledEraLog, TopicPartition};
 use events::storage::{inspect, Found};
 use events::EventLog;
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::Path;
-use std::process::ExitCode;
 use std::time::Instant;
 
-/// Where the sled-era files are kept, in the data directory.
-pub const SLED_ERA: &str = "sled-era";
 /// The new log while it is being copied.
 const CONVERTING: &str = "log.converting";
 /// Scratch copies of the sled-era databases, which sled opens.
@@ -82,41 +76,83 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn run(args: &LogArgs, opts: ConvertArgs) -> anyhow::Result<ExitCode> {
-    if args.server.is_some() {
-        bail!("data-dir convert works on a stopped data directory; stop the server first");
-    }
-    let dir = &args.data_dir;
+/// What a conversion has done so far, for the operator.
+pub enum Step<'a> {
+    /// The directory is of this build's format already.
+    AlreadyCurrent {
+        dir: &'a Path,
+    },
+    /// The sled-era log is being copied.
+    Copying {
+        from: &'a Path,
+        to: &'a Path,
+        records: u64,
+    },
+    Copied {
+        records: u64,
+        seconds: f64,
+    },
+    /// The files are converted; the views come next.
+    Converted {
+        dir: &'a Path,
+    },
+    Built {
+        views: usize,
+        events: u64,
+        seconds: f64,
+    },
+    /// Done; the old files are kept there.
+    SledEraKept {
+        dir: &'a Path,
+    },
+}
+
+/// How a conversion runs.
+pub struct Options {
+    /// Records per copied batch and events per view batch.
+    pub batch_size: usize,
+    /// Draw the view builds' progress bars (on a terminal).
+    pub progress_bars: bool,
+}
+
+/// Converts the data directory of `config` (stopped) to this build's
+/// format and builds its views; `report` hears each step.
+pub async fn convert(
+    config: &Config,
+    opts: &Options,
+    mut report: impl FnMut(Step<'_>),
+) -> anyhow::Result<()> {
+    let dir = &config.data_dir;
     match config::data_dir_format(dir)? {
         DataDirFormat::New => bail!(
             "{} holds no data directory; nothing to convert",
             dir.display()
         ),
-        DataDirFormat::Format(1) => convert_files(args, opts.batch_size).await?,
-        DataDirFormat::Format(DATA_DIR_FORMAT) => {
-            println!("{} is already in format {DATA_DIR_FORMAT}", dir.display());
-        }
+        DataDirFormat::Format(1) => convert_files(config, opts.batch_size, &mut report).await?,
+        DataDirFormat::Format(DATA_DIR_FORMAT) => report(Step::AlreadyCurrent { dir }),
         DataDirFormat::Format(newer) => bail!(
             "{} is a data directory of format {newer}, newer than this build reads \
              (format {DATA_DIR_FORMAT}); nothing to convert",
             dir.display()
         ),
     }
-    build_views(args, opts.batch_size).await?;
+    build_views(config, opts, &mut report).await?;
     if dir.join(SLED_ERA).exists() {
-        println!(
-            "the sled-era files are kept in {}; remove them once the converted installation \
-             has served you well",
-            dir.join(SLED_ERA).display()
-        );
+        report(Step::SledEraKept {
+            dir: &dir.join(SLED_ERA),
+        });
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Moves a format 1 directory to format 2: the log copied, the old
 /// databases moved aside, the marker rewritten last.
-async fn convert_files(args: &LogArgs, batch_size: usize) -> anyhow::Result<()> {
-    let dir = &args.data_dir;
+async fn convert_files(
+    config: &Config,
+    batch_size: usize,
+    report: &mut impl FnMut(Step<'_>),
+) -> anyhow::Result<()> {
+    let dir = &config.data_dir;
     let (log, views) = (dir.join("log"), dir.join("views"));
     let (staging, old) = (dir.join(CONVERTING), dir.join(SLED_ERA));
     let found = |path: &Path| {
@@ -142,7 +178,15 @@ async fn convert_files(args: &LogArgs, batch_size: usize) -> anyhow::Result<()> 
         } else {
             BTreeMap::new()
         };
-        copy_sled_log(&scratch.0.join("log"), &log, &staging, &applied, batch_size).await?;
+        copy_sled_log(
+            &scratch.0.join("log"),
+            &log,
+            &staging,
+            &applied,
+            batch_size,
+            report,
+        )
+        .await?;
         drop(scratch);
         std::fs::create_dir_all(&old).with_context(|| format!("creating {}", old.display()))?;
         rename(&log, &old.join("log"))?;
@@ -173,10 +217,7 @@ async fn convert_files(args: &LogArgs, batch_size: usize) -> anyhow::Result<()> 
         }
     }
     config::write_data_dir_marker(dir)?;
-    println!(
-        "{} is now a data directory of format {DATA_DIR_FORMAT}",
-        dir.display()
-    );
+    report(Step::Converted { dir });
     Ok(())
 }
 
@@ -190,6 +231,7 @@ async fn copy_sled_log(
     to: &Path,
     applied: &BTreeMap<TopicPartition, u64>,
     batch_size: usize,
+    report: &mut impl FnMut(Step<'_>),
 ) -> anyhow::Result<()> {
     if to.exists() {
         std::fs::remove_dir_all(to)
@@ -207,7 +249,7 @@ async fn copy_sled_log(
             original.display()
         )
     })?;
-    let copied = copy_records(source, to, original, batch_size).await;
+    let copied = copy_records(source, to, original, batch_size, report).await;
     if copied.is_err() {
         let _ = std::fs::remove_dir_all(to);
     }
@@ -219,17 +261,18 @@ async fn copy_records(
     to: &Path,
     original: &Path,
     batch_size: usize,
+    report: &mut impl FnMut(Step<'_>),
 ) -> anyhow::Result<()> {
     let source: std::sync::Arc<dyn EventLog> = std::sync::Arc::new(source);
     let ends = source_ends(source.clone()).await?;
     let partitions = uniform_partitions(source.as_ref())?;
     let dest = EmbeddedLog::open(to, Some(partitions))?;
     let total: u64 = ends.values().sum();
-    println!(
-        "copying the sled-era log {} ({total} records) into {}",
-        original.display(),
-        to.display()
-    );
+    report(Step::Copying {
+        from: original,
+        to,
+        records: total,
+    });
     let started = Instant::now();
     let copied = copy_log(
         source.as_ref(),
@@ -250,10 +293,10 @@ async fn copy_records(
     if events != total {
         bail!("copied {events} records of {total}; the sled-era log is unchanged");
     }
-    println!(
-        "copied {events} records in {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
+    report(Step::Copied {
+        records: events,
+        seconds: started.elapsed().as_secs_f64(),
+    });
     Ok(())
 }
 
@@ -264,11 +307,15 @@ fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
 
 /// Builds (or resumes) every projection this build serves, as `serve`
 /// would before it is ready.
-async fn build_views(args: &LogArgs, batch_size: usize) -> anyhow::Result<()> {
-    let log = args.open_log().await?;
-    let store = args.open_views()?;
-    let opts = crate::ops::rebuild::Options {
-        batch_size,
+async fn build_views(
+    config: &Config,
+    opts: &Options,
+    report: &mut impl FnMut(Step<'_>),
+) -> anyhow::Result<()> {
+    let log = config.open_log().await?;
+    let store = config.open_views()?;
+    let rebuild = crate::ops::rebuild::Options {
+        batch_size: opts.batch_size,
         ..Default::default()
     };
     let started = Instant::now();
@@ -282,25 +329,18 @@ async fn build_views(args: &LogArgs, batch_size: usize) -> anyhow::Result<()> {
     if pending.is_empty() {
         return Ok(());
     }
-    let results = crate::ops::rebuild::rebuild(
-        log,
-        &store,
-        &pending,
-        &opts,
-        std::io::stderr().is_terminal(),
-    )
-    .await?;
+    let results =
+        crate::ops::rebuild::rebuild(log, &store, &pending, &rebuild, opts.progress_bars).await?;
     if let Some(r) = results.iter().find(|r| !r.complete) {
         bail!(
             "building {} did not complete; run the conversion again",
             r.id
         );
     }
-    let events: u64 = results.iter().map(|r| r.events).sum();
-    println!(
-        "built {} view(s) from {events} events in {:.2} s",
-        results.len(),
-        started.elapsed().as_secs_f64()
-    );
+    report(Step::Built {
+        views: results.len(),
+        events: results.iter().map(|r| r.events).sum(),
+        seconds: started.elapsed().as_secs_f64(),
+    });
     Ok(())
 }

@@ -5,15 +5,11 @@
 //! projection runs on its own thread; on a terminal each gets a progress
 //! bar, otherwise progress goes to the log as plain lines.
 
-use crate::cli::LogArgs;
-use crate::cli::RebuildArgs;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use events::EventLog;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use projections::registry;
 use projections::{BuildState, Projection, ProjectionId, Runner, ViewStore};
-use std::io::IsTerminal;
-use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,15 +30,10 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             batch_size: 2_000,
-            workers: default_workers(),
+            workers: crate::engine::default_workers(),
             stop_after_batches: None,
         }
     }
-}
-
-/// One worker per core the process may use.
-pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// What one rebuild did.
@@ -56,59 +47,41 @@ pub struct Rebuilt {
     pub seconds: f64,
 }
 
-pub async fn run(args: &LogArgs, opts: RebuildArgs) -> anyhow::Result<ExitCode> {
-    if args.server.is_some() {
-        bail!("rebuild works on the data directory itself; stop the server first (a rebuild beside a running version comes with the upgrade machinery)");
-    }
-    let selected = select(&opts)?;
-    let log = args.open_log().await?;
-    let store = args.open_views()?;
-    let started = Instant::now();
-    let results = rebuild(
-        log,
-        &store,
-        &selected,
-        &opts.options(),
-        std::io::stderr().is_terminal(),
-    )
-    .await?;
-    let seconds = started.elapsed().as_secs_f64();
-    let events: u64 = results.iter().map(|r| r.events).sum();
-    let quarantined: u64 = results.iter().map(|r| r.quarantined).sum();
-    let complete = results.iter().all(|r| r.complete);
-    println!(
-        "{} {} projection(s): {events} events in {seconds:.2} s ({:.0} events/s), {quarantined} quarantined",
-        if complete { "rebuilt" } else { "interrupted" },
-        results.len(),
-        events as f64 / seconds.max(1e-9),
-    );
-    Ok(ExitCode::SUCCESS)
+/// No projection of this build matches what was asked for.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no projection matches{}{}; this build can build {known}",
+    .projection.as_ref().map(|n| format!(" --projection {n}")).unwrap_or_default(),
+    .version.map(|v| format!(" --version {v}")).unwrap_or_default()
+)]
+pub struct NoMatch {
+    pub projection: Option<String>,
+    pub version: Option<u32>,
+    /// What this build can build, `name@version, ...`.
+    pub known: String,
 }
 
-/// The projections a `rebuild` asks for.
-pub fn select(opts: &RebuildArgs) -> anyhow::Result<Vec<Arc<dyn Projection>>> {
-    let all = registry::current();
-    let chosen: Vec<_> = all
+/// The projections of this build with that name and version (either
+/// may be left open).
+pub fn select(
+    projection: Option<&str>,
+    version: Option<u32>,
+) -> Result<Vec<Arc<dyn Projection>>, NoMatch> {
+    let chosen: Vec<_> = registry::current()
         .into_iter()
-        .filter(|p| opts.projection.as_deref().is_none_or(|n| n == p.name()))
-        .filter(|p| opts.version.is_none_or(|v| v == p.version()))
+        .filter(|p| projection.is_none_or(|n| n == p.name()))
+        .filter(|p| version.is_none_or(|v| v == p.version()))
         .collect();
     if chosen.is_empty() {
         let known: Vec<String> = registry::current()
             .iter()
             .map(|p| format!("{}@{}", p.name(), p.version()))
             .collect();
-        bail!(
-            "no projection matches{}{}; this build can build {}",
-            opts.projection
-                .as_ref()
-                .map(|n| format!(" --projection {n}"))
-                .unwrap_or_default(),
-            opts.version
-                .map(|v| format!(" --version {v}"))
-                .unwrap_or_default(),
-            known.join(", ")
-        );
+        return Err(NoMatch {
+            projection: projection.map(str::to_string),
+            version,
+            known: known.join(", "),
+        });
     }
     Ok(chosen)
 }

@@ -8,6 +8,7 @@
 mod client;
 mod directory;
 mod log;
+mod snapshot;
 
 pub use client::{segment, Client};
 pub use log::RemoteLog;
