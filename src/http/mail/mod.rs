@@ -242,10 +242,10 @@ async fn bulk(
         )
         .map_err(|e| e.in_item("write", i, &name))?;
         if !written.insert(name.clone()) {
-            return Err(
-                MailError::BadRequest("the mailbox is written twice in one request".into())
-                    .in_item("write", i, &name),
-            );
+            return Err(MailError::BadRequest(
+                "the mailbox is written twice in one request".into(),
+            )
+            .in_item("write", i, &name));
         }
         writes.push(write);
     }

@@ -209,7 +209,6 @@ pub(super) fn changes_answer(mailbox: String, changes: &SeenChanges) -> ChangesA
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
