@@ -1,7 +1,7 @@
 //! The live properties of homes, calendars and address books, with the
 //! calendarserver-sharing ones.
 
-use super::{el, el_with, requester, text, Listed, Live, Table, EVERY, ON_REQUEST};
+use super::{el, el_with, reports, requester, text, Listed, Live, Table, EVERY, ON_REQUEST};
 use crate::http::dav::resource::{Ctx, Resource};
 use crate::http::dav::sharing::Place;
 use crate::http::dav::sync_token::SyncToken;
@@ -180,22 +180,6 @@ fn tag(_: &Ctx<'_>, r: &Resource) -> Option<Value> {
         Resource::AddressBook { record, .. } => text(SyncToken::of(record).to_string()),
         _ => None,
     }
-}
-
-/// `supported-report-set` naming `names`.
-pub(super) fn reports(names: &[(&str, &str)]) -> Value {
-    Value::Elements(
-        names
-            .iter()
-            .map(|(ns, local)| {
-                el_with(
-                    DAV,
-                    "supported-report",
-                    vec![el_with(DAV, "report", vec![el(ns, local)])],
-                )
-            })
-            .collect(),
-    )
 }
 
 /// `owner`: the owning principal; a directory has none.

@@ -120,7 +120,8 @@ const EVERY: &[Live] = &[
     }),
 ];
 
-/// What a resource other than a principal answers only when asked.
+/// What a resource other than a principal answers only when asked
+/// (principals list it).
 const ON_REQUEST: &[Live] = &[Live::new(
     DAV,
     "principal-collection-set",
@@ -137,7 +138,8 @@ fn principal_collection_set(_: &Ctx<'_>, _: &Resource) -> Option<Value> {
     ]))
 }
 
-/// What kind of resource it is.
+/// What kind of resource it is: one match over every kind, so that a new
+/// kind cannot be without one.
 fn resourcetype(ctx: &Ctx<'_>, resource: &Resource) -> Option<Value> {
     Some(Value::Elements(match resource {
         Resource::Plain { .. } | Resource::Home { .. } | Resource::Folder { .. } => {
@@ -181,6 +183,22 @@ fn privileges(rights: Rights) -> Value {
         Rights::Read => &["read", "read-current-user-privilege-set"],
     };
     Value::Elements(names.iter().copied().map(privilege).collect())
+}
+
+/// `supported-report-set` naming `names`.
+fn reports(names: &[(&str, &str)]) -> Value {
+    Value::Elements(
+        names
+            .iter()
+            .map(|(ns, local)| {
+                el_with(
+                    DAV,
+                    "supported-report",
+                    vec![el_with(DAV, "report", vec![el(ns, local)])],
+                )
+            })
+            .collect(),
+    )
 }
 
 /// Live properties that PROPPATCH may not change (RFC 4918 §15 and the
@@ -360,4 +378,39 @@ fn text(s: impl Into<String>) -> Option<Value> {
 /// `owner` of what is the requester's own (a home, a file).
 fn requester(ctx: &Ctx<'_>) -> Option<Value> {
     Some(Value::Hrefs(vec![path::principal_href(ctx.principal)]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lookup takes the first entry of a name, so a second one would
+    /// be listed but never answered.
+    #[test]
+    fn a_table_names_each_property_once() {
+        let tables = [
+            PLAIN,
+            principal::USER,
+            principal::GROUP,
+            principal::FACILITY,
+            collection::HOME,
+            collection::CALENDAR,
+            collection::ADDRESS_BOOK,
+            content::CALENDAR_OBJECT,
+            content::VCARD,
+            content::FOLDER,
+            content::FILE,
+        ];
+        for table in tables {
+            let mut names: Vec<_> = table
+                .iter()
+                .flat_map(|section| section.iter())
+                .map(|live| (live.ns, live.local))
+                .collect();
+            let count = names.len();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), count, "{names:?}");
+        }
+    }
 }

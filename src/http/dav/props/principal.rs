@@ -1,7 +1,7 @@
 //! The live properties of principals: users, groups and facilities
 //! (rooms and equipment).
 
-use super::{text, Live, Table, EVERY};
+use super::{reports, text, Live, Table, EVERY};
 use crate::http::dav::resource::{Ctx, Resource};
 use events::payload::{Member, ResourceKind};
 use formats::davpath::{self as path, Kind};
@@ -15,9 +15,7 @@ const REPORTS: &[(&str, &str)] = &[
 
 /// What every principal has, after [`EVERY`].
 const PRINCIPAL: &[Live] = &[
-    Live::always(DAV, "supported-report-set", |_, _| {
-        Some(super::collection::reports(REPORTS))
-    }),
+    Live::always(DAV, "supported-report-set", |_, _| Some(reports(REPORTS))),
     Live::always(DAV, "displayname", |_, r| match r {
         Resource::Principal { user } => text(
             user.display_name
