@@ -1,10 +1,10 @@
 //! WebDAV, CalDAV and CardDAV over the views and the log.
 //!
 //! A request is authenticated against the directory view, its path is
-//! parsed ([`path`]), and the method handler either reads the views
-//! ([`read`]) or builds one event and hands it to the engine ([`write`],
-//! [`files`]), which appends it, waits until the projection applied it and
-//! returns the outcome recorded for it. Nothing here keeps state that the
+//! parsed ([`formats::davpath`]), and the method handler either reads the
+//! views ([`read`]) or builds one event and hands it to the engine
+//! ([`write`], [`files`]), which appends it, waits until the projection
+//! applied it and returns the outcome recorded for it. Nothing here keeps state that the
 //! log does not hold, except caches keyed by log positions.
 
 mod auth;
@@ -12,10 +12,12 @@ mod cache;
 mod error;
 mod files;
 mod principals;
+mod props;
 mod read;
 mod resource;
 mod share;
 pub(crate) mod sharing;
+mod sync_token;
 mod write;
 
 pub use error::{DavError, DavResult};

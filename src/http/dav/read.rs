@@ -3,8 +3,10 @@
 
 use super::cache::{self, CacheKey};
 use super::principals;
-use super::resource::{self, Ctx, Resource, SyncToken};
+use super::props;
+use super::resource::{self, Ctx, Resource};
 use super::sharing::Place;
+use super::sync_token::{self, SyncToken};
 use super::{multistatus, not_modified, Call, DavError, DavResult, Depth, QueryLimits};
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -512,7 +514,7 @@ fn sync_home(
                 body: member.propstats(ctx, props),
             });
         }
-    } else if token != tag || !resource::is_home_token(token) {
+    } else if token != tag || !sync_token::is_home_token(token) {
         return Err(invalid_sync_token());
     }
     Ok(xml::write_multistatus(&ms))
@@ -667,7 +669,7 @@ pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
         Resource::Object {
             place, meta, body, ..
         } => (
-            resource::object_content_type(place.kind, meta.component.as_deref()),
+            props::object_content_type(place.kind, meta.component.as_deref()),
             Bytes::from(body.clone().unwrap_or_default()),
             Some(meta.etag()),
             Some(meta.modified_ms),
@@ -677,7 +679,7 @@ pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
             path,
             entry,
         } => (
-            resource::file_content_type(entry),
+            props::file_content_type(entry),
             Bytes::from(
                 call.engine
                     .views()
@@ -725,7 +727,7 @@ pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
     if let Some(v) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
         headers.insert(header::ETAG, v);
     }
-    if let Some(v) = modified.and_then(|m| HeaderValue::from_str(&resource::http_date(m)).ok()) {
+    if let Some(v) = modified.and_then(|m| HeaderValue::from_str(&props::http_date(m)).ok()) {
         headers.insert(header::LAST_MODIFIED, v);
     }
     Ok(response)

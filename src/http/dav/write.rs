@@ -4,6 +4,7 @@
 //! one event and answers from the outcome the projection recorded for it.
 
 use super::files;
+use super::props;
 use super::resource::{self, Resource};
 use super::sharing::{self, Place, Rights};
 use super::{check_write_conditions, multistatus, rejected, Call, DavError, DavResult};
@@ -171,7 +172,7 @@ fn accepts(call: &Call<'_>, place: &Place, component: Option<&str>) -> DavResult
                     place.collection
                 )));
             };
-            let set = resource::calendar_components(&record.props);
+            let set = props::calendar_components(&record.props);
             component.is_some_and(|c| set.iter().any(|s| s.eq_ignore_ascii_case(c)))
         }
         Kind::AddressBook => true,
@@ -317,7 +318,7 @@ enum Target {
 }
 
 fn target(resource: &Resource, name: &QName) -> Target {
-    if resource::is_protected(name) {
+    if props::is_protected(name) {
         return Target::Protected;
     }
     let live: &[(&str, &str)] = match resource {

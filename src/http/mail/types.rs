@@ -1,0 +1,69 @@
+//! The JSON bodies of the mail API: what a request may send and what it
+//! is answered. The field names are the wire format.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST .../seen`. Unknown fields are refused, so that a misspelt
+/// `unchangedsince` cannot turn a conditional write into a blind one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WriteBody {
+    pub(super) add: Option<String>,
+    pub(super) remove: Option<String>,
+    pub(super) unchangedsince: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BulkBody {
+    #[serde(default)]
+    pub(super) read: Vec<String>,
+    #[serde(default)]
+    pub(super) write: Vec<BulkWrite>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BulkWrite {
+    pub(super) mailbox: String,
+    pub(super) add: Option<String>,
+    pub(super) remove: Option<String>,
+    pub(super) unchangedsince: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ChangesQuery {
+    pub(super) since: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct SeenAnswer {
+    pub(super) mailbox: String,
+    pub(super) seen: String,
+    pub(super) modseq: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct WriteAnswer {
+    /// Only in bulk answers, where it says which write this is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) mailbox: Option<String>,
+    pub(super) modseq: u64,
+    /// UIDs left unchanged because they changed after `unchangedsince`.
+    pub(super) modified: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ChangesAnswer {
+    pub(super) mailbox: String,
+    pub(super) modseq: u64,
+    pub(super) changed: String,
+    pub(super) seen: String,
+    pub(super) complete: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct BulkAnswer {
+    pub(super) read: Vec<SeenAnswer>,
+    pub(super) write: Vec<WriteAnswer>,
+}
