@@ -13,12 +13,11 @@
 //! client scripts live in `tests/clients/`; each prints `ok: ...` lines and
 //! `<name>: PASS` last, or `<name>: FAIL: <what>`.
 
-mod common;
-#[path = "../events/tests/support/mod.rs"]
-mod support;
+use crate::common;
+use crate::support;
 
-use common::clients::{client_script, on_path, python_with, run_with_timeout, INSTALL_HINT};
-use common::server::{TestServer, USERS};
+use crate::common::clients::{client_script, on_path, python_with, run_with_timeout, INSTALL_HINT};
+use crate::common::server::{TestServer, USERS};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

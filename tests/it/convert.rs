@@ -6,10 +6,9 @@
 //! The sled-era directory is a real one, written by that build
 //! (`fixtures/sled-era/`), with what its clients held in `expected.json`.
 
-mod common;
 
-use common::cmd::{fails, fixture, ok, reprise};
-use common::server::TestServer;
+use crate::common::cmd::{fails, fixture, ok, reprise};
+use crate::common::server::TestServer;
 use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,12 +1,11 @@
 //! The same views from Kafka as from the embedded log, and the `reprise`
 //! command on Kafka, against a real tansu broker started by the tests.
 
-mod common;
-#[path = "../events/tests/support/mod.rs"]
-mod support;
+use crate::common;
+use crate::support;
 
-use common::cmd::{bin, ok};
-use common::*;
+use crate::common::cmd::{bin, ok};
+use crate::common::*;
 use events::log::{KafkaConfig, KafkaLog};
 use events::EventLog;
 use projections::{registry, ViewStore};

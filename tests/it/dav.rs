@@ -1,11 +1,11 @@
 //! WebDAV, CalDAV and CardDAV against a running `reprise serve`, over raw
 //! HTTP so each test sees exactly what a client would.
 
-mod common;
+use crate::common;
 
-use common::cmd::{fixture, ok};
-use common::http::{assert_status, send, Dav, Reply};
-use common::server::TestServer;
+use crate::common::cmd::{fixture, ok};
+use crate::common::http::{assert_status, send, Dav, Reply};
+use crate::common::server::TestServer;
 use std::collections::BTreeSet;
 
 const ALICE: &str = "alice@example.com";

@@ -15,10 +15,9 @@
 //! missing one fails the test, naming `.ci/run`. The fixtures-only
 //! counterpart, without Python, is `formats/tests/recurrence_oracle.rs`.
 
-mod common;
 
-use common::clients::{client_script, python_with, run_with_timeout};
-use common::server::{TestServer, USERS};
+use crate::common::clients::{client_script, python_with, run_with_timeout};
+use crate::common::server::{TestServer, USERS};
 use std::process::Command;
 use std::time::Duration;
 

@@ -3,12 +3,12 @@
 //! append nothing, and deleting a user; the group commands through the
 //! binary with `--server`.
 
-mod common;
+use crate::common;
 
-use common::api::Api;
-use common::cmd::{fails, ok};
-use common::http::{Dav, Reply};
-use common::server::TestServer;
+use crate::common::api::Api;
+use crate::common::cmd::{fails, ok};
+use crate::common::http::{Dav, Reply};
+use crate::common::server::TestServer;
 use serde_json::{json, Value};
 
 /// The admin API with the local admin token.

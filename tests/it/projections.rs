@@ -1,9 +1,8 @@
 //! Projections against a real embedded log: determinism, resumable
 //! rebuilds, conflicts decided by log order, quarantine, and the views.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use events::payload::*;
 use events::{AggregateVersion, Domain, EventLog, OutgoingRecord, Payload};
 use projections::calendars::Calendars;

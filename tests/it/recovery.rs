@@ -2,14 +2,13 @@
 //! a server, from Kafka), snapshots and their restore, and per-user
 //! exports, through the `reprise` binary.
 
-mod common;
-#[path = "../events/tests/support/mod.rs"]
-mod support;
+use crate::common;
+use crate::support;
 
-use common::cmd::{fails, ok, reprise};
-use common::http::Dav;
-use common::server::{free_port, raw_get, TestServer};
-use common::*;
+use crate::common::cmd::{fails, ok, reprise};
+use crate::common::http::Dav;
+use crate::common::server::{free_port, raw_get, TestServer};
+use crate::common::*;
 use events::log::{KafkaConfig, KafkaLog};
 use events::payload::{ContactPut, SeenAdded};
 use events::{EventEnvelope, EventLog, Payload};

@@ -2,12 +2,12 @@
 //! `CS:share` POST), seen from the owner and the sharee, against a running
 //! `reprise serve`.
 
-mod common;
+use crate::common;
 
-use common::api::Api;
-use common::cmd::ok;
-use common::http::{assert_status, Dav, Reply};
-use common::server::TestServer;
+use crate::common::api::Api;
+use crate::common::cmd::ok;
+use crate::common::http::{assert_status, Dav, Reply};
+use crate::common::server::TestServer;
 use serde_json::json;
 
 const ALICE_WORK: &str = "/dav/calendars/alice@example.com/work/";

@@ -3,12 +3,12 @@
 //! from the log beside it, switches once v2 caught up, and drops v1; no
 //! request fails meanwhile, and v2 answers what v1 answered.
 
-mod common;
+use crate::common;
 
-use common::cmd::ok;
-use common::http::{assert_status, Dav};
-use common::load::Load;
-use common::server::TestServer;
+use crate::common::cmd::ok;
+use crate::common::http::{assert_status, Dav};
+use crate::common::load::Load;
+use crate::common::server::TestServer;
 use std::time::{Duration, Instant};
 
 const WORK: &str = "/dav/calendars/alice@example.com/work/";

@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests: hand-made events with real
 //! iCalendar and vCard bodies, and log/view setup.
-#![allow(dead_code)]
 
 pub mod api;
 pub mod clients;

@@ -1,9 +1,9 @@
 //! The `reprise` command as an operator runs it, on the embedded log.
 
-mod common;
+use crate::common;
 
-use common::cmd::{bin, fails, fixture, ok, reprise};
-use common::server::{free_port, raw_get};
+use crate::common::cmd::{bin, fails, fixture, ok, reprise};
+use crate::common::server::{free_port, raw_get};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -14,10 +14,9 @@
 //! Python with `caldav_server_tester` (and `vobject`, which its time zone
 //! check needs), installed by `.ci/run`.
 
-mod common;
 
-use common::clients::{python_with, run_with_timeout, INSTALL_HINT};
-use common::server::{TestServer, USERS};
+use crate::common::clients::{python_with, run_with_timeout, INSTALL_HINT};
+use crate::common::server::{TestServer, USERS};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -2,12 +2,11 @@
 //! serve`, over raw HTTP: round trips, one event per write, CONDSTORE,
 //! changes since, bulk requests, who may do what, bad input, rebuilds.
 
-mod common;
 
-use common::api::Api;
-use common::cmd::ok;
-use common::http::Reply;
-use common::server::TestServer;
+use crate::common::api::Api;
+use crate::common::cmd::ok;
+use crate::common::http::Reply;
+use crate::common::server::TestServer;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 use std::io::{Read, Write};

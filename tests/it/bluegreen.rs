@@ -3,14 +3,13 @@
 //! after the active backend is SIGKILLed, and what a client that bypasses
 //! the proxy, or a stray writer of an old epoch, gets.
 
-mod common;
-#[path = "../events/tests/support/mod.rs"]
-mod support;
+use crate::common;
+use crate::support;
 
-use common::cmd::{add_user, ok, reprise};
-use common::http::{assert_status, send, Dav, Reply};
-use common::load::Load;
-use common::server::{free_port, raw_get};
+use crate::common::cmd::{add_user, ok, reprise};
+use crate::common::http::{assert_status, send, Dav, Reply};
+use crate::common::load::Load;
+use crate::common::server::{free_port, raw_get};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
