@@ -14,7 +14,6 @@
 //! Python with `caldav_server_tester` (and `vobject`, which its time zone
 //! check needs), installed by `.ci/run`.
 
-
 use crate::common::clients::{python_with, run_with_timeout, INSTALL_HINT};
 use crate::common::server::{TestServer, USERS};
 use serde_json::Value;

@@ -6,7 +6,6 @@
 //! The sled-era directory is a real one, written by that build
 //! (`fixtures/sled-era/`), with what its clients held in `expected.json`.
 
-
 use crate::common::cmd::{fails, fixture, ok, reprise};
 use crate::common::server::TestServer;
 use sha2::Digest;

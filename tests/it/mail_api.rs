@@ -2,7 +2,6 @@
 //! serve`, over raw HTTP: round trips, one event per write, CONDSTORE,
 //! changes since, bulk requests, who may do what, bad input, rebuilds.
 
-
 use crate::common::api::Api;
 use crate::common::cmd::ok;
 use crate::common::http::Reply;

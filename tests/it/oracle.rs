@@ -15,7 +15,6 @@
 //! missing one fails the test, naming `.ci/run`. The fixtures-only
 //! counterpart, without Python, is `formats/tests/recurrence_oracle.rs`.
 
-
 use crate::common::clients::{client_script, python_with, run_with_timeout};
 use crate::common::server::{TestServer, USERS};
 use std::process::Command;

@@ -1,7 +1,6 @@
 //! Projections against a real embedded log: determinism, resumable
 //! rebuilds, conflicts decided by log order, quarantine, and the views.
 
-
 use crate::common::*;
 use events::payload::*;
 use events::{AggregateVersion, Domain, EventLog, OutgoingRecord, Payload};
