@@ -15,8 +15,11 @@ use formats::xml::{self, Element};
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
-/// The parser a case's name picks, longest prefix first.
-const PARSERS: &[(&str, fn(&[u8]) -> String)] = &[
+/// A parser, from the body to its result shown.
+type Parser = fn(&[u8]) -> String;
+
+/// The parser a case's name picks by its prefix.
+const PARSERS: &[(&str, Parser)] = &[
     ("addressbook-query-", |b| {
         on_tree(b, parse_addressbook_query)
     }),
@@ -25,7 +28,7 @@ const PARSERS: &[(&str, fn(&[u8]) -> String)] = &[
     ("mkcalendar-", |b| shown(xml::parse_mkcalendar(b))),
     ("mkcol-", |b| shown(xml::parse_mkcol(b))),
     ("principal-search-", |b| {
-        on_tree(b, |root| xml::parse_principal_property_search(root))
+        on_tree(b, xml::parse_principal_property_search)
     }),
     ("propfind-", |b| shown(xml::parse_propfind(b))),
     ("proppatch-", |b| shown(xml::parse_proppatch(b))),
