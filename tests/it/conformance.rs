@@ -10,7 +10,7 @@
 //! there; `--format hints` lists every feature probed (as a Python dict
 //! literal, turned into JSON here by the same Python).
 //!
-//! Found like the other real clients (see `tests/common/clients.rs`): a
+//! Found like the other real clients (see `tests/it/common/clients.rs`): a
 //! Python with `caldav_server_tester` (and `vobject`, which its time zone
 //! check needs), installed by `.ci/run`.
 
