@@ -440,41 +440,20 @@ impl Applier {
             domain: record.domain,
             position: record.position(),
         };
-        let tp = TopicPartition {
-            domain: record.domain,
-            partition: record.partition,
-        };
-        let outcome = match (&event.payload, fences.get(&tp)) {
-            (events::Payload::LeaderFenced(fence), _) => {
-                apply_fence(fences, tp, record.position(), fence, txn)
+        match apply_event(self.projection.as_ref(), &applied, fences, txn)? {
+            Step::Refused(reason) => {
+                self.quarantine(record, Some(&event.event_id.0.into_bytes()), reason, txn);
             }
-            (_, Some(fence)) if event.leader_epoch < fence.epoch => Outcome::Rejected {
-                rejection: Rejection::Fenced {
-                    writer_epoch: event.leader_epoch,
-                    fence_epoch: fence.epoch,
-                },
-            },
-            _ => match self.projection.apply(&applied, txn) {
-                Ok(outcome) => outcome,
-                Err(ApplyError::Refused(reason)) => {
-                    txn.abort_event();
-                    self.quarantine(record, Some(&event.event_id.0.into_bytes()), reason, txn);
-                    return Ok(());
+            Step::Done(outcome) => {
+                // Most events apply at the version their position gives;
+                // that outcome is implied (see `outcome_of`) rather than
+                // written, which saves one write per event on every rebuild.
+                if outcome != Outcome::default_for(applied.position) {
+                    txn.put_as(keys::outcome(&event.event_id.0.into_bytes()), &outcome);
                 }
-                Err(ApplyError::Store(e)) => return Err(e.into()),
-            },
-        };
-        if matches!(outcome, Outcome::Rejected { .. }) {
-            // A rejected event changes nothing but its recorded outcome.
-            txn.abort_event();
+                txn.commit_event();
+            }
         }
-        // Most events apply at the version their position gives; that
-        // outcome is implied (see `outcome_of`) rather than written, which
-        // saves one write per event on every rebuild.
-        if outcome != Outcome::default_for(applied.position) {
-            txn.put_as(keys::outcome(&event.event_id.0.into_bytes()), &outcome);
-        }
-        txn.commit_event();
         Ok(())
     }
 
@@ -516,6 +495,56 @@ impl Applier {
         }
         txn.commit_event();
     }
+}
+
+/// What one decoded event came to in the overlay.
+pub(crate) enum Step {
+    /// Applied, or rejected (its writes dropped): the outcome to record.
+    Done(Outcome),
+    /// Refused by the projection (its writes dropped): for the quarantine.
+    Refused(String),
+}
+
+/// Applies one decoded event into the overlay: its partition's fence
+/// first, then the projection. The writes of an event rejected or refused
+/// are dropped; recording the outcome, quarantining and committing the
+/// event are the caller's (the unit tests' harness calls this too, so the
+/// projections are tested through the runner's own step).
+pub(crate) fn apply_event(
+    projection: &dyn Projection,
+    applied: &Applied<'_>,
+    fences: &mut BTreeMap<TopicPartition, Fence>,
+    txn: &mut ViewTxn<'_>,
+) -> Result<Step, StoreError> {
+    let event = applied.event;
+    let tp = TopicPartition {
+        domain: applied.domain,
+        partition: applied.position.partition,
+    };
+    let outcome = match (&event.payload, fences.get(&tp)) {
+        (events::Payload::LeaderFenced(fence), _) => {
+            apply_fence(fences, tp, applied.position, fence, txn)
+        }
+        (_, Some(fence)) if event.leader_epoch < fence.epoch => Outcome::Rejected {
+            rejection: Rejection::Fenced {
+                writer_epoch: event.leader_epoch,
+                fence_epoch: fence.epoch,
+            },
+        },
+        _ => match projection.apply(applied, txn) {
+            Ok(outcome) => outcome,
+            Err(ApplyError::Refused(reason)) => {
+                txn.abort_event();
+                return Ok(Step::Refused(reason));
+            }
+            Err(ApplyError::Store(e)) => return Err(e),
+        },
+    };
+    if matches!(outcome, Outcome::Rejected { .. }) {
+        // A rejected event changes nothing but its recorded outcome.
+        txn.abort_event();
+    }
+    Ok(Step::Done(outcome))
 }
 
 /// A fence raises the partition's epoch; one of a lower epoch than the

@@ -1,13 +1,18 @@
-//! A projection applied by hand in unit tests: a temporary view store,
-//! events at consecutive offsets of partition 0, grouped in atomic
-//! batches as the runner groups them, refused events recorded as
-//! quarantined.
+//! A projection applied in unit tests through the runner's own per-event
+//! step ([`runner::apply_event`]): a temporary view store, events at
+//! consecutive offsets of partition 0, grouped in atomic batches as the
+//! runner groups them. What the step says is returned, refused events as
+//! quarantined; outcomes and quarantine are not recorded in the view, so
+//! that a test can tell by its digest that a rejection changed nothing.
 
 use crate::outcome::Outcome;
-use crate::projection::{Applied, ApplyError, Projection};
+use crate::projection::{Applied, Projection};
+use crate::runner::{self, Fence, Step};
 use crate::store::{ProjectionId, ViewStore, ViewTree};
 use crate::view::ViewTxn;
+use events::log::TopicPartition;
 use events::{Domain, EventEnvelope, LogPosition};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,6 +22,8 @@ pub(crate) struct TestStore {
     pub id: ProjectionId,
     /// The offset the next event gets.
     pub next: u64,
+    /// The fences applied so far, as the runner keeps them across batches.
+    fences: BTreeMap<TopicPartition, Fence>,
 }
 
 impl Drop for TestStore {
@@ -40,6 +47,7 @@ impl TestStore {
             store,
             id,
             next: 0,
+            fences: BTreeMap::new(),
         }
     }
 
@@ -69,14 +77,12 @@ impl TestStore {
                     },
                 };
                 self.next += 1;
-                let outcome = match projection.apply(&applied, &mut txn) {
-                    Ok(outcome) => outcome,
-                    Err(ApplyError::Refused(reason)) => Outcome::Quarantined { reason },
-                    Err(ApplyError::Store(e)) => panic!("{e}"),
+                let step = runner::apply_event(projection, &applied, &mut self.fences, &mut txn);
+                let outcome = match step {
+                    Ok(Step::Done(outcome)) => outcome,
+                    Ok(Step::Refused(reason)) => Outcome::Quarantined { reason },
+                    Err(e) => panic!("{e}"),
                 };
-                if !matches!(outcome, Outcome::Applied { .. }) {
-                    txn.abort_event();
-                }
                 txn.commit_event();
                 outcomes.push(outcome);
             }

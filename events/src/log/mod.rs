@@ -9,6 +9,9 @@
 
 pub mod embedded;
 pub mod frame;
+// Behind a feature so that crates reading only the embedded log (the views'
+// tests, the pure crates) build without librdkafka.
+#[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod sled_era;
 
@@ -17,6 +20,7 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 pub use embedded::EmbeddedLog;
+#[cfg(feature = "kafka")]
 pub use kafka::{KafkaConfig, KafkaLog};
 pub use sled_era::SledEraLog;
 

@@ -1,0 +1,437 @@
+//! Two installations on one Kafka log (a real tansu broker) behind
+//! `reprise proxy`: blue/green switches under load, a standby promoted
+//! after the active backend is SIGKILLed, and what a client that bypasses
+//! the proxy, or a stray writer of an old epoch, gets.
+
+use crate::common;
+use crate::support;
+
+use crate::common::cmd::{add_user, ok, reprise};
+use crate::common::http::{assert_status, send, Dav, Reply};
+use crate::common::load::Load;
+use crate::common::server::{free_port, raw_get};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "cluster-token-of-the-tests";
+const WORK: &str = "/dav/calendars/alice@example.com/work/";
+const USERS: [(&str, &str); 3] = [
+    ("alice", "alice-secret"),
+    ("bob", "bob-secret"),
+    ("carol", "carol-secret"),
+];
+
+/// The flags every command of one test needs: the broker and the test's
+/// own topics.
+fn log_args(prefix: &str) -> Vec<String> {
+    [
+        "--kafka-brokers",
+        &support::kafka_brokers(),
+        "--topic-prefix",
+        prefix,
+        "--partitions",
+        "4",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// One `reprise serve` with its own data directory; SIGKILLed on drop.
+struct Installation {
+    name: &'static str,
+    url: String,
+    port: u16,
+    child: Child,
+}
+
+impl Installation {
+    fn start(name: &'static str, data: &Path, prefix: &str, extra: &[&str]) -> Installation {
+        let port = free_port();
+        let mut serve = reprise(data);
+        serve
+            .args(["--log-level", "warn"])
+            .args(log_args(prefix))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--installation", name, "--cluster-token", TOKEN])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let child = serve.spawn().expect("spawn reprise serve");
+        wait_for(port, "/readyz");
+        Installation {
+            name,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            child,
+        }
+    }
+
+    /// `GET /admin/v1/cluster`.
+    fn cluster(&self) -> Value {
+        let bearer = format!("Bearer {TOKEN}");
+        let reply = send(
+            self.port,
+            "GET",
+            "/admin/v1/cluster",
+            &[("Authorization", &bearer)],
+            b"",
+        );
+        assert_status(&reply, 200);
+        serde_json::from_str(&reply.body).unwrap()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Installation {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct Proxy {
+    port: u16,
+    admin: String,
+    child: Child,
+}
+
+impl Proxy {
+    fn start(backends: &[&Installation]) -> Proxy {
+        let (port, admin_port) = (free_port(), free_port());
+        let mut cmd = Command::new(common::cmd::bin());
+        cmd.args(["--log-level", "warn", "proxy"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--admin", &format!("127.0.0.1:{admin_port}")])
+            .args(["--cluster-token", TOKEN]);
+        for b in backends {
+            cmd.args(["--backend", &format!("{}={}", b.name, b.url)]);
+        }
+        cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
+        let child = cmd.spawn().expect("spawn reprise proxy");
+        wait_for(port, "/readyz");
+        Proxy {
+            port,
+            admin: format!("http://127.0.0.1:{admin_port}"),
+            child,
+        }
+    }
+
+    /// `reprise switch`; its JSON report.
+    fn switch(&self, to: &str) -> Value {
+        let mut cmd = Command::new(common::cmd::bin());
+        cmd.args(["switch", "--proxy", &self.admin, "--to", to])
+            .args(["--cluster-token", TOKEN, "--json"]);
+        let out = ok(cmd, "");
+        let report: Value = serde_json::from_str(&out[out.find('{').expect("JSON")..]).unwrap();
+        assert_eq!(report["to"], to, "{report}");
+        eprintln!(
+            "switch {} -> {}: epoch {}, held {} request(s), longest hold {} ms, total {} ms \
+             (drain {} ms, hand-over {} ms, take-over {} ms)",
+            report["from"],
+            report["to"],
+            report["epoch"],
+            report["held_requests"],
+            report["longest_hold_ms"],
+            report["total_ms"],
+            report["drain_ms"],
+            report["hand_over_ms"],
+            report["take_over_ms"]
+        );
+        report
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for(port: u16, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !raw_get(port, path).is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+        assert!(Instant::now() < deadline, "port {port} never answered 200");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Users on the test's topics, written through the first data directory.
+fn add_users(data: &Path, prefix: &str) {
+    for (login, password) in USERS {
+        let mut cmd = reprise(data);
+        cmd.args(log_args(prefix));
+        add_user(cmd, login, password, &[]);
+    }
+}
+
+fn wait_until_writes(load: &Load, at_least: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while load.writes() < at_least {
+        assert!(
+            Instant::now() < deadline,
+            "the load wrote only {} events",
+            load.writes()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn propfind_work(dav: &Dav, _: u64) -> (String, Reply, u16) {
+    let reply = dav.propfind(
+        WORK,
+        "1",
+        r#"<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>"#,
+    );
+    ("PROPFIND".into(), reply, 207)
+}
+
+/// Every (href, ETag) is served by `port` with that ETag, once its views
+/// have caught up (a follower may be a moment behind).
+fn assert_all_there(port: u16, written: &[(String, String)]) {
+    let alice = Dav::new(port, "alice", "alice-secret");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for (href, etag) in written {
+        loop {
+            let reply = alice.get(href);
+            if reply.status == 200 && &reply.etag() == etag {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{href} on port {port}: {} (ETag {:?}, acknowledged {etag})",
+                reply.status,
+                reply.header("etag")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// vdirsyncer through the proxy, for one phase of a cutover.
+fn vdirsyncer(proxy: &Proxy, state: &Path, phase: &str, expected: &str) {
+    use common::clients::{client_script, python_with, run_with_timeout};
+    let python = python_with("vdirsyncer");
+    let mut cmd = Command::new(&python);
+    cmd.arg(client_script("vdirsyncer_sync.py"))
+        .args(["--url", &format!("http://127.0.0.1:{}", proxy.port)])
+        .args(["--user", "carol", "--password", "carol-secret"])
+        .args(["--phase", phase, "--state", state.to_str().unwrap()])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONUNBUFFERED", "1");
+    let ran = run_with_timeout(cmd, state, Duration::from_secs(120));
+    assert!(
+        ran.success
+            && ran.output.lines().any(|l| l == "vdirsyncer_sync: PASS")
+            && ran.output.lines().any(|l| l.starts_with(expected)),
+        "vdirsyncer --phase {phase}: {}\n{}",
+        ran.status,
+        ran.output
+    );
+}
+
+struct Dirs {
+    _root: support::TempDir,
+    blue: PathBuf,
+    green: PathBuf,
+    vdirsyncer: PathBuf,
+}
+
+fn dirs(what: &str) -> Dirs {
+    let root = support::TempDir::new(what);
+    let dirs = Dirs {
+        blue: root.path().join("blue"),
+        green: root.path().join("green"),
+        vdirsyncer: root.path().join("vdirsyncer"),
+        _root: root,
+    };
+    std::fs::create_dir_all(&dirs.vdirsyncer).unwrap();
+    dirs
+}
+
+#[test]
+fn blue_green_blue_under_load_fails_no_request_and_loses_no_write() {
+    let prefix = support::unique_name("bluegreen");
+    let dirs = dirs("bluegreen");
+    add_users(&dirs.blue, &prefix);
+    let blue = Installation::start("blue", &dirs.blue, &prefix, &[]);
+    // The green side runs another calendars version than blue.
+    let green = Installation::start(
+        "green",
+        &dirs.green,
+        &prefix,
+        &["--standby", "--projection-version", "calendars=1"],
+    );
+    assert_eq!(blue.cluster()["role"], "leader");
+    assert_eq!(green.cluster()["role"], "follower");
+    let proxy = Proxy::start(&[&blue, &green]);
+
+    let alice = Dav::new(proxy.port, "alice", "alice-secret");
+    assert_status(&alice.request("MKCALENDAR", WORK, &[], ""), 201);
+    vdirsyncer(
+        &proxy,
+        &dirs.vdirsyncer,
+        "before",
+        "ok: synced before the switch",
+    );
+
+    let load = Load::start(
+        proxy.port,
+        ("alice", "alice-secret"),
+        WORK,
+        3,
+        2,
+        propfind_work,
+    );
+    wait_until_writes(&load, 30);
+    let to_green = proxy.switch("green");
+    assert_eq!(to_green["epoch"], 1);
+    assert_eq!(to_green["fenced_by"], "previous leader");
+    assert_eq!(green.cluster()["role"], "leader");
+    assert_eq!(blue.cluster()["leader"], "green");
+
+    // A client that bypasses the proxy gets a clear 503 from blue, and
+    // its write is nowhere.
+    let direct = Dav::new(blue.port, "alice", "alice-secret");
+    let stray = format!("{WORK}bypass.ics");
+    let refused = direct.put(
+        &stray,
+        "text/calendar",
+        &common::ical("bypass", "Bypass"),
+        &[],
+    );
+    assert_status(&refused, 503);
+    assert!(refused.body.contains("green leads"), "{}", refused.body);
+    assert_status(&alice.get(&stray), 404);
+
+    let written = load.writes();
+    wait_until_writes(&load, written + 30);
+    let to_blue = proxy.switch("blue");
+    assert_eq!(to_blue["epoch"], 2);
+    let written = load.writes();
+    wait_until_writes(&load, written + 30);
+    let done = load.finish();
+    done.assert_no_failure();
+    eprintln!(
+        "{} requests through two switches, none failed; {} writes acknowledged",
+        done.requests,
+        done.written.len()
+    );
+
+    // Every acknowledged write is on both sides, with the same ETag.
+    assert_all_there(proxy.port, &done.written);
+    assert_all_there(green.port, &done.written);
+    vdirsyncer(
+        &proxy,
+        &dirs.vdirsyncer,
+        "after",
+        "ok: after the switch, a sync has nothing to do",
+    );
+
+    // A stray writer of an epoch a fence ended (an old leader that missed
+    // the switch) appends straight to the log: every projection rejects it.
+    let zombie = common::put("work", "zombie.ics", "zombie", "Written by a zombie");
+    let mut event = common::Events::starting_at(1 << 40).make(common::ALICE, zombie);
+    event.leader_epoch = 1;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut config = events::log::KafkaConfig::new(support::kafka_brokers(), &prefix);
+        config.partitions = Some(4);
+        let log = events::log::KafkaLog::connect(config).await.unwrap();
+        events::EventLog::append(
+            &log,
+            events::Domain::Calendar,
+            vec![events::codec::encode(&event)],
+        )
+        .await
+        .unwrap();
+    });
+    // Something written after it, through the proxy, is applied: so the
+    // views have passed the stray event.
+    let after = format!("{WORK}after-zombie.ics");
+    assert_status(
+        &alice.put(
+            &after,
+            "text/calendar",
+            &common::ical("after", "After"),
+            &[],
+        ),
+        201,
+    );
+    assert_status(&alice.get(&format!("{WORK}zombie.ics")), 404);
+    assert_all_there(green.port, &[(after.clone(), alice.get(&after).etag())]);
+    assert_status(
+        &Dav::new(green.port, "alice", "alice-secret").get(&format!("{WORK}zombie.ics")),
+        404,
+    );
+}
+
+#[test]
+fn a_standby_takes_over_when_the_active_backend_is_killed() {
+    let prefix = support::unique_name("standby");
+    let dirs = dirs("standby");
+    add_users(&dirs.blue, &prefix);
+    let mut blue = Installation::start("blue", &dirs.blue, &prefix, &[]);
+    let green = Installation::start("green", &dirs.green, &prefix, &["--standby"]);
+    let proxy = Proxy::start(&[&blue, &green]);
+    let alice = Dav::new(proxy.port, "alice", "alice-secret");
+    assert_status(&alice.request("MKCALENDAR", WORK, &[], ""), 201);
+
+    let load = Load::start(
+        proxy.port,
+        ("alice", "alice-secret"),
+        WORK,
+        3,
+        1,
+        propfind_work,
+    );
+    wait_until_writes(&load, 40);
+
+    // The standby follows: its status shows its lag in events and seconds.
+    let mut status = reprise(&dirs.green);
+    status.args(log_args(&prefix)).args([
+        "--server",
+        &green.url,
+        "projections",
+        "status",
+        "--json",
+    ]);
+    let text = ok(status, "");
+    let report: Value = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
+    assert_eq!(report["cluster"]["role"], "follower", "{report}");
+    let calendars = report["projections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "calendars")
+        .unwrap();
+    let live = &calendars["versions"][0];
+    assert!(
+        live["lag"].is_u64() && live["lag_seconds"].is_f64(),
+        "{live}"
+    );
+
+    blue.kill();
+    let acknowledged_before_the_kill = load.writes();
+    let report = proxy.switch("green");
+    assert_eq!(report["fenced_by"], "itself", "{report}");
+    assert!(report["hand_over_error"].is_string(), "{report}");
+    let written = load.writes();
+    wait_until_writes(&load, written + 20);
+    let done = load.finish();
+    // Requests in flight on blue when it died, and those sent before the
+    // switch, failed at the proxy (502); nothing else may fail.
+    assert!(
+        done.failures.iter().all(|f| f.contains(": 502")),
+        "{:?}",
+        &done.failures[..done.failures.len().min(10)]
+    );
+    assert!(done.written.len() >= acknowledged_before_the_kill + 20);
+    assert_all_there(proxy.port, &done.written);
+    assert_eq!(green.cluster()["role"], "leader");
+}

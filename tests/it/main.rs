@@ -1,0 +1,24 @@
+//! Every integration test of the `reprise` binary, in one test binary:
+//! one link of the server instead of one per file, and the helpers in
+//! `common` declared once.
+
+mod common;
+// Shared with the events crate's own log tests: temporary directories and
+// the Kafka broker (one per test process, so one for all of these tests).
+#[path = "../../events/tests/support/mod.rs"]
+mod support;
+
+mod bluegreen;
+mod cli;
+mod conformance;
+mod convert;
+mod dav;
+mod dav_clients;
+mod directory_api;
+mod kafka;
+mod mail_api;
+mod oracle;
+mod projections;
+mod recovery;
+mod sharing;
+mod upgrade;
