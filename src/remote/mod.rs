@@ -3,6 +3,8 @@
 //! left in `serve.json` when this machine can read it, else with an admin
 //! user's credentials from `REPRISE_ADMIN_USER` / `REPRISE_ADMIN_PASSWORD`.
 
+mod operations;
+
 use crate::ops::log::wire::{LogInfo, ReadRequest, ReadResponse, TopicInfo, WireStart};
 use anyhow::{anyhow, bail, Context};
 use base64::Engine as _;
