@@ -18,7 +18,6 @@
 //! the fence itself; an old one that is in fact alive can no longer write
 //! past it. See `engine/leadership.rs` for the backends' side.
 
-use anyhow::{bail, Context};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
@@ -136,23 +135,60 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::TRANSFER_ENCODING);
 }
 
+/// Why a proxy does not start, or stops. The messages name the command's
+/// flags: the options are those flags, and the operator reads these.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("a proxy needs at least two --backend NAME=URL to switch between")]
+    TooFewBackends,
+    #[error("--backend {spec:?}: {why}")]
+    BadBackend { spec: String, why: &'static str },
+    #[error("--backend {spec:?}: {url:?} is not a URL")]
+    NotAUrl {
+        spec: String,
+        url: String,
+        #[source]
+        source: axum::http::uri::InvalidUri,
+    },
+    #[error("--backend {0} is given twice")]
+    DuplicateBackend(String),
+    #[error("--active {name}: no such backend ({known})")]
+    UnknownActive { name: String, known: String },
+    #[error("listening on {address}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("serving")]
+    Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// `NAME=URL` → (name, base URL without trailing slash).
-fn parse_backend(spec: &str) -> anyhow::Result<(String, String)> {
+fn parse_backend(spec: &str) -> Result<(String, String), ProxyError> {
+    let bad = |why| ProxyError::BadBackend {
+        spec: spec.to_string(),
+        why,
+    };
     let (name, url) = spec
         .split_once('=')
-        .with_context(|| format!("--backend {spec:?}: expected NAME=URL"))?;
+        .ok_or_else(|| bad("expected NAME=URL"))?;
     let (name, url) = (name.trim(), url.trim().trim_end_matches('/'));
     if name.is_empty() {
-        bail!("--backend {spec:?}: the name is empty");
+        return Err(bad("the name is empty"));
     }
-    let uri: Uri = url
-        .parse()
-        .with_context(|| format!("--backend {spec:?}: {url:?} is not a URL"))?;
+    let uri: Uri = url.parse().map_err(|source| ProxyError::NotAUrl {
+        spec: spec.to_string(),
+        url: url.to_string(),
+        source,
+    })?;
     if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-        bail!("--backend {spec:?}: expected http://HOST:PORT");
+        return Err(bad("expected http://HOST:PORT"));
     }
     if uri.path() != "/" && !uri.path().is_empty() {
-        bail!("--backend {spec:?}: a backend is a server root, without a path");
+        return Err(bad("a backend is a server root, without a path"));
     }
     Ok((name.to_string(), url.to_string()))
 }
@@ -542,15 +578,15 @@ pub struct ProxyOptions {
 pub async fn run(
     args: ProxyOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> Result<(), ProxyError> {
     if args.backends.len() < 2 {
-        bail!("a proxy needs at least two --backend NAME=URL to switch between");
+        return Err(ProxyError::TooFewBackends);
     }
     let mut backends = Vec::new();
     for spec in &args.backends {
         let (name, base) = parse_backend(spec)?;
         if backends.iter().any(|b: &Backend| b.name == name) {
-            bail!("--backend {name} is given twice");
+            return Err(ProxyError::DuplicateBackend(name));
         }
         backends.push(Backend {
             name,
@@ -581,17 +617,24 @@ pub async fn run(
             .backends
             .iter()
             .position(|b| &b.name == name)
-            .with_context(|| format!("--active {name}: no such backend ({})", proxy.names()))?,
+            .ok_or_else(|| ProxyError::UnknownActive {
+                name: name.clone(),
+                known: proxy.names(),
+            })?,
         None => proxy.find_leader().await.unwrap_or(0),
     };
     proxy.active.store(active, Ordering::SeqCst);
 
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let admin = tokio::net::TcpListener::bind(&args.admin)
-        .await
-        .with_context(|| format!("listening on {} (--admin)", args.admin))?;
+    let bind = |address: String, named: String| async move {
+        tokio::net::TcpListener::bind(&address)
+            .await
+            .map_err(|source| ProxyError::Listen {
+                address: named,
+                source,
+            })
+    };
+    let listener = bind(args.listen.clone(), args.listen.clone()).await?;
+    let admin = bind(args.admin.clone(), format!("{} (--admin)", args.admin)).await?;
     tracing::info!(
         listen = %listener.local_addr()?,
         admin = %admin.local_addr()?,
@@ -618,7 +661,7 @@ pub async fn run(
     let serve_clients =
         axum::serve(listener, clients).with_graceful_shutdown(until_stopped(stopped.clone()));
     let serve_admin = axum::serve(admin, control).with_graceful_shutdown(until_stopped(stopped));
-    tokio::try_join!(serve_clients, serve_admin).context("serving")?;
+    tokio::try_join!(serve_clients, serve_admin).map_err(ProxyError::Serve)?;
     Ok(())
 }
 
