@@ -182,6 +182,22 @@ pub struct ServeInfo {
     pub token: String,
 }
 
+/// A fresh admin token for `serve.json`: 32 random bytes in hex.
+pub fn random_token() -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Compares a presented token with the expected one in time that does not
+/// depend on where they differ, so that timing does not leak the secret.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 impl Config {
     /// Checks the data directory is ours (or new) and of this build's
     /// format, and marks a new one.

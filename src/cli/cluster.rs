@@ -1,6 +1,12 @@
-//! Arguments of `reprise proxy` and `reprise switch`.
+//! `reprise proxy` and `reprise switch`: flags to options, and the
+//! switch's report printed.
 
+use super::serve::shutdown_signal;
+use crate::cluster::proxy::{self, ProxyOptions};
+use crate::cluster::switch::{self, SwitchOptions};
 use clap::Args;
+use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Args, Debug)]
 pub struct ProxyArgs {
@@ -41,4 +47,53 @@ pub struct SwitchArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+    let options = ProxyOptions {
+        listen: args.listen,
+        backends: args.backends,
+        admin: args.admin,
+        active: args.active,
+        cluster_token: args.cluster_token,
+        drain_timeout: Duration::from_secs(args.drain_timeout),
+    };
+    proxy::run(options, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reprise switch --proxy URL --to NAME`.
+pub async fn run_switch(args: SwitchArgs) -> anyhow::Result<ExitCode> {
+    let json = args.json;
+    let report = switch::switch(SwitchOptions {
+        proxy: args.proxy,
+        to: args.to,
+        cluster_token: args.cluster_token,
+    })
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "switched {} -> {} at epoch {} (fence appended by {}): held {} request(s), longest hold \
+             {:.1} ms; drain {} ms, hand-over {} ms, take-over {} ms, total {} ms",
+            report.from,
+            report.to,
+            report.epoch,
+            report.fenced_by,
+            report.held_requests,
+            report.longest_hold_ms,
+            report.drain_ms,
+            report.hand_over_ms,
+            report.take_over_ms,
+            report.total_ms
+        );
+        if let Some(e) = &report.hand_over_error {
+            println!(
+                "note: {} could not hand over ({e}); {} fenced it",
+                report.from, report.to
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

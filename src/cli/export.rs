@@ -1,7 +1,14 @@
-//! Arguments of `reprise export`.
+//! `reprise export --user U --to DIR`: reads the export from a stopped
+//! data directory or a running server (`--server`), writes the files.
 
+use super::LogArgs;
+use crate::ops::export::{export_user, served_views, Export};
+use crate::remote::Client;
+use anyhow::{bail, Context};
 use clap::Args;
-use std::path::PathBuf;
+use projections::registry::Views;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
@@ -11,4 +18,72 @@ pub struct ExportArgs {
     /// A new or empty directory: DIR/calendars/NAME.ics, DIR/contacts/NAME.vcf.
     #[arg(long, value_name = "DIR", env = "REPRISE_EXPORT_TO")]
     pub to: PathBuf,
+}
+
+pub async fn run(args: &LogArgs, opts: ExportArgs) -> anyhow::Result<ExitCode> {
+    let export: Export = match &args.server {
+        Some(url) => {
+            let client = Client::new(&args.data_dir, url)?;
+            let user = opts.user.clone();
+            tokio::task::spawn_blocking(move || client.export(&user)).await??
+        }
+        None => {
+            let views = offline_views(args)?;
+            export_user(&views, &opts.user)?
+        }
+    };
+    write_files(&export, &opts.to)?;
+    println!("exported {} to {}:", export.principal, opts.to.display());
+    for (folder, files) in [
+        ("calendars", &export.calendars),
+        ("contacts", &export.contacts),
+    ] {
+        for f in files {
+            println!("  {folder}/{}  {} object(s)", f.file, f.objects);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the served views of a stopped data directory for reading; checks
+/// first that it has views, so that a wrong path is not made a data
+/// directory.
+fn offline_views(args: &LogArgs) -> anyhow::Result<Views> {
+    if !args.data_dir.join("views").is_dir() {
+        bail!(
+            "{} has no views (is it a reprise data directory whose views were built?)",
+            args.data_dir.display()
+        );
+    }
+    Ok(served_views(&args.open_views()?, &args.data_dir)?)
+}
+
+/// Writes an export under `dir` (new or empty).
+fn write_files(export: &Export, dir: &Path) -> anyhow::Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                bail!(
+                    "{} is not empty; export writes into a new or empty directory",
+                    dir.display()
+                );
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    }
+    for (folder, files) in [
+        ("calendars", &export.calendars),
+        ("contacts", &export.contacts),
+    ] {
+        let folder = dir.join(folder);
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("creating {}", folder.display()))?;
+        for f in files {
+            let path = folder.join(&f.file);
+            std::fs::write(&path, &f.text)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    Ok(())
 }

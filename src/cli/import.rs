@@ -1,7 +1,13 @@
-//! Arguments of `reprise import`.
+//! `reprise import calendar|contacts FILE`: into the data directory, or
+//! through a running server with `--server`.
 
+use super::LogArgs;
+use crate::engine::Engine;
+use crate::ops::import::{import, parse, ImportKind, ImportReport};
+use crate::remote::Client;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Subcommand, Debug)]
 pub enum ImportCommand {
@@ -19,4 +25,61 @@ pub struct ImportArgs {
     /// Target collection (created when missing); default `default`.
     #[arg(long, env = "REPRISE_COLLECTION", default_value = "default")]
     pub collection: String,
+}
+
+pub async fn run(args: &LogArgs, cmd: ImportCommand) -> anyhow::Result<ExitCode> {
+    let (kind, a) = match cmd {
+        ImportCommand::Calendar(a) => (ImportKind::Calendar, a),
+        ImportCommand::Contacts(a) => (ImportKind::Contacts, a),
+    };
+    let source = a.file.display().to_string();
+    let text = std::fs::read_to_string(&a.file)
+        .map_err(|e| anyhow::anyhow!("{source}: cannot read: {e}"))?;
+    // Parse before touching the data directory: a bad file changes nothing.
+    let items = parse(kind, &text, &source)?;
+    let report: ImportReport = match &args.server {
+        Some(url) => Client::new(&args.data_dir, url)?.import(
+            kind,
+            &a.login,
+            &a.collection,
+            &source,
+            &text,
+        )?,
+        None => {
+            let engine = Engine::start(&args.config()?).await?;
+            engine
+                .wait_ready(std::time::Duration::from_secs(3600))
+                .await?;
+            let result = import(
+                &engine,
+                kind,
+                &a.login,
+                &a.collection,
+                items,
+                "system:import",
+            )
+            .await;
+            engine.shutdown()?;
+            result?
+        }
+    };
+    println!(
+        "imported {} object(s) into {}/{}{}",
+        report.applied,
+        report.owner,
+        report.collection,
+        if report.rejected.is_empty() {
+            String::new()
+        } else {
+            format!(", {} rejected:", report.rejected.len())
+        }
+    );
+    for r in &report.rejected {
+        println!("  {r}");
+    }
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }

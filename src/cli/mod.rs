@@ -252,28 +252,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let log = cli.log;
         match cli.command {
-            Command::Serve(args) => crate::http::run(&log, args).await,
+            Command::Serve(args) => crate::cli::serve::run(&log, args).await,
             Command::Rebuild(cmd) => crate::cli::rebuild::rebuild(&log, cmd).await,
-            Command::Projections(cmd) => crate::ops::projections::run(&log, cmd).await,
-            Command::Log(LogCommand::Tail(args)) => crate::ops::log::tail(&log, args).await,
-            Command::Log(LogCommand::Stats(args)) => crate::ops::log::stats(&log, args).await,
+            Command::Projections(cmd) => crate::cli::projections::run(&log, cmd).await,
+            Command::Log(LogCommand::Tail(args)) => crate::cli::log::tail(&log, args).await,
+            Command::Log(LogCommand::Stats(args)) => crate::cli::log::stats(&log, args).await,
             Command::Domain(cmd) => crate::cli::directory::domain(&log, cmd).await,
             Command::User(cmd) => crate::cli::directory::user(&log, cmd).await,
             Command::Group(cmd) => crate::cli::directory::group(&log, cmd).await,
             Command::Resource(cmd) => crate::cli::directory::resource(&log, cmd).await,
             Command::Share(cmd) => crate::cli::directory::share(&log, cmd).await,
-            Command::Import(cmd) => crate::ops::import::run(&log, cmd).await,
+            Command::Import(cmd) => crate::cli::import::run(&log, cmd).await,
             Command::Clone(args) => crate::cli::recovery::clone(&log, args).await,
             Command::Snapshot(cmd) => crate::cli::snapshot::snapshot(&log, cmd).await,
-            Command::Export(args) => crate::ops::export::run(&log, args).await,
+            Command::Export(args) => crate::cli::export::run(&log, args).await,
             Command::DataDir(DataDirCommand::Convert(args)) => {
                 crate::cli::data_dir::convert(&log, args).await
             }
             Command::Bench(BenchCommand::Rebuild(args)) => {
                 crate::cli::bench::bench_rebuild(&log, args).await
             }
-            Command::Proxy(args) => crate::cluster::proxy::run(args).await,
-            Command::Switch(args) => crate::cluster::proxy::switch(args).await,
+            Command::Proxy(args) => crate::cli::cluster::run_proxy(args).await,
+            Command::Switch(args) => crate::cli::cluster::run_switch(args).await,
         }
     })
 }

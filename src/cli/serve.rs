@@ -1,6 +1,14 @@
-//! Arguments of `reprise serve`.
+//! `reprise serve`: opens the engine, listens, leaves `serve.json` for the
+//! commands sent with `--server`, and serves until a signal.
 
+use super::LogArgs;
+use crate::config::{random_token, write_serve_info, ServeInfo};
+use crate::engine::{Engine, Identity, Versions};
+use crate::http::dav::QueryLimits;
+use crate::http::{ServeOptions, Server};
+use anyhow::Context;
 use clap::Args;
+use std::process::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -46,4 +54,74 @@ pub struct ServeArgs {
     /// hand-over and take-over of a switch); admins are admitted too.
     #[arg(long, env = "REPRISE_CLUSTER_TOKEN", hide_env_values = true)]
     pub cluster_token: Option<String>,
+}
+
+pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.server.is_some() {
+        anyhow::bail!("--server is for commands sent to a server; `serve` runs one");
+    }
+    let versions = Versions {
+        keep_old: opts.keep_old,
+        build_rate: opts.build_rate,
+        ..Default::default()
+    };
+    let identity = Identity {
+        installation: opts.installation.clone(),
+        standby: opts.standby,
+    };
+    let engine = Engine::start_versions(&args.config()?, &versions)
+        .await?
+        .with_identity(identity);
+    let listener = tokio::net::TcpListener::bind(&opts.listen)
+        .await
+        .with_context(|| format!("listening on {}", opts.listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let token = random_token()?;
+    let info = ServeInfo {
+        pid: std::process::id(),
+        url: url.clone(),
+        token: token.clone(),
+    };
+    let serve_file = args.serve_file();
+    write_serve_info(&serve_file, &info)?;
+    tracing::info!(%url, log = %engine.log.describe(), "serving");
+
+    let options = ServeOptions {
+        max_resource_size: opts.max_resource_size,
+        query: QueryLimits {
+            per_object: opts.max_instances,
+            per_query: opts.max_query_instances,
+            time: std::time::Duration::from_secs(opts.query_timeout),
+        },
+        token,
+        cluster_token: opts.cluster_token.clone(),
+    };
+    let server = Server::new(engine, options)?;
+    let result = server.serve(listener, shutdown_signal()).await;
+    let _ = std::fs::remove_file(&serve_file);
+    result.context("serving HTTP")?;
+    match server.into_engine() {
+        Some(engine) => engine.shutdown()?,
+        None => tracing::warn!("requests still running at shutdown"),
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes at Ctrl-C or SIGTERM: a server's and the proxy's cue to stop
+/// taking requests and finish the ones under way.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
 }

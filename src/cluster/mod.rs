@@ -2,3 +2,4 @@
 //! the switch that moves the lead from one to another.
 
 pub mod proxy;
+pub mod switch;

@@ -1,5 +1,5 @@
-//! `reprise proxy` and `reprise switch`: blue/green cutover without a
-//! failed request.
+//! `reprise proxy`: blue/green cutover without a failed request (`reprise
+//! switch`, in [`super::switch`], asks for one).
 //!
 //! The proxy forwards every client request (any method, bodies streamed
 //! both ways, the client's headers including Authorization) to the active
@@ -18,7 +18,6 @@
 //! the fence itself; an old one that is in fact alive can no longer write
 //! past it. See `engine/leadership.rs` for the backends' side.
 
-use anyhow::{bail, Context};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
@@ -29,15 +28,16 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
+use std::future::Future;
 use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-use crate::cli::{ProxyArgs, SwitchArgs};
+use crate::config::constant_time_eq;
 use crate::engine::{ClusterStatus, HandOver, Role, TakeOver, TakeOverRequest};
+use crate::remote::API;
 
 /// Largest answer read from a backend's cluster endpoints.
 const ADMIN_BODY_LIMIT: usize = 1 << 20;
@@ -136,23 +136,60 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::TRANSFER_ENCODING);
 }
 
+/// Why a proxy does not start, or stops. The messages name the command's
+/// flags: the options are those flags, and the operator reads these.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("a proxy needs at least two --backend NAME=URL to switch between")]
+    TooFewBackends,
+    #[error("--backend {spec:?}: {why}")]
+    BadBackend { spec: String, why: &'static str },
+    #[error("--backend {spec:?}: {url:?} is not a URL")]
+    NotAUrl {
+        spec: String,
+        url: String,
+        #[source]
+        source: axum::http::uri::InvalidUri,
+    },
+    #[error("--backend {0} is given twice")]
+    DuplicateBackend(String),
+    #[error("--active {name}: no such backend ({known})")]
+    UnknownActive { name: String, known: String },
+    #[error("listening on {address}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("serving")]
+    Serve(#[source] std::io::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// `NAME=URL` → (name, base URL without trailing slash).
-fn parse_backend(spec: &str) -> anyhow::Result<(String, String)> {
+fn parse_backend(spec: &str) -> Result<(String, String), ProxyError> {
+    let bad = |why| ProxyError::BadBackend {
+        spec: spec.to_string(),
+        why,
+    };
     let (name, url) = spec
         .split_once('=')
-        .with_context(|| format!("--backend {spec:?}: expected NAME=URL"))?;
+        .ok_or_else(|| bad("expected NAME=URL"))?;
     let (name, url) = (name.trim(), url.trim().trim_end_matches('/'));
     if name.is_empty() {
-        bail!("--backend {spec:?}: the name is empty");
+        return Err(bad("the name is empty"));
     }
-    let uri: Uri = url
-        .parse()
-        .with_context(|| format!("--backend {spec:?}: {url:?} is not a URL"))?;
+    let uri: Uri = url.parse().map_err(|source| ProxyError::NotAUrl {
+        spec: spec.to_string(),
+        url: url.to_string(),
+        source,
+    })?;
     if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-        bail!("--backend {spec:?}: expected http://HOST:PORT");
+        return Err(bad("expected http://HOST:PORT"));
     }
     if uri.path() != "/" && !uri.path().is_empty() {
-        bail!("--backend {spec:?}: a backend is a server root, without a path");
+        return Err(bad("a backend is a server root, without a path"));
     }
     Ok((name.to_string(), url.to_string()))
 }
@@ -230,8 +267,7 @@ impl Proxy {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T, CallError> {
-        let mut request =
-            Request::builder().uri(format!("{}/admin/v1/cluster{path}", backend.base));
+        let mut request = Request::builder().uri(format!("{}{API}/cluster{path}", backend.base));
         if let Some(token) = &self.cluster_token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
@@ -508,7 +544,7 @@ fn authorized(proxy: &Proxy, headers: &HeaderMap) -> bool {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|a| a.strip_prefix("Bearer "))
-        .is_some_and(|token| crate::http::constant_time_eq(token.as_bytes(), expected.as_bytes()))
+        .is_some_and(|token| constant_time_eq(token.as_bytes(), expected.as_bytes()))
 }
 
 fn unauthorized() -> Response {
@@ -519,15 +555,38 @@ fn unauthorized() -> Response {
         .into_response()
 }
 
-pub async fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+/// How a proxy runs (`reprise proxy` flags).
+#[derive(Clone, Debug)]
+pub struct ProxyOptions {
+    /// Address clients connect to.
+    pub listen: String,
+    /// The backends, as NAME=http://HOST:PORT; at least two.
+    pub backends: Vec<String>,
+    /// Address of the proxy's own API (`GET /status`, `POST /switch`).
+    pub admin: String,
+    /// The backend to start with (default: the one that says it leads,
+    /// else the first).
+    pub active: Option<String>,
+    /// The backends' cluster token; also required by the proxy's API.
+    pub cluster_token: Option<String>,
+    /// How long a switch waits for requests in flight on the old backend.
+    pub drain_timeout: Duration,
+}
+
+/// Proxies until `shutdown` completes and the requests under way are
+/// answered.
+pub async fn run(
+    args: ProxyOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ProxyError> {
     if args.backends.len() < 2 {
-        bail!("a proxy needs at least two --backend NAME=URL to switch between");
+        return Err(ProxyError::TooFewBackends);
     }
     let mut backends = Vec::new();
     for spec in &args.backends {
         let (name, base) = parse_backend(spec)?;
         if backends.iter().any(|b: &Backend| b.name == name) {
-            bail!("--backend {name} is given twice");
+            return Err(ProxyError::DuplicateBackend(name));
         }
         backends.push(Backend {
             name,
@@ -546,7 +605,7 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         holding: watch::channel(false).0,
         client,
         cluster_token: args.cluster_token.clone(),
-        drain_timeout: Duration::from_secs(args.drain_timeout),
+        drain_timeout: args.drain_timeout,
         switching: tokio::sync::Mutex::new(()),
         held: AtomicU64::new(0),
         first_held_us: AtomicU64::new(u64::MAX),
@@ -558,17 +617,24 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
             .backends
             .iter()
             .position(|b| &b.name == name)
-            .with_context(|| format!("--active {name}: no such backend ({})", proxy.names()))?,
+            .ok_or_else(|| ProxyError::UnknownActive {
+                name: name.clone(),
+                known: proxy.names(),
+            })?,
         None => proxy.find_leader().await.unwrap_or(0),
     };
     proxy.active.store(active, Ordering::SeqCst);
 
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let admin = tokio::net::TcpListener::bind(&args.admin)
-        .await
-        .with_context(|| format!("listening on {} (--admin)", args.admin))?;
+    let bind = |address: String, named: String| async move {
+        tokio::net::TcpListener::bind(&address)
+            .await
+            .map_err(|source| ProxyError::Listen {
+                address: named,
+                source,
+            })
+    };
+    let listener = bind(args.listen.clone(), args.listen.clone()).await?;
+    let admin = bind(args.admin.clone(), format!("{} (--admin)", args.admin)).await?;
     tracing::info!(
         listen = %listener.local_addr()?,
         admin = %admin.local_addr()?,
@@ -583,74 +649,20 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         .route("/status", get(admin_status))
         .route("/switch", post(admin_switch))
         .with_state(proxy.clone());
+    // One signal stops both listeners.
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        stop.send_replace(true);
+    });
+    let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
     let serve_clients =
-        axum::serve(listener, clients).with_graceful_shutdown(crate::http::shutdown_signal());
-    let serve_admin =
-        axum::serve(admin, control).with_graceful_shutdown(crate::http::shutdown_signal());
-    tokio::try_join!(serve_clients, serve_admin).context("serving")?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `reprise switch --proxy URL --to NAME`.
-pub async fn switch(args: SwitchArgs) -> anyhow::Result<ExitCode> {
-    let url = format!("{}/switch", args.proxy.trim_end_matches('/'));
-    let token = args.cluster_token.clone();
-    let to = args.to.clone();
-    let answer = tokio::task::spawn_blocking(move || {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(120)))
-            .build()
-            .new_agent();
-        let mut request = agent.post(&url);
-        if let Some(token) = &token {
-            request = request.header("Authorization", &format!("Bearer {token}"));
-        }
-        let mut response = request
-            .send_json(serde_json::json!({ "to": to }))
-            .with_context(|| format!("reaching the proxy at {url}"))?;
-        let status = response.status().as_u16();
-        let body: serde_json::Value = response
-            .body_mut()
-            .read_json()
-            .with_context(|| format!("reading the proxy's answer ({status})"))?;
-        anyhow::Ok((status, body))
-    })
-    .await??;
-    let (status, body) = answer;
-    if status != 200 {
-        bail!(
-            "switch to {} failed ({status}): {}",
-            args.to,
-            body["error"].as_str().unwrap_or("no reason given")
-        );
-    }
-    let report: SwitchReport = serde_json::from_value(body)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!(
-            "switched {} -> {} at epoch {} (fence appended by {}): held {} request(s), longest hold \
-             {:.1} ms; drain {} ms, hand-over {} ms, take-over {} ms, total {} ms",
-            report.from,
-            report.to,
-            report.epoch,
-            report.fenced_by,
-            report.held_requests,
-            report.longest_hold_ms,
-            report.drain_ms,
-            report.hand_over_ms,
-            report.take_over_ms,
-            report.total_ms
-        );
-        if let Some(e) = &report.hand_over_error {
-            println!(
-                "note: {} could not hand over ({e}); {} fenced it",
-                report.from, report.to
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+        axum::serve(listener, clients).with_graceful_shutdown(until_stopped(stopped.clone()));
+    let serve_admin = axum::serve(admin, control).with_graceful_shutdown(until_stopped(stopped));
+    tokio::try_join!(serve_clients, serve_admin).map_err(ProxyError::Serve)?;
+    Ok(())
 }
 
 #[cfg(test)]

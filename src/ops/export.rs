@@ -7,14 +7,11 @@
 //! directory's global address book are not the user's own and stay out.
 //! `reprise import` reads these files back into the same objects.
 
-use crate::cli::ExportArgs;
-use crate::cli::LogArgs;
-use anyhow::{bail, Context};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use projections::registry::{self, Views};
-use projections::{BuildState, ProjectionId, StoreError};
+use projections::{BuildState, ProjectionId, StoreError, ViewStore};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 
 /// PRODID of exported calendars whose objects do not agree on their own.
 pub const PRODID: &str = "-//reprise//export//EN";
@@ -23,6 +20,11 @@ pub const PRODID: &str = "-//reprise//export//EN";
 pub enum ExportError {
     #[error("no user {0}")]
     UnknownUser(String),
+    #[error(
+        "the {view} view of {} is not built; run `reprise rebuild` (or `serve` until ready) first",
+        dir.display()
+    )]
+    NotBuilt { view: &'static str, dir: PathBuf },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -85,11 +87,20 @@ pub fn export_user(views: &Views, user: &str) -> Result<Export, ExportError> {
     })
 }
 
+/// What a file name keeps of a collection name as it is. Spelled here
+/// rather than shared with the admin client's URL segments: a file name
+/// must not change when the URL encoding does.
+const FILE_NAME_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'@')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'_');
+
 /// A collection name as a file name: characters other than letters,
 /// digits, `@ . - _` percent-encoded, and a leading dot too, so that no
 /// name escapes its folder or hides.
 pub fn file_name(collection: &str, extension: &str) -> String {
-    let mut name = crate::remote::segment(collection);
+    let mut name = utf8_percent_encode(collection, FILE_NAME_KEEP).to_string();
     if name.starts_with('.') {
         name.replace_range(..1, "%2E");
     }
@@ -249,45 +260,9 @@ pub fn calendar_file(display_name: Option<&str>, bodies: &[&str]) -> String {
     out
 }
 
-/// Writes an export under `dir` (new or empty).
-pub fn write_files(export: &Export, dir: &Path) -> anyhow::Result<()> {
-    match std::fs::read_dir(dir) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                bail!(
-                    "{} is not empty; export writes into a new or empty directory",
-                    dir.display()
-                );
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-    }
-    for (folder, files) in [
-        ("calendars", &export.calendars),
-        ("contacts", &export.contacts),
-    ] {
-        let folder = dir.join(folder);
-        std::fs::create_dir_all(&folder)
-            .with_context(|| format!("creating {}", folder.display()))?;
-        for f in files {
-            let path = folder.join(&f.file);
-            std::fs::write(&path, &f.text)
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// Opens the served views of a stopped data directory for reading.
-fn offline_views(args: &LogArgs) -> anyhow::Result<Views> {
-    if !args.data_dir.join("views").is_dir() {
-        bail!(
-            "{} has no views (is it a reprise data directory whose views were built?)",
-            args.data_dir.display()
-        );
-    }
-    let store = args.open_views()?;
+/// The live versions of the views an export reads, when each is built
+/// and this build knows it; `dir` names the data directory in the error.
+pub fn served_views(store: &ViewStore, dir: &Path) -> Result<Views, ExportError> {
     let mut ids = Vec::new();
     for name in ["directory", "calendars", "contacts"] {
         let live = store.live(name)?;
@@ -299,64 +274,15 @@ fn offline_views(args: &LogArgs) -> anyhow::Result<Views> {
             Some(v) if ready && registry::find(name, v).is_some() => {
                 ids.push(ProjectionId::new(name, v))
             }
-            _ => bail!(
-                "the {name} view of {} is not built; run `reprise rebuild` (or `serve` until \
-                 ready) first",
-                args.data_dir.display()
-            ),
+            _ => {
+                return Err(ExportError::NotBuilt {
+                    view: name,
+                    dir: dir.to_path_buf(),
+                })
+            }
         }
     }
-    Ok(Views::open_at(&store, &ids)?)
-}
-
-pub async fn run(args: &LogArgs, opts: ExportArgs) -> anyhow::Result<ExitCode> {
-    let export: Export = match &args.server {
-        Some(url) => {
-            let client = crate::remote::Client::new(&args.data_dir, url)?;
-            let path = format!("/admin/v1/export/{}", crate::remote::segment(&opts.user));
-            tokio::task::spawn_blocking(move || client.get::<Export>(&path, &[])).await??
-        }
-        None => {
-            let views = offline_views(args)?;
-            export_user(&views, &opts.user)?
-        }
-    };
-    write_files(&export, &opts.to)?;
-    println!("exported {} to {}:", export.principal, opts.to.display());
-    for (folder, files) in [
-        ("calendars", &export.calendars),
-        ("contacts", &export.contacts),
-    ] {
-        for f in files {
-            println!("  {folder}/{}  {} object(s)", f.file, f.objects);
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `GET /admin/v1/export/{user}`: the files as JSON.
-pub(crate) async fn http_export(
-    axum::extract::State(state): axum::extract::State<crate::http::Shared>,
-    axum::extract::Path(user): axum::extract::Path<String>,
-) -> axum::response::Response {
-    use axum::http::StatusCode;
-    use axum::response::IntoResponse;
-    let error = |status: StatusCode, message: String| {
-        (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
-    };
-    if !state.engine.ready() {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the views are still catching up with the log".into(),
-        );
-    }
-    let views = state.engine.views();
-    match tokio::task::spawn_blocking(move || export_user(&views, &user)).await {
-        Ok(Ok(export)) => axum::Json(export).into_response(),
-        Ok(Err(e @ ExportError::UnknownUser(_))) => error(StatusCode::NOT_FOUND, e.to_string()),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    Ok(Views::open_at(store, &ids)?)
 }
 
 #[cfg(test)]

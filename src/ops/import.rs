@@ -2,8 +2,6 @@
 //! is parsed before anything is appended, so a malformed file appends
 //! nothing and the error names the file, the line and the problem.
 
-use crate::cli::ImportCommand;
-use crate::cli::LogArgs;
 use crate::engine::{Engine, SubmitError};
 use events::payload::{
     AddressBookCreated, AddressBookProps, CalendarCreated, CalendarObjectPut, CalendarProps,
@@ -12,7 +10,6 @@ use events::payload::{
 use events::{EventEnvelope, Payload};
 use projections::Outcome;
 use serde::{Deserialize, Serialize};
-use std::process::ExitCode;
 use uuid::Uuid;
 
 /// Events per append while importing.
@@ -226,68 +223,6 @@ fn describe(e: &EventEnvelope) -> String {
         Payload::ContactPut(p) => format!("{} (UID {})", p.href, p.uid),
         other => other.event_type().to_string(),
     }
-}
-
-pub async fn run(args: &LogArgs, cmd: ImportCommand) -> anyhow::Result<ExitCode> {
-    let (kind, a) = match cmd {
-        ImportCommand::Calendar(a) => (ImportKind::Calendar, a),
-        ImportCommand::Contacts(a) => (ImportKind::Contacts, a),
-    };
-    let source = a.file.display().to_string();
-    let text = std::fs::read_to_string(&a.file)
-        .map_err(|e| anyhow::anyhow!("{source}: cannot read: {e}"))?;
-    // Parse before touching the data directory: a bad file changes nothing.
-    let items = parse(kind, &text, &source)?;
-    let report: ImportReport = match &args.server {
-        Some(url) => {
-            let path = match kind {
-                ImportKind::Calendar => "/admin/v1/import/calendar",
-                ImportKind::Contacts => "/admin/v1/import/contacts",
-            };
-            let query = [
-                ("owner", a.login.as_str()),
-                ("collection", a.collection.as_str()),
-                ("source", source.as_str()),
-            ];
-            crate::remote::Client::new(&args.data_dir, url)?.post_text(path, &query, &text)?
-        }
-        None => {
-            let engine = Engine::start(&args.config()?).await?;
-            engine
-                .wait_ready(std::time::Duration::from_secs(3600))
-                .await?;
-            let result = import(
-                &engine,
-                kind,
-                &a.login,
-                &a.collection,
-                items,
-                "system:import",
-            )
-            .await;
-            engine.shutdown()?;
-            result?
-        }
-    };
-    println!(
-        "imported {} object(s) into {}/{}{}",
-        report.applied,
-        report.owner,
-        report.collection,
-        if report.rejected.is_empty() {
-            String::new()
-        } else {
-            format!(", {} rejected:", report.rejected.len())
-        }
-    );
-    for r in &report.rejected {
-        println!("  {r}");
-    }
-    Ok(if report.rejected.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
 }
 
 #[cfg(test)]

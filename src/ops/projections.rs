@@ -1,15 +1,22 @@
-//! `reprise projections status|digest|quarantine`.
+//! What `reprise projections status|digest|quarantine` report: versions,
+//! positions, lag, quarantine and digests, read from the views and the log.
+//! These are also the admin API's JSON answers.
 
-use crate::cli::LogArgs;
-use crate::cli::ProjectionsCommand;
 use events::log::TopicPartition;
-use events::EventLog;
+use events::{EventLog, LogError};
 use projections::registry;
-use projections::runner::quarantine_of;
-use projections::ViewStore;
+use projections::runner::{quarantine_of, QuarantineRecord};
+use projections::{ProjectionId, StoreError, ViewStore};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::process::ExitCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionsError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusReport {
@@ -64,7 +71,10 @@ pub struct DigestEntry {
 }
 
 /// Status of every projection version in the store, against the log's ends.
-pub async fn report(log: &dyn EventLog, store: &ViewStore) -> anyhow::Result<StatusReport> {
+pub async fn report(
+    log: &dyn EventLog,
+    store: &ViewStore,
+) -> Result<StatusReport, ProjectionsError> {
     let ends = events::log::all_end_offsets(log).await?;
     let versions = store.versions()?;
     let mut projections = Vec::new();
@@ -142,7 +152,7 @@ pub fn add_running(
 }
 
 /// Digests of every version present.
-pub fn digests(store: &ViewStore) -> anyhow::Result<Vec<DigestEntry>> {
+pub fn digests(store: &ViewStore) -> Result<Vec<DigestEntry>, StoreError> {
     let mut out = Vec::new();
     for id in store.versions()?.keys() {
         out.push(DigestEntry {
@@ -154,120 +164,13 @@ pub fn digests(store: &ViewStore) -> anyhow::Result<Vec<DigestEntry>> {
     Ok(out)
 }
 
-pub async fn run(args: &LogArgs, cmd: ProjectionsCommand) -> anyhow::Result<ExitCode> {
-    match cmd {
-        ProjectionsCommand::Status(f) => {
-            let report: StatusReport = match &args.server {
-                Some(url) => crate::remote::Client::new(&args.data_dir, url)?
-                    .get("/admin/v1/projections/status", &[])?,
-                None => {
-                    let log = args.open_log().await?;
-                    let store = args.open_views()?;
-                    report(log.as_ref(), &store).await?
-                }
-            };
-            if f.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_status(&report);
-            }
-        }
-        ProjectionsCommand::Digest(f) => {
-            let list: Vec<DigestEntry> = match &args.server {
-                Some(url) => crate::remote::Client::new(&args.data_dir, url)?
-                    .get("/admin/v1/projections/digest", &[])?,
-                None => digests(&args.open_views()?)?,
-            };
-            if f.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
-                for d in list {
-                    println!("{}@{}  {}", d.projection, d.version, d.digest);
-                }
-            }
-        }
-        ProjectionsCommand::Quarantine(f) => {
-            if args.server.is_some() {
-                anyhow::bail!("quarantine listing works on the data directory; stop the server or use `projections status` for counts");
-            }
-            let store = args.open_views()?;
-            let mut all = Vec::new();
-            for id in store.versions()?.keys() {
-                for q in quarantine_of(&store, id)? {
-                    all.push((id.clone(), q));
-                }
-            }
-            if f.json {
-                for (id, q) in &all {
-                    println!(
-                        "{}",
-                        serde_json::json!({
-                            "projection": id.to_string(), "topic": q.topic, "partition": q.partition,
-                            "offset": q.offset, "event_type": q.event_type, "event_id": q.event_id,
-                            "reason": q.reason, "bytes": q.value.len(),
-                        })
-                    );
-                }
-            } else if all.is_empty() {
-                println!("no quarantined event");
-            } else {
-                for (id, q) in &all {
-                    println!(
-                        "{id}  {}/{}@{}  {}  {}",
-                        q.topic,
-                        q.partition,
-                        q.offset,
-                        q.event_type.as_deref().unwrap_or("?"),
-                        q.reason
-                    );
-                }
-            }
+/// Every event a projection version refused, version by version.
+pub fn quarantined(store: &ViewStore) -> Result<Vec<(ProjectionId, QuarantineRecord)>, StoreError> {
+    let mut all = Vec::new();
+    for id in store.versions()?.keys() {
+        for q in quarantine_of(store, id)? {
+            all.push((id.clone(), q));
         }
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn print_status(report: &StatusReport) {
-    println!("log: {}", report.log);
-    if let Some(c) = &report.cluster {
-        let role = match &c.role {
-            crate::engine::Role::Starting => "starting".to_string(),
-            crate::engine::Role::Leader { epoch } => format!("leader, epoch {epoch}"),
-            crate::engine::Role::Follower { epoch, leader } => format!(
-                "follower of {}, epoch {epoch}",
-                leader.as_deref().unwrap_or("(no leader yet: standby)")
-            ),
-        };
-        println!("installation: {} ({role})", c.installation);
-    }
-    println!(
-        "{:<12} {:>7} {:<9} {:>5} {:>10} {:>8} {:>11}  positions (partition:next/end)",
-        "projection", "version", "state", "live", "lag", "lag s", "quarantined"
-    );
-    for p in &report.projections {
-        if p.versions.is_empty() {
-            println!(
-                "{:<12} {:>7} {:<9} {:>5} {:>10} {:>8} {:>11}",
-                p.name, p.current, "absent", "-", "-", "-", "-"
-            );
-        }
-        for v in &p.versions {
-            let positions: Vec<String> = v
-                .positions
-                .iter()
-                .map(|x| format!("{}:{}/{}", x.partition, x.next_offset, x.end_offset))
-                .collect();
-            println!(
-                "{:<12} {:>7} {:<9} {:>5} {:>10} {:>8} {:>11}  {}",
-                p.name,
-                v.version,
-                v.state,
-                if v.live { "yes" } else { "no" },
-                v.lag,
-                v.lag_seconds.map_or("-".to_string(), |s| format!("{s:.1}")),
-                v.quarantined,
-                positions.join(" ")
-            );
-        }
-    }
+    Ok(all)
 }

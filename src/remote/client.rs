@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::path::Path;
 
 /// Where the router nests the admin API; every endpoint path starts so.
-pub(crate) const API: &str = "/admin/v1";
+pub const API: &str = "/admin/v1";
 
 /// A running server's admin API, authenticated once at [`Client::new`].
 pub struct Client {

@@ -8,7 +8,8 @@
 mod client;
 mod directory;
 mod log;
+mod operations;
 mod snapshot;
 
-pub use client::{segment, Client};
+pub use client::{segment, Client, API};
 pub use log::RemoteLog;

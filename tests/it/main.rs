@@ -16,6 +16,7 @@ mod dav;
 mod dav_clients;
 mod directory_api;
 mod kafka;
+mod layout;
 mod mail_api;
 mod oracle;
 mod projections;

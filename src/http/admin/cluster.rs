@@ -48,7 +48,7 @@ async fn require_cluster(
         .and_then(|v| v.to_str().ok())
         .and_then(|a| a.strip_prefix("Bearer "));
     if let (Some(token), Some(expected)) = (presented, state.cluster_token.as_deref()) {
-        if crate::http::constant_time_eq(token.as_bytes(), expected.as_bytes()) {
+        if crate::config::constant_time_eq(token.as_bytes(), expected.as_bytes()) {
             return next.run(request).await;
         }
     }

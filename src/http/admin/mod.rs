@@ -3,4 +3,5 @@
 
 pub mod cluster;
 pub mod directory;
+pub mod operations;
 pub mod snapshot;

@@ -1,19 +1,35 @@
 //! `reprise log tail|stats`: an inspector for the log, as handy as kcat.
+//! This is the reading and filtering; the command line prints.
 
 pub mod wire;
 
-use crate::cli::LogArgs;
-use crate::cli::{Format, JsonFlag, TailArgs};
-use anyhow::{anyhow, Context};
 use chrono::{DateTime, NaiveDate, Utc};
 use events::codec::{self, HEADER_EVENT_TYPE};
-use events::log::{ReadStart, TopicPartition};
-use events::{Domain, EventLog, LogRecord};
+use events::log::{LogReader, ReadStart, TopicPartition};
+use events::{Domain, EventLog, LogError, LogRecord};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("-o takes beginning, end, N or -N, not {0:?}")]
+    BadStart(String),
+    /// The reason is in the message, not a source, so that it shows
+    /// wherever the message does.
+    #[error("{text:?} is neither an RFC 3339 time nor a YYYY-MM-DD date: {reason}")]
+    BadTime {
+        text: String,
+        reason: chrono::ParseError,
+    },
+    #[error("unknown topic {0:?}: calendar, contact, directory or seen")]
+    UnknownTopic(String),
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Stopped(#[from] tokio::task::JoinError),
+}
 
 /// Where `-o` starts reading each partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,15 +42,15 @@ pub enum StartAt {
 }
 
 impl std::str::FromStr for StartAt {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<StartAt> {
+    type Err = InspectError;
+    fn from_str(s: &str) -> Result<StartAt, InspectError> {
         match s {
             "beginning" => Ok(StartAt::Beginning),
             "end" => Ok(StartAt::End),
             _ => {
                 let parse = |t: &str| {
                     t.parse::<u64>()
-                        .map_err(|_| anyhow!("-o takes beginning, end, N or -N, not {s:?}"))
+                        .map_err(|_| InspectError::BadStart(s.to_string()))
                 };
                 match s.strip_prefix('-') {
                     Some(n) => parse(n).map(StartAt::Last),
@@ -46,19 +62,22 @@ impl std::str::FromStr for StartAt {
 }
 
 /// A time bound: RFC 3339, or a date meaning its midnight UTC.
-pub fn parse_time(s: &str) -> anyhow::Result<DateTime<Utc>> {
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, InspectError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .with_context(|| format!("{s:?} is neither an RFC 3339 time nor a YYYY-MM-DD date"))?;
+    let date =
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|reason| InspectError::BadTime {
+            text: s.to_string(),
+            reason,
+        })?;
     Ok(date
         .and_hms_opt(0, 0, 0)
         .map(|t| t.and_utc())
         .unwrap_or_default())
 }
 
-fn topics(log: &dyn EventLog, topic: Option<&str>) -> anyhow::Result<Vec<Domain>> {
+fn topics(log: &dyn EventLog, topic: Option<&str>) -> Result<Vec<Domain>, InspectError> {
     match topic {
         None => Ok(Domain::ALL.to_vec()),
         Some(name) => {
@@ -67,26 +86,24 @@ fn topics(log: &dyn EventLog, topic: Option<&str>) -> anyhow::Result<Vec<Domain>
                 .into_iter()
                 .find(|d| d.as_str() == name || log.topic_name(*d) == name)
                 .map(|d| vec![d])
-                .ok_or_else(|| {
-                    anyhow!("unknown topic {name:?}: calendar, contact, directory or seen")
-                })
+                .ok_or_else(|| InspectError::UnknownTopic(name.to_string()))
         }
     }
 }
 
-/// One record as `log tail` prints it.
+/// One record as `log tail` prints it (its JSON line).
 #[derive(Serialize)]
-struct TailLine<'a> {
-    topic: String,
-    partition: u32,
-    offset: u64,
-    timestamp: String,
-    key: String,
-    headers: BTreeMap<&'a str, String>,
+pub struct TailLine<'a> {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    pub timestamp: String,
+    pub key: String,
+    pub headers: BTreeMap<&'a str, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    event: Option<serde_json::Value>,
+    pub event: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    decode_error: Option<String>,
+    pub decode_error: Option<String>,
 }
 
 fn timestamp(ms: i64) -> String {
@@ -95,7 +112,8 @@ fn timestamp(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-fn line<'a>(log: &dyn EventLog, r: &'a LogRecord) -> TailLine<'a> {
+/// A record decoded for display; an undecodable one says why.
+pub fn line<'a>(log: &dyn EventLog, r: &'a LogRecord) -> TailLine<'a> {
     let (event, decode_error) = match codec::decode_record(r) {
         Ok(e) => (serde_json::to_value(&e).ok(), None),
         Err(e) => (None, Some(e.to_string())),
@@ -116,116 +134,114 @@ fn line<'a>(log: &dyn EventLog, r: &'a LogRecord) -> TailLine<'a> {
     }
 }
 
-fn print_pretty(out: &mut impl Write, l: &TailLine<'_>) -> std::io::Result<()> {
-    let kind = l
-        .headers
-        .get(HEADER_EVENT_TYPE)
-        .map(String::as_str)
-        .unwrap_or("?");
-    writeln!(
-        out,
-        "{}/{}@{}  {}  {}  {}",
-        l.topic, l.partition, l.offset, l.timestamp, l.key, kind
-    )?;
-    match (&l.event, &l.decode_error) {
-        (Some(e), _) => {
-            let text = serde_json::to_string_pretty(e).unwrap_or_default();
-            for row in text.lines() {
-                writeln!(out, "    {row}")?;
-            }
-        }
-        (None, Some(err)) => writeln!(out, "    undecodable: {err}")?,
-        _ => {}
-    }
-    writeln!(out)
+/// Which records `log tail` shows, and from where.
+#[derive(Clone, Debug)]
+pub struct TailOptions {
+    /// A topic (`calendar` or its full name); every topic when `None`.
+    pub topic: Option<String>,
+    pub start: StartAt,
+    /// Keep waiting for new records rather than stop at the end.
+    pub follow: bool,
+    /// Only records with this key.
+    pub key: Option<String>,
+    /// Only events of this type.
+    pub event_type: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
 }
 
-pub async fn tail(args: &LogArgs, opts: TailArgs) -> anyhow::Result<ExitCode> {
-    let start: StartAt = opts.offset.parse()?;
-    let since = opts.since.as_deref().map(parse_time).transpose()?;
-    let until = opts.until.as_deref().map(parse_time).transpose()?;
-    let log = args.open_log().await?;
-    let domains = topics(log.as_ref(), opts.topic.as_deref())?;
+/// A tail positioned on the log: where each partition starts.
+pub struct Tail {
+    log: Arc<dyn EventLog>,
+    starts: Vec<ReadStart>,
+    options: TailOptions,
+}
 
-    let mut starts = Vec::new();
-    for &domain in &domains {
-        let ends = log.end_offsets(domain).await?;
-        for (partition, end) in ends.into_iter().enumerate() {
-            let offset = match start {
-                StartAt::Beginning => 0,
-                StartAt::End => end,
-                StartAt::Offset(n) => n,
-                StartAt::Last(n) => end.saturating_sub(n),
-            };
-            starts.push(ReadStart {
-                topic_partition: TopicPartition {
-                    domain,
-                    partition: partition as u32,
-                },
-                offset,
-            });
-        }
-    }
-    let log2 = log.clone();
-    let printed = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
-        let mut reader = log2.reader(&starts)?;
-        let stdout = std::io::stdout();
-        let mut out = std::io::BufWriter::new(stdout.lock());
-        let mut printed = 0u64;
-        loop {
-            let batch = reader.poll(
-                1000,
-                Duration::from_millis(if opts.follow { 500 } else { 200 }),
-            )?;
-            for r in &batch.records {
-                if opts
-                    .key
-                    .as_deref()
-                    .is_some_and(|k| k.as_bytes() != r.key.as_slice())
-                {
-                    continue;
-                }
-                if let Some(t) = &opts.event_type {
-                    if r.header(HEADER_EVENT_TYPE) != Some(t.as_bytes()) {
-                        continue;
-                    }
-                }
-                if since.is_some_and(|s| r.timestamp_ms < s.timestamp_millis())
-                    || until.is_some_and(|u| r.timestamp_ms > u.timestamp_millis())
-                {
-                    continue;
-                }
-                let l = line(log2.as_ref(), r);
-                let written = match opts.format {
-                    Format::Json => serde_json::to_writer(&mut out, &l)
-                        .map_err(std::io::Error::other)
-                        .and_then(|_| writeln!(out)),
-                    Format::Pretty => print_pretty(&mut out, &l),
+impl Tail {
+    /// Resolves the topic and the start of each of its partitions.
+    pub async fn open(log: Arc<dyn EventLog>, options: TailOptions) -> Result<Tail, InspectError> {
+        let domains = topics(log.as_ref(), options.topic.as_deref())?;
+        let mut starts = Vec::new();
+        for &domain in &domains {
+            let ends = log.end_offsets(domain).await?;
+            for (partition, end) in ends.into_iter().enumerate() {
+                let offset = match options.start {
+                    StartAt::Beginning => 0,
+                    StartAt::End => end,
+                    StartAt::Offset(n) => n,
+                    StartAt::Last(n) => end.saturating_sub(n),
                 };
-                if let Err(e) = written {
-                    // A closed pipe (`| head`) ends the tail quietly.
-                    if e.kind() == std::io::ErrorKind::BrokenPipe {
-                        return Ok(printed);
-                    }
-                    return Err(e.into());
-                }
-                printed += 1;
-                if opts.count.is_some_and(|c| printed >= c) {
-                    out.flush().ok();
-                    return Ok(printed);
-                }
-            }
-            if opts.follow {
-                out.flush().ok();
-            } else if batch.records.is_empty() && batch.caught_up {
-                out.flush().ok();
-                return Ok(printed);
+                starts.push(ReadStart {
+                    topic_partition: TopicPartition {
+                        domain,
+                        partition: partition as u32,
+                    },
+                    offset,
+                });
             }
         }
-    })
-    .await??;
-    tracing::debug!(printed, "tail done");
-    Ok(ExitCode::SUCCESS)
+        Ok(Tail {
+            log,
+            starts,
+            options,
+        })
+    }
+
+    /// Opens the reader. Reading blocks: call from a blocking thread.
+    pub fn reader(self) -> Result<TailReader, InspectError> {
+        let reader = self.log.reader(&self.starts)?;
+        Ok(TailReader {
+            log: self.log,
+            reader,
+            options: self.options,
+        })
+    }
+}
+
+/// Reads a tail batch by batch.
+pub struct TailReader {
+    log: Arc<dyn EventLog>,
+    reader: Box<dyn LogReader>,
+    options: TailOptions,
+}
+
+impl TailReader {
+    /// The records of the next poll that pass the filters; `None` once the
+    /// end is reached, unless following.
+    pub fn next_batch(&mut self) -> Result<Option<Vec<LogRecord>>, InspectError> {
+        let wait = Duration::from_millis(if self.options.follow { 500 } else { 200 });
+        let batch = self.reader.poll(1000, wait)?;
+        if !self.options.follow && batch.records.is_empty() && batch.caught_up {
+            return Ok(None);
+        }
+        let mut records = batch.records;
+        records.retain(|r| self.shows(r));
+        Ok(Some(records))
+    }
+
+    fn shows(&self, r: &LogRecord) -> bool {
+        let o = &self.options;
+        if o.key
+            .as_deref()
+            .is_some_and(|k| k.as_bytes() != r.key.as_slice())
+        {
+            return false;
+        }
+        if let Some(t) = &o.event_type {
+            if r.header(HEADER_EVENT_TYPE) != Some(t.as_bytes()) {
+                return false;
+            }
+        }
+        !(o.since
+            .is_some_and(|s| r.timestamp_ms < s.timestamp_millis())
+            || o.until
+                .is_some_and(|u| r.timestamp_ms > u.timestamp_millis()))
+    }
+
+    /// A record decoded for display.
+    pub fn line<'a>(&self, r: &'a LogRecord) -> TailLine<'a> {
+        line(self.log.as_ref(), r)
+    }
 }
 
 /// What `log stats` reports for one partition.
@@ -243,9 +259,7 @@ pub struct PartitionStats {
 
 /// Reads every partition once, to its end: exact on any backend (no
 /// reliance on watermark answers).
-pub async fn compute_stats(
-    log: std::sync::Arc<dyn EventLog>,
-) -> anyhow::Result<Vec<PartitionStats>> {
+pub async fn compute_stats(log: Arc<dyn EventLog>) -> Result<Vec<PartitionStats>, InspectError> {
     tokio::task::spawn_blocking(move || {
         let mut stats: BTreeMap<TopicPartition, PartitionStats> = BTreeMap::new();
         let mut starts = Vec::new();
@@ -290,35 +304,6 @@ pub async fn compute_stats(
         }
     })
     .await?
-}
-
-pub async fn stats(args: &LogArgs, opts: JsonFlag) -> anyhow::Result<ExitCode> {
-    let log = args.open_log().await?;
-    println!("{}", log.describe());
-    let stats = compute_stats(log).await?;
-    if opts.json {
-        println!("{}", serde_json::to_string_pretty(&stats)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "{:<24} {:>4} {:>10} {:>12} {:>12} {:>26} {:>26} {:>12}",
-        "topic", "part", "count", "first", "last", "first time", "last time", "bytes"
-    );
-    let dash = || "-".to_string();
-    for s in &stats {
-        println!(
-            "{:<24} {:>4} {:>10} {:>12} {:>12} {:>26} {:>26} {:>12}",
-            s.topic,
-            s.partition,
-            s.count,
-            s.first_offset.map_or_else(dash, |o| o.to_string()),
-            s.last_offset.map_or_else(dash, |o| o.to_string()),
-            s.first_timestamp.clone().unwrap_or_else(dash),
-            s.last_timestamp.clone().unwrap_or_else(dash),
-            s.bytes
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
