@@ -1,12 +1,11 @@
 //! `reprise export --user U --to DIR`: reads the export from a stopped
 //! data directory or a running server (`--server`), writes the files.
 
+use super::target::operations;
 use super::LogArgs;
-use crate::ops::export::{export_user, served_views, Export};
-use crate::remote::Client;
+use crate::ops::export::Export;
 use anyhow::{bail, Context};
 use clap::Args;
-use projections::registry::Views;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -21,17 +20,7 @@ pub struct ExportArgs {
 }
 
 pub async fn run(args: &LogArgs, opts: ExportArgs) -> anyhow::Result<ExitCode> {
-    let export: Export = match &args.server {
-        Some(url) => {
-            let client = Client::new(&args.data_dir, url)?;
-            let user = opts.user.clone();
-            tokio::task::spawn_blocking(move || client.export(&user)).await??
-        }
-        None => {
-            let views = offline_views(args)?;
-            export_user(&views, &opts.user)?
-        }
-    };
+    let export = operations(args)?.export(&opts.user).await?;
     write_files(&export, &opts.to)?;
     println!("exported {} to {}:", export.principal, opts.to.display());
     for (folder, files) in [
@@ -43,19 +32,6 @@ pub async fn run(args: &LogArgs, opts: ExportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Opens the served views of a stopped data directory for reading; checks
-/// first that it has views, so that a wrong path is not made a data
-/// directory.
-fn offline_views(args: &LogArgs) -> anyhow::Result<Views> {
-    if !args.data_dir.join("views").is_dir() {
-        bail!(
-            "{} has no views (is it a reprise data directory whose views were built?)",
-            args.data_dir.display()
-        );
-    }
-    Ok(served_views(&args.open_views()?, &args.data_dir)?)
 }
 
 /// Writes an export under `dir` (new or empty).

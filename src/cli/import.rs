@@ -1,10 +1,9 @@
 //! `reprise import calendar|contacts FILE`: into the data directory, or
 //! through a running server with `--server`.
 
+use super::target::{operations, ImportFile};
 use super::LogArgs;
-use crate::engine::Engine;
-use crate::ops::import::{import, parse, ImportKind, ImportReport};
-use crate::remote::Client;
+use crate::ops::import::{parse, ImportKind};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,32 +36,16 @@ pub async fn run(args: &LogArgs, cmd: ImportCommand) -> anyhow::Result<ExitCode>
         .map_err(|e| anyhow::anyhow!("{source}: cannot read: {e}"))?;
     // Parse before touching the data directory: a bad file changes nothing.
     let items = parse(kind, &text, &source)?;
-    let report: ImportReport = match &args.server {
-        Some(url) => Client::new(&args.data_dir, url)?.import(
+    let report = operations(args)?
+        .import(ImportFile {
             kind,
-            &a.login,
-            &a.collection,
-            &source,
-            &text,
-        )?,
-        None => {
-            let engine = Engine::start(&args.config()?).await?;
-            engine
-                .wait_ready(std::time::Duration::from_secs(3600))
-                .await?;
-            let result = import(
-                &engine,
-                kind,
-                &a.login,
-                &a.collection,
-                items,
-                "system:import",
-            )
-            .await;
-            engine.shutdown()?;
-            result?
-        }
-    };
+            owner: a.login,
+            collection: a.collection,
+            source,
+            text,
+            items,
+        })
+        .await?;
     println!(
         "imported {} object(s) into {}/{}{}",
         report.applied,

@@ -16,12 +16,6 @@ pub mod serve;
 pub mod snapshot;
 pub mod target;
 
-// The argument types, where the command modules still name them.
-pub use self::{
-    bench::*, cluster::*, data_dir::*, directory::*, export::*, import::*, log::*, output::*,
-    projections::*, rebuild::*, recovery::*, serve::*, snapshot::*,
-};
-
 use crate::config::{Config, ServeInfo};
 use ::projections::ViewStore;
 use clap::Args;
@@ -158,57 +152,57 @@ impl LogArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server: the log, the projection runners and the HTTP API.
-    Serve(ServeArgs),
+    Serve(serve::ServeArgs),
     /// Build projection versions from offset 0 of the log; with --into,
     /// a point-in-time copy into another data directory.
-    Rebuild(RebuildCommand),
+    Rebuild(rebuild::RebuildCommand),
     /// Inspect projections: versions, positions, lag, quarantine, digests.
     #[command(subcommand)]
-    Projections(ProjectionsCommand),
+    Projections(projections::ProjectionsCommand),
     /// Inspect the log, like kcat.
     #[command(subcommand)]
-    Log(LogCommand),
+    Log(log::LogCommand),
     /// Manage directory domains.
     #[command(subcommand)]
-    Domain(DomainCommand),
+    Domain(directory::DomainCommand),
     /// Manage users without a DAV client.
     #[command(subcommand)]
-    User(UserCommand),
+    User(directory::UserCommand),
     /// Manage groups and their members (users and nested groups).
     #[command(subcommand)]
-    Group(GroupCommand),
+    Group(directory::GroupCommand),
     /// Manage bookable resources: rooms and equipment.
     #[command(subcommand)]
-    Resource(ResourceCommand),
+    Resource(directory::ResourceCommand),
     /// Share calendars and address books with users and groups.
     #[command(subcommand)]
-    Share(ShareCommand),
+    Share(directory::ShareCommand),
     /// Import calendars and address books from files.
     #[command(subcommand)]
-    Import(ImportCommand),
+    Import(import::ImportCommand),
     /// Copy a log into a new data directory (same partitions and offsets),
     /// whole or up to a point in time, and build its views: an
     /// independent installation with the same ETags and sync tokens.
-    Clone(CloneArgs),
+    Clone(recovery::CloneArgs),
     /// Snapshots of the served views: create one, or restore one into a
     /// data directory without views so that only the log's tail is replayed.
     #[command(subcommand)]
-    Snapshot(SnapshotCommand),
+    Snapshot(snapshot::SnapshotCommand),
     /// Write one user's own calendars (.ics) and address books (.vcf) to files.
-    Export(ExportArgs),
+    Export(export::ExportArgs),
     /// The data directory itself: convert one written by an older build.
     #[command(subcommand)]
-    DataDir(DataDirCommand),
+    DataDir(data_dir::DataDirCommand),
     /// Benchmarks (figures, not tests).
     #[command(subcommand)]
-    Bench(BenchCommand),
+    Bench(bench::BenchCommand),
     /// Forward client traffic to the active one of several installations
     /// sharing a Kafka log, and switch between them without a failed
     /// request (blue/green upgrades, promoting a standby).
-    Proxy(ProxyArgs),
+    Proxy(cluster::ProxyArgs),
     /// Cut a proxy over to another backend: hold requests, hand over the
     /// lead with a fence in the log, release them to the new backend.
-    Switch(SwitchArgs),
+    Switch(cluster::SwitchArgs),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -250,30 +244,30 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let log = cli.log;
+        let global = cli.log;
         match cli.command {
-            Command::Serve(args) => crate::cli::serve::run(&log, args).await,
-            Command::Rebuild(cmd) => crate::cli::rebuild::rebuild(&log, cmd).await,
-            Command::Projections(cmd) => crate::cli::projections::run(&log, cmd).await,
-            Command::Log(LogCommand::Tail(args)) => crate::cli::log::tail(&log, args).await,
-            Command::Log(LogCommand::Stats(args)) => crate::cli::log::stats(&log, args).await,
-            Command::Domain(cmd) => crate::cli::directory::domain(&log, cmd).await,
-            Command::User(cmd) => crate::cli::directory::user(&log, cmd).await,
-            Command::Group(cmd) => crate::cli::directory::group(&log, cmd).await,
-            Command::Resource(cmd) => crate::cli::directory::resource(&log, cmd).await,
-            Command::Share(cmd) => crate::cli::directory::share(&log, cmd).await,
-            Command::Import(cmd) => crate::cli::import::run(&log, cmd).await,
-            Command::Clone(args) => crate::cli::recovery::clone(&log, args).await,
-            Command::Snapshot(cmd) => crate::cli::snapshot::snapshot(&log, cmd).await,
-            Command::Export(args) => crate::cli::export::run(&log, args).await,
-            Command::DataDir(DataDirCommand::Convert(args)) => {
-                crate::cli::data_dir::convert(&log, args).await
+            Command::Serve(args) => serve::run(&global, args).await,
+            Command::Rebuild(cmd) => rebuild::rebuild(&global, cmd).await,
+            Command::Projections(cmd) => projections::run(&global, cmd).await,
+            Command::Log(log::LogCommand::Tail(args)) => log::tail(&global, args).await,
+            Command::Log(log::LogCommand::Stats(args)) => log::stats(&global, args).await,
+            Command::Domain(cmd) => directory::domain(&global, cmd).await,
+            Command::User(cmd) => directory::user(&global, cmd).await,
+            Command::Group(cmd) => directory::group(&global, cmd).await,
+            Command::Resource(cmd) => directory::resource(&global, cmd).await,
+            Command::Share(cmd) => directory::share(&global, cmd).await,
+            Command::Import(cmd) => import::run(&global, cmd).await,
+            Command::Clone(args) => recovery::clone(&global, args).await,
+            Command::Snapshot(cmd) => snapshot::snapshot(&global, cmd).await,
+            Command::Export(args) => export::run(&global, args).await,
+            Command::DataDir(data_dir::DataDirCommand::Convert(args)) => {
+                data_dir::convert(&global, args).await
             }
-            Command::Bench(BenchCommand::Rebuild(args)) => {
-                crate::cli::bench::bench_rebuild(&log, args).await
+            Command::Bench(bench::BenchCommand::Rebuild(args)) => {
+                bench::bench_rebuild(&global, args).await
             }
-            Command::Proxy(args) => crate::cli::cluster::run_proxy(args).await,
-            Command::Switch(args) => crate::cli::cluster::run_switch(args).await,
+            Command::Proxy(args) => cluster::run_proxy(args).await,
+            Command::Switch(args) => cluster::run_switch(args).await,
         }
     })
 }

@@ -2,10 +2,10 @@
 //! directory, or from a running server with `--server`.
 
 use super::output::JsonFlag;
+use super::target::operations;
 use super::LogArgs;
 use crate::engine::Role;
-use crate::ops::projections::{digests, quarantined, report, DigestEntry, StatusReport};
-use crate::remote::Client;
+use crate::ops::projections::{quarantined, StatusReport};
 use clap::Subcommand;
 use std::process::ExitCode;
 
@@ -22,14 +22,7 @@ pub enum ProjectionsCommand {
 pub async fn run(args: &LogArgs, cmd: ProjectionsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ProjectionsCommand::Status(f) => {
-            let report: StatusReport = match &args.server {
-                Some(url) => Client::new(&args.data_dir, url)?.projection_status()?,
-                None => {
-                    let log = args.open_log().await?;
-                    let store = args.open_views()?;
-                    report(log.as_ref(), &store).await?
-                }
-            };
+            let report = operations(args)?.projection_status().await?;
             if f.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -37,10 +30,7 @@ pub async fn run(args: &LogArgs, cmd: ProjectionsCommand) -> anyhow::Result<Exit
             }
         }
         ProjectionsCommand::Digest(f) => {
-            let list: Vec<DigestEntry> = match &args.server {
-                Some(url) => Client::new(&args.data_dir, url)?.digests()?,
-                None => digests(&args.open_views()?)?,
-            };
+            let list = operations(args)?.digests().await?;
             if f.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {

@@ -1,11 +1,12 @@
 //! `reprise snapshot create|restore`: offline on a stopped data
 //! directory, or `create --server` written by the running server.
 
+use super::target::operations;
 use crate::cli::LogArgs;
-use crate::ops::snapshot::{create, restore, served_versions, Created};
+use crate::ops::snapshot::restore;
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Subcommand, Debug)]
@@ -38,18 +39,7 @@ pub struct SnapshotRestoreArgs {
 pub async fn snapshot(args: &LogArgs, cmd: SnapshotCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SnapshotCommand::Create(opts) => {
-            let created: Created = match &args.server {
-                Some(url) => {
-                    let to = if opts.to.is_absolute() {
-                        opts.to.clone()
-                    } else {
-                        std::env::current_dir()?.join(&opts.to)
-                    };
-                    let client = crate::remote::Client::new(&args.data_dir, url)?;
-                    tokio::task::spawn_blocking(move || client.create_snapshot(&to)).await??
-                }
-                None => create_offline(args, &opts.to).await?,
-            };
+            let created = operations(args)?.create_snapshot(&opts.to).await?;
             println!(
                 "snapshot of {} written to {}: {} bytes, sha256 {}, in {:.2} s (views held {:.2} s)",
                 created.log,
@@ -105,16 +95,4 @@ pub async fn snapshot(args: &LogArgs, cmd: SnapshotCommand) -> anyhow::Result<Ex
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A snapshot of a stopped data directory.
-async fn create_offline(args: &LogArgs, to: &Path) -> anyhow::Result<Created> {
-    if !args.data_dir.join("views").is_dir() {
-        bail!("{} has no views to snapshot", args.data_dir.display());
-    }
-    let store = args.open_views()?;
-    let log = args.open_log().await?;
-    let ids = served_versions(&store)?;
-    let created = create(log, to, move |write| write(&store, &ids)).await?;
-    Ok(created)
 }

@@ -1,7 +1,8 @@
 //! The one Local|Remote choice: a command's reads and events go to a
 //! local engine on the data directory, or with `--server` to a running
 //! server through its admin API. Commands are written once against
-//! [`Target`]; both sides run the same directory operation, so both
+//! [`Target`] (the directory) or [`Operations`] (status, digests, export,
+//! import, snapshot create); both sides run the same directory operation, so both
 //! refuse the same bad input. Locally the events carry `system:cli`,
 //! through the API the server records `admin:api`.
 
@@ -13,10 +14,16 @@ use crate::directory::shares::{self, CollectionShares};
 use crate::directory::users::{self, Deleted, NewUser, UserChanges, UserSummary};
 use crate::directory::{ListQuery, Listing, ACTOR_CLI};
 use crate::engine::Engine;
+use crate::ops::export::{self, Export};
+use crate::ops::import::{self, ImportKind, ImportReport, Item};
+use crate::ops::projections::{self, DigestEntry, StatusReport};
+use crate::ops::snapshot::{self, Created};
 use crate::remote::Client;
+use anyhow::bail;
 use async_trait::async_trait;
 use events::payload::{Access, Member};
 use formats::davpath::Kind;
+use std::path::Path;
 use std::time::Duration;
 
 /// Where a command runs. Each surface is a trait of its own, joined here
@@ -374,5 +381,136 @@ impl DirectoryAdmin for Client {
         sharee: &str,
     ) -> anyhow::Result<CollectionShares> {
         Client::revoke_share(self, owner, kind, collection, sharee)
+    }
+}
+
+/// The operator operations a server also offers through its admin API.
+/// Locally each opens only what it needs (views, the log, or an engine),
+/// since most run on a stopped data directory without starting one.
+#[async_trait]
+pub trait Operations: Send + Sync {
+    async fn projection_status(&self) -> anyhow::Result<StatusReport>;
+    async fn digests(&self) -> anyhow::Result<Vec<DigestEntry>>;
+    async fn export(&self, user: &str) -> anyhow::Result<Export>;
+    async fn import(&self, file: ImportFile) -> anyhow::Result<ImportReport>;
+    async fn create_snapshot(&self, to: &Path) -> anyhow::Result<Created>;
+}
+
+/// A file to import, parsed already so that a bad one changes nothing:
+/// the data directory takes its items, a server its text.
+pub struct ImportFile {
+    pub kind: ImportKind,
+    pub owner: String,
+    pub collection: String,
+    /// Names the file in errors.
+    pub source: String,
+    pub text: String,
+    pub items: Vec<Item>,
+}
+
+/// The local side of [`Operations`] when no `--server` is given, else the
+/// server's API.
+pub fn operations(args: &LogArgs) -> anyhow::Result<Box<dyn Operations>> {
+    match &args.server {
+        Some(url) => Ok(Box::new(Client::new(&args.data_dir, url)?)),
+        None => Ok(Box::new(DataDir { args: args.clone() })),
+    }
+}
+
+/// A data directory no server holds.
+struct DataDir {
+    args: LogArgs,
+}
+
+#[async_trait]
+impl Operations for DataDir {
+    async fn projection_status(&self) -> anyhow::Result<StatusReport> {
+        let log = self.args.open_log().await?;
+        let store = self.args.open_views()?;
+        Ok(projections::report(log.as_ref(), &store).await?)
+    }
+
+    async fn digests(&self) -> anyhow::Result<Vec<DigestEntry>> {
+        Ok(projections::digests(&self.args.open_views()?)?)
+    }
+
+    async fn export(&self, user: &str) -> anyhow::Result<Export> {
+        let dir = &self.args.data_dir;
+        // Checked first, so that a wrong path is not made a data directory.
+        if !dir.join("views").is_dir() {
+            bail!(
+                "{} has no views (is it a reprise data directory whose views were built?)",
+                dir.display()
+            );
+        }
+        let views = export::served_views(&self.args.open_views()?, dir)?;
+        Ok(export::export_user(&views, user)?)
+    }
+
+    async fn import(&self, file: ImportFile) -> anyhow::Result<ImportReport> {
+        let engine = Engine::start(&self.args.config()?).await?;
+        engine.wait_ready(Duration::from_secs(3600)).await?;
+        let result = import::import(
+            &engine,
+            file.kind,
+            &file.owner,
+            &file.collection,
+            file.items,
+            "system:import",
+        )
+        .await;
+        engine.shutdown()?;
+        Ok(result?)
+    }
+
+    async fn create_snapshot(&self, to: &Path) -> anyhow::Result<Created> {
+        let dir = &self.args.data_dir;
+        if !dir.join("views").is_dir() {
+            bail!("{} has no views to snapshot", dir.display());
+        }
+        let store = self.args.open_views()?;
+        let log = self.args.open_log().await?;
+        let ids = snapshot::served_versions(&store)?;
+        Ok(snapshot::create(log, to, move |write| write(&store, &ids)).await?)
+    }
+}
+
+#[async_trait]
+impl Operations for Client {
+    async fn projection_status(&self) -> anyhow::Result<StatusReport> {
+        Client::projection_status(self)
+    }
+
+    async fn digests(&self) -> anyhow::Result<Vec<DigestEntry>> {
+        Client::digests(self)
+    }
+
+    // Export and snapshot answers can take minutes: off the runtime.
+    async fn export(&self, user: &str) -> anyhow::Result<Export> {
+        let (client, user) = (self.clone(), user.to_string());
+        tokio::task::spawn_blocking(move || client.export(&user)).await?
+    }
+
+    async fn import(&self, file: ImportFile) -> anyhow::Result<ImportReport> {
+        Client::import(
+            self,
+            file.kind,
+            &file.owner,
+            &file.collection,
+            &file.source,
+            &file.text,
+        )
+    }
+
+    async fn create_snapshot(&self, to: &Path) -> anyhow::Result<Created> {
+        // The server writes the file on its machine: a relative path is
+        // this shell's.
+        let to = if to.is_absolute() {
+            to.to_path_buf()
+        } else {
+            std::env::current_dir()?.join(to)
+        };
+        let client = self.clone();
+        tokio::task::spawn_blocking(move || client.create_snapshot(&to)).await?
     }
 }

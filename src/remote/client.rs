@@ -12,7 +12,9 @@ use std::path::Path;
 /// Where the router nests the admin API; every endpoint path starts so.
 pub const API: &str = "/admin/v1";
 
-/// A running server's admin API, authenticated once at [`Client::new`].
+/// A running server's admin API, authenticated once at [`Client::new`];
+/// cloning shares its connections.
+#[derive(Clone)]
 pub struct Client {
     base: String,
     auth: String,

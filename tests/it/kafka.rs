@@ -178,7 +178,7 @@ fn an_unreachable_broker_is_a_clear_error_within_ten_seconds() {
 fn a_dav_write_gets_503_while_kafka_is_unreachable() {
     use common::http::Dav;
     use common::server::TestServer;
-    let mut broker = support::OwnBroker::start();
+    let mut broker = crate::own_broker::OwnBroker::start();
     let prefix = support::unique_name("gone");
     let server = TestServer::start_with(
         &[

@@ -5,6 +5,8 @@
 mod common;
 // Shared with the events crate's own log tests: temporary directories and
 // the Kafka broker (one per test process, so one for all of these tests).
+#[path = "../../events/tests/support/own_broker.rs"]
+mod own_broker;
 #[path = "../../events/tests/support/mod.rs"]
 mod support;
 

@@ -1,8 +1,6 @@
 //! Test support: temporary directories, and one real Kafka-protocol broker
 //! (tansu, in memory) per test binary.
 
-#![allow(dead_code)] // not every test binary uses every helper
-
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, Producer};
 use std::io::Read;
@@ -55,12 +53,12 @@ impl Drop for TempDir {
 /// A running tansu broker. Kept in a static for the life of the test
 /// process; it and its directory go away with the process (see
 /// [`spawn_tansu`]).
-struct Broker {
-    address: String,
+pub struct Broker {
+    pub address: String,
     /// Never written: the broker's watchdog waits for this pipe to close,
     /// which happens when the test process exits, however it exits.
-    _lifeline: Mutex<ChildStdin>,
-    _child: Mutex<Child>,
+    pub _lifeline: Mutex<ChildStdin>,
+    pub _child: Mutex<Child>,
 }
 
 static BROKER: OnceLock<Result<Broker, String>> = OnceLock::new();
@@ -72,43 +70,6 @@ pub fn kafka_brokers() -> String {
     match BROKER.get_or_init(start_broker) {
         Ok(broker) => broker.address.clone(),
         Err(reason) => panic!("no Kafka broker for the Kafka tests: {reason}"),
-    }
-}
-
-/// A broker of the calling test's own, which the test may stop (e.g. to
-/// see what writers get when Kafka is gone).
-pub struct OwnBroker {
-    pub address: String,
-    broker: Option<Broker>,
-}
-
-impl OwnBroker {
-    pub fn start() -> OwnBroker {
-        match start_broker() {
-            Ok(broker) => OwnBroker {
-                address: broker.address.clone(),
-                broker: Some(broker),
-            },
-            Err(reason) => panic!("no Kafka broker for the Kafka tests: {reason}"),
-        }
-    }
-
-    /// Stops the broker: closing the lifeline makes the watchdog kill it.
-    pub fn stop(&mut self) {
-        if let Some(broker) = self.broker.take() {
-            drop(broker._lifeline);
-            let mut child = broker
-                ._child
-                .into_inner()
-                .unwrap_or_else(|p| p.into_inner());
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnBroker {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
@@ -145,7 +106,7 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("finding a free port: {e}"))
 }
 
-fn start_broker() -> Result<Broker, String> {
+pub fn start_broker() -> Result<Broker, String> {
     let bin = find_tansu()?;
     // A few tries: another process may grab the port between our probe
     // and tansu's bind.
