@@ -264,18 +264,12 @@ pub async fn add_member(
             describe(&member)
         )));
     }
-    let event = EventEnvelope::now(
-        &group.domain,
-        actor,
-        Payload::MemberAdded(MemberAdded {
-            group: group.name.clone(),
-            member: member.clone(),
-        }),
-    )
-    .expecting(group.version);
     let what = format!("adding {} to {full}", describe(&member));
-    submit(engine, event, &what).await?;
-    reread(&engine.views(), &group)
+    let change = Payload::MemberAdded(MemberAdded {
+        group: group.name.clone(),
+        member,
+    });
+    change_membership(engine, &group, change, &what, actor).await
 }
 
 pub async fn remove_member(
@@ -299,18 +293,26 @@ pub async fn remove_member(
             describe(&member)
         )));
     }
-    let event = EventEnvelope::now(
-        &group.domain,
-        actor,
-        Payload::MemberRemoved(MemberRemoved {
-            group: group.name.clone(),
-            member: member.clone(),
-        }),
-    )
-    .expecting(group.version);
     let what = format!("removing {} from {full}", describe(&member));
-    submit(engine, event, &what).await?;
-    reread(&engine.views(), &group)
+    let change = Payload::MemberRemoved(MemberRemoved {
+        group: group.name.clone(),
+        member,
+    });
+    change_membership(engine, &group, change, &what, actor).await
+}
+
+/// Appends one membership change, expecting the group as it was read, and
+/// answers with the group after it.
+async fn change_membership(
+    engine: &Engine,
+    group: &GroupRecord,
+    change: Payload,
+    what: &str,
+    actor: &str,
+) -> Result<GroupDetail> {
+    let event = EventEnvelope::now(&group.domain, actor, change).expecting(group.version);
+    submit(engine, event, what).await?;
+    reread(&engine.views(), group)
 }
 
 /// `user alice`, `group staff`.

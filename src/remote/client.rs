@@ -102,12 +102,8 @@ impl Client {
         path: &str,
         body: &B,
     ) -> anyhow::Result<T> {
-        let result = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("Authorization", &self.auth)
-            .send_json(body);
-        self.finish(path, result)
+        let request = self.agent.post(format!("{}{path}", self.base));
+        self.send_json(request, path, body)
     }
 
     pub(crate) fn put<B: Serialize, T: DeserializeOwned>(
@@ -115,12 +111,8 @@ impl Client {
         path: &str,
         body: &B,
     ) -> anyhow::Result<T> {
-        let result = self
-            .agent
-            .put(format!("{}{path}", self.base))
-            .header("Authorization", &self.auth)
-            .send_json(body);
-        self.finish(path, result)
+        let request = self.agent.put(format!("{}{path}", self.base));
+        self.send_json(request, path, body)
     }
 
     pub(crate) fn patch<B: Serialize, T: DeserializeOwned>(
@@ -128,11 +120,18 @@ impl Client {
         path: &str,
         body: &B,
     ) -> anyhow::Result<T> {
-        let result = self
-            .agent
-            .patch(format!("{}{path}", self.base))
-            .header("Authorization", &self.auth)
-            .send_json(body);
+        let request = self.agent.patch(format!("{}{path}", self.base));
+        self.send_json(request, path, body)
+    }
+
+    /// A JSON body to `path`, whatever the method.
+    fn send_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        request: ureq::RequestBuilder<ureq::typestate::WithBody>,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let result = request.header("Authorization", &self.auth).send_json(body);
         self.finish(path, result)
     }
 

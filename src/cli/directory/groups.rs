@@ -1,7 +1,8 @@
 //! `reprise group add|list|show|update|delete|add-member|remove-member`.
 
 use super::{
-    change, list_all, on_target, or_blank, print_json, EntryArgs, InDomainListArgs, ShowArgs,
+    list_all, on_target, or_blank, print_json, EntryArgs, InDomainListArgs, NamingArgs,
+    NamingChangeArgs, ShowArgs,
 };
 use crate::cli::target::DirectoryAdmin;
 use crate::cli::LogArgs;
@@ -36,26 +37,16 @@ pub struct GroupAddArgs {
     pub name: String,
     #[arg(long, env = "REPRISE_DOMAIN")]
     pub domain: Option<String>,
-    /// Display name.
-    #[arg(long, env = "REPRISE_NAME")]
-    pub display_name: Option<String>,
-    #[arg(long, env = "REPRISE_EMAIL")]
-    pub email: Option<String>,
+    #[command(flatten)]
+    pub naming: NamingArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct GroupUpdateArgs {
     /// `name@domain`.
     pub name: String,
-    /// Display name.
-    #[arg(long, env = "REPRISE_NAME", conflicts_with = "no_display_name")]
-    pub display_name: Option<String>,
-    #[arg(long)]
-    pub no_display_name: bool,
-    #[arg(long, env = "REPRISE_EMAIL", conflicts_with = "no_email")]
-    pub email: Option<String>,
-    #[arg(long)]
-    pub no_email: bool,
+    #[command(flatten)]
+    pub naming: NamingChangeArgs,
 }
 
 #[derive(Args, Debug)]
@@ -99,8 +90,8 @@ async fn run_group(t: &dyn DirectoryAdmin, cmd: GroupCommand) -> anyhow::Result<
             let req = NewGroup {
                 group: a.name,
                 domain: a.domain,
-                display_name: a.display_name,
-                email: a.email,
+                display_name: a.naming.display_name,
+                email: a.naming.email,
             };
             let g = t.add_group(&req).await?;
             println!("created group {}@{}", g.group.group, g.group.domain);
@@ -136,8 +127,8 @@ async fn run_group(t: &dyn DirectoryAdmin, cmd: GroupCommand) -> anyhow::Result<
         }
         GroupCommand::Update(a) => {
             let changes = GroupChanges {
-                display_name: change(a.display_name, a.no_display_name),
-                email: change(a.email, a.no_email),
+                display_name: a.naming.display_name(),
+                email: a.naming.email(),
             };
             if changes.display_name.is_none() && changes.email.is_none() {
                 bail!("nothing to change: give --display-name or --email");

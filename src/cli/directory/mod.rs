@@ -58,6 +58,41 @@ pub struct InDomainListArgs {
     pub page: PageArgs,
 }
 
+/// The display name and email a group or a resource is created with.
+#[derive(Args, Debug)]
+pub struct NamingArgs {
+    /// Display name.
+    #[arg(long, env = "REPRISE_NAME")]
+    pub display_name: Option<String>,
+    #[arg(long, env = "REPRISE_EMAIL")]
+    pub email: Option<String>,
+}
+
+/// A change of a group's or a resource's display name or email: set with
+/// `--x`, removed with `--no-x`.
+#[derive(Args, Debug)]
+pub struct NamingChangeArgs {
+    /// Display name.
+    #[arg(long, env = "REPRISE_NAME", conflicts_with = "no_display_name")]
+    pub display_name: Option<String>,
+    #[arg(long)]
+    pub no_display_name: bool,
+    #[arg(long, env = "REPRISE_EMAIL", conflicts_with = "no_email")]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub no_email: bool,
+}
+
+impl NamingChangeArgs {
+    pub fn display_name(&self) -> Option<Option<String>> {
+        change(self.display_name.clone(), self.no_display_name)
+    }
+
+    pub fn email(&self) -> Option<Option<String>> {
+        change(self.email.clone(), self.no_email)
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct EntryArgs {
     /// `name@domain`.

@@ -1,7 +1,8 @@
 //! `reprise resource add|list|show|update|delete`.
 
 use super::{
-    change, list_all, on_target, or_blank, print_json, EntryArgs, InDomainListArgs, ShowArgs,
+    change, list_all, on_target, or_blank, print_json, EntryArgs, InDomainListArgs, NamingArgs,
+    NamingChangeArgs, ShowArgs,
 };
 use crate::cli::target::DirectoryAdmin;
 use crate::cli::LogArgs;
@@ -39,11 +40,8 @@ pub struct ResourceAddArgs {
     pub domain: Option<String>,
     #[arg(long, value_enum, env = "REPRISE_KIND")]
     pub kind: KindArg,
-    /// Display name.
-    #[arg(long, env = "REPRISE_NAME")]
-    pub display_name: Option<String>,
-    #[arg(long, env = "REPRISE_EMAIL")]
-    pub email: Option<String>,
+    #[command(flatten)]
+    pub naming: NamingArgs,
     /// How many people a room holds.
     #[arg(long, env = "REPRISE_CAPACITY")]
     pub capacity: Option<u32>,
@@ -56,15 +54,8 @@ pub struct ResourceAddArgs {
 pub struct ResourceUpdateArgs {
     /// `name@domain`.
     pub name: String,
-    /// Display name.
-    #[arg(long, env = "REPRISE_NAME", conflicts_with = "no_display_name")]
-    pub display_name: Option<String>,
-    #[arg(long)]
-    pub no_display_name: bool,
-    #[arg(long, env = "REPRISE_EMAIL", conflicts_with = "no_email")]
-    pub email: Option<String>,
-    #[arg(long)]
-    pub no_email: bool,
+    #[command(flatten)]
+    pub naming: NamingChangeArgs,
     #[arg(long, env = "REPRISE_CAPACITY", conflicts_with = "no_capacity")]
     pub capacity: Option<u32>,
     #[arg(long)]
@@ -106,8 +97,8 @@ async fn run_resource(t: &dyn DirectoryAdmin, cmd: ResourceCommand) -> anyhow::R
                     KindArg::Room => ResourceKind::Room,
                     KindArg::Equipment => ResourceKind::Equipment,
                 },
-                display_name: a.display_name,
-                email: a.email,
+                display_name: a.naming.display_name,
+                email: a.naming.email,
                 capacity: a.capacity,
                 location: a.location,
             };
@@ -148,8 +139,8 @@ async fn run_resource(t: &dyn DirectoryAdmin, cmd: ResourceCommand) -> anyhow::R
         }
         ResourceCommand::Update(a) => {
             let changes = ResourceChanges {
-                display_name: change(a.display_name, a.no_display_name),
-                email: change(a.email, a.no_email),
+                display_name: a.naming.display_name(),
+                email: a.naming.email(),
                 capacity: change(a.capacity, a.no_capacity),
                 location: change(a.location, a.no_location),
             };

@@ -1,6 +1,8 @@
 //! `reprise user add|list|show|update|passwd|disable|enable|delete`.
 
-use super::{change, list_all, on_target, or_blank, print_json, read_password, PageArgs, ShowArgs};
+use super::{
+    change, list_all, on_target, or_blank, print_json, read_password, InDomainListArgs, ShowArgs,
+};
 use crate::cli::target::DirectoryAdmin;
 use crate::cli::LogArgs;
 use crate::directory::users::{self, NewUser, UserChanges, UserSummary};
@@ -13,7 +15,7 @@ pub enum UserCommand {
     /// Create a user (and its domain, default calendar and address book).
     Add(UserAddArgs),
     /// List users.
-    List(UserListArgs),
+    List(InDomainListArgs),
     /// Show a user.
     Show(ShowArgs),
     /// Change a user's email, display name, phone, admin flag or state.
@@ -56,17 +58,6 @@ pub struct UserAddArgs {
     /// Directory domain (default: the domain of `login@domain`, else of the email).
     #[arg(long, env = "REPRISE_DOMAIN")]
     pub domain: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct UserListArgs {
-    /// Only this domain.
-    #[arg(long, env = "REPRISE_DOMAIN")]
-    pub domain: Option<String>,
-    #[arg(long, env = "REPRISE_JSON")]
-    pub json: bool,
-    #[command(flatten)]
-    pub page: PageArgs,
 }
 
 #[derive(Args, Debug)]

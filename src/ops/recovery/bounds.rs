@@ -136,17 +136,8 @@ pub fn describe(bounds: &Bounds) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use events::log::{all_end_offsets, EmbeddedLog, OutgoingRecord};
-
-    fn record(key: &str, ts: i64, partition: Option<u32>) -> OutgoingRecord {
-        OutgoingRecord {
-            partition,
-            key: key.as_bytes().to_vec(),
-            headers: vec![("h".into(), b"v".to_vec())],
-            value: format!("{key}@{ts}").into_bytes(),
-            timestamp_ms: ts,
-        }
-    }
+    use crate::ops::recovery::copy::tests::record;
+    use events::log::{all_end_offsets, EmbeddedLog};
 
     #[tokio::test(flavor = "multi_thread")]
     async fn bad_bounds_are_refused_with_the_reason() {

@@ -318,7 +318,7 @@ fn outgoing(record: LogRecord) -> OutgoingRecord {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use events::log::EmbeddedLog;
     use std::path::Path;
@@ -327,7 +327,13 @@ mod tests {
         EmbeddedLog::open(dir, Some(partitions)).unwrap()
     }
 
-    fn record(key: &str, ts: i64, partition: Option<u32>) -> OutgoingRecord {
+    /// A record whose value says its key and time, so a copy's content can
+    /// be checked; the bounds tests use it too.
+    pub(in crate::ops::recovery) fn record(
+        key: &str,
+        ts: i64,
+        partition: Option<u32>,
+    ) -> OutgoingRecord {
         OutgoingRecord {
             partition,
             key: key.as_bytes().to_vec(),

@@ -269,11 +269,22 @@ impl Resource {
         let dead = self.dead();
         let mut found = Vec::new();
         let mut missing = Vec::new();
-        let lookup = |name: &QName| -> Option<Value> {
-            self.live(ctx, name).or_else(|| {
+        // A property asked for by name: its value, else listed as missing (404).
+        let answer = |name: &QName, found: &mut Vec<Property>, missing: &mut Vec<Property>| {
+            let value = self.live(ctx, name).or_else(|| {
                 dead.and_then(|d| d.get(&name.clark()))
                     .map(|xml| Value::Raw(xml.clone()))
-            })
+            });
+            match value {
+                Some(value) => found.push(Property {
+                    name: name.clone(),
+                    value,
+                }),
+                None => missing.push(Property {
+                    name: name.clone(),
+                    value: Value::Empty,
+                }),
+            }
         };
         match request {
             PropRequest::PropName => {
@@ -309,33 +320,14 @@ impl Resource {
                     }
                 }
                 for name in include {
-                    if found.iter().any(|p| &p.name == name) {
-                        continue;
-                    }
-                    match lookup(name) {
-                        Some(value) => found.push(Property {
-                            name: name.clone(),
-                            value,
-                        }),
-                        None => missing.push(Property {
-                            name: name.clone(),
-                            value: Value::Empty,
-                        }),
+                    if !found.iter().any(|p| &p.name == name) {
+                        answer(name, &mut found, &mut missing);
                     }
                 }
             }
             PropRequest::Prop(names) => {
                 for name in names {
-                    match lookup(name) {
-                        Some(value) => found.push(Property {
-                            name: name.clone(),
-                            value,
-                        }),
-                        None => missing.push(Property {
-                            name: name.clone(),
-                            value: Value::Empty,
-                        }),
-                    }
+                    answer(name, &mut found, &mut missing);
                 }
             }
         }
