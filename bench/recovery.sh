@@ -2,7 +2,7 @@
 # What recovery costs on a large log (embedded log, release build).
 #
 # 1. `reprise bench rebuild --events N --dir DIR` writes a seeded synthetic
-#    log (src/synthetic.rs: 60% seen flags, 25% calendar objects, 10%
+#    log (src/bench/synthetic.rs: 60% seen flags, 25% calendar objects, 10%
 #    contacts, 5% directory) into DIR, a data directory, and builds its views.
 # 2. (a) start-to-ready from offset 0: the views are removed, `reprise serve`
 #    starts, and the time until GET /readyz answers 200 is measured.

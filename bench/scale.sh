@@ -4,7 +4,7 @@
 # release build).
 #
 # 1. rebuild  `reprise bench rebuild --users U --events E --dir DIR` writes
-#             a seeded synthetic installation (src/synthetic.rs: U users in
+#             a seeded synthetic installation (src/bench/synthetic.rs: U users in
 #             up to 20 domains, set up at the start of the log with their
 #             default calendar and address book, groups and shares; then
 #             60% seen flags, 25% calendar objects, 10% contacts, 5%
