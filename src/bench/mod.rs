@@ -15,9 +15,9 @@
 pub mod synthetic;
 
 use crate::config::Config;
+use crate::ops::rebuild::Progress;
 use crate::ops::rebuild::Rebuilt;
 use anyhow::{bail, Context};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use synthetic::Written;
@@ -118,8 +118,6 @@ pub struct Options {
     pub dir: Option<PathBuf>,
     /// Threads per projection.
     pub workers: usize,
-    /// Draw progress bars (on a terminal) rather than lines every 5 s.
-    pub progress_bars: bool,
 }
 
 /// What the write phase tells the operator as it goes.
@@ -132,7 +130,7 @@ pub enum Step<'a> {
     Writing {
         log: &'a str,
     },
-    /// Events written so far (every 5 s, without progress bars).
+    /// Events written so far (every 5 s, when no progress is drawn).
     Written {
         events: u64,
     },
@@ -179,6 +177,7 @@ impl Report {
 pub async fn rebuild(
     config: &Config,
     opts: &Options,
+    progress: &dyn Progress,
     mut report: impl FnMut(Step<'_>),
 ) -> anyhow::Result<Report> {
     if opts.events == 0 {
@@ -207,35 +206,25 @@ pub async fn rebuild(
     });
 
     // Write phase.
-    let bar = ProgressBar::with_draw_target(
-        Some(opts.events),
-        if opts.progress_bars {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>14} [{bar:30}] {pos}/{len} events {per_sec} ETA {eta}",
-        )
-        .context("progress template")?
-        .progress_chars("=> "),
-    );
-    bar.set_prefix("write");
+    let mut meter = progress.start("write", 0, opts.events);
     let started = Instant::now();
     let mut last_line = Instant::now();
     let summary =
         crate::bench::synthetic::write(log.as_ref(), opts.seed, opts.events, opts.users, |n| {
-            bar.set_position(n);
-            if !opts.progress_bars && last_line.elapsed() > Duration::from_secs(5) {
-                last_line = Instant::now();
-                report(Step::Written { events: n });
+            match meter.as_mut() {
+                Some(meter) => meter.set(n),
+                None if last_line.elapsed() > Duration::from_secs(5) => {
+                    last_line = Instant::now();
+                    report(Step::Written { events: n });
+                }
+                None => {}
             }
         })
         .await
         .context("writing the synthetic log")?;
-    bar.finish_and_clear();
+    if let Some(meter) = meter.as_mut() {
+        meter.clear();
+    }
     let write_time = started.elapsed();
     report(Step::WriteDone {
         events: summary.events,
@@ -258,15 +247,10 @@ pub async fn rebuild(
         stop_after_batches: None,
     };
     let started = Instant::now();
-    let results = crate::ops::rebuild::rebuild(
-        log.clone(),
-        &store,
-        &projections,
-        &rebuild_opts,
-        opts.progress_bars,
-    )
-    .await
-    .context("rebuilding the projections")?;
+    let results =
+        crate::ops::rebuild::rebuild(log.clone(), &store, &projections, &rebuild_opts, progress)
+            .await
+            .context("rebuilding the projections")?;
     let rebuild_time = started.elapsed();
 
     // Measured once the engine compacted what the rebuild left queued (not

@@ -2229,9 +2229,15 @@ mod tests {
             batch_size: 500,
             ..Default::default()
         };
-        let results = crate::ops::rebuild::rebuild(log.clone(), &store, &projections, &opts, false)
-            .await
-            .expect("rebuild");
+        let results = crate::ops::rebuild::rebuild(
+            log.clone(),
+            &store,
+            &projections,
+            &opts,
+            &crate::ops::rebuild::Unseen,
+        )
+        .await
+        .expect("rebuild");
         assert_eq!(results.iter().map(|r| r.events).sum::<u64>(), n);
         assert!(
             results.iter().all(|r| r.complete && r.quarantined == 0),

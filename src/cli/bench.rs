@@ -5,7 +5,6 @@ use crate::bench::{human_bytes, rate, Options, Step};
 use crate::cli::LogArgs;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -56,38 +55,42 @@ pub async fn bench_rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Re
         batch_size: opts.batch_size,
         dir: opts.dir.clone(),
         workers: opts.workers.unwrap_or_else(crate::engine::default_workers),
-        progress_bars: std::io::stderr().is_terminal(),
     };
-    let report = crate::bench::rebuild(&args.config()?, &options, |step| match step {
-        Step::Kafka { brokers, prefix } => {
-            eprintln!("writing to Kafka at {brokers}, topics {prefix}.* (left in place)")
-        }
-        Step::Writing { log } => {
-            let shape = match opts.users {
-                Some(users) => format!("{users} users, "),
-                None => String::new(),
-            };
-            eprintln!(
-                "writing {} synthetic events ({shape}seed {}) to the {log}",
-                opts.events, opts.seed
-            );
-        }
-        Step::Written { events } => eprintln!("  written {events} events"),
-        Step::WriteDone {
-            events,
-            seconds,
-            peak_rss_mb,
-        } => eprintln!(
+    let report = crate::bench::rebuild(
+        &args.config()?,
+        &options,
+        &*super::progress::on_stderr(),
+        |step| match step {
+            Step::Kafka { brokers, prefix } => {
+                eprintln!("writing to Kafka at {brokers}, topics {prefix}.* (left in place)")
+            }
+            Step::Writing { log } => {
+                let shape = match opts.users {
+                    Some(users) => format!("{users} users, "),
+                    None => String::new(),
+                };
+                eprintln!(
+                    "writing {} synthetic events ({shape}seed {}) to the {log}",
+                    opts.events, opts.seed
+                );
+            }
+            Step::Written { events } => eprintln!("  written {events} events"),
+            Step::WriteDone {
+                events,
+                seconds,
+                peak_rss_mb,
+            } => eprintln!(
             "write: {events} events in {seconds:.2} s ({:.0} events/s), peak RSS so far {:.0} MB",
             events as f64 / seconds.max(1e-9),
             peak_rss_mb.unwrap_or(0.0)
         ),
-        Step::TooFewEvents { users, set_up } => eprintln!(
-            "warning: {} events end the log before all {users} users are set up (about five \
+            Step::TooFewEvents { users, set_up } => eprintln!(
+                "warning: {} events end the log before all {users} users are set up (about five \
              events each): {set_up} were; give more --events",
-            opts.events
-        ),
-    })
+                opts.events
+            ),
+        },
+    )
     .await?;
 
     let written = report.written.events;

@@ -6,7 +6,6 @@ use crate::config::DATA_DIR_FORMAT;
 use crate::ops::convert::{Options, Step};
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 #[derive(Subcommand, Debug)]
@@ -33,35 +32,39 @@ pub async fn convert(args: &LogArgs, opts: ConvertArgs) -> anyhow::Result<ExitCo
     }
     let opts = Options {
         batch_size: opts.batch_size,
-        progress_bars: std::io::stderr().is_terminal(),
     };
-    crate::ops::convert::convert(&args.config()?, &opts, |step| match step {
-        Step::AlreadyCurrent { dir } => {
-            println!("{} is already in format {DATA_DIR_FORMAT}", dir.display())
-        }
-        Step::Copying { from, to, records } => println!(
-            "copying the sled-era log {} ({records} records) into {}",
-            from.display(),
-            to.display()
-        ),
-        Step::Copied { records, seconds } => {
-            println!("copied {records} records in {seconds:.2} s")
-        }
-        Step::Converted { dir } => println!(
-            "{} is now a data directory of format {DATA_DIR_FORMAT}",
-            dir.display()
-        ),
-        Step::Built {
-            views,
-            events,
-            seconds,
-        } => println!("built {views} view(s) from {events} events in {seconds:.2} s"),
-        Step::SledEraKept { dir } => println!(
-            "the sled-era files are kept in {}; remove them once the converted installation \
+    crate::ops::convert::convert(
+        &args.config()?,
+        &opts,
+        &*super::progress::on_stderr(),
+        |step| match step {
+            Step::AlreadyCurrent { dir } => {
+                println!("{} is already in format {DATA_DIR_FORMAT}", dir.display())
+            }
+            Step::Copying { from, to, records } => println!(
+                "copying the sled-era log {} ({records} records) into {}",
+                from.display(),
+                to.display()
+            ),
+            Step::Copied { records, seconds } => {
+                println!("copied {records} records in {seconds:.2} s")
+            }
+            Step::Converted { dir } => println!(
+                "{} is now a data directory of format {DATA_DIR_FORMAT}",
+                dir.display()
+            ),
+            Step::Built {
+                views,
+                events,
+                seconds,
+            } => println!("built {views} view(s) from {events} events in {seconds:.2} s"),
+            Step::SledEraKept { dir } => println!(
+                "the sled-era files are kept in {}; remove them once the converted installation \
              has served you well",
-            dir.display()
-        ),
-    })
+                dir.display()
+            ),
+        },
+    )
     .await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ pub mod export;
 pub mod import;
 pub mod log;
 pub mod output;
+pub mod progress;
 pub mod projections;
 pub mod rebuild;
 pub mod recovery;

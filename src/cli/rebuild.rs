@@ -6,7 +6,6 @@ use crate::cli::LogArgs;
 use crate::ops::recovery::{check_destination, copy_into, same_dir, CopyPlan};
 use anyhow::bail;
 use clap::Args;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -94,7 +93,7 @@ pub async fn rebuild(args: &LogArgs, cmd: RebuildCommand) -> anyhow::Result<Exit
             batch_size: cmd.args.batch_size,
             build_views: true,
             cache_size: args.cache_size,
-            progress_bars: std::io::stderr().is_terminal(),
+            progress: &*super::progress::on_stderr(),
         },
         super::recovery::copy_printer(),
     )
@@ -116,7 +115,7 @@ async fn in_place(args: &LogArgs, opts: RebuildArgs) -> anyhow::Result<ExitCode>
         &store,
         &selected,
         &opts.options(),
-        std::io::stderr().is_terminal(),
+        &*super::progress::on_stderr(),
     )
     .await?;
     let seconds = started.elapsed().as_secs_f64();

@@ -9,7 +9,6 @@ use anyhow::bail;
 use clap::Args;
 use events::log::{EmbeddedLog, KafkaConfig, KafkaLog};
 use events::{EventLog, LogError};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -126,7 +125,7 @@ pub async fn clone(args: &LogArgs, opts: CloneArgs) -> anyhow::Result<ExitCode> 
             batch_size: opts.batch_size,
             build_views: !opts.log_only,
             cache_size: args.cache_size,
-            progress_bars: std::io::stderr().is_terminal(),
+            progress: &*super::progress::on_stderr(),
         },
         copy_printer(),
     )

@@ -23,6 +23,7 @@
 //! built again from the topics.
 
 use crate::config::{self, Config, DataDirFormat, DATA_DIR_FORMAT, SLED_ERA};
+use crate::ops::rebuild::Progress;
 use crate::ops::recovery::{copy_log, source_ends, uniform_partitions, Bounds};
 use anyhow::{bail, Context};
 use events::log::{sled_era, EmbeddedLog, SledEraLog, TopicPartition};
@@ -111,8 +112,6 @@ pub enum Step<'a> {
 pub struct Options {
     /// Records per copied batch and events per view batch.
     pub batch_size: usize,
-    /// Draw the view builds' progress bars (on a terminal).
-    pub progress_bars: bool,
 }
 
 /// Converts the data directory of `config` (stopped) to this build's
@@ -120,6 +119,7 @@ pub struct Options {
 pub async fn convert(
     config: &Config,
     opts: &Options,
+    progress: &dyn Progress,
     mut report: impl FnMut(Step<'_>),
 ) -> anyhow::Result<()> {
     let dir = &config.data_dir;
@@ -136,7 +136,7 @@ pub async fn convert(
             dir.display()
         ),
     }
-    build_views(config, opts, &mut report).await?;
+    build_views(config, opts, progress, &mut report).await?;
     if dir.join(SLED_ERA).exists() {
         report(Step::SledEraKept {
             dir: &dir.join(SLED_ERA),
@@ -310,6 +310,7 @@ fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
 async fn build_views(
     config: &Config,
     opts: &Options,
+    progress: &dyn Progress,
     report: &mut impl FnMut(Step<'_>),
 ) -> anyhow::Result<()> {
     let log = config.open_log().await?;
@@ -329,8 +330,7 @@ async fn build_views(
     if pending.is_empty() {
         return Ok(());
     }
-    let results =
-        crate::ops::rebuild::rebuild(log, &store, &pending, &rebuild, opts.progress_bars).await?;
+    let results = crate::ops::rebuild::rebuild(log, &store, &pending, &rebuild, progress).await?;
     if let Some(r) = results.iter().find(|r| !r.complete) {
         bail!(
             "building {} did not complete; run the conversion again",

@@ -2,12 +2,12 @@
 //!
 //! A version whose build was interrupted (state `building`) is resumed from
 //! its stored positions; a finished one is dropped and built again. Each
-//! projection runs on its own thread; on a terminal each gets a progress
-//! bar, otherwise progress goes to the log as plain lines.
+//! projection runs on its own thread. Its advance goes to a [`Progress`]
+//! the caller gives (the command line draws bars on a terminal); where
+//! nothing is drawn, it goes to the log as plain lines.
 
 use anyhow::Context;
 use events::EventLog;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use projections::registry;
 use projections::{BuildState, Projection, ProjectionId, Runner, ViewStore};
 use std::sync::atomic::AtomicBool;
@@ -33,6 +33,33 @@ impl Default for Options {
             workers: crate::engine::default_workers(),
             stop_after_batches: None,
         }
+    }
+}
+
+/// Where a long task's advance is shown: the command line draws bars on
+/// a terminal. Libraries only report to it, so they never draw.
+pub trait Progress: Send + Sync {
+    /// A task named `label` starts with `done` of `total` units done;
+    /// `None` when nothing is drawn (the task logs lines instead).
+    fn start(&self, label: &str, done: u64, total: u64) -> Option<Box<dyn Meter>>;
+}
+
+/// The advance of one task.
+pub trait Meter: Send {
+    /// Units done so far, counting those from before.
+    fn set(&mut self, done: u64);
+    /// Done: the meter stays, showing where it ended.
+    fn finish(&mut self);
+    /// Done: the meter goes away.
+    fn clear(&mut self);
+}
+
+/// Draws nothing: rebuilds log their advance as lines.
+pub struct Unseen;
+
+impl Progress for Unseen {
+    fn start(&self, _label: &str, _done: u64, _total: u64) -> Option<Box<dyn Meter>> {
+        None
     }
 }
 
@@ -92,13 +119,8 @@ pub async fn rebuild(
     store: &ViewStore,
     projections: &[Arc<dyn Projection>],
     opts: &Options,
-    on_terminal: bool,
+    progress: &dyn Progress,
 ) -> anyhow::Result<Vec<Rebuilt>> {
-    let bars = MultiProgress::with_draw_target(if on_terminal {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
     let mut jobs = Vec::new();
     for projection in projections {
         let id = ProjectionId::new(projection.name(), projection.version());
@@ -118,17 +140,8 @@ pub async fn rebuild(
         for &domain in projection.domains() {
             total += log.end_offsets(domain).await?.iter().sum::<u64>();
         }
-        let bar = bars.add(ProgressBar::new(total.max(done)));
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>14} [{bar:30}] {pos}/{len} events {per_sec} ETA {eta}",
-            )
-            .context("progress template")?
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(id.to_string());
-        bar.set_position(done);
-        jobs.push((runner, bar, done));
+        let meter = progress.start(&id.to_string(), done, total.max(done));
+        jobs.push((runner, meter, done));
     }
     let stop_after = opts.stop_after_batches;
     let store = store.clone();
@@ -136,7 +149,7 @@ pub async fn rebuild(
         let results = std::thread::scope(|scope| {
             let handles: Vec<_> = jobs
                 .into_iter()
-                .map(|(mut runner, bar, done)| {
+                .map(|(mut runner, mut meter, done)| {
                     let store = &store;
                     let name = format!("rebuild {}", runner.id());
                     std::thread::Builder::new().name(name).spawn_scoped(
@@ -146,14 +159,22 @@ pub async fn rebuild(
                             let id = runner.id().clone();
                             let stop = AtomicBool::new(false);
                             let mut last_line = Instant::now();
-                            let result = runner.catch_up(stop_after, &stop, |n| {
-                            bar.set_position(done + n);
-                            if bar.is_hidden() && last_line.elapsed() > Duration::from_secs(5) {
-                                last_line = Instant::now();
-                                tracing::info!(projection = %id, events = done + n, "rebuilding");
+                            let result =
+                                runner.catch_up(stop_after, &stop, |n| match meter.as_mut() {
+                                    Some(meter) => meter.set(done + n),
+                                    None if last_line.elapsed() > Duration::from_secs(5) => {
+                                        last_line = Instant::now();
+                                        tracing::info!(
+                                            projection = %id,
+                                            events = done + n,
+                                            "rebuilding"
+                                        );
+                                    }
+                                    None => {}
+                                })?;
+                            if let Some(meter) = meter.as_mut() {
+                                meter.finish();
                             }
-                        })?;
-                            bar.finish();
                             if result.caught_up {
                                 store.mark_ready(&id)?;
                             }

@@ -26,9 +26,15 @@ async fn digests(log: Arc<dyn EventLog>, dir: &Path) -> BTreeMap<String, String>
         batch_size: 500,
         ..Default::default()
     };
-    let done = reprise::ops::rebuild::rebuild(log, &store, &registry::current(), &opts, false)
-        .await
-        .unwrap();
+    let done = reprise::ops::rebuild::rebuild(
+        log,
+        &store,
+        &registry::current(),
+        &opts,
+        &reprise::ops::rebuild::Unseen,
+    )
+    .await
+    .unwrap();
     assert!(
         done.iter().all(|r| r.complete && r.quarantined == 0),
         "{done:?}"

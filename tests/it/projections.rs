@@ -8,7 +8,7 @@ use projections::calendars::Calendars;
 use projections::registry::{self, Views};
 use projections::runner::{outcome_of, quarantine_of};
 use projections::{BuildState, Outcome, ProjectionId, Rejection, ViewStore};
-use reprise::ops::rebuild::{rebuild, Options};
+use reprise::ops::rebuild::{rebuild, Options, Unseen};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -36,7 +36,7 @@ async fn build(log: Arc<dyn EventLog>, dir: &std::path::Path, batch_size: usize)
         &store,
         &registry::current(),
         &opts(batch_size, None),
-        false,
+        &Unseen,
     )
     .await
     .unwrap();
@@ -92,7 +92,7 @@ async fn an_interrupted_rebuild_resumes_to_the_uninterrupted_digest() {
             &store,
             &registry::current(),
             &opts(13, Some(stop_after)),
-            false,
+            &Unseen,
         )
         .await
         .unwrap();
@@ -113,7 +113,7 @@ async fn an_interrupted_rebuild_resumes_to_the_uninterrupted_digest() {
             &store,
             &registry::current(),
             &opts(13, None),
-            false,
+            &Unseen,
         )
         .await
         .unwrap();
@@ -566,7 +566,7 @@ async fn two_versions_of_a_projection_live_side_by_side() {
         &store,
         std::slice::from_ref(&v1),
         &opts(50, None),
-        false,
+        &Unseen,
     )
     .await
     .unwrap();
@@ -578,7 +578,7 @@ async fn two_versions_of_a_projection_live_side_by_side() {
     assert_eq!(store.live("seen-counter").unwrap(), Some(1));
 
     // The new version builds beside the old one, from offset 0.
-    rebuild(log.clone(), &store, &[v2], &opts(50, None), false)
+    rebuild(log.clone(), &store, &[v2], &opts(50, None), &Unseen)
         .await
         .unwrap();
     let versions = store.versions().unwrap();
@@ -605,7 +605,7 @@ async fn two_versions_of_a_projection_live_side_by_side() {
     );
 
     // Rebuilding the old version later does not take the live pointer back.
-    rebuild(log.clone(), &store, &[v1], &opts(50, None), false)
+    rebuild(log.clone(), &store, &[v1], &opts(50, None), &Unseen)
         .await
         .unwrap();
     assert_eq!(store.live("seen-counter").unwrap(), Some(2));
@@ -730,7 +730,7 @@ async fn calendars_v1_and_v2_answer_time_range_queries_identically() {
     let store = ViewStore::open(&dir.path().join("views")).unwrap();
     let both: Vec<Arc<dyn projections::Projection>> =
         vec![Arc::new(Calendars::V1), Arc::new(Calendars::V2)];
-    let done = rebuild(log, &store, &both, &opts(64, None), false)
+    let done = rebuild(log, &store, &both, &opts(64, None), &Unseen)
         .await
         .unwrap();
     assert!(done.iter().all(|r| r.complete));

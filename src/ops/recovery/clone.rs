@@ -6,6 +6,7 @@
 use super::bounds::{parse_bounds, BoundSpec, Bounds};
 use super::copy::{copy_log, ends_are_exact, source_ends, uniform_partitions, TopicCopy};
 use crate::config::Config;
+use crate::ops::rebuild::Progress;
 use anyhow::{bail, Context};
 use events::log::{EmbeddedLog, TopicPartition};
 use events::EventLog;
@@ -111,8 +112,8 @@ pub struct CopyPlan<'a> {
     pub build_views: bool,
     /// The storage engine's memory in the new directory (`--cache-size`).
     pub cache_size: u64,
-    /// Draw the rebuild's progress bars (on a terminal).
-    pub progress_bars: bool,
+    /// Where the rebuild's advance is shown.
+    pub progress: &'a dyn Progress,
 }
 
 /// What a copy has done so far, for the operator.
@@ -237,7 +238,7 @@ async fn copy_and_build(
         &store,
         &registry::current(),
         &opts,
-        plan.progress_bars,
+        plan.progress,
     )
     .await?;
     store.close()?;
