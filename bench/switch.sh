@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Blue/green benchmark: two installations on one Kafka log (a tansu broker
-# in memory, started here) behind `reprise proxy`.
+# Blue/green benchmark: two installations on one Kafka log (an Apache Kafka broker
+# from tests/kafka/broker, started here) behind `reprise proxy`.
 #
 # 1. Switch under load: wrk drives BENCH_CONNECTIONS connections through
 #    the proxy, half PUTting new events (each durable in the log and
@@ -22,7 +22,8 @@
 # failed requests). It exits non-zero only when it could not measure.
 #
 # Run:   bench/switch.sh      (builds with `cargo build --release --locked`)
-# Needs: cargo, curl, wrk, tansu (as .ci/run installs it).
+# Needs: cargo, curl, wrk, java and mvn (tests/kafka/broker fetches Apache
+# Kafka's jars, as scripts/test does).
 # Knobs: BENCH_CONNECTIONS [32], BENCH_SWITCHES [6], BENCH_SWITCH_EVERY [4],
 #        BENCH_LAG_CONNECTIONS [8], BENCH_LAG_DURATION [20s], BENCH_KEEP [0].
 
@@ -38,7 +39,7 @@ TOKEN="bench-cluster-token"
 
 say() { echo "== $*" >&2; }
 die() { echo "bench/switch.sh: $*" >&2; exit 1; }
-for tool in wrk curl tansu; do command -v "$tool" >/dev/null || die "$tool is missing"; done
+for tool in wrk curl java mvn; do command -v "$tool" >/dev/null || die "$tool is missing"; done
 
 say "building (release)"
 (cd "$root" && cargo build --release --locked -q)
@@ -61,12 +62,13 @@ wait_ok() {
     die "$1 never answered 200"
 }
 
-kafka_port="$(free_port)"
-(cd "$work" && touch .env && TANSU_DIR="$work" tansu broker \
-    --listener-url "tcp://127.0.0.1:$kafka_port" --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
-    --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1) &
+kafka_port="$(free_port)"; controller_port="$(free_port)"
+"$root/tests/kafka/broker" run "$work/kafka" "$kafka_port" "$controller_port" >"$work/kafka.log" 2>&1 &
 pids+=($!)
-sleep 1
+for _ in $(seq 1 1200); do
+    (echo >"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null && break
+    sleep 0.1
+done
 log=(--kafka-brokers "127.0.0.1:$kafka_port" --topic-prefix bench --partitions 8)
 
 say "users"

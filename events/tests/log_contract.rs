@@ -1,5 +1,5 @@
 //! The contract every log backend keeps, written once over `&dyn EventLog`
-//! and run against the embedded log and against Kafka (a real tansu broker
+//! and run against the embedded log and against Kafka (a real Apache Kafka broker
 //! the tests start themselves; see `support`).
 
 mod support;
@@ -34,7 +34,7 @@ async fn embedded_fixture() -> Fixture {
 }
 
 fn kafka_config(prefix: &str) -> KafkaConfig {
-    // Default replication (the broker's); tansu accepts that.
+    // Default replication (the broker's): one, on the test's single broker.
     KafkaConfig::new(kafka_brokers(), prefix)
 }
 
@@ -744,9 +744,11 @@ mod kafka_only {
         );
     }
 
-    /// Another producer may write record batches longer than ours; tansu
-    /// then answers a fetch from inside such a batch with the next batch,
-    /// and the reader has to seek back by itself.
+    /// Another producer may write record batches longer than ours; a read
+    /// starting inside such a batch must still get every record from its
+    /// offset on (Apache Kafka answers with the whole batch and the client
+    /// skips the head; tansu 0.6 answered with the next batch, which the
+    /// reader's seek-back in `log/kafka.rs` works around).
     #[tokio::test]
     async fn reads_from_inside_a_long_batch_of_another_producer() {
         use rdkafka::producer::{FutureProducer, FutureRecord, Producer};

@@ -422,7 +422,7 @@ fn python_caldav_search() {
     );
 }
 
-/// The same flow on a server whose log is Kafka (a tansu broker).
+/// The same flow on a server whose log is Kafka (an Apache Kafka broker).
 #[test]
 fn kafka_python_caldav_flow() {
     let brokers = support::kafka_brokers();

@@ -1,5 +1,5 @@
 //! The same views from Kafka as from the embedded log, and the `reprise`
-//! command on Kafka, against a real tansu broker started by the tests.
+//! command on Kafka, against a real Apache Kafka broker started by the tests.
 
 use crate::common;
 use crate::support;
@@ -17,7 +17,11 @@ use std::sync::Arc;
 async fn kafka_log(prefix: &str) -> Arc<dyn EventLog> {
     let mut config = KafkaConfig::new(support::kafka_brokers(), prefix);
     config.partitions = Some(4);
-    Arc::new(KafkaLog::connect(config).await.expect("tansu reachable"))
+    Arc::new(
+        KafkaLog::connect(config)
+            .await
+            .expect("the Kafka broker is reachable"),
+    )
 }
 
 async fn digests(log: Arc<dyn EventLog>, dir: &Path) -> BTreeMap<String, String> {

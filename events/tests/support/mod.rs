@@ -1,5 +1,6 @@
-//! Test support: temporary directories, and one real Kafka-protocol broker
-//! (tansu, in memory) per test binary.
+//! Test support: temporary directories, and one Apache Kafka broker per
+//! test process (`tests/kafka/broker`: a single-node KRaft broker from
+//! Maven Central's jars), or the one `REPRISE_TEST_KAFKA` names.
 
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, Producer};
@@ -50,9 +51,8 @@ impl Drop for TempDir {
     }
 }
 
-/// A running tansu broker. Kept in a static for the life of the test
-/// process; it and its directory go away with the process (see
-/// [`spawn_tansu`]).
+/// A running broker. Kept in a static for the life of the test process;
+/// it and its directory go away with the process (see [`spawn_broker`]).
 pub struct Broker {
     pub address: String,
     /// Never written: the broker's watchdog waits for this pipe to close,
@@ -64,37 +64,30 @@ pub struct Broker {
 static BROKER: OnceLock<Result<Broker, String>> = OnceLock::new();
 
 /// `127.0.0.1:PORT` of this test binary's broker, started on first use.
-/// Panics with the reason when tansu is missing or does not come up: the
-/// Kafka tests must fail then, never pass by skipping.
+/// Panics with the reason when the broker cannot be fetched or does not
+/// come up: the Kafka tests must fail then, never pass by skipping.
 pub fn kafka_brokers() -> String {
+    // A broker the caller runs (e.g. a whole test run's, started once).
+    if let Ok(address) = std::env::var("REPRISE_TEST_KAFKA") {
+        if !address.is_empty() {
+            return address;
+        }
+    }
     match BROKER.get_or_init(start_broker) {
         Ok(broker) => broker.address.clone(),
         Err(reason) => panic!("no Kafka broker for the Kafka tests: {reason}"),
     }
 }
 
-/// Where the tansu binary is: `$TANSU_BIN`, else `tansu` on `PATH`, else
-/// `$HOME/.cache-tansu/bin/tansu`.
-fn find_tansu() -> Result<PathBuf, String> {
-    if let Some(bin) = std::env::var_os("TANSU_BIN") {
-        let bin = PathBuf::from(bin);
-        return if bin.is_file() {
-            Ok(bin)
-        } else {
-            Err(format!("TANSU_BIN={} is not a file", bin.display()))
-        };
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join("tansu"))
-        .find(|candidate| candidate.is_file());
-    let cached = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache-tansu/bin/tansu"));
-    on_path.or(cached.filter(|c| c.is_file())).ok_or_else(|| {
-        "tansu not found: set TANSU_BIN, put `tansu` on PATH, or install it with \
-             `cargo install --locked tansu --features dynostore --root ~/.cache-tansu`"
-            .to_string()
-    })
+/// `tests/kafka/broker`, found upwards from the crate running the tests
+/// (the workspace root's or `events/`).
+fn find_script() -> Result<PathBuf, String> {
+    let start = Path::new(env!("CARGO_MANIFEST_DIR"));
+    start
+        .ancestors()
+        .map(|dir| dir.join("tests/kafka/broker"))
+        .find(|script| script.is_file())
+        .ok_or_else(|| format!("no tests/kafka/broker above {}", start.display()))
 }
 
 fn free_port() -> Result<u16, String> {
@@ -107,19 +100,21 @@ fn free_port() -> Result<u16, String> {
 }
 
 pub fn start_broker() -> Result<Broker, String> {
-    let bin = find_tansu()?;
-    // A few tries: another process may grab the port between our probe
-    // and tansu's bind.
+    let script = find_script()?;
+    // A few tries: another process may grab a port between our probe and
+    // the broker's bind.
     let mut last_error = String::new();
     for _ in 0..3 {
         let port = free_port()?;
+        let controller_port = free_port()?;
         // Its own directory per try: a failed try's watchdog removes its one.
-        let dir = TempDir::new("tansu");
+        let dir = TempDir::new("kafka");
         std::fs::create_dir_all(dir.path())
             .map_err(|e| format!("creating {}: {e}", dir.path().display()))?;
         let address = format!("127.0.0.1:{port}");
-        let log_path = dir.path().join(format!("tansu-{port}.log"));
-        let (mut child, lifeline) = spawn_tansu(&bin, &address, dir.path(), &log_path)?;
+        let log_path = dir.path().join(format!("broker-{port}.log"));
+        let (mut child, lifeline) =
+            spawn_broker(&script, port, controller_port, dir.path(), &log_path)?;
         match wait_until_ready(&address, &mut child) {
             Ok(()) => {
                 // The watchdog removes the directory from now on.
@@ -131,14 +126,14 @@ pub fn start_broker() -> Result<Broker, String> {
                 });
             }
             Err(e) => {
-                // Read tansu's output before the watchdog removes it.
+                // Read the broker's output before the watchdog removes it.
                 let mut output = String::new();
                 let _ = std::fs::File::open(&log_path).map(|mut f| f.read_to_string(&mut output));
-                drop(lifeline); // makes the watchdog stop tansu
+                drop(lifeline); // makes the watchdog stop the broker
                 let _ = child.wait();
                 last_error = format!(
-                    "{} at {address} did not come up: {e}\n--- tansu output ---\n{output}",
-                    bin.display()
+                    "{} at {address} did not come up: {e}\n--- broker output ---\n{output}",
+                    script.display()
                 );
             }
         }
@@ -146,14 +141,15 @@ pub fn start_broker() -> Result<Broker, String> {
     Err(last_error)
 }
 
-/// Starts tansu under a small shell watchdog that stops it, and removes
-/// its directory, when our end of its stdin pipe closes, i.e. when the
-/// test process exits (even when killed), since a broker handle in a
-/// static is never dropped. The shell exits when tansu does, so a broker
-/// that fails to start is noticed.
-fn spawn_tansu(
-    bin: &Path,
-    address: &str,
+/// Starts the broker under a small shell watchdog that stops it, and
+/// removes its directory, when our end of its stdin pipe closes, i.e. when
+/// the test process exits (even when killed), since a broker handle in a
+/// static is never dropped. The shell exits when the broker does, so a
+/// broker that fails to start is noticed.
+fn spawn_broker(
+    script: &Path,
+    port: u16,
+    controller_port: u16,
     dir: &Path,
     log_path: &Path,
 ) -> Result<(Child, ChildStdin), String> {
@@ -163,8 +159,8 @@ fn spawn_tansu(
         broker=$!
         (
             read -r _ <&3
-            kill "$broker" 2>/dev/null
-            case "$TANSU_DIR" in */reprise-tansu-*) rm -rf -- "$TANSU_DIR" ;; esac
+            kill -KILL "$broker" 2>/dev/null
+            case "$BROKER_DIR" in */reprise-kafka-*) rm -rf -- "$BROKER_DIR" ;; esac
         ) &
         exec 3<&-
         wait "$broker"
@@ -172,43 +168,37 @@ fn spawn_tansu(
     let log = std::fs::File::create(log_path)
         .map_err(|e| format!("creating {}: {e}", log_path.display()))?;
     let log2 = log.try_clone().map_err(|e| e.to_string())?;
-    let url = format!("tcp://{address}");
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(WATCHDOG)
-        .arg("tansu-watchdog")
-        .arg(bin)
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
-        .args(["--storage-engine", "memory://tansu/"])
-        // tansu reads a .env from its working directory: give it an empty one.
-        .current_dir(dir)
+        .arg("kafka-watchdog")
+        .arg(script)
+        .arg("run")
+        .arg(dir)
+        .arg(port.to_string())
+        .arg(controller_port.to_string())
         // Removed by the watchdog once the test process is gone.
-        .env("TANSU_DIR", dir)
+        .env("BROKER_DIR", dir)
         .stdin(Stdio::piped())
         .stdout(log)
         .stderr(log2)
         .spawn()
-        .map_err(|e| format!("starting {}: {e}", bin.display()))?;
+        .map_err(|e| format!("starting {}: {e}", script.display()))?;
     let lifeline = child
         .stdin
         .take()
-        .ok_or_else(|| "no stdin pipe to tansu's watchdog".to_string())?;
+        .ok_or_else(|| "no stdin pipe to the broker's watchdog".to_string())?;
     Ok((child, lifeline))
 }
 
 /// Waits until the port accepts connections and a metadata request works.
 fn wait_until_ready(address: &str, child: &mut Child) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // A JVM formatting its storage and starting on a busy 2-core machine.
+    let deadline = Instant::now() + Duration::from_secs(120);
     let socket: SocketAddr = address.parse().map_err(|e| format!("{address}: {e}"))?;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("tansu exited with {status}"));
+            return Err(format!("the broker exited with {status}"));
         }
         if TcpStream::connect_timeout(&socket, Duration::from_millis(200)).is_ok() {
             break;
