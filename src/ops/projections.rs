@@ -136,9 +136,12 @@ pub fn add_running(
             let Some(running) = progress.get(&id) else {
                 continue;
             };
-            // A broker's end offsets can lag or be wrong (tansu answers
-            // batch counts), so "caught up" is also the reader's own: its
-            // last poll reached the end of every partition.
+            // The end offsets were read once, before this; writes since
+            // then are not in `lag`. So "caught up" is also the reader's
+            // own: its last poll reached the end of every partition.
+            // (tansu 0.6 also answered end offsets as batch counts;
+            // Apache Kafka's are the records', which
+            // tests/it/kafka.rs checks.)
             v.lag_seconds = if v.lag == 0 && running.caught_up {
                 Some(0.0)
             } else {

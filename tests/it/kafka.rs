@@ -219,3 +219,65 @@ fn a_dav_write_gets_503_while_kafka_is_unreachable() {
     assert_eq!(kept.status, 200);
     assert_eq!(kept.body, ical("kept", "Kept"));
 }
+
+/// `projections status` counts the lag in events from the broker's own end
+/// offsets: events appended in one batched produce, which no projection
+/// has applied, are the calendars' lag exactly, and the other projections
+/// have none.
+#[test]
+fn projections_status_counts_the_lag_from_the_brokers_end_offsets() {
+    let dir = support::TempDir::new("kafka-lag");
+    let data = dir.path().join("data");
+    let prefix = support::unique_name("lag");
+    common::cmd::add_user(reprise(&data, &prefix), "alice", "pw", &[]);
+
+    const UNAPPLIED: u64 = 150;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let config = KafkaConfig::new(support::kafka_brokers(), &prefix);
+        let log = KafkaLog::connect(config).await.unwrap();
+        let mut events = common::Events::starting_at(1 << 21);
+        let records = (0..UNAPPLIED)
+            .map(|i| {
+                let put = common::put("default", &format!("{i}.ics"), &format!("u{i}"), "Late");
+                events::codec::encode(&events.make(common::ALICE, put))
+            })
+            .collect();
+        log.append(events::Domain::Calendar, records).await.unwrap();
+    });
+
+    let mut status = reprise(&data, &prefix);
+    status.args(["projections", "status", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&ok(status, "")).unwrap();
+    let lag_of = |name: &str| -> u64 {
+        report["projections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .and_then(|p| p["versions"].as_array())
+            .map(|versions| versions.iter().map(|v| v["lag"].as_u64().unwrap()).sum())
+            .unwrap_or_else(|| panic!("no projection {name} in {report}"))
+    };
+    assert_eq!(lag_of("calendars"), UNAPPLIED, "{report}");
+    for caught_up in ["directory", "contacts", "seen"] {
+        assert_eq!(lag_of(caught_up), 0, "{caught_up}: {report}");
+    }
+
+    // Applied, the lag is gone: the end offsets were the events'.
+    let mut rebuild = reprise(&data, &prefix);
+    rebuild.args(["rebuild", "--projection", "calendars"]);
+    ok(rebuild, "");
+    let mut status = reprise(&data, &prefix);
+    status.args(["projections", "status", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&ok(status, "")).unwrap();
+    let calendars = report["projections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "calendars")
+        .unwrap();
+    for v in calendars["versions"].as_array().unwrap() {
+        assert_eq!(v["lag"], 0, "{report}");
+    }
+}
