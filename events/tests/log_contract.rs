@@ -702,6 +702,116 @@ mod kafka_only {
         assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
     }
 
+    /// The settings of one topic, as the broker reports them.
+    async fn topic_settings(topic: &str) -> std::collections::HashMap<String, String> {
+        use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+        use rdkafka::client::DefaultClientContext;
+        let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", kafka_brokers())
+            .create()
+            .expect("admin client");
+        let results = admin
+            .describe_configs(&[ResourceSpecifier::Topic(topic)], &AdminOptions::new())
+            .await
+            .expect("describe configs");
+        let resource = results
+            .into_iter()
+            .next()
+            .expect("one topic")
+            .expect("its settings");
+        resource
+            .entries
+            .into_iter()
+            .filter_map(|e| Some((e.name, e.value?)))
+            .collect()
+    }
+
+    /// Creates the calendar topic of `prefix` beforehand, keeping events
+    /// forever but for `setting` (a broker's defaults expire them).
+    async fn create_calendar_topic(prefix: &str, setting: (&str, &str)) -> String {
+        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        use rdkafka::client::DefaultClientContext;
+        let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", kafka_brokers())
+            .create()
+            .expect("admin client");
+        let topic = format!("{prefix}.calendar");
+        let mut settings = std::collections::BTreeMap::from([
+            ("retention.ms", "-1"),
+            ("retention.bytes", "-1"),
+            ("cleanup.policy", "delete"),
+        ]);
+        settings.insert(setting.0, setting.1);
+        let new = settings.iter().fold(
+            NewTopic::new(&topic, 8, TopicReplication::Fixed(1)),
+            |new, (name, value)| new.set(name, value),
+        );
+        for result in admin
+            .create_topics(&[new], &AdminOptions::new())
+            .await
+            .expect("create topics")
+        {
+            result.expect("topic created");
+        }
+        topic
+    }
+
+    #[tokio::test]
+    async fn topics_it_creates_keep_every_event() {
+        let prefix = unique_name("forever");
+        let _log = KafkaLog::connect(kafka_config(&prefix))
+            .await
+            .expect("connect");
+        for domain in Domain::ALL {
+            let settings = topic_settings(&domain.topic(&prefix)).await;
+            assert_eq!(settings["retention.ms"], "-1", "{domain}: {settings:?}");
+            assert_eq!(settings["retention.bytes"], "-1", "{domain}: {settings:?}");
+            assert_eq!(
+                settings["cleanup.policy"], "delete",
+                "{domain}: {settings:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn topics_that_would_lose_events_are_refused_by_name() {
+        for (setting, value) in [
+            ("retention.ms", "604800000"),
+            ("retention.bytes", "1073741824"),
+            ("cleanup.policy", "compact"),
+            ("cleanup.policy", "compact,delete"),
+        ] {
+            let prefix = unique_name("losing");
+            let topic = create_calendar_topic(&prefix, (setting, value)).await;
+            let started = Instant::now();
+            let refused = KafkaLog::connect(kafka_config(&prefix)).await;
+            let elapsed = started.elapsed();
+            match refused {
+                Err(e @ LogError::TopicSetting { .. }) => {
+                    let text = e.to_string();
+                    assert!(text.contains(&topic), "{text}");
+                    assert!(text.contains(&format!("{setting}={value}")), "{text}");
+                    assert!(text.contains("--add-config"), "{text}");
+                }
+                Err(other) => panic!("{setting}={value}: expected TopicSetting, got {other}"),
+                Ok(_) => panic!("{setting}={value}: a topic that loses events was accepted"),
+            }
+            assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+            // Nothing was appended: every partition is still empty.
+            use rdkafka::consumer::{BaseConsumer, Consumer};
+            let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+                .set("bootstrap.servers", kafka_brokers())
+                .create()
+                .expect("consumer");
+            for partition in 0..8 {
+                let (_, high) = consumer
+                    .fetch_watermarks(&topic, partition, Duration::from_secs(5))
+                    .expect("watermarks");
+                assert_eq!(high, 0, "{topic}/{partition}");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn refuses_another_partition_count() {
         let prefix = unique_name("mismatch");

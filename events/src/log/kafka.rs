@@ -21,7 +21,7 @@ use super::{
 use crate::domain::Domain;
 use crate::log::embedded::DEFAULT_PARTITIONS;
 use async_trait::async_trait;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -44,6 +44,40 @@ const READER_WAKE_SLICE: Duration = Duration::from_millis(250);
 /// The most records the producer puts in one batch, and how early readers
 /// start fetching (see `PartitionState::judge`).
 const BATCH_RECORDS: u64 = 64;
+
+/// A topic setting the log needs, and what another value would do.
+struct TopicRule {
+    setting: &'static str,
+    wanted: &'static str,
+    /// Whether the value a topic has is acceptable.
+    accepts: fn(&str) -> bool,
+    harm: &'static str,
+}
+
+/// The log is the truth: topics this log creates keep every record, and a
+/// topic that would expire or compact records away is refused at connect.
+const KEPT_FOREVER: [TopicRule; 3] = [
+    TopicRule {
+        setting: "retention.ms",
+        wanted: "-1",
+        accepts: |v| v == "-1",
+        harm: "delete events once they are that old",
+    },
+    TopicRule {
+        setting: "retention.bytes",
+        wanted: "-1",
+        accepts: |v| v == "-1",
+        harm: "delete the oldest events once a partition is that large",
+    },
+    TopicRule {
+        setting: "cleanup.policy",
+        wanted: "delete",
+        // "delete" with infinite retention deletes nothing; compaction
+        // would keep only the newest event of each key.
+        accepts: |v| v.split(',').all(|p| p.trim() != "compact"),
+        harm: "compact away every event but the newest of each key",
+    },
+];
 
 /// How long a reader waits for librdkafka to carry out a seek.
 const SEEK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -200,6 +234,7 @@ impl KafkaLog {
             }
             partitions.insert(domain, actual);
         }
+        check_topic_settings(&config).await?;
         tracing::debug!(brokers = %config.brokers, ?partitions, "connected to Kafka");
         Ok(KafkaLog {
             config,
@@ -278,6 +313,60 @@ fn metadata_failure(e: &KafkaError, timeout: Duration) -> String {
     }
 }
 
+/// Refuses topics whose settings would lose events (see [`KEPT_FOREVER`]).
+async fn check_topic_settings(config: &KafkaConfig) -> Result<(), LogError> {
+    let admin: AdminClient<DefaultClientContext> = config
+        .client_config()
+        .create()
+        .map_err(|e| LogError::Kafka(format!("creating the admin client: {e}")))?;
+    let topics: Vec<String> = Domain::ALL
+        .iter()
+        .map(|d| d.topic(&config.topic_prefix))
+        .collect();
+    let specifiers: Vec<ResourceSpecifier<'_>> =
+        topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
+    let options = AdminOptions::new().request_timeout(Some(config.connect_timeout));
+    let results = tokio::time::timeout(
+        config.connect_timeout + Duration::from_secs(1),
+        admin.describe_configs(&specifiers, &options),
+    )
+    .await
+    .map_err(|_| LogError::Unreachable {
+        brokers: config.brokers.clone(),
+        reason: format!(
+            "no answer to a topic configuration request within {:?}",
+            config.connect_timeout
+        ),
+    })?
+    .map_err(|e| {
+        LogError::Kafka(format!(
+            "reading the settings of {}: {e}",
+            topics.join(", ")
+        ))
+    })?;
+    for (topic, result) in topics.iter().zip(results) {
+        let resource = result
+            .map_err(|code| LogError::Kafka(format!("reading the settings of {topic}: {code}")))?;
+        for rule in &KEPT_FOREVER {
+            let value = resource
+                .get(rule.setting)
+                .and_then(|entry| entry.value.as_deref())
+                .unwrap_or("(not reported)");
+            if !(rule.accepts)(value) {
+                return Err(LogError::TopicSetting {
+                    brokers: config.brokers.clone(),
+                    topic: topic.clone(),
+                    setting: rule.setting,
+                    value: value.to_string(),
+                    wanted: rule.wanted,
+                    harm: rule.harm,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn create_topics(config: &KafkaConfig, topics: &[String]) -> Result<(), LogError> {
     let admin: AdminClient<DefaultClientContext> = config
         .client_config()
@@ -289,8 +378,11 @@ async fn create_topics(config: &KafkaConfig, topics: &[String]) -> Result<(), Lo
     let new_topics: Vec<NewTopic> = topics
         .iter()
         .map(|t| {
-            NewTopic::new(t, count as i32, TopicReplication::Fixed(replication))
-                .set("max.message.bytes", &max_bytes)
+            KEPT_FOREVER.iter().fold(
+                NewTopic::new(t, count as i32, TopicReplication::Fixed(replication))
+                    .set("max.message.bytes", &max_bytes),
+                |topic, rule| topic.set(rule.setting, rule.wanted),
+            )
         })
         .collect();
     let options = AdminOptions::new()

@@ -125,6 +125,21 @@ pub enum LogError {
     Unreachable { brokers: String, reason: String },
     #[error("Kafka: {0}")]
     Kafka(String),
+    /// A topic whose settings would lose events: the log is the truth, so
+    /// nothing in it may expire or be compacted away.
+    #[error(
+        "topic {topic} has {setting}={value}, which would {harm}; set {setting}={wanted} \
+         (kafka-configs.sh --bootstrap-server {brokers} --alter --entity-type topics \
+         --entity-name {topic} --add-config {setting}={wanted})"
+    )]
+    TopicSetting {
+        brokers: String,
+        topic: String,
+        setting: &'static str,
+        value: String,
+        wanted: &'static str,
+        harm: &'static str,
+    },
     #[error(
         "topic {topic} has {actual} partitions but {configured} are configured; \
          changing the count would remap keys to other partitions"
