@@ -702,15 +702,17 @@ mod kafka_only {
         assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
     }
 
-    /// The settings of one topic, as the broker reports them.
-    async fn topic_settings(topic: &str) -> std::collections::HashMap<String, String> {
-        use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
-        use rdkafka::client::DefaultClientContext;
-        let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+    fn admin() -> rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> {
+        rdkafka::ClientConfig::new()
             .set("bootstrap.servers", kafka_brokers())
             .create()
-            .expect("admin client");
-        let results = admin
+            .expect("admin client")
+    }
+
+    /// The settings of one topic, as the broker reports them.
+    async fn topic_settings(topic: &str) -> std::collections::HashMap<String, String> {
+        use rdkafka::admin::{AdminOptions, ResourceSpecifier};
+        let results = admin()
             .describe_configs(&[ResourceSpecifier::Topic(topic)], &AdminOptions::new())
             .await
             .expect("describe configs");
@@ -729,12 +731,8 @@ mod kafka_only {
     /// Creates the calendar topic of `prefix` beforehand, keeping events
     /// forever but for `setting` (a broker's defaults expire them).
     async fn create_calendar_topic(prefix: &str, setting: (&str, &str)) -> String {
-        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-        use rdkafka::client::DefaultClientContext;
-        let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", kafka_brokers())
-            .create()
-            .expect("admin client");
+        use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+        let admin = admin();
         let topic = format!("{prefix}.calendar");
         let mut settings = std::collections::BTreeMap::from([
             ("retention.ms", "-1"),

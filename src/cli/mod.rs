@@ -17,11 +17,10 @@ pub mod serve;
 pub mod snapshot;
 pub mod target;
 
-use crate::config::{Config, ServeInfo};
+use crate::config::Config;
 use ::projections::ViewStore;
 use clap::Args;
 use clap::{Parser, Subcommand};
-use events::storage::Memory;
 use events::EventLog;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -133,20 +132,8 @@ impl LogArgs {
         self.config()?.open_views()
     }
 
-    pub fn prepare_data_dir(&self) -> anyhow::Result<()> {
-        self.config()?.prepare_data_dir()
-    }
-
-    pub fn memory(&self) -> (Memory, Memory) {
-        Memory::split(self.cache_size)
-    }
-
     pub fn serve_file(&self) -> PathBuf {
         crate::config::serve_file(&self.data_dir)
-    }
-
-    pub fn serve_info(&self) -> Option<ServeInfo> {
-        crate::config::serve_info(&self.data_dir)
     }
 }
 

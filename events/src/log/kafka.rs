@@ -313,12 +313,16 @@ fn metadata_failure(e: &KafkaError, timeout: Duration) -> String {
     }
 }
 
-/// Refuses topics whose settings would lose events (see [`KEPT_FOREVER`]).
-async fn check_topic_settings(config: &KafkaConfig) -> Result<(), LogError> {
-    let admin: AdminClient<DefaultClientContext> = config
+fn admin_client(config: &KafkaConfig) -> Result<AdminClient<DefaultClientContext>, LogError> {
+    config
         .client_config()
         .create()
-        .map_err(|e| LogError::Kafka(format!("creating the admin client: {e}")))?;
+        .map_err(|e| LogError::Kafka(format!("creating the admin client: {e}")))
+}
+
+/// Refuses topics whose settings would lose events (see [`KEPT_FOREVER`]).
+async fn check_topic_settings(config: &KafkaConfig) -> Result<(), LogError> {
+    let admin = admin_client(config)?;
     let topics: Vec<String> = Domain::ALL
         .iter()
         .map(|d| d.topic(&config.topic_prefix))
@@ -368,10 +372,7 @@ async fn check_topic_settings(config: &KafkaConfig) -> Result<(), LogError> {
 }
 
 async fn create_topics(config: &KafkaConfig, topics: &[String]) -> Result<(), LogError> {
-    let admin: AdminClient<DefaultClientContext> = config
-        .client_config()
-        .create()
-        .map_err(|e| LogError::Kafka(format!("creating the admin client: {e}")))?;
+    let admin = admin_client(config)?;
     let count = config.partitions.unwrap_or(DEFAULT_PARTITIONS).max(1);
     let replication = config.replication_factor.map_or(-1, i32::from);
     let max_bytes = config.protocol_max_bytes();
