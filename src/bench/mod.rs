@@ -15,8 +15,8 @@
 pub mod synthetic;
 
 use crate::config::Config;
-use crate::ops::rebuild::Progress;
 use crate::ops::rebuild::Rebuilt;
+use crate::ops::rebuild::{Advance, Progress};
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -206,25 +206,15 @@ pub async fn rebuild(
     });
 
     // Write phase.
-    let mut meter = progress.start("write", 0, opts.events);
+    let mut advance = Advance::start(progress, "write", 0, opts.events);
     let started = Instant::now();
-    let mut last_line = Instant::now();
     let summary =
         crate::bench::synthetic::write(log.as_ref(), opts.seed, opts.events, opts.users, |n| {
-            match meter.as_mut() {
-                Some(meter) => meter.set(n),
-                None if last_line.elapsed() > Duration::from_secs(5) => {
-                    last_line = Instant::now();
-                    report(Step::Written { events: n });
-                }
-                None => {}
-            }
+            advance.set(n, |events| report(Step::Written { events }))
         })
         .await
         .context("writing the synthetic log")?;
-    if let Some(meter) = meter.as_mut() {
-        meter.clear();
-    }
+    advance.clear();
     let write_time = started.elapsed();
     report(Step::WriteDone {
         events: summary.events,

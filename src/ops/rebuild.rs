@@ -54,6 +54,48 @@ pub trait Meter: Send {
     fn clear(&mut self);
 }
 
+/// A task's advance: to its meter when one is drawn, else, at most every
+/// 5 s, to a line the caller writes (so a log gets lines, not a flood).
+pub struct Advance {
+    meter: Option<Box<dyn Meter>>,
+    last_line: Instant,
+}
+
+impl Advance {
+    pub fn start(progress: &dyn Progress, label: &str, done: u64, total: u64) -> Advance {
+        Advance {
+            meter: progress.start(label, done, total),
+            last_line: Instant::now(),
+        }
+    }
+
+    /// `done` units done; `line` hears it when nothing is drawn.
+    pub fn set(&mut self, done: u64, line: impl FnOnce(u64)) {
+        match self.meter.as_mut() {
+            Some(meter) => meter.set(done),
+            None if self.last_line.elapsed() > Duration::from_secs(5) => {
+                self.last_line = Instant::now();
+                line(done);
+            }
+            None => {}
+        }
+    }
+
+    /// Done, the meter kept showing where it ended.
+    pub fn finish(mut self) {
+        if let Some(meter) = self.meter.as_mut() {
+            meter.finish();
+        }
+    }
+
+    /// Done, the meter gone.
+    pub fn clear(mut self) {
+        if let Some(meter) = self.meter.as_mut() {
+            meter.clear();
+        }
+    }
+}
+
 /// Draws nothing: rebuilds log their advance as lines.
 pub struct Unseen;
 
@@ -140,56 +182,45 @@ pub async fn rebuild(
         for &domain in projection.domains() {
             total += log.end_offsets(domain).await?.iter().sum::<u64>();
         }
-        let meter = progress.start(&id.to_string(), done, total.max(done));
-        jobs.push((runner, meter, done));
+        let advance = Advance::start(progress, &id.to_string(), done, total.max(done));
+        jobs.push((runner, advance, done));
     }
     let stop_after = opts.stop_after_batches;
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
         let results = std::thread::scope(|scope| {
-            let handles: Vec<_> = jobs
-                .into_iter()
-                .map(|(mut runner, mut meter, done)| {
-                    let store = &store;
-                    let name = format!("rebuild {}", runner.id());
-                    std::thread::Builder::new().name(name).spawn_scoped(
-                        scope,
-                        move || -> anyhow::Result<Rebuilt> {
-                            let started = Instant::now();
-                            let id = runner.id().clone();
-                            let stop = AtomicBool::new(false);
-                            let mut last_line = Instant::now();
-                            let result =
-                                runner.catch_up(stop_after, &stop, |n| match meter.as_mut() {
-                                    Some(meter) => meter.set(done + n),
-                                    None if last_line.elapsed() > Duration::from_secs(5) => {
-                                        last_line = Instant::now();
-                                        tracing::info!(
-                                            projection = %id,
-                                            events = done + n,
-                                            "rebuilding"
-                                        );
-                                    }
-                                    None => {}
+            let handles: Vec<_> =
+                jobs.into_iter()
+                    .map(|(mut runner, mut advance, done)| {
+                        let store = &store;
+                        let name = format!("rebuild {}", runner.id());
+                        std::thread::Builder::new().name(name).spawn_scoped(
+                            scope,
+                            move || -> anyhow::Result<Rebuilt> {
+                                let started = Instant::now();
+                                let id = runner.id().clone();
+                                let stop = AtomicBool::new(false);
+                                let result = runner.catch_up(stop_after, &stop, |n| {
+                                    advance.set(done + n, |events| {
+                                    tracing::info!(projection = %id, events, "rebuilding")
+                                })
                                 })?;
-                            if let Some(meter) = meter.as_mut() {
-                                meter.finish();
-                            }
-                            if result.caught_up {
-                                store.mark_ready(&id)?;
-                            }
-                            store.flush()?;
-                            Ok(Rebuilt {
-                                id,
-                                events: result.events,
-                                quarantined: result.quarantined,
-                                complete: result.caught_up,
-                                seconds: started.elapsed().as_secs_f64(),
-                            })
-                        },
-                    )
-                })
-                .collect();
+                                advance.finish();
+                                if result.caught_up {
+                                    store.mark_ready(&id)?;
+                                }
+                                store.flush()?;
+                                Ok(Rebuilt {
+                                    id,
+                                    events: result.events,
+                                    quarantined: result.quarantined,
+                                    complete: result.caught_up,
+                                    seconds: started.elapsed().as_secs_f64(),
+                                })
+                            },
+                        )
+                    })
+                    .collect();
             let outcomes: Vec<anyhow::Result<Rebuilt>> = handles
                 .into_iter()
                 .map(|h| {
