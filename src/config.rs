@@ -11,6 +11,7 @@
 //! converts, keeping the old files under `sled-era/`.
 
 use anyhow::{bail, Context};
+use events::log::ClientProperties;
 use events::log::{EmbeddedLog, KafkaConfig, KafkaLog};
 use events::storage::{Memory, DEFAULT_CACHE_BYTES};
 use events::{EventLog, LogError};
@@ -45,6 +46,20 @@ pub struct Config {
     pub pinned: Vec<ProjectionId>,
     /// Bytes for the storage engine's caches and write buffers.
     pub cache_size: u64,
+    /// How to create and talk to Kafka topics (with `kafka_brokers`).
+    pub kafka: KafkaOptions,
+}
+
+/// The Kafka settings beyond brokers, prefix and partitions.
+#[derive(Debug, Clone, Default)]
+pub struct KafkaOptions {
+    /// Replicas per partition of topics the log creates (`None`: the
+    /// broker's default); an existing topic with another count is refused.
+    pub replication_factor: Option<u16>,
+    /// `min.insync.replicas` of topics the log creates; likewise checked.
+    pub min_insync_replicas: Option<u16>,
+    /// The operator's librdkafka properties (`--kafka-config`).
+    pub client: ClientProperties,
 }
 
 impl Config {
@@ -57,6 +72,7 @@ impl Config {
             partitions: None,
             pinned: Vec::new(),
             cache_size: DEFAULT_CACHE_SIZE,
+            kafka: KafkaOptions::default(),
         }
     }
 }
@@ -235,7 +251,7 @@ impl Config {
     /// Opens the log: Kafka, or the embedded log in the data directory.
     pub async fn open_log(&self) -> anyhow::Result<Arc<dyn EventLog>> {
         if let Some(brokers) = &self.kafka_brokers {
-            let mut config = KafkaConfig::new(brokers.clone(), self.topic_prefix.clone());
+            let mut config = self.kafka_config(brokers, &self.topic_prefix);
             config.partitions = self.partitions;
             let log = KafkaLog::connect(config).await?;
             return Ok(Arc::new(log));
@@ -247,6 +263,16 @@ impl Config {
             Err(LogError::Locked { .. }) => Err(self.locked_error()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// How to reach the topics `PREFIX.*` of the cluster at `brokers`,
+    /// with this configuration's Kafka options.
+    pub fn kafka_config(&self, brokers: &str, prefix: &str) -> KafkaConfig {
+        let mut config = KafkaConfig::new(brokers, prefix);
+        config.replication_factor = self.kafka.replication_factor;
+        config.min_insync_replicas = self.kafka.min_insync_replicas;
+        config.client = self.kafka.client.clone();
+        config
     }
 
     /// Opens the view database.

@@ -6,12 +6,15 @@ mod support;
 
 use reprise_events::domain::partition_for;
 use reprise_events::log::{
-    starts_from_beginning, EmbeddedLog, KafkaConfig, KafkaLog, LogReader, ReadStart, TopicPartition,
+    starts_from_beginning, ClientProperties, EmbeddedLog, KafkaConfig, KafkaLog, LogReader,
+    ReadStart, TopicPartition,
 };
 use reprise_events::{Domain, EventLog, LogError, LogPosition, LogRecord, OutgoingRecord};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
-use support::{kafka_brokers, unique_name, TempDir};
+use support::{
+    grant_topic_acls, kafka_brokers, kafka_sasl_brokers, sasl_properties, unique_name, TempDir,
+};
 
 /// Generous bound for reads to complete; only reached when something is broken.
 const READ_WITHIN: Duration = Duration::from_secs(30);
@@ -757,9 +760,13 @@ mod kafka_only {
     #[tokio::test]
     async fn topics_it_creates_keep_every_event() {
         let prefix = unique_name("forever");
-        let _log = KafkaLog::connect(kafka_config(&prefix))
-            .await
-            .expect("connect");
+        let _log = KafkaLog::connect(KafkaConfig {
+            replication_factor: Some(1),
+            min_insync_replicas: Some(1),
+            ..kafka_config(&prefix)
+        })
+        .await
+        .expect("connect");
         for domain in Domain::ALL {
             let settings = topic_settings(&domain.topic(&prefix)).await;
             assert_eq!(settings["retention.ms"], "-1", "{domain}: {settings:?}");
@@ -768,7 +775,123 @@ mod kafka_only {
                 settings["cleanup.policy"], "delete",
                 "{domain}: {settings:?}"
             );
+            assert_eq!(settings["min.insync.replicas"], "1", "{settings:?}");
+            // The largest record (1,000,000 bytes) and a batch's framing.
+            assert_eq!(settings["max.message.bytes"], "1016384", "{settings:?}");
         }
+        // A reconnection with the same settings checks and accepts them;
+        // another replication factor than the topics have is refused.
+        KafkaLog::connect(KafkaConfig {
+            min_insync_replicas: Some(1),
+            ..kafka_config(&prefix)
+        })
+        .await
+        .expect("the same settings again");
+        match KafkaLog::connect(KafkaConfig {
+            replication_factor: Some(3),
+            ..kafka_config(&prefix)
+        })
+        .await
+        {
+            Err(e) => assert!(
+                e.to_string()
+                    .contains("1 replica(s) per partition but --replication-factor 3"),
+                "{e}"
+            ),
+            Ok(_) => panic!("accepted topics with fewer replicas than asked for"),
+        }
+    }
+
+    fn sasl_config(prefix: &str, user: &str, password: &str) -> KafkaConfig {
+        let mut config = KafkaConfig::new(kafka_sasl_brokers(), prefix);
+        config.client =
+            ClientProperties::parse(&sasl_properties(user, password)).expect("properties");
+        config
+    }
+
+    /// The ACLs the README documents are enough: topics are created,
+    /// checked, written and read by a principal with only those.
+    #[tokio::test]
+    async fn sasl_with_only_the_documented_acls_creates_writes_and_reads() {
+        let prefix = unique_name("sasl");
+        grant_topic_acls("reprise", &prefix);
+        let log = KafkaLog::connect(sasl_config(&prefix, "reprise", "reprise-secret"))
+            .await
+            .expect("connect with the documented ACLs");
+        let sent: Vec<OutgoingRecord> = (0..20).map(|i| record(&key_of(i, 4), i)).collect();
+        log.append(Domain::Calendar, sent.clone())
+            .await
+            .expect("append");
+        let mut reader = log
+            .reader(&starts_from_beginning(&log, &[Domain::Calendar]))
+            .expect("reader");
+        let read = read_n(&mut *reader, sent.len());
+        let mut by_seq: Vec<&LogRecord> = read.iter().collect();
+        by_seq.sort_by_key(|r| seq_of(r));
+        for (r, s) in by_seq.into_iter().zip(&sent) {
+            assert_same(r, s);
+        }
+        poll_until_caught_up(&mut *reader);
+        let ends: u64 = log
+            .end_offsets(Domain::Calendar)
+            .await
+            .expect("end offsets")
+            .iter()
+            .sum();
+        assert_eq!(ends, 20);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_sasl_password_is_refused_naming_the_broker_within_ten_seconds() {
+        let prefix = unique_name("wrong-password");
+        grant_topic_acls("reprise", &prefix);
+        let started = Instant::now();
+        let refused = KafkaLog::connect(sasl_config(&prefix, "reprise", "not-the-password")).await;
+        let elapsed = started.elapsed();
+        match refused {
+            Err(e @ LogError::Authentication { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains(&kafka_sasl_brokers()), "{text}");
+                assert!(text.contains("Authentication failed"), "{text}");
+                assert!(!text.contains("not-the-password"), "{text}");
+            }
+            Err(other) => panic!("expected Authentication, got {other}"),
+            Ok(_) => panic!("connected with a wrong password"),
+        }
+        assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_principal_without_create_rights_is_refused_naming_the_topic() {
+        let prefix = unique_name("no-rights");
+        let started = Instant::now();
+        let refused = KafkaLog::connect(sasl_config(&prefix, "stranger", "stranger-secret")).await;
+        assert!(started.elapsed() < Duration::from_secs(10));
+        match refused {
+            Err(e @ LogError::NotAuthorized { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains(&format!("create topic {prefix}.")), "{text}");
+                assert!(text.contains("Create"), "{text}");
+            }
+            Err(other) => panic!("expected NotAuthorized, got {other}"),
+            Ok(_) => panic!("connected without rights"),
+        }
+        // Nothing was created.
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", kafka_brokers())
+            .create()
+            .expect("consumer");
+        let metadata = consumer
+            .fetch_metadata(None, Duration::from_secs(5))
+            .expect("metadata");
+        assert!(
+            metadata
+                .topics()
+                .iter()
+                .all(|t| !t.name().starts_with(&prefix)),
+            "topics were created"
+        );
     }
 
     #[tokio::test]
@@ -778,6 +901,8 @@ mod kafka_only {
             ("retention.bytes", "1073741824"),
             ("cleanup.policy", "compact"),
             ("cleanup.policy", "compact,delete"),
+            // Smaller than the batches reprise writes: appends would fail.
+            ("max.message.bytes", "100000"),
         ] {
             let prefix = unique_name("losing");
             let topic = create_calendar_topic(&prefix, (setting, value)).await;
@@ -854,9 +979,8 @@ mod kafka_only {
 
     /// Another producer may write record batches longer than ours; a read
     /// starting inside such a batch must still get every record from its
-    /// offset on (Apache Kafka answers with the whole batch and the client
-    /// skips the head; tansu 0.6 answered with the next batch, which the
-    /// reader's seek-back in `log/kafka.rs` works around).
+    /// offset: Apache Kafka answers with the whole batch, and librdkafka
+    /// skips its head.
     #[tokio::test]
     async fn reads_from_inside_a_long_batch_of_another_producer() {
         use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -945,7 +1069,9 @@ mod kafka_only {
             .append(domain, vec![record("frank@example.com", 3), huge])
             .await
         {
-            Err(LogError::Kafka(reason)) => assert!(reason.contains("over the limit"), "{reason}"),
+            Err(LogError::RecordTooLarge { size, limit, .. }) => {
+                assert!(size > 1_500_000 && limit == 1_000_000, "{size} {limit}")
+            }
             Err(other) => panic!("expected a size error, got {other}"),
             Ok(_) => panic!("appended a 1.5 MB record"),
         }

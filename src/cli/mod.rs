@@ -17,10 +17,12 @@ pub mod serve;
 pub mod snapshot;
 pub mod target;
 
-use crate::config::Config;
+use crate::config::{Config, KafkaOptions};
 use ::projections::ViewStore;
+use anyhow::Context;
 use clap::Args;
 use clap::{Parser, Subcommand};
+use events::log::ClientProperties;
 use events::EventLog;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +74,21 @@ pub struct LogArgs {
     /// existing topic with another count is refused.
     #[arg(long, global = true, env = "REPRISE_PARTITIONS")]
     pub partitions: Option<u32>,
+    /// librdkafka properties for every Kafka client, one `key=value` per
+    /// line: `security.protocol`, `sasl.mechanism`, `sasl.username`,
+    /// `sasl.password`, `ssl.ca.location`... Secrets in it are never printed.
+    #[arg(long, global = true, env = "REPRISE_KAFKA_CONFIG", value_name = "FILE")]
+    pub kafka_config: Option<PathBuf>,
+    /// Replicas per partition of the Kafka topics reprise creates (default:
+    /// the broker's `default.replication.factor`; 3 in production); an
+    /// existing topic with another count is refused.
+    #[arg(long, global = true, env = "REPRISE_REPLICATION_FACTOR")]
+    pub replication_factor: Option<u16>,
+    /// `min.insync.replicas` of the Kafka topics reprise creates (default:
+    /// the broker's; 2 with 3 replicas); an existing topic with another
+    /// value is refused.
+    #[arg(long, global = true, env = "REPRISE_MIN_INSYNC_REPLICAS")]
+    pub min_insync_replicas: Option<u16>,
     /// Send the command to a running server instead of opening the data
     /// directory (which a running server holds).
     #[arg(long, global = true, env = "REPRISE_SERVER")]
@@ -110,6 +127,14 @@ impl LogArgs {
             partitions: self.partitions,
             pinned: crate::config::parse_pins(&self.projection_versions)?,
             cache_size: self.cache_size,
+            kafka: KafkaOptions {
+                replication_factor: self.replication_factor,
+                min_insync_replicas: self.min_insync_replicas,
+                client: match &self.kafka_config {
+                    Some(path) => read_kafka_config(path)?,
+                    None => ClientProperties::default(),
+                },
+            },
         })
     }
 
@@ -258,4 +283,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Switch(args) => cluster::run_switch(args).await,
         }
     })
+}
+
+/// Reads `--kafka-config`; errors name the file and the line, never a value.
+fn read_kafka_config(path: &std::path::Path) -> anyhow::Result<ClientProperties> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --kafka-config {}", path.display()))?;
+    ClientProperties::parse(&text).with_context(|| format!("--kafka-config {}", path.display()))
 }

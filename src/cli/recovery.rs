@@ -7,7 +7,7 @@ use crate::ops::recovery::{bounds, check_destination, copy_into, same_dir, Bound
 use crate::ops::recovery::{CopyPlan, Step};
 use anyhow::bail;
 use clap::Args;
-use events::log::{EmbeddedLog, KafkaConfig, KafkaLog};
+use events::log::{EmbeddedLog, KafkaLog};
 use events::{EventLog, LogError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -112,7 +112,8 @@ pub async fn clone(args: &LogArgs, opts: CloneArgs) -> anyhow::Result<ExitCode> 
         )
     } else if let Some(brokers) = &opts.from_kafka_brokers {
         let prefix = opts.from_topic_prefix.as_deref().unwrap_or("reprise");
-        let config = KafkaConfig::new(brokers.clone(), prefix);
+        // --kafka-config serves the source: the destination is never Kafka.
+        let config = args.config()?.kafka_config(brokers, prefix);
         Arc::new(KafkaLog::connect(config).await?)
     } else {
         bail!("name the source: --from DIR, --from-server URL or --from-kafka-brokers BROKERS");

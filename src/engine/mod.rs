@@ -32,6 +32,10 @@ const OLD_VIEWS_LIMIT: Duration = Duration::from_secs(600);
 /// How long a writer waits for its projection before answering 503.
 pub const APPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Room an event's envelope (ids, principal, href, timestamps) takes
+/// beside the body it carries, in a log record.
+const ENVELOPE_ALLOWANCE: usize = 16 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     #[error("the log is unreachable: {0}")]
@@ -61,6 +65,17 @@ pub enum SubmitError {
          fixed and the server restarted"
     )]
     Stopped { projection: String, reason: String },
+}
+
+impl SubmitError {
+    /// The event is larger than the log accepts (nothing was appended):
+    /// the request's body was too large.
+    pub fn too_large(&self) -> bool {
+        matches!(
+            self,
+            SubmitError::Log(events::LogError::RecordTooLarge { .. })
+        )
+    }
 }
 
 struct Follower {
@@ -308,6 +323,14 @@ impl Engine {
 
     /// The views requests are served from. A request keeps the ones it
     /// started with; a switch to a new version affects later requests.
+    /// The largest body a write may carry for its event to fit in a log
+    /// record, if the log limits records.
+    pub fn max_body_bytes(&self) -> Option<u64> {
+        self.log
+            .max_record_bytes()
+            .map(|limit| limit.saturating_sub(ENVELOPE_ALLOWANCE) as u64)
+    }
+
     pub fn views(&self) -> Arc<Views> {
         self.core.serving().views.clone()
     }

@@ -54,7 +54,17 @@ pub struct Server {
 
 impl Server {
     pub fn new(engine: Engine, options: ServeOptions) -> anyhow::Result<Server> {
-        let dav = Dav::new(options.max_resource_size, options.query)?;
+        let mut max_resource_size = options.max_resource_size;
+        if let Some(fits) = engine.max_body_bytes() {
+            if fits < max_resource_size {
+                tracing::info!(
+                    "bodies are limited to {fits} bytes rather than --max-resource-size \
+                     {max_resource_size}: larger ones would not fit in a record of the log"
+                );
+                max_resource_size = fits;
+            }
+        }
+        let dav = Dav::new(max_resource_size, options.query)?;
         Ok(Server {
             state: Arc::new(AppState {
                 engine,
@@ -101,6 +111,9 @@ impl IntoResponse for ApiError {
 
 impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
+        if e.too_large() {
+            return ApiError(StatusCode::PAYLOAD_TOO_LARGE, e.to_string());
+        }
         ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
     }
 }

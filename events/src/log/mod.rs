@@ -21,7 +21,7 @@ use std::time::Duration;
 
 pub use embedded::EmbeddedLog;
 #[cfg(feature = "kafka")]
-pub use kafka::{KafkaConfig, KafkaLog};
+pub use kafka::{ClientProperties, KafkaConfig, KafkaLog};
 pub use sled_era::SledEraLog;
 
 /// Where a record is: its partition within its topic and its offset there.
@@ -75,14 +75,24 @@ impl LogRecord {
 
     /// Bytes this record occupies: key, headers and value.
     pub fn size(&self) -> usize {
-        self.key.len()
-            + self.value.len()
-            + self
-                .headers
-                .iter()
-                .map(|(n, v)| n.len() + v.len())
-                .sum::<usize>()
+        record_size(&self.key, &self.headers, &self.value)
     }
+}
+
+impl OutgoingRecord {
+    /// Bytes this record occupies: key, headers and value.
+    pub fn size(&self) -> usize {
+        record_size(&self.key, &self.headers, &self.value)
+    }
+}
+
+fn record_size(key: &[u8], headers: &[(String, Vec<u8>)], value: &[u8]) -> usize {
+    key.len()
+        + value.len()
+        + headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len())
+            .sum::<usize>()
 }
 
 /// One partition of one topic.
@@ -123,6 +133,26 @@ pub enum LogError {
     Foreign { path: String, reason: String },
     #[error("Kafka broker(s) {brokers} unreachable: {reason}")]
     Unreachable { brokers: String, reason: String },
+    #[error("Kafka broker(s) {brokers} refused the credentials: {reason} (check sasl.username and sasl.password in --kafka-config)")]
+    Authentication { brokers: String, reason: String },
+    /// The principal lacks an ACL the log needs.
+    #[error("Kafka broker(s) {brokers} refused to {action} topic {topic}: {reason}; reprise's principal needs Describe, DescribeConfigs, Read, Write and Create on its topics (see the README's Kafka section)")]
+    NotAuthorized {
+        brokers: String,
+        action: &'static str,
+        topic: String,
+        reason: String,
+    },
+    /// A record over the size the log accepts: nothing of the append was written.
+    #[error("a record of {size} bytes is larger than {topic} accepts ({limit} bytes)")]
+    RecordTooLarge {
+        topic: String,
+        size: usize,
+        limit: usize,
+    },
+    /// Bad client settings (`--kafka-config`), found before connecting.
+    #[error("Kafka client settings: {0}")]
+    ClientSettings(String),
     #[error("Kafka: {0}")]
     Kafka(String),
     /// A topic whose settings would lose events: the log is the truth, so
@@ -137,8 +167,8 @@ pub enum LogError {
         topic: String,
         setting: &'static str,
         value: String,
-        wanted: &'static str,
-        harm: &'static str,
+        wanted: String,
+        harm: String,
     },
     #[error(
         "topic {topic} has {actual} partitions but {configured} are configured; \
@@ -186,6 +216,14 @@ pub trait EventLog: Send + Sync {
 
     /// The partition count of a domain's topic.
     fn partitions(&self, domain: Domain) -> u32;
+
+    /// The largest record (key, headers and value, as
+    /// [`OutgoingRecord::size`] counts) an append accepts; `None`: no limit
+    /// short of memory. Larger records fail with [`LogError::RecordTooLarge`]
+    /// before anything is written.
+    fn max_record_bytes(&self) -> Option<usize> {
+        None
+    }
 
     /// Appends records to one topic, each to the partition its key maps
     /// to. Returns only once every record is durable, with the positions in

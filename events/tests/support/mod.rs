@@ -55,6 +55,12 @@ impl Drop for TempDir {
 /// it and its directory go away with the process (see [`spawn_broker`]).
 pub struct Broker {
     pub address: String,
+    /// Its SASL_PLAINTEXT (PLAIN) listener, where ACLs apply.
+    pub sasl_address: String,
+    /// Its storage, and the ports it listens on (clients, controller,
+    /// SASL): what a restart reuses.
+    pub dir: PathBuf,
+    pub ports: [u16; 3],
     /// Never written: the broker's watchdog waits for this pipe to close,
     /// which happens when the test process exits, however it exits.
     pub _lifeline: Mutex<ChildStdin>,
@@ -77,6 +83,61 @@ pub fn kafka_brokers() -> String {
         Ok(broker) => broker.address.clone(),
         Err(reason) => panic!("no Kafka broker for the Kafka tests: {reason}"),
     }
+}
+
+/// `127.0.0.1:PORT` of the SASL_PLAINTEXT listener of this test binary's
+/// broker (see `tests/kafka/broker` for its users), or the one
+/// `REPRISE_TEST_KAFKA_SASL` names beside `REPRISE_TEST_KAFKA`.
+pub fn kafka_sasl_brokers() -> String {
+    if std::env::var("REPRISE_TEST_KAFKA").is_ok_and(|a| !a.is_empty()) {
+        return std::env::var("REPRISE_TEST_KAFKA_SASL").unwrap_or_else(|_| {
+            panic!("REPRISE_TEST_KAFKA is set: set REPRISE_TEST_KAFKA_SASL to its SASL listener")
+        });
+    }
+    kafka_brokers();
+    match BROKER.get() {
+        Some(Ok(broker)) => broker.sasl_address.clone(),
+        _ => unreachable!("kafka_brokers() panics without a broker"),
+    }
+}
+
+/// The client properties of a user of the SASL listener.
+pub fn sasl_properties(user: &str, password: &str) -> String {
+    format!(
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n\
+         sasl.username={user}\nsasl.password={password}\n"
+    )
+}
+
+/// The rights reprise needs on its topics, as the README's Kafka section
+/// lists them, and no others.
+pub const TOPIC_OPERATIONS: [&str; 5] = ["Describe", "DescribeConfigs", "Read", "Write", "Create"];
+
+/// Grants `user` [`TOPIC_OPERATIONS`] on the topics `PREFIX.*`, with
+/// `kafka-acls` (through the broker's plain listener, whose users are super users).
+pub fn grant_topic_acls(user: &str, prefix: &str) {
+    let script = find_script().unwrap_or_else(|e| panic!("{e}"));
+    let mut cmd = Command::new(&script);
+    cmd.args(["acls", &kafka_brokers(), "--add", "--allow-principal"])
+        .arg(format!("User:{user}"));
+    for operation in TOPIC_OPERATIONS {
+        cmd.args(["--operation", operation]);
+    }
+    cmd.args([
+        "--topic",
+        &format!("{prefix}."),
+        "--resource-pattern-type",
+        "prefixed",
+    ]);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running kafka-acls: {e}"));
+    assert!(
+        out.status.success(),
+        "kafka-acls failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `tests/kafka/broker`, found upwards from the crate running the tests
@@ -107,20 +168,25 @@ pub fn start_broker() -> Result<Broker, String> {
     for _ in 0..3 {
         let port = free_port()?;
         let controller_port = free_port()?;
+        let sasl_port = free_port()?;
         // Its own directory per try: a failed try's watchdog removes its one.
         let dir = TempDir::new("kafka");
         std::fs::create_dir_all(dir.path())
             .map_err(|e| format!("creating {}: {e}", dir.path().display()))?;
         let address = format!("127.0.0.1:{port}");
         let log_path = dir.path().join(format!("broker-{port}.log"));
-        let (mut child, lifeline) =
-            spawn_broker(&script, port, controller_port, dir.path(), &log_path)?;
+        let ports = [port, controller_port, sasl_port];
+        let (mut child, lifeline) = spawn_broker(&script, ports, dir.path(), &log_path)?;
         match wait_until_ready(&address, &mut child) {
             Ok(()) => {
                 // The watchdog removes the directory from now on.
+                let path = dir.path().to_path_buf();
                 std::mem::forget(dir);
                 return Ok(Broker {
                     address,
+                    sasl_address: format!("127.0.0.1:{sasl_port}"),
+                    dir: path,
+                    ports,
                     _lifeline: Mutex::new(lifeline),
                     _child: Mutex::new(child),
                 });
@@ -141,6 +207,43 @@ pub fn start_broker() -> Result<Broker, String> {
     Err(last_error)
 }
 
+/// Kills the broker with SIGKILL, as a crash would, leaving its storage.
+pub fn kill_broker(broker: &Broker) {
+    let pid = std::fs::read_to_string(broker.dir.join("broker.pid"))
+        .unwrap_or_else(|e| panic!("the broker's pid file: {e}"));
+    let status = Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(status.success(), "kill -KILL {pid} failed");
+    // The watchdog's shell exits with the broker.
+    let _ = broker
+        ._child
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .wait();
+}
+
+/// Starts a broker again on a killed one's storage and ports. The old
+/// handle must be kept until the test ends: its watchdog removes the
+/// storage when it is dropped.
+pub fn restart_broker(old: &Broker) -> Result<Broker, String> {
+    let script = find_script()?;
+    let log_path = old
+        .dir
+        .join(format!("broker-{}-restarted.log", old.ports[0]));
+    let (mut child, lifeline) = spawn_broker(&script, old.ports, &old.dir, &log_path)?;
+    wait_until_ready(&old.address, &mut child)?;
+    Ok(Broker {
+        address: old.address.clone(),
+        sasl_address: old.sasl_address.clone(),
+        dir: old.dir.clone(),
+        ports: old.ports,
+        _lifeline: Mutex::new(lifeline),
+        _child: Mutex::new(child),
+    })
+}
+
 /// Starts the broker under a small shell watchdog that stops it, and
 /// removes its directory, when our end of its stdin pipe closes, i.e. when
 /// the test process exits (even when killed), since a broker handle in a
@@ -148,8 +251,7 @@ pub fn start_broker() -> Result<Broker, String> {
 /// broker that fails to start is noticed.
 fn spawn_broker(
     script: &Path,
-    port: u16,
-    controller_port: u16,
+    ports: [u16; 3],
     dir: &Path,
     log_path: &Path,
 ) -> Result<(Child, ChildStdin), String> {
@@ -157,6 +259,7 @@ fn spawn_broker(
         exec 3<&0
         "$@" </dev/null 3<&- &
         broker=$!
+        echo "$broker" >"$BROKER_DIR/broker.pid"
         (
             read -r _ <&3
             kill -KILL "$broker" 2>/dev/null
@@ -175,8 +278,7 @@ fn spawn_broker(
         .arg(script)
         .arg("run")
         .arg(dir)
-        .arg(port.to_string())
-        .arg(controller_port.to_string())
+        .args(ports.map(|p| p.to_string()))
         // Removed by the watchdog once the test process is gone.
         .env("BROKER_DIR", dir)
         .stdin(Stdio::piped())

@@ -103,6 +103,9 @@ impl From<projections::StoreError> for DavError {
 
 impl From<crate::engine::SubmitError> for DavError {
     fn from(e: crate::engine::SubmitError) -> Self {
+        if e.too_large() {
+            return DavError::status(StatusCode::PAYLOAD_TOO_LARGE, e.to_string());
+        }
         tracing::warn!(error = %e, "write not confirmed");
         DavError::Unavailable(e.to_string())
     }

@@ -85,6 +85,9 @@ impl From<StoreError> for MailError {
 
 impl From<SubmitError> for MailError {
     fn from(e: SubmitError) -> Self {
+        if e.too_large() {
+            return MailError::TooLarge(e.to_string());
+        }
         tracing::warn!(error = %e, "seen write not confirmed");
         MailError::Unavailable(e.to_string())
     }
