@@ -698,6 +698,9 @@ fn follow(
     let id = runner.id().clone();
     let progress = runner.subscribe();
     let stopping = || stops.iter().any(|s| s.load(Ordering::Acquire));
+    // Since when reads fail (the log unreachable): said once, and once
+    // more when they work again, rather than every retry.
+    let mut failing_since: Option<std::time::Instant> = None;
     while !stopping() {
         let started = std::time::Instant::now();
         let stepped = {
@@ -712,6 +715,9 @@ fn follow(
         }
         match stepped {
             Ok(_) => {
+                if let Some(since) = failing_since.take() {
+                    tracing::info!(projection = %id, after = ?since.elapsed(), "log reads work again");
+                }
                 if !ready.load(Ordering::Relaxed) && progress.borrow().caught_up {
                     // A version built beside the served one becomes live
                     // when the engine switches to it.
@@ -729,7 +735,12 @@ fn follow(
                 }
             }
             Err(projections::RunnerError::Log(e)) => {
-                tracing::warn!(projection = %id, error = %e, "log read failed; retrying");
+                if failing_since.is_none() {
+                    tracing::warn!(projection = %id, error = %e, "log read failed; retrying every second");
+                    failing_since = Some(std::time::Instant::now());
+                } else {
+                    tracing::debug!(projection = %id, error = %e, "log read failed again");
+                }
                 runner.reset_reader();
                 std::thread::sleep(Duration::from_secs(1));
             }

@@ -281,3 +281,328 @@ fn projections_status_counts_the_lag_from_the_brokers_end_offsets() {
         assert_eq!(v["lag"], 0, "{report}");
     }
 }
+
+/// `--kafka-config`: the right credentials work with only the ACLs the
+/// README documents, a wrong password is one line naming the broker
+/// within 10 s, and no password is printed, not even in a server's debug log.
+#[test]
+fn kafka_config_authenticates_and_a_wrong_password_is_one_line() {
+    let dir = support::TempDir::new("kafka-sasl");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let prefix = support::unique_name("sasl-cli");
+    support::grant_topic_acls("reprise", &prefix);
+    let good = dir.path().join("good.properties");
+    std::fs::write(&good, support::sasl_properties("reprise", "reprise-secret")).unwrap();
+    let bad = dir.path().join("bad.properties");
+    std::fs::write(&bad, support::sasl_properties("reprise", "a-wrong-secret")).unwrap();
+    let sasl = |data: &str, config: &Path| {
+        let mut cmd = common::cmd::reprise(&dir.path().join(data));
+        cmd.args([
+            "--kafka-brokers",
+            &support::kafka_sasl_brokers(),
+            "--topic-prefix",
+            &prefix,
+            "--kafka-config",
+        ])
+        .arg(config);
+        cmd
+    };
+    let added = common::cmd::add_user(sasl("data", &good), "alice", "pw", &[]);
+    assert!(added.contains("created user alice@example.com"), "{added}");
+    let mut list = sasl("other", &good);
+    list.args(["user", "list"]);
+    assert!(ok(list, "").contains("alice@example.com"));
+
+    let started = std::time::Instant::now();
+    let out = sasl("third", &bad).args(["user", "list"]).output().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains(&format!(
+            "Kafka broker(s) {} refused the credentials",
+            support::kafka_sasl_brokers()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("a-wrong-secret"), "{err}");
+
+    // A server at debug level says nothing of the password.
+    let port = common::server::free_port();
+    let mut serve = sasl("data", &good);
+    serve
+        .args(["--log-level", "debug", "serve", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = serve.spawn().unwrap();
+    common::server::wait_ready(port);
+    terminate(&child);
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("connected to Kafka"), "{said}");
+    assert!(!said.contains("reprise-secret"), "{said}");
+}
+
+/// Stops a child with SIGTERM, as an operator would.
+fn terminate(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// An iCalendar object of about `bytes` bytes (a long, folded DESCRIPTION).
+fn ical_of_size(uid: &str, bytes: usize) -> String {
+    let base = ical(uid, "Large");
+    let mut description = String::from("DESCRIPTION:");
+    let mut line = 12;
+    while base.len() + description.len() < bytes {
+        if line == 74 {
+            description.push_str("\r\n ");
+            line = 1;
+        }
+        description.push('x');
+        line += 1;
+    }
+    description.push_str("\r\n");
+    base.replace(
+        "SUMMARY:Large\r\n",
+        &format!("SUMMARY:Large\r\n{description}"),
+    )
+}
+
+/// Kafka refuses records over the topic's `max.message.bytes`: a server
+/// on Kafka caps its bodies below that (and says so in `max-resource-size`),
+/// answers 413 to a larger one before appending anything, and takes one
+/// just under the cap.
+#[test]
+fn a_body_larger_than_a_kafka_record_is_refused_413_and_nothing_appended() {
+    use common::http::Dav;
+    use common::server::TestServer;
+    let prefix = support::unique_name("large");
+    let brokers = support::kafka_brokers();
+    let server = TestServer::start_with(
+        &["--kafka-brokers", &brokers, "--topic-prefix", &prefix],
+        &[],
+    );
+    let dav = Dav::new(server.port, "alice", "alice-secret");
+    let calendar = "/dav/calendars/alice@example.com/default/";
+    let props = dav.propfind(
+        calendar,
+        "0",
+        r#"<propfind xmlns="DAV:"><prop><max-resource-size xmlns="urn:ietf:params:xml:ns:caldav"/></prop></propfind>"#,
+    );
+    // 1,000,000 bytes per record, less the envelope's allowance.
+    assert!(props.body.contains(">983616</"), "{}", props.body);
+
+    let before = server.log_records();
+    let refused = dav.put(
+        &format!("{calendar}large.ics"),
+        "text/calendar",
+        &ical_of_size("large", 1_200_000),
+        &[],
+    );
+    assert_eq!(refused.status, 413, "{refused:?}");
+    assert!(
+        refused.body.contains("max-resource-size"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(server.log_records(), before, "nothing appended");
+
+    let body = ical_of_size("just-under", 980_000);
+    let taken = dav.put(
+        &format!("{calendar}just-under.ics"),
+        "text/calendar",
+        &body,
+        &[],
+    );
+    assert_eq!(taken.status, 201, "{taken:?}");
+    assert_eq!(dav.get(&format!("{calendar}just-under.ics")).body, body);
+}
+
+/// The broker is SIGKILLed while 8 clients write and 8 read, and comes
+/// back 5 s later on the same storage. Meanwhile writes get 503 with
+/// Retry-After and reads go on from the views; afterwards writes succeed
+/// without restarting reprise, every acknowledged write is on both the
+/// active installation and a standby following the log, no event is in
+/// the log twice, sync tokens from before still work, and both
+/// installations' digests are equal.
+#[test]
+fn a_broker_killed_under_load_loses_no_acknowledged_write() {
+    use common::http::Dav;
+    use common::load::Load;
+    use common::server::TestServer;
+    use std::time::{Duration, Instant};
+    let mut broker = crate::own_broker::OwnBroker::start();
+    let prefix = support::unique_name("crash");
+    let active = TestServer::start_with(
+        &[
+            "--kafka-brokers",
+            &broker.address,
+            "--topic-prefix",
+            &prefix,
+        ],
+        &[],
+    );
+    let standby = active.beside(&["--installation", "standby", "--standby"]);
+    let dav = Dav::new(active.port, "alice", "alice-secret");
+    const CALENDAR: &str = "/dav/calendars/alice@example.com/default/";
+    const KEPT: &str = "/dav/calendars/alice@example.com/default/kept.ics";
+    assert_eq!(
+        dav.put(KEPT, "text/calendar", &ical("kept", "Kept"), &[])
+            .status,
+        201
+    );
+    let token = sync_token(&dav, CALENDAR);
+
+    let read: common::load::Read = |dav, _| (format!("GET {KEPT}"), dav.get(KEPT), 200);
+    let load = Load::start(active.port, ("alice", "alice-secret"), CALENDAR, 8, 8, read);
+    std::thread::sleep(Duration::from_secs(3));
+    let killed = Instant::now();
+    broker.kill();
+    std::thread::sleep(Duration::from_secs(5));
+    broker.restart();
+    let restarted = Instant::now();
+    eprintln!("broker back {:?} after the kill", restarted - killed);
+    let deadline = restarted + Duration::from_secs(60);
+    while !load.acknowledged_since(restarted) {
+        assert!(
+            Instant::now() < deadline,
+            "no write succeeded within 60 s of the restart"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let done = load.finish();
+
+    // What clients saw.
+    let reads: Vec<_> = done.answers.iter().filter(|a| !a.write).collect();
+    assert!(
+        reads.iter().all(|a| a.status == 200),
+        "a read failed during the outage"
+    );
+    assert!(
+        reads.iter().any(|a| a.at > killed && a.at < restarted),
+        "reads went on during the outage"
+    );
+    let writes: Vec<_> = done.answers.iter().filter(|a| a.write).collect();
+    for w in &writes {
+        assert!(
+            w.status == 201 || (w.status == 503 && w.retry_after),
+            "a write got {} (Retry-After: {})",
+            w.status,
+            w.retry_after
+        );
+    }
+    let first_refusal = writes
+        .iter()
+        .find(|w| w.status == 503)
+        .expect("writes were refused during the outage")
+        .at;
+    let first_success = writes
+        .iter()
+        .find(|w| w.status == 201 && w.at > first_refusal)
+        .expect("writes succeeded after the outage")
+        .at;
+    let refused = writes.iter().filter(|w| w.status == 503).count();
+    eprintln!(
+        "outage as clients saw it: {:?} from the first 503 to the first 201 after it \
+         ({refused} writes refused, {} acknowledged, {} reads, all 200)",
+        first_success - first_refusal,
+        done.written.len(),
+        reads.len()
+    );
+    assert!(
+        first_refusal > killed,
+        "no write was refused before the kill"
+    );
+
+    // Every acknowledged write is on both installations, with its ETag.
+    let standby_dav = Dav::new(standby.port, "alice", "alice-secret");
+    let settle = Instant::now() + Duration::from_secs(60);
+    for (href, etag) in &done.written {
+        for (name, dav) in [("active", &dav), ("standby", &standby_dav)] {
+            loop {
+                let got = dav.get(href);
+                if got.status == 200 {
+                    assert_eq!(got.header("etag"), Some(etag.as_str()), "{name} {href}");
+                    break;
+                }
+                assert!(Instant::now() < settle, "{href} is missing on the {name}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    // No event twice in the log (the idempotent producer's retries).
+    let mut tail = active.command();
+    tail.args(["log", "tail", "--topic", "calendar"]);
+    let mut ids = std::collections::HashMap::new();
+    for line in ok(tail, "").lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = record["headers"]["reprise-event-id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        *ids.entry(id).or_insert(0) += 1;
+    }
+    let twice: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "events in the log more than once: {twice:?}"
+    );
+    assert!(ids.len() > done.written.len());
+
+    // A sync token from before the outage still works and lists them all.
+    let changes = sync(&dav, CALENDAR, &token);
+    assert_eq!(changes.status, 207, "{changes:?}");
+    for (href, _) in &done.written {
+        assert!(
+            changes.body.contains(href.as_str()),
+            "{href} not in the sync report"
+        );
+    }
+
+    // Both installations hold the same views.
+    let digest = |server: &TestServer| {
+        let mut cmd = server.command();
+        cmd.args(["--server", &server.url, "projections", "digest", "--json"]);
+        ok(cmd, "")
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while digest(&active) != digest(&standby) {
+        assert!(
+            Instant::now() < deadline,
+            "the standby never matched the active installation"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn sync(dav: &common::http::Dav, path: &str, token: &str) -> common::http::Reply {
+    dav.report(
+        path,
+        &format!(
+            r#"<sync-collection xmlns="DAV:"><sync-token>{token}</sync-token><sync-level>1</sync-level><prop><getetag/></prop></sync-collection>"#
+        ),
+    )
+}
+
+fn sync_token(dav: &common::http::Dav, path: &str) -> String {
+    let reply = sync(dav, path, "");
+    let start = reply.body.find("<d:sync-token>").expect("a sync token") + 14;
+    let end = reply.body[start..].find('<').unwrap() + start;
+    reply.body[start..end].to_string()
+}

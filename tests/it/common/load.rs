@@ -7,6 +7,7 @@ use super::http::{Dav, Reply};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 /// A read the readers repeat: `(dav, iteration)` → (what, reply, expected status).
 pub type Read = fn(&Dav, u64) -> (String, Reply, u16);
@@ -16,6 +17,17 @@ struct Tally {
     requests: AtomicU64,
     failures: Mutex<Vec<String>>,
     written: Mutex<Vec<(String, String)>>,
+    answers: Mutex<Vec<Answer>>,
+}
+
+/// One request as its client saw it.
+#[derive(Clone, Copy, Debug)]
+pub struct Answer {
+    /// When the answer came.
+    pub at: Instant,
+    pub write: bool,
+    pub status: u16,
+    pub retry_after: bool,
 }
 
 pub struct Load {
@@ -31,6 +43,8 @@ pub struct Finished {
     pub failures: Vec<String>,
     /// (href, ETag) of every PUT answered 201.
     pub written: Vec<(String, String)>,
+    /// Every answer, in the order they came.
+    pub answers: Vec<Answer>,
 }
 
 impl Finished {
@@ -80,6 +94,12 @@ impl Load {
                             read(&dav, i)
                         };
                         tally.requests.fetch_add(1, Ordering::Relaxed);
+                        tally.answers.lock().unwrap().push(Answer {
+                            at: Instant::now(),
+                            write: worker < writers,
+                            status: reply.status,
+                            retry_after: reply.header("retry-after").is_some(),
+                        });
                         if reply.status != want {
                             let line = reply.body.lines().next().unwrap_or_default().to_string();
                             tally
@@ -107,6 +127,16 @@ impl Load {
         self.tally.written.lock().unwrap().len()
     }
 
+    /// Whether a write was acknowledged after `since`.
+    pub fn acknowledged_since(&self, since: Instant) -> bool {
+        self.tally
+            .answers
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.write && a.status == 201 && a.at > since)
+    }
+
     pub fn finish(self) -> Finished {
         self.stop.store(true, Ordering::Release);
         for t in self.threads {
@@ -117,6 +147,7 @@ impl Load {
             requests: tally.requests.into_inner(),
             failures: tally.failures.into_inner().unwrap(),
             written: tally.written.into_inner().unwrap(),
+            answers: tally.answers.into_inner().unwrap(),
         }
     }
 }

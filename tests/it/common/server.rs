@@ -72,6 +72,27 @@ impl TestServer {
         server
     }
 
+    /// Another installation on this server's (Kafka) log, with its own
+    /// data directory and `serve` flags; no user is added, they are in the log.
+    pub fn beside(&self, serve_args: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let port = free_port();
+        let serve_args: Vec<String> = serve_args.iter().map(|s| s.to_string()).collect();
+        let child = spawn(&data, &self.log_args, port, &serve_args);
+        let server = TestServer {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            data,
+            log_args: self.log_args.clone(),
+            serve_args,
+            child,
+            _dir: dir,
+        };
+        server.wait_ready();
+        server
+    }
+
     /// Stops the server and starts it again on the same port; with
     /// `rebuild`, its views are deleted first, so it rebuilds them from
     /// the log before it is ready.

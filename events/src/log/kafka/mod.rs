@@ -36,6 +36,10 @@ use std::time::{Duration, Instant};
 /// bytes, when deriving the protocol limits from [`KafkaConfig::max_record_bytes`].
 const FRAMING_ALLOWANCE: usize = 16 * 1024;
 
+/// How long an append asks the cluster whether it is back, once every
+/// broker was reported down.
+const BROKER_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How to reach a Kafka cluster.
 ///
 /// Build it with [`KafkaConfig::new`] and override fields as needed, so
@@ -103,6 +107,9 @@ impl KafkaConfig {
                 "socket.timeout.ms",
                 millis(self.append_timeout.max(Duration::from_secs(10))),
             )
+            // A broker back after a crash is noticed within a second
+            // (librdkafka's default backs off up to 10 s).
+            .set("reconnect.backoff.max.ms", "1000")
             // Idle connections being closed by the broker is not news.
             .set("log.connection.close", "false");
         self.client.apply_to(&mut c);
@@ -134,6 +141,9 @@ struct Heard {
     /// librdkafka's next word is only that every broker is down.
     refused: Option<String>,
     last: Option<String>,
+    /// librdkafka reported every broker down, and no metadata request
+    /// has succeeded since.
+    all_down: bool,
 }
 
 impl ClientEvents {
@@ -144,6 +154,14 @@ impl ClientEvents {
 
     fn last_error(&self) -> Option<String> {
         lock(&self.heard).last.clone()
+    }
+
+    fn all_down(&self) -> bool {
+        lock(&self.heard).all_down
+    }
+
+    fn reached(&self) {
+        lock(&self.heard).all_down = false;
     }
 }
 
@@ -156,6 +174,9 @@ impl ClientContext for ClientEvents {
             Some(RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SaslAuthenticationFailed)
         ) {
             heard.refused = Some(reason.to_string());
+        }
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            heard.all_down = true;
         }
         heard.last = Some(reason.to_string());
     }
@@ -282,6 +303,25 @@ impl KafkaLog {
         LogError::Unreachable {
             brokers: self.config.brokers.clone(),
             reason,
+        }
+    }
+
+    /// While librdkafka says every broker is down, an append would wait
+    /// out the append timeout in its queue: ask the cluster first, so
+    /// writers hear at once (and a writer after the cluster came back
+    /// goes ahead).
+    async fn check_brokers_up(&self, topic: &str) -> Result<(), LogError> {
+        if !self.events.all_down() {
+            return Ok(());
+        }
+        match topic_shapes(&self.producer, BROKER_PROBE_TIMEOUT).await {
+            Ok(_) => {
+                self.events.reached();
+                Ok(())
+            }
+            Err(e) => {
+                Err(self.unreachable(format!("appending to {topic}: every broker is down ({e})")))
+            }
         }
     }
 
@@ -549,6 +589,7 @@ impl EventLog for KafkaLog {
     ) -> Result<Vec<LogPosition>, LogError> {
         let topic = self.topic_name(domain);
         let count = self.partitions(domain);
+        self.check_brokers_up(&topic).await?;
         // Refuse an oversized record before sending anything, so the call
         // fails as a whole with a message that says why.
         for record in &records {

@@ -44,6 +44,15 @@ impl KafkaLog {
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "true")
             .set("auto.offset.reset", "earliest")
+            // A fetch at the end of a partition is answered as soon as a
+            // record arrives, or empty after this wait; the partition EOF
+            // that tells the reader it caught up comes with that empty
+            // answer. So this bounds how late a reader learns it is caught
+            // up (a server's readiness, a stateless read through
+            // `--server`, the end of a rebuild), at the cost of one fetch
+            // per wait per idle consumer. librdkafka's 500 ms made a fresh
+            // consumer's first poll through `--server` end before it knew.
+            .set("fetch.wait.max.ms", "100")
             .create_with_context(self.events.clone())
             .map_err(|e| kafka("creating a consumer", e))?;
         let waker = wake.clone();
