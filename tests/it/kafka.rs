@@ -511,22 +511,27 @@ fn a_broker_killed_under_load_loses_no_acknowledged_write() {
         .find(|w| w.status == 503)
         .expect("writes were refused during the outage")
         .at;
-    let first_success = writes
+    assert!(first_refusal > killed, "no write was refused before the kill");
+    let last_before = writes
+        .iter()
+        .filter(|w| w.status == 201 && w.at < first_refusal)
+        .map(|w| w.at)
+        .max()
+        .expect("writes succeeded before the outage");
+    let first_after = writes
         .iter()
         .find(|w| w.status == 201 && w.at > first_refusal)
         .expect("writes succeeded after the outage")
         .at;
     let refused = writes.iter().filter(|w| w.status == 503).count();
     eprintln!(
-        "outage as clients saw it: {:?} from the first 503 to the first 201 after it \
-         ({refused} writes refused, {} acknowledged, {} reads, all 200)",
-        first_success - first_refusal,
+        "outage as clients saw it: {:?} from the last 201 before it to the first 201 after it; \
+         first 503 {:?} after the kill; {refused} writes refused, {} acknowledged, {} reads, all 200",
+        first_after - last_before,
+        first_refusal - killed,
         done.written.len(),
         reads.len()
     );
-    assert!(
-        first_refusal > killed,
-        "no write was refused before the kill"
     );
 
     // Every acknowledged write is on both installations, with its ETag.
