@@ -511,7 +511,10 @@ fn a_broker_killed_under_load_loses_no_acknowledged_write() {
         .find(|w| w.status == 503)
         .expect("writes were refused during the outage")
         .at;
-    assert!(first_refusal > killed, "no write was refused before the kill");
+    assert!(
+        first_refusal > killed,
+        "no write was refused before the kill"
+    );
     let last_before = writes
         .iter()
         .filter(|w| w.status == 201 && w.at < first_refusal)
@@ -531,7 +534,6 @@ fn a_broker_killed_under_load_loses_no_acknowledged_write() {
         first_refusal - killed,
         done.written.len(),
         reads.len()
-    );
     );
 
     // Every acknowledged write is on both installations, with its ETag.
