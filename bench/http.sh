@@ -91,8 +91,11 @@
 #   BENCH_BIN          the reprise binary [$CARGO_TARGET_DIR or target/release/reprise]
 #   BENCH_KEEP         1 to keep the temporary directory (data, server
 #                      log, wrk outputs) and print its path [0]
+#   BENCH_KAFKA_BROKERS  run on Kafka at these brokers instead of the
+#                      embedded log (topics bench-http-<pid>-<time>.*, left
+#                      in place) [none]
 # REPRISE_* variables are cleared so that only this script configures the
-# server (embedded log, temporary data directory).
+# server (embedded log unless BENCH_KAFKA_BROKERS, temporary data directory).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -196,6 +199,11 @@ say "load:            $wrk_version, at most $MAX_THREADS threads, connections: $
 say "started:         $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 # --- seed --------------------------------------------------------------------
+log=()
+if [[ -n "${BENCH_KAFKA_BROKERS:-}" ]]; then
+    log=(--kafka-brokers "$BENCH_KAFKA_BROKERS" --topic-prefix "bench-http-$$-$(date +%s)")
+    say "log:             Kafka at $BENCH_KAFKA_BROKERS (${log[3]}.*)"
+fi
 login="alice@example.com"
 password="bench-$SEED-password"
 auth="$(printf '%s:%s' "$login" "$password" | base64 -w0)"
@@ -204,17 +212,17 @@ say "seed:            $(python3 "$here/seed.py" data --out "$work" --seed "$SEED
     --events "$EVENTS" --contacts "$CONTACTS")"
 t0=$SECONDS
 printf '%s\n' "$password" |
-    "$bin" --data-dir "$data" user add "$login" --email "$login" --name "Alice Martin" \
+    "$bin" --data-dir "$data" "${log[@]}" user add "$login" --email "$login" --name "Alice Martin" \
         --password-stdin >/dev/null
-"$bin" --data-dir "$data" import calendar "$login" "$work/calendar.ics" >"$work/import.log"
-"$bin" --data-dir "$data" import contacts "$login" "$work/contacts.vcf" >>"$work/import.log"
+"$bin" --data-dir "$data" "${log[@]}" import calendar "$login" "$work/calendar.ics" >"$work/import.log"
+"$bin" --data-dir "$data" "${log[@]}" import contacts "$login" "$work/contacts.vcf" >>"$work/import.log"
 say "import:          $(tr '\n' ';' <"$work/import.log" | sed 's/;$//; s/;/; /g') ($((SECONDS - t0)) s)"
 
 # --- server ------------------------------------------------------------------
 port="${BENCH_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 base="http://127.0.0.1:$port"
 calendar_path="/dav/calendars/$login/default/"
-"$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+"$bin" --data-dir "$data" "${log[@]}" serve --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 server_pid=$!
 t0=$SECONDS
 ready=""

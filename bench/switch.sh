@@ -137,9 +137,9 @@ run_wrk put "$LAG_CONNECTIONS" "$LAG_DURATION" "lag" "$work/wrk-lag.txt" &
 wrk_lag=$!
 : >"$work/lag.jsonl"
 while kill -0 "$wrk_lag" 2>/dev/null; do
-    # The leader's positions are where the log ends for what is
-    # acknowledged (a broker's end offsets are informative only: tansu
-    # answers batch counts); sampled right after the follower's.
+    # The leader's applied positions are where the log ends for what is
+    # acknowledged (every PUT is applied before it is answered); sampled
+    # right after the follower's.
     {
         curl -s -H "Authorization: Bearer $follower_token" \
             "http://127.0.0.1:$follower_port/admin/v1/projections/status" | tr -d '\n'
