@@ -220,6 +220,10 @@ impl KafkaLog {
             .set("message.timeout.ms", millis(config.append_timeout))
             .set("message.max.bytes", &batch_bytes)
             .set("batch.size", &batch_bytes)
+            // Every append is awaited by a writer: send at once rather
+            // than wait librdkafka's 5 ms for more (under load, batches
+            // still form from what queues while requests are in flight).
+            .set("linger.ms", "0")
             .create_with_context(events.clone())
             .map_err(|e| LogError::ClientSettings(format!("creating the producer: {e}")))?;
 
