@@ -910,7 +910,7 @@ mod kafka_only {
             let refused = KafkaLog::connect(kafka_config(&prefix)).await;
             let elapsed = started.elapsed();
             match refused {
-                Err(e @ LogError::TopicSetting { .. }) => {
+                Err(e @ LogError::TopicSetting(_)) => {
                     let text = e.to_string();
                     assert!(text.contains(&topic), "{text}");
                     assert!(text.contains(&format!("{setting}={value}")), "{text}");

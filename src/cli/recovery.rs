@@ -194,10 +194,6 @@ fn check_destination_flags(args: &LogArgs, command: &str) -> anyhow::Result<()> 
 pub fn copy_printer() -> impl FnMut(Step<'_>) {
     let mut last_line = Instant::now();
     move |step| match step {
-        Step::ReadingEnds { source } => eprintln!(
-            "reading the {source} once to find where each partition ends (its end offset answers \
-             are informative only)"
-        ),
         Step::Copying {
             source,
             dest,

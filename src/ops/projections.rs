@@ -139,9 +139,6 @@ pub fn add_running(
             // The end offsets were read once, before this; writes since
             // then are not in `lag`. So "caught up" is also the reader's
             // own: its last poll reached the end of every partition.
-            // (tansu 0.6 also answered end offsets as batch counts;
-            // Apache Kafka's are the records', which
-            // tests/it/kafka.rs checks.)
             v.lag_seconds = if v.lag == 0 && running.caught_up {
                 Some(0.0)
             } else {

@@ -155,21 +155,10 @@ pub enum LogError {
     ClientSettings(String),
     #[error("Kafka: {0}")]
     Kafka(String),
-    /// A topic whose settings would lose events: the log is the truth, so
-    /// nothing in it may expire or be compacted away.
-    #[error(
-        "topic {topic} has {setting}={value}, which would {harm}; set {setting}={wanted} \
-         (kafka-configs.sh --bootstrap-server {brokers} --alter --entity-type topics \
-         --entity-name {topic} --add-config {setting}={wanted})"
-    )]
-    TopicSetting {
-        brokers: String,
-        topic: String,
-        setting: &'static str,
-        value: String,
-        wanted: String,
-        harm: String,
-    },
+    /// A topic whose settings would lose or refuse events: the log is the
+    /// truth, so nothing in it may expire or be compacted away.
+    #[error(transparent)]
+    TopicSetting(Box<BadTopicSetting>),
     #[error(
         "topic {topic} has {actual} partitions but {configured} are configured; \
          changing the count would remap keys to other partitions"
@@ -190,6 +179,22 @@ pub enum LogError {
     UnknownPartition { topic: String, partition: u32 },
     #[error("timed out after {0:?} waiting for the log to acknowledge")]
     Timeout(Duration),
+}
+
+/// A topic setting the log cannot work with, and the command that fixes it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "topic {topic} has {setting}={value}, which would {harm}; set {setting}={wanted} \
+     (kafka-configs.sh --bootstrap-server {brokers} --alter --entity-type topics \
+     --entity-name {topic} --add-config {setting}={wanted})"
+)]
+pub struct BadTopicSetting {
+    pub brokers: String,
+    pub topic: String,
+    pub setting: &'static str,
+    pub value: String,
+    pub wanted: String,
+    pub harm: String,
 }
 
 /// An append-only, partitioned log of records.

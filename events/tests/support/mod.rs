@@ -58,8 +58,11 @@ pub struct Broker {
     /// Its SASL_PLAINTEXT (PLAIN) listener, where ACLs apply.
     pub sasl_address: String,
     /// Its storage, and the ports it listens on (clients, controller,
-    /// SASL): what a restart reuses.
+    /// SASL): what a restart reuses (`own_broker.rs`, which only the
+    /// server's tests include).
+    #[allow(dead_code)]
     pub dir: PathBuf,
+    #[allow(dead_code)]
     pub ports: [u16; 3],
     /// Never written: the broker's watchdog waits for this pipe to close,
     /// which happens when the test process exits, however it exits.
@@ -142,7 +145,7 @@ pub fn grant_topic_acls(user: &str, prefix: &str) {
 
 /// `tests/kafka/broker`, found upwards from the crate running the tests
 /// (the workspace root's or `events/`).
-fn find_script() -> Result<PathBuf, String> {
+pub(crate) fn find_script() -> Result<PathBuf, String> {
     let start = Path::new(env!("CARGO_MANIFEST_DIR"));
     start
         .ancestors()
@@ -207,49 +210,12 @@ pub fn start_broker() -> Result<Broker, String> {
     Err(last_error)
 }
 
-/// Kills the broker with SIGKILL, as a crash would, leaving its storage.
-pub fn kill_broker(broker: &Broker) {
-    let pid = std::fs::read_to_string(broker.dir.join("broker.pid"))
-        .unwrap_or_else(|e| panic!("the broker's pid file: {e}"));
-    let status = Command::new("kill")
-        .args(["-KILL", pid.trim()])
-        .status()
-        .unwrap_or_else(|e| panic!("kill: {e}"));
-    assert!(status.success(), "kill -KILL {pid} failed");
-    // The watchdog's shell exits with the broker.
-    let _ = broker
-        ._child
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .wait();
-}
-
-/// Starts a broker again on a killed one's storage and ports. The old
-/// handle must be kept until the test ends: its watchdog removes the
-/// storage when it is dropped.
-pub fn restart_broker(old: &Broker) -> Result<Broker, String> {
-    let script = find_script()?;
-    let log_path = old
-        .dir
-        .join(format!("broker-{}-restarted.log", old.ports[0]));
-    let (mut child, lifeline) = spawn_broker(&script, old.ports, &old.dir, &log_path)?;
-    wait_until_ready(&old.address, &mut child)?;
-    Ok(Broker {
-        address: old.address.clone(),
-        sasl_address: old.sasl_address.clone(),
-        dir: old.dir.clone(),
-        ports: old.ports,
-        _lifeline: Mutex::new(lifeline),
-        _child: Mutex::new(child),
-    })
-}
-
 /// Starts the broker under a small shell watchdog that stops it, and
 /// removes its directory, when our end of its stdin pipe closes, i.e. when
 /// the test process exits (even when killed), since a broker handle in a
 /// static is never dropped. The shell exits when the broker does, so a
 /// broker that fails to start is noticed.
-fn spawn_broker(
+pub(crate) fn spawn_broker(
     script: &Path,
     ports: [u16; 3],
     dir: &Path,
@@ -294,7 +260,7 @@ fn spawn_broker(
 }
 
 /// Waits until the port accepts connections and a metadata request works.
-fn wait_until_ready(address: &str, child: &mut Child) -> Result<(), String> {
+pub(crate) fn wait_until_ready(address: &str, child: &mut Child) -> Result<(), String> {
     // A JVM formatting its storage and starting on a busy 2-core machine.
     let deadline = Instant::now() + Duration::from_secs(120);
     let socket: SocketAddr = address.parse().map_err(|e| format!("{address}: {e}"))?;

@@ -1,7 +1,9 @@
 //! A Kafka broker of one test's own, which the test may stop, kill and
 //! restart: kept apart from `support` because only the server's tests do.
 
-use crate::support::{kill_broker, restart_broker, start_broker, Broker};
+use crate::support::{find_script, spawn_broker, start_broker, wait_until_ready, Broker};
+use std::process::Command;
+use std::sync::Mutex;
 
 /// A broker of the calling test's own.
 pub struct OwnBroker {
@@ -58,4 +60,41 @@ impl Drop for OwnBroker {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Kills the broker with SIGKILL, as a crash would, leaving its storage.
+fn kill_broker(broker: &Broker) {
+    let pid = std::fs::read_to_string(broker.dir.join("broker.pid"))
+        .unwrap_or_else(|e| panic!("the broker's pid file: {e}"));
+    let status = Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(status.success(), "kill -KILL {pid} failed");
+    // The watchdog's shell exits with the broker.
+    let _ = broker
+        ._child
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .wait();
+}
+
+/// Starts a broker again on a killed one's storage and ports. The old
+/// handle must be kept until the test ends: its watchdog removes the
+/// storage when it is dropped.
+fn restart_broker(old: &Broker) -> Result<Broker, String> {
+    let script = find_script()?;
+    let log_path = old
+        .dir
+        .join(format!("broker-{}-restarted.log", old.ports[0]));
+    let (mut child, lifeline) = spawn_broker(&script, old.ports, &old.dir, &log_path)?;
+    wait_until_ready(&old.address, &mut child)?;
+    Ok(Broker {
+        address: old.address.clone(),
+        sasl_address: old.sasl_address.clone(),
+        dir: old.dir.clone(),
+        ports: old.ports,
+        _lifeline: Mutex::new(lifeline),
+        _child: Mutex::new(child),
+    })
 }

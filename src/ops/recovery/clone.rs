@@ -4,7 +4,7 @@
 //! anything is written; on any failure what was written is removed again.
 
 use super::bounds::{parse_bounds, BoundSpec, Bounds};
-use super::copy::{copy_log, ends_are_exact, source_ends, uniform_partitions, TopicCopy};
+use super::copy::{copy_log, source_ends, uniform_partitions, TopicCopy};
 use crate::config::Config;
 use crate::ops::rebuild::Progress;
 use anyhow::{bail, Context};
@@ -118,9 +118,6 @@ pub struct CopyPlan<'a> {
 
 /// What a copy has done so far, for the operator.
 pub enum Step<'a> {
-    /// The source's end offsets are informative only: it is read once to
-    /// find its ends.
-    ReadingEnds { source: &'a str },
     /// The copy starts.
     Copying {
         source: &'a str,
@@ -155,11 +152,6 @@ pub async fn copy_into(plan: CopyPlan<'_>, mut report: impl FnMut(Step<'_>)) -> 
     let made = check_destination(plan.dest)?;
     let source = plan.source.clone();
     // Taken first: the copy stops there even when the source keeps growing.
-    if !ends_are_exact(source.as_ref()) {
-        report(Step::ReadingEnds {
-            source: &source.describe(),
-        });
-    }
     let ends = source_ends(source.clone())
         .await
         .with_context(|| format!("reading the ends of the {}", source.describe()))?;

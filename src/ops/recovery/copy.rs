@@ -68,57 +68,13 @@ pub struct TopicCopy {
     pub cuts: Vec<(u64, u64)>,
 }
 
-/// Whether a log's `end_offsets` are exact: the embedded log's are its
-/// durable ends, Kafka's are watermark answers that some brokers get wrong
-/// after batched produces (tansu answers the batch count). A log read
-/// through a server is described by the server's log first.
-pub fn ends_are_exact(log: &dyn EventLog) -> bool {
-    !log.describe().starts_with("kafka at")
-}
-
-/// The end of every partition as reading finds it: every partition read
-/// to its end once (what `log stats` does too). For logs whose end offset
-/// answers are not exact; on a live log it stops at the first moment it
-/// has caught up.
-pub async fn read_ends(log: Arc<dyn EventLog>) -> Result<BTreeMap<TopicPartition, u64>, LogError> {
-    let task = tokio::task::spawn_blocking(move || {
-        let starts = events::log::starts_from_beginning(log.as_ref(), &Domain::ALL);
-        let mut ends: BTreeMap<TopicPartition, u64> =
-            starts.iter().map(|s| (s.topic_partition, 0)).collect();
-        let mut reader = log.reader(&starts)?;
-        loop {
-            let batch = reader.poll(5_000, Duration::from_millis(200))?;
-            let empty = batch.records.is_empty();
-            for r in &batch.records {
-                let end = ends
-                    .entry(TopicPartition {
-                        domain: r.domain,
-                        partition: r.partition,
-                    })
-                    .or_insert(0);
-                *end = (*end).max(r.offset + 1);
-            }
-            if empty && batch.caught_up {
-                return Ok(ends);
-            }
-        }
-    });
-    task.await.map_err(|e| LogError::Storage {
-        path: "the copy".into(),
-        reason: format!("a read task failed: {e}"),
-    })?
-}
-
-/// The ends a copy stops at: asked of the log when its answers are exact,
-/// else found by reading it once.
+/// The ends a copy stops at: every log's `end_offsets` are exact (the
+/// embedded log's durable ends, Kafka's high watermarks, a server's
+/// log's through it).
 pub async fn source_ends(
     log: Arc<dyn EventLog>,
 ) -> Result<BTreeMap<TopicPartition, u64>, LogError> {
-    if ends_are_exact(log.as_ref()) {
-        all_end_offsets(log.as_ref()).await
-    } else {
-        read_ends(log).await
-    }
+    all_end_offsets(log.as_ref()).await
 }
 
 /// The one partition count of every topic of a log, or why there is none.

@@ -23,6 +23,4 @@ pub mod copy;
 
 pub use bounds::{parse_bounds, BadBound, BoundSpec, Bounds};
 pub use clone::{check_destination, copy_into, same_dir, CopyPlan, DestinationError, Step};
-pub use copy::{
-    copy_log, ends_are_exact, read_ends, source_ends, uniform_partitions, CopyError, TopicCopy,
-};
+pub use copy::{copy_log, source_ends, uniform_partitions, CopyError, TopicCopy};

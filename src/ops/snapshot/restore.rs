@@ -148,12 +148,6 @@ pub async fn restore(config: &Config, file: &Path) -> anyhow::Result<Restored> {
     std::fs::rename(&staging, &views)
         .with_context(|| format!("moving {} to {}", staging.display(), views.display()))?;
 
-    if !crate::ops::recovery::ends_are_exact(log.as_ref()) {
-        return Ok(Restored {
-            scanned,
-            behind: None,
-        });
-    }
     let ends = events::log::all_end_offsets(log.as_ref()).await?;
     let mut behind = 0;
     for (info, _) in &scanned.versions {

@@ -2,7 +2,7 @@
 //! client properties (`--kafka-config`), and the topic settings without
 //! which events could be lost or refused.
 
-use crate::log::LogError;
+use crate::log::{BadTopicSetting, LogError};
 use rdkafka::config::ClientConfig;
 use std::fmt;
 
@@ -167,14 +167,14 @@ pub(super) fn judge_topic(
     min_insync_replicas: Option<u16>,
 ) -> Result<(), LogError> {
     let refuse = |setting: &'static str, value: String, wanted: String, harm: String| {
-        Err(LogError::TopicSetting {
+        Err(LogError::TopicSetting(Box::new(BadTopicSetting {
             brokers: brokers.to_string(),
             topic: topic.to_string(),
             setting,
             value,
             wanted,
             harm,
-        })
+        })))
     };
     for rule in &KEPT_FOREVER {
         let value = setting(rule.setting).unwrap_or_else(|| "(not reported)".into());
