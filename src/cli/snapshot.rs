@@ -84,13 +84,10 @@ pub async fn snapshot(args: &LogArgs, cmd: SnapshotCommand) -> anyhow::Result<Ex
                     if info.live { ", live" } else { "" }
                 );
             }
-            let newer = match restored.behind {
-                Some(n) => format!("{n} events of the log are"),
-                None => "the events of the log".to_string(),
-            };
             println!(
-                "{newer} newer than the snapshot: `reprise serve` or `reprise rebuild` resumes \
-                 from the stored positions and replays only those"
+                "{} events of the log are newer than the snapshot: `reprise serve` or `reprise rebuild` resumes \
+                 from the stored positions and replays only those",
+                restored.behind
             );
         }
     }

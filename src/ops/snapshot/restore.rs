@@ -61,9 +61,8 @@ fn write_into(path: &Path, store: &ViewStore) -> Result<String, SnapshotError> {
 /// What a restore did.
 pub struct Restored {
     pub scanned: Scanned,
-    /// Events the restored versions are behind the log: the tail to replay
-    /// (None on Kafka, whose end offset answers are informative only).
-    pub behind: Option<u64>,
+    /// Events the restored versions are behind the log: the tail to replay.
+    pub behind: u64,
 }
 
 /// Restores a snapshot into a data directory without views over the same
@@ -165,10 +164,7 @@ pub async fn restore(config: &Config, file: &Path) -> anyhow::Result<Restored> {
             }
         }
     }
-    Ok(Restored {
-        scanned,
-        behind: Some(behind),
-    })
+    Ok(Restored { scanned, behind })
 }
 
 /// Refuses a log other than the snapshot's: other partition counts, or
