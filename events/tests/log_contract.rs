@@ -13,7 +13,8 @@ use reprise_events::{Domain, EventLog, LogError, LogPosition, LogRecord, Outgoin
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 use support::{
-    grant_topic_acls, kafka_brokers, kafka_sasl_brokers, sasl_properties, unique_name, TempDir,
+    grant_topic_acls, kafka_brokers, kafka_sasl_brokers, kafka_tls_brokers, sasl_properties,
+    unique_name, TempDir,
 };
 
 /// Generous bound for reads to complete; only reached when something is broken.
@@ -839,6 +840,48 @@ mod kafka_only {
             .iter()
             .sum();
         assert_eq!(ends, 20);
+    }
+
+    /// SASL over TLS: with the CA that signed the broker's certificate it
+    /// works; without it, the failed handshake is what the error says.
+    #[tokio::test]
+    async fn sasl_over_tls_needs_the_brokers_ca() {
+        let prefix = unique_name("tls");
+        grant_topic_acls("reprise", &prefix);
+        let (brokers, ca) = kafka_tls_brokers();
+        let config = |trust: bool| {
+            let mut text =
+                sasl_properties("reprise", "reprise-secret").replace("SASL_PLAINTEXT", "SASL_SSL");
+            if trust {
+                text.push_str(&format!("ssl.ca.location={}\n", ca.display()));
+            }
+            let mut config = KafkaConfig::new(&brokers, &prefix);
+            config.client = ClientProperties::parse(&text).expect("properties");
+            config
+        };
+        let log = KafkaLog::connect(config(true))
+            .await
+            .expect("connect over TLS");
+        let sent = vec![record("tls@example.com", 0)];
+        log.append(Domain::Contact, sent.clone())
+            .await
+            .expect("append");
+        let mut reader = log
+            .reader(&starts_from_beginning(&log, &[Domain::Contact]))
+            .expect("reader");
+        assert_same(&read_n(&mut *reader, 1)[0], &sent[0]);
+
+        let started = Instant::now();
+        match KafkaLog::connect(config(false)).await {
+            Err(e @ LogError::Unreachable { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains(&brokers), "{text}");
+                assert!(text.contains("certificate verify failed"), "{text}");
+            }
+            Err(other) => panic!("expected Unreachable, got {other}"),
+            Ok(_) => panic!("trusted a certificate without its CA"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[tokio::test]

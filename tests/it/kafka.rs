@@ -282,24 +282,34 @@ fn projections_status_counts_the_lag_from_the_brokers_end_offsets() {
     }
 }
 
-/// `--kafka-config`: the right credentials work with only the ACLs the
-/// README documents, a wrong password is one line naming the broker
-/// within 10 s, and no password is printed, not even in a server's debug log.
+/// `--kafka-config`: SASL over TLS with the broker's CA and only the ACLs
+/// the README documents works (as in production), a wrong password is one
+/// line naming the broker within 10 s, and no password is printed, not
+/// even in a server's debug log.
 #[test]
 fn kafka_config_authenticates_and_a_wrong_password_is_one_line() {
     let dir = support::TempDir::new("kafka-sasl");
     std::fs::create_dir_all(dir.path()).unwrap();
     let prefix = support::unique_name("sasl-cli");
     support::grant_topic_acls("reprise", &prefix);
+    let (tls_brokers, ca) = support::kafka_tls_brokers();
     let good = dir.path().join("good.properties");
-    std::fs::write(&good, support::sasl_properties("reprise", "reprise-secret")).unwrap();
+    let over_tls = support::sasl_properties("reprise", "reprise-secret")
+        .replace("SASL_PLAINTEXT", "SASL_SSL")
+        + &format!("ssl.ca.location={}\n", ca.display());
+    std::fs::write(&good, over_tls).unwrap();
     let bad = dir.path().join("bad.properties");
     std::fs::write(&bad, support::sasl_properties("reprise", "a-wrong-secret")).unwrap();
     let sasl = |data: &str, config: &Path| {
+        let brokers = if config == good {
+            tls_brokers.clone()
+        } else {
+            support::kafka_sasl_brokers()
+        };
         let mut cmd = common::cmd::reprise(&dir.path().join(data));
         cmd.args([
             "--kafka-brokers",
-            &support::kafka_sasl_brokers(),
+            &brokers,
             "--topic-prefix",
             &prefix,
             "--kafka-config",

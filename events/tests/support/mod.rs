@@ -57,13 +57,16 @@ pub struct Broker {
     pub address: String,
     /// Its SASL_PLAINTEXT (PLAIN) listener, where ACLs apply.
     pub sasl_address: String,
+    /// Its SASL_SSL listener, and the CA its certificate is signed by.
+    pub tls_address: String,
+    pub ca: PathBuf,
     /// Its storage, and the ports it listens on (clients, controller,
     /// SASL): what a restart reuses (`own_broker.rs`, which only the
     /// server's tests include).
     #[allow(dead_code)]
     pub dir: PathBuf,
     #[allow(dead_code)]
-    pub ports: [u16; 3],
+    pub ports: [u16; 4],
     /// Never written: the broker's watchdog waits for this pipe to close,
     /// which happens when the test process exits, however it exits.
     pub _lifeline: Mutex<ChildStdin>,
@@ -100,6 +103,28 @@ pub fn kafka_sasl_brokers() -> String {
     kafka_brokers();
     match BROKER.get() {
         Some(Ok(broker)) => broker.sasl_address.clone(),
+        _ => unreachable!("kafka_brokers() panics without a broker"),
+    }
+}
+
+/// `127.0.0.1:PORT` of the SASL_SSL listener of this test binary's broker,
+/// and the CA file that verifies it (or `REPRISE_TEST_KAFKA_TLS` and
+/// `REPRISE_TEST_KAFKA_CA` beside `REPRISE_TEST_KAFKA`).
+pub fn kafka_tls_brokers() -> (String, PathBuf) {
+    if std::env::var("REPRISE_TEST_KAFKA").is_ok_and(|a| !a.is_empty()) {
+        let named = |var: &str| {
+            std::env::var(var).unwrap_or_else(|_| {
+                panic!("REPRISE_TEST_KAFKA is set: set {var} for its TLS listener")
+            })
+        };
+        return (
+            named("REPRISE_TEST_KAFKA_TLS"),
+            named("REPRISE_TEST_KAFKA_CA").into(),
+        );
+    }
+    kafka_brokers();
+    match BROKER.get() {
+        Some(Ok(broker)) => (broker.tls_address.clone(), broker.ca.clone()),
         _ => unreachable!("kafka_brokers() panics without a broker"),
     }
 }
@@ -172,13 +197,14 @@ pub fn start_broker() -> Result<Broker, String> {
         let port = free_port()?;
         let controller_port = free_port()?;
         let sasl_port = free_port()?;
+        let tls_port = free_port()?;
         // Its own directory per try: a failed try's watchdog removes its one.
         let dir = TempDir::new("kafka");
         std::fs::create_dir_all(dir.path())
             .map_err(|e| format!("creating {}: {e}", dir.path().display()))?;
         let address = format!("127.0.0.1:{port}");
         let log_path = dir.path().join(format!("broker-{port}.log"));
-        let ports = [port, controller_port, sasl_port];
+        let ports = [port, controller_port, sasl_port, tls_port];
         let (mut child, lifeline) = spawn_broker(&script, ports, dir.path(), &log_path)?;
         match wait_until_ready(&address, &mut child) {
             Ok(()) => {
@@ -188,6 +214,8 @@ pub fn start_broker() -> Result<Broker, String> {
                 return Ok(Broker {
                     address,
                     sasl_address: format!("127.0.0.1:{sasl_port}"),
+                    tls_address: format!("127.0.0.1:{tls_port}"),
+                    ca: path.join("tls/ca.pem"),
                     dir: path,
                     ports,
                     _lifeline: Mutex::new(lifeline),
@@ -217,7 +245,7 @@ pub fn start_broker() -> Result<Broker, String> {
 /// broker that fails to start is noticed.
 pub(crate) fn spawn_broker(
     script: &Path,
-    ports: [u16; 3],
+    ports: [u16; 4],
     dir: &Path,
     log_path: &Path,
 ) -> Result<(Child, ChildStdin), String> {

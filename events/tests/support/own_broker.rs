@@ -92,6 +92,8 @@ fn restart_broker(old: &Broker) -> Result<Broker, String> {
     Ok(Broker {
         address: old.address.clone(),
         sasl_address: old.sasl_address.clone(),
+        tls_address: old.tls_address.clone(),
+        ca: old.ca.clone(),
         dir: old.dir.clone(),
         ports: old.ports,
         _lifeline: Mutex::new(lifeline),

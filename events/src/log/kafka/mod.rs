@@ -176,9 +176,12 @@ impl ClientContext for ClientEvents {
             heard.refused = Some(reason.to_string());
         }
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            // Says less than the error before it (a refused connection, a
+            // failed TLS handshake), which is kept.
             heard.all_down = true;
+        } else {
+            heard.last = Some(reason.to_string());
         }
-        heard.last = Some(reason.to_string());
     }
 }
 
