@@ -1088,6 +1088,30 @@ mod kafka_only {
         poll_until_caught_up(&mut *reader);
     }
 
+    /// librdkafka may acknowledge a retried record without its offset;
+    /// the log then finds it from the end of its partition.
+    #[tokio::test]
+    async fn an_appended_record_is_found_where_the_append_put_it() {
+        let prefix = unique_name("find");
+        let log = KafkaLog::connect(kafka_config(&prefix))
+            .await
+            .expect("connect");
+        let sent: Vec<OutgoingRecord> = (0..600).map(|i| record("ida@example.com", i)).collect();
+        let positions = log
+            .append(Domain::Calendar, sent.clone())
+            .await
+            .expect("append");
+        for i in [0, 299, 599] {
+            let found = log
+                .position_of(Domain::Calendar, &sent[i])
+                .await
+                .expect("found");
+            assert_eq!(found, positions[i], "record {i}");
+        }
+        let never = record("ida@example.com", 600);
+        assert!(log.position_of(Domain::Calendar, &never).await.is_err());
+    }
+
     #[tokio::test]
     async fn large_records_round_trip_and_oversized_ones_are_refused() {
         let f = kafka_fixture().await;

@@ -23,10 +23,11 @@ use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::ConsumerContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
 use reader::{KafkaReader, Wake};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -332,6 +333,45 @@ impl KafkaLog {
         }
     }
 
+    /// Where a record that was appended is: the first one from the end of
+    /// its partition with the same key and value (events carry a unique
+    /// id, so there is one), found by reading ever longer tails. Fails if
+    /// it is not there, or not found within the append timeout.
+    pub async fn position_of(
+        &self,
+        domain: Domain,
+        record: &OutgoingRecord,
+    ) -> Result<LogPosition, LogError> {
+        let topic = self.topic_name(domain);
+        let partition = partition_of(record, self.partitions(domain));
+        let consumer: BaseConsumer<ClientEvents> = self
+            .config
+            .client_config()
+            .set(
+                "group.id",
+                format!("reprise-finder-{}", uuid::Uuid::now_v7()),
+            )
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .create_with_context(self.events.clone())
+            .map_err(|e| LogError::Kafka(format!("creating a consumer for {topic}: {e}")))?;
+        let (key, value) = (record.key.clone(), record.value.clone());
+        let timeout = self.config.append_timeout;
+        let brokers = self.config.brokers.clone();
+        let blocking = tokio::task::spawn_blocking(move || {
+            find_from_the_end(&consumer, &topic, partition, &key, &value, timeout).map_err(|e| {
+                LogError::Unreachable {
+                    brokers,
+                    reason: format!("finding an acknowledged record in {topic}/{partition}: {e}"),
+                }
+            })
+        });
+        let offset = blocking
+            .await
+            .map_err(|e| LogError::Kafka(format!("finding a record: {e}")))??;
+        Ok(LogPosition { partition, offset })
+    }
+
     /// Maps a failed produce to what an operator needs to read.
     fn produce_error(&self, topic: &str, e: &KafkaError) -> LogError {
         match e.rdkafka_error_code() {
@@ -553,6 +593,62 @@ async fn create_topics(
     Ok(())
 }
 
+/// The offset of the last record of `topic`/`partition` with this key and
+/// value, reading the last 256 records, then 1,024, ... back to the start.
+fn find_from_the_end(
+    consumer: &BaseConsumer<ClientEvents>,
+    topic: &str,
+    partition: u32,
+    key: &[u8],
+    value: &[u8],
+    timeout: Duration,
+) -> Result<u64, String> {
+    let deadline = Instant::now() + timeout;
+    let p = partition as i32;
+    let (low, high) = consumer
+        .fetch_watermarks(topic, p, timeout)
+        .map_err(|e| e.to_string())?;
+    let mut window = 256i64;
+    let mut end = high;
+    loop {
+        let start = (end - window).max(low);
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(topic, p, Offset::Offset(start))
+            .map_err(|e| e.to_string())?;
+        consumer.assign(&assignment).map_err(|e| e.to_string())?;
+        let mut found = None;
+        let mut next = start;
+        while next < end {
+            if Instant::now() > deadline {
+                return Err(format!("not found within {timeout:?}"));
+            }
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => {
+                    next = m.offset() + 1;
+                    if m.offset() < end
+                        && m.key().unwrap_or_default() == key
+                        && m.payload().unwrap_or_default() == value
+                    {
+                        found = Some(m.offset());
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) => break,
+                Some(Err(e)) => tracing::debug!(%topic, partition, "finding a record: {e}"),
+                None => {}
+            }
+        }
+        if let Some(offset) = found {
+            return u64::try_from(offset).map_err(|e| e.to_string());
+        }
+        if start <= low {
+            return Err("it is not in the partition".into());
+        }
+        end = start;
+        window = window.saturating_mul(4);
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // The values behind these locks are replaced in single statements, so
     // a poisoned lock still holds consistent data.
@@ -657,14 +753,22 @@ impl EventLog for KafkaLog {
                     )))
                 }
             };
-            let (Ok(partition), Ok(offset)) = (
-                u32::try_from(delivered.partition),
-                u64::try_from(delivered.offset),
-            ) else {
+            let Ok(partition) = u32::try_from(delivered.partition) else {
                 return Err(LogError::Kafka(format!(
-                    "appending to {topic}: the broker acknowledged with partition {} offset {}",
-                    delivered.partition, delivered.offset
+                    "appending to {topic}: the broker acknowledged with partition {}",
+                    delivered.partition
                 )));
+            };
+            let offset = match u64::try_from(delivered.offset) {
+                Ok(offset) => offset,
+                // Delivered, but librdkafka does not know where: a retried
+                // send the broker recognised as one it had already written
+                // (DUPLICATE_SEQUENCE_NUMBER). The record is in the log.
+                Err(_) => {
+                    let record = &records[positions.len()];
+                    tracing::debug!(%topic, partition, "acknowledged without an offset; finding it");
+                    self.position_of(domain, record).await?.offset
+                }
             };
             positions.push(LogPosition { partition, offset });
         }
