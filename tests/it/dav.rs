@@ -325,24 +325,6 @@ fn collections_are_created_patched_and_deleted() {
     assert_status(&dav.get(&format!("{work}t.ics")), 404);
 }
 
-fn sync(dav: &Dav, path: &str, token: &str, limit: Option<u32>) -> Reply {
-    let limit = limit
-        .map(|n| format!("<limit><nresults>{n}</nresults></limit>"))
-        .unwrap_or_default();
-    dav.report(
-        path,
-        &format!(
-            r#"<sync-collection xmlns="DAV:"><sync-token>{token}</sync-token><sync-level>1</sync-level>{limit}<prop><getetag/></prop></sync-collection>"#
-        ),
-    )
-}
-
-fn token_of(reply: &Reply) -> String {
-    let start = reply.body.find("<d:sync-token>").expect("a sync token") + 14;
-    let end = reply.body[start..].find('<').unwrap() + start;
-    reply.body[start..end].to_string()
-}
-
 #[test]
 fn sync_collection_reports_changes_and_deletions_since_a_token() {
     let server = TestServer::start();
@@ -358,14 +340,14 @@ fn sync_collection_reports_changes_and_deletions_since_a_token() {
             201,
         );
     }
-    let first = sync(&dav, CAL, "", None);
+    let first = dav.sync_collection(CAL, "", None);
     assert_status(&first, 207);
     assert_eq!(first.body.matches("<d:response>").count(), 3);
-    let token = token_of(&first);
+    let token = first.sync_token();
 
-    let unchanged = sync(&dav, CAL, &token, None);
+    let unchanged = dav.sync_collection(CAL, &token, None);
     assert_eq!(unchanged.body.matches("<d:response>").count(), 0);
-    assert_eq!(token_of(&unchanged), token);
+    assert_eq!(unchanged.sync_token(), token);
 
     assert_status(
         &dav.put(
@@ -386,7 +368,7 @@ fn sync_collection_reports_changes_and_deletions_since_a_token() {
         ),
         201,
     );
-    let delta = sync(&dav, CAL, &token, None);
+    let delta = dav.sync_collection(CAL, &token, None);
     assert_eq!(
         delta.body.matches("<d:response>").count(),
         3,
@@ -399,14 +381,14 @@ fn sync_collection_reports_changes_and_deletions_since_a_token() {
     assert!(!delta.body.contains(&format!("{CAL}0.ics")));
 
     // A deleted member is not listed on a first sync.
-    let fresh = sync(&dav, CAL, "", None);
+    let fresh = dav.sync_collection(CAL, "", None);
     assert_eq!(fresh.body.matches("<d:response>").count(), 3);
     assert!(!fresh.body.contains("404"));
 
-    let limited = sync(&dav, CAL, &token, Some(1));
+    let limited = dav.sync_collection(CAL, &token, Some(1));
     assert_eq!(limited.body.matches("<d:getetag>").count(), 1);
     assert!(limited.body.contains("HTTP/1.1 507"));
-    let rest = sync(&dav, CAL, &token_of(&limited), None);
+    let rest = dav.sync_collection(CAL, &limited.sync_token(), None);
     assert_eq!(
         rest.body.matches("<d:response>").count(),
         2,
@@ -419,7 +401,7 @@ fn sync_collection_reports_changes_and_deletions_since_a_token() {
         "http://elsewhere/token",
         "urn:reprise:sync:7:7",
     ] {
-        let r = sync(&dav, CAL, bad, None);
+        let r = dav.sync_collection(CAL, bad, None);
         assert_status(&r, 403);
         assert!(r.body.contains("valid-sync-token"));
     }
@@ -563,7 +545,7 @@ fn nobody_reads_or_writes_another_principals_data() {
     assert!(multiget.body.contains("HTTP/1.1 403"), "{}", multiget.body);
     assert!(multiget.body.contains("HTTP/1.1 404"));
     assert!(!multiget.body.contains("Bob's secret"));
-    let sync = sync(&dav, "/dav/calendars/bob@example.com/default/", "", None);
+    let sync = dav.sync_collection("/dav/calendars/bob@example.com/default/", "", None);
     assert_status(&sync, 403);
     assert_eq!(bob.get(secret).body, event("secret", "Bob's secret"));
 
@@ -744,7 +726,7 @@ fn a_rebuild_serves_the_same_etags_ctags_and_sync_tokens() {
             dav.propfind(BOOK, "1", props).body,
             dav.propfind("/dav/calendars/alice@example.com/", "1", props)
                 .body,
-            sync(dav, CAL, "", None).body,
+            dav.sync_collection(CAL, "", None).body,
         ]
     };
     let before = snapshot(&dav);
@@ -806,13 +788,13 @@ fn address_books_serve_multiget_sync_and_their_own_preconditions() {
     );
     assert_status(&no_uid, 403);
 
-    let first = sync(&dav, BOOK, "", None);
+    let first = dav.sync_collection(BOOK, "", None);
     assert_eq!(first.body.matches("<d:getetag>").count(), 2);
     assert_status(
         &dav.request("DELETE", &format!("{BOOK}ben.vcf"), &[], ""),
         204,
     );
-    let delta = sync(&dav, BOOK, &token_of(&first), None);
+    let delta = dav.sync_collection(BOOK, &first.sync_token(), None);
     assert!(delta.body.contains(&format!(
         "<d:href>{BOOK}ben.vcf</d:href><d:status>HTTP/1.1 404"
     )));

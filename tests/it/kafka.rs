@@ -477,7 +477,7 @@ fn a_broker_killed_under_load_loses_no_acknowledged_write() {
             .status,
         201
     );
-    let token = sync_token(&dav, CALENDAR);
+    let token = dav.sync_collection(CALENDAR, "", None).sync_token();
 
     let read: common::load::Read = |dav, _| (format!("GET {KEPT}"), dav.get(KEPT), 200);
     let load = Load::start(active.port, ("alice", "alice-secret"), CALENDAR, 8, 8, read);
@@ -585,7 +585,7 @@ fn a_broker_killed_under_load_loses_no_acknowledged_write() {
     assert!(ids.len() > done.written.len());
 
     // A sync token from before the outage still works and lists them all.
-    let changes = sync(&dav, CALENDAR, &token);
+    let changes = dav.sync_collection(CALENDAR, &token, None);
     assert_eq!(changes.status, 207, "{changes:?}");
     for (href, _) in &done.written {
         assert!(
@@ -608,20 +608,4 @@ fn a_broker_killed_under_load_loses_no_acknowledged_write() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn sync(dav: &common::http::Dav, path: &str, token: &str) -> common::http::Reply {
-    dav.report(
-        path,
-        &format!(
-            r#"<sync-collection xmlns="DAV:"><sync-token>{token}</sync-token><sync-level>1</sync-level><prop><getetag/></prop></sync-collection>"#
-        ),
-    )
-}
-
-fn sync_token(dav: &common::http::Dav, path: &str) -> String {
-    let reply = sync(dav, path, "");
-    let start = reply.body.find("<d:sync-token>").expect("a sync token") + 14;
-    let end = reply.body[start..].find('<').unwrap() + start;
-    reply.body[start..end].to_string()
 }

@@ -21,6 +21,13 @@ impl Reply {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The sync token of a `sync-collection` answer.
+    pub fn sync_token(&self) -> String {
+        let start = self.body.find("<d:sync-token>").expect("a sync token") + 14;
+        let end = self.body[start..].find('<').expect("the token's end") + start;
+        self.body[start..end].to_string()
+    }
+
     pub fn etag(&self) -> String {
         self.header("etag").expect("an ETag header").to_string()
     }
@@ -145,6 +152,20 @@ impl Dav {
 
     pub fn get(&self, path: &str) -> Reply {
         self.request("GET", path, &[], "")
+    }
+
+    /// A `sync-collection` REPORT for getetag since `token` ("" for the
+    /// initial sync), with at most `limit` results when given.
+    pub fn sync_collection(&self, path: &str, token: &str, limit: Option<u32>) -> Reply {
+        let limit = limit
+            .map(|n| format!("<limit><nresults>{n}</nresults></limit>"))
+            .unwrap_or_default();
+        self.report(
+            path,
+            &format!(
+                r#"<sync-collection xmlns="DAV:"><sync-token>{token}</sync-token><sync-level>1</sync-level>{limit}<prop><getetag/></prop></sync-collection>"#
+            ),
+        )
     }
 }
 
