@@ -117,6 +117,23 @@ impl KafkaConfig {
         c
     }
 
+    /// A consumer's settings: partitions are assigned explicitly and read
+    /// to their end (which it reports). librdkafka needs a group to accept
+    /// an assignment; nothing is ever committed to it (no group ACL is
+    /// needed), positions live in the view database.
+    fn consumer_config(&self, purpose: &str) -> ClientConfig {
+        let mut c = self.client_config();
+        c.set(
+            "group.id",
+            format!("reprise-{purpose}-{}", uuid::Uuid::now_v7()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest");
+        c
+    }
+
     /// The largest batch the producer sends, and so the smallest
     /// `max.message.bytes` a topic may have.
     fn batch_bytes(&self) -> usize {
@@ -231,6 +248,8 @@ impl KafkaLog {
             .create_with_context(events.clone())
             .map_err(|e| LogError::ClientSettings(format!("creating the producer: {e}")))?;
 
+        // One admin client for topic creation and the settings check.
+        let admin = admin_client(&config, &events)?;
         let failed = |e: KafkaError| cluster_failure(&config, &events, &e);
         let deadline = Instant::now() + config.connect_timeout;
         let mut existing = topic_shapes(&producer, config.connect_timeout)
@@ -243,7 +262,7 @@ impl KafkaLog {
             .filter(|t| !existing.contains_key(t))
             .collect();
         if !missing.is_empty() {
-            create_topics(&config, &events, &missing).await?;
+            create_topics(&config, &admin, &missing).await?;
             // Topic creation is asynchronous in Kafka: wait until metadata
             // shows every topic with its partitions.
             loop {
@@ -292,7 +311,7 @@ impl KafkaLog {
             }
             partitions.insert(domain, shape.partitions);
         }
-        check_topic_settings(&config, &events).await?;
+        check_topic_settings(&config, &admin).await?;
         tracing::debug!(brokers = %config.brokers, ?partitions, "connected to Kafka");
         Ok(KafkaLog {
             config,
@@ -346,13 +365,7 @@ impl KafkaLog {
         let partition = partition_of(record, self.partitions(domain));
         let consumer: BaseConsumer<ClientEvents> = self
             .config
-            .client_config()
-            .set(
-                "group.id",
-                format!("reprise-finder-{}", uuid::Uuid::now_v7()),
-            )
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "true")
+            .consumer_config("finder")
             .create_with_context(self.events.clone())
             .map_err(|e| LogError::Kafka(format!("creating a consumer for {topic}: {e}")))?;
         let (key, value) = (record.key.clone(), record.value.clone());
@@ -513,8 +526,10 @@ async fn admin_answer<T>(
 
 /// Refuses topics whose settings would lose or refuse events (see
 /// [`settings::judge_topic`]).
-async fn check_topic_settings(config: &KafkaConfig, events: &ClientEvents) -> Result<(), LogError> {
-    let admin = admin_client(config, events)?;
+async fn check_topic_settings(
+    config: &KafkaConfig,
+    admin: &AdminClient<ClientEvents>,
+) -> Result<(), LogError> {
     let topics: Vec<String> = Domain::ALL
         .iter()
         .map(|d| d.topic(&config.topic_prefix))
@@ -550,10 +565,9 @@ async fn check_topic_settings(config: &KafkaConfig, events: &ClientEvents) -> Re
 
 async fn create_topics(
     config: &KafkaConfig,
-    events: &ClientEvents,
+    admin: &AdminClient<ClientEvents>,
     topics: &[String],
 ) -> Result<(), LogError> {
-    let admin = admin_client(config, events)?;
     let count = config.partitions.unwrap_or(DEFAULT_PARTITIONS).max(1);
     let replication = config.replication_factor.map_or(-1, i32::from);
     let batch_bytes = config.batch_bytes().to_string();

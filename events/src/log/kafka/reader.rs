@@ -32,18 +32,7 @@ impl KafkaLog {
         let kafka = |what: &str, e: KafkaError| LogError::Kafka(format!("{what} for {topic}: {e}"));
         let mut consumer: BaseConsumer<ClientEvents> = self
             .config
-            .client_config()
-            // librdkafka needs a group to accept an assignment; nothing is
-            // ever committed to it (no group ACL is needed), positions live
-            // in the view database.
-            .set(
-                "group.id",
-                format!("reprise-reader-{}", uuid::Uuid::now_v7()),
-            )
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true")
-            .set("auto.offset.reset", "earliest")
+            .consumer_config("reader")
             // A fetch at the end of a partition is answered as soon as a
             // record arrives, or empty after this wait; the partition EOF
             // that tells the reader it caught up comes with that empty
