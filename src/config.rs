@@ -3,8 +3,10 @@
 //! Layout of a data directory: `REPRISE-DATA-DIR` (a marker with the
 //! directory's format, so a foreign directory is never written to and an
 //! older or newer one is recognised), `log/` (the embedded log, unless
-//! Kafka is used), `views/` (the projections), and `serve.json` while a
-//! server runs (its address, pid and the local admin token).
+//! Kafka is used), `views/` (the projections), `objects/` (the object
+//! store, unless `--object-store` names another), `spool/` (bodies on
+//! their way to an s3:// store), and `serve.json` while a server runs (its
+//! address, pid and the local admin token).
 //!
 //! Format 2 (this build): `log/` and `views/` are fjall databases. Format
 //! 1 (the first build): sled databases, which `reprise data-dir convert`
@@ -15,6 +17,7 @@ use events::log::ClientProperties;
 use events::log::{EmbeddedLog, KafkaConfig, KafkaLog};
 use events::storage::{Memory, DEFAULT_CACHE_BYTES};
 use events::{EventLog, LogError};
+use objects::{ObjectStore, StoreLocation, StoreSettings};
 use projections::{ProjectionId, StoreError, ViewStore};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -48,6 +51,16 @@ pub struct Config {
     pub cache_size: u64,
     /// How to create and talk to Kafka topics (with `kafka_brokers`).
     pub kafka: KafkaOptions,
+    /// Where immutable payloads are kept.
+    pub objects: ObjectOptions,
+}
+
+/// The object store: `--object-store` and its settings.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectOptions {
+    /// `file:///path` or `s3://bucket/prefix`; none: `<data-dir>/objects`.
+    pub url: Option<String>,
+    pub settings: StoreSettings,
 }
 
 /// The Kafka settings beyond brokers, prefix and partitions.
@@ -73,6 +86,7 @@ impl Config {
             pinned: Vec::new(),
             cache_size: DEFAULT_CACHE_SIZE,
             kafka: KafkaOptions::default(),
+            objects: ObjectOptions::default(),
         }
     }
 }
@@ -273,6 +287,29 @@ impl Config {
         config.min_insync_replicas = self.kafka.min_insync_replicas;
         config.client = self.kafka.client.clone();
         config
+    }
+
+    /// Where the object store is: `--object-store`, else `objects/` in
+    /// the data directory.
+    pub fn object_location(&self) -> anyhow::Result<StoreLocation> {
+        match &self.objects.url {
+            Some(url) => Ok(url.parse()?),
+            None => {
+                let dir = std::path::absolute(&self.data_dir)
+                    .with_context(|| format!("locating {}", self.data_dir.display()))?;
+                Ok(StoreLocation::Local {
+                    root: dir.join("objects"),
+                })
+            }
+        }
+    }
+
+    /// Opens the object store, without contacting it (`serve` probes it).
+    pub fn open_objects(&self) -> anyhow::Result<ObjectStore> {
+        let location = self.object_location()?;
+        let spool = self.data_dir.join("spool");
+        ObjectStore::open(location.clone(), &spool, &self.objects.settings)
+            .with_context(|| format!("opening the object store {location}"))
     }
 
     /// Opens the view database.

@@ -3,7 +3,8 @@
 //!
 //! This crate owns what an event *is* ([`payload`], [`envelope`]), how it is
 //! written down ([`codec`], with an upcaster chain so every older schema
-//! version stays readable), and where it is kept ([`log`]: one
+//! version stays readable), what names a payload kept in the object store ([`object`]),
+//! and where it is kept ([`log`]: one
 //! [`log::EventLog`] trait, an embedded log on fjall and a Kafka log), and
 //! [`storage`], the one way reprise opens its storage engine.
 //! It knows nothing of HTTP or of views.
@@ -13,6 +14,7 @@ pub mod domain;
 pub mod envelope;
 pub mod fence;
 pub mod log;
+pub mod object;
 pub mod payload;
 pub mod sled_guard;
 pub mod storage;
@@ -22,5 +24,6 @@ pub use codec::{CodecError, CURRENT_SCHEMA_VERSION};
 pub use domain::Domain;
 pub use envelope::{AggregateVersion, EventEnvelope, EventId};
 pub use log::{EventLog, LogError, LogPosition, LogReader, LogRecord, OutgoingRecord};
+pub use object::{ObjectId, ObjectRef};
 pub use payload::Payload;
 pub use uidset::UidSet;

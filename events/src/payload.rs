@@ -8,6 +8,7 @@
 use crate::domain::Domain;
 use crate::envelope::AggregateVersion;
 use crate::uidset::UidSet;
+use crate::object::ObjectRef;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -396,11 +397,77 @@ pub struct FolderCreated {
 
 /// A file written by PUT: created, or replaced keeping its dead properties.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "FilePutWire", into = "FilePutWire")]
 pub struct FilePut {
     pub path: String,
     pub content_type: String,
-    #[serde(with = "serde_bytes")]
-    pub body: Vec<u8>,
+    pub content: FileContent,
+}
+
+/// Where a file's bytes are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileContent {
+    /// In the event itself: how every file was written before the object
+    /// store, and so what old logs hold. Still read, never written.
+    Inline(Vec<u8>),
+    /// In the object store, written (and checked) before the event.
+    Stored(ObjectRef),
+}
+
+impl FileContent {
+    pub fn size(&self) -> u64 {
+        match self {
+            FileContent::Inline(body) => body.len() as u64,
+            FileContent::Stored(object) => object.size,
+        }
+    }
+}
+
+/// `FilePut` as CBOR: an inline file keeps the shape it always had
+/// (`body`), a stored one has `object` and no `body`, so that a build that
+/// predates the object store refuses it as undecodable rather than serving
+/// an empty file.
+#[derive(Serialize, Deserialize)]
+struct FilePutWire {
+    path: String,
+    content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    body: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    object: Option<ObjectRef>,
+}
+
+impl TryFrom<FilePutWire> for FilePut {
+    type Error = String;
+
+    fn try_from(w: FilePutWire) -> Result<FilePut, String> {
+        let content = match (w.body, w.object) {
+            (Some(body), None) => FileContent::Inline(body),
+            (None, Some(object)) => FileContent::Stored(object),
+            (Some(_), Some(_)) => return Err("a FilePut has both a body and an object".into()),
+            (None, None) => return Err("a FilePut has neither a body nor an object".into()),
+        };
+        Ok(FilePut {
+            path: w.path,
+            content_type: w.content_type,
+            content,
+        })
+    }
+}
+
+impl From<FilePut> for FilePutWire {
+    fn from(e: FilePut) -> FilePutWire {
+        let (body, object) = match e.content {
+            FileContent::Inline(body) => (Some(body), None),
+            FileContent::Stored(object) => (None, Some(object)),
+        };
+        FilePutWire {
+            path: e.path,
+            content_type: e.content_type,
+            body,
+            object,
+        }
+    }
 }
 
 /// A file, or a folder with everything under it, deleted.

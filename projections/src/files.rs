@@ -7,8 +7,11 @@
 //!
 //! - `ent\0owner\0parent\0name` → [`FileEntry`] (root members have the
 //!   parent ""), so a folder's members are one prefix scan
-//! - `body\0owner\0path` → a file's raw bytes, apart from its entry so
-//!   that listing a folder never loads a body
+//! - `body\0owner\0path` → the raw bytes of a file written inline in its
+//!   event (before the object store), apart from its entry so that listing
+//!   a folder never loads a body. A file whose bytes are in the object
+//!   store has none: its entry holds the [`ObjectRef`], and a copy or move
+//!   carries only that.
 //!
 //! Everything below a folder `p` is the entries whose parent is `p` or
 //! starts with `p/`: two prefix scans, whatever the depth.
@@ -22,7 +25,8 @@ use events::payload::{
     DeadProperties, DeadPropertiesPatch, FileDeleted, FilePropertiesPatched, FilePut, FilesCopied,
     FilesMoved, FolderCreated,
 };
-use events::{AggregateVersion, Domain, Payload};
+pub use events::payload::FileContent;
+use events::{AggregateVersion, Domain, ObjectRef, Payload};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -33,7 +37,15 @@ const BODY: &[u8] = b"body\0";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FileKind {
     Folder,
-    File { content_type: String, length: u64 },
+    File {
+        content_type: String,
+        length: u64,
+        /// Where the bytes are when they are in the object store; absent
+        /// (and not written, so older views read the same) for an inline
+        /// body under `body\0`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        object: Option<ObjectRef>,
+    },
 }
 
 /// A file or folder. Its times come from the envelope, never the clock, so
@@ -60,6 +72,11 @@ impl FileEntry {
 
     pub fn is_folder(&self) -> bool {
         matches!(self.kind, FileKind::Folder)
+    }
+
+    /// A file whose bytes are under `body\0` rather than in the store.
+    fn has_inline_body(&self) -> bool {
+        matches!(self.kind, FileKind::File { object: None, .. })
     }
 }
 
@@ -265,11 +282,12 @@ impl<'e> Area<'e, '_, '_> {
         Ok(nodes)
     }
 
-    /// Loads the bodies of the files of a subtree at `top`, which a copy or
-    /// a move carries along (a deletion needs none).
+    /// Loads the inline bodies of the files of a subtree at `top`, which a
+    /// copy or a move carries along (a deletion needs none; a stored file's
+    /// entry carries its object).
     fn with_bodies(&self, top: &str, mut nodes: Vec<Node>) -> Result<Vec<Node>, StoreError> {
         for node in &mut nodes {
-            if !node.entry.is_folder() {
+            if node.entry.has_inline_body() {
                 node.body = Some(self.body(&format!("{top}{}", node.suffix))?);
             }
         }
@@ -282,7 +300,7 @@ impl<'e> Area<'e, '_, '_> {
         for node in nodes {
             let path = format!("{top}{}", node.suffix);
             self.view.delete(ent_key(owner, &path));
-            if !node.entry.is_folder() {
+            if node.entry.has_inline_body() {
                 self.view.delete(body_key(owner, &path));
             }
         }
@@ -342,10 +360,15 @@ impl<'e> Area<'e, '_, '_> {
         let (version, now) = (self.event.version(), self.now_ms());
         let (created_ms, dead) =
             existing.map_or((now, DeadProperties::new()), |x| (x.created_ms, x.dead));
+        let object = match &e.content {
+            FileContent::Stored(object) => Some(*object),
+            FileContent::Inline(_) => None,
+        };
         let entry = FileEntry {
             kind: FileKind::File {
                 content_type: e.content_type.clone(),
-                length: e.body.len() as u64,
+                length: e.content.size(),
+                object,
             },
             version,
             modified_ms: now,
@@ -354,7 +377,11 @@ impl<'e> Area<'e, '_, '_> {
         };
         let owner = self.owner();
         self.view.put_as(ent_key(owner, &e.path), &entry);
-        self.view.put(body_key(owner, &e.path), e.body.clone());
+        // A stored file replacing an inline one leaves no body behind.
+        match &e.content {
+            FileContent::Inline(body) => self.view.put(body_key(owner, &e.path), body.clone()),
+            FileContent::Stored(_) => self.view.delete(body_key(owner, &e.path)),
+        }
         Ok(Outcome::Applied { version })
     }
 
@@ -554,12 +581,23 @@ impl FilesView {
         self.tree.get(&ent_key(owner, path))
     }
 
-    /// A file's content; None for folders and absent paths.
-    pub fn body(&self, owner: &str, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        if !is_valid_path(path) {
+    /// Where a file's bytes are: inline (read here) or in the object
+    /// store. None for folders and absent paths.
+    pub fn content(&self, owner: &str, path: &str) -> Result<Option<FileContent>, StoreError> {
+        let Some(entry) = self.entry(owner, path)? else {
             return Ok(None);
+        };
+        match entry.kind {
+            FileKind::Folder => Ok(None),
+            FileKind::File {
+                object: Some(object),
+                ..
+            } => Ok(Some(FileContent::Stored(object))),
+            FileKind::File { object: None, .. } => Ok(self
+                .tree
+                .raw(&body_key(owner, path))?
+                .map(|v| FileContent::Inline(v.to_vec()))),
         }
-        Ok(self.tree.raw(&body_key(owner, path))?.map(|v| v.to_vec()))
     }
 
     /// Direct members of a folder ("" = the root), sorted by name: (path,
@@ -710,8 +748,20 @@ mod tests {
             self.view.entry(ALICE, path).unwrap()
         }
 
+        /// An inline file's bytes.
         fn body(&self, path: &str) -> Option<Vec<u8>> {
-            self.view.body(ALICE, path).unwrap()
+            match self.view.content(ALICE, path).unwrap()? {
+                FileContent::Inline(body) => Some(body),
+                FileContent::Stored(object) => panic!("{path} is stored as {object:?}"),
+            }
+        }
+
+        /// A stored file's object.
+        fn stored(&self, path: &str) -> Option<ObjectRef> {
+            match self.view.content(ALICE, path).unwrap()? {
+                FileContent::Stored(object) => Some(object),
+                FileContent::Inline(_) => panic!("{path} is inline"),
+            }
         }
 
         fn children(&self, folder: &str) -> Vec<String> {
@@ -741,8 +791,24 @@ mod tests {
         Payload::FilePut(FilePut {
             path: path.into(),
             content_type: "text/plain".into(),
-            body: body.as_bytes().to_vec(),
+            content: FileContent::Inline(body.as_bytes().to_vec()),
         })
+    }
+
+    /// A file whose bytes are in the object store, named by `n`.
+    fn put_stored(path: &str, n: u8, size: u64) -> Payload {
+        Payload::FilePut(FilePut {
+            path: path.into(),
+            content_type: "application/pdf".into(),
+            content: FileContent::Stored(object(n, size)),
+        })
+    }
+
+    fn object(n: u8, size: u64) -> ObjectRef {
+        ObjectRef {
+            sha256: events::ObjectId([n; 32]),
+            size,
+        }
     }
 
     fn delete(path: &str) -> Payload {
@@ -825,7 +891,8 @@ mod tests {
             readme.kind,
             FileKind::File {
                 content_type: "text/plain".into(),
-                length: 5
+                length: 5,
+                object: None,
             }
         );
         assert_eq!(readme.etag(), "\"2\"");
@@ -898,7 +965,7 @@ mod tests {
             Payload::FilePut(FilePut {
                 path: "docs/f.txt".into(),
                 content_type: "application/octet-stream".into(),
-                body: vec![0, 1, 2, 255],
+                content: FileContent::Inline(vec![0, 1, 2, 255]),
             }),
             v1,
         );
@@ -908,7 +975,8 @@ mod tests {
             FileEntry {
                 kind: FileKind::File {
                     content_type: "application/octet-stream".into(),
-                    length: 4
+                    length: 4,
+                    object: None,
                 },
                 version: v2,
                 modified_ms: at(3),
@@ -1256,6 +1324,76 @@ mod tests {
         assert!(seen.contains("not a file event"), "{seen}");
     }
 
+    #[test]
+    fn a_stored_file_keeps_only_its_reference_and_copies_and_moves_carry_it() {
+        let mut a = Fixture::new();
+        a.ok(folder("docs"));
+        a.ok(put_stored("docs/big.pdf", 1, 20 << 20));
+        let big = a.entry("docs/big.pdf").unwrap();
+        assert_eq!(
+            big.kind,
+            FileKind::File {
+                content_type: "application/pdf".into(),
+                length: 20 << 20,
+                object: Some(object(1, 20 << 20)),
+            }
+        );
+        assert_eq!(a.stored("docs/big.pdf"), Some(object(1, 20 << 20)));
+        // An inline file replaced by a stored one leaves no body behind,
+        // and the other way round.
+        a.ok(put("docs/small.txt", "inline"));
+        a.ok(put_stored("docs/small.txt", 2, 6));
+        assert_eq!(a.stored("docs/small.txt"), Some(object(2, 6)));
+        assert!(a
+            .harness
+            .tree()
+            .get(&body_key(ALICE, "docs/small.txt"))
+            .unwrap()
+            .is_none());
+        a.ok(copy("docs", "copy", true, false));
+        assert_eq!(a.stored("copy/big.pdf"), Some(object(1, 20 << 20)));
+        a.ok(mv("copy", "moved", false));
+        assert_eq!(a.stored("moved/small.txt"), Some(object(2, 6)));
+        assert_eq!(a.entry("copy/small.txt"), None);
+        a.ok(put("moved/small.txt", "inline again"));
+        assert_eq!(a.body("moved/small.txt").unwrap(), b"inline again");
+        a.ok(delete("moved"));
+        assert_eq!(a.entry("moved/big.pdf"), None);
+        // The original is untouched by what happened to its copies.
+        assert_eq!(a.stored("docs/big.pdf"), Some(object(1, 20 << 20)));
+    }
+
+    #[test]
+    fn an_event_with_both_or_neither_kind_of_content_does_not_decode() {
+        use ciborium::Value;
+        let text = |s: &str| Value::Text(s.into());
+        let wire = |extra: Vec<(Value, Value)>| {
+            let mut fields = vec![
+                (text("path"), text("f")),
+                (text("content_type"), text("text/plain")),
+            ];
+            fields.extend(extra);
+            Value::Map(fields)
+        };
+        let body = (text("body"), Value::Bytes(b"x".to_vec()));
+        let stored = Value::serialized(&object(3, 1)).unwrap();
+        let decode = |v: Value| v.deserialized::<FilePut>().map_err(|e| e.to_string());
+        assert_eq!(
+            decode(wire(vec![body.clone()])).unwrap().content,
+            FileContent::Inline(b"x".to_vec())
+        );
+        assert_eq!(
+            decode(wire(vec![(text("object"), stored.clone())]))
+                .unwrap()
+                .content,
+            FileContent::Stored(object(3, 1))
+        );
+        let both = decode(wire(vec![body, (text("object"), stored)])).unwrap_err();
+        assert!(both.contains("both"), "{both}");
+        let neither = decode(wire(vec![])).unwrap_err();
+        assert!(neither.contains("neither"), "{neither}");
+    }
+
     /// A sequence that exercises every rule, with rejections in between.
     fn varied() -> Vec<EventEnvelope> {
         let payloads = [
@@ -1307,8 +1445,8 @@ mod tests {
         assert!(a.children("").is_empty());
         assert_eq!(a.body("docs/a.txt"), None);
         assert_eq!(
-            a.view.body(bob, "keep.txt").unwrap().as_deref(),
-            Some(&b"bob's"[..])
+            a.view.content(bob, "keep.txt").unwrap(),
+            Some(FileContent::Inline(b"bob's".to_vec()))
         );
         // Nothing of the owner's is left in the tree, and a repeat is harmless.
         let owner_keys = |f: &Fixture| {

@@ -17,13 +17,14 @@ pub mod serve;
 pub mod snapshot;
 pub mod target;
 
-use crate::config::{Config, KafkaOptions};
+use crate::config::{Config, KafkaOptions, ObjectOptions};
 use ::projections::ViewStore;
 use anyhow::Context;
 use clap::Args;
 use clap::{Parser, Subcommand};
 use events::log::ClientProperties;
 use events::EventLog;
+use objects::StoreSettings;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -115,6 +116,33 @@ pub struct LogArgs {
         value_parser = crate::config::parse_size
     )]
     pub cache_size: u64,
+    /// Where immutable payloads (file bodies) are kept:
+    /// `file:///absolute/path` or `s3://bucket/prefix` (AWS S3, Ceph RGW,
+    /// MinIO, Garage...; endpoint, region and credentials from the AWS_*
+    /// environment variables or --object-store-config). Default:
+    /// `objects/` in the data directory. Installations that share a log
+    /// must share it.
+    #[arg(long, global = true, env = "REPRISE_OBJECT_STORE", value_name = "URL")]
+    pub object_store: Option<String>,
+    /// S3 settings, one `key=value` per line, over the environment:
+    /// `aws_endpoint`, `aws_region`, `aws_access_key_id`,
+    /// `aws_secret_access_key`, `aws_allow_http`... Never printed.
+    #[arg(
+        long,
+        global = true,
+        env = "REPRISE_OBJECT_STORE_CONFIG",
+        value_name = "FILE"
+    )]
+    pub object_store_config: Option<PathBuf>,
+    /// The longest one request to the object store may take, in seconds,
+    /// before the client's request fails with 503 (no hang).
+    #[arg(
+        long,
+        global = true,
+        env = "REPRISE_OBJECT_STORE_TIMEOUT",
+        default_value_t = 10
+    )]
+    pub object_store_timeout: u64,
 }
 
 impl LogArgs {
@@ -133,6 +161,16 @@ impl LogArgs {
                 client: match &self.kafka_config {
                     Some(path) => read_kafka_config(path)?,
                     None => ClientProperties::default(),
+                },
+            },
+            objects: ObjectOptions {
+                url: self.object_store.clone(),
+                settings: StoreSettings {
+                    timeout: std::time::Duration::from_secs(self.object_store_timeout.max(1)),
+                    s3: match &self.object_store_config {
+                        Some(path) => read_object_store_config(path)?,
+                        None => Vec::new(),
+                    },
                 },
             },
         })
@@ -286,6 +324,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads `--kafka-config`; errors name the file and the line, never a value.
+fn read_object_store_config(path: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --object-store-config {}", path.display()))?;
+    objects::parse_settings(&text)
+        .with_context(|| format!("--object-store-config {}", path.display()))
+}
+
 fn read_kafka_config(path: &std::path::Path) -> anyhow::Result<ClientProperties> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading --kafka-config {}", path.display()))?;

@@ -69,7 +69,12 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         installation: opts.installation.clone(),
         standby: opts.standby,
     };
-    let engine = Engine::start_versions(&args.config()?, &versions)
+    let config = args.config()?;
+    // Before the engine starts: a store that is not there, or lets us in
+    // nowhere, is one line at start rather than a failure at first upload.
+    let objects = config.open_objects()?;
+    objects.probe().await?;
+    let engine = Engine::start_versions(&config, &versions)
         .await?
         .with_identity(identity);
     let listener = tokio::net::TcpListener::bind(&opts.listen)
@@ -88,6 +93,7 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
 
     let options = ServeOptions {
         max_resource_size: opts.max_resource_size,
+        objects,
         query: QueryLimits {
             per_object: opts.max_instances,
             per_query: opts.max_query_instances,

@@ -39,6 +39,8 @@ pub(crate) type Shared = Arc<AppState>;
 pub struct ServeOptions {
     /// Largest request body accepted, in bytes.
     pub max_resource_size: u64,
+    /// Where file bodies go (probed by the caller).
+    pub objects: objects::ObjectStore,
     pub query: QueryLimits,
     /// The local admin token, as written to `serve.json`.
     pub token: String,
@@ -58,13 +60,19 @@ impl Server {
         if let Some(fits) = engine.max_body_bytes() {
             if fits < max_resource_size {
                 tracing::info!(
-                    "bodies are limited to {fits} bytes rather than --max-resource-size \
-                     {max_resource_size}: larger ones would not fit in a record of the log"
+                    "calendar and contact bodies are limited to {fits} bytes rather than \
+                     --max-resource-size {max_resource_size}: larger ones would not fit in a \
+                     record of the log (files go to the object store)"
                 );
                 max_resource_size = fits;
             }
         }
-        let dav = Dav::new(max_resource_size, options.query)?;
+        let dav = Dav::new(
+            max_resource_size,
+            options.max_resource_size,
+            options.query,
+            options.objects,
+        )?;
         Ok(Server {
             state: Arc::new(AppState {
                 engine,

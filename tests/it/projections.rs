@@ -70,8 +70,8 @@ async fn two_rebuilds_of_one_log_give_identical_digests() {
     assert_eq!(paths("backup"), ["backup/readme.txt"]);
     assert_eq!(paths("docs"), ["docs/readme.txt"]);
     assert_eq!(
-        files.body(ALICE, "backup/readme.txt").unwrap().unwrap(),
-        ALICE.as_bytes()
+        files.content(ALICE, "backup/readme.txt").unwrap().unwrap(),
+        projections::files::FileContent::Inline(ALICE.as_bytes().to_vec())
     );
     let archive = files.entry(ALICE, "archive").unwrap().unwrap();
     assert!(archive.is_folder());

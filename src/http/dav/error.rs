@@ -101,6 +101,31 @@ impl From<projections::StoreError> for DavError {
     }
 }
 
+impl From<objects::ObjectError> for DavError {
+    fn from(e: objects::ObjectError) -> Self {
+        use objects::ObjectError as E;
+        match &e {
+            E::Unavailable { .. } | E::Denied { .. } | E::NoBucket { .. } => {
+                tracing::warn!(error = %e, "object store");
+                DavError::Unavailable(e.to_string())
+            }
+            E::TooLarge { .. } => DavError::status(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+            // RFC 4918 §9.7.1: no room to store the body.
+            E::Spool { .. } => {
+                tracing::error!(error = %e, "spooling a body");
+                DavError::status(StatusCode::INSUFFICIENT_STORAGE, e.to_string())
+            }
+            // The log names an object the store does not have, or has
+            // damaged: this request fails, the hash is in the server log
+            // for `objects verify` and the operator.
+            E::Missing(_) | E::Damaged { .. } | E::Location(_) | E::Settings(_) => {
+                tracing::error!(error = %e, "reading an object");
+                DavError::status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+        }
+    }
+}
+
 impl From<crate::engine::SubmitError> for DavError {
     fn from(e: crate::engine::SubmitError) -> Self {
         if e.too_large() {

@@ -9,7 +9,9 @@ use super::{
 };
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use events::payload::{FileDeleted, FilePut, FilesCopied, FilesMoved, FolderCreated};
+use events::payload::{
+    FileContent, FileDeleted, FilePut, FilesCopied, FilesMoved, FolderCreated,
+};
 use events::{AggregateVersion, Payload};
 use projections::files::FileEntry;
 use projections::{Outcome, Rejection};
@@ -54,14 +56,19 @@ pub async fn put(call: &mut Call<'_>, principal: &str, path: &str) -> DavResult<
         .header(header::CONTENT_TYPE)
         .unwrap_or("application/octet-stream")
         .to_string();
-    let body = call.body(payload_too_large).await?;
+    // The object first, durable under its name; then the event naming it.
+    // A failure in between leaves an orphan for `objects gc`, never an
+    // event without its object.
+    let spooled = call.spool_body().await?;
+    let object = call.objects().put(&spooled).await?;
+    drop(spooled);
     let expected = existing
         .as_ref()
         .map_or(AggregateVersion::ABSENT, |e| e.version);
     let payload = Payload::FilePut(FilePut {
         path: path.to_string(),
         content_type,
-        body: body.to_vec(),
+        content: FileContent::Stored(object),
     });
     written(call.submit(payload, expected).await?, existing.is_none())
 }

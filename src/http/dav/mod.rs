@@ -23,6 +23,8 @@ mod write;
 pub use error::{DavError, DavResult};
 
 use crate::engine::Engine;
+use futures::StreamExt;
+use objects::ObjectStore;
 use auth::{Authenticated, Authenticator};
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -75,8 +77,14 @@ pub struct Dav {
     auth: Arc<Authenticator>,
     cache: cache::RenderCache,
     principals: principals::SearchIndex,
+    /// Largest body of a calendar object or contact, which the log
+    /// carries: `--max-resource-size`, capped to what a record holds.
     max_resource_size: u64,
+    /// Largest file of the file area, whose bytes go to the object store:
+    /// `--max-resource-size` as given.
+    max_file_size: u64,
     query: QueryLimits,
+    objects: ObjectStore,
 }
 
 /// One authenticated request on its way through a handler.
@@ -123,26 +131,53 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// Reads the whole body, refusing (413) one over the limit before
-    /// reading it when Content-Length says so, or as soon as it grows past.
-    pub async fn body(&mut self, too_large: impl Fn() -> DavError) -> DavResult<Bytes> {
-        let limit = self.dav.max_resource_size;
+    /// The request body, once; refused (413) before a byte is read when
+    /// Content-Length says it is over `limit`.
+    fn take_body(&mut self, limit: u64, too_large: impl Fn() -> DavError) -> DavResult<Body> {
         let declared = self
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.trim().parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit) {
             return Err(too_large());
         }
-        let body = self
+        Ok(self
             .body
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
             .take()
-            .unwrap_or_default();
+            .unwrap_or_default())
+    }
+
+    /// Reads the whole body, refusing (413) one over the limit before
+    /// reading it when Content-Length says so, or as soon as it grows past.
+    pub async fn body(&mut self, too_large: impl Fn() -> DavError) -> DavResult<Bytes> {
+        let limit = self.dav.max_resource_size;
+        let body = self.take_body(limit, &too_large)?;
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         axum::body::to_bytes(body, limit)
             .await
             .map_err(|_| too_large())
+    }
+
+    /// Streams the body into the object store's spool, hashing it on the
+    /// way, so that it can be stored under its name before its event is
+    /// appended; up to the file size limit (413 beyond it).
+    pub async fn spool_body(&mut self) -> DavResult<objects::Spooled> {
+        let limit = self.dav.max_file_size;
+        let body = self.take_body(limit, payload_too_large)?;
+        let mut spool = self.dav.objects.spool(limit).await?;
+        let mut chunks = body.into_data_stream();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| {
+                DavError::bad_request(format!("reading the request body: {e}"))
+            })?;
+            spool.write(&chunk).await?;
+        }
+        Ok(spool.finish().await?)
+    }
+
+    pub fn objects(&self) -> &ObjectStore {
+        &self.dav.objects
     }
 
     /// An XML request body; empty when the client sent none.
@@ -285,7 +320,12 @@ pub fn not_modified(headers: &HeaderMap, current: &str) -> bool {
 }
 
 impl Dav {
-    pub fn new(max_resource_size: u64, query: QueryLimits) -> anyhow::Result<Dav> {
+    pub fn new(
+        max_resource_size: u64,
+        max_file_size: u64,
+        query: QueryLimits,
+        objects: ObjectStore,
+    ) -> anyhow::Result<Dav> {
         let mut salt = [0u8; 16];
         getrandom(&mut salt)?;
         Ok(Dav {
@@ -293,7 +333,9 @@ impl Dav {
             cache: cache::RenderCache::new(64 * 1024 * 1024),
             principals: principals::SearchIndex::default(),
             max_resource_size,
+            max_file_size,
             query,
+            objects,
         })
     }
 
@@ -406,8 +448,8 @@ impl Dav {
         match parts.method.as_str() {
             "PROPFIND" => read::propfind(&mut call).await,
             "REPORT" => read::report(&mut call).await,
-            "GET" => read::get(&call, true),
-            "HEAD" => read::get(&call, false),
+            "GET" => read::get(&call, true).await,
+            "HEAD" => read::get(&call, false).await,
             "PROPPATCH" => write::proppatch(&mut call).await,
             "MKCOL" | "MKCALENDAR" => write::mkcol(&mut call, parts.method.as_str()).await,
             "PUT" => write::put(&mut call).await,

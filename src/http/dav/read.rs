@@ -8,10 +8,12 @@ use super::resource::{self, Ctx, Resource};
 use super::sharing::Place;
 use super::sync_token::{self, SyncToken};
 use super::{multistatus, not_modified, Call, DavError, DavResult, Depth, QueryLimits};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use events::AggregateVersion;
+use events::{AggregateVersion, ObjectRef};
+use objects::ObjectBody;
+use projections::files::FileContent;
 use formats::calfilter::{self, parse_calendar_query, CalendarData, CalendarQuery, Matcher};
 use formats::cardfilter::{self, parse_addressbook_query, AddressbookQuery};
 use formats::davpath::{self as path, DavPath, Kind};
@@ -663,14 +665,30 @@ impl Deadline {
     }
 }
 
-pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
+/// What a GET answers with: bytes at hand, or an object to read from the
+/// store (only once the answer is known to carry a body).
+enum Content {
+    Bytes(Bytes),
+    Object(ObjectRef),
+}
+
+impl Content {
+    fn len(&self) -> u64 {
+        match self {
+            Content::Bytes(bytes) => bytes.len() as u64,
+            Content::Object(object) => object.size,
+        }
+    }
+}
+
+pub async fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
     let resource = load(call)?;
-    let (content_type, body, etag, modified) = match &resource {
+    let (content_type, content, etag, modified) = match &resource {
         Resource::Object {
             place, meta, body, ..
         } => (
             props::object_content_type(place.kind, meta.component.as_deref()),
-            Bytes::from(body.clone().unwrap_or_default()),
+            Content::Bytes(Bytes::from(body.clone().unwrap_or_default())),
             Some(meta.etag()),
             Some(meta.modified_ms),
         ),
@@ -680,13 +698,11 @@ pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
             entry,
         } => (
             props::file_content_type(entry),
-            Bytes::from(
-                call.engine
-                    .views()
-                    .files
-                    .body(principal, path)?
-                    .unwrap_or_default(),
-            ),
+            match call.views.files.content(principal, path)? {
+                Some(FileContent::Stored(object)) => Content::Object(object),
+                Some(FileContent::Inline(body)) => Content::Bytes(Bytes::from(body)),
+                None => Content::Bytes(Bytes::new()),
+            },
             Some(entry.etag()),
             Some(entry.modified_ms),
         ),
@@ -698,7 +714,7 @@ pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
             }
             (
                 "text/plain; charset=utf-8".to_string(),
-                Bytes::from(listing),
+                Content::Bytes(Bytes::from(listing)),
                 None,
                 None,
             )
@@ -713,11 +729,16 @@ pub fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
             return Ok(response);
         }
     }
-    let length = body.len();
-    let mut response = if with_body {
-        body.into_response()
-    } else {
-        ().into_response()
+    let length = content.len();
+    let mut response = match content {
+        _ if !with_body => ().into_response(),
+        Content::Bytes(bytes) => bytes.into_response(),
+        // Read only now, after the conditions: a damaged small object is
+        // a 500 here; a large one is cut short at its end (see objects).
+        Content::Object(object) => match call.objects().read(&object).await? {
+            ObjectBody::Whole(bytes) => bytes.into_response(),
+            ObjectBody::Stream(chunks) => Body::from_stream(chunks).into_response(),
+        },
     };
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&content_type) {

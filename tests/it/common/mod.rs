@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod disk;
 pub mod http;
 pub mod load;
+pub mod s3;
 pub mod server;
 
 use chrono::TimeZone;
@@ -233,7 +234,9 @@ fn files(ev: &mut Events, owner: &str) -> Vec<EventEnvelope> {
         Payload::FilePut(FilePut {
             path: path.into(),
             content_type: "text/plain".into(),
-            body: body.as_bytes().to_vec(),
+            // Inline, as files were written before the object store: the
+            // log this makes stands for an installation's history.
+            content: FileContent::Inline(body.as_bytes().to_vec()),
         })
     };
     [
