@@ -306,6 +306,10 @@ impl Config {
 
     /// Opens the object store, without contacting it (`serve` probes it).
     pub fn open_objects(&self) -> anyhow::Result<ObjectStore> {
+        if self.objects.url.is_none() {
+            // The data directory's own store, made with it.
+            self.prepare_data_dir()?;
+        }
         let location = self.object_location()?;
         let spool = self.data_dir.join("spool");
         ObjectStore::open(location.clone(), &spool, &self.objects.settings)

@@ -67,7 +67,7 @@ impl FromStr for ObjectId {
 
 /// What an event says of a payload it keeps in the object store: which
 /// object, and how long it is (checked on write and on every read).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ObjectRef {
     pub sha256: ObjectId,
     pub size: u64,

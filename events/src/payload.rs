@@ -563,7 +563,24 @@ pub enum Payload {
     LeaderFenced(LeaderFenced),
 }
 
+/// The event types whose payloads may name objects of the object store,
+/// and the topics they are in: what `objects verify` and `objects gc`
+/// read, skipping every other record by its event-type header.
+pub const TYPES_WITH_OBJECTS: &[&str] = &["FilePut"];
+pub const DOMAINS_WITH_OBJECTS: &[Domain] = &[Domain::Files];
+
 impl Payload {
+    /// The objects of the object store this event names.
+    pub fn objects(&self) -> Vec<ObjectRef> {
+        match self {
+            Payload::FilePut(FilePut {
+                content: FileContent::Stored(object),
+                ..
+            }) => vec![*object],
+            _ => Vec::new(),
+        }
+    }
+
     /// The topic this event belongs to.
     pub fn domain(&self) -> Domain {
         use Payload::*;

@@ -163,8 +163,9 @@ impl std::fmt::Debug for ObjectStore {
 impl ObjectStore {
     /// Opens a store without contacting it (see [`ObjectStore::probe`]).
     /// `spool_dir` is where bodies wait while they are hashed, for stores
-    /// that are not on this file system; a file store spools under its
-    /// own root, so that an object is linked into place, not copied.
+    /// that are not on this file system (made at the first body, so that
+    /// commands that only read make nothing); a file store spools under
+    /// its own root, so that an object is linked into place, not copied.
     pub fn open(
         location: StoreLocation,
         spool_dir: &Path,
@@ -186,10 +187,6 @@ impl ObjectStore {
                 spool_dir.to_path_buf(),
             ),
         };
-        std::fs::create_dir_all(&spool_dir).map_err(|source| ObjectError::Spool {
-            path: spool_dir.clone(),
-            source,
-        })?;
         Ok(ObjectStore {
             inner: Arc::new(Inner {
                 location,

@@ -13,7 +13,7 @@ use futures::stream::{BoxStream, StreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as Key;
 use object_store::{
-    ClientOptions, ObjectStore as _, ObjectStoreExt as _, PutMode, PutPayload, RetryConfig,
+    ClientConfigKey, ObjectStore as _, ObjectStoreExt as _, PutMode, PutPayload, RetryConfig,
 };
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
@@ -36,7 +36,20 @@ impl S3Store {
         prefix: &str,
         settings: &StoreSettings,
     ) -> Result<S3Store, ObjectError> {
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        // Timeouts as settings, not `with_client_options`, which would
+        // replace the client options the environment set (allow_http...).
+        let millis = |d: std::time::Duration| format!("{}ms", d.as_millis());
+        let connect = settings.timeout.min(std::time::Duration::from_secs(5));
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                millis(settings.timeout),
+            )
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                millis(connect),
+            );
         for (key, value) in &settings.s3 {
             let key: AmazonS3ConfigKey = key.parse().map_err(|_| {
                 ObjectError::Settings(format!("{key:?} is not an S3 setting this build knows"))
@@ -44,11 +57,6 @@ impl S3Store {
             builder = builder.with_config(key, value);
         }
         let client = builder
-            .with_client_options(
-                ClientOptions::new()
-                    .with_timeout(settings.timeout)
-                    .with_connect_timeout(settings.timeout.min(std::time::Duration::from_secs(5))),
-            )
             .with_retry(RetryConfig {
                 max_retries: 2,
                 retry_timeout: settings.timeout * 2,
@@ -79,6 +87,14 @@ impl S3Store {
                 ObjectError::Denied {
                     store: self.name.clone(),
                     reason: source.to_string(),
+                }
+            }
+            // S3 says so only in the body of a 404, which object_store
+            // passes on as text (and, for listings, not as NotFound).
+            other if other.to_string().contains("<Code>NoSuchBucket</Code>") => {
+                ObjectError::NoBucket {
+                    store: self.name.clone(),
+                    bucket: self.bucket.clone(),
                 }
             }
             other => ObjectError::Unavailable {

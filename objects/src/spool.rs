@@ -41,9 +41,16 @@ impl Spool {
         // A v7 UUID: unique without coordination, and sorted by time for
         // whoever looks at a spool left behind by a crash.
         let path = dir.join(format!("{}.part", uuid::Uuid::now_v7()));
-        let file = tokio::fs::File::create_new(&path)
-            .await
-            .map_err(spool_error(&path))?;
+        let file = match tokio::fs::File::create_new(&path).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(spool_error(dir))?;
+                tokio::fs::File::create_new(&path).await
+            }
+            created => created,
+        }
+        .map_err(spool_error(&path))?;
         Ok(Spool {
             file: Some(BufWriter::with_capacity(BUFFER, file)),
             path,

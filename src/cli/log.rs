@@ -13,7 +13,8 @@ use std::process::ExitCode;
 pub enum LogCommand {
     /// Print records, like `kcat -C`.
     Tail(TailArgs),
-    /// Per topic and partition: count, first and last offset and time, bytes.
+    /// Per topic and partition: count, first and last offset and time, bytes,
+    /// the largest record.
     Stats(JsonFlag),
 }
 
@@ -149,13 +150,13 @@ pub async fn stats(args: &LogArgs, opts: JsonFlag) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<24} {:>4} {:>10} {:>12} {:>12} {:>26} {:>26} {:>12}",
-        "topic", "part", "count", "first", "last", "first time", "last time", "bytes"
+        "{:<24} {:>4} {:>10} {:>12} {:>12} {:>26} {:>26} {:>12} {:>10}",
+        "topic", "part", "count", "first", "last", "first time", "last time", "bytes", "largest"
     );
     let dash = || "-".to_string();
     for s in &stats {
         println!(
-            "{:<24} {:>4} {:>10} {:>12} {:>12} {:>26} {:>26} {:>12}",
+            "{:<24} {:>4} {:>10} {:>12} {:>12} {:>26} {:>26} {:>12} {:>10}",
             s.topic,
             s.partition,
             s.count,
@@ -163,7 +164,8 @@ pub async fn stats(args: &LogArgs, opts: JsonFlag) -> anyhow::Result<ExitCode> {
             s.last_offset.map_or_else(dash, |o| o.to_string()),
             s.first_timestamp.clone().unwrap_or_else(dash),
             s.last_timestamp.clone().unwrap_or_else(dash),
-            s.bytes
+            s.bytes,
+            s.largest
         );
     }
     Ok(ExitCode::SUCCESS)

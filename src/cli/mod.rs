@@ -8,6 +8,7 @@ pub mod directory;
 pub mod export;
 pub mod import;
 pub mod log;
+pub mod objects;
 pub mod output;
 pub mod progress;
 pub mod projections;
@@ -24,7 +25,7 @@ use clap::Args;
 use clap::{Parser, Subcommand};
 use events::log::ClientProperties;
 use events::EventLog;
-use objects::StoreSettings;
+use ::objects::StoreSettings;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -213,6 +214,9 @@ pub enum Command {
     /// Inspect the log, like kcat.
     #[command(subcommand)]
     Log(log::LogCommand),
+    /// The object store against the log: verify it, collect its orphans.
+    #[command(subcommand)]
+    Objects(objects::ObjectsCommand),
     /// Manage directory domains.
     #[command(subcommand)]
     Domain(directory::DomainCommand),
@@ -302,6 +306,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Projections(cmd) => projections::run(&global, cmd).await,
             Command::Log(log::LogCommand::Tail(args)) => log::tail(&global, args).await,
             Command::Log(log::LogCommand::Stats(args)) => log::stats(&global, args).await,
+            Command::Objects(cmd) => objects::run(&global, cmd).await,
             Command::Domain(cmd) => directory::domain(&global, cmd).await,
             Command::User(cmd) => directory::user(&global, cmd).await,
             Command::Group(cmd) => directory::group(&global, cmd).await,
@@ -327,7 +332,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn read_object_store_config(path: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading --object-store-config {}", path.display()))?;
-    objects::parse_settings(&text)
+    ::objects::parse_settings(&text)
         .with_context(|| format!("--object-store-config {}", path.display()))
 }
 

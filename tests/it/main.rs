@@ -20,6 +20,7 @@ mod directory_api;
 mod kafka;
 mod layout;
 mod mail_api;
+mod objects;
 mod oracle;
 mod projections;
 mod recovery;

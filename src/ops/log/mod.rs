@@ -255,6 +255,8 @@ pub struct PartitionStats {
     pub first_timestamp: Option<String>,
     pub last_timestamp: Option<String>,
     pub bytes: u64,
+    /// The largest record, in bytes (key, headers and value).
+    pub largest: u64,
 }
 
 /// Reads every partition once, to its end: exact on any backend (no
@@ -262,7 +264,6 @@ pub struct PartitionStats {
 pub async fn compute_stats(log: Arc<dyn EventLog>) -> Result<Vec<PartitionStats>, InspectError> {
     tokio::task::spawn_blocking(move || {
         let mut stats: BTreeMap<TopicPartition, PartitionStats> = BTreeMap::new();
-        let mut starts = Vec::new();
         for domain in Domain::ALL {
             for partition in 0..log.partitions(domain) {
                 let tp = TopicPartition { domain, partition };
@@ -274,36 +275,58 @@ pub async fn compute_stats(log: Arc<dyn EventLog>) -> Result<Vec<PartitionStats>
                         ..PartitionStats::default()
                     },
                 );
-                starts.push(ReadStart {
-                    topic_partition: tp,
-                    offset: 0,
-                });
             }
         }
-        let mut reader = log.reader(&starts)?;
-        loop {
-            let batch = reader.poll(5000, Duration::from_millis(200))?;
-            for r in &batch.records {
-                let tp = TopicPartition {
-                    domain: r.domain,
-                    partition: r.partition,
-                };
-                let s = stats.entry(tp).or_default();
-                s.count += 1;
-                s.bytes += r.size() as u64;
-                if s.first_offset.is_none() {
-                    s.first_offset = Some(r.offset);
-                    s.first_timestamp = Some(timestamp(r.timestamp_ms));
-                }
-                s.last_offset = Some(r.offset);
-                s.last_timestamp = Some(timestamp(r.timestamp_ms));
+        scan(log.as_ref(), &Domain::ALL, |r| {
+            let tp = TopicPartition {
+                domain: r.domain,
+                partition: r.partition,
+            };
+            let s = stats.entry(tp).or_default();
+            s.count += 1;
+            s.bytes += r.size() as u64;
+            s.largest = s.largest.max(r.size() as u64);
+            if s.first_offset.is_none() {
+                s.first_offset = Some(r.offset);
+                s.first_timestamp = Some(timestamp(r.timestamp_ms));
             }
-            if batch.records.is_empty() && batch.caught_up {
-                return Ok(stats.into_values().collect());
-            }
-        }
+            s.last_offset = Some(r.offset);
+            s.last_timestamp = Some(timestamp(r.timestamp_ms));
+            Ok::<(), InspectError>(())
+        })?;
+        Ok(stats.into_values().collect())
     })
     .await?
+}
+
+/// Reads every partition of `domains` from its start to its end, handing
+/// each record to `visit`. Blocks: call from a blocking thread.
+pub fn scan<E: From<InspectError>>(
+    log: &dyn EventLog,
+    domains: &[Domain],
+    mut visit: impl FnMut(&LogRecord) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut starts = Vec::new();
+    for &domain in domains {
+        for partition in 0..log.partitions(domain) {
+            starts.push(ReadStart {
+                topic_partition: TopicPartition { domain, partition },
+                offset: 0,
+            });
+        }
+    }
+    let mut reader = log.reader(&starts).map_err(InspectError::from)?;
+    loop {
+        let batch = reader
+            .poll(5000, Duration::from_millis(200))
+            .map_err(InspectError::from)?;
+        for r in &batch.records {
+            visit(r)?;
+        }
+        if batch.records.is_empty() && batch.caught_up {
+            return Ok(());
+        }
+    }
 }
 
 #[cfg(test)]

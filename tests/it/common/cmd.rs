@@ -22,10 +22,12 @@ pub fn reprise(data: &Path) -> Command {
     cmd
 }
 
-/// Keeps the test's own `REPRISE_*` variables from configuring `cmd`.
+/// Keeps the test's own `REPRISE_*` variables from configuring `cmd`, and
+/// its `AWS_*` ones from reaching an s3:// store (the tests give theirs in
+/// `--object-store-config`).
 pub fn without_reprise_env(cmd: &mut Command) {
     for (k, _) in std::env::vars() {
-        if k.starts_with("REPRISE_") {
+        if k.starts_with("REPRISE_") || k.starts_with("AWS_") {
             cmd.env_remove(k);
         }
     }

@@ -3,8 +3,8 @@
 //! clients' venv) on a free port of 127.0.0.1, killed on drop.
 //!
 //! - `REPRISE_TEST_MOTO`: the `moto_server` to run, else the one beside
-//!   `REPRISE_TEST_PYTHON` (the venv's `bin/`). A missing one fails the
-//!   test, never skips it.
+//!   the clients' Python (the venv's `bin/`, see `clients.rs`). A missing
+//!   one fails the test, never skips it.
 //!
 //! What moto (5.x, default settings) does, and these helpers rely on:
 //! - it keeps everything in memory: [`Moto::kill`] and [`Moto::restart`]
@@ -27,10 +27,10 @@ use std::time::{Duration, Instant};
 const INSTALL_HINT: &str = "run scripts/test (it installs moto[server] in the clients' venv \
      and sets REPRISE_TEST_PYTHON), or set REPRISE_TEST_MOTO to a moto_server";
 
-/// The credentials and region `env` gives; moto accepts any.
-pub const ACCESS_KEY_ID: &str = "testing";
-pub const SECRET_ACCESS_KEY: &str = "testing";
-pub const REGION: &str = "us-east-1";
+/// The credentials and region `settings` gives; moto accepts any.
+const ACCESS_KEY_ID: &str = "testing";
+const SECRET_ACCESS_KEY: &str = "testing";
+const REGION: &str = "us-east-1";
 
 /// Well-formed, never checked (see the module's comment).
 const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 \
@@ -87,32 +87,14 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// What `AmazonS3Builder::from_env()` (object_store) reads to reach
-    /// this moto. Prefer [`Self::set_env`], which also removes inherited
-    /// `AWS_*` variables.
-    pub fn env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_string()),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_string()),
-            ("AWS_REGION", REGION.to_string()),
-            ("AWS_ENDPOINT", self.endpoint()),
-            ("AWS_ALLOW_HTTP", "true".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-    }
-
-    /// Gives `cmd` [`Self::env`] and no other `AWS_*` variable: `from_env`
-    /// reads every `AWS_*` one, so a developer's `AWS_ENDPOINT_URL` or
-    /// `AWS_SESSION_TOKEN` would otherwise leak into the test.
-    pub fn set_env(&self, cmd: &mut Command) {
-        for (k, _) in std::env::vars_os() {
-            if k.to_str().is_some_and(|k| k.starts_with("AWS_")) {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.envs(self.env());
+    /// The `--object-store-config` that reaches this moto: its endpoint
+    /// over plain HTTP and credentials it accepts (it checks none).
+    pub fn settings(&self) -> String {
+        format!(
+            "aws_endpoint={}\naws_allow_http=true\naws_region={REGION}\n\
+             aws_access_key_id={ACCESS_KEY_ID}\naws_secret_access_key={SECRET_ACCESS_KEY}\n",
+            self.endpoint()
+        )
     }
 
     pub fn create_bucket(&self, name: &str) {
@@ -320,24 +302,21 @@ impl Drop for Moto {
     }
 }
 
-/// `REPRISE_TEST_MOTO`, else `moto_server` beside `REPRISE_TEST_PYTHON`.
+/// `REPRISE_TEST_MOTO`, else `moto_server` beside the clients' Python
+/// (found as every client test finds it: `clients::python_with`).
 fn moto_server() -> PathBuf {
     if let Some(p) = std::env::var_os("REPRISE_TEST_MOTO").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    let python = std::env::var_os("REPRISE_TEST_PYTHON")
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| {
-            panic!("neither REPRISE_TEST_MOTO nor REPRISE_TEST_PYTHON is set; {INSTALL_HINT}")
-        });
-    let program = PathBuf::from(&python)
+    let python = super::clients::python_with("moto.server");
+    let program = python
         .parent()
         .map(|bin| bin.join("moto_server"))
         .unwrap_or_default();
     assert!(
         program.is_file(),
-        "no moto_server beside REPRISE_TEST_PYTHON ({}): looked for {}; {INSTALL_HINT}",
-        PathBuf::from(python).display(),
+        "no moto_server beside {}: looked for {}; {INSTALL_HINT}",
+        python.display(),
         program.display()
     );
     program

@@ -1,0 +1,356 @@
+//! The object store: a file's bytes are stored under their SHA-256 before
+//! the event that names them, read back checked, verified and collected
+//! against the log: on the file store, and on S3 through a real S3 server
+//! (moto), stopped and restarted under the server's feet.
+
+use crate::common::cmd::{fails, ok, run};
+use crate::common::http::send;
+use crate::common::s3::Moto;
+use crate::common::server::TestServer;
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const FILES: &str = "/dav/files/alice@example.com";
+const MIB: usize = 1 << 20;
+/// `--max-resource-size` of these servers: room for 20 MiB files.
+const LIMIT: &str = "33554432";
+
+fn authorization() -> String {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode("alice:alice-secret");
+    format!("Basic {token}")
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent()
+}
+
+/// Bytes that do not compress and differ per `seed`.
+fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn put(server: &TestServer, path: &str, body: &[u8]) -> u16 {
+    agent()
+        .put(format!("{}{FILES}/{path}", server.url))
+        .header("Authorization", authorization())
+        .header("Content-Type", "application/octet-stream")
+        .send(body)
+        .expect("PUT")
+        .status()
+        .as_u16()
+}
+
+fn get(server: &TestServer, path: &str) -> (u16, Vec<u8>) {
+    let mut response = agent()
+        .get(format!("{}{FILES}/{path}", server.url))
+        .header("Authorization", authorization())
+        .call()
+        .expect("GET");
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 * MIB as u64)
+        .read_to_vec()
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn copy(server: &TestServer, from: &str, to: &str) -> u16 {
+    let destination = format!("{}{FILES}/{to}", server.url);
+    let headers = [
+        ("Authorization", authorization()),
+        ("Destination", destination),
+    ];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    send(server.port, "COPY", &format!("{FILES}/{from}"), &headers, b"").status
+}
+
+/// The largest record of the log, from `log stats`.
+fn largest_record(server: &TestServer) -> u64 {
+    let mut cmd = server.command();
+    cmd.args(["--server", &server.url, "log", "stats", "--json"]);
+    let text = ok(cmd, "");
+    let json = &text[text.find('[').expect("JSON")..];
+    let stats: Vec<serde_json::Value> = serde_json::from_str(json).expect("stats");
+    stats
+        .iter()
+        .map(|s| s["largest"].as_u64().expect("largest"))
+        .max()
+        .unwrap_or(0)
+}
+
+/// A file store object's path.
+fn object_file(store: &Path, bytes: &[u8]) -> PathBuf {
+    let hex = hex(bytes);
+    store.join("sha256").join(&hex[..2]).join(hex)
+}
+
+fn stored_objects(store: &Path) -> usize {
+    std::fs::read_dir(store.join("sha256"))
+        .expect("the store's objects")
+        .map(|fan| std::fs::read_dir(fan.unwrap().path()).unwrap().count())
+        .sum()
+}
+
+/// `objects verify` through the server's log: (success, output).
+fn verify(server: &TestServer, extra: &[&str]) -> (bool, String) {
+    let mut cmd = server.command();
+    cmd.args(extra)
+        .args(["--server", &server.url, "objects", "verify"]);
+    let out = run(cmd, "");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned()
+        + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// A request that declares a body over the limit and sends none: the
+/// answer must come before the body is read.
+fn put_declaring(server: &TestServer, path: &str, length: u64) -> u16 {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "PUT {FILES}/{path} HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: {length}\r\n\r\n",
+        authorization()
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).expect("an answer before the body");
+    String::from_utf8_lossy(&head[9..12])
+        .parse()
+        .expect("a status")
+}
+
+#[test]
+fn files_are_stored_before_their_event_and_the_log_keeps_only_their_names() {
+    let server = TestServer::start_with(&[], &["--max-resource-size", LIMIT]);
+    let store = server.data_dir().join("objects");
+    let big = bytes(20 * MIB, 1);
+    let small = b"a small file".to_vec();
+    assert_eq!(put(&server, "big.bin", &big), 201);
+    assert_eq!(put(&server, "small.txt", &small), 201);
+    assert_eq!(get(&server, "big.bin"), (200, big.clone()));
+    assert_eq!(get(&server, "small.txt"), (200, small.clone()));
+    assert!(object_file(&store, &big).is_file());
+    assert!(object_file(&store, &small).is_file());
+
+    // The log holds names: no record is near a file's size.
+    let largest = largest_record(&server);
+    assert!(largest < 4096, "the largest record is {largest} bytes");
+
+    // A copy names the same object; the same bytes again are the same one.
+    assert_eq!(copy(&server, "big.bin", "big-copy.bin"), 201);
+    assert_eq!(put(&server, "again.bin", &big), 201);
+    assert_eq!(stored_objects(&store), 2);
+    assert_eq!(get(&server, "big-copy.bin"), (200, big.clone()));
+
+    let (verified, text) = verify(&server, &[]);
+    assert!(verified, "{text}");
+    assert!(text.contains("2 objects named by the log"), "{text}");
+
+    // Over the limit: 413 before the body is read, nothing appended.
+    let records = server.log_records();
+    assert_eq!(put_declaring(&server, "huge.bin", 64 * MIB as u64), 413);
+    assert_eq!(server.log_records(), records);
+
+    // A damaged object is a 500 for its readers, never its bytes, and
+    // `objects verify` names it; so is a missing one.
+    std::fs::write(object_file(&store, &small), b"A SMALL FILE").unwrap();
+    assert_eq!(get(&server, "small.txt").0, 500);
+    std::fs::remove_file(object_file(&store, &big)).unwrap();
+    assert_eq!(get(&server, "big.bin").0, 500);
+    let (verified, text) = verify(&server, &[]);
+    assert!(!verified, "{text}");
+    assert!(text.contains(&format!("damaged {}", hex(&small))), "{text}");
+    assert!(text.contains(&format!("missing {}", hex(&big))), "{text}");
+}
+
+#[test]
+fn gc_removes_only_what_no_record_names() {
+    let server = TestServer::start_with(&[], &[]);
+    let store = server.data_dir().join("objects");
+    let kept = b"named by the log".to_vec();
+    assert_eq!(put(&server, "kept.txt", &kept), 201);
+    // Overwritten: its old bytes are still named by the past event.
+    let old = b"the first version".to_vec();
+    assert_eq!(put(&server, "versions.txt", &old), 201);
+    assert_eq!(put(&server, "versions.txt", b"the second version"), 204);
+    // An orphan, as a write that failed after storing its object leaves.
+    let orphan = b"no event names me".to_vec();
+    let path = object_file(&store, &orphan);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &orphan).unwrap();
+
+    let gc = |extra: &[&str]| {
+        let mut cmd = server.command();
+        cmd.args(["--server", &server.url, "objects", "gc"])
+            .args(extra);
+        ok(cmd, "")
+    };
+    // Too young to judge.
+    let young = gc(&["--older-than", "1h"]);
+    assert!(young.contains("1 too young"), "{young}");
+    assert!(path.is_file());
+    let dry = gc(&["--older-than", "0s", "--dry-run"]);
+    assert!(
+        dry.contains(&format!("would remove {}", hex(&orphan))),
+        "{dry}"
+    );
+    assert!(path.is_file());
+    let done = gc(&["--older-than", "0s"]);
+    assert!(done.contains(&format!("removed {}", hex(&orphan))), "{done}");
+    assert!(done.contains("3 named by the log"), "{done}");
+    assert!(!path.exists());
+    assert!(object_file(&store, &old).is_file());
+    assert_eq!(get(&server, "kept.txt"), (200, kept));
+    let (verified, text) = verify(&server, &[]);
+    assert!(verified, "{text}");
+}
+
+/// The flags of a server on `moto`'s `bucket`, prefix `blue`.
+fn s3_flags(moto: &Moto, dir: &Path, bucket: &str) -> Vec<String> {
+    let settings = dir.join("s3.conf");
+    std::fs::write(&settings, moto.settings()).unwrap();
+    [
+        "--object-store".to_string(),
+        format!("s3://{bucket}/blue"),
+        "--object-store-config".to_string(),
+        settings.display().to_string(),
+        "--object-store-timeout".to_string(),
+        "2".to_string(),
+    ]
+    .into()
+}
+
+#[test]
+fn an_s3_store_takes_large_files_in_parts_and_its_outages_are_503s_not_hangs() {
+    let mut moto = Moto::start();
+    moto.create_bucket("reprise");
+    let dir = tempfile::tempdir().unwrap();
+    let flags = s3_flags(&moto, dir.path(), "reprise");
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let server = TestServer::start_with(&flags, &["--max-resource-size", LIMIT]);
+
+    let big = bytes(20 * MIB, 2);
+    let small = b"small, on S3".to_vec();
+    assert_eq!(put(&server, "big.bin", &big), 201);
+    assert_eq!(put(&server, "small.txt", &small), 201);
+    assert_eq!(put(&server, "big-again.bin", &big), 201);
+    let key = |bytes: &[u8]| format!("blue/sha256/{}/{}", &hex(bytes)[..2], hex(bytes));
+    let mut listed = moto.list("reprise", "blue/sha256/");
+    listed.sort();
+    let mut expected = vec![
+        (key(&big), big.len() as u64),
+        (key(&small), small.len() as u64),
+    ];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(moto.get_object("reprise", &key(&small)), Some(small.clone()));
+    assert_eq!(get(&server, "big.bin"), (200, big.clone()));
+    assert_eq!(get(&server, "small.txt"), (200, small.clone()));
+    assert!(largest_record(&server) < 4096);
+
+    // The store stops answering: writes get 503 with nothing appended,
+    // reads 503, and nothing hangs (the helpers give up after 60 s).
+    let records = server.log_records();
+    moto.pause();
+    assert_eq!(put(&server, "during.txt", b"written while S3 is down"), 503);
+    assert_eq!(get(&server, "big.bin").0, 503);
+    assert_eq!(get(&server, "small.txt").0, 503);
+    assert_eq!(server.log_records(), records);
+    moto.resume();
+    // Back without restarting reprise.
+    assert_eq!(put(&server, "after.txt", b"written after"), 201);
+    assert_eq!(get(&server, "big.bin"), (200, big.clone()));
+    let (verified, text) = verify(&server, &[]);
+    assert!(verified, "{text}");
+
+    // Gone altogether (connections refused), then back empty: writes work
+    // again, and verify names what the empty store lost.
+    moto.kill();
+    assert_eq!(put(&server, "refused.txt", b"no one listens"), 503);
+    moto.restart();
+    moto.create_bucket("reprise");
+    assert_eq!(put(&server, "new.txt", b"a new store"), 201);
+    assert_eq!(get(&server, "new.txt"), (200, b"a new store".to_vec()));
+    // Damaged in the bucket: a 500 for its reader, and verify names it.
+    moto.put_object("reprise", &key(b"a new store"), b"A NEW STORE");
+    assert_eq!(get(&server, "new.txt").0, 500);
+    let (verified, text) = verify(&server, &[]);
+    assert!(!verified, "{text}");
+    assert!(text.contains(&format!("missing {}", hex(&big))), "{text}");
+    assert!(
+        text.contains(&format!("damaged {}", hex(b"a new store"))),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_store_that_cannot_be_used_stops_serve_with_one_line_naming_it() {
+    let moto = Moto::start();
+    moto.create_bucket("present");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let serve = |flags: &[String]| {
+        let mut cmd = crate::common::cmd::reprise(&data);
+        cmd.args(flags).args(["serve", "--listen", "127.0.0.1:0"]);
+        fails(cmd, "")
+    };
+    let no_bucket = serve(&s3_flags(&moto, dir.path(), "absent"));
+    assert!(
+        no_bucket.contains("s3://absent/blue") && no_bucket.contains("does not exist"),
+        "{no_bucket}"
+    );
+    let mut unreachable = s3_flags(&moto, dir.path(), "present");
+    let settings = dir.path().join("s3.conf");
+    let port = crate::common::server::free_port();
+    std::fs::write(
+        &settings,
+        format!(
+            "aws_endpoint=http://127.0.0.1:{port}\naws_allow_http=true\naws_region=us-east-1\n\
+             aws_access_key_id=test\naws_secret_access_key=test\n"
+        ),
+    )
+    .unwrap();
+    unreachable[3] = settings.display().to_string();
+    let unreachable = serve(&unreachable);
+    assert!(
+        unreachable.contains("s3://present/blue") && unreachable.contains("unavailable"),
+        "{unreachable}"
+    );
+    let bad = serve(&["--object-store".into(), "http://example.com/x".into()]);
+    assert!(bad.contains("not an object store URL"), "{bad}");
+    std::fs::write(&settings, "aws_no_such_setting=1\n").unwrap();
+    let unknown = serve(&[
+        "--object-store".into(),
+        "s3://present".into(),
+        "--object-store-config".into(),
+        settings.display().to_string(),
+    ]);
+    assert!(unknown.contains("aws_no_such_setting"), "{unknown}");
+}
