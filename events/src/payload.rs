@@ -7,8 +7,8 @@
 
 use crate::domain::Domain;
 use crate::envelope::AggregateVersion;
-use crate::uidset::UidSet;
 use crate::object::ObjectRef;
+use crate::uidset::UidSet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -96,6 +96,35 @@ pub struct CalendarObjectPut {
     pub href: String,
     pub uid: String,
     pub ical: String,
+}
+
+/// A managed attachment (RFC 8607) added to, replaced on or removed from
+/// a calendar object: the object's new text, which carries (or no longer
+/// carries) the attachment's `ATTACH;MANAGED-ID` property, and the
+/// attachment, in one event so that both change together. The bytes are
+/// in the object store, stored before this event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarAttachmentChanged {
+    pub calendar: String,
+    pub href: String,
+    pub uid: String,
+    pub ical: String,
+    /// An added attachment, or the new version of an updated one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added: Option<ManagedAttachment>,
+    /// The managed ID an update replaced or a removal took away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<String>,
+}
+
+/// One managed attachment: its ID in the object's text, its bytes in the
+/// object store, and what describes them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedAttachment {
+    pub managed_id: String,
+    pub object: ObjectRef,
+    pub filename: String,
+    pub content_type: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -526,6 +555,7 @@ pub enum Payload {
     CalendarObjectPut(CalendarObjectPut),
     CalendarObjectDeleted(CalendarObjectDeleted),
     CalendarObjectMoved(CalendarObjectMoved),
+    CalendarAttachmentChanged(CalendarAttachmentChanged),
     CalendarShared(CalendarShared),
     CalendarUnshared(CalendarUnshared),
     AddressBookCreated(AddressBookCreated),
@@ -566,8 +596,8 @@ pub enum Payload {
 /// The event types whose payloads may name objects of the object store,
 /// and the topics they are in: what `objects verify` and `objects gc`
 /// read, skipping every other record by its event-type header.
-pub const TYPES_WITH_OBJECTS: &[&str] = &["FilePut"];
-pub const DOMAINS_WITH_OBJECTS: &[Domain] = &[Domain::Files];
+pub const TYPES_WITH_OBJECTS: &[&str] = &["FilePut", "CalendarAttachmentChanged"];
+pub const DOMAINS_WITH_OBJECTS: &[Domain] = &[Domain::Files, Domain::Calendar];
 
 impl Payload {
     /// The objects of the object store this event names.
@@ -577,6 +607,10 @@ impl Payload {
                 content: FileContent::Stored(object),
                 ..
             }) => vec![*object],
+            Payload::CalendarAttachmentChanged(CalendarAttachmentChanged {
+                added: Some(added),
+                ..
+            }) => vec![added.object],
             _ => Vec::new(),
         }
     }
@@ -591,6 +625,7 @@ impl Payload {
             | CalendarObjectPut(_)
             | CalendarObjectDeleted(_)
             | CalendarObjectMoved(_)
+            | CalendarAttachmentChanged(_)
             | CalendarShared(_)
             | CalendarUnshared(_) => Domain::Calendar,
             AddressBookCreated(_)
@@ -627,6 +662,7 @@ impl Payload {
             CalendarObjectPut(_) => "CalendarObjectPut",
             CalendarObjectDeleted(_) => "CalendarObjectDeleted",
             CalendarObjectMoved(_) => "CalendarObjectMoved",
+            CalendarAttachmentChanged(_) => "CalendarAttachmentChanged",
             CalendarShared(_) => "CalendarShared",
             CalendarUnshared(_) => "CalendarUnshared",
             AddressBookCreated(_) => "AddressBookCreated",

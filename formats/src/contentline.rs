@@ -524,6 +524,44 @@ pub(crate) fn push_crlf(
     }
 }
 
+/// A parameter value as written (vCard and iCalendar alike): RFC 6868 caret encoding for `^`, line breaks and
+/// `"`, then quoted when it holds `:`, `;` or `,`.
+pub(crate) fn param_value(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '^' => encoded.push_str("^^"),
+            '\n' => encoded.push_str("^n"),
+            '"' => encoded.push_str("^'"),
+            c if c.is_control() => {}
+            c => encoded.push(c),
+        }
+    }
+    if encoded.contains([':', ';', ',']) {
+        format!("\"{encoded}\"")
+    } else {
+        encoded
+    }
+}
+
+/// Folds a content line at 75 octets (RFC 6350 §3.2, RFC 5545 §3.1), on character
+/// boundaries; a continuation line's leading space counts.
+pub(crate) fn fold(line: &str, eol: &str) -> String {
+    const LIMIT: usize = 75;
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut width = 0;
+    for c in line.chars() {
+        if width + c.len_utf8() > LIMIT {
+            out.push_str(eol);
+            out.push(' ');
+            width = 1;
+        }
+        out.push(c);
+        width += c.len_utf8();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

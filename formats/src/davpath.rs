@@ -11,6 +11,7 @@
 //! /dav/calendars/{principal}/{calendar}/{object}
 //! /dav/addressbooks/{principal}/…         the same for address books
 //! /dav/files/{principal}/{path…}          a plain WebDAV file area
+//! /dav/attachments/{owner}/{managed-id}   a managed attachment (RFC 8607)
 //! ```
 //!
 //! `{principal}` is `login@domain`. A collection named `{name}@{owner}`
@@ -44,6 +45,9 @@ pub enum DavPath {
     Object(Kind, String, String, String),
     /// A path in a user's file area; `""` is the area's root.
     File(String, String),
+    /// A managed attachment of one of `owner`'s calendar objects: whoever
+    /// may read the object may read it (checked when it is loaded).
+    Attachment(String, String),
 }
 
 /// The two kinds of groupware collection.
@@ -126,6 +130,12 @@ impl DavPath {
         let Some((area, rest)) = segments.split_first() else {
             return Ok(DavPath::DavRoot);
         };
+        if area == "attachments" {
+            return match rest {
+                [owner, id] => Ok(DavPath::Attachment(owner.clone(), id.clone())),
+                _ => Err(PathError::NotFound),
+            };
+        }
         let area = match area.as_str() {
             "principals" => Area::Principals,
             "calendars" => Area::Calendars,
@@ -178,7 +188,8 @@ impl DavPath {
             | DavPath::DavRoot
             | DavPath::Area(_)
             | DavPath::GroupPrincipal(_)
-            | DavPath::ResourcePrincipal(_) => None,
+            | DavPath::ResourcePrincipal(_)
+            | DavPath::Attachment(..) => None,
             DavPath::Principal(p)
             | DavPath::Home(_, p)
             | DavPath::Collection(_, p, _)
@@ -189,7 +200,7 @@ impl DavPath {
 
     /// Whether the path names a collection (its href ends with `/`).
     pub fn is_collection_path(&self) -> bool {
-        !matches!(self, DavPath::Object(..))
+        !matches!(self, DavPath::Object(..) | DavPath::Attachment(..))
     }
 
     /// The canonical, percent-encoded href. File-area paths are written as
@@ -206,6 +217,7 @@ impl DavPath {
             DavPath::Collection(k, p, c) => collection_href(*k, p, c),
             DavPath::Object(k, p, c, o) => object_href(*k, p, c, o),
             DavPath::File(p, path) => file_href(p, path, false),
+            DavPath::Attachment(owner, id) => attachment_href(owner, id),
         }
     }
 }
@@ -289,6 +301,15 @@ pub fn object_href(kind: Kind, principal: &str, collection: &str, object: &str) 
     )
 }
 
+/// Where a managed attachment is read.
+pub fn attachment_href(owner: &str, managed_id: &str) -> String {
+    format!(
+        "{ROOT}attachments/{}/{}",
+        encode_segment(owner),
+        encode_segment(managed_id)
+    )
+}
+
 /// A file-area href; folders end with `/`.
 pub fn file_href(principal: &str, path: &str, folder: bool) -> String {
     let mut href = format!("{ROOT}files/{}/", encode_segment(principal));
@@ -364,6 +385,22 @@ mod tests {
             DavPath::parse("/dav/files/alice@example.com/"),
             Ok(DavPath::File(A.into(), String::new()))
         );
+        let attachment = DavPath::parse("/dav/attachments/alice@example.com/0196a");
+        assert_eq!(
+            attachment,
+            Ok(DavPath::Attachment(A.into(), "0196a".into()))
+        );
+        assert_eq!(
+            attachment.unwrap().href(),
+            "/dav/attachments/alice@example.com/0196a"
+        );
+        for bad in [
+            "/dav/attachments/",
+            "/dav/attachments/a@b/",
+            "/dav/attachments/a@b/c/d",
+        ] {
+            assert_eq!(DavPath::parse(bad), Err(PathError::NotFound), "{bad}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! iCalendar calendar object resources (RFC 5545, RFC 4791 section 4.1).
 
+pub mod attach;
 mod deep;
 mod split;
 mod structure;

@@ -276,7 +276,7 @@ fn split_one(span: &str, line: usize) -> Result<SplitCard, FormatError> {
 pub fn with_uid(vcard: &str, uid: &str) -> String {
     let text = strip_bom(vcard);
     let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
-    let uid_line = write::fold(
+    let uid_line = crate::contentline::fold(
         &format!("UID:{}", uid.replace(|c: char| c.is_control(), "")),
         eol,
     );

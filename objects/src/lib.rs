@@ -439,7 +439,10 @@ mod tests {
             assert_eq!(object.size, bytes.len() as u64);
             // Putting it again is success and changes nothing.
             assert_eq!(store.put_bytes(bytes).await.unwrap(), object);
-            assert_eq!(collect(store.read(&object).await.unwrap()).await.unwrap(), *bytes);
+            assert_eq!(
+                collect(store.read(&object).await.unwrap()).await.unwrap(),
+                *bytes
+            );
         }
         let mut listed: Vec<_> = store.list().map(|o| o.unwrap().id).collect().await;
         listed.sort();

@@ -111,12 +111,10 @@ impl LocalStore {
                 let store = store.clone();
                 async move {
                     let listed = tokio::task::spawn_blocking(move || list_fan(&fan));
-                    join(listed)
-                        .await
-                        .map_err(|e| ObjectError::Unavailable {
-                            store,
-                            reason: e.to_string(),
-                        })
+                    join(listed).await.map_err(|e| ObjectError::Unavailable {
+                        store,
+                        reason: e.to_string(),
+                    })
                 }
             })
             .flat_map(|fan| match fan {

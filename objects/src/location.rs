@@ -121,7 +121,10 @@ mod tests {
         let bad = |url: &str| url.parse::<StoreLocation>().unwrap_err();
         assert!(matches!(bad("/var/objects"), BadLocation::Scheme(_)));
         assert!(matches!(bad("http://x/y"), BadLocation::Scheme(_)));
-        assert!(matches!(bad("file://objects"), BadLocation::RelativePath(_)));
+        assert!(matches!(
+            bad("file://objects"),
+            BadLocation::RelativePath(_)
+        ));
         assert!(matches!(bad("s3://"), BadLocation::NoBucket(_)));
         assert!(matches!(bad("s3:///p"), BadLocation::NoBucket(_)));
         assert!(matches!(bad("s3://b/a//c"), BadLocation::BadPrefix(_)));

@@ -67,7 +67,10 @@ impl Spool {
             return Err(ObjectError::TooLarge { limit: self.limit });
         }
         self.hasher.update(chunk);
-        let file = self.file.as_mut().expect("a spool is written until finished");
+        let file = self
+            .file
+            .as_mut()
+            .expect("a spool is written until finished");
         file.write_all(chunk).await.map_err(spool_error(&self.path))
     }
 

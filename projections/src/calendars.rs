@@ -12,6 +12,8 @@ pub use crate::collections::{
 };
 pub use crate::time_index::TimeIndexEntry;
 
+use crate::attachments;
+pub use crate::attachments::AttachmentRecord;
 use crate::collections::ObjectIndex;
 use crate::store::{ProjectionId, StoreError, ViewStore, ViewTree};
 use crate::time_index::{TimeIndex, TimeIndexView};
@@ -50,6 +52,7 @@ impl Calendars {
 pub struct CalendarsView {
     collections: CollectionsView<CalendarProps>,
     index: Option<TimeIndexView>,
+    tree: ReadTree,
 }
 
 impl std::ops::Deref for CalendarsView {
@@ -72,9 +75,19 @@ impl CalendarsView {
             tree: ReadTree::new(tree.clone()),
         });
         CalendarsView {
-            collections: CollectionsView::new(tree),
+            collections: CollectionsView::new(tree.clone()),
             index,
+            tree: ReadTree::new(tree),
         }
+    }
+
+    /// `owner`'s managed attachment `managed_id` (see `attachments.rs`).
+    pub fn attachment(
+        &self,
+        owner: &str,
+        managed_id: &str,
+    ) -> Result<Option<AttachmentRecord>, StoreError> {
+        attachments::find(&self.tree, owner, managed_id)
     }
 
     /// The hrefs of a calendar, in href order, that may hold a `component`
@@ -99,6 +112,45 @@ impl CalendarsView {
 fn accepts(props: &CalendarProps, component: Option<&str>) -> bool {
     props.components.is_empty()
         || component.is_some_and(|c| props.components.iter().any(|s| s.eq_ignore_ascii_case(c)))
+}
+
+impl Calendars {
+    /// A calendar object written whole: by PUT, or with an attachment.
+    fn put(
+        &self,
+        c: &mut Collections<'_, '_, '_>,
+        calendar: &str,
+        href: &str,
+        uid: &str,
+        ical: &str,
+    ) -> Result<Outcome, ApplyError> {
+        let invalid = |err| ApplyError::Refused(format!("invalid iCalendar: {err}"));
+        // With an index, the one pass over the text that validates it also
+        // builds what the index reads.
+        let (object, tree) = match self.index() {
+            Some(_) => validate_calendar_tree(ical, TreeScope::Occurrences)
+                .map(|(object, tree)| (object, Some(tree))),
+            None => validate_calendar_object(ical).map(|object| (object, None)),
+        }
+        .map_err(invalid)?;
+        if object.uid != uid {
+            return Err(ApplyError::Refused(format!(
+                "the event says UID {uid:?} but its iCalendar holds {:?}",
+                object.uid
+            )));
+        }
+        c.put_with_tree(
+            NewObject {
+                collection: calendar,
+                href,
+                uid,
+                component: Some(object.kind.as_str()),
+                body: ical,
+            },
+            tree.as_ref(),
+            accepts,
+        )
+    }
 }
 
 impl Projection for Calendars {
@@ -129,6 +181,7 @@ impl Projection for Calendars {
         let payload = &event.event.payload;
         let (writes, leaving): (Vec<&str>, _) = match payload {
             Payload::CalendarObjectPut(e) => (vec![&e.calendar], None),
+            Payload::CalendarAttachmentChanged(e) => (vec![&e.calendar], None),
             Payload::CalendarObjectDeleted(e) => (vec![&e.calendar], None),
             Payload::CalendarObjectMoved(e) => (vec![&e.calendar, &e.to_calendar], None),
             Payload::CalendarUnshared(e) => (Vec::new(), Some(&e.sharee)),
@@ -159,42 +212,42 @@ impl Projection for Calendars {
             }),
             Payload::CalendarDeleted(e) => c.delete::<CalendarProps>(&e.calendar),
             // The owner was deleted: every collection goes, its events stay.
-            Payload::PrincipalDataDeleted(_) => c.delete_all(),
+            Payload::PrincipalDataDeleted(_) => {
+                attachments::forget_all(c.view, &event.event.partition_key)?;
+                c.delete_all()
+            }
             Payload::CalendarObjectPut(e) => {
-                let invalid = |err| ApplyError::Refused(format!("invalid iCalendar: {err}"));
-                // With an index, the one pass over the text that validates
-                // it also builds what the index reads.
-                let (object, tree) = match self.index() {
-                    Some(_) => validate_calendar_tree(&e.ical, TreeScope::Occurrences)
-                        .map(|(object, tree)| (object, Some(tree))),
-                    None => validate_calendar_object(&e.ical).map(|object| (object, None)),
+                self.put(&mut c, &e.calendar, &e.href, &e.uid, &e.ical)
+            }
+            Payload::CalendarAttachmentChanged(e) => {
+                let outcome = self.put(&mut c, &e.calendar, &e.href, &e.uid, &e.ical)?;
+                if matches!(outcome, Outcome::Applied { .. }) {
+                    let owner = &event.event.partition_key;
+                    if let Some(removed) = &e.removed {
+                        attachments::forget(c.view, owner, removed);
+                    }
+                    if let Some(added) = &e.added {
+                        attachments::record(c.view, owner, &e.calendar, &e.href, added);
+                    }
                 }
-                .map_err(invalid)?;
-                if object.uid != e.uid {
-                    return Err(ApplyError::Refused(format!(
-                        "the event says UID {:?} but its iCalendar holds {:?}",
-                        e.uid, object.uid
-                    )));
-                }
-                c.put_with_tree(
-                    NewObject {
-                        collection: &e.calendar,
-                        href: &e.href,
-                        uid: &e.uid,
-                        component: Some(object.kind.as_str()),
-                        body: &e.ical,
-                    },
-                    tree.as_ref(),
-                    accepts,
-                )
+                Ok(outcome)
             }
             Payload::CalendarObjectDeleted(e) => c.remove::<CalendarProps>(&e.calendar, &e.href),
-            Payload::CalendarObjectMoved(e) => c.move_object(
-                (&e.calendar, &e.href),
-                (&e.to_calendar, &e.to_href),
-                e.overwrite,
-                accepts,
-            ),
+            Payload::CalendarObjectMoved(e) => {
+                let outcome = c.move_object(
+                    (&e.calendar, &e.href),
+                    (&e.to_calendar, &e.to_href),
+                    e.overwrite,
+                    accepts,
+                )?;
+                if matches!(outcome, Outcome::Applied { .. }) {
+                    let owner = &event.event.partition_key;
+                    if let Some(body) = c.object_body(&e.to_calendar, &e.to_href)? {
+                        attachments::moved(c.view, owner, &e.to_calendar, &e.to_href, &body)?;
+                    }
+                }
+                Ok(outcome)
+            }
             Payload::CalendarShared(e) => {
                 c.share::<CalendarProps>(&e.calendar, &e.sharee, e.sharee_since, e.access)
             }

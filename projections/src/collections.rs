@@ -608,6 +608,11 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         Ok(())
     }
 
+    /// The text of the object at `col`/`href`, as this event left it.
+    pub fn object_body(&self, col: &str, href: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.load_object(col, href)?.map(|o| o.body))
+    }
+
     fn load_object(&self, col: &str, href: &str) -> Result<Option<ObjectRecord>, StoreError> {
         self.view
             .get_with(&obj_key(self.owner(), col, href), parse_object)

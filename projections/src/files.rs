@@ -21,11 +21,11 @@ use crate::projection::{check_name, Applied, ApplyError, Projection};
 use crate::store::{StoreError, ViewTree};
 use crate::view::keys::{key, under};
 use crate::view::{ReadTree, ViewTxn};
+pub use events::payload::FileContent;
 use events::payload::{
     DeadProperties, DeadPropertiesPatch, FileDeleted, FilePropertiesPatched, FilePut, FilesCopied,
     FilesMoved, FolderCreated,
 };
-pub use events::payload::FileContent;
 use events::{AggregateVersion, Domain, ObjectRef, Payload};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -11,6 +11,7 @@
 //! [`calendars`], [`contacts`], [`directory`], [`seen`] and [`files`]. Their read
 //! types hide the storage engine behind [`store::ViewTree`].
 
+mod attachments;
 pub mod calendars;
 mod collections;
 pub mod contacts;

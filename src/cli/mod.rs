@@ -19,13 +19,13 @@ pub mod snapshot;
 pub mod target;
 
 use crate::config::{Config, KafkaOptions, ObjectOptions};
+use ::objects::StoreSettings;
 use ::projections::ViewStore;
 use anyhow::Context;
 use clap::Args;
 use clap::{Parser, Subcommand};
 use events::log::ClientProperties;
 use events::EventLog;
-use ::objects::StoreSettings;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -101,7 +101,10 @@ pub async fn run(args: &LogArgs, command: ObjectsCommand) -> anyhow::Result<Exit
                 "removed"
             };
             for o in &report.orphans {
-                println!("{verb} {} ({} bytes, written {})", o.sha256, o.size, o.modified);
+                println!(
+                    "{verb} {} ({} bytes, written {})",
+                    o.sha256, o.size, o.modified
+                );
             }
             println!(
                 "{}: {} objects; {} named by the log, {} too young to judge; {verb} {} ({} bytes)",

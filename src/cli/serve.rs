@@ -16,9 +16,23 @@ pub struct ServeArgs {
     #[arg(long, env = "REPRISE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
     /// Largest request body accepted, in bytes: calendar objects, vCards,
-    /// files and XML bodies (larger ones get 413 before being read).
+    /// files and XML bodies (larger ones get 413 before being read). On
+    /// Kafka, calendar objects and vCards are also capped to what a record
+    /// holds; files go to the object store and are not.
     #[arg(long, env = "REPRISE_MAX_RESOURCE_SIZE", default_value_t = crate::http::dav::DEFAULT_MAX_RESOURCE_SIZE)]
     pub max_resource_size: u64,
+    /// Largest managed attachment (RFC 8607) a client may add to a
+    /// calendar object, in bytes (413 with `max-attachment-size` beyond).
+    #[arg(long, env = "REPRISE_MAX_ATTACHMENT_SIZE", default_value_t = crate::http::dav::DEFAULT_MAX_ATTACHMENT_SIZE)]
+    pub max_attachment_size: u64,
+    /// Most managed attachments on one calendar object (403 with
+    /// `max-attachments-per-resource` beyond).
+    #[arg(
+        long,
+        env = "REPRISE_MAX_ATTACHMENTS_PER_RESOURCE",
+        default_value_t = 20
+    )]
+    pub max_attachments_per_resource: usize,
     /// Most occurrences of one calendar object a query expands; an object
     /// recurring more within the range gets a 403 naming it.
     #[arg(long, env = "REPRISE_MAX_INSTANCES", default_value_t = crate::http::dav::QueryLimits::DEFAULT.per_object)]
@@ -93,6 +107,8 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
 
     let options = ServeOptions {
         max_resource_size: opts.max_resource_size,
+        max_attachment_size: opts.max_attachment_size,
+        max_attachments_per_resource: opts.max_attachments_per_resource,
         objects,
         query: QueryLimits {
             per_object: opts.max_instances,

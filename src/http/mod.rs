@@ -13,7 +13,7 @@ pub(crate) use self::caller::{identify, require_admin, Caller};
 
 use crate::engine::{Engine, SubmitError};
 use crate::http::admin::operations;
-use crate::http::dav::{Dav, QueryLimits};
+use crate::http::dav::{BodyLimits, Dav, QueryLimits};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware;
@@ -39,7 +39,11 @@ pub(crate) type Shared = Arc<AppState>;
 pub struct ServeOptions {
     /// Largest request body accepted, in bytes.
     pub max_resource_size: u64,
-    /// Where file bodies go (probed by the caller).
+    /// Largest managed attachment (RFC 8607), in bytes.
+    pub max_attachment_size: u64,
+    /// Most managed attachments on one calendar object.
+    pub max_attachments_per_resource: usize,
+    /// Where file bodies and attachments go (probed by the caller).
     pub objects: objects::ObjectStore,
     pub query: QueryLimits,
     /// The local admin token, as written to `serve.json`.
@@ -67,12 +71,13 @@ impl Server {
                 max_resource_size = fits;
             }
         }
-        let dav = Dav::new(
-            max_resource_size,
-            options.max_resource_size,
-            options.query,
-            options.objects,
-        )?;
+        let limits = BodyLimits {
+            inline: max_resource_size,
+            file: options.max_resource_size,
+            attachment: options.max_attachment_size,
+            attachments_per_resource: options.max_attachments_per_resource,
+        };
+        let dav = Dav::new(limits, options.query, options.objects)?;
         Ok(Server {
             state: Arc::new(AppState {
                 engine,

@@ -128,7 +128,9 @@ pub async fn verify(
             reason,
         });
     }
-    report.problems.sort_by(|a, b| a.reference.sha256.cmp(&b.reference.sha256));
+    report
+        .problems
+        .sort_by(|a, b| a.reference.sha256.cmp(&b.reference.sha256));
     Ok(report)
 }
 
@@ -174,8 +176,7 @@ pub async fn gc(
     // is younger than the cutoff, unless its write outlived the cutoff.
     let listed: Vec<ListedObject> = store.list().try_collect().await?;
     let references = referenced(log).await?;
-    let named: std::collections::HashSet<ObjectId> =
-        references.keys().map(|o| o.sha256).collect();
+    let named: std::collections::HashSet<ObjectId> = references.keys().map(|o| o.sha256).collect();
     let mut report = GcReport {
         stored: listed.len() as u64,
         dry_run: options.dry_run,

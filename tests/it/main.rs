@@ -10,6 +10,7 @@ mod own_broker;
 #[path = "../../events/tests/support/mod.rs"]
 mod support;
 
+mod attachments;
 mod bluegreen;
 mod cli;
 mod conformance;

@@ -4,11 +4,10 @@
 //! (moto), stopped and restarted under the server's feet.
 
 use crate::common::cmd::{fails, ok, run};
-use crate::common::http::send;
+use crate::common::http::{send, send_declaring};
 use crate::common::s3::Moto;
 use crate::common::server::TestServer;
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -85,7 +84,14 @@ fn copy(server: &TestServer, from: &str, to: &str) -> u16 {
         ("Destination", destination),
     ];
     let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    send(server.port, "COPY", &format!("{FILES}/{from}"), &headers, b"").status
+    send(
+        server.port,
+        "COPY",
+        &format!("{FILES}/{from}"),
+        &headers,
+        b"",
+    )
+    .status
 }
 
 /// The largest record of the log, from `log stats`.
@@ -121,29 +127,9 @@ fn verify(server: &TestServer, extra: &[&str]) -> (bool, String) {
     cmd.args(extra)
         .args(["--server", &server.url, "objects", "verify"]);
     let out = run(cmd, "");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
-}
-
-/// A request that declares a body over the limit and sends none: the
-/// answer must come before the body is read.
-fn put_declaring(server: &TestServer, path: &str, length: u64) -> u16 {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "PUT {FILES}/{path} HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: {length}\r\n\r\n",
-        authorization()
-    )
-    .unwrap();
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).expect("an answer before the body");
-    String::from_utf8_lossy(&head[9..12])
-        .parse()
-        .expect("a status")
 }
 
 #[test]
@@ -175,7 +161,15 @@ fn files_are_stored_before_their_event_and_the_log_keeps_only_their_names() {
 
     // Over the limit: 413 before the body is read, nothing appended.
     let records = server.log_records();
-    assert_eq!(put_declaring(&server, "huge.bin", 64 * MIB as u64), 413);
+    let auth = authorization();
+    let huge = send_declaring(
+        server.port,
+        "PUT",
+        &format!("{FILES}/huge.bin"),
+        &[("Authorization", &auth)],
+        64 * MIB as u64,
+    );
+    assert_eq!(huge.status, 413);
     assert_eq!(server.log_records(), records);
 
     // A damaged object is a 500 for its readers, never its bytes, and
@@ -223,7 +217,10 @@ fn gc_removes_only_what_no_record_names() {
     );
     assert!(path.is_file());
     let done = gc(&["--older-than", "0s"]);
-    assert!(done.contains(&format!("removed {}", hex(&orphan))), "{done}");
+    assert!(
+        done.contains(&format!("removed {}", hex(&orphan))),
+        "{done}"
+    );
     assert!(done.contains("3 named by the log"), "{done}");
     assert!(!path.exists());
     assert!(object_file(&store, &old).is_file());
@@ -270,7 +267,10 @@ fn an_s3_store_takes_large_files_in_parts_and_its_outages_are_503s_not_hangs() {
     ];
     expected.sort();
     assert_eq!(listed, expected);
-    assert_eq!(moto.get_object("reprise", &key(&small)), Some(small.clone()));
+    assert_eq!(
+        moto.get_object("reprise", &key(&small)),
+        Some(small.clone())
+    );
     assert_eq!(get(&server, "big.bin"), (200, big.clone()));
     assert_eq!(get(&server, "small.txt"), (200, small.clone()));
     assert!(largest_record(&server) < 4096);

@@ -161,6 +161,35 @@ impl<'a> Zones<'a> {
         Ok((stamp.instant, stamp.date))
     }
 
+    /// A DATE or DATE-TIME value with no TZID (a UTC one, a floating one
+    /// or a DATE, read as [`Zones::instant`] reads them), as an instant and
+    /// whether it was a DATE. None when it is neither.
+    pub fn instant_of(&self, value: &str) -> Option<(DateTime<Utc>, bool)> {
+        let stamp = self.stamp_written(parse_written(value)?, None)?;
+        Some((stamp.instant, stamp.date))
+    }
+
+    /// The value `property` would have at `instant`, written as it writes
+    /// its own: a DATE, a UTC DATE-TIME, or a local one in its TZID (its
+    /// parameters stay valid). None when the instant does not exist there.
+    pub fn written_at(
+        &self,
+        property: &ContentProperty,
+        instant: DateTime<Utc>,
+    ) -> Result<Option<String>, TimeError> {
+        let stamp = self.stamp(property)?;
+        let Some(moved) = stamp.at_instant(instant) else {
+            return Ok(None);
+        };
+        Ok(Some(if stamp.date {
+            moved.local.format("%Y%m%d").to_string()
+        } else if property.value.trim().ends_with(['Z', 'z']) {
+            moved.local.format("%Y%m%dT%H%M%SZ").to_string()
+        } else {
+            moved.local.format("%Y%m%dT%H%M%S").to_string()
+        }))
+    }
+
     /// The zone a TZID names.
     fn zone(&self, tzid: &str) -> Zone<'_> {
         if let Some(tz) = known_zone(tzid) {

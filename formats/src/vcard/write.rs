@@ -3,6 +3,8 @@
 //! deterministic: the same values give the same bytes, so a regenerated
 //! card that did not change keeps its ETag.
 
+use crate::contentline::{fold, param_value};
+
 /// Builds one vCard 4.0, property by property, in the order written.
 ///
 /// Property names and parameter names are the caller's constants and are
@@ -111,44 +113,6 @@ pub fn escape_text(value: &str) -> String {
             c if c.is_control() => {}
             c => out.push(c),
         }
-    }
-    out
-}
-
-/// A parameter value: RFC 6868 caret encoding for `^`, line breaks and
-/// `"`, then quoted when it holds `:`, `;` or `,`.
-fn param_value(value: &str) -> String {
-    let mut encoded = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '^' => encoded.push_str("^^"),
-            '\n' => encoded.push_str("^n"),
-            '"' => encoded.push_str("^'"),
-            c if c.is_control() => {}
-            c => encoded.push(c),
-        }
-    }
-    if encoded.contains([':', ';', ',']) {
-        format!("\"{encoded}\"")
-    } else {
-        encoded
-    }
-}
-
-/// Folds a content line at 75 octets (RFC 6350 section 3.2), on character
-/// boundaries; a continuation line's leading space counts.
-pub(crate) fn fold(line: &str, eol: &str) -> String {
-    const LIMIT: usize = 75;
-    let mut out = String::with_capacity(line.len() + 8);
-    let mut width = 0;
-    for c in line.chars() {
-        if width + c.len_utf8() > LIMIT {
-            out.push_str(eol);
-            out.push(' ');
-            width = 1;
-        }
-        out.push(c);
-        width += c.len_utf8();
     }
     out
 }

@@ -9,9 +9,7 @@ use super::{
 };
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use events::payload::{
-    FileContent, FileDeleted, FilePut, FilesCopied, FilesMoved, FolderCreated,
-};
+use events::payload::{FileContent, FileDeleted, FilePut, FilesCopied, FilesMoved, FolderCreated};
 use events::{AggregateVersion, Payload};
 use projections::files::FileEntry;
 use projections::{Outcome, Rejection};
@@ -59,7 +57,9 @@ pub async fn put(call: &mut Call<'_>, principal: &str, path: &str) -> DavResult<
     // The object first, durable under its name; then the event naming it.
     // A failure in between leaves an orphan for `objects gc`, never an
     // event without its object.
-    let spooled = call.spool_body().await?;
+    let spooled = call
+        .spool_body(call.limits().file, payload_too_large)
+        .await?;
     let object = call.objects().put(&spooled).await?;
     drop(spooled);
     let expected = existing

@@ -7,6 +7,7 @@
 //! applied it and returns the outcome recorded for it. Nothing here keeps state that the
 //! log does not hold, except caches keyed by log positions.
 
+mod attachments;
 mod auth;
 mod cache;
 mod error;
@@ -23,8 +24,6 @@ mod write;
 pub use error::{DavError, DavResult};
 
 use crate::engine::Engine;
-use futures::StreamExt;
-use objects::ObjectStore;
 use auth::{Authenticated, Authenticator};
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -32,6 +31,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use events::{AggregateVersion, EventEnvelope, Payload};
 use formats::davpath::{self as path, DavPath};
+use futures::StreamExt;
+use objects::ObjectStore;
 use projections::directory::UserRecord;
 use projections::registry::Views;
 use projections::{Outcome, Rejection};
@@ -43,9 +44,13 @@ use std::time::Duration;
 const ALLOW: &str = "OPTIONS, GET, HEAD, POST, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT";
 /// Only what is implemented: no class 2 without LOCK.
 const DAV_CLASSES: &str =
-    "1, 3, calendar-access, addressbook, extended-mkcol, calendarserver-sharing";
+    "1, 3, calendar-access, addressbook, extended-mkcol, calendarserver-sharing, \
+     calendar-managed-attachments";
 /// Default for `--max-resource-size`.
 pub const DEFAULT_MAX_RESOURCE_SIZE: u64 = 10 * 1024 * 1024;
+/// Largest managed attachment by default: 25 MiB, as large as mail
+/// systems commonly let an attachment be.
+pub const DEFAULT_MAX_ATTACHMENT_SIZE: u64 = 25 * 1024 * 1024;
 /// How much of the body of a request refused before its handler (401,
 /// 403, 503...) is read so the connection can serve the client's retry;
 /// a larger body is left and the connection closed.
@@ -80,11 +85,25 @@ pub struct Dav {
     /// Largest body of a calendar object or contact, which the log
     /// carries: `--max-resource-size`, capped to what a record holds.
     max_resource_size: u64,
-    /// Largest file of the file area, whose bytes go to the object store:
-    /// `--max-resource-size` as given.
-    max_file_size: u64,
+    limits: BodyLimits,
     query: QueryLimits,
     objects: ObjectStore,
+}
+
+/// How large what clients send may be.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimits {
+    /// A calendar object, a vCard or an XML body, which the log carries
+    /// (`--max-resource-size`, capped to what a record of the log holds).
+    pub inline: u64,
+    /// A file of the file area, kept in the object store
+    /// (`--max-resource-size` as given).
+    pub file: u64,
+    /// A managed attachment (`--max-attachment-size`).
+    pub attachment: u64,
+    /// Managed attachments on one calendar object
+    /// (`--max-attachments-per-resource`).
+    pub attachments_per_resource: usize,
 }
 
 /// One authenticated request on its way through a handler.
@@ -98,6 +117,8 @@ pub(crate) struct Call<'a> {
     pub principal: String,
     pub path: DavPath,
     pub headers: HeaderMap,
+    /// The request URI's query, undecoded (`action=attachment-add&rid=…`).
+    pub query: Option<String>,
     /// Taken once by [`Call::body`]; in a mutex only so that `&Call` is
     /// `Send` (a body stream is not `Sync`).
     body: std::sync::Mutex<Option<Body>>,
@@ -110,6 +131,7 @@ impl<'a> Call<'a> {
             user: &self.user,
             principal: &self.principal,
             max_resource_size: self.dav.max_resource_size,
+            limits: self.dav.limits,
             query: self.dav.query,
         }
     }
@@ -161,23 +183,42 @@ impl<'a> Call<'a> {
 
     /// Streams the body into the object store's spool, hashing it on the
     /// way, so that it can be stored under its name before its event is
-    /// appended; up to the file size limit (413 beyond it).
-    pub async fn spool_body(&mut self) -> DavResult<objects::Spooled> {
-        let limit = self.dav.max_file_size;
-        let body = self.take_body(limit, payload_too_large)?;
+    /// appended; up to `limit`, with `too_large` beyond it (before a byte
+    /// is read when Content-Length says so).
+    pub async fn spool_body(
+        &mut self,
+        limit: u64,
+        too_large: impl Fn() -> DavError,
+    ) -> DavResult<objects::Spooled> {
+        let body = self.take_body(limit, &too_large)?;
         let mut spool = self.dav.objects.spool(limit).await?;
         let mut chunks = body.into_data_stream();
         while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|e| {
-                DavError::bad_request(format!("reading the request body: {e}"))
-            })?;
-            spool.write(&chunk).await?;
+            let chunk = chunk
+                .map_err(|e| DavError::bad_request(format!("reading the request body: {e}")))?;
+            match spool.write(&chunk).await {
+                Err(objects::ObjectError::TooLarge { .. }) => return Err(too_large()),
+                other => other?,
+            }
         }
         Ok(spool.finish().await?)
     }
 
+    /// An object of the store as a response body: whole and checked when
+    /// small, else streamed and cut short if it turns out damaged.
+    pub async fn object_body(&self, object: &events::ObjectRef) -> DavResult<Body> {
+        Ok(match self.dav.objects.read(object).await? {
+            objects::ObjectBody::Whole(bytes) => Body::from(bytes),
+            objects::ObjectBody::Stream(chunks) => Body::from_stream(chunks),
+        })
+    }
+
     pub fn objects(&self) -> &ObjectStore {
         &self.dav.objects
+    }
+
+    pub fn limits(&self) -> &BodyLimits {
+        &self.dav.limits
     }
 
     /// An XML request body; empty when the client sent none.
@@ -321,8 +362,7 @@ pub fn not_modified(headers: &HeaderMap, current: &str) -> bool {
 
 impl Dav {
     pub fn new(
-        max_resource_size: u64,
-        max_file_size: u64,
+        limits: BodyLimits,
         query: QueryLimits,
         objects: ObjectStore,
     ) -> anyhow::Result<Dav> {
@@ -332,8 +372,8 @@ impl Dav {
             auth: Arc::new(Authenticator::new(salt)),
             cache: cache::RenderCache::new(64 * 1024 * 1024),
             principals: principals::SearchIndex::default(),
-            max_resource_size,
-            max_file_size,
+            max_resource_size: limits.inline,
+            limits,
             query,
             objects,
         })
@@ -443,8 +483,18 @@ impl Dav {
             principal,
             path,
             headers: parts.headers,
+            query: parts.uri.query().map(str::to_string),
             body: std::sync::Mutex::new(Some(body)),
         };
+        if let DavPath::Attachment(owner, id) = call.path.clone() {
+            return match parts.method.as_str() {
+                "GET" => attachments::get(&call, &owner, &id, true).await,
+                "HEAD" => attachments::get(&call, &owner, &id, false).await,
+                other => Err(DavError::method_not_allowed(format!(
+                    "{other} on an attachment: it is managed by POST on its calendar object"
+                ))),
+            };
+        }
         match parts.method.as_str() {
             "PROPFIND" => read::propfind(&mut call).await,
             "REPORT" => read::report(&mut call).await,
@@ -455,6 +505,7 @@ impl Dav {
             "PUT" => write::put(&mut call).await,
             "DELETE" => write::delete(&mut call).await,
             "COPY" | "MOVE" => write::copy_move(&mut call, parts.method == "MOVE").await,
+            "POST" if attachments::is_attachment_post(&call) => attachments::post(&mut call).await,
             "POST" => share::post(&mut call).await,
             other => Err(DavError::method_not_allowed(format!(
                 "{other} is not supported"

@@ -8,12 +8,10 @@ use super::resource::{self, Ctx, Resource};
 use super::sharing::Place;
 use super::sync_token::{self, SyncToken};
 use super::{multistatus, not_modified, Call, DavError, DavResult, Depth, QueryLimits};
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use events::{AggregateVersion, ObjectRef};
-use objects::ObjectBody;
-use projections::files::FileContent;
 use formats::calfilter::{self, parse_calendar_query, CalendarData, CalendarQuery, Matcher};
 use formats::cardfilter::{self, parse_addressbook_query, AddressbookQuery};
 use formats::davpath::{self as path, DavPath, Kind};
@@ -23,6 +21,7 @@ use formats::xml::{
     self, MultiStatus, PropRequest, QName, Report, ResponseBody, CALDAV, CARDDAV, DAV,
 };
 use projections::calendars::ObjectRecord;
+use projections::files::FileContent;
 
 /// What names a resource's current state in the render cache: its sync
 /// token (collections) or its tag (homes). Other resources are not cached.
@@ -735,10 +734,7 @@ pub async fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
         Content::Bytes(bytes) => bytes.into_response(),
         // Read only now, after the conditions: a damaged small object is
         // a 500 here; a large one is cut short at its end (see objects).
-        Content::Object(object) => match call.objects().read(&object).await? {
-            ObjectBody::Whole(bytes) => bytes.into_response(),
-            ObjectBody::Stream(chunks) => Body::from_stream(chunks).into_response(),
-        },
+        Content::Object(object) => call.object_body(&object).await?.into_response(),
     };
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&content_type) {

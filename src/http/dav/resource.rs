@@ -18,6 +18,7 @@ pub struct Ctx<'a> {
     pub user: &'a UserRecord,
     pub principal: &'a str,
     pub max_resource_size: u64,
+    pub limits: super::BodyLimits,
     pub query: super::QueryLimits,
 }
 
@@ -145,6 +146,8 @@ pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
             .files
             .entry(p, file)?
             .map(|entry| file_resource(p, file.clone(), entry)),
+        // Read by GET alone (`attachments::get`), never as a DAV resource.
+        DavPath::Attachment(..) => None,
     })
 }
 

@@ -243,6 +243,9 @@ async fn put_object(call: &mut Call<'_>, place: &Place, name: &str) -> DavResult
         &call.headers,
         existing.as_ref().map(|o| o.etag()).as_deref(),
     )?;
+    if kind == Kind::Calendar {
+        super::attachments::check_put(call, place, name, &text)?;
+    }
     if let Some(holder) = uid_holder(call, place, &valid.uid)? {
         if holder != name {
             return Err(uid_conflict(kind, place.object_href(&holder)));

@@ -35,6 +35,29 @@ impl Reply {
 
 /// Sends one request on a fresh connection and reads the whole reply.
 pub fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    exchange(port, method, path, headers, body.len() as u64, body)
+}
+
+/// Sends a request that declares a body of `length` bytes and sends none:
+/// what a refusal before the body is read (413) must answer.
+pub fn send_declaring(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    length: u64,
+) -> Reply {
+    exchange(port, method, path, headers, length, b"")
+}
+
+fn exchange(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    length: u64,
+    body: &[u8],
+) -> Reply {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -44,7 +67,7 @@ pub fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    head.push_str(&format!("Content-Length: {length}\r\n\r\n"));
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
     let mut raw = Vec::new();

@@ -64,12 +64,37 @@ const SHARING: &[Live] = &[
     }),
 ];
 
-pub(super) const HOME: Table = &[EVERY, COLLECTION, ON_REQUEST];
+pub(super) const HOME: Table = &[EVERY, COLLECTION, MANAGED_ATTACHMENTS, ON_REQUEST];
+
+/// RFC 8607 §6: where managed attachments live and how many and how large
+/// they may be, on calendar homes and calendars (None elsewhere).
+const MANAGED_ATTACHMENTS: &[Live] = &[
+    Live::if_set(CALDAV, "managed-attachments-server-URL", |_, r| {
+        takes_attachments(r).then(|| Value::Hrefs(vec![format!("{}attachments/", path::ROOT)]))
+    }),
+    Live::if_set(CALDAV, "max-attachment-size", |ctx, r| {
+        takes_attachments(r).then(|| Value::Text(ctx.limits.attachment.to_string()))
+    }),
+    Live::if_set(CALDAV, "max-attachments-per-resource", |ctx, r| {
+        takes_attachments(r).then(|| Value::Text(ctx.limits.attachments_per_resource.to_string()))
+    }),
+];
+
+fn takes_attachments(r: &Resource) -> bool {
+    matches!(
+        r,
+        Resource::Home {
+            kind: Kind::Calendar,
+            ..
+        } | Resource::Calendar { .. }
+    )
+}
 
 pub(super) const CALENDAR: Table = &[
     EVERY,
     SHARING,
     COLLECTION,
+    MANAGED_ATTACHMENTS,
     &[
         Live::always(CALDAV, "supported-calendar-component-set", |_, r| {
             Some(Value::Elements(
