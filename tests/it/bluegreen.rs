@@ -438,3 +438,92 @@ fn a_standby_takes_over_when_the_active_backend_is_killed() {
     assert_all_there(proxy.port, &done.written);
     assert_eq!(green.cluster()["role"], "leader");
 }
+
+/// Bytes over HTTP as `user`, for bodies larger than [`send`] reads well.
+fn http_bytes(port: u16, user: (&str, &str), method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", user.0, user.1));
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(&url)
+        .header("Authorization", format!("Basic {auth}"))
+        .header("Content-Type", "application/octet-stream")
+        .header("Content-Disposition", "attachment;filename=slides.pdf")
+        .body(body.to_vec())
+        .expect("a request");
+    let response = agent.run(request).expect("an answer");
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .unwrap_or_default();
+    (status, bytes)
+}
+
+#[test]
+fn a_file_and_an_attachment_written_on_blue_are_served_by_green_from_one_bucket() {
+    let moto = common::s3::Moto::start();
+    moto.create_bucket("shared");
+    let prefix = support::unique_name("bluegreen-objects");
+    let dirs = dirs("bluegreen-objects");
+    let settings = dirs.vdirsyncer.join("s3.conf");
+    std::fs::write(&settings, moto.settings()).unwrap();
+    let settings = settings.display().to_string();
+    let store = [
+        "--object-store",
+        "s3://shared/installation",
+        "--object-store-config",
+        settings.as_str(),
+    ];
+    add_users(&dirs.blue, &prefix);
+    let blue = Installation::start("blue", &dirs.blue, &prefix, &store);
+    let mut standby = store.to_vec();
+    standby.push("--standby");
+    let green = Installation::start("green", &dirs.green, &prefix, &standby);
+    let proxy = Proxy::start(&[&blue, &green]);
+
+    let alice = ("alice", "alice-secret");
+    let file: Vec<u8> = (0..3 << 20).map(|i| (i % 253) as u8).collect();
+    let slides: Vec<u8> = (0..2 << 20).map(|i| (i % 241) as u8).collect();
+    let files = "/dav/files/alice@example.com/report.bin";
+    assert_eq!(http_bytes(proxy.port, alice, "PUT", files, &file).0, 201);
+    let dav = Dav::new(proxy.port, "alice", "alice-secret");
+    assert_status(&dav.request("MKCALENDAR", WORK, &[], ""), 201);
+    let event = format!("{WORK}review.ics");
+    let ical = common::ical("review", "Review");
+    assert_status(&dav.put(&event, "text/calendar", &ical, &[]), 201);
+    let added = http_bytes(
+        proxy.port,
+        alice,
+        "POST",
+        &format!("{event}?action=attachment-add"),
+        &slides,
+    );
+    assert_eq!(added.0, 201);
+    let text = dav.get(&event).body.replace("\r\n ", "");
+    let start = text.find("/dav/attachments/").expect("an attachment URL");
+    let attachment = text[start..].lines().next().unwrap().to_string();
+
+    let to_green = proxy.switch("green");
+    assert_eq!(to_green["to"], "green");
+    assert_eq!(green.cluster()["role"], "leader");
+    // Served by green, through the proxy and directly, from the bucket:
+    // neither installation keeps objects of its own.
+    for port in [proxy.port, green.port] {
+        assert_eq!(http_bytes(port, alice, "GET", files, b""), (200, file.clone()));
+        assert_eq!(
+            http_bytes(port, alice, "GET", &attachment, b""),
+            (200, slides.clone())
+        );
+    }
+    assert!(!dirs.blue.join("objects").exists());
+    assert!(!dirs.green.join("objects").exists());
+    assert_eq!(moto.list("shared", "installation/sha256/").len(), 2);
+}
