@@ -53,7 +53,13 @@ pub struct Config {
     pub kafka: KafkaOptions,
     /// Where immutable payloads are kept.
     pub objects: ObjectOptions,
+    /// Calendar objects and vCards larger than this go to the object store.
+    pub inline_limit: u64,
 }
+
+/// Default `--inline-limit`: 256 KiB, far below every broker's record limit
+/// and above nearly every real calendar object.
+pub const DEFAULT_INLINE_LIMIT: u64 = 256 * 1024;
 
 /// The object store: `--object-store` and its settings.
 #[derive(Debug, Clone, Default)]
@@ -87,6 +93,7 @@ impl Config {
             cache_size: DEFAULT_CACHE_SIZE,
             kafka: KafkaOptions::default(),
             objects: ObjectOptions::default(),
+            inline_limit: DEFAULT_INLINE_LIMIT,
         }
     }
 }

@@ -23,6 +23,10 @@ pub const HEADER_SCHEMA: &str = "reprise-schema";
 pub const HEADER_EVENT_TYPE: &str = "reprise-event-type";
 pub const HEADER_EVENT_ID: &str = "reprise-event-id";
 pub const HEADER_CONTENT_TYPE: &str = "content-type";
+/// On a record whose event names objects of the object store: what
+/// `objects verify` and `objects gc` decode, every other record skipped
+/// unread.
+pub const HEADER_OBJECTS: &str = "reprise-objects";
 const CONTENT_TYPE: &[u8] = b"application/cbor";
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +61,7 @@ pub fn encode(event: &EventEnvelope) -> OutgoingRecord {
     let mut value = Vec::with_capacity(256);
     // Writing into a Vec cannot fail and every field is serialisable.
     ciborium::into_writer(event, &mut value).expect("CBOR encoding into memory");
-    OutgoingRecord {
+    let mut record = OutgoingRecord {
         partition: None,
         key: event.partition_key.as_bytes().to_vec(),
         headers: vec![
@@ -77,7 +81,14 @@ pub fn encode(event: &EventEnvelope) -> OutgoingRecord {
         ],
         value,
         timestamp_ms: event.occurred_at.timestamp_millis(),
+    };
+    let objects = event.payload.objects().len();
+    if objects > 0 {
+        record
+            .headers
+            .push((HEADER_OBJECTS.to_string(), objects.to_string().into_bytes()));
     }
+    record
 }
 
 /// Decodes a record read from the log, upcasting older schema versions.

@@ -24,6 +24,6 @@ pub use codec::{CodecError, CURRENT_SCHEMA_VERSION};
 pub use domain::Domain;
 pub use envelope::{AggregateVersion, EventEnvelope, EventId};
 pub use log::{EventLog, LogError, LogPosition, LogReader, LogRecord, OutgoingRecord};
-pub use object::{ObjectId, ObjectRef};
+pub use object::{ObjectId, ObjectRef, PayloadSource, ResolveError};
 pub use payload::Payload;
 pub use uidset::UidSet;

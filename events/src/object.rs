@@ -73,6 +73,44 @@ pub struct ObjectRef {
     pub size: u64,
 }
 
+/// Where a reader of the log gets the payloads events keep in the object
+/// store, when it needs their bytes (a projection indexing a calendar
+/// object stored there). Blocking: it is called from the threads that
+/// apply events. Implemented over the store by `reprise-objects`.
+pub trait PayloadSource: Send + Sync {
+    /// The bytes of `object`, checked against it (size and SHA-256).
+    fn fetch(&self, object: &ObjectRef) -> Result<Vec<u8>, String>;
+}
+
+/// Why an event's stored payload could not be put back in it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ResolveError {
+    #[error(
+        "the event's body is object {0} of the object store, and this reader has no object \
+         store: give it the installation's --object-store"
+    )]
+    NoSource(ObjectId),
+    /// The store failed or the object is missing or damaged: the reader
+    /// waits and retries rather than apply the event without it.
+    #[error("reading object {object} from the object store: {reason}")]
+    Fetch { object: ObjectId, reason: String },
+    #[error("object {0} should be the text of a calendar object or vCard and is not UTF-8")]
+    NotText(ObjectId),
+}
+
+/// Fetches a stored text body.
+pub(crate) fn fetch_text(
+    source: Option<&dyn PayloadSource>,
+    object: &ObjectRef,
+) -> Result<String, ResolveError> {
+    let source = source.ok_or(ResolveError::NoSource(object.sha256))?;
+    let bytes = source.fetch(object).map_err(|reason| ResolveError::Fetch {
+        object: object.sha256,
+        reason,
+    })?;
+    String::from_utf8(bytes).map_err(|_| ResolveError::NotText(object.sha256))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 
 use crate::domain::Domain;
 use crate::envelope::AggregateVersion;
-use crate::object::ObjectRef;
+use crate::object::{fetch_text, ObjectRef, PayloadSource, ResolveError};
 use crate::uidset::UidSet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -95,7 +95,15 @@ pub struct CalendarObjectPut {
     pub calendar: String,
     pub href: String,
     pub uid: String,
+    /// The text; empty in the log when it is in the object store (larger
+    /// than `--inline-limit`), until a reader resolves it
+    /// ([`Payload::resolve`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub ical: String,
+    /// Where the text is when it is not in the event. A build that
+    /// predates the object store finds no `ical` and refuses the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ical_object: Option<ObjectRef>,
 }
 
 /// A managed attachment (RFC 8607) added to, replaced on or removed from
@@ -180,7 +188,12 @@ pub struct ContactPut {
     pub address_book: String,
     pub href: String,
     pub uid: String,
+    /// The text; empty in the log when it is in the object store, as for
+    /// [`CalendarObjectPut::ical`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub vcard: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcard_object: Option<ObjectRef>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -593,11 +606,10 @@ pub enum Payload {
     LeaderFenced(LeaderFenced),
 }
 
-/// The event types whose payloads may name objects of the object store,
-/// and the topics they are in: what `objects verify` and `objects gc`
-/// read, skipping every other record by its event-type header.
-pub const TYPES_WITH_OBJECTS: &[&str] = &["FilePut", "CalendarAttachmentChanged"];
-pub const DOMAINS_WITH_OBJECTS: &[Domain] = &[Domain::Files, Domain::Calendar];
+/// The topics whose events may name objects of the object store: what
+/// `objects verify` and `objects gc` read (and of them only the records
+/// with the `reprise-objects` header, see `codec`).
+pub const DOMAINS_WITH_OBJECTS: &[Domain] = &[Domain::Files, Domain::Calendar, Domain::Contact];
 
 impl Payload {
     /// The objects of the object store this event names.
@@ -611,8 +623,36 @@ impl Payload {
                 added: Some(added),
                 ..
             }) => vec![added.object],
+            Payload::CalendarObjectPut(CalendarObjectPut {
+                ical_object: Some(object),
+                ..
+            })
+            | Payload::ContactPut(ContactPut {
+                vcard_object: Some(object),
+                ..
+            }) => vec![*object],
             _ => Vec::new(),
         }
+    }
+
+    /// Puts back into the event the body it keeps in the object store, so
+    /// that a projection applies it as if it had been inline. Nothing to do
+    /// for any other event.
+    pub fn resolve(&mut self, source: Option<&dyn PayloadSource>) -> Result<(), ResolveError> {
+        match self {
+            Payload::CalendarObjectPut(CalendarObjectPut {
+                ical,
+                ical_object: Some(object),
+                ..
+            }) if ical.is_empty() => *ical = fetch_text(source, object)?,
+            Payload::ContactPut(ContactPut {
+                vcard,
+                vcard_object: Some(object),
+                ..
+            }) if vcard.is_empty() => *vcard = fetch_text(source, object)?,
+            _ => {}
+        }
+        Ok(())
     }
 
     /// The topic this event belongs to.

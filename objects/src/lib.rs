@@ -366,6 +366,30 @@ impl ObjectStore {
     }
 }
 
+/// The store as the log's readers see it ([`events::PayloadSource`]): a
+/// blocking read, for the threads that apply events, on the runtime
+/// `handle` (they are not its workers).
+pub fn payload_source(
+    store: ObjectStore,
+    handle: tokio::runtime::Handle,
+) -> Arc<dyn events::PayloadSource> {
+    Arc::new(Payloads { store, handle })
+}
+
+struct Payloads {
+    store: ObjectStore,
+    handle: tokio::runtime::Handle,
+}
+
+impl events::PayloadSource for Payloads {
+    fn fetch(&self, object: &ObjectRef) -> Result<Vec<u8>, String> {
+        self.handle
+            .block_on(self.store.read_all(object))
+            .map(|bytes| bytes.to_vec())
+            .map_err(|e| e.to_string())
+    }
+}
+
 fn check_digest(id: &ObjectId, digest: [u8; 32]) -> Result<(), ObjectError> {
     if digest == id.0 {
         return Ok(());

@@ -9,7 +9,7 @@ use crate::store::{encode, ProjectionId, StoreError, ViewStore, ViewTree, Writes
 use crate::view::{keys, ViewTxn};
 use events::codec::{self, HEADER_EVENT_ID, HEADER_EVENT_TYPE};
 use events::log::{LogReader, ReadStart, TopicPartition};
-use events::{EventLog, LogError, LogPosition, LogRecord};
+use events::{EventLog, LogError, LogPosition, LogRecord, PayloadSource};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +23,18 @@ pub enum RunnerError {
     Log(#[from] LogError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An event's body is in the object store and could not be read: the
+    /// runner stops before the event, to retry (never applies it without).
+    #[error(transparent)]
+    Payload(#[from] events::ResolveError),
+}
+
+impl RunnerError {
+    /// Whether retrying later may succeed: the log or the object store
+    /// did not answer (a broken view is not).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, RunnerError::Log(_) | RunnerError::Payload(_))
+    }
 }
 
 /// An event the runner could not apply, kept with its position and reason.
@@ -108,6 +120,9 @@ struct Applier {
     projection: Arc<dyn Projection>,
     log: Arc<dyn EventLog>,
     label: String,
+    /// Where bodies kept in the object store are read (none: a reader
+    /// that meets one stops with [`RunnerError::Payload`]).
+    payloads: Option<Arc<dyn PayloadSource>>,
 }
 
 /// What one thread made of its part of a batch.
@@ -145,6 +160,7 @@ impl Runner {
                 projection,
                 log: log.clone(),
                 label: id.to_string(),
+                payloads: None,
             },
             id,
             store,
@@ -176,6 +192,12 @@ impl Runner {
     /// order, and no two partitions touch one key.
     pub fn with_workers(mut self, workers: usize) -> Runner {
         self.workers = workers.max(1);
+        self
+    }
+
+    /// Where the bodies events keep in the object store are read.
+    pub fn with_payloads(mut self, payloads: Option<Arc<dyn PayloadSource>>) -> Runner {
+        self.applier.payloads = payloads;
         self
     }
     /// Watches the runner's progress (for writers waiting on their event).
@@ -428,13 +450,14 @@ impl Applier {
         txn: &mut ViewTxn<'_>,
         fences: &mut BTreeMap<TopicPartition, Fence>,
     ) -> Result<(), RunnerError> {
-        let event = match codec::decode_record(record) {
+        let mut event = match codec::decode_record(record) {
             Ok(event) => event,
             Err(e) => {
                 self.quarantine(record, None, format!("undecodable: {e}"), txn);
                 return Ok(());
             }
         };
+        event.payload.resolve(self.payloads.as_deref())?;
         let applied = Applied {
             event: &event,
             domain: record.domain,

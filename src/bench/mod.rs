@@ -235,6 +235,7 @@ pub async fn rebuild(
         batch_size: opts.batch_size,
         workers: opts.workers,
         stop_after_batches: None,
+        payloads: None,
     };
     let started = Instant::now();
     let results =

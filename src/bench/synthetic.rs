@@ -1082,6 +1082,7 @@ impl Synthetic {
                 href,
                 uid,
                 ical,
+                ical_object: None,
             }),
         );
         // The read-write sharee writes a part of it (only with_users
@@ -1393,6 +1394,7 @@ impl Synthetic {
                 href,
                 uid,
                 vcard,
+                vcard_object: None,
             }),
         )
     }

@@ -144,6 +144,17 @@ pub struct LogArgs {
         default_value_t = 10
     )]
     pub object_store_timeout: u64,
+    /// Calendar objects and vCards larger than this (bytes, or with a unit:
+    /// `256KiB`) are kept in the object store, their events carrying only
+    /// a reference, so that no record nears a broker's limit.
+    #[arg(
+        long,
+        global = true,
+        env = "REPRISE_INLINE_LIMIT",
+        default_value = "256KiB",
+        value_parser = crate::config::parse_size
+    )]
+    pub inline_limit: u64,
 }
 
 impl LogArgs {
@@ -164,6 +175,7 @@ impl LogArgs {
                     None => ClientProperties::default(),
                 },
             },
+            inline_limit: self.inline_limit,
             objects: ObjectOptions {
                 url: self.object_store.clone(),
                 settings: StoreSettings {

@@ -40,6 +40,7 @@ impl RebuildArgs {
             batch_size: self.batch_size,
             workers: self.workers.unwrap_or_else(crate::engine::default_workers),
             stop_after_batches: self.stop_after_batches,
+            payloads: None,
         }
     }
 }
@@ -109,12 +110,18 @@ async fn in_place(args: &LogArgs, opts: RebuildArgs) -> anyhow::Result<ExitCode>
     let selected = crate::ops::rebuild::select(opts.projection.as_deref(), opts.version)?;
     let log = args.open_log().await?;
     let store = args.open_views()?;
+    let mut options = opts.options();
+    // Bodies over the inline limit are read from the installation's store.
+    options.payloads = Some(::objects::payload_source(
+        args.config()?.open_objects()?,
+        tokio::runtime::Handle::current(),
+    ));
     let started = Instant::now();
     let results = crate::ops::rebuild::rebuild(
         log,
         &store,
         &selected,
-        &opts.options(),
+        &options,
         &*super::progress::on_stderr(),
     )
     .await?;

@@ -6,7 +6,7 @@
 use crate::config::Config;
 use anyhow::{anyhow, bail, Context};
 use events::log::TopicPartition;
-use events::{codec, Domain, EventEnvelope, EventLog};
+use events::{codec, Domain, EventEnvelope, EventLog, PayloadSource};
 use projections::projection::Projection;
 use projections::registry::{self, Views};
 use projections::runner::{outcome_of, Progress};
@@ -232,6 +232,18 @@ pub struct Engine {
     /// Threads that switch to a version built in the background.
     switchers: Vec<JoinHandle<()>>,
     leadership: leadership::Leadership,
+    /// Where calendar objects and vCards larger than the inline limit go
+    /// (none: every body stays in its event).
+    bodies: Option<LargeBodies>,
+}
+
+/// Calendar objects and vCards larger than `inline_limit` bytes are kept
+/// in the object store, their events carrying only a reference, so that
+/// no record of the log nears what a broker accepts.
+#[derive(Clone, Debug)]
+pub struct LargeBodies {
+    pub objects: objects::ObjectStore,
+    pub inline_limit: u64,
 }
 
 impl Engine {
@@ -248,13 +260,22 @@ impl Engine {
             pinned: config.pinned.clone(),
             ..versions.clone()
         };
-        Engine::start_with(log, store, &versions)
+        // Calendar objects and vCards larger than the inline limit are in
+        // the object store; the followers read them there.
+        let objects = config.open_objects()?;
+        let payloads = objects::payload_source(objects.clone(), tokio::runtime::Handle::current());
+        let engine = Engine::start_with(log, store, &versions, Some(payloads))?;
+        Ok(engine.with_large_bodies(LargeBodies {
+            objects,
+            inline_limit: config.inline_limit,
+        }))
     }
 
     pub fn start_with(
         log: Arc<dyn EventLog>,
         store: ViewStore,
         versions: &Versions,
+        payloads: Option<Arc<dyn PayloadSource>>,
     ) -> anyhow::Result<Engine> {
         let plans = plan(&store, versions)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -262,7 +283,15 @@ impl Engine {
         let mut serving = BTreeMap::new();
         let mut switches = Vec::new();
         for plan in &plans {
-            let served = start_follower(&log, &store, &stop, plan.serve.clone(), true, None)?;
+            let served = start_follower(
+                &log,
+                &store,
+                &stop,
+                plan.serve.clone(),
+                true,
+                None,
+                &payloads,
+            )?;
             serving.insert(plan.serve.name().to_string(), followers.len());
             followers.push(served);
             if let Some(build) = &plan.build {
@@ -280,6 +309,7 @@ impl Engine {
                     build.clone(),
                     false,
                     versions.build_rate,
+                    &payloads,
                 )?;
                 switches.push((followers.len() - 1, followers.len()));
                 followers.push(built);
@@ -312,7 +342,36 @@ impl Engine {
             stop,
             switchers,
             leadership: leadership::Leadership::new(Identity::default()),
+            bodies: None,
         })
+    }
+
+    /// Keeps calendar objects and vCards over the limit in the store.
+    pub fn with_large_bodies(mut self, bodies: LargeBodies) -> Engine {
+        self.bodies = Some(bodies);
+        self
+    }
+
+    /// Whether large bodies go to the object store (so that the log's
+    /// record size does not limit them).
+    pub fn stores_large_bodies(&self) -> bool {
+        self.bodies.is_some()
+    }
+
+    /// A calendar object's or vCard's text as its event carries it: the
+    /// text itself, or, over the inline limit, nothing and the reference of
+    /// the object it was stored as first (object, then event).
+    pub async fn body_for_event(
+        &self,
+        text: String,
+    ) -> Result<(String, Option<events::ObjectRef>), objects::ObjectError> {
+        match &self.bodies {
+            Some(b) if text.len() as u64 > b.inline_limit => {
+                let object = b.objects.put_bytes(text.as_bytes()).await?;
+                Ok((String::new(), Some(object)))
+            }
+            _ => Ok((text, None)),
+        }
     }
 
     /// Names this installation among those sharing the log.
@@ -541,12 +600,14 @@ fn start_follower(
     projection: Arc<dyn Projection>,
     served: bool,
     rate: Option<u64>,
+    payloads: &Option<Arc<dyn PayloadSource>>,
 ) -> anyhow::Result<Follower> {
     // Catching up reads large batches, which spread over the cores; a
     // follower's small batches stay on its own thread.
     let runner = Runner::new(projection.clone(), store.clone(), log.clone())
         .with_context(|| format!("starting the {} projection", projection.name()))?
-        .with_workers(default_workers());
+        .with_workers(default_workers())
+        .with_payloads(payloads.clone());
     let id = runner.id().clone();
     if store.state(&id)?.is_none() {
         store.set_state(&id, BuildState::Building)?;
@@ -716,7 +777,7 @@ fn follow(
         match stepped {
             Ok(_) => {
                 if let Some(since) = failing_since.take() {
-                    tracing::info!(projection = %id, after = ?since.elapsed(), "log reads work again");
+                    tracing::info!(projection = %id, after = ?since.elapsed(), "reads work again");
                 }
                 if !ready.load(Ordering::Relaxed) && progress.borrow().caught_up {
                     // A version built beside the served one becomes live
@@ -734,9 +795,9 @@ fn follow(
                     ready.store(true, Ordering::Release);
                 }
             }
-            Err(projections::RunnerError::Log(e)) => {
+            Err(e) if e.is_transient() => {
                 if failing_since.is_none() {
-                    tracing::warn!(projection = %id, error = %e, "log read failed; retrying every second");
+                    tracing::warn!(projection = %id, error = %e, "log or object store read failed; retrying every second");
                     failing_since = Some(std::time::Instant::now());
                 } else {
                     tracing::debug!(projection = %id, error = %e, "log read failed again");

@@ -61,7 +61,12 @@ pub struct Server {
 impl Server {
     pub fn new(engine: Engine, options: ServeOptions) -> anyhow::Result<Server> {
         let mut max_resource_size = options.max_resource_size;
-        if let Some(fits) = engine.max_body_bytes() {
+        // Large bodies go to the object store: then only the inline limit
+        // must fit in a record (see `LargeBodies`).
+        let capped = engine
+            .max_body_bytes()
+            .filter(|_| !engine.stores_large_bodies());
+        if let Some(fits) = capped {
             if fits < max_resource_size {
                 tracing::info!(
                     "calendar and contact bodies are limited to {fits} bytes rather than \

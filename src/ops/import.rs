@@ -40,6 +40,9 @@ pub enum ImportError {
     Unavailable(#[from] SubmitError),
     #[error(transparent)]
     Store(#[from] projections::StoreError),
+    /// A body over the inline limit could not be stored.
+    #[error(transparent)]
+    Objects(#[from] objects::ObjectError),
 }
 
 /// One parsed object, ready to become an event.
@@ -176,18 +179,21 @@ pub async fn import(
                 .href_of_uid(&principal, collection, &item.uid)?,
         };
         let href = existing.unwrap_or_else(|| href_for(&item.uid, extension));
+        let (text, object) = engine.body_for_event(item.body).await?;
         let payload = match kind {
             ImportKind::Calendar => Payload::CalendarObjectPut(CalendarObjectPut {
                 calendar: collection.to_string(),
                 href,
                 uid: item.uid,
-                ical: item.body,
+                ical: text,
+                ical_object: object,
             }),
             ImportKind::Contacts => Payload::ContactPut(ContactPut {
                 address_book: collection.to_string(),
                 href,
                 uid: item.uid,
-                vcard: item.body,
+                vcard: text,
+                vcard_object: object,
             }),
         };
         events.push(envelope(payload));

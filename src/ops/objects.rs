@@ -1,17 +1,17 @@
 //! `reprise objects verify` and `objects gc`: the object store checked
 //! against the log, which alone says which objects exist for a reason.
 //!
-//! Both read every record that may name an object (by its event-type
-//! header: `events::payload::TYPES_WITH_OBJECTS`), from the start of the
-//! log, so an object that any past event names counts as referenced: a
+//! Both read every record that names an object (by its `reprise-objects`
+//! header, so no other record is decoded), from the start of the log, so
+//! an object that any past event names counts as referenced: a
 //! rebuild to any point in time needs it. gc lists the store *before* it
 //! reads the log and only considers objects older than `--older-than`, so
 //! an object whose event is being appended right now is never a
 //! candidate.
 
 use crate::ops::log::{scan, InspectError};
-use events::codec::{self, HEADER_EVENT_TYPE};
-use events::payload::{DOMAINS_WITH_OBJECTS, TYPES_WITH_OBJECTS};
+use events::codec::{self, HEADER_OBJECTS};
+use events::payload::DOMAINS_WITH_OBJECTS;
 use events::{EventLog, ObjectId, ObjectRef};
 use futures::{StreamExt, TryStreamExt};
 use objects::{ListedObject, ObjectError, ObjectStore};
@@ -45,10 +45,7 @@ pub async fn referenced(
     tokio::task::spawn_blocking(move || {
         let mut found = BTreeMap::new();
         scan(log.as_ref(), DOMAINS_WITH_OBJECTS, |record| {
-            let may_name = record
-                .header(HEADER_EVENT_TYPE)
-                .is_none_or(|t| TYPES_WITH_OBJECTS.iter().any(|n| n.as_bytes() == t));
-            if !may_name {
+            if record.header(HEADER_OBJECTS).is_none() {
                 return Ok(());
             }
             let at = format!(

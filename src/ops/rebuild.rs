@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How a rebuild runs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Options {
     /// Events per batch.
     pub batch_size: usize,
@@ -24,6 +24,9 @@ pub struct Options {
     /// Stop after this many batches per projection, leaving the build
     /// resumable (for tests of interrupted rebuilds).
     pub stop_after_batches: Option<u64>,
+    /// Where bodies kept in the object store are read; a log that has
+    /// some cannot be rebuilt without it.
+    pub payloads: Option<Arc<dyn events::PayloadSource>>,
 }
 
 impl Default for Options {
@@ -32,6 +35,7 @@ impl Default for Options {
             batch_size: 2_000,
             workers: crate::engine::default_workers(),
             stop_after_batches: None,
+            payloads: None,
         }
     }
 }
@@ -176,7 +180,8 @@ pub async fn rebuild(
         store.set_state(&id, BuildState::Building)?;
         let runner = Runner::new(projection.clone(), store.clone(), log.clone())?
             .with_batch_size(opts.batch_size)
-            .with_workers(opts.workers);
+            .with_workers(opts.workers)
+            .with_payloads(opts.payloads.clone());
         let done: u64 = runner.subscribe().borrow().positions.values().sum();
         let mut total = 0;
         for &domain in projection.domains() {

@@ -440,7 +440,13 @@ fn a_standby_takes_over_when_the_active_backend_is_killed() {
 }
 
 /// Bytes over HTTP as `user`, for bodies larger than [`send`] reads well.
-fn http_bytes(port: u16, user: (&str, &str), method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+fn http_bytes(
+    port: u16,
+    user: (&str, &str),
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     use base64::Engine as _;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", user.0, user.1));
     let agent = ureq::Agent::config_builder()
@@ -517,7 +523,10 @@ fn a_file_and_an_attachment_written_on_blue_are_served_by_green_from_one_bucket(
     // Served by green, through the proxy and directly, from the bucket:
     // neither installation keeps objects of its own.
     for port in [proxy.port, green.port] {
-        assert_eq!(http_bytes(port, alice, "GET", files, b""), (200, file.clone()));
+        assert_eq!(
+            http_bytes(port, alice, "GET", files, b""),
+            (200, file.clone())
+        );
         assert_eq!(
             http_bytes(port, alice, "GET", &attachment, b""),
             (200, slides.clone())

@@ -392,17 +392,18 @@ fn ical_of_size(uid: &str, bytes: usize) -> String {
     )
 }
 
-/// Kafka refuses records over the topic's `max.message.bytes`: a server
-/// on Kafka caps its bodies below that (and says so in `max-resource-size`),
-/// answers 413 to a larger one before appending anything, and takes one
-/// just under the cap.
+/// Kafka refuses records over the topic's `max.message.bytes` (1 MB):
+/// a calendar object larger than that is kept in the object store and
+/// its event carries a reference, so it is taken (201), read back, and
+/// rebuilt from the log and the store; only an `--inline-limit` set above
+/// what a record holds brings back the 413, with nothing appended.
 #[test]
-fn a_body_larger_than_a_kafka_record_is_refused_413_and_nothing_appended() {
+fn a_body_larger_than_a_kafka_record_goes_to_the_object_store() {
     use common::http::Dav;
     use common::server::TestServer;
     let prefix = support::unique_name("large");
     let brokers = support::kafka_brokers();
-    let server = TestServer::start_with(
+    let mut server = TestServer::start_with(
         &["--kafka-brokers", &brokers, "--topic-prefix", &prefix],
         &[],
     );
@@ -413,35 +414,51 @@ fn a_body_larger_than_a_kafka_record_is_refused_413_and_nothing_appended() {
         "0",
         r#"<propfind xmlns="DAV:"><prop><max-resource-size xmlns="urn:ietf:params:xml:ns:caldav"/></prop></propfind>"#,
     );
-    // 1,000,000 bytes per record, less the envelope's allowance.
-    assert!(props.body.contains(">983616</"), "{}", props.body);
+    // Not capped to a record: --max-resource-size's 10 MiB.
+    assert!(props.body.contains(">10485760</"), "{}", props.body);
 
-    let before = server.log_records();
-    let refused = dav.put(
+    let large = ical_of_size("large", 3_000_000);
+    let taken = dav.put(
         &format!("{calendar}large.ics"),
         "text/calendar",
-        // Over the cap, but under what the server drains before refusing
-        // (1 MiB), so the answer is read rather than a closed connection.
-        &ical_of_size("large", 1_010_000),
-        &[],
-    );
-    assert_eq!(refused.status, 413, "{refused:?}");
-    assert!(
-        refused.body.contains("max-resource-size"),
-        "{}",
-        refused.body
-    );
-    assert_eq!(server.log_records(), before, "nothing appended");
-
-    let body = ical_of_size("just-under", 980_000);
-    let taken = dav.put(
-        &format!("{calendar}just-under.ics"),
-        "text/calendar",
-        &body,
+        &large,
         &[],
     );
     assert_eq!(taken.status, 201, "{taken:?}");
-    assert_eq!(dav.get(&format!("{calendar}just-under.ics")).body, body);
+    assert_eq!(dav.get(&format!("{calendar}large.ics")).body, large);
+    let mut cmd = server.command();
+    cmd.args(["--server", &server.url, "log", "stats", "--json"]);
+    let stats = common::cmd::ok(cmd, "");
+    let stats: Vec<serde_json::Value> =
+        serde_json::from_str(&stats[stats.find('[').unwrap()..]).unwrap();
+    let largest = stats.iter().map(|s| s["largest"].as_u64().unwrap()).max();
+    assert!(largest.unwrap() < 4096, "{largest:?}");
+    // A rebuild reads the body back from the store.
+    server.restart(true);
+    assert_eq!(dav.get(&format!("{calendar}large.ics")).body, large);
+
+    // An inline limit over the record size: refused before anything is
+    // appended.
+    let kafka = [
+        "--kafka-brokers",
+        brokers.as_str(),
+        "--topic-prefix",
+        prefix.as_str(),
+    ];
+    let mut log_args = kafka.to_vec();
+    log_args.extend(["--inline-limit", "2MiB"]);
+    server.restart_with(&log_args, &[]);
+    let before = server.log_records();
+    let refused = dav.put(
+        &format!("{calendar}inline.ics"),
+        "text/calendar",
+        // Under what the server drains before refusing (1 MiB), so the
+        // answer is read rather than a closed connection.
+        &ical_of_size("inline", 1_010_000),
+        &[],
+    );
+    assert_eq!(refused.status, 413, "{refused:?}");
+    assert_eq!(server.log_records(), before, "nothing appended");
 }
 
 /// The broker is SIGKILLed while 8 clients write and 8 read, and comes

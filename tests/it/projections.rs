@@ -1143,6 +1143,7 @@ async fn a_deleted_principal_loses_every_collection_and_index_entry() {
                 href: "c.vcf".into(),
                 uid: "c".into(),
                 vcard: vcard("c", "Someone"),
+                vcard_object: None,
             }),
         ));
     }

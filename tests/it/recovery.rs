@@ -57,6 +57,7 @@ fn more_events(first_id: u128, n: usize) -> Vec<EventEnvelope> {
                 href: format!("later{i}.vcf"),
                 uid: format!("later{i}"),
                 vcard: vcard(&format!("later{i}"), "Later"),
+                vcard_object: None,
             }),
         ));
         out.push(ev.make(

@@ -22,6 +22,10 @@ impl From<ImportError> for ApiError {
             ImportError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
             ImportError::Unavailable(e) => e.into(),
             ImportError::Store(e) => e.into(),
+            ImportError::Objects(e) if e.is_unavailable() => {
+                ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            ImportError::Objects(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
     }
 }

@@ -191,21 +191,33 @@ fn uid_holder(call: &Call<'_>, place: &Place, uid: &str) -> DavResult<Option<Str
     Ok(place.href_of_uid(&call.views, uid)?)
 }
 
-fn put_payload(kind: Kind, collection: &str, href: &str, uid: String, body: String) -> Payload {
-    match kind {
+/// The event of a PUT: its body inline, or stored first when larger than
+/// the inline limit.
+async fn put_payload(
+    call: &Call<'_>,
+    kind: Kind,
+    collection: &str,
+    href: &str,
+    uid: String,
+    body: String,
+) -> DavResult<Payload> {
+    let (text, object) = call.engine.body_for_event(body).await?;
+    Ok(match kind {
         Kind::Calendar => Payload::CalendarObjectPut(CalendarObjectPut {
             calendar: collection.to_string(),
             href: href.to_string(),
             uid,
-            ical: body,
+            ical: text,
+            ical_object: object,
         }),
         Kind::AddressBook => Payload::ContactPut(ContactPut {
             address_book: collection.to_string(),
             href: href.to_string(),
             uid,
-            vcard: body,
+            vcard: text,
+            vcard_object: object,
         }),
-    }
+    })
 }
 
 async fn put_object(call: &mut Call<'_>, place: &Place, name: &str) -> DavResult<Response> {
@@ -254,7 +266,7 @@ async fn put_object(call: &mut Call<'_>, place: &Place, name: &str) -> DavResult
     let expected = existing
         .as_ref()
         .map_or(AggregateVersion::ABSENT, |o| o.version);
-    let payload = put_payload(kind, &place.collection, name, valid.uid, text);
+    let payload = put_payload(call, kind, &place.collection, name, valid.uid, text).await?;
     let outcome = call.submit_to(&place.owner, payload, expected).await?;
     object_written(outcome, place, existing.is_none())
 }
@@ -716,7 +728,7 @@ async fn copy_move_object(
             .as_ref()
             .map_or(AggregateVersion::ABSENT, |o| o.version);
         (
-            put_payload(kind, c2, o2, source.uid.clone(), source.body.clone()),
+            put_payload(call, kind, c2, o2, source.uid.clone(), source.body.clone()).await?,
             expected,
         )
     };

@@ -222,6 +222,11 @@ async fn copy_and_build(
     let store = config.open_views()?;
     let opts = crate::ops::rebuild::Options {
         batch_size: plan.batch_size,
+        // The copy's bodies over the inline limit are in its store.
+        payloads: Some(objects::payload_source(
+            config.open_objects()?,
+            tokio::runtime::Handle::current(),
+        )),
         ..Default::default()
     };
     let started = Instant::now();

@@ -90,6 +90,7 @@ pub fn put_ical(calendar: &str, href: &str, uid: &str, ical: String) -> Payload 
         href: href.into(),
         uid: uid.into(),
         ical,
+        ical_object: None,
     })
 }
 
@@ -181,6 +182,7 @@ pub fn varied_log() -> Vec<EventEnvelope> {
                     href: format!("c{i}.vcf"),
                     uid: format!("c{i}"),
                     vcard: vcard(&format!("c{i}"), "Someone"),
+                    vcard_object: None,
                 }),
             ));
             out.push(ev.make(
