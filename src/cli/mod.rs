@@ -181,7 +181,7 @@ impl LogArgs {
                 settings: StoreSettings {
                     timeout: std::time::Duration::from_secs(self.object_store_timeout.max(1)),
                     s3: match &self.object_store_config {
-                        Some(path) => read_object_store_config(path)?,
+                        Some(path) => read_object_store_config(path, "--object-store-config")?,
                         None => Vec::new(),
                     },
                 },
@@ -340,14 +340,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Reads `--kafka-config`; errors name the file and the line, never a value.
-fn read_object_store_config(path: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
+/// Reads an object store's settings file (`flag` names it in errors);
+/// errors name the file and the line, never a value.
+fn read_object_store_config(
+    path: &std::path::Path,
+    flag: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading --object-store-config {}", path.display()))?;
-    ::objects::parse_settings(&text)
-        .with_context(|| format!("--object-store-config {}", path.display()))
+        .with_context(|| format!("reading {flag} {}", path.display()))?;
+    ::objects::parse_settings(&text).with_context(|| format!("{flag} {}", path.display()))
 }
 
+/// Reads `--kafka-config`; errors name the file and the line, never a value.
 fn read_kafka_config(path: &std::path::Path) -> anyhow::Result<ClientProperties> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading --kafka-config {}", path.display()))?;

@@ -3,7 +3,7 @@
 
 use super::recovery::BoundArgs;
 use crate::cli::LogArgs;
-use crate::ops::recovery::{check_destination, copy_into, same_dir, CopyPlan};
+use crate::ops::recovery::{check_destination, copy_into, same_dir, CopyPlan, ObjectsPlan};
 use anyhow::bail;
 use clap::Args;
 use std::path::PathBuf;
@@ -95,6 +95,7 @@ pub async fn rebuild(args: &LogArgs, cmd: RebuildCommand) -> anyhow::Result<Exit
             build_views: true,
             cache_size: args.cache_size,
             progress: &*super::progress::on_stderr(),
+            objects: ObjectsPlan::Unchecked,
         },
         super::recovery::copy_printer(),
     )

@@ -4,11 +4,12 @@
 
 use crate::cli::LogArgs;
 use crate::ops::recovery::{bounds, check_destination, copy_into, same_dir, BoundSpec};
-use crate::ops::recovery::{CopyPlan, Step};
-use anyhow::bail;
-use clap::Args;
+use crate::ops::recovery::{check_objects_plan, CopyPlan, ObjectsPlan, SourceStore, Step};
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
 use events::log::{EmbeddedLog, KafkaLog};
 use events::{EventLog, LogError};
+use objects::{StoreLocation, StoreSettings};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -85,6 +86,43 @@ pub struct CloneArgs {
     /// Records per read and append, and events per batch when building views.
     #[arg(long, env = "REPRISE_BATCH_SIZE", default_value_t = 2000)]
     pub batch_size: usize,
+    /// What becomes of the objects (file bodies) the copied log names.
+    /// `share`: none is copied; the clone is served with the source's
+    /// store, which --object-store must name: each object is checked to
+    /// be there. `copy`: each is read from --from-object-store, checked,
+    /// and stored in the clone's own store (--object-store, default
+    /// `objects/` in the new data directory).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "share|copy",
+        env = "REPRISE_CLONE_OBJECTS",
+        default_value_t = ObjectsMode::Share
+    )]
+    pub objects: ObjectsMode,
+    /// The source's object store, which --objects copy reads:
+    /// `file:///absolute/path` or `s3://bucket/prefix`. Default with
+    /// --from DIR: `objects/` in DIR.
+    #[arg(long, value_name = "URL", env = "REPRISE_FROM_OBJECT_STORE")]
+    pub from_object_store: Option<String>,
+    /// S3 settings of --from-object-store, one `key=value` per line (as
+    /// --object-store-config). Never printed.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "REPRISE_FROM_OBJECT_STORE_CONFIG",
+        requires = "from_object_store"
+    )]
+    pub from_object_store_config: Option<PathBuf>,
+}
+
+/// `clone --objects`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ObjectsMode {
+    /// The clone reads the source's store (the one --object-store names).
+    Share,
+    /// The clone gets its own store, with every object it needs copied in.
+    Copy,
 }
 
 /// `reprise clone`.
@@ -97,6 +135,8 @@ pub async fn clone(args: &LogArgs, opts: CloneArgs) -> anyhow::Result<ExitCode> 
     // Refused before any source is opened: a source must never be touched
     // for a copy that cannot happen.
     check_destination(&dest)?;
+    let objects = objects_plan(args, &opts)?;
+    check_objects_plan(&objects, &dest)?;
     let source: Arc<dyn EventLog> = if let Some(dir) = &opts.from {
         if same_dir(dir, &dest) {
             bail!("the source and the destination are both {}", dir.display());
@@ -127,11 +167,50 @@ pub async fn clone(args: &LogArgs, opts: CloneArgs) -> anyhow::Result<ExitCode> 
             build_views: !opts.log_only,
             cache_size: args.cache_size,
             progress: &*super::progress::on_stderr(),
+            objects,
         },
         copy_printer(),
     )
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `--objects` and the store flags ask for. The destination's store
+/// is the global --object-store; the source's, --from-object-store or
+/// `objects/` in --from DIR.
+fn objects_plan(args: &LogArgs, opts: &CloneArgs) -> anyhow::Result<ObjectsPlan> {
+    let dest = args.config()?.objects;
+    if opts.objects == ObjectsMode::Share {
+        if opts.from_object_store.is_some() {
+            bail!(
+                "--from-object-store names the store --objects copy reads; with --objects share \
+                 the clone reads the store --object-store names, which must be the source's"
+            );
+        }
+        return Ok(ObjectsPlan::Share { dest });
+    }
+    let location: StoreLocation = match (&opts.from_object_store, &opts.from) {
+        (Some(url), _) => url
+            .parse()
+            .with_context(|| format!("--from-object-store {url}"))?,
+        // The data directory's own store, where `serve` keeps it by default.
+        (None, Some(dir)) => crate::config::Config::new(dir).object_location()?,
+        (None, None) => bail!(
+            "--objects copy reads the objects from the source's store: name it with \
+             --from-object-store URL (and --from-object-store-config FILE for S3)"
+        ),
+    };
+    let settings = StoreSettings {
+        s3: match &opts.from_object_store_config {
+            Some(path) => super::read_object_store_config(path, "--from-object-store-config")?,
+            None => Vec::new(),
+        },
+        ..dest.settings.clone()
+    };
+    Ok(ObjectsPlan::Copy {
+        source: SourceStore { location, settings },
+        dest,
+    })
 }
 
 /// Opens a `--from DIR` source: its embedded log directly when stopped,
@@ -232,6 +311,59 @@ pub fn copy_printer() -> impl FnMut(Step<'_>) {
                 );
             }
         }
+        Step::ObjectsShared {
+            objects,
+            bytes,
+            store,
+            undecodable,
+        } => {
+            unreadable(undecodable);
+            if objects == 0 {
+                println!("the copied log names no object of the object store");
+            } else {
+                println!(
+                    "the {objects} objects ({bytes} bytes) the copied log names are in {store}, \
+                     which the clone shares with the source: serve it with --object-store \
+                     {store}{}",
+                    if matches!(store, StoreLocation::S3 { .. }) {
+                        " and its --object-store-config"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        Step::ObjectsProgress { done, total, bytes } => {
+            if last_line.elapsed() > Duration::from_secs(5) {
+                last_line = Instant::now();
+                eprintln!("  objects: {done} of {total} done, {bytes} bytes copied");
+            }
+        }
+        Step::ObjectsCopied {
+            report,
+            source,
+            dest,
+            seconds,
+            undecodable,
+        } => {
+            unreadable(undecodable);
+            println!(
+                "copied {} objects ({} bytes) from {source} into {dest} in {seconds:.2} s, \
+                 each checked; {} were there already ({} bytes){}",
+                report.copied,
+                report.copied_bytes,
+                report.present,
+                report.present_bytes,
+                if report.replaced > 0 {
+                    format!(
+                        "; {} held there at a wrong size were replaced",
+                        report.replaced
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
         Step::LogOnly { dir } => println!(
             "log only: no views built in {} (`reprise --data-dir {} rebuild` or `serve` builds \
              them; `snapshot restore` can start them from a snapshot)",
@@ -255,5 +387,18 @@ pub fn copy_printer() -> impl FnMut(Step<'_>) {
                 dir.display()
             );
         }
+    }
+}
+
+/// Warns of records that may name objects but do not decode: the views
+/// quarantine them, and their objects, if any, were neither checked nor
+/// copied.
+fn unreadable(records: &[String]) {
+    if let Some(first) = records.first() {
+        eprintln!(
+            "warning: {} record(s) that may name objects do not decode, so their objects were \
+             not looked at (the views quarantine them); the first: {first}",
+            records.len()
+        );
     }
 }

@@ -22,6 +22,7 @@ mod kafka;
 mod layout;
 mod mail_api;
 mod objects;
+mod objects_clone;
 mod oracle;
 mod projections;
 mod recovery;

@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const FILES: &str = "/dav/files/alice@example.com";
-const MIB: usize = 1 << 20;
+pub(crate) const MIB: usize = 1 << 20;
 /// `--max-resource-size` of these servers: room for 20 MiB files.
-const LIMIT: &str = "33554432";
+pub(crate) const LIMIT: &str = "33554432";
 
-fn authorization() -> String {
+pub(crate) fn authorization() -> String {
     use base64::Engine as _;
     let token = base64::engine::general_purpose::STANDARD.encode("alice:alice-secret");
     format!("Basic {token}")
@@ -31,7 +31,7 @@ fn agent() -> ureq::Agent {
 }
 
 /// Bytes that do not compress and differ per `seed`.
-fn bytes(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)
         .map(|_| {
@@ -43,14 +43,14 @@ fn bytes(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-fn put(server: &TestServer, path: &str, body: &[u8]) -> u16 {
+pub(crate) fn put(server: &TestServer, path: &str, body: &[u8]) -> u16 {
     agent()
         .put(format!("{}{FILES}/{path}", server.url))
         .header("Authorization", authorization())
@@ -77,7 +77,7 @@ fn get(server: &TestServer, path: &str) -> (u16, Vec<u8>) {
     (status, body)
 }
 
-fn copy(server: &TestServer, from: &str, to: &str) -> u16 {
+pub(crate) fn copy(server: &TestServer, from: &str, to: &str) -> u16 {
     let destination = format!("{}{FILES}/{to}", server.url);
     let headers = [
         ("Authorization", authorization()),
@@ -109,7 +109,7 @@ fn largest_record(server: &TestServer) -> u64 {
 }
 
 /// A file store object's path.
-fn object_file(store: &Path, bytes: &[u8]) -> PathBuf {
+pub(crate) fn object_file(store: &Path, bytes: &[u8]) -> PathBuf {
     let hex = hex(bytes);
     store.join("sha256").join(&hex[..2]).join(hex)
 }
@@ -122,7 +122,7 @@ fn stored_objects(store: &Path) -> usize {
 }
 
 /// `objects verify` through the server's log: (success, output).
-fn verify(server: &TestServer, extra: &[&str]) -> (bool, String) {
+pub(crate) fn verify(server: &TestServer, extra: &[&str]) -> (bool, String) {
     let mut cmd = server.command();
     cmd.args(extra)
         .args(["--server", &server.url, "objects", "verify"]);
@@ -230,7 +230,7 @@ fn gc_removes_only_what_no_record_names() {
 }
 
 /// The flags of a server on `moto`'s `bucket`, prefix `blue`.
-fn s3_flags(moto: &Moto, dir: &Path, bucket: &str) -> Vec<String> {
+pub(crate) fn s3_flags(moto: &Moto, dir: &Path, bucket: &str) -> Vec<String> {
     let settings = dir.join("s3.conf");
     std::fs::write(&settings, moto.settings()).unwrap();
     [

@@ -15,12 +15,16 @@
 //! installation.
 //!
 //! `bounds`: where the copy stops; `copy`: the copy itself; `clone`: a
-//! new data directory made of a copy and its views.
+//! new data directory made of a copy, its objects (shared with the source
+//! or copied into its own store) and its views.
 
 pub mod bounds;
 pub mod clone;
 pub mod copy;
 
 pub use bounds::{parse_bounds, BadBound, BoundSpec, Bounds};
-pub use clone::{check_destination, copy_into, same_dir, CopyPlan, DestinationError, Step};
+pub use clone::{
+    check_destination, check_objects_plan, copy_into, same_dir, same_store, CopyObjectsError,
+    CopyPlan, DestinationError, ObjectsPlan, SourceStore, Step,
+};
 pub use copy::{copy_log, source_ends, uniform_partitions, CopyError, TopicCopy};
