@@ -95,7 +95,14 @@ pub async fn rebuild(args: &LogArgs, cmd: RebuildCommand) -> anyhow::Result<Exit
             build_views: true,
             cache_size: args.cache_size,
             progress: &*super::progress::on_stderr(),
-            objects: ObjectsPlan::Unchecked,
+            // This installation's store, named explicitly: its default is
+            // in this data directory, not in the copy.
+            objects: ObjectsPlan::Unchecked {
+                store: crate::config::ObjectOptions {
+                    url: Some(args.config()?.object_location()?.to_string()),
+                    settings: args.config()?.objects.settings,
+                },
+            },
         },
         super::recovery::copy_printer(),
     )

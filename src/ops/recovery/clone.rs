@@ -107,8 +107,8 @@ pub struct SourceStore {
 #[derive(Clone, Debug)]
 pub enum ObjectsPlan {
     /// Nothing: `rebuild --into` copies this installation's log, whose
-    /// store it keeps reading.
-    Unchecked,
+    /// store (`store`) it keeps reading.
+    Unchecked { store: ObjectOptions },
     /// The copy will be served with `dest` (the destination's
     /// `--object-store`), which must be the source's store: every object
     /// the copied log names is checked to be there (by its size); none is
@@ -329,9 +329,15 @@ pub async fn copy_into(plan: CopyPlan<'_>, mut report: impl FnMut(Step<'_>)) -> 
         made,
         keep: false,
     };
+    // The copy's views are built reading the store it will be served with.
+    let objects = match &plan.objects {
+        ObjectsPlan::Unchecked { store } => store.clone(),
+        ObjectsPlan::Share { dest } | ObjectsPlan::Copy { dest, .. } => dest.clone(),
+    };
     let dest = Config {
         partitions: Some(partitions),
         cache_size: plan.cache_size,
+        objects,
         ..Config::new(plan.dest)
     };
     let result = copy_and_build(&dest, source, &ends, &bounds, &plan, &mut report).await;
@@ -430,7 +436,7 @@ async fn settle_objects(
     report: &mut impl FnMut(Step<'_>),
 ) -> anyhow::Result<()> {
     let (source, dest_options) = match plan {
-        ObjectsPlan::Unchecked => return Ok(()),
+        ObjectsPlan::Unchecked { .. } => return Ok(()),
         ObjectsPlan::Share { dest } => (None, dest),
         ObjectsPlan::Copy { source, dest } => (Some(source), dest),
     };
