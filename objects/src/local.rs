@@ -16,12 +16,13 @@ pub(crate) struct LocalStore {
 }
 
 impl LocalStore {
+    /// Makes nothing: a command that opens the store but never writes to
+    /// it leaves no folder behind. [`LocalStore::probe`] (at `serve`) and
+    /// the first write make what they need.
     pub(crate) fn open(root: &Path) -> Result<LocalStore, ObjectError> {
-        let store = LocalStore {
+        Ok(LocalStore {
             root: root.to_path_buf(),
-        };
-        std::fs::create_dir_all(root.join(OBJECTS)).map_err(|e| store.unavailable(e))?;
-        Ok(store)
+        })
     }
 
     pub(crate) fn spool_dir(&self) -> PathBuf {
@@ -41,7 +42,10 @@ impl LocalStore {
 
     pub(crate) async fn probe(&self) -> Result<(), ObjectError> {
         let objects = self.root.join(OBJECTS);
-        let probe = tokio::task::spawn_blocking(move || std::fs::read_dir(objects).map(drop));
+        let probe = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&objects)?;
+            std::fs::read_dir(objects).map(drop)
+        });
         join(probe).await.map_err(|e| self.unavailable(e))
     }
 
@@ -97,6 +101,8 @@ impl LocalStore {
         let store = format!("file://{}", self.root.display());
         let fans = match std::fs::read_dir(&objects) {
             Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
+            // Nothing was ever stored.
+            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
             Err(e) => {
                 let e = ObjectError::Unavailable {
                     store,

@@ -290,6 +290,29 @@ fn an_s3_store_takes_large_files_in_parts_and_its_outages_are_503s_not_hangs() {
     let (verified, text) = verify(&server, &[]);
     assert!(verified, "{text}");
 
+    // gc on S3: an orphan in the bucket goes, named objects stay.
+    let orphan = b"an upload whose event never came".to_vec();
+    moto.put_object("reprise", &key(&orphan), &orphan);
+    let mut cmd = server.command();
+    cmd.args([
+        "--server",
+        &server.url,
+        "objects",
+        "gc",
+        "--older-than",
+        "0s",
+    ]);
+    let collected = ok(cmd, "");
+    assert!(
+        collected.contains(&format!("removed {}", hex(&orphan))),
+        "{collected}"
+    );
+    assert_eq!(moto.get_object("reprise", &key(&orphan)), None);
+    assert_eq!(
+        moto.get_object("reprise", &key(&small)),
+        Some(small.clone())
+    );
+
     // Gone altogether (connections refused), then back empty: writes work
     // again, and verify names what the empty store lost.
     moto.kill();
