@@ -524,6 +524,27 @@ pub(crate) fn push_crlf(
     }
 }
 
+/// A content line from its parts (vCard and iCalendar alike): parameter
+/// values quoted as needed ([`param_value`]), folded with CRLF, without
+/// the final line break.
+pub(crate) fn written_line<'a>(
+    name: &str,
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    value: &str,
+) -> String {
+    let mut line = String::with_capacity(name.len() + value.len() + 16);
+    line.push_str(name);
+    for (param, v) in params {
+        line.push(';');
+        line.push_str(param);
+        line.push('=');
+        line.push_str(&param_value(v));
+    }
+    line.push(':');
+    line.push_str(value);
+    fold(&line, "\r\n")
+}
+
 /// A parameter value as written (vCard and iCalendar alike): RFC 6868 caret encoding for `^`, line breaks and
 /// `"`, then quoted when it holds `:`, `;` or `,`.
 pub(crate) fn param_value(value: &str) -> String {

@@ -4,7 +4,7 @@
 //! and by sharees as their share allows, kept across a client PUT, and
 //! their bytes in the object store while the log carries their names.
 
-use crate::common::http::{send, send_declaring, Reply};
+use crate::common::http::{binary, send, send_declaring, Reply};
 use crate::common::server::TestServer;
 use sha2::{Digest, Sha256};
 
@@ -58,22 +58,14 @@ fn post(server: &TestServer, user: &str, query: &str, file: &str, body: &[u8]) -
 }
 
 fn get_bytes(server: &TestServer, user: &str, path: &str) -> (u16, Vec<u8>) {
-    let response = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
-        .get(format!("{}{path}", server.url))
-        .header("Authorization", basic(user))
-        .call()
-        .expect("GET");
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .with_config()
-        .limit(64 * MIB as u64)
-        .read_to_vec()
-        .unwrap_or_default();
-    (status, body)
+    let auth = basic(user);
+    binary(
+        server.port,
+        "GET",
+        path,
+        &[("Authorization", auth.as_str())],
+        b"",
+    )
 }
 
 fn event_text(server: &TestServer) -> String {

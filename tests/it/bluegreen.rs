@@ -439,7 +439,7 @@ fn a_standby_takes_over_when_the_active_backend_is_killed() {
     assert_eq!(green.cluster()["role"], "leader");
 }
 
-/// Bytes over HTTP as `user`, for bodies larger than [`send`] reads well.
+/// Bytes over HTTP as `user`, an attachment's name given with them.
 fn http_bytes(
     port: u16,
     user: (&str, &str),
@@ -449,28 +449,13 @@ fn http_bytes(
 ) -> (u16, Vec<u8>) {
     use base64::Engine as _;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", user.0, user.1));
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let url = format!("http://127.0.0.1:{port}{path}");
-    let request = ureq::http::Request::builder()
-        .method(method)
-        .uri(&url)
-        .header("Authorization", format!("Basic {auth}"))
-        .header("Content-Type", "application/octet-stream")
-        .header("Content-Disposition", "attachment;filename=slides.pdf")
-        .body(body.to_vec())
-        .expect("a request");
-    let response = agent.run(request).expect("an answer");
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .unwrap_or_default();
-    (status, bytes)
+    let auth = format!("Basic {auth}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/octet-stream"),
+        ("Content-Disposition", "attachment;filename=slides.pdf"),
+    ];
+    common::http::binary(port, method, path, &headers, body)
 }
 
 #[test]

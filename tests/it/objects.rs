@@ -4,12 +4,11 @@
 //! (moto), stopped and restarted under the server's feet.
 
 use crate::common::cmd::{fails, ok, run};
-use crate::common::http::{send, send_declaring};
+use crate::common::http::{binary, send, send_declaring};
 use crate::common::s3::Moto;
 use crate::common::server::TestServer;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 const FILES: &str = "/dav/files/alice@example.com";
 pub(crate) const MIB: usize = 1 << 20;
@@ -20,14 +19,6 @@ pub(crate) fn authorization() -> String {
     use base64::Engine as _;
     let token = base64::engine::general_purpose::STANDARD.encode("alice:alice-secret");
     format!("Basic {token}")
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .new_agent()
 }
 
 /// Bytes that do not compress and differ per `seed`.
@@ -51,30 +42,31 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn put(server: &TestServer, path: &str, body: &[u8]) -> u16 {
-    agent()
-        .put(format!("{}{FILES}/{path}", server.url))
-        .header("Authorization", authorization())
-        .header("Content-Type", "application/octet-stream")
-        .send(body)
-        .expect("PUT")
-        .status()
-        .as_u16()
+    let auth = authorization();
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/octet-stream"),
+    ];
+    binary(
+        server.port,
+        "PUT",
+        &format!("{FILES}/{path}"),
+        &headers,
+        body,
+    )
+    .0
 }
 
 fn get(server: &TestServer, path: &str) -> (u16, Vec<u8>) {
-    let mut response = agent()
-        .get(format!("{}{FILES}/{path}", server.url))
-        .header("Authorization", authorization())
-        .call()
-        .expect("GET");
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(64 * MIB as u64)
-        .read_to_vec()
-        .unwrap_or_default();
-    (status, body)
+    let auth = authorization();
+    let headers = [("Authorization", auth.as_str())];
+    binary(
+        server.port,
+        "GET",
+        &format!("{FILES}/{path}"),
+        &headers,
+        b"",
+    )
 }
 
 pub(crate) fn copy(server: &TestServer, from: &str, to: &str) -> u16 {

@@ -6,7 +6,7 @@
 //! store and from S3 (moto).
 
 use crate::common::cmd::{add_user, fails, ok, reprise};
-use crate::common::http::send;
+use crate::common::http::{binary, send};
 use crate::common::s3::Moto;
 use crate::common::server::TestServer;
 use crate::objects::{
@@ -51,23 +51,14 @@ fn request(
 
 /// The bytes at `path` (a full path), as alice.
 fn get(server: &TestServer, path: &str) -> (u16, Vec<u8>) {
-    let mut response = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .new_agent()
-        .get(format!("{}{path}", server.url))
-        .header("Authorization", authorization())
-        .call()
-        .expect("GET");
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(64 * MIB as u64)
-        .read_to_vec()
-        .unwrap_or_default();
-    (status, body)
+    let auth = authorization();
+    binary(
+        server.port,
+        "GET",
+        path,
+        &[("Authorization", auth.as_str())],
+        b"",
+    )
 }
 
 /// A managed attachment (RFC 8607) added to a new event: its location.

@@ -9,7 +9,7 @@
 
 use super::time::{any_occurrence_in, Limits, TimeError, TimeRange, Zones};
 use super::tree::{parse_tree, Component, ContentProperty};
-use crate::contentline::{fold, param_value};
+use crate::contentline::written_line;
 use crate::FormatError;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeSet;
@@ -60,20 +60,13 @@ impl ManagedAttach {
 
 /// A property line from its parts, parameter values quoted as needed.
 fn written(name: &str, params: Vec<(String, String)>, value: &str) -> ContentProperty {
-    let mut line = name.to_string();
-    for (param, v) in &params {
-        line.push(';');
-        line.push_str(param);
-        line.push('=');
-        line.push_str(&param_value(v));
-    }
-    line.push(':');
-    line.push_str(value);
+    let pairs = params.iter().map(|(p, v)| (p.as_str(), v.as_str()));
+    let raw = written_line(name, pairs, value);
     ContentProperty {
         name: name.to_string(),
         params,
         value: value.to_string(),
-        raw: fold(&line, "\r\n"),
+        raw,
     }
 }
 

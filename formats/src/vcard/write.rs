@@ -3,7 +3,9 @@
 //! deterministic: the same values give the same bytes, so a regenerated
 //! card that did not change keeps its ETag.
 
-use crate::contentline::{fold, param_value};
+use crate::contentline::written_line;
+#[cfg(test)]
+use crate::contentline::param_value;
 
 /// Builds one vCard 4.0, property by property, in the order written.
 ///
@@ -75,17 +77,8 @@ impl CardWriter {
             self.out.push_str("\r\n");
             return self;
         }
-        let mut line = String::with_capacity(name.len() + value.len() + 16);
-        line.push_str(name);
-        for (param, v) in params {
-            line.push(';');
-            line.push_str(param);
-            line.push('=');
-            line.push_str(&param_value(v));
-        }
-        line.push(':');
-        line.push_str(value);
-        self.out.push_str(&fold(&line, "\r\n"));
+        self.out
+            .push_str(&written_line(name, params.iter().copied(), value));
         self.out.push_str("\r\n");
         self
     }

@@ -38,6 +38,38 @@ pub fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
     exchange(port, method, path, headers, body.len() as u64, body)
 }
 
+/// One request with a binary body and a binary answer (up to 64 MiB), for
+/// files and attachments, which [`send`] reads as text.
+pub fn binary(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent();
+    let mut request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"));
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let request = request.body(body.to_vec()).expect("a request");
+    let response = agent.run(request).expect("an answer");
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .unwrap_or_default();
+    (status, bytes)
+}
+
 /// Sends a request that declares a body of `length` bytes and sends none:
 /// what a refusal before the body is read (413) must answer.
 pub fn send_declaring(
