@@ -77,7 +77,7 @@ print(json.dumps({"store": "'"$store"'", "files_records": count, "files_log_byte
     start=$(date +%s.%N)
     "$bin" --data-dir "$data" "${flags[@]}" rebuild >/dev/null 2>&1
     end=$(date +%s.%N)
-    echo "{\"store\":\"$store\",\"rebuild_seconds\":$(echo "$end - $start" | bc)}" | tee -a "$results"
+    printf '{"store":"%s","rebuild_seconds":%.3f}\n' "$store" "$(echo "$end - $start" | bc)" | tee -a "$results"
 done
 
 "$python" - "$results" <<'PY'
