@@ -82,24 +82,36 @@ impl S3Store {
 
     fn error(&self, e: object_store::Error) -> ObjectError {
         use object_store::Error as E;
-        match e {
-            E::Unauthenticated { source, .. } | E::PermissionDenied { source, .. } => {
-                ObjectError::Denied {
-                    store: self.name.clone(),
-                    reason: source.to_string(),
-                }
-            }
-            // S3 says so only in the body of a 404, which object_store
-            // passes on as text (and, for listings, not as NotFound).
-            other if other.to_string().contains("<Code>NoSuchBucket</Code>") => {
-                ObjectError::NoBucket {
-                    store: self.name.clone(),
-                    bucket: self.bucket.clone(),
-                }
-            }
-            other => ObjectError::Unavailable {
-                store: self.name.clone(),
-                reason: other.to_string(),
+        let store = self.name.clone();
+        if let E::Unauthenticated { source, .. } | E::PermissionDenied { source, .. } = &e {
+            return ObjectError::Denied {
+                store,
+                reason: one_line(&source.to_string()),
+            };
+        }
+        // S3 names the problem only in the XML body of its answer, which
+        // object_store passes on as text (for listings, not as NotFound).
+        let text = e.to_string();
+        let code = between(&text, "<Code>", "</Code>");
+        let message = between(&text, "<Message>", "</Message>").unwrap_or_default();
+        match code {
+            Some("NoSuchBucket") => ObjectError::NoBucket {
+                store,
+                bucket: self.bucket.clone(),
+            },
+            Some(
+                code @ ("InvalidAccessKeyId"
+                | "SignatureDoesNotMatch"
+                | "AccessDenied"
+                | "InvalidToken"
+                | "ExpiredToken"),
+            ) => ObjectError::Denied {
+                store,
+                reason: format!("{code}: {message}"),
+            },
+            _ => ObjectError::Unavailable {
+                store,
+                reason: one_line(&text),
             },
         }
     }
@@ -234,5 +246,35 @@ impl S3Store {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.error(e)),
         }
+    }
+}
+
+/// The text between the first `open` and the next `close`.
+fn between<'t>(text: &'t str, open: &str, close: &str) -> Option<&'t str> {
+    let start = text.find(open)? + open.len();
+    let end = text[start..].find(close)? + start;
+    Some(&text[start..end])
+}
+
+/// An error on one line: S3's XML bodies come with line breaks.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_error_bodies_are_read_for_their_code() {
+        let body = "Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?>\n\
+            <Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided \
+            does not exist in our records.</Message></Error>";
+        assert_eq!(
+            between(body, "<Code>", "</Code>"),
+            Some("InvalidAccessKeyId")
+        );
+        assert_eq!(between(body, "<Nope>", "</Nope>"), None);
+        assert!(!one_line(body).contains('\n'));
     }
 }

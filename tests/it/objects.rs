@@ -358,6 +358,16 @@ fn a_store_that_cannot_be_used_stops_serve_with_one_line_naming_it() {
         unreachable.contains("s3://present/blue") && unreachable.contains("unavailable"),
         "{unreachable}"
     );
+    let checking = Moto::start_checking_credentials();
+    checking.create_bucket("guarded");
+    let denied = serve(&s3_flags(&checking, dir.path(), "guarded"));
+    let line = denied.lines().find(|l| l.starts_with("error:"));
+    assert!(
+        line.is_some_and(|l| l.contains("s3://guarded/blue")
+            && l.contains("refused access")
+            && l.contains("InvalidAccessKeyId")),
+        "{denied}"
+    );
     let bad = serve(&["--object-store".into(), "http://example.com/x".into()]);
     assert!(bad.contains("not an object store URL"), "{bad}");
     std::fs::write(&settings, "aws_no_such_setting=1\n").unwrap();

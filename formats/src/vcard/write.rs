@@ -3,9 +3,9 @@
 //! deterministic: the same values give the same bytes, so a regenerated
 //! card that did not change keeps its ETag.
 
-use crate::contentline::written_line;
 #[cfg(test)]
 use crate::contentline::param_value;
+use crate::contentline::written_line;
 
 /// Builds one vCard 4.0, property by property, in the order written.
 ///

@@ -37,6 +37,8 @@ const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 \
      Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
 
 pub struct Moto {
+    /// Started with `INITIAL_NO_AUTH_ACTION_COUNT=2`.
+    checks_credentials: bool,
     port: u16,
     program: PathBuf,
     /// None once killed.
@@ -57,7 +59,19 @@ struct Process {
 impl Moto {
     /// A moto on a free port, answering.
     pub fn start() -> Moto {
+        Moto::start_with(false)
+    }
+
+    /// A moto that checks credentials after its first two requests (the
+    /// readiness probe and [`Moto::create_bucket`]): it knows none, so
+    /// every later signed request is refused, 403 `InvalidAccessKeyId`.
+    pub fn start_checking_credentials() -> Moto {
+        Moto::start_with(true)
+    }
+
+    fn start_with(checks_credentials: bool) -> Moto {
         let mut moto = Moto {
+            checks_credentials,
             port: 0,
             program: moto_server(),
             process: None,
@@ -245,7 +259,11 @@ impl Moto {
             .open(&log_path)
             .expect("moto's log file");
         let log2 = log.try_clone().expect("moto's log file");
-        let child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        if self.checks_credentials {
+            command.env("INITIAL_NO_AUTH_ACTION_COUNT", "2");
+        }
+        let child = command
             .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
             .stdin(Stdio::null())
             .stdout(log)
