@@ -41,6 +41,9 @@ use std::time::Duration;
 pub const WHOLE_READ_LIMIT: u64 = 1 << 20;
 /// The size of one ranged read, and so the memory one download holds.
 pub const RANGE: u64 = 4 << 20;
+/// Spool files older than this are leftovers of a crash (an upload takes
+/// seconds to minutes), removed when `serve` probes the store.
+const STALE_SPOOL: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
@@ -205,8 +208,44 @@ impl ObjectStore {
     /// credentials are one line, not a failure at the first upload.
     pub async fn probe(&self) -> Result<(), ObjectError> {
         match &self.inner.backend {
-            Backend::Local(store) => store.probe().await,
-            Backend::S3(store) => store.probe().await,
+            Backend::Local(store) => store.probe().await?,
+            Backend::S3(store) => store.probe().await?,
+        }
+        self.clean_spool(STALE_SPOOL).await;
+        Ok(())
+    }
+
+    /// Removes spool files older than `age`: what a crashed process left
+    /// mid-upload. Younger ones may be another installation's uploads in
+    /// flight (a file store's spool is in its shared root). Best effort.
+    async fn clean_spool(&self, age: Duration) {
+        let dir = self.inner.spool_dir.clone();
+        let cleaned = tokio::task::spawn_blocking(move || {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                return 0;
+            };
+            let mut removed = 0;
+            for entry in entries.flatten() {
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|elapsed| elapsed > age);
+                let spooled = entry.file_name().to_string_lossy().ends_with(".part");
+                if old && spooled && std::fs::remove_file(entry.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+            removed
+        })
+        .await
+        .unwrap_or(0);
+        if cleaned > 0 {
+            tracing::info!(
+                files = cleaned,
+                "removed spool files left by an interrupted upload"
+            );
         }
     }
 
@@ -476,6 +515,28 @@ mod tests {
         // The spool holds nothing once the objects are in.
         let spool = dir.path().join("objects/.spool");
         assert_eq!(std::fs::read_dir(spool).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_probe_removes_only_stale_spool_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        store.probe().await.unwrap();
+        let spool = dir.path().join("objects/.spool");
+        std::fs::create_dir_all(&spool).unwrap();
+        let (stale, fresh) = (spool.join("old.part"), spool.join("new.part"));
+        std::fs::write(&stale, b"left by a crash").unwrap();
+        std::fs::write(&fresh, b"in flight").unwrap();
+        let long_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        store.probe().await.unwrap();
+        assert!(!stale.exists());
+        assert!(fresh.exists());
     }
 
     #[tokio::test]
