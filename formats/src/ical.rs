@@ -2,6 +2,7 @@
 
 pub mod attach;
 mod deep;
+pub mod itip;
 mod split;
 mod structure;
 #[cfg(test)]

@@ -9,7 +9,6 @@
 
 use super::time::{any_occurrence_in, Limits, TimeError, TimeRange, Zones};
 use super::tree::{parse_tree, Component, ContentProperty};
-use crate::contentline::written_line;
 use crate::FormatError;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeSet;
@@ -54,19 +53,7 @@ impl ManagedAttach {
             ("SIZE".to_string(), self.size.to_string()),
             ("FILENAME".to_string(), self.filename.clone()),
         ];
-        written("ATTACH", params, &self.url)
-    }
-}
-
-/// A property line from its parts, parameter values quoted as needed.
-fn written(name: &str, params: Vec<(String, String)>, value: &str) -> ContentProperty {
-    let pairs = params.iter().map(|(p, v)| (p.as_str(), v.as_str()));
-    let raw = written_line(name, pairs, value);
-    ContentProperty {
-        name: name.to_string(),
-        params,
-        value: value.to_string(),
-        raw,
+        ContentProperty::written("ATTACH", params, &self.url)
     }
 }
 
@@ -188,31 +175,7 @@ fn edit(
     let zones = Zones::new(&original, None);
     let mut calendar = original.clone();
     change(&mut calendar, &zones)?;
-    let mut out = String::with_capacity(text.len() + 256);
-    write(&calendar, &mut out);
-    Ok(out)
-}
-
-fn write(c: &Component, out: &mut String) {
-    out.push_str("BEGIN:");
-    out.push_str(&c.name);
-    out.push_str("\r\n");
-    for p in &c.properties {
-        // A stored line may fold with LF alone; the whole object gets CRLF.
-        for (i, physical) in p.raw.split('\n').enumerate() {
-            if i > 0 {
-                out.push_str("\r\n");
-            }
-            out.push_str(physical.strip_suffix('\r').unwrap_or(physical));
-        }
-        out.push_str("\r\n");
-    }
-    for sub in &c.components {
-        write(sub, out);
-    }
-    out.push_str("END:");
-    out.push_str(&c.name);
-    out.push_str("\r\n");
+    Ok(calendar.to_text())
 }
 
 /// Indices in `calendar.components` of the instances named, creating the
@@ -303,7 +266,7 @@ fn override_of(
         |p: &ContentProperty, to: DateTime<Utc>| -> Result<Option<ContentProperty>, TimeError> {
             Ok(zones
                 .written_at(p, to)?
-                .map(|value| written(&p.name, p.params.clone(), &value)))
+                .map(|value| ContentProperty::written(&p.name, p.params.clone(), &value)))
         };
     let mut instance = master.clone();
     instance
@@ -323,7 +286,8 @@ fn override_of(
     let Some(mut recurrence_id) = moved(start, at)? else {
         return Ok(None);
     };
-    recurrence_id = written("RECURRENCE-ID", recurrence_id.params, &recurrence_id.value);
+    recurrence_id =
+        ContentProperty::written("RECURRENCE-ID", recurrence_id.params, &recurrence_id.value);
     let after_start = instance
         .properties
         .iter()

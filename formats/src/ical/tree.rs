@@ -59,7 +59,52 @@ impl Component {
     }
 }
 
+impl Component {
+    /// The component written back: each property as its stored line
+    /// (folds kept), every line ending in CRLF.
+    pub fn to_text(&self) -> String {
+        let mut out = String::with_capacity(1024);
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        out.push_str("BEGIN:");
+        out.push_str(&self.name);
+        out.push_str("\r\n");
+        for p in &self.properties {
+            // A stored line may fold with LF alone; the whole gets CRLF.
+            for (i, physical) in p.raw.split('\n').enumerate() {
+                if i > 0 {
+                    out.push_str("\r\n");
+                }
+                out.push_str(physical.strip_suffix('\r').unwrap_or(physical));
+            }
+            out.push_str("\r\n");
+        }
+        for sub in &self.components {
+            sub.write(out);
+        }
+        out.push_str("END:");
+        out.push_str(&self.name);
+        out.push_str("\r\n");
+    }
+}
+
 impl ContentProperty {
+    /// A property from its parts, its line written (parameter values
+    /// quoted as needed, folded).
+    pub fn written(name: &str, params: Vec<(String, String)>, value: &str) -> ContentProperty {
+        let pairs = params.iter().map(|(p, v)| (p.as_str(), v.as_str()));
+        let raw = crate::contentline::written_line(name, pairs, value);
+        ContentProperty {
+            name: name.to_string(),
+            params,
+            value: value.to_string(),
+            raw,
+        }
+    }
+
     /// The first value of a parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
