@@ -17,6 +17,27 @@ impl EventId {
     pub fn generate() -> EventId {
         EventId(Uuid::now_v7())
     }
+
+    /// The id of an event another one causes (an attendee's copy of an
+    /// invitation, say): a function of the cause's id and of `parts` (the
+    /// recipient, the kind of effect), so that whoever appends the effect,
+    /// and however often, it is the same event, recognised as already
+    /// there. A UUIDv8 from the first 16 bytes of a SHA-256 over the
+    /// cause and the length-prefixed parts.
+    pub fn derived(cause: EventId, parts: &[&str]) -> EventId {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(b"reprise derived event\0");
+        hash.update(cause.0.as_bytes());
+        for part in parts {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part.as_bytes());
+        }
+        let digest = hash.finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        EventId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
 }
 
 impl fmt::Display for EventId {
@@ -121,5 +142,35 @@ impl EventEnvelope {
     pub fn expecting(mut self, version: AggregateVersion) -> EventEnvelope {
         self.expected_version = Some(version);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_are_a_function_of_their_cause_and_parts() {
+        let cause = EventId("01900000-0000-7000-8000-000000000001".parse().unwrap());
+        let other = EventId("01900000-0000-7000-8000-000000000002".parse().unwrap());
+        let id = EventId::derived(cause, &["mailto:bob@example.com", "request"]);
+        assert_eq!(
+            id,
+            EventId::derived(cause, &["mailto:bob@example.com", "request"])
+        );
+        assert_eq!(id.0.get_version_num(), 8);
+        assert_ne!(
+            id,
+            EventId::derived(other, &["mailto:bob@example.com", "request"])
+        );
+        assert_ne!(
+            id,
+            EventId::derived(cause, &["mailto:bob@example.com", "cancel"])
+        );
+        // Parts are length-prefixed: moving a boundary changes the id.
+        assert_ne!(
+            EventId::derived(cause, &["ab", "c"]),
+            EventId::derived(cause, &["a", "bc"])
+        );
     }
 }
