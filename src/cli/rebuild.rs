@@ -86,6 +86,7 @@ pub async fn rebuild(args: &LogArgs, cmd: RebuildCommand) -> anyhow::Result<Exit
     }
     check_destination(into)?;
     let source = args.open_log().await?;
+    let config = args.config()?;
     copy_into(
         CopyPlan {
             source,
@@ -99,8 +100,8 @@ pub async fn rebuild(args: &LogArgs, cmd: RebuildCommand) -> anyhow::Result<Exit
             // in this data directory, not in the copy.
             objects: ObjectsPlan::Unchecked {
                 store: crate::config::ObjectOptions {
-                    url: Some(args.config()?.object_location()?.to_string()),
-                    settings: args.config()?.objects.settings,
+                    url: Some(config.object_location()?.to_string()),
+                    settings: config.objects.settings,
                 },
             },
         },

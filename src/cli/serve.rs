@@ -88,7 +88,7 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
     // nowhere, is one line at start rather than a failure at first upload.
     let objects = config.open_objects()?;
     objects.probe().await?;
-    let engine = Engine::start_versions(&config, &versions)
+    let engine = Engine::start_on(&config, &versions, objects.clone())
         .await?
         .with_identity(identity);
     let listener = tokio::net::TcpListener::bind(&opts.listen)

@@ -254,6 +254,16 @@ impl Engine {
     }
 
     pub async fn start_versions(config: &Config, versions: &Versions) -> anyhow::Result<Engine> {
+        Engine::start_on(config, versions, config.open_objects()?).await
+    }
+
+    /// [`Engine::start_versions`] with the object store already open (by
+    /// `serve`, which probes it first and shares it with its handlers).
+    pub async fn start_on(
+        config: &Config,
+        versions: &Versions,
+        objects: objects::ObjectStore,
+    ) -> anyhow::Result<Engine> {
         let log = config.open_log().await?;
         let store = config.open_views()?;
         let versions = Versions {
@@ -262,7 +272,6 @@ impl Engine {
         };
         // Calendar objects and vCards larger than the inline limit are in
         // the object store; the followers read them there.
-        let objects = config.open_objects()?;
         let payloads = objects::payload_source(objects.clone(), tokio::runtime::Handle::current());
         let engine = Engine::start_with(log, store, &versions, Some(payloads))?;
         Ok(engine.with_large_bodies(LargeBodies {

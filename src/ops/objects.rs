@@ -142,33 +142,52 @@ pub async fn verify(
     store: &ObjectStore,
 ) -> Result<VerifyReport, ObjectsError> {
     let references = referenced(log).await?;
-    let mut report = VerifyReport {
+    let problems = problems(&references, |object| async move {
+        match store.check(object).await {
+            Ok(()) => Ok(None),
+            Err(e @ ObjectError::Missing(_)) => Ok(Some(("missing", e.to_string()))),
+            Err(e @ ObjectError::Damaged { .. }) => Ok(Some(("damaged", e.to_string()))),
+            // A store that fails is not a verdict on the objects.
+            Err(e) => Err(e),
+        }
+    })
+    .await?;
+    Ok(VerifyReport {
         referenced: references.len() as u64,
         bytes: references.keys().map(|o| o.size).sum(),
-        problems: Vec::new(),
-    };
-    let checks = futures::stream::iter(references)
-        .map(|(object, reference)| async move { (reference, store.check(&object).await) })
+        problems,
+    })
+}
+
+/// Runs `probe` on every referenced object, [`CONCURRENCY`] at a time, and
+/// lists what it finds wrong (`missing` or `damaged`, and why), by digest.
+async fn problems<'r, F, Fut>(
+    references: &'r BTreeMap<ObjectRef, Reference>,
+    probe: F,
+) -> Result<Vec<Problem>, ObjectsError>
+where
+    F: Fn(&'r ObjectRef) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<(&'static str, String)>, ObjectError>>,
+{
+    let probes = futures::stream::iter(references)
+        .map(|(object, reference)| {
+            let probed = probe(object);
+            async move { (reference, probed.await) }
+        })
         .buffer_unordered(CONCURRENCY);
-    let mut checks = std::pin::pin!(checks);
-    while let Some((reference, checked)) = checks.next().await {
-        let (kind, reason) = match checked {
-            Ok(()) => continue,
-            Err(e @ ObjectError::Missing(_)) => ("missing", e.to_string()),
-            Err(e @ ObjectError::Damaged { .. }) => ("damaged", e.to_string()),
-            // A store that fails is not a verdict on the objects.
-            Err(e) => return Err(e.into()),
-        };
-        report.problems.push(Problem {
-            reference,
-            kind,
-            reason,
-        });
+    let mut probes = std::pin::pin!(probes);
+    let mut problems = Vec::new();
+    while let Some((reference, probed)) = probes.next().await {
+        if let Some((kind, reason)) = probed? {
+            problems.push(Problem {
+                reference: reference.clone(),
+                kind,
+                reason,
+            });
+        }
     }
-    report
-        .problems
-        .sort_by(|a, b| a.reference.sha256.cmp(&b.reference.sha256));
-    Ok(report)
+    problems.sort_by(|a, b| a.reference.sha256.cmp(&b.reference.sha256));
+    Ok(problems)
 }
 
 #[derive(Clone, Debug)]
@@ -252,34 +271,21 @@ pub async fn absent(
     store: &ObjectStore,
     references: &BTreeMap<ObjectRef, Reference>,
 ) -> Result<Vec<Problem>, ObjectsError> {
-    let heads = futures::stream::iter(references)
-        .map(|(object, reference)| async move {
-            (object, reference, store.size_of(&object.sha256).await)
-        })
-        .buffer_unordered(CONCURRENCY);
-    let mut heads = std::pin::pin!(heads);
-    let mut problems = Vec::new();
-    while let Some((object, reference, size)) = heads.next().await {
-        let (kind, reason) = match size? {
-            Some(size) if size == object.size => continue,
-            Some(size) => (
+    problems(references, |object| async move {
+        Ok(match store.size_of(&object.sha256).await? {
+            Some(size) if size == object.size => None,
+            Some(size) => Some((
                 "damaged",
                 format!(
                     "{} holds {size} bytes under its name, where its reference says {}",
                     store.location(),
                     object.size
                 ),
-            ),
-            None => ("missing", format!("not in {}", store.location())),
-        };
-        problems.push(Problem {
-            reference: reference.clone(),
-            kind,
-            reason,
-        });
-    }
-    problems.sort_by(|a, b| a.reference.sha256.cmp(&b.reference.sha256));
-    Ok(problems)
+            )),
+            None => Some(("missing", format!("not in {}", store.location()))),
+        })
+    })
+    .await
 }
 
 /// What [`copy_objects`] did.

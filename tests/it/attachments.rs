@@ -4,7 +4,7 @@
 //! and by sharees as their share allows, kept across a client PUT, and
 //! their bytes in the object store while the log carries their names.
 
-use crate::common::http::{binary, send, send_declaring, Reply};
+use crate::common::http::{basic_auth, binary, send, send_declaring, Reply};
 use crate::common::server::TestServer;
 use sha2::{Digest, Sha256};
 
@@ -19,12 +19,7 @@ DTSTART:20260105T090000Z\r\nDTEND:20260105T100000Z\r\n\
 RRULE:FREQ=WEEKLY;COUNT=8\r\nSUMMARY:Weekly review\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
 
 fn basic(user: &str) -> String {
-    use base64::Engine as _;
-    let password = format!("{user}-secret");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
+    basic_auth(user, &format!("{user}-secret"))
 }
 
 fn request(
@@ -371,18 +366,7 @@ fn managed_attachments_are_added_updated_removed_and_read_as_rfc_8607_says() {
     assert!(!event_text(&server).contains(&minutes_id));
 
     // The log carries names, not bytes; verify finds every object whole.
-    let largest = {
-        let mut cmd = server.command();
-        cmd.args(["--server", &server.url, "log", "stats", "--json"]);
-        let text = crate::common::cmd::ok(cmd, "");
-        let stats: Vec<serde_json::Value> =
-            serde_json::from_str(&text[text.find('[').unwrap()..]).unwrap();
-        stats
-            .iter()
-            .map(|s| s["largest"].as_u64().unwrap())
-            .max()
-            .unwrap()
-    };
+    let largest = server.largest_record();
     assert!(largest < 8192, "the largest record is {largest} bytes");
     let mut cmd = server.command();
     cmd.args(["--server", &server.url, "objects", "verify"]);

@@ -447,9 +447,7 @@ fn http_bytes(
     path: &str,
     body: &[u8],
 ) -> (u16, Vec<u8>) {
-    use base64::Engine as _;
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", user.0, user.1));
-    let auth = format!("Basic {auth}");
+    let auth = common::http::basic_auth(user.0, user.1);
     let headers = [
         ("Authorization", auth.as_str()),
         ("Content-Type", "application/octet-stream"),

@@ -4,7 +4,7 @@
 //! (moto), stopped and restarted under the server's feet.
 
 use crate::common::cmd::{fails, ok, run};
-use crate::common::http::{binary, send, send_declaring};
+use crate::common::http::{basic_auth, binary, send, send_declaring};
 use crate::common::s3::Moto;
 use crate::common::server::TestServer;
 use sha2::{Digest, Sha256};
@@ -16,9 +16,7 @@ pub(crate) const MIB: usize = 1 << 20;
 pub(crate) const LIMIT: &str = "33554432";
 
 pub(crate) fn authorization() -> String {
-    use base64::Engine as _;
-    let token = base64::engine::general_purpose::STANDARD.encode("alice:alice-secret");
-    format!("Basic {token}")
+    basic_auth("alice", "alice-secret")
 }
 
 /// Bytes that do not compress and differ per `seed`.
@@ -86,20 +84,6 @@ pub(crate) fn copy(server: &TestServer, from: &str, to: &str) -> u16 {
     .status
 }
 
-/// The largest record of the log, from `log stats`.
-fn largest_record(server: &TestServer) -> u64 {
-    let mut cmd = server.command();
-    cmd.args(["--server", &server.url, "log", "stats", "--json"]);
-    let text = ok(cmd, "");
-    let json = &text[text.find('[').expect("JSON")..];
-    let stats: Vec<serde_json::Value> = serde_json::from_str(json).expect("stats");
-    stats
-        .iter()
-        .map(|s| s["largest"].as_u64().expect("largest"))
-        .max()
-        .unwrap_or(0)
-}
-
 /// A file store object's path.
 pub(crate) fn object_file(store: &Path, bytes: &[u8]) -> PathBuf {
     let hex = hex(bytes);
@@ -138,7 +122,7 @@ fn files_are_stored_before_their_event_and_the_log_keeps_only_their_names() {
     assert!(object_file(&store, &small).is_file());
 
     // The log holds names: no record is near a file's size.
-    let largest = largest_record(&server);
+    let largest = server.largest_record();
     assert!(largest < 4096, "the largest record is {largest} bytes");
 
     // A copy names the same object; the same bytes again are the same one.
@@ -265,7 +249,7 @@ fn an_s3_store_takes_large_files_in_parts_and_its_outages_are_503s_not_hangs() {
     );
     assert_eq!(get(&server, "big.bin"), (200, big.clone()));
     assert_eq!(get(&server, "small.txt"), (200, small.clone()));
-    assert!(largest_record(&server) < 4096);
+    assert!(server.largest_record() < 4096);
 
     // The store stops answering: writes get 503 with nothing appended,
     // reads 503, and nothing hangs (the helpers give up after 60 s).

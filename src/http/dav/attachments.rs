@@ -245,12 +245,7 @@ fn known(call: &Call<'_>, target: &Target<'_>, id: &str) -> DavResult<()> {
     let on_object = attach::managed_ids(&target.record.body)
         .map_err(AttachError::from)?
         .contains(id);
-    let recorded = call
-        .views
-        .calendars
-        .attachment(&target.place.owner, id)?
-        .is_some_and(|r| r.calendar == target.place.collection && r.href == target.name);
-    if on_object && recorded {
+    if on_object && recorded_for(call, target.place, target.name, id)? {
         Ok(())
     } else {
         Err(unknown_managed_id())
@@ -409,12 +404,21 @@ pub fn check_put(call: &Call<'_>, place: &Place, name: &str, text: &str) -> DavR
         return Ok(());
     };
     for id in ids {
-        let recorded = call.views.calendars.attachment(&place.owner, &id)?;
-        if !recorded.is_some_and(|r| r.calendar == place.collection && r.href == name) {
+        if !recorded_for(call, place, name, &id)? {
             return Err(unknown_managed_id());
         }
     }
     Ok(())
+}
+
+/// Whether the view records attachment `id` as carried by the object
+/// `name` at `place`.
+fn recorded_for(call: &Call<'_>, place: &Place, name: &str, id: &str) -> DavResult<bool> {
+    Ok(call
+        .views
+        .calendars
+        .attachment(&place.owner, id)?
+        .is_some_and(|r| r.calendar == place.collection && r.href == name))
 }
 
 #[cfg(test)]

@@ -27,9 +27,7 @@ impl Api {
     }
 
     pub fn basic(server: &TestServer, user: &str, password: &str) -> Api {
-        use base64::Engine as _;
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        Api::with(server, Some(format!("Basic {token}")))
+        Api::with(server, Some(super::http::basic_auth(user, password)))
     }
 
     pub fn anonymous(server: &TestServer) -> Api {

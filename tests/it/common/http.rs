@@ -159,13 +159,18 @@ pub struct Dav {
     auth: String,
 }
 
+/// An `Authorization: Basic` value.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {token}")
+}
+
 impl Dav {
     pub fn new(port: u16, user: &str, password: &str) -> Dav {
-        use base64::Engine as _;
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         Dav {
             port,
-            auth: format!("Basic {token}"),
+            auth: basic_auth(user, password),
         }
     }
 

@@ -132,14 +132,28 @@ impl TestServer {
         cmd
     }
 
-    /// Records in the log, counted from the records themselves.
-    pub fn log_records(&self) -> u64 {
+    /// `log stats --json` through the server: one object per partition.
+    fn log_stats(&self) -> Vec<serde_json::Value> {
         let mut cmd = self.command();
         cmd.args(["--server", &self.url, "log", "stats", "--json"]);
         let text = ok(cmd, "");
         let json = &text[text.find('[').expect("JSON")..];
-        let stats: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+        serde_json::from_str(json).expect("log stats")
+    }
+
+    /// Records in the log, counted from the records themselves.
+    pub fn log_records(&self) -> u64 {
+        let stats = self.log_stats();
         stats.iter().map(|s| s["count"].as_u64().unwrap()).sum()
+    }
+
+    /// The largest record of the log, in bytes.
+    pub fn largest_record(&self) -> u64 {
+        let stats = self.log_stats();
+        let largest = stats
+            .iter()
+            .map(|s| s["largest"].as_u64().expect("largest"));
+        largest.max().unwrap_or(0)
     }
 
     pub fn data_dir(&self) -> &Path {
