@@ -16,6 +16,7 @@ pub mod fence;
 pub mod log;
 pub mod object;
 pub mod payload;
+pub mod scheduling;
 pub mod sled_guard;
 pub mod storage;
 pub mod uidset;

@@ -8,6 +8,7 @@
 use crate::domain::Domain;
 use crate::envelope::AggregateVersion;
 use crate::object::{fetch_text, ObjectRef, PayloadSource, ResolveError};
+pub use crate::scheduling::{Cause, SchedulingCompleted, SchedulingDelivered, SchedulingRole};
 use crate::uidset::UidSet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -104,6 +105,10 @@ pub struct CalendarObjectPut {
     /// predates the object store finds no `ical` and refuses the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ical_object: Option<ObjectRef>,
+    /// Set when the object is a scheduling object the server schedules
+    /// for (RFC 6638): who the writer is in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling: Option<SchedulingRole>,
 }
 
 /// A managed attachment (RFC 8607) added to, replaced on or removed from
@@ -139,6 +144,10 @@ pub struct ManagedAttachment {
 pub struct CalendarObjectDeleted {
     pub calendar: String,
     pub href: String,
+    /// As for [`CalendarObjectPut::scheduling`]: an organizer's delete
+    /// cancels, an attendee's declines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling: Option<SchedulingRole>,
 }
 
 /// A calendar object resource moved (WebDAV MOVE) to another href, in the
@@ -571,6 +580,8 @@ pub enum Payload {
     CalendarAttachmentChanged(CalendarAttachmentChanged),
     CalendarShared(CalendarShared),
     CalendarUnshared(CalendarUnshared),
+    SchedulingDelivered(SchedulingDelivered),
+    SchedulingCompleted(SchedulingCompleted),
     AddressBookCreated(AddressBookCreated),
     AddressBookUpdated(AddressBookUpdated),
     AddressBookDeleted(AddressBookDeleted),
@@ -667,7 +678,9 @@ impl Payload {
             | CalendarObjectMoved(_)
             | CalendarAttachmentChanged(_)
             | CalendarShared(_)
-            | CalendarUnshared(_) => Domain::Calendar,
+            | CalendarUnshared(_)
+            | SchedulingDelivered(_)
+            | SchedulingCompleted(_) => Domain::Calendar,
             AddressBookCreated(_)
             | AddressBookUpdated(_)
             | AddressBookDeleted(_)
@@ -705,6 +718,8 @@ impl Payload {
             CalendarAttachmentChanged(_) => "CalendarAttachmentChanged",
             CalendarShared(_) => "CalendarShared",
             CalendarUnshared(_) => "CalendarUnshared",
+            SchedulingDelivered(_) => "SchedulingDelivered",
+            SchedulingCompleted(_) => "SchedulingCompleted",
             AddressBookCreated(_) => "AddressBookCreated",
             AddressBookUpdated(_) => "AddressBookUpdated",
             AddressBookDeleted(_) => "AddressBookDeleted",

@@ -3,8 +3,9 @@
 use crate::collections::{patch_dead, Collections, CollectionsView, NewObject};
 use crate::outcome::Outcome;
 use crate::projection::{Applied, ApplyError, Projection};
+use crate::scheduling;
 use crate::view::ViewTxn;
-use events::payload::CalendarProps;
+use events::payload::{CalendarProps, SchedulingRole};
 use events::{Domain, Payload};
 
 pub use crate::collections::{
@@ -90,6 +91,21 @@ impl CalendarsView {
         attachments::find(&self.tree, owner, managed_id)
     }
 
+    /// What scheduling writes recorded as to be sent and the leader has
+    /// not delivered yet, by owner then log order.
+    pub fn scheduling_pending(&self) -> Result<Vec<scheduling::Pending>, StoreError> {
+        scheduling::pending(&self.tree)
+    }
+
+    /// The Schedule-Tag of `owner`'s scheduling object `uid`.
+    pub fn schedule_tag(
+        &self,
+        owner: &str,
+        uid: &str,
+    ) -> Result<Option<events::AggregateVersion>, StoreError> {
+        scheduling::schedule_tag(&self.tree, owner, uid)
+    }
+
     /// The hrefs of a calendar, in href order, that may hold a `component`
     /// (VEVENT, VTODO, VJOURNAL) occurring in `range` (at any time when
     /// None): every object that matches is among them. None when this
@@ -151,6 +167,29 @@ impl Calendars {
             accepts,
         )
     }
+}
+
+/// What a client's write of a scheduling object sends (see
+/// `scheduling.rs`); its Schedule-Tag changes with it.
+fn scheduled_write(
+    c: &mut Collections<'_, '_, '_>,
+    role: Option<&SchedulingRole>,
+    uid: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<(), StoreError> {
+    match role {
+        None => {}
+        Some(SchedulingRole::Organizer { address }) => {
+            scheduling::new_schedule_tag(c, uid);
+            scheduling::organizer_wrote(c, address, uid, old, new);
+        }
+        Some(SchedulingRole::Attendee { address, force }) => {
+            scheduling::keep_schedule_tag(c, uid)?;
+            scheduling::attendee_wrote(c, address, *force, uid, old, new);
+        }
+    }
+    Ok(())
 }
 
 impl Projection for Calendars {
@@ -217,8 +256,25 @@ impl Projection for Calendars {
                 c.delete_all()
             }
             Payload::CalendarObjectPut(e) => {
-                self.put(&mut c, &e.calendar, &e.href, &e.uid, &e.ical)
+                // What a scheduling write sends depends on what it replaces.
+                let old = match &e.scheduling {
+                    Some(_) => c.object_body(&e.calendar, &e.href)?,
+                    None => None,
+                };
+                let outcome = self.put(&mut c, &e.calendar, &e.href, &e.uid, &e.ical)?;
+                if matches!(outcome, Outcome::Applied { .. }) {
+                    scheduled_write(
+                        &mut c,
+                        e.scheduling.as_ref(),
+                        &e.uid,
+                        old.as_deref(),
+                        Some(&e.ical),
+                    )?;
+                }
+                Ok(outcome)
             }
+            Payload::SchedulingDelivered(e) => scheduling::delivered(&mut c, e),
+            Payload::SchedulingCompleted(e) => scheduling::completed(&mut c, e),
             Payload::CalendarAttachmentChanged(e) => {
                 let outcome = self.put(&mut c, &e.calendar, &e.href, &e.uid, &e.ical)?;
                 if matches!(outcome, Outcome::Applied { .. }) {
@@ -232,7 +288,22 @@ impl Projection for Calendars {
                 }
                 Ok(outcome)
             }
-            Payload::CalendarObjectDeleted(e) => c.remove::<CalendarProps>(&e.calendar, &e.href),
+            Payload::CalendarObjectDeleted(e) => {
+                let old = c.object_body(&e.calendar, &e.href)?;
+                let outcome = c.remove::<CalendarProps>(&e.calendar, &e.href)?;
+                if let (Outcome::Applied { .. }, Some(old)) = (&outcome, &old) {
+                    if let Ok(object) = formats::ical::validate_calendar_object(old) {
+                        scheduled_write(
+                            &mut c,
+                            e.scheduling.as_ref(),
+                            &object.uid,
+                            Some(old),
+                            None,
+                        )?;
+                    }
+                }
+                Ok(outcome)
+            }
             Payload::CalendarObjectMoved(e) => {
                 let outcome = c.move_object(
                     (&e.calendar, &e.href),

@@ -562,6 +562,7 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         col: &str,
         href: &str,
         uid: &str,
+        component: Option<&str>,
         body: &str,
     ) -> Result<(), StoreError> {
         let Some(record) = self.load::<P>(col)? else {
@@ -576,7 +577,7 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         }
         let object = ObjectFrame {
             uid,
-            component: None,
+            component,
             body,
             version: self.event.version(),
             modified_ms: self.event.event.occurred_at.timestamp_millis(),
@@ -606,6 +607,40 @@ impl<'e, 'v, 't> Collections<'e, 'v, 't> {
         self.erase_object(col, href, &existing)?;
         self.touch(col, record);
         Ok(())
+    }
+
+    /// The owner's collections, by name, as this event sees them.
+    pub fn owned<P: DeserializeOwned>(
+        &self,
+    ) -> Result<Vec<(String, CollectionRecord<P>)>, StoreError> {
+        let prefix = under(COL, &[self.owner().as_bytes()]);
+        let mut out = Vec::new();
+        for k in self.view.keys_with_prefix(&prefix)? {
+            let col = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            if let Some(record) = self.view.get_as(&k)? {
+                out.push((col, record));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The href holding `uid` in `col`, as this event sees it.
+    pub fn href_of_uid(&self, col: &str, uid: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .view
+            .get(&uid_key(self.owner(), col, uid))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The hrefs of `col`, in order.
+    pub fn hrefs(&self, col: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = under(OBJ, &[self.owner().as_bytes(), col.as_bytes()]);
+        Ok(self
+            .view
+            .keys_with_prefix(&prefix)?
+            .iter()
+            .map(|k| String::from_utf8_lossy(&k[prefix.len()..]).into_owned())
+            .collect())
     }
 
     /// The text of the object at `col`/`href`, as this event left it.

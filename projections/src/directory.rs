@@ -111,6 +111,19 @@ pub struct ResourceRecord {
     pub created: AggregateVersion,
 }
 
+impl ResourceRecord {
+    /// The partition key of the resource's calendar: `name+resource@domain`
+    /// (a login has no `+`, so no user's data shares it).
+    pub fn calendar_owner(&self) -> String {
+        resource_calendar_owner(&self.name, &self.domain)
+    }
+}
+
+/// See [`ResourceRecord::calendar_owner`].
+pub fn resource_calendar_owner(name: &str, domain: &str) -> String {
+    format!("{name}+resource@{domain}")
+}
+
 /// A login, group or resource name: lowercase ASCII letters, digits, `.`,
 /// `_` and `-`, at most 64.
 pub fn valid_name(name: &str) -> bool {

@@ -21,6 +21,7 @@ pub mod outcome;
 pub mod projection;
 pub mod registry;
 pub mod runner;
+pub mod scheduling;
 pub mod seen;
 pub mod store;
 #[cfg(test)]

@@ -1062,6 +1062,7 @@ impl Synthetic {
                 Payload::CalendarObjectDeleted(CalendarObjectDeleted {
                     calendar: DEFAULT_COLLECTION.to_string(),
                     href,
+                    scheduling: None,
                 }),
             );
         }
@@ -1083,6 +1084,7 @@ impl Synthetic {
                 uid,
                 ical,
                 ical_object: None,
+                scheduling: None,
             }),
         );
         // The read-write sharee writes a part of it (only with_users

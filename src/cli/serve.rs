@@ -33,6 +33,14 @@ pub struct ServeArgs {
         default_value_t = 20
     )]
     pub max_attachments_per_resource: usize,
+    /// Most attendees of one scheduling object (a meeting); a PUT with
+    /// more gets 403 `max-attendees-per-instance`.
+    #[arg(
+        long,
+        env = "REPRISE_MAX_ATTENDEES",
+        default_value_t = crate::http::dav::DEFAULT_MAX_ATTENDEES
+    )]
+    pub max_attendees: usize,
     /// Most occurrences of one calendar object a query expands; an object
     /// recurring more within the range gets a 403 naming it.
     #[arg(long, env = "REPRISE_MAX_INSTANCES", default_value_t = crate::http::dav::QueryLimits::DEFAULT.per_object)]
@@ -109,6 +117,7 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         max_resource_size: opts.max_resource_size,
         max_attachment_size: opts.max_attachment_size,
         max_attachments_per_resource: opts.max_attachments_per_resource,
+        max_attendees: opts.max_attendees,
         objects,
         query: QueryLimits {
             per_object: opts.max_instances,

@@ -19,6 +19,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 mod leadership;
+pub mod scheduling;
 
 pub use leadership::{
     ClusterStatus, FencePosition, HandOver, Identity, LeadershipError, Role, TakeOver,
@@ -235,6 +236,8 @@ pub struct Engine {
     /// Where calendar objects and vCards larger than the inline limit go
     /// (none: every body stays in its event).
     bodies: Option<LargeBodies>,
+    /// Wakes the scheduling process manager (`scheduling.rs`).
+    scheduling_wake: tokio::sync::Notify,
 }
 
 /// Calendar objects and vCards larger than `inline_limit` bytes are kept
@@ -352,6 +355,7 @@ impl Engine {
             switchers,
             leadership: leadership::Leadership::new(Identity::default()),
             bodies: None,
+            scheduling_wake: tokio::sync::Notify::new(),
         })
     }
 
@@ -501,6 +505,10 @@ impl Engine {
         }
         let outcomes = self.append_and_wait(domain, &events).await?;
         drop(role);
+        if domain == Domain::Calendar {
+            // It may have recorded scheduling messages to send.
+            self.scheduling_wake.notify_one();
+        }
         let fenced = outcomes.iter().any(|o| {
             matches!(
                 o,

@@ -43,6 +43,8 @@ pub struct ServeOptions {
     pub max_attachment_size: u64,
     /// Most managed attachments on one calendar object.
     pub max_attachments_per_resource: usize,
+    /// Most attendees of one scheduling object.
+    pub max_attendees: usize,
     /// Where file bodies and attachments go (probed by the caller).
     pub objects: objects::ObjectStore,
     pub query: QueryLimits,
@@ -81,6 +83,7 @@ impl Server {
             file: options.max_resource_size,
             attachment: options.max_attachment_size,
             attachments_per_resource: options.max_attachments_per_resource,
+            attendees: options.max_attendees,
         };
         let dav = Dav::new(limits, options.query, options.objects)?;
         Ok(Server {
@@ -100,9 +103,17 @@ impl Server {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, router(self.state.clone()))
+        // The scheduling process manager runs beside the requests and
+        // stops with them, so that the engine is free for a clean shutdown.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let state = self.state.clone();
+        let scheduling = tokio::spawn(async move { state.engine.run_scheduling(stopped).await });
+        let served = axum::serve(listener, router(self.state.clone()))
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = stop.send(true);
+        let _ = scheduling.await;
+        served
     }
 
     /// The engine back for a clean shutdown; `None` while a request still

@@ -187,6 +187,7 @@ pub async fn import(
                 uid: item.uid,
                 ical: text,
                 ical_object: object,
+                scheduling: None,
             }),
             ImportKind::Contacts => Payload::ContactPut(ContactPut {
                 address_book: collection.to_string(),

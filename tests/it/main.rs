@@ -26,5 +26,6 @@ mod objects_clone;
 mod oracle;
 mod projections;
 mod recovery;
+mod scheduling;
 mod sharing;
 mod upgrade;

@@ -302,6 +302,7 @@ async fn the_change_list_keeps_the_latest_change_per_href() {
             Payload::CalendarObjectDeleted(CalendarObjectDeleted {
                 calendar: "default".into(),
                 href: "b.ics".into(),
+                scheduling: None,
             }),
         ),
     ];
@@ -711,6 +712,7 @@ async fn calendars_v1_and_v2_answer_time_range_queries_identically() {
             Payload::CalendarObjectDeleted(CalendarObjectDeleted {
                 calendar: "work".into(),
                 href: format!("{i}.ics"),
+                scheduling: None,
             }),
         ));
     }

@@ -238,6 +238,25 @@ pub fn message_for(text: &str, delivery: &Delivery) -> Result<Option<String>, Fo
         Vec::new(),
         delivery.method.as_str(),
     ));
+    // What the organizer's server writes for itself stays there.
+    for c in calendar.components.iter_mut().filter(|c| is_item(c)) {
+        for p in c
+            .properties
+            .iter_mut()
+            .filter(|p| p.name == "ATTENDEE" || p.name == "ORGANIZER")
+        {
+            if p.params.iter().any(|(n, _)| n == "SCHEDULE-STATUS") {
+                let params = p
+                    .params
+                    .iter()
+                    .filter(|(n, _)| n != "SCHEDULE-STATUS")
+                    .cloned()
+                    .collect();
+                let name = p.name.clone();
+                *p = ContentProperty::written(&name, params, &p.value);
+            }
+        }
+    }
     if delivery.method == Method::Cancel {
         for c in calendar.components.iter_mut().filter(|c| is_item(c)) {
             c.properties.retain(|p| p.name != "STATUS");
@@ -436,6 +455,194 @@ pub fn apply_reply(organizer_text: &str, reply: &str) -> Result<String, ReplyErr
         return Err(ReplyError::NotInvited(who));
     }
     Ok(calendar.to_text())
+}
+
+/// A content line's parameters, as the tree keeps them.
+type Params = Vec<(String, String)>;
+
+/// A span of time.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
+/// `text` with the parameters of `address`'s ATTENDEE lines changed by
+/// `change` (on every component), or None when nothing changed.
+fn with_attendee_params(
+    text: &str,
+    address: &str,
+    change: &dyn Fn(&mut Params),
+) -> Result<Option<String>, FormatError> {
+    let mut calendar = parse_tree(text)?;
+    let who = normalized_address(address);
+    let mut changed = false;
+    for c in calendar.components.iter_mut().filter(|c| is_item(c)) {
+        for p in c.properties.iter_mut().filter(|p| p.name == "ATTENDEE") {
+            if normalized_address(&p.value) != who {
+                continue;
+            }
+            let mut params = p.params.clone();
+            change(&mut params);
+            if params != p.params {
+                *p = ContentProperty::written("ATTENDEE", params, &p.value);
+                changed = true;
+            }
+        }
+    }
+    Ok(changed.then(|| calendar.to_text()))
+}
+
+fn set_param(params: &mut Params, name: &str, value: &str) {
+    params.retain(|(n, _)| n != name);
+    params.push((name.to_string(), value.to_string()));
+}
+
+/// `text` with `attendee`'s PARTSTAT set to `partstat` wherever they are
+/// invited (an attendee's delete declines: RFC 6638 §3.2.2.2; a room
+/// answers), RSVP gone; None when nothing changed.
+pub fn with_partstat(
+    text: &str,
+    attendee: &str,
+    partstat: &str,
+) -> Result<Option<String>, FormatError> {
+    with_attendee_params(text, attendee, &|params| {
+        params.retain(|(n, _)| n != "RSVP");
+        set_param(params, "PARTSTAT", partstat);
+    })
+}
+
+/// `text` with each attendee's SCHEDULE-STATUS (RFC 6638 §7.3) set as
+/// `statuses` says (address → status); None when nothing changed.
+pub fn with_schedule_statuses(
+    text: &str,
+    statuses: &BTreeMap<String, String>,
+) -> Result<Option<String>, FormatError> {
+    let mut current = None::<String>;
+    for (address, status) in statuses {
+        let base = current.as_deref().unwrap_or(text);
+        if let Some(changed) = with_attendee_params(base, address, &|params| {
+            set_param(params, "SCHEDULE-STATUS", status)
+        })? {
+            current = Some(changed);
+        }
+    }
+    Ok(current)
+}
+
+/// An attendee's answers: instance → PARTSTAT (NEEDS-ACTION when absent),
+/// for every component they are in.
+pub fn answers(text: &str, attendee: &str) -> Result<BTreeMap<InstanceId, String>, FormatError> {
+    let calendar = parse_tree(text)?;
+    let zones = Zones::new(&calendar, None);
+    let who = normalized_address(attendee);
+    let mut out = BTreeMap::new();
+    for c in calendar.components.iter().filter(|c| is_item(c)) {
+        if let Some(p) = c
+            .properties_named("ATTENDEE")
+            .find(|p| normalized_address(&p.value) == who)
+        {
+            let partstat = p.param("PARTSTAT").unwrap_or("NEEDS-ACTION");
+            out.insert(instance_id(c, &zones), partstat.to_ascii_uppercase());
+        }
+    }
+    Ok(out)
+}
+
+/// The parameters a client may send that the server acts on and never
+/// stores (RFC 6638 §7.1, §7.2): SCHEDULE-FORCE-SEND on ORGANIZER and
+/// ATTENDEE, and SCHEDULE-STATUS on ORGANIZER (the server's to write).
+/// Returns the text without them and whether a force-send was asked for;
+/// the text unchanged when there is nothing to remove.
+pub fn without_client_only_params(text: &str) -> Result<(String, bool), FormatError> {
+    let mut calendar = parse_tree(text)?;
+    let mut forced = false;
+    let mut changed = false;
+    for c in calendar.components.iter_mut().filter(|c| is_item(c)) {
+        for p in c
+            .properties
+            .iter_mut()
+            .filter(|p| p.name == "ATTENDEE" || p.name == "ORGANIZER")
+        {
+            let before = p.params.len();
+            forced |= p.params.iter().any(|(n, _)| n == "SCHEDULE-FORCE-SEND");
+            let mut params = p.params.clone();
+            params.retain(|(n, _)| n != "SCHEDULE-FORCE-SEND");
+            if params.len() != before {
+                let name = p.name.clone();
+                *p = ContentProperty::written(&name, params, &p.value);
+                changed = true;
+            }
+        }
+    }
+    Ok(if changed {
+        (calendar.to_text(), forced)
+    } else {
+        (text.to_string(), forced)
+    })
+}
+
+/// Whether `candidate` (a room's or equipment's copy of an invitation)
+/// overlaps, in any of its VEVENT instances, a busy instance of one of
+/// `others` (the resource's other objects): one that is opaque, not
+/// cancelled, and not declined by `resource`. Recurrences are looked at
+/// within `limits`.
+pub fn busy_conflict(
+    candidate: &str,
+    others: &[&str],
+    resource: &str,
+    limits: &super::time::Limits,
+) -> Result<bool, FormatError> {
+    use super::time::{occurrences_in, TimeRange};
+    let everything = TimeRange {
+        start: None,
+        end: None,
+    };
+    let busy_spans = |text: &str, range: &TimeRange| -> Result<Vec<Span>, FormatError> {
+        let calendar = parse_tree(text)?;
+        let zones = Zones::new(&calendar, None);
+        let who = normalized_address(resource);
+        let occurrences = occurrences_in(&calendar, range, &zones, limits)
+            .map_err(|e| FormatError::new(0, e.to_string()))?;
+        Ok(occurrences
+            .into_iter()
+            .filter(|o| {
+                let Some(c) = calendar.components.get(o.component) else {
+                    return false;
+                };
+                let value = |name: &str| {
+                    c.property(name)
+                        .map(|p| p.value.trim().to_ascii_uppercase())
+                };
+                let declined = c.properties_named("ATTENDEE").any(|p| {
+                    normalized_address(&p.value) == who
+                        && p.param("PARTSTAT")
+                            .is_some_and(|s| s.eq_ignore_ascii_case("DECLINED"))
+                });
+                c.name == "VEVENT"
+                    && value("TRANSP").as_deref() != Some("TRANSPARENT")
+                    && value("STATUS").as_deref() != Some("CANCELLED")
+                    && !declined
+                    && o.start < o.end
+            })
+            .map(|o| (o.start, o.end))
+            .collect())
+    };
+    let wanted = busy_spans(candidate, &everything)?;
+    let (Some(first), Some(last)) = (
+        wanted.iter().map(|w| w.0).min(),
+        wanted.iter().map(|w| w.1).max(),
+    ) else {
+        return Ok(false);
+    };
+    let range = TimeRange {
+        start: Some(first),
+        end: Some(last),
+    };
+    for other in others {
+        for (start, end) in busy_spans(other, &range)? {
+            if wanted.iter().any(|(s, e)| *s < end && start < *e) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 #[cfg(test)]

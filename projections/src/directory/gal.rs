@@ -312,7 +312,7 @@ impl<'e, 't> Apply<'e, '_, 't> {
             let mut c = self.collections();
             match card {
                 Some((uid, body)) => {
-                    c.put_derived::<AddressBookProps>(COLLECTION, &href, &uid, &body)?
+                    c.put_derived::<AddressBookProps>(COLLECTION, &href, &uid, None, &body)?
                 }
                 None => c.remove_derived::<AddressBookProps>(COLLECTION, &href)?,
             }

@@ -16,12 +16,14 @@ mod principals;
 mod props;
 mod read;
 mod resource;
+mod schedule;
 mod share;
 pub(crate) mod sharing;
 mod sync_token;
 mod write;
 
 pub use error::{DavError, DavResult};
+pub use schedule::DEFAULT_MAX_ATTENDEES;
 
 use crate::engine::Engine;
 use auth::{Authenticated, Authenticator};
@@ -45,7 +47,7 @@ const ALLOW: &str = "OPTIONS, GET, HEAD, POST, PUT, DELETE, PROPFIND, PROPPATCH,
 /// Only what is implemented: no class 2 without LOCK.
 const DAV_CLASSES: &str =
     "1, 3, calendar-access, addressbook, extended-mkcol, calendarserver-sharing, \
-     calendar-managed-attachments";
+     calendar-managed-attachments, calendar-auto-schedule";
 /// Default for `--max-resource-size`.
 pub const DEFAULT_MAX_RESOURCE_SIZE: u64 = 10 * 1024 * 1024;
 /// Largest managed attachment by default: 25 MiB, as large as mail
@@ -104,6 +106,8 @@ pub struct BodyLimits {
     /// Managed attachments on one calendar object
     /// (`--max-attachments-per-resource`).
     pub attachments_per_resource: usize,
+    /// Attendees of one scheduling object (`--max-attendees`).
+    pub attendees: usize,
 }
 
 /// One authenticated request on its way through a handler.
@@ -506,6 +510,7 @@ impl Dav {
             "DELETE" => write::delete(&mut call).await,
             "COPY" | "MOVE" => write::copy_move(&mut call, parts.method == "MOVE").await,
             "POST" if attachments::is_attachment_post(&call) => attachments::post(&mut call).await,
+            "POST" if schedule::is_outbox(&call) => schedule::outbox_post(&mut call).await,
             "POST" => share::post(&mut call).await,
             other => Err(DavError::method_not_allowed(format!(
                 "{other} is not supported"

@@ -225,25 +225,55 @@ fn free_busy_query(
     resource: &Resource,
     range: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
 ) -> DavResult<Response> {
-    let Resource::Calendar { place, record } = resource else {
+    let Resource::Calendar { place, .. } = resource else {
         return Err(DavError::unsupported_report());
     };
-    let floating = record.props.timezone.as_deref().map(zone_name);
+    let text = free_busy_text(
+        ctx,
+        &place.owner,
+        std::slice::from_ref(&place.collection),
+        range,
+    )?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+        text,
+    )
+        .into_response())
+}
+
+/// The VFREEBUSY of `owner`'s `calendars` over `range`: what a
+/// free-busy-query REPORT answers for one calendar, and the outbox's
+/// free-busy POST for a calendar user (`schedule.rs`). Each calendar's
+/// floating times are in its own time zone.
+pub(super) fn free_busy_text(
+    ctx: &Ctx<'_>,
+    owner: &str,
+    calendars: &[String],
+    range: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+) -> DavResult<String> {
     let range_filter = TimeRange {
         start: Some(range.0),
         end: Some(range.1),
     };
     let deadline = Deadline::start(&ctx.query);
     let mut trees = Vec::new();
-    for (_, object) in candidate_objects(ctx, place, Some(("VEVENT", Some(&range_filter))))? {
-        deadline.check()?;
-        if let Ok(tree) = formats::ical::tree::parse_tree(&object.body) {
-            trees.push(tree);
+    for calendar in calendars {
+        let Some(record) = ctx.views.calendars.collection(owner, calendar)? else {
+            continue;
+        };
+        let floating = record.props.timezone.as_deref().map(zone_name);
+        let place = Place::own(Kind::Calendar, owner, calendar);
+        for (_, object) in candidate_objects(ctx, &place, Some(("VEVENT", Some(&range_filter))))? {
+            deadline.check()?;
+            if let Ok(tree) = formats::ical::tree::parse_tree(&object.body) {
+                trees.push((tree, floating.clone()));
+            }
         }
     }
     let objects: Vec<calfilter::ZonedObject<'_>> = trees
         .iter()
-        .map(|calendar| calfilter::ZonedObject {
+        .map(|(calendar, floating)| calfilter::ZonedObject {
             calendar,
             floating: floating.as_deref(),
         })
@@ -258,12 +288,7 @@ fn free_busy_query(
     )
     .map_err(|e| DavError::forbidden(format!("{e}; narrow the range")))?;
     deadline.check()?;
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
-        text,
-    )
-        .into_response())
+    Ok(text)
 }
 
 /// The objects of a calendar that a query must test, in href order: with
@@ -746,6 +771,14 @@ pub async fn get(call: &Call<'_>, with_body: bool) -> DavResult<Response> {
     }
     if let Some(v) = modified.and_then(|m| HeaderValue::from_str(&props::http_date(m)).ok()) {
         headers.insert(header::LAST_MODIFIED, v);
+    }
+    if let Resource::Object { place, meta, .. } = &resource {
+        if place.kind == Kind::Calendar {
+            let tag = call.views.calendars.schedule_tag(&place.owner, &meta.uid)?;
+            if let Some(v) = tag.and_then(super::schedule::tag_header) {
+                headers.insert(super::schedule::SCHEDULE_TAG.clone(), v);
+            }
+        }
     }
     Ok(response)
 }

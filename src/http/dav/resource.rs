@@ -154,6 +154,17 @@ pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
 /// The collection at `place`, if it exists.
 fn collection(views: &Views, place: Place) -> DavResult<Option<Resource>> {
     Ok(match place.kind {
+        // The scheduling inbox exists from the first delivery, the
+        // outbox never: both are there for their owner from the start.
+        Kind::Calendar if super::props::scheduling_box(&place).is_some() => {
+            let record = place.calendar(views)?.unwrap_or(CollectionRecord {
+                props: CalendarProps::default(),
+                created: events::AggregateVersion::ABSENT,
+                version: events::AggregateVersion::ABSENT,
+                ctag: events::AggregateVersion::ABSENT,
+            });
+            Some(Resource::Calendar { place, record })
+        }
         Kind::Calendar => place
             .calendar(views)?
             .map(|record| Resource::Calendar { place, record }),
@@ -173,6 +184,8 @@ pub fn collections(ctx: &Ctx<'_>, kind: Kind) -> DavResult<Vec<Resource>> {
             .calendars
             .collections(me)?
             .into_iter()
+            // Reached by `schedule-inbox-URL`; not a calendar to list.
+            .filter(|(name, _)| name != projections::scheduling::SCHEDULE_INBOX)
             .map(|(name, record)| Resource::Calendar {
                 place: Place::own(kind, me, &name),
                 record,

@@ -6,6 +6,7 @@
 use super::files;
 use super::props;
 use super::resource::{self, Resource};
+use super::schedule;
 use super::sharing::{self, Place, Rights};
 use super::{check_write_conditions, multistatus, rejected, Call, DavError, DavResult};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -87,6 +88,14 @@ fn writable_place(call: &Call<'_>, kind: Kind, collection: &str) -> DavResult<Pl
 pub async fn put(call: &mut Call<'_>) -> DavResult<Response> {
     match call.path.clone() {
         DavPath::Object(kind, _, collection, name) => {
+            if kind == Kind::Calendar
+                && [schedule::SCHEDULE_INBOX, schedule::SCHEDULE_OUTBOX]
+                    .contains(&collection.as_str())
+            {
+                return Err(DavError::forbidden(
+                    "the scheduling inbox and outbox are written by the server",
+                ));
+            }
             let place = writable_place(call, kind, &collection)?;
             put_object(call, &place, &name).await
         }
@@ -200,6 +209,7 @@ async fn put_payload(
     href: &str,
     uid: String,
     body: String,
+    scheduling: Option<SchedulingRole>,
 ) -> DavResult<Payload> {
     let (text, object) = call.engine.body_for_event(body).await?;
     Ok(match kind {
@@ -209,6 +219,7 @@ async fn put_payload(
             uid,
             ical: text,
             ical_object: object,
+            scheduling,
         }),
         Kind::AddressBook => Payload::ContactPut(ContactPut {
             address_book: collection.to_string(),
@@ -251,10 +262,15 @@ async fn put_object(call: &mut Call<'_>, place: &Place, name: &str) -> DavResult
         ));
     }
     let existing = object(call, place, name)?;
-    check_write_conditions(
-        &call.headers,
-        existing.as_ref().map(|o| o.etag()).as_deref(),
-    )?;
+    // If-Schedule-Tag-Match stands in for If-Match (RFC 6638 §3.2.10).
+    let tag_matched =
+        kind == Kind::Calendar && schedule::check_schedule_tag(call, place, existing.as_ref())?;
+    if !tag_matched {
+        check_write_conditions(
+            &call.headers,
+            existing.as_ref().map(|o| o.etag()).as_deref(),
+        )?;
+    }
     if kind == Kind::Calendar {
         super::attachments::check_put(call, place, name, &text)?;
     }
@@ -263,12 +279,48 @@ async fn put_object(call: &mut Call<'_>, place: &Place, name: &str) -> DavResult
             return Err(uid_conflict(kind, place.object_href(&holder)));
         }
     }
+    let scheduled = match kind {
+        Kind::Calendar => schedule::decide_put(call, place, text, call.limits().attendees)?,
+        Kind::AddressBook => schedule::Scheduled {
+            text,
+            role: None,
+            changed: false,
+        },
+    };
     let expected = existing
         .as_ref()
         .map_or(AggregateVersion::ABSENT, |o| o.version);
-    let payload = put_payload(call, kind, &place.collection, name, valid.uid, text).await?;
+    let uid = valid.uid.clone();
+    let scheduling = scheduled.role.is_some();
+    let payload = put_payload(
+        call,
+        kind,
+        &place.collection,
+        name,
+        valid.uid,
+        scheduled.text,
+        scheduled.role,
+    )
+    .await?;
     let outcome = call.submit_to(&place.owner, payload, expected).await?;
-    object_written(outcome, place, existing.is_none())
+    let mut response = object_written(outcome, place, existing.is_none())?;
+    if scheduled.changed {
+        // The stored text is not the client's (RFC 4791 §5.3.4).
+        response.headers_mut().remove(header::ETAG);
+    }
+    if scheduling {
+        let tag = call
+            .engine
+            .views()
+            .calendars
+            .schedule_tag(&place.owner, &uid)?;
+        if let Some(v) = tag.and_then(schedule::tag_header) {
+            response
+                .headers_mut()
+                .insert(schedule::SCHEDULE_TAG.clone(), v);
+        }
+    }
+    Ok(response)
 }
 
 pub async fn delete(call: &mut Call<'_>) -> DavResult<Response> {
@@ -279,11 +331,23 @@ pub async fn delete(call: &mut Call<'_>) -> DavResult<Response> {
             if !place.may_write() {
                 return Err(need_privileges());
             }
-            check_write_conditions(&call.headers, Some(&existing.etag()))?;
+            let tag_matched = kind == Kind::Calendar
+                && schedule::check_schedule_tag(call, &place, Some(&existing))?;
+            if !tag_matched {
+                check_write_conditions(&call.headers, Some(&existing.etag()))?;
+            }
+            // Deleting what the inbox holds answers nothing.
+            let scheduling = match kind {
+                Kind::Calendar if props::scheduling_box(&place).is_none() => {
+                    schedule::decide_delete(&call.views, &place, &existing.body)?
+                }
+                _ => None,
+            };
             let payload = match kind {
                 Kind::Calendar => Payload::CalendarObjectDeleted(CalendarObjectDeleted {
                     calendar: place.collection.clone(),
                     href: o,
+                    scheduling,
                 }),
                 Kind::AddressBook => Payload::ContactDeleted(ContactDeleted {
                     address_book: place.collection.clone(),
@@ -305,6 +369,11 @@ pub async fn delete(call: &mut Call<'_>) -> DavResult<Response> {
             };
             if place.is_bound() {
                 return leave_share(call, place).await;
+            }
+            if props::scheduling_box(place).is_some() {
+                return Err(DavError::forbidden(
+                    "the scheduling inbox and outbox cannot be deleted",
+                ));
             }
             check_write_conditions(&call.headers, Some(&format!("\"{version}\"")))?;
             let collection = place.collection.clone();
@@ -562,6 +631,13 @@ pub async fn mkcol(call: &mut Call<'_>, method: &str) -> DavResult<Response> {
             ))
         }
     };
+    if kind == Kind::Calendar
+        && [schedule::SCHEDULE_INBOX, schedule::SCHEDULE_OUTBOX].contains(&collection.as_str())
+    {
+        return Err(DavError::method_not_allowed(
+            "this name is the scheduling inbox's or outbox's",
+        ));
+    }
     let body = call.xml_body().await?;
     let empty = body.iter().all(u8::is_ascii_whitespace);
     let request = match (empty, calendar_method) {
@@ -728,7 +804,16 @@ async fn copy_move_object(
             .as_ref()
             .map_or(AggregateVersion::ABSENT, |o| o.version);
         (
-            put_payload(call, kind, c2, o2, source.uid.clone(), source.body.clone()).await?,
+            put_payload(
+                call,
+                kind,
+                c2,
+                o2,
+                source.uid.clone(),
+                source.body.clone(),
+                None,
+            )
+            .await?,
             expected,
         )
     };

@@ -91,6 +91,7 @@ pub fn put_ical(calendar: &str, href: &str, uid: &str, ical: String) -> Payload 
         uid: uid.into(),
         ical,
         ical_object: None,
+        scheduling: None,
     })
 }
 
@@ -208,6 +209,7 @@ pub fn varied_log() -> Vec<EventEnvelope> {
                 Payload::CalendarObjectDeleted(CalendarObjectDeleted {
                     calendar: "default".into(),
                     href: format!("e{}.ics", 20 + i),
+                    scheduling: None,
                 }),
             ));
             out.push(ev.make(

@@ -131,6 +131,17 @@ pub(super) const CALENDAR: Table = &[
         Live::if_set(CALDAV, "calendar-timezone", |_, r| {
             calendar(r)?.timezone.clone().map(Value::Text)
         }),
+        // On the inbox (RFC 6638 §9.2): where invitations go.
+        Live::if_set(CALDAV, "schedule-default-calendar-URL", |ctx, r| {
+            let place = place(r).filter(|p| super::scheduling_box(p) == Some("schedule-inbox"))?;
+            let calendars = ctx.views.calendars.collections(&place.owner).ok()?;
+            let default = projections::scheduling::default_calendar_of(&calendars)?;
+            Some(Value::Hrefs(vec![path::collection_href(
+                Kind::Calendar,
+                &place.owner,
+                &default,
+            )]))
+        }),
     ],
     ON_REQUEST,
 ];

@@ -29,12 +29,20 @@ const OBJECT: &[Live] = &[
 pub(super) const CALENDAR_OBJECT: Table = &[
     EVERY,
     OBJECT,
-    &[Live::new(
-        CALDAV,
-        "calendar-data",
-        Listed::NotInAllProp,
-        body,
-    )],
+    &[
+        Live::new(CALDAV, "calendar-data", Listed::NotInAllProp, body),
+        Live::if_set(CALDAV, "schedule-tag", |ctx, r| {
+            let Resource::Object { place, meta, .. } = r else {
+                return None;
+            };
+            let tag = ctx
+                .views
+                .calendars
+                .schedule_tag(&place.owner, &meta.uid)
+                .ok()??;
+            text(format!("\"{tag}\""))
+        }),
+    ],
     ON_REQUEST,
 ];
 

@@ -12,12 +12,13 @@ pub use collection::calendar_components;
 pub use content::{file_content_type, http_date, object_content_type};
 
 use super::resource::{Ctx, Resource};
-use super::sharing::Rights;
+use super::sharing::{Place, Rights};
 use formats::davpath::{self as path, DavPath, Kind};
 use formats::xml::{
     Element, Node, PropRequest, PropStat, Property, QName, ResponseBody, Value, CALDAV,
     CALENDARSERVER, CARDDAV, DAV,
 };
+use projections::scheduling::{SCHEDULE_INBOX, SCHEDULE_OUTBOX};
 
 /// A live property: its name, when `propname` and `allprop` list it, and
 /// its value on a resource of the table's kind (None: it has none).
@@ -148,14 +149,38 @@ fn resourcetype(ctx: &Ctx<'_>, resource: &Resource) -> Option<Value> {
         Resource::Principal { .. }
         | Resource::GroupPrincipal { .. }
         | Resource::Facility { .. } => vec![el(DAV, "collection"), el(DAV, "principal")],
-        Resource::Calendar { place, .. } => {
-            collection::resourcetype(ctx, place, el(CALDAV, "calendar"))
-        }
+        Resource::Calendar { place, .. } => match scheduling_box(place) {
+            Some(mailbox) => vec![el(DAV, "collection"), el(CALDAV, mailbox)],
+            None => collection::resourcetype(ctx, place, el(CALDAV, "calendar")),
+        },
         Resource::AddressBook { place, .. } => {
             collection::resourcetype(ctx, place, el(CARDDAV, "addressbook"))
         }
         Resource::Object { .. } | Resource::File { .. } => Vec::new(),
     }))
+}
+
+/// `schedule-inbox` or `schedule-outbox` (RFC 6638 §2.2, §2.1) when
+/// `place` is the owner's scheduling inbox or outbox.
+pub(crate) fn scheduling_box(place: &Place) -> Option<&'static str> {
+    if place.is_bound() {
+        return None;
+    }
+    match place.collection.as_str() {
+        SCHEDULE_INBOX => Some("schedule-inbox"),
+        SCHEDULE_OUTBOX => Some("schedule-outbox"),
+        _ => None,
+    }
+}
+
+/// Whether a calendar is left out of free-busy (RFC 6638 §9.1:
+/// `schedule-calendar-transp` set to `transparent`, a property PROPPATCH
+/// stores).
+pub(crate) fn is_transparent(props: &events::payload::CalendarProps) -> bool {
+    props
+        .dead
+        .get("{urn:ietf:params:xml:ns:caldav}schedule-calendar-transp")
+        .is_some_and(|xml| xml.contains("transparent"))
 }
 
 /// `current-user-privilege-set` for what the requester may do.
@@ -228,6 +253,10 @@ pub fn is_protected(name: &QName) -> bool {
         (CALDAV, "max-attachments-per-resource"),
         (CALDAV, "calendar-home-set"),
         (CALDAV, "calendar-user-address-set"),
+        (CALDAV, "schedule-inbox-URL"),
+        (CALDAV, "schedule-outbox-URL"),
+        (CALDAV, "schedule-default-calendar-URL"),
+        (CALDAV, "schedule-tag"),
         (CARDDAV, "addressbook-home-set"),
         (CARDDAV, "supported-address-data"),
         (CARDDAV, "max-resource-size"),

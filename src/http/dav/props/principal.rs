@@ -7,6 +7,7 @@ use events::payload::{Member, ResourceKind};
 use formats::davpath::{self as path, Kind};
 use formats::xml::{Element, Node, Value, CALDAV, CALENDARSERVER, CARDDAV, DAV};
 use projections::directory::{GroupRecord, ResourceRecord, UserRecord};
+use projections::scheduling::{SCHEDULE_INBOX, SCHEDULE_OUTBOX};
 
 const REPORTS: &[(&str, &str)] = &[
     (DAV, "principal-property-search"),
@@ -66,6 +67,22 @@ pub(super) const USER: Table = &[
             addresses(Some(&user.email), r.href())
         }),
         Live::always(CALDAV, "calendar-user-type", |_, _| text("INDIVIDUAL")),
+        Live::always(CALDAV, "schedule-inbox-URL", |_, r| {
+            let user = user(r)?;
+            Some(Value::Hrefs(vec![path::collection_href(
+                Kind::Calendar,
+                &user.principal(),
+                SCHEDULE_INBOX,
+            )]))
+        }),
+        Live::always(CALDAV, "schedule-outbox-URL", |_, r| {
+            let user = user(r)?;
+            Some(Value::Hrefs(vec![path::collection_href(
+                Kind::Calendar,
+                &user.principal(),
+                SCHEDULE_OUTBOX,
+            )]))
+        }),
         Live::always(CARDDAV, "addressbook-home-set", |_, r| {
             let user = user(r)?;
             Some(Value::Hrefs(vec![path::home_href(

@@ -1,0 +1,583 @@
+//! Server-side scheduling (RFC 6638) in the calendars view: what a
+//! client's write of a scheduling object sends, and what a delivered iTIP
+//! message does to the recipient's calendars. Pure like every apply step:
+//! the decisions (who gets which message, what an attendee's copy
+//! becomes, whether a room is free) are made here, at the event's place in
+//! the log, so every instance and every rebuild decides the same.
+//!
+//! Keys, under the owner like every key of the view:
+//! - `sch\0owner\0offset` (big-endian) → [`Outgoing`]: what the event at
+//!   that offset of the owner's partition sends, kept until the leader's
+//!   `SchedulingCompleted` says it was delivered. The leader's process
+//!   manager reads these ([`pending`]); after a switch the next leader
+//!   finds the same ones.
+//! - `dlv\0owner\0uid\0sender` → [`Cause`]: the newest cause delivered
+//!   here from `sender` about `uid`; a delivery from an older or the same
+//!   cause (appended twice, across a switch) changes nothing.
+//! - `stg\0owner\0uid` → the object's Schedule-Tag (RFC 6638 §3.2.10): the
+//!   version of its last change that was not only a reply merged or a
+//!   delivery status written.
+
+use crate::collections::{CollectionRecord, Collections};
+use crate::outcome::{Outcome, Rejection};
+use crate::projection::ApplyError;
+use crate::store::StoreError;
+use crate::view::keys::{key, under};
+use crate::view::ReadTree;
+use events::payload::CalendarProps;
+use events::scheduling::{Cause, SchedulingCompleted, SchedulingDelivered};
+use events::{AggregateVersion, EventId};
+use formats::ical::itip::{self, ReplyError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The collection of a calendar home that holds delivered iTIP messages
+/// (`schedule-inbox-URL`); no client writes to it but to delete.
+pub const SCHEDULE_INBOX: &str = "schedule-inbox";
+/// The name of the outbox (`schedule-outbox-URL`), which holds nothing:
+/// clients POST free-busy requests to it.
+pub const SCHEDULE_OUTBOX: &str = "schedule-outbox";
+/// The calendar made for a room or equipment at its first invitation.
+pub const RESOURCE_CALENDAR: &str = "calendar";
+/// Items an inbox keeps: the newest; older ones go as new ones arrive
+/// (the copies in the calendars already say everything they said).
+pub const INBOX_KEEP: usize = 200;
+
+const SCH: &[u8] = b"sch\0";
+const DLV: &[u8] = b"dlv\0";
+const STG: &[u8] = b"stg\0";
+
+/// What one event sends, until delivered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub cause: Cause,
+    /// The id of the event at `cause`: the effects' ids derive from it.
+    pub cause_event: EventId,
+    pub uid: String,
+    /// The sender's address, normalised.
+    pub from: String,
+    /// Distinct message texts (most recipients of one change get the
+    /// same one).
+    pub messages: Vec<String>,
+    /// Recipient address → indexes into `messages`.
+    pub to: BTreeMap<String, Vec<u32>>,
+    /// Sent by the organizer: the delivery statuses go on its object.
+    pub organizer: bool,
+}
+
+impl Outgoing {
+    /// The messages for one recipient.
+    pub fn messages_for(&self, to: &str) -> Vec<String> {
+        self.to
+            .get(to)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.messages.get(i as usize).cloned())
+            .collect()
+    }
+}
+
+/// An [`Outgoing`] with its owner, as the process manager reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub owner: String,
+    pub outgoing: Outgoing,
+}
+
+fn sch_key(owner: &str, offset: u64) -> Vec<u8> {
+    let mut k = under(SCH, &[owner.as_bytes()]);
+    k.extend_from_slice(&offset.to_be_bytes());
+    k
+}
+
+fn dlv_key(owner: &str, uid: &str, from: &str) -> Vec<u8> {
+    key(DLV, &[owner.as_bytes(), uid.as_bytes(), from.as_bytes()])
+}
+
+fn stg_key(owner: &str, uid: &str) -> Vec<u8> {
+    key(STG, &[owner.as_bytes(), uid.as_bytes()])
+}
+
+/// Everything still to be delivered, by owner, then in log order.
+pub(crate) fn pending(tree: &ReadTree) -> Result<Vec<Pending>, StoreError> {
+    let records: Vec<(String, Outgoing)> = tree.list(SCH)?;
+    Ok(records
+        .into_iter()
+        .filter_map(|(k, outgoing)| {
+            // `owner\0` then the offset's 8 bytes.
+            let (owner, _) = k.split_once('\0')?;
+            Some(Pending {
+                owner: owner.to_string(),
+                outgoing,
+            })
+        })
+        .collect())
+}
+
+/// The Schedule-Tag of `owner`'s object `uid`, if it is a scheduling
+/// object written since scheduling exists.
+pub(crate) fn schedule_tag(
+    tree: &ReadTree,
+    owner: &str,
+    uid: &str,
+) -> Result<Option<AggregateVersion>, StoreError> {
+    tree.get(&stg_key(owner, uid))
+}
+
+type Calendars<'c, 'e, 'v, 't> = &'c mut Collections<'e, 'v, 't>;
+
+fn cause_of(c: &Collections<'_, '_, '_>) -> Cause {
+    Cause {
+        partition: c.event.position.partition,
+        offset: c.event.position.offset,
+    }
+}
+
+/// Records what `outgoing` sends, if anything.
+fn send(c: Calendars<'_, '_, '_, '_>, outgoing: Outgoing) {
+    if outgoing.to.is_empty() {
+        return;
+    }
+    let k = sch_key(&c.event.event.partition_key, outgoing.cause.offset);
+    c.view.put_as(k, &outgoing);
+}
+
+/// Collects messages, each text once.
+#[derive(Default)]
+struct Mailbag {
+    messages: Vec<String>,
+    to: BTreeMap<String, Vec<u32>>,
+}
+
+impl Mailbag {
+    fn add(&mut self, to: &str, message: String) {
+        let i = match self.messages.iter().position(|m| *m == message) {
+            Some(i) => i,
+            None => {
+                self.messages.push(message);
+                self.messages.len() - 1
+            }
+        };
+        self.to.entry(to.to_string()).or_default().push(i as u32);
+    }
+}
+
+/// The schedule tag changes: a client wrote the object, or the organizer
+/// changed the attendee's copy.
+pub(crate) fn new_schedule_tag(c: Calendars<'_, '_, '_, '_>, uid: &str) {
+    let (owner, v) = (c.event.event.partition_key.clone(), c.event.version());
+    c.view.put_as(stg_key(&owner, uid), &v);
+}
+
+/// An attendee's own write keeps the tag (RFC 6638 §3.2.10: their answer
+/// is not a change the organizer made); their first write sets one.
+pub(crate) fn keep_schedule_tag(c: Calendars<'_, '_, '_, '_>, uid: &str) -> Result<(), StoreError> {
+    let owner = c.event.event.partition_key.clone();
+    if c.view.get(&stg_key(&owner, uid))?.is_none() {
+        new_schedule_tag(c, uid);
+    }
+    Ok(())
+}
+
+/// An organizer wrote (`new`) or deleted (`new` None) a scheduling object
+/// that was `old`: REQUESTs to those invited, CANCELs to those no longer
+/// (RFC 6638 §3.2.1).
+pub(crate) fn organizer_wrote(
+    c: Calendars<'_, '_, '_, '_>,
+    address: &str,
+    uid: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+) {
+    let me = itip::normalized_address(address);
+    let of = |text: Option<&str>| {
+        text.and_then(|t| itip::participation(t).ok().flatten())
+            .filter(|p| p.organizer.address == me)
+    };
+    let (before, after) = (of(old), of(new));
+    let mut bag = Mailbag::default();
+    for delivery in itip::organizer_deliveries(before.as_ref(), after.as_ref()) {
+        let source = match delivery.method {
+            itip::Method::Request => new,
+            itip::Method::Cancel => old,
+        };
+        let Some(text) = source else { continue };
+        if let Ok(Some(message)) = itip::message_for(text, &delivery) {
+            bag.add(&delivery.attendee, message);
+        }
+    }
+    let cause = cause_of(c);
+    send(
+        c,
+        Outgoing {
+            cause,
+            cause_event: c.event.event.event_id,
+            uid: uid.to_string(),
+            from: me,
+            messages: bag.messages,
+            to: bag.to,
+            organizer: true,
+        },
+    );
+}
+
+/// An attendee wrote (`new`) or deleted (`new` None) their copy `old`:
+/// a REPLY to the organizer when their answer changed (or `force`), a
+/// declining one when they deleted it (RFC 6638 §3.2.2).
+pub(crate) fn attendee_wrote(
+    c: Calendars<'_, '_, '_, '_>,
+    address: &str,
+    force: bool,
+    uid: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+) {
+    let me = itip::normalized_address(address);
+    let Some(text) = new.or(old) else { return };
+    let Ok(Some(participation)) = itip::participation(text) else {
+        return;
+    };
+    let organizer = participation.organizer;
+    if organizer.agent != itip::Agent::Server || organizer.address == me {
+        return;
+    }
+    let answers = |t: Option<&str>| t.and_then(|t| itip::answers(t, &me).ok());
+    let reply = match new {
+        Some(new) => {
+            if answers(old) == answers(Some(new)) && !force {
+                return;
+            }
+            itip::reply_for(new, &me)
+        }
+        None => {
+            let was = answers(old).unwrap_or_default();
+            if was.values().all(|p| p == "DECLINED") {
+                return;
+            }
+            let declined = match itip::with_partstat(text, &me, "DECLINED") {
+                Ok(Some(d)) => d,
+                _ => text.to_string(),
+            };
+            itip::reply_for(&declined, &me)
+        }
+    };
+    let Ok(Some(reply)) = reply else { return };
+    let mut bag = Mailbag::default();
+    bag.add(&organizer.address, reply);
+    let cause = cause_of(c);
+    send(
+        c,
+        Outgoing {
+            cause,
+            cause_event: c.event.event.event_id,
+            uid: uid.to_string(),
+            from: me,
+            messages: bag.messages,
+            to: bag.to,
+            organizer: false,
+        },
+    );
+}
+
+/// Where the owner keeps an object with `uid`: a calendar (not the inbox),
+/// its href and text.
+fn find_by_uid(
+    c: Calendars<'_, '_, '_, '_>,
+    uid: &str,
+) -> Result<Option<(String, String, String)>, StoreError> {
+    for (col, _) in c.owned::<CalendarProps>()? {
+        if col == SCHEDULE_INBOX {
+            continue;
+        }
+        if let Some(href) = c.href_of_uid(&col, uid)? {
+            if let Some(body) = c.object_body(&col, &href)? {
+                return Ok(Some((col, href, body)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The calendar a new invitation goes to (`schedule-default-calendar-URL`):
+/// the first, by name, that takes its component.
+fn default_calendar(
+    c: Calendars<'_, '_, '_, '_>,
+    component: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(c.owned::<CalendarProps>()?
+        .into_iter()
+        .find(|(col, record)| col != SCHEDULE_INBOX && takes(record, component))
+        .map(|(col, _)| col))
+}
+
+/// The default calendar of the owner, as readers see it.
+pub fn default_calendar_of(
+    collections: &[(String, CollectionRecord<CalendarProps>)],
+) -> Option<String> {
+    collections
+        .iter()
+        .find(|(col, record)| col != SCHEDULE_INBOX && takes(record, "VEVENT"))
+        .map(|(col, _)| col.clone())
+}
+
+fn takes(record: &CollectionRecord<CalendarProps>, component: &str) -> bool {
+    let components = &record.props.components;
+    components.is_empty() || components.iter().any(|c| c.eq_ignore_ascii_case(component))
+}
+
+/// An href for a copy of `uid`: the UID itself when it is a plain name.
+fn href_for(uid: &str) -> String {
+    let plain = !uid.is_empty()
+        && uid.len() <= 200
+        && uid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
+    if plain {
+        format!("{uid}.ics")
+    } else {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(uid.as_bytes());
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{hex}.ics")
+    }
+}
+
+/// The owner's collection `col`, made when missing (the inbox; a room's
+/// calendar).
+fn ensure_collection(c: Calendars<'_, '_, '_, '_>, col: &str) -> Result<(), ApplyError> {
+    if c.owned::<CalendarProps>()?.iter().any(|(n, _)| n == col) {
+        return Ok(());
+    }
+    let props = CalendarProps {
+        components: vec!["VEVENT".into(), "VTODO".into()],
+        ..CalendarProps::default()
+    };
+    match c.create(col, props)? {
+        Outcome::Applied { .. } => Ok(()),
+        other => Err(ApplyError::Refused(format!(
+            "making the collection {col}: {other:?}"
+        ))),
+    }
+}
+
+fn method_of(message: &str) -> String {
+    formats::ical::tree::parse_tree(message)
+        .ok()
+        .and_then(|t| {
+            t.property("METHOD")
+                .map(|m| m.value.trim().to_ascii_uppercase())
+        })
+        .unwrap_or_default()
+}
+
+fn refused(reason: String) -> Result<Outcome, ApplyError> {
+    Rejection::NotAllowed { reason }.into()
+}
+
+/// iTIP messages delivered to the owner (the envelope's partition key).
+pub(crate) fn delivered(
+    c: Calendars<'_, '_, '_, '_>,
+    e: &SchedulingDelivered,
+) -> Result<Outcome, ApplyError> {
+    let owner = c.event.event.partition_key.clone();
+    let applied = Outcome::Applied {
+        version: c.event.version(),
+    };
+    let last: Option<Cause> = c.view.get_as(&dlv_key(&owner, &e.uid, &e.from))?;
+    if last.is_some_and(|last| last >= e.cause) {
+        return Ok(applied);
+    }
+    let mut auto_reply = None;
+    for message in &e.messages {
+        match method_of(message).as_str() {
+            "REQUEST" | "CANCEL" => {
+                let found = find_by_uid(c, &e.uid)?;
+                let existing = found.as_ref().map(|(_, _, body)| body.as_str());
+                let copy = match itip::attendee_copy(message, existing) {
+                    Ok(Some(copy)) => copy,
+                    Ok(None) => continue,
+                    Err(err) => return refused(format!("unreadable iTIP message: {err}")),
+                };
+                let copy = if e.auto_answer && method_of(message) == "REQUEST" {
+                    let answered = answer_as_resource(c, &copy, &e.to, found.as_ref())?;
+                    auto_reply = itip::reply_for(&answered, &e.to).ok().flatten();
+                    answered
+                } else {
+                    copy
+                };
+                let object = match formats::ical::validate_calendar_object(&copy) {
+                    Ok(object) => object,
+                    Err(err) => return refused(format!("the copy would be invalid: {err}")),
+                };
+                let (col, href) = match found {
+                    Some((col, href, _)) => (col, href),
+                    None => {
+                        if e.auto_answer {
+                            ensure_collection(c, RESOURCE_CALENDAR)?;
+                        }
+                        let Some(col) = default_calendar(c, object.kind.as_str())? else {
+                            return Rejection::NotFound {
+                                what: "a calendar to deliver the invitation to".into(),
+                            }
+                            .into();
+                        };
+                        let mut href = href_for(&e.uid);
+                        if c.object_body(&col, &href)?.is_some() {
+                            href = format!(
+                                "{}-{}.ics",
+                                href.trim_end_matches(".ics"),
+                                c.event.position.offset
+                            );
+                        }
+                        (col, href)
+                    }
+                };
+                c.put_derived::<CalendarProps>(
+                    &col,
+                    &href,
+                    &e.uid,
+                    Some(object.kind.as_str()),
+                    &copy,
+                )?;
+                new_schedule_tag(c, &e.uid);
+            }
+            "REPLY" => {
+                let Some((col, href, body)) = find_by_uid(c, &e.uid)? else {
+                    return Rejection::NotFound {
+                        what: format!("the object {} the reply answers", e.uid),
+                    }
+                    .into();
+                };
+                match itip::apply_reply(&body, message) {
+                    Ok(updated) => {
+                        let kind = formats::ical::validate_calendar_object(&updated)
+                            .map(|o| o.kind.as_str().to_string())
+                            .ok();
+                        c.put_derived::<CalendarProps>(
+                            &col,
+                            &href,
+                            &e.uid,
+                            kind.as_deref(),
+                            &updated,
+                        )?;
+                    }
+                    Err(err @ ReplyError::NotInvited(_)) => return refused(err.to_string()),
+                    Err(err) => return refused(format!("the reply cannot be applied: {err}")),
+                }
+            }
+            other => return refused(format!("iTIP method {other:?} is not delivered")),
+        }
+    }
+    to_inbox(c, e)?;
+    c.view.put_as(dlv_key(&owner, &e.uid, &e.from), &e.cause);
+    if let Some(reply) = auto_reply {
+        if let Ok(Some(p)) = itip::participation(&reply) {
+            let mut bag = Mailbag::default();
+            bag.add(&p.organizer.address, reply);
+            let cause = cause_of(c);
+            send(
+                c,
+                Outgoing {
+                    cause,
+                    cause_event: c.event.event.event_id,
+                    uid: e.uid.clone(),
+                    from: itip::normalized_address(&e.to),
+                    messages: bag.messages,
+                    to: bag.to,
+                    organizer: false,
+                },
+            );
+        }
+    }
+    Ok(applied)
+}
+
+/// A room's or equipment's answer to an invitation: accepted when free in
+/// every instance, declined when one overlaps a booking it accepted.
+fn answer_as_resource(
+    c: Calendars<'_, '_, '_, '_>,
+    copy: &str,
+    resource: &str,
+    found: Option<&(String, String, String)>,
+) -> Result<String, ApplyError> {
+    let mut others = Vec::new();
+    for (col, _) in c.owned::<CalendarProps>()? {
+        if col == SCHEDULE_INBOX {
+            continue;
+        }
+        for href in c.hrefs(&col)? {
+            if found.is_some_and(|(fc, fh, _)| *fc == col && *fh == href) {
+                continue;
+            }
+            if let Some(body) = c.object_body(&col, &href)? {
+                others.push(body);
+            }
+        }
+    }
+    let others: Vec<&str> = others.iter().map(String::as_str).collect();
+    let limits = formats::ical::time::Limits {
+        max_instances: 1000,
+    };
+    // An invitation that cannot be read in time is declined: a room is
+    // never double-booked by a rule too long to check.
+    let busy = itip::busy_conflict(copy, &others, resource, &limits).unwrap_or(true);
+    let partstat = if busy { "DECLINED" } else { "ACCEPTED" };
+    Ok(itip::with_partstat(copy, resource, partstat)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| copy.to_string()))
+}
+
+/// Each message as an item of the owner's inbox, the oldest going beyond
+/// [`INBOX_KEEP`].
+fn to_inbox(c: Calendars<'_, '_, '_, '_>, e: &SchedulingDelivered) -> Result<(), ApplyError> {
+    ensure_collection(c, SCHEDULE_INBOX)?;
+    let offset = c.event.position.offset;
+    for (i, message) in e.messages.iter().enumerate() {
+        let href = format!("{offset:020}-{i}.ics");
+        let kind = formats::ical::validate_calendar_object(message)
+            .map(|o| o.kind.as_str().to_string())
+            .ok();
+        c.put_derived::<CalendarProps>(SCHEDULE_INBOX, &href, &e.uid, kind.as_deref(), message)?;
+    }
+    let hrefs = c.hrefs(SCHEDULE_INBOX)?;
+    if hrefs.len() > INBOX_KEEP {
+        for href in &hrefs[..hrefs.len() - INBOX_KEEP] {
+            c.remove_derived::<CalendarProps>(SCHEDULE_INBOX, href)?;
+        }
+    }
+    Ok(())
+}
+
+/// The leader delivered what the owner's event at `e.cause` sent.
+pub(crate) fn completed(
+    c: Calendars<'_, '_, '_, '_>,
+    e: &SchedulingCompleted,
+) -> Result<Outcome, ApplyError> {
+    let owner = c.event.event.partition_key.clone();
+    let applied = Outcome::Applied {
+        version: c.event.version(),
+    };
+    let k = sch_key(&owner, e.cause.offset);
+    let Some(outgoing) = c.view.get_as::<Outgoing>(&k)? else {
+        return Ok(applied);
+    };
+    c.view.delete(k);
+    if outgoing.organizer && !e.statuses.is_empty() {
+        if let Some((col, href, body)) = find_by_uid(c, &outgoing.uid)? {
+            if let Ok(Some(updated)) = itip::with_schedule_statuses(&body, &e.statuses) {
+                let kind = formats::ical::validate_calendar_object(&updated)
+                    .map(|o| o.kind.as_str().to_string())
+                    .ok();
+                c.put_derived::<CalendarProps>(
+                    &col,
+                    &href,
+                    &outgoing.uid,
+                    kind.as_deref(),
+                    &updated,
+                )?;
+            }
+        }
+    }
+    Ok(applied)
+}

@@ -1,0 +1,221 @@
+//! The scheduling process manager: the leader's reader of what
+//! scheduling writes recorded as to be sent (the calendars view's pending
+//! records, see `projections::scheduling`), which turns each into events.
+//!
+//! For one pending record, in log order per sender: every recipient of the
+//! directory gets one `SchedulingDelivered` in their partition (a room or
+//! equipment answering by itself), with an id derived from the causing
+//! event and the recipient; then one `SchedulingCompleted` in the
+//! sender's partition records each recipient's delivery status and ends
+//! the record. Its state is the view: a record stays until its completion
+//! is applied, so an installation that takes the lead finds the same
+//! records and finishes them; what the previous leader had already
+//! delivered is applied once, since a delivery from a cause not newer
+//! than the last one applied changes nothing. Followers never act, and a
+//! rebuild or a clone reads the completions in the log and has nothing
+//! pending.
+
+use super::{Engine, Role, SubmitError};
+use events::payload::{Payload, SchedulingCompleted, SchedulingDelivered};
+use events::{EventEnvelope, EventId};
+use formats::ical::itip::normalized_address;
+use projections::directory::DirectoryView;
+use projections::registry::Views;
+use projections::scheduling::Pending;
+use projections::{Outcome, Rejection};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Who the leader's scheduling events are recorded as.
+pub const ACTOR: &str = "system:scheduling";
+
+/// How often the process manager looks for pending records when nothing
+/// wakes it (a write of this installation wakes it at once).
+const IDLE: Duration = Duration::from_millis(250);
+
+/// Request statuses (RFC 5546 §3.6, RFC 6638 §3.2.9) the server records on
+/// the organizer's ATTENDEE lines.
+pub mod status {
+    /// Delivered to the attendee's calendar.
+    pub const DELIVERED: &str = "1.2";
+    /// No calendar user of the directory has the address, and mail to
+    /// outside attendees is not sent (iMIP comes later).
+    pub const UNKNOWN: &str = "3.7";
+    /// The attendee's account is disabled.
+    pub const NO_SCHEDULING: &str = "5.3";
+    /// The attendee's calendars refused it (none to deliver to).
+    pub const NOT_DELIVERED: &str = "5.1";
+}
+
+/// Where an address leads in the directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recipient {
+    /// A user's or a resource's calendars: their partition key.
+    Calendar { owner: String, auto_answer: bool },
+    /// Nobody who can be delivered to; the status says why.
+    Undeliverable(&'static str),
+}
+
+/// The calendar user an address names (`mailto:` an email of a user or a
+/// resource), preferring the sender's domain when an email is in several.
+pub fn recipient(
+    directory: &DirectoryView,
+    address: &str,
+    sender_domain: &str,
+) -> Result<Recipient, projections::StoreError> {
+    let address = normalized_address(address);
+    let Some(email) = address.strip_prefix("mailto:") else {
+        return Ok(Recipient::Undeliverable(status::UNKNOWN));
+    };
+    let user = match directory.email_holder(sender_domain, email)? {
+        Some(login) => directory.user(sender_domain, &login)?,
+        None => directory.find_user(email)?,
+    };
+    if let Some(user) = user {
+        if !user.enabled {
+            return Ok(Recipient::Undeliverable(status::NO_SCHEDULING));
+        }
+        return Ok(Recipient::Calendar {
+            owner: user.principal(),
+            auto_answer: false,
+        });
+    }
+    for domain in [sender_domain.to_string()]
+        .into_iter()
+        .chain(email.rsplit_once('@').map(|(_, d)| d.to_string()))
+    {
+        let found = directory.resources(&domain)?.into_iter().find(|r| {
+            r.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        });
+        if let Some(resource) = found {
+            return Ok(Recipient::Calendar {
+                owner: resource.calendar_owner(),
+                auto_answer: true,
+            });
+        }
+    }
+    Ok(Recipient::Undeliverable(status::UNKNOWN))
+}
+
+/// The status an attendee gets from the outcome of a delivery to them.
+fn status_of(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Applied { .. } => status::DELIVERED,
+        Outcome::Rejected {
+            rejection: Rejection::NotFound { .. },
+        } => status::NO_SCHEDULING,
+        _ => status::NOT_DELIVERED,
+    }
+}
+
+impl Engine {
+    /// Runs the process manager until `stop` turns true: on the leader,
+    /// once the views are ready, it delivers what is pending; elsewhere it
+    /// waits.
+    pub async fn run_scheduling(&self, mut stop: watch::Receiver<bool>) {
+        let mut failures = 0u32;
+        loop {
+            let pause = IDLE * 2u32.pow(failures.min(5));
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = tokio::time::sleep(pause) => {}
+                _ = self.scheduling_wake.notified() => {}
+            }
+            if *stop.borrow() {
+                return;
+            }
+            if !self.ready() || !matches!(self.role().await, Role::Leader { .. }) {
+                continue;
+            }
+            match self.schedule_pending().await {
+                Ok(_) => failures = 0,
+                // Another installation leads now: nothing to do here.
+                Err(SubmitError::NotLeader { .. }) => failures = 0,
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, "scheduling: delivering failed; retrying");
+                }
+            }
+        }
+    }
+
+    /// Delivers everything pending, in log order per sender; returns how
+    /// many records it completed.
+    pub async fn schedule_pending(&self) -> Result<usize, SubmitError> {
+        let views = self.views();
+        let pending = views.calendars.scheduling_pending()?;
+        let mut done = 0;
+        for record in pending {
+            self.deliver(&views, record).await?;
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    async fn deliver(&self, views: &Views, record: Pending) -> Result<(), SubmitError> {
+        let Pending { owner, outgoing } = record;
+        let sender_domain = owner.rsplit_once('@').map_or("", |(_, d)| d).to_string();
+        let mut statuses = BTreeMap::new();
+        let mut events = Vec::new();
+        let mut addressed = Vec::new();
+        for to in outgoing.to.keys() {
+            match recipient(&views.directory, to, &sender_domain)? {
+                Recipient::Calendar {
+                    owner: target,
+                    auto_answer,
+                } => {
+                    let offset = outgoing.cause.offset.to_string();
+                    let partition = outgoing.cause.partition.to_string();
+                    let id = EventId::derived(
+                        outgoing.cause_event,
+                        &["SchedulingDelivered", &partition, &offset, &target],
+                    );
+                    let payload = Payload::SchedulingDelivered(SchedulingDelivered {
+                        cause: outgoing.cause,
+                        from: outgoing.from.clone(),
+                        to: to.clone(),
+                        uid: outgoing.uid.clone(),
+                        messages: outgoing.messages_for(to),
+                        auto_answer,
+                    });
+                    events.push(
+                        EventEnvelope::new(id, chrono::Utc::now(), target, ACTOR, payload)
+                            .with_correlation(outgoing.cause_event.0),
+                    );
+                    addressed.push(to.clone());
+                }
+                Recipient::Undeliverable(status) => {
+                    statuses.insert(to.clone(), status.to_string());
+                }
+            }
+        }
+        let outcomes = self.submit(events).await?;
+        for (to, outcome) in addressed.into_iter().zip(&outcomes) {
+            if !matches!(outcome, Outcome::Applied { .. }) {
+                tracing::info!(to = %to, outcome = ?outcome, "scheduling: delivery refused");
+            }
+            statuses.insert(to, status_of(outcome).to_string());
+        }
+        let id = EventId::derived(
+            outgoing.cause_event,
+            &["SchedulingCompleted", &outgoing.cause.offset.to_string()],
+        );
+        let completed = Payload::SchedulingCompleted(SchedulingCompleted {
+            cause: outgoing.cause,
+            statuses,
+        });
+        let event = EventEnvelope::new(id, chrono::Utc::now(), owner, ACTOR, completed)
+            .with_correlation(outgoing.cause_event.0);
+        self.submit(vec![event]).await?;
+        Ok(())
+    }
+
+    /// Wakes the process manager: a write that may have recorded something
+    /// to send was applied.
+    pub fn wake_scheduling(&self) {
+        self.scheduling_wake.notify_one();
+    }
+}

@@ -1,0 +1,336 @@
+//! Server-side scheduling (RFC 6638) against a running `reprise serve`:
+//! an organizer's PUT becomes the attendee's copy and inbox item, the
+//! attendee's answer comes back to the organizer's copy, a delete
+//! cancels, rooms answer by themselves in log order, the outbox answers
+//! free-busy, and bad requests append nothing.
+
+use crate::common::cmd::ok;
+use crate::common::http::{assert_status, Dav, Reply};
+use crate::common::server::TestServer;
+use std::time::{Duration, Instant};
+
+const ALICE_CAL: &str = "/dav/calendars/alice@example.com/default/";
+const BOB_CAL: &str = "/dav/calendars/bob@example.com/default/";
+const ALICE_INBOX: &str = "/dav/calendars/alice@example.com/schedule-inbox/";
+const BOB_INBOX: &str = "/dav/calendars/bob@example.com/schedule-inbox/";
+const ALICE_OUTBOX: &str = "/dav/calendars/alice@example.com/schedule-outbox/";
+
+fn alice(server: &TestServer) -> Dav {
+    Dav::new(server.port, "alice@example.com", "alice-secret")
+}
+
+fn bob(server: &TestServer) -> Dav {
+    Dav::new(server.port, "bob@example.com", "bob-secret")
+}
+
+/// A meeting organized by `organizer` with `attendees`, 10:00 to 11:00 on
+/// 2031-03-`day`.
+fn meeting(uid: &str, organizer: &str, attendees: &[&str], day: u32, start_hour: u32) -> String {
+    let mut text = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//scheduling//EN\r\nBEGIN:VEVENT\r\n\
+         UID:{uid}\r\nDTSTAMP:20310101T000000Z\r\nDTSTART:203103{day:02}T{start_hour:02}0000Z\r\n\
+         DURATION:PT1H\r\nSUMMARY:Planning\r\nSEQUENCE:0\r\nORGANIZER;CN=Organizer:mailto:{organizer}\r\n"
+    );
+    for a in attendees {
+        text.push_str(&format!(
+            "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{a}\r\n"
+        ));
+    }
+    text.push_str("END:VEVENT\r\nEND:VCALENDAR\r\n");
+    text
+}
+
+fn put_ics(dav: &Dav, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+    dav.put(path, "text/calendar; charset=utf-8", body, headers)
+}
+
+/// Waits until `check` holds for a GET of `path`, returning that reply.
+fn eventually(dav: &Dav, path: &str, what: &str, check: impl Fn(&Reply) -> bool) -> Reply {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let reply = dav.get(path);
+        if check(&reply) {
+            return reply;
+        }
+        assert!(Instant::now() < deadline, "{what}: {reply:#?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The hrefs of a collection's members (PROPFIND Depth 1).
+fn members(dav: &Dav, collection: &str) -> Vec<String> {
+    let reply = dav.propfind(
+        collection,
+        "1",
+        r#"<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>"#,
+    );
+    assert_status(&reply, 207);
+    reply
+        .body
+        .split("<d:href>")
+        .skip(1)
+        .filter_map(|s| s.split("</d:href>").next())
+        .filter(|h| *h != collection)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The unfolded content line starting with `start` that holds `contains`.
+fn line_of(text: &str, start: &str, contains: &str) -> String {
+    let unfolded = text.replace("\r\n ", "");
+    unfolded
+        .split("\r\n")
+        .find(|l| l.starts_with(start) && l.contains(contains))
+        .unwrap_or_else(|| panic!("no {start} line with {contains} in {text}"))
+        .to_string()
+}
+
+#[test]
+fn an_invitation_reaches_the_attendee_and_the_answer_comes_back() {
+    let server = TestServer::start();
+    let (alice, bob) = (alice(&server), bob(&server));
+
+    // The principal says where the inbox and outbox are, and the server
+    // says it schedules.
+    let options = alice.request("OPTIONS", ALICE_CAL, &[], "");
+    assert!(options
+        .header("dav")
+        .is_some_and(|d| d.contains("calendar-auto-schedule")));
+    let principal = alice.propfind(
+        "/dav/principals/alice@example.com/",
+        "0",
+        r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><prop><C:schedule-inbox-URL/><C:schedule-outbox-URL/><C:calendar-user-address-set/></prop></propfind>"#,
+    );
+    assert!(principal.body.contains(ALICE_INBOX), "{}", principal.body);
+    assert!(principal.body.contains(ALICE_OUTBOX), "{}", principal.body);
+    let inbox = alice.propfind(
+        ALICE_INBOX,
+        "0",
+        r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><prop><resourcetype/><C:schedule-default-calendar-URL/></prop></propfind>"#,
+    );
+    assert_status(&inbox, 207);
+    assert!(inbox.body.contains("schedule-inbox"), "{}", inbox.body);
+    assert!(inbox.body.contains(ALICE_CAL), "{}", inbox.body);
+
+    // Alice invites Bob and someone outside the directory.
+    let text = meeting(
+        "planning-1",
+        "alice@example.com",
+        &[
+            "alice@example.com",
+            "bob@example.com",
+            "carol@elsewhere.test",
+        ],
+        3,
+        10,
+    );
+    let put = put_ics(&alice, &format!("{ALICE_CAL}planning-1.ics"), &text, &[]);
+    assert_status(&put, 201);
+    let tag = put
+        .header("schedule-tag")
+        .expect("a Schedule-Tag")
+        .to_string();
+    // The server wrote the delivery statuses: the stored text is not the
+    // client's, so no ETag.
+    assert_eq!(put.header("etag"), None);
+    let stored = alice.get(&format!("{ALICE_CAL}planning-1.ics"));
+    assert!(line_of(&stored.body, "ATTENDEE", "bob@").contains("SCHEDULE-STATUS=1.2"));
+    assert!(line_of(&stored.body, "ATTENDEE", "carol@").contains("SCHEDULE-STATUS=3.7"));
+    assert_eq!(stored.header("schedule-tag"), Some(tag.as_str()));
+
+    // Bob's copy and inbox item.
+    let copy_path = format!("{BOB_CAL}planning-1.ics");
+    let copy = eventually(&bob, &copy_path, "Bob's copy", |r| r.status == 200);
+    assert!(!copy.body.contains("METHOD"), "{}", copy.body);
+    assert!(line_of(&copy.body, "ATTENDEE", "bob@").contains("PARTSTAT=NEEDS-ACTION"));
+    let items = members(&bob, BOB_INBOX);
+    assert_eq!(items.len(), 1, "{items:?}");
+    let item = bob.get(&items[0]);
+    assert!(item.body.contains("METHOD:REQUEST"), "{}", item.body);
+    // The organizer gets nothing, though listed as an attendee.
+    assert!(members(&alice, ALICE_INBOX).is_empty());
+    // The inbox is not listed among the calendars.
+    let home = bob.propfind(
+        "/dav/calendars/bob@example.com/",
+        "1",
+        r#"<propfind xmlns="DAV:"><prop><resourcetype/></prop></propfind>"#,
+    );
+    assert!(!home.body.contains("schedule-inbox"), "{}", home.body);
+
+    // Bob accepts: a PUT of his copy with If-Schedule-Tag-Match.
+    let bob_tag = copy.header("schedule-tag").expect("copy's tag").to_string();
+    let unfolded = copy.body.replace("\r\n ", "");
+    let accepted = unfolded.replace(
+        "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@",
+        "PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob@",
+    );
+    assert_ne!(accepted, unfolded);
+    let answer = put_ics(
+        &bob,
+        &copy_path,
+        &accepted,
+        &[("If-Schedule-Tag-Match", &bob_tag)],
+    );
+    assert_status(&answer, 204);
+    assert_eq!(answer.header("schedule-tag"), Some(bob_tag.as_str()));
+    // A stale tag is refused.
+    let stale = put_ics(
+        &bob,
+        &copy_path,
+        &accepted,
+        &[("If-Schedule-Tag-Match", "\"1\"")],
+    );
+    assert_status(&stale, 412);
+
+    // The organizer's copy takes the answer; the Schedule-Tag stays.
+    let organizer = eventually(
+        &alice,
+        &format!("{ALICE_CAL}planning-1.ics"),
+        "the reply",
+        |r| r.body.contains("PARTSTAT=ACCEPTED"),
+    );
+    assert!(line_of(&organizer.body, "ATTENDEE", "bob@").contains("PARTSTAT=ACCEPTED"));
+    assert_eq!(organizer.header("schedule-tag"), Some(tag.as_str()));
+    let replies = members(&alice, ALICE_INBOX);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(alice.get(&replies[0]).body.contains("METHOD:REPLY"));
+
+    // Alice cancels: Bob's copy says so.
+    let deleted = alice.request("DELETE", &format!("{ALICE_CAL}planning-1.ics"), &[], "");
+    assert_status(&deleted, 204);
+    eventually(&bob, &copy_path, "the cancellation", |r| {
+        r.body.contains("STATUS:CANCELLED")
+    });
+    assert_eq!(members(&bob, BOB_INBOX).len(), 2);
+
+    // Bob deletes his inbox items: that answers nothing.
+    let before = server.log_records();
+    for item in members(&bob, BOB_INBOX) {
+        assert_status(&bob.request("DELETE", &item, &[], ""), 204);
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(server.log_records(), before + 2);
+}
+
+#[test]
+fn bad_scheduling_requests_append_nothing() {
+    let server = TestServer::start_with(&[], &["--max-attendees", "2"]);
+    let (alice, bob) = (alice(&server), bob(&server));
+    let before = server.log_records();
+    // Alice may not organize in Bob's name.
+    let forged = meeting(
+        "forged",
+        "bob@example.com",
+        &["carol@elsewhere.test"],
+        4,
+        10,
+    );
+    let reply = put_ics(&alice, &format!("{ALICE_CAL}forged.ics"), &forged, &[]);
+    assert_status(&reply, 403);
+    assert!(reply.body.contains("valid-organizer"), "{}", reply.body);
+    // Too many attendees.
+    let crowded = meeting(
+        "crowded",
+        "alice@example.com",
+        &["a@elsewhere.test", "b@elsewhere.test", "c@elsewhere.test"],
+        4,
+        10,
+    );
+    let reply = put_ics(&alice, &format!("{ALICE_CAL}crowded.ics"), &crowded, &[]);
+    assert_status(&reply, 403);
+    assert!(
+        reply.body.contains("max-attendees-per-instance"),
+        "{}",
+        reply.body
+    );
+    // Nobody writes into an inbox.
+    let plain = meeting("plain", "alice@example.com", &["bob@example.com"], 4, 10);
+    let reply = put_ics(&alice, &format!("{ALICE_INBOX}plain.ics"), &plain, &[]);
+    assert_status(&reply, 403);
+    // A malformed free-busy request.
+    let reply = alice.request(
+        "POST",
+        ALICE_OUTBOX,
+        &[("Content-Type", "text/calendar")],
+        "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n",
+    );
+    assert_status(&reply, 400);
+    // Someone else's free-busy request.
+    let theirs = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nMETHOD:REQUEST\r\n\
+                  BEGIN:VFREEBUSY\r\nUID:fb\r\nDTSTAMP:20310101T000000Z\r\n\
+                  DTSTART:20310301T000000Z\r\nDTEND:20310302T000000Z\r\n\
+                  ORGANIZER:mailto:bob@example.com\r\nATTENDEE:mailto:alice@example.com\r\n\
+                  END:VFREEBUSY\r\nEND:VCALENDAR\r\n";
+    let reply = alice.request(
+        "POST",
+        ALICE_OUTBOX,
+        &[("Content-Type", "text/calendar")],
+        theirs,
+    );
+    assert_status(&reply, 403);
+    let _ = bob;
+    assert_eq!(server.log_records(), before);
+}
+
+#[test]
+fn a_room_accepts_the_first_booking_and_declines_an_overlapping_one_and_free_busy_shows_it() {
+    let server = TestServer::start();
+    let mut cmd = server.command();
+    cmd.args([
+        "--server",
+        &server.url,
+        "resource",
+        "add",
+        "room-1",
+        "--domain",
+        "example.com",
+        "--kind",
+        "room",
+        "--email",
+        "room-1@example.com",
+    ]);
+    ok(cmd, "");
+    let (alice, bob) = (alice(&server), bob(&server));
+    let first = meeting("first", "alice@example.com", &["room-1@example.com"], 5, 10);
+    assert_status(
+        &put_ics(&alice, &format!("{ALICE_CAL}first.ics"), &first, &[]),
+        201,
+    );
+    let second = meeting("second", "bob@example.com", &["room-1@example.com"], 5, 10);
+    assert_status(
+        &put_ics(&bob, &format!("{BOB_CAL}second.ics"), &second, &[]),
+        201,
+    );
+    let accepted = eventually(
+        &alice,
+        &format!("{ALICE_CAL}first.ics"),
+        "the room's yes",
+        |r| line_of(&r.body, "ATTENDEE", "room-1@").contains("PARTSTAT=ACCEPTED"),
+    );
+    assert!(accepted.status == 200);
+    eventually(
+        &bob,
+        &format!("{BOB_CAL}second.ics"),
+        "the room's no",
+        |r| line_of(&r.body, "ATTENDEE", "room-1@").contains("PARTSTAT=DECLINED"),
+    );
+
+    // Bob asks the outbox when Alice and the room are busy.
+    let request = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nMETHOD:REQUEST\r\n\
+                   BEGIN:VFREEBUSY\r\nUID:fb-1\r\nDTSTAMP:20310101T000000Z\r\n\
+                   DTSTART:20310305T000000Z\r\nDTEND:20310306T000000Z\r\n\
+                   ORGANIZER:mailto:bob@example.com\r\nATTENDEE:mailto:alice@example.com\r\n\
+                   ATTENDEE:mailto:room-1@example.com\r\nATTENDEE:mailto:nobody@elsewhere.test\r\n\
+                   END:VFREEBUSY\r\nEND:VCALENDAR\r\n";
+    let reply = bob.request(
+        "POST",
+        "/dav/calendars/bob@example.com/schedule-outbox/",
+        &[("Content-Type", "text/calendar; charset=utf-8")],
+        request,
+    );
+    assert_status(&reply, 200);
+    assert!(reply.body.contains("schedule-response"), "{}", reply.body);
+    let busy = "FREEBUSY:20310305T100000Z/20310305T110000Z";
+    assert_eq!(reply.body.matches(busy).count(), 2, "{}", reply.body);
+    assert!(reply.body.contains("3.7"), "{}", reply.body);
+}
