@@ -422,6 +422,52 @@ fn python_caldav_search() {
     );
 }
 
+/// python caldav between alice and bob: save_with_invites, the
+/// invitation in bob's inbox and his calendar, accept_invite, alice's copy
+/// ACCEPTED and one REPLY in her inbox, her delete cancelling his copy;
+/// a room accepting a meeting and declining an overlapping one.
+#[test]
+fn python_caldav_scheduling() {
+    let server = TestServer::start();
+    let mut cmd = server.command();
+    cmd.args([
+        "--server",
+        &server.url,
+        "resource",
+        "add",
+        "board-room",
+        "--domain",
+        "example.com",
+        "--kind",
+        "room",
+        "--email",
+        "board-room@example.com",
+    ]);
+    crate::common::cmd::ok(cmd, "");
+    client_flow(
+        &server,
+        "python_caldav_scheduling.py",
+        "caldav",
+        &[
+            "--attendee",
+            "bob@example.com",
+            "--attendee-password",
+            "bob-secret",
+            "--room",
+            "board-room@example.com",
+        ],
+        &[
+            "ok: two principals with inboxes",
+            "ok: save_with_invites: the organizer's PUT has a Schedule-Tag",
+            "ok: the attendee has the REQUEST in their inbox and the copy in their calendar",
+            "ok: accept_invite: the organizer's copy shows ACCEPTED and their inbox one REPLY",
+            "ok: the organizer's delete cancels the attendee's copy",
+            "ok: a room accepts the first meeting and declines an overlapping one",
+        ],
+        CALDAV_TIMEOUT,
+    );
+}
+
 /// The same flow on a server whose log is Kafka (an Apache Kafka broker).
 #[test]
 fn kafka_python_caldav_flow() {
