@@ -581,3 +581,224 @@ pub(crate) fn completed(
     }
     Ok(applied)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendars::{Calendars, CalendarsView};
+    use crate::store::ProjectionId;
+    use crate::testing::TestStore;
+    use events::payload::{CalendarCreated, CalendarObjectPut, Payload, SchedulingRole};
+    use events::scheduling::SchedulingCompleted;
+    use events::{Domain, EventEnvelope, EventId};
+
+    const ALICE: &str = "alice@example.com";
+    const BOB: &str = "bob@example.com";
+
+    fn envelope(n: u64, owner: &str, payload: Payload) -> EventEnvelope {
+        let id = format!("01900000-0000-7000-8000-{n:012x}");
+        EventEnvelope::new(
+            EventId(id.parse().expect("uuid")),
+            "2026-01-01T00:00:00Z".parse().expect("time"),
+            owner,
+            owner,
+            payload,
+        )
+    }
+
+    fn meeting(bob_partstat: &str) -> String {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\n\
+             UID:m1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T090000Z\r\n\
+             DURATION:PT1H\r\nSUMMARY:Sync\r\nORGANIZER:mailto:alice@example.com\r\n\
+             ATTENDEE;PARTSTAT={bob_partstat}:mailto:bob@example.com\r\n\
+             END:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    }
+
+    fn put(owner_role: SchedulingRole, text: String) -> Payload {
+        Payload::CalendarObjectPut(CalendarObjectPut {
+            calendar: "default".into(),
+            href: "m1.ics".into(),
+            uid: "m1".into(),
+            ical: text,
+            ical_object: None,
+            scheduling: Some(owner_role),
+        })
+    }
+
+    struct Harness {
+        store: TestStore,
+        n: u64,
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            let id = ProjectionId::new(Calendars::NAME, Calendars::VERSION);
+            let mut h = Harness {
+                store: TestStore::new(id),
+                n: 0,
+            };
+            for owner in [ALICE, BOB] {
+                h.apply(
+                    owner,
+                    Payload::CalendarCreated(CalendarCreated {
+                        calendar: "default".into(),
+                        props: CalendarProps::default(),
+                    }),
+                );
+            }
+            h
+        }
+
+        fn apply(&mut self, owner: &str, payload: Payload) -> Outcome {
+            self.n += 1;
+            let event = envelope(self.n, owner, payload);
+            self.store
+                .run(&Calendars::CURRENT, Domain::Calendar, &[event], 1)
+                .remove(0)
+        }
+
+        fn view(&self) -> CalendarsView {
+            CalendarsView::open(&self.store.store, Calendars::VERSION).unwrap()
+        }
+
+        fn digest(&self) -> String {
+            self.store.store.digest(&self.store.id).unwrap()
+        }
+
+        /// What the process manager would append for the one pending
+        /// record: the delivery to `owner`.
+        fn delivery(&self, pending: &Pending) -> Payload {
+            let to = pending.outgoing.to.keys().next().unwrap().clone();
+            Payload::SchedulingDelivered(SchedulingDelivered {
+                cause: pending.outgoing.cause,
+                from: pending.outgoing.from.clone(),
+                to: to.clone(),
+                uid: pending.outgoing.uid.clone(),
+                messages: pending.outgoing.messages_for(&to),
+                auto_answer: false,
+            })
+        }
+    }
+
+    #[test]
+    fn an_invitation_is_delivered_once_and_the_answer_comes_back() {
+        let mut h = Harness::new();
+        let organizer = SchedulingRole::Organizer {
+            address: "mailto:alice@example.com".into(),
+        };
+        h.apply(ALICE, put(organizer, meeting("NEEDS-ACTION")));
+        let pending = h.view().scheduling_pending().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].owner, ALICE);
+        assert!(pending[0].outgoing.organizer);
+        assert_eq!(
+            pending[0].outgoing.to.keys().collect::<Vec<_>>(),
+            ["mailto:bob@example.com"]
+        );
+
+        // Delivered: Bob's copy and inbox item; delivered again (after a
+        // switch), nothing changes.
+        let delivery = h.delivery(&pending[0]);
+        h.apply(BOB, delivery.clone());
+        let view = h.view();
+        let copy = view.object(BOB, "default", "m1.ics").unwrap().unwrap();
+        assert!(copy.body.contains("PARTSTAT=NEEDS-ACTION"));
+        assert!(!copy.body.contains("METHOD"));
+        assert_eq!(view.members(BOB, SCHEDULE_INBOX).unwrap().len(), 1);
+        let tag = view.schedule_tag(BOB, "m1").unwrap();
+        assert!(tag.is_some());
+        let before = h.digest();
+        h.apply(BOB, delivery);
+        assert_eq!(h.digest(), before);
+
+        // Completed: nothing pending.
+        h.apply(
+            ALICE,
+            Payload::SchedulingCompleted(SchedulingCompleted {
+                cause: pending[0].outgoing.cause,
+                statuses: BTreeMap::from([("mailto:bob@example.com".into(), "1.2".into())]),
+            }),
+        );
+        assert!(h.view().scheduling_pending().unwrap().is_empty());
+
+        // Bob accepts: a REPLY pending; his tag stays.
+        let attendee = SchedulingRole::Attendee {
+            address: "mailto:bob@example.com".into(),
+            force: false,
+        };
+        h.apply(
+            BOB,
+            put(
+                attendee.clone(),
+                copy.body.replace("NEEDS-ACTION", "ACCEPTED"),
+            ),
+        );
+        assert_eq!(h.view().schedule_tag(BOB, "m1").unwrap(), tag);
+        let pending = h.view().scheduling_pending().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert!(!pending[0].outgoing.organizer);
+        let reply = h.delivery(&pending[0]);
+        let alice_tag = h.view().schedule_tag(ALICE, "m1").unwrap();
+        h.apply(ALICE, reply);
+        let organizers = h
+            .view()
+            .object(ALICE, "default", "m1.ics")
+            .unwrap()
+            .unwrap();
+        assert!(
+            organizers.body.contains("PARTSTAT=ACCEPTED"),
+            "{}",
+            organizers.body
+        );
+        // A reply merged leaves the organizer's Schedule-Tag.
+        assert_eq!(h.view().schedule_tag(ALICE, "m1").unwrap(), alice_tag);
+
+        // Saving the same answer again sends nothing.
+        h.apply(
+            BOB,
+            put(attendee, copy.body.replace("NEEDS-ACTION", "ACCEPTED")),
+        );
+        assert_eq!(h.view().scheduling_pending().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_reply_from_someone_not_invited_is_refused_and_changes_nothing() {
+        let mut h = Harness::new();
+        let organizer = SchedulingRole::Organizer {
+            address: "mailto:alice@example.com".into(),
+        };
+        h.apply(ALICE, put(organizer, meeting("NEEDS-ACTION")));
+        let before = h.digest();
+        let forged = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nMETHOD:REPLY\r\n\
+                      BEGIN:VEVENT\r\nUID:m1\r\nDTSTAMP:20260101T000000Z\r\n\
+                      ORGANIZER:mailto:alice@example.com\r\n\
+                      ATTENDEE;PARTSTAT=ACCEPTED:mailto:mallory@example.com\r\n\
+                      END:VEVENT\r\nEND:VCALENDAR\r\n";
+        let outcome = h.apply(
+            ALICE,
+            Payload::SchedulingDelivered(SchedulingDelivered {
+                cause: Cause {
+                    partition: 0,
+                    offset: 99,
+                },
+                from: "mailto:mallory@example.com".into(),
+                to: "mailto:alice@example.com".into(),
+                uid: "m1".into(),
+                messages: vec![forged.into()],
+                auto_answer: false,
+            }),
+        );
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Rejected {
+                    rejection: Rejection::NotAllowed { .. }
+                }
+            ),
+            "{outcome:?}"
+        );
+        assert_eq!(h.digest(), before);
+    }
+}

@@ -887,4 +887,86 @@ mod tests {
         let nothing = delivery(CAROL, Method::Request, &[at("2026-01-19T09:00:00Z")]);
         assert_eq!(message_for(&text, &nothing).unwrap(), None);
     }
+
+    #[test]
+    fn answers_statuses_and_client_only_parameters() {
+        let text = object(&[ALICE, BOB], &[("20260112T090000Z", &[BOB])]);
+        let answers = answers(&text, "MAILTO:bob@example.com").unwrap();
+        assert_eq!(answers.len(), 2);
+        assert!(answers.values().all(|p| p == "NEEDS-ACTION"));
+
+        let declined = with_partstat(&text, BOB, "DECLINED").unwrap().unwrap();
+        assert!(super::answers(&declined, BOB)
+            .unwrap()
+            .values()
+            .all(|p| p == "DECLINED"));
+        assert_eq!(with_partstat(&declined, BOB, "DECLINED").unwrap(), None);
+
+        let statuses = BTreeMap::from([(BOB.to_string(), "1.2".to_string())]);
+        let annotated = with_schedule_statuses(&text, &statuses).unwrap().unwrap();
+        assert_eq!(annotated.matches("SCHEDULE-STATUS=1.2").count(), 2);
+        assert_eq!(with_schedule_statuses(&annotated, &statuses).unwrap(), None);
+        // What the organizer's server wrote is not sent to attendees.
+        let request = message_for(&annotated, &delivery(BOB, Method::Request, &[None]))
+            .unwrap()
+            .unwrap();
+        assert!(!request.contains("SCHEDULE-STATUS"), "{request}");
+
+        let forced = text.replace(
+            "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:bob",
+            "ATTENDEE;SCHEDULE-FORCE-SEND=REQUEST;PARTSTAT=NEEDS-ACTION:mailto:bob",
+        );
+        assert_ne!(forced, text);
+        let (stored, force) = without_client_only_params(&forced).unwrap();
+        assert!(force);
+        assert!(!stored.contains("SCHEDULE-FORCE-SEND"));
+        assert_eq!(
+            without_client_only_params(&text).unwrap(),
+            (text.clone(), false)
+        );
+    }
+
+    #[test]
+    fn a_resource_is_busy_only_for_opaque_bookings_it_did_not_decline() {
+        const ROOM: &str = "mailto:room@example.com";
+        let booking = |uid: &str, start: &str, extra: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\n\
+                 UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{start}\r\nDURATION:PT1H\r\n\
+                 ORGANIZER:mailto:alice@example.com\r\n{extra}\
+                 END:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+        };
+        let limits = super::super::time::Limits::default();
+        let wanted = booking(
+            "new",
+            "20260105T093000Z",
+            "ATTENDEE:mailto:room@example.com\r\n",
+        );
+        let overlapping = booking(
+            "a",
+            "20260105T090000Z",
+            "ATTENDEE;PARTSTAT=ACCEPTED:mailto:room@example.com\r\n",
+        );
+        let later = booking("b", "20260105T103000Z", "");
+        let declined = booking(
+            "c",
+            "20260105T090000Z",
+            "ATTENDEE;PARTSTAT=DECLINED:mailto:room@example.com\r\n",
+        );
+        let free = booking("d", "20260105T090000Z", "TRANSP:TRANSPARENT\r\n");
+        let cancelled = booking("e", "20260105T090000Z", "STATUS:CANCELLED\r\n");
+        assert!(busy_conflict(&wanted, &[&later, &overlapping], ROOM, &limits).unwrap());
+        assert!(!busy_conflict(
+            &wanted,
+            &[&later, &declined, &free, &cancelled],
+            ROOM,
+            &limits
+        )
+        .unwrap());
+        // A weekly series meets a booking in its third week.
+        let weekly = booking("w", "20260105T090000Z", "RRULE:FREQ=WEEKLY;COUNT=4\r\n");
+        let third = booking("t", "20260119T093000Z", "");
+        assert!(busy_conflict(&weekly, &[&third], ROOM, &limits).unwrap());
+    }
 }
