@@ -393,7 +393,7 @@ pub(crate) fn delivered(
             "REQUEST" | "CANCEL" => {
                 let found = find_by_uid(c, &e.uid)?;
                 let existing = found.as_ref().map(|(_, _, body)| body.as_str());
-                let copy = match itip::attendee_copy(message, existing) {
+                let copy = match itip::attendee_copy(message, existing, &e.to) {
                     Ok(Some(copy)) => copy,
                     Ok(None) => continue,
                     Err(err) => return refused(format!("unreadable iTIP message: {err}")),

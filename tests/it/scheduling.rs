@@ -334,3 +334,118 @@ fn a_room_accepts_the_first_booking_and_declines_an_overlapping_one_and_free_bus
     assert_eq!(reply.body.matches(busy).count(), 2, "{}", reply.body);
     assert!(reply.body.contains("3.7"), "{}", reply.body);
 }
+
+fn fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/scheduling")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn uid_of(text: &str) -> String {
+    line_of(text, "UID:", "")
+        .trim_start_matches("UID:")
+        .to_string()
+}
+
+/// What Thunderbird and Apple Calendar PUT to invite and to answer (as
+/// fixtures): each invitation reaches Bob with his client's view of it,
+/// each answer reaches Alice, and an update keeps Bob's answer and alarm.
+#[test]
+fn thunderbirds_and_apples_scheduling_requests_round_trip() {
+    let server = TestServer::start();
+    let (alice, bob) = (alice(&server), bob(&server));
+    for (client, answer) in [("thunderbird", "ACCEPTED"), ("apple", "TENTATIVE")] {
+        let invitation = fixture(&format!("{client}_invitation.ics"));
+        let uid = uid_of(&invitation);
+        let organizers = format!("{ALICE_CAL}{client}.ics");
+        assert_status(&put_ics(&alice, &organizers, &invitation, &[]), 201);
+        let copy_path = format!("{BOB_CAL}{uid}.ics");
+        let copy = eventually(&bob, &copy_path, client, |r| r.status == 200);
+        assert!(line_of(&copy.body, "ATTENDEE", "bob@").contains("PARTSTAT=NEEDS-ACTION"));
+        assert!(copy.body.contains("BEGIN:VTIMEZONE"), "{}", copy.body);
+
+        let reply = fixture(&format!("{client}_reply.ics"));
+        let tag = copy.header("schedule-tag").unwrap().to_string();
+        let put = put_ics(&bob, &copy_path, &reply, &[("If-Schedule-Tag-Match", &tag)]);
+        assert_status(&put, 204);
+        let answered = eventually(&alice, &organizers, client, |r| {
+            line_of(&r.body, "ATTENDEE", "bob@").contains(&format!("PARTSTAT={answer}"))
+        });
+        // Only Bob's answer changed in Alice's copy.
+        assert_eq!(
+            answered.body.matches("BEGIN:VALARM").count(),
+            invitation.matches("BEGIN:VALARM").count()
+        );
+        assert!(!answered.body.contains("TRANSP:TRANSPARENT"));
+
+        // Alice renames it (same SEQUENCE): Bob keeps his answer, his
+        // alarm and his transparency.
+        let renamed = answered.body.replace("SUMMARY:", "SUMMARY:Renamed ");
+        assert_status(&put_ics(&alice, &organizers, &renamed, &[]), 204);
+        let updated = eventually(&bob, &copy_path, client, |r| r.body.contains("Renamed"));
+        assert!(line_of(&updated.body, "ATTENDEE", "bob@").contains(&format!("PARTSTAT={answer}")));
+        let bobs_own = match client {
+            "thunderbird" => "TRIGGER;VALUE=DURATION:-PT30M",
+            _ => "TRANSP:TRANSPARENT",
+        };
+        assert!(updated.body.contains(bobs_own), "{}", updated.body);
+    }
+
+    // Apple's free-busy request, with the headers it sends.
+    let request = fixture("apple_freebusy.ics");
+    let reply = alice.request(
+        "POST",
+        ALICE_OUTBOX,
+        &[
+            ("Content-Type", "text/calendar"),
+            ("Originator", "mailto:alice@example.com"),
+            ("Recipient", "mailto:bob@example.com"),
+        ],
+        &request,
+    );
+    assert_status(&reply, 200);
+    assert!(reply.body.contains("2.0;Success"), "{}", reply.body);
+    assert!(reply.body.contains("METHOD:REPLY"), "{}", reply.body);
+}
+
+/// A sharee with write access to the owner's calendar acts as the
+/// organizer (RFC 6638 §3.2.3): their change is sent as the owner's.
+#[test]
+fn a_sharee_editing_the_owners_meeting_acts_as_the_organizer() {
+    let server = TestServer::start();
+    let (alice, bob) = (alice(&server), bob(&server));
+    let work = "/dav/calendars/alice@example.com/work/";
+    assert_status(&alice.request("MKCALENDAR", work, &[], ""), 201);
+    let share = r#"<CS:share xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">
+        <CS:set><D:href>mailto:bob@example.com</D:href><CS:read-write/></CS:set></CS:share>"#;
+    let shared = alice.request("POST", work, &[("Content-Type", "application/xml")], share);
+    assert_status(&shared, 200);
+    // Bob writes Alice's meeting, inviting himself, through the share.
+    let text = meeting("shared-1", "alice@example.com", &["bob@example.com"], 6, 9);
+    let put = put_ics(
+        &bob,
+        "/dav/calendars/bob@example.com/work@alice@example.com/shared-1.ics",
+        &text,
+        &[],
+    );
+    assert_status(&put, 201);
+    eventually(&bob, &format!("{BOB_CAL}shared-1.ics"), "Bob's copy", |r| {
+        r.status == 200
+    });
+    // He may not organize in a third user's name there.
+    let forged = meeting(
+        "shared-2",
+        "carol@example.com",
+        &["dave@elsewhere.test"],
+        6,
+        9,
+    );
+    let put = put_ics(
+        &bob,
+        "/dav/calendars/bob@example.com/work@alice@example.com/shared-2.ics",
+        &forged,
+        &[],
+    );
+    assert_status(&put, 403);
+}

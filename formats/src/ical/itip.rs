@@ -270,11 +270,18 @@ pub fn message_for(text: &str, delivery: &Delivery) -> Result<Option<String>, Fo
 /// What a REQUEST or CANCEL makes of an attendee's copy (RFC 6638 §3.2.2;
 /// `existing` is the copy as it is, if any): the organizer's data, the
 /// method gone, with what is the attendee's own kept per instance: their
-/// alarms and TRANSP. A CANCEL marks the instances it names
+/// alarms and TRANSP, and their answer (PARTSTAT) unless the organizer
+/// raised the SEQUENCE, which asks everyone again (RFC 5546 §2.1.4).
+/// A CANCEL marks the instances it names
 /// `STATUS:CANCELLED` (adding an override the copy did not have), so the
 /// attendee sees it was cancelled; it never makes a copy where none was
 /// (None).
-pub fn attendee_copy(message: &str, existing: Option<&str>) -> Result<Option<String>, FormatError> {
+pub fn attendee_copy(
+    message: &str,
+    existing: Option<&str>,
+    attendee: &str,
+) -> Result<Option<String>, FormatError> {
+    let me = normalized_address(attendee);
     let mut incoming = parse_tree(message)?;
     let method = incoming
         .property("METHOD")
@@ -328,6 +335,27 @@ pub fn attendee_copy(message: &str, existing: Option<&str>) -> Result<Option<Str
         c.properties.retain(|p| p.name != "TRANSP");
         c.properties
             .extend(mine.properties_named("TRANSP").cloned());
+        let sequence = |c: &Component| {
+            c.property("SEQUENCE")
+                .and_then(|p| p.value.trim().parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        let my_answer = mine
+            .properties_named("ATTENDEE")
+            .find(|p| normalized_address(&p.value) == me)
+            .and_then(|p| p.param("PARTSTAT"))
+            .map(str::to_string);
+        if let (Some(answer), true) = (my_answer, sequence(c) <= sequence(mine)) {
+            for p in c
+                .properties
+                .iter_mut()
+                .filter(|p| p.name == "ATTENDEE" && normalized_address(&p.value) == me)
+            {
+                let mut params = p.params.clone();
+                set_param(&mut params, "PARTSTAT", &answer);
+                *p = ContentProperty::written("ATTENDEE", params, &p.value);
+            }
+        }
     }
     Ok(Some(incoming.to_text()))
 }
@@ -827,7 +855,7 @@ mod tests {
         let request = message_for(&text, &delivery(BOB, Method::Request, &[None]))
             .unwrap()
             .unwrap();
-        let first = attendee_copy(&request, None).unwrap().unwrap();
+        let first = attendee_copy(&request, None, BOB).unwrap().unwrap();
         assert!(!first.contains("METHOD"), "{first}");
         validate_calendar_object(&first).unwrap();
         // Bob adds an alarm and marks it free; the organizer renames it.
@@ -842,11 +870,27 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        let updated = attendee_copy(&renamed, Some(&bobs)).unwrap().unwrap();
+        let updated = attendee_copy(&renamed, Some(&bobs), BOB).unwrap().unwrap();
         assert!(updated.contains("SUMMARY:Weekly sync"));
         assert!(updated.contains("TRANSP:TRANSPARENT"));
         assert!(updated.contains("TRIGGER:-PT10M"));
         validate_calendar_object(&updated).unwrap();
+        // Bob's answer stays through an update, not through a new SEQUENCE.
+        let accepted = with_partstat(&bobs, BOB, "ACCEPTED").unwrap().unwrap();
+        let kept = attendee_copy(&renamed, Some(&accepted), BOB)
+            .unwrap()
+            .unwrap();
+        assert_eq!(answers(&kept, BOB).unwrap()[&None], "ACCEPTED");
+        let rescheduled = message_for(
+            &text.replace("SUMMARY:Sync", "SUMMARY:Sync\r\nSEQUENCE:1"),
+            &delivery(BOB, Method::Request, &[None]),
+        )
+        .unwrap()
+        .unwrap();
+        let asked = attendee_copy(&rescheduled, Some(&accepted), BOB)
+            .unwrap()
+            .unwrap();
+        assert_eq!(answers(&asked, BOB).unwrap()[&None], "NEEDS-ACTION");
         // A cancel of one instance the copy has no override for: added,
         // cancelled; the series stays.
         let with_override = object(&[ALICE, BOB], &[("20260112T090000Z", &[ALICE, BOB])]);
@@ -856,12 +900,14 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        let after = attendee_copy(&cancel, Some(&updated)).unwrap().unwrap();
+        let after = attendee_copy(&cancel, Some(&updated), BOB)
+            .unwrap()
+            .unwrap();
         assert_eq!(after.matches("BEGIN:VEVENT").count(), 2);
         assert_eq!(after.matches("STATUS:CANCELLED").count(), 1);
         validate_calendar_object(&after).unwrap();
         // A cancel never makes a copy.
-        assert_eq!(attendee_copy(&cancel, None).unwrap(), None);
+        assert_eq!(attendee_copy(&cancel, None, BOB).unwrap(), None);
     }
 
     #[test]
