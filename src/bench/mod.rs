@@ -118,6 +118,9 @@ pub struct Options {
     pub dir: Option<PathBuf>,
     /// Threads per projection.
     pub workers: usize,
+    /// Percent of new calendar objects that are meetings with users of
+    /// the directory, followed by their scheduling effects.
+    pub scheduling: u64,
 }
 
 /// What the write phase tells the operator as it goes.
@@ -208,12 +211,16 @@ pub async fn rebuild(
     // Write phase.
     let mut advance = Advance::start(progress, "write", 0, opts.events);
     let started = Instant::now();
-    let summary =
-        crate::bench::synthetic::write(log.as_ref(), opts.seed, opts.events, opts.users, |n| {
-            advance.set(n, |events| report(Step::Written { events }))
-        })
-        .await
-        .context("writing the synthetic log")?;
+    let summary = crate::bench::synthetic::write(
+        log.as_ref(),
+        opts.seed,
+        opts.events,
+        opts.users,
+        opts.scheduling,
+        |n| advance.set(n, |events| report(Step::Written { events })),
+    )
+    .await
+    .context("writing the synthetic log")?;
     advance.clear();
     let write_time = started.elapsed();
     report(Step::WriteDone {

@@ -40,9 +40,11 @@ use events::payload::{
     Member, MemberAdded, MemberRemoved, ResourceCreated, ResourceKind, SeenAdded, SeenRemoved,
     UserCreated, UserUpdated,
 };
+use events::payload::{Cause, SchedulingCompleted, SchedulingDelivered, SchedulingRole};
 use events::{
     AggregateVersion, Domain, EventEnvelope, EventId, EventLog, LogError, Payload, UidSet,
 };
+use formats::ical::itip;
 use std::collections::VecDeque;
 use uuid::Uuid;
 
@@ -72,6 +74,8 @@ const SECONDS_PER_EVENT: i64 = 3;
 
 /// The actor of events written by the generator on behalf of an operator.
 const SYSTEM_ACTOR: &str = "system:bench";
+/// The actor of the scheduling effects it writes, as the leader records them.
+const SCHEDULING_ACTOR: &str = "system:scheduling";
 
 /// A real argon2id PHC string (of the password `reprise-bench`), so that
 /// the synthetic users could even log in. The directory only checks the
@@ -664,6 +668,9 @@ struct Pending {
     correlation: Option<Uuid>,
     payload: Payload,
     mark: Option<Mark>,
+    /// The users of the directory a meeting invites (see
+    /// [`Synthetic::with_scheduling`]).
+    invited: Vec<usize>,
 }
 
 impl Pending {
@@ -675,6 +682,7 @@ impl Pending {
             correlation: None,
             payload,
             mark: None,
+            invited: Vec::new(),
         }
     }
 }
@@ -729,9 +737,27 @@ pub struct Synthetic {
     /// topic gets (the log starts empty), so that the versions creating
     /// users and groups are known when a grant names them.
     directory_ends: Vec<u64>,
+    /// Percent of new events that are meetings inviting users of the
+    /// directory (0: none, and the log is as it was before scheduling).
+    scheduling: u64,
+    /// The offset the next record of each partition of the calendar topic
+    /// gets, when meetings are made: their effects name their cause by it.
+    calendar_ends: Vec<u64>,
 }
 
 impl Synthetic {
+    /// Makes `percent` of the new calendar events meetings that invite one
+    /// to three users of the organizer's domain, each followed by what the
+    /// leader's scheduling would append: a `SchedulingDelivered` per
+    /// invited user and a `SchedulingCompleted`. `calendar_partitions` is
+    /// the partition count of the (empty) calendar topic, whose offsets
+    /// name the causes.
+    pub fn with_scheduling(mut self, percent: u64, calendar_partitions: u32) -> Synthetic {
+        self.scheduling = percent.min(100);
+        self.calendar_ends = vec![0; calendar_partitions.max(1) as usize];
+        self
+    }
+
     /// A generator of exactly `events` events.
     pub fn new(seed: u64, events: u64) -> Synthetic {
         let users = (events / EVENTS_PER_USER).max(MIN_USERS) as usize;
@@ -751,6 +777,8 @@ impl Synthetic {
             setup: None,
             // Versions are only named by the shares of `with_users`.
             directory_ends: vec![0],
+            scheduling: 0,
+            calendar_ends: vec![0],
         };
         for _ in 0..initial {
             s.create_user();
@@ -782,6 +810,8 @@ impl Synthetic {
             queue: VecDeque::new(),
             setup: Some(Setup::Users),
             directory_ends: vec![0; directory_partitions.max(1) as usize],
+            scheduling: 0,
+            calendar_ends: vec![0],
         }
     }
 
@@ -864,6 +894,7 @@ impl Synthetic {
             correlation,
             payload,
             mark: None,
+            invited: Vec::new(),
         });
     }
 
@@ -1075,7 +1106,46 @@ impl Synthetic {
         };
         let (href, uid) = self.calendar_ids(u, k);
         let stamp = self.time_of(self.emitted);
-        let ical = self.calendar_body(u, k, revision, &uid, stamp);
+        let mut ical = self.calendar_body(u, k, revision, &uid, stamp);
+        let mut scheduling = None;
+        let mut invited = Vec::new();
+        // Asked only when meetings are made, so that other logs keep
+        // their random stream.
+        if self.scheduling > 0
+            && revision == 0
+            && ical.contains("\r\nORGANIZER")
+            && self.rng.percent(self.scheduling)
+        {
+            let h = self.rng.next_u64();
+            for i in 0..1 + h % 3 {
+                if let Some(v) = self.same_domain_user(u, mix(&[h, i])) {
+                    if !invited.contains(&v) {
+                        invited.push(v);
+                    }
+                }
+            }
+            let lines: String = invited
+                .iter()
+                .map(|&v| {
+                    let mut line = String::new();
+                    push_line(
+                        &mut line,
+                        &format!(
+                            "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE;CN=\"{}\":mailto:{}",
+                            self.display_name(v),
+                            self.principal(v)
+                        ),
+                    );
+                    line
+                })
+                .collect();
+            if !invited.is_empty() {
+                ical = ical.replacen("CLASS:PUBLIC\r\n", &format!("{lines}CLASS:PUBLIC\r\n"), 1);
+                scheduling = Some(SchedulingRole::Organizer {
+                    address: format!("mailto:{key}"),
+                });
+            }
+        }
         let mut pending = Pending::own(
             key,
             Payload::CalendarObjectPut(CalendarObjectPut {
@@ -1084,9 +1154,10 @@ impl Synthetic {
                 uid,
                 ical,
                 ical_object: None,
-                scheduling: None,
+                scheduling,
             }),
         );
+        pending.invited = invited;
         // The read-write sharee writes a part of it (only with_users
         // shares: the roll is skipped otherwise, so that logs shaped by
         // their event count stay as they were).
@@ -1619,6 +1690,7 @@ impl Synthetic {
             correlation: None,
             payload,
             mark,
+            invited: Vec::new(),
         }
     }
 
@@ -1818,6 +1890,54 @@ impl Synthetic {
         }
     }
 
+    /// What the leader's scheduling appends after a meeting (`event`, at
+    /// `cause`) inviting `invited`: a delivery to each, then the
+    /// completion with every attendee's status (outside ones unknown).
+    fn queue_scheduling(&mut self, event: &EventEnvelope, cause: Cause, invited: &[usize]) {
+        let Payload::CalendarObjectPut(put) = &event.payload else {
+            return;
+        };
+        let Ok(Some(participation)) = itip::participation(&put.ical) else {
+            return;
+        };
+        let from = participation.organizer.address.clone();
+        let mut statuses = std::collections::BTreeMap::new();
+        for delivery in itip::organizer_deliveries(None, Some(&participation)) {
+            let user = invited
+                .iter()
+                .copied()
+                .find(|&v| format!("mailto:{}", self.principal(v)) == delivery.attendee);
+            let message = itip::message_for(&put.ical, &delivery).ok().flatten();
+            match (user, message) {
+                (Some(v), Some(message)) => {
+                    statuses.insert(delivery.attendee.clone(), "1.2".to_string());
+                    self.push(
+                        self.principal(v),
+                        SCHEDULING_ACTOR,
+                        Some(event.event_id.0),
+                        Payload::SchedulingDelivered(SchedulingDelivered {
+                            cause,
+                            from: from.clone(),
+                            to: delivery.attendee,
+                            uid: put.uid.clone(),
+                            messages: vec![message],
+                            auto_answer: false,
+                        }),
+                    );
+                }
+                _ => {
+                    statuses.insert(delivery.attendee, "3.7".to_string());
+                }
+            }
+        }
+        self.push(
+            event.partition_key.clone(),
+            SCHEDULING_ACTOR,
+            Some(event.event_id.0),
+            Payload::SchedulingCompleted(SchedulingCompleted { cause, statuses }),
+        );
+    }
+
     /// Another user of `u`'s domain, already created, found from `h`
     /// (users are spread over domains by a hash, so a few tries find one
     /// unless the domain is nearly empty).
@@ -1914,6 +2034,20 @@ impl Iterator for Synthetic {
             event = event.with_correlation(c);
         }
         self.emitted += 1;
+        if self.scheduling > 0 && event.domain == Domain::Calendar {
+            let partitions = u32::try_from(self.calendar_ends.len()).unwrap_or(u32::MAX);
+            let p = events::domain::partition_for(&event.partition_key, partitions);
+            if let Some(end) = self.calendar_ends.get_mut(p as usize) {
+                let cause = Cause {
+                    partition: p,
+                    offset: *end,
+                };
+                *end += 1;
+                if !pending.invited.is_empty() {
+                    self.queue_scheduling(&event, cause, &pending.invited);
+                }
+            }
+        }
         Some(event)
     }
 
@@ -1957,12 +2091,17 @@ pub async fn write(
     seed: u64,
     events: u64,
     users: Option<u64>,
+    scheduling: u64,
     mut progress: impl FnMut(u64),
 ) -> Result<Written, LogError> {
     let directory_partitions = log.partitions(Domain::Directory);
     let generator = match users {
         Some(users) => Synthetic::with_users(seed, events, users, directory_partitions),
         None => Synthetic::new(seed, events),
+    };
+    let generator = match scheduling {
+        0 => generator,
+        percent => generator.with_scheduling(percent, log.partitions(Domain::Calendar)),
     };
     // The offsets the generator counted on for the directory topic.
     let mut expected = users.map(|_| vec![0u64; directory_partitions.max(1) as usize]);
@@ -2215,6 +2354,7 @@ mod tests {
         seed: u64,
         n: u64,
         users: Option<u64>,
+        scheduling: u64,
     ) -> (tempfile::TempDir, projections::ViewStore, Written) {
         use projections::{Outcome, ProjectionId};
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -2222,7 +2362,7 @@ mod tests {
             events::log::EmbeddedLog::open(&dir.path().join("log"), Some(3)).expect("open log"),
         );
         let mut calls = 0;
-        let written = write(log.as_ref(), seed, n, users, |_| calls += 1)
+        let written = write(log.as_ref(), seed, n, users, scheduling, |_| calls += 1)
             .await
             .expect("write");
         assert_eq!(written.events, n);
@@ -2262,7 +2402,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_event_applies() {
-        write_and_apply(9, 6000, None).await;
+        write_and_apply(9, 6000, None, 0).await;
     }
 
     /// The same with `--users`, and every grant is one the DAV layer
@@ -2271,7 +2411,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_event_applies_with_users() {
         let users = 150;
-        let (_dir, store, written) = write_and_apply(9, 8000, Some(users)).await;
+        let (_dir, store, written) = write_and_apply(9, 8000, Some(users), 0).await;
         assert_eq!(written.users, users);
         assert_eq!(written.domains, 20);
         assert!(written.calendar_shares > 20 && written.address_book_shares > 3);
@@ -2322,6 +2462,36 @@ mod tests {
             checked,
             written.calendar_shares + written.address_book_shares
         );
+    }
+
+    /// Meetings with their scheduling effects: every delivery applies,
+    /// each makes the attendee's copy, and every completion closes what
+    /// its meeting recorded, so nothing is left to send.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn scheduling_effects_apply_and_leave_nothing_pending() {
+        let (_dir, store, _) = write_and_apply(9, 8000, Some(100), 30).await;
+        let views = projections::registry::Views::open(&store).expect("views");
+        let pending = views.calendars.scheduling_pending().expect("pending");
+        let causes: Vec<_> = pending
+            .iter()
+            .map(|p| (&p.owner, p.outgoing.cause, p.outgoing.to.len()))
+            .collect();
+        assert!(pending.is_empty(), "{} pending: {causes:?}", pending.len());
+        let (mut delivered, mut copies) = (0, 0);
+        let log = Synthetic::with_users(9, 8000, 100, 3).with_scheduling(30, 3);
+        for e in log {
+            if let Payload::SchedulingDelivered(d) = &e.payload {
+                delivered += 1;
+                let href = views
+                    .calendars
+                    .href_of_uid(&e.partition_key, DEFAULT_COLLECTION, &d.uid)
+                    .expect("read");
+                copies += usize::from(href.is_some());
+            }
+        }
+        assert!(delivered > 50, "{delivered} deliveries");
+        // A meeting deleted later leaves its copies (cancelled or not).
+        assert_eq!(copies, delivered);
     }
 
     #[test]

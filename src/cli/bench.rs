@@ -41,6 +41,11 @@ pub struct BenchRebuildArgs {
     /// Threads per projection, as `rebuild --workers` (default: the cores).
     #[arg(long, env = "REPRISE_WORKERS")]
     pub workers: Option<usize>,
+    /// Percent of new calendar objects that are meetings inviting users
+    /// of the directory, each followed by the deliveries and completion
+    /// the leader's scheduling appends (0: none, the mix as before).
+    #[arg(long, env = "REPRISE_BENCH_SCHEDULING", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100))]
+    pub scheduling: u64,
 }
 
 /// `reprise bench rebuild`.
@@ -55,6 +60,7 @@ pub async fn bench_rebuild(args: &LogArgs, opts: BenchRebuildArgs) -> anyhow::Re
         batch_size: opts.batch_size,
         dir: opts.dir.clone(),
         workers: opts.workers.unwrap_or_else(crate::engine::default_workers),
+        scheduling: opts.scheduling,
     };
     let report = crate::bench::rebuild(
         &args.config()?,
