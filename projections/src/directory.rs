@@ -124,6 +124,13 @@ pub fn resource_calendar_owner(name: &str, domain: &str) -> String {
     format!("{name}+resource@{domain}")
 }
 
+/// The resource (name, domain) whose calendars `owner` holds, if it is
+/// one's ([`resource_calendar_owner`]).
+pub fn resource_of_calendar_owner(owner: &str) -> Option<(&str, &str)> {
+    let (local, domain) = owner.rsplit_once('@')?;
+    Some((local.strip_suffix("+resource")?, domain))
+}
+
 /// A login, group or resource name: lowercase ASCII letters, digits, `.`,
 /// `_` and `-`, at most 64.
 pub fn valid_name(name: &str) -> bool {

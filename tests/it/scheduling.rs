@@ -315,6 +315,27 @@ fn a_room_accepts_the_first_booking_and_declines_an_overlapping_one_and_free_bus
         |r| line_of(&r.body, "ATTENDEE", "room-1@").contains("PARTSTAT=DECLINED"),
     );
 
+    // The room's calendar is read by the domain, written by no one.
+    let room_cal = "/dav/calendars/room-1+resource@example.com/calendar/";
+    let listed: Vec<String> = members(&bob, room_cal)
+        .into_iter()
+        .filter(|h| h.ends_with(".ics"))
+        .collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let home = bob.propfind(
+        "/dav/principals/resources/room-1@example.com/",
+        "0",
+        r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><prop><C:calendar-home-set/></prop></propfind>"#,
+    );
+    assert!(
+        home.body
+            .contains("/dav/calendars/room-1+resource@example.com/"),
+        "{}",
+        home.body
+    );
+    let write = put_ics(&bob, &format!("{room_cal}x.ics"), &first, &[]);
+    assert_status(&write, 403);
+
     // Bob asks the outbox when Alice and the room are busy.
     let request = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nMETHOD:REQUEST\r\n\
                    BEGIN:VFREEBUSY\r\nUID:fb-1\r\nDTSTAMP:20310101T000000Z\r\n\

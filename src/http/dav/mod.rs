@@ -544,6 +544,16 @@ fn authorise(path: &DavPath, user: &UserRecord, method: &Method) -> DavResult<()
                 Err(DavError::forbidden("this belongs to another principal"))
             }
         }
+        // The calendars of the rooms and equipment of one's domain, read.
+        other
+            if reading
+                && other
+                    .owner()
+                    .and_then(projections::directory::resource_of_calendar_owner)
+                    .is_some_and(|(_, domain)| domain == user.domain) =>
+        {
+            Ok(())
+        }
         other if other.owner().is_some_and(|owner| owner != me) => {
             Err(DavError::forbidden("this belongs to another principal"))
         }

@@ -119,15 +119,42 @@ pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
             }
             None => None,
         },
+        DavPath::Home(kind, p) if p != ctx.principal => {
+            match sharing::resource_place(ctx, *kind, p, "") {
+                Some(_) => Some(Resource::Home {
+                    kind: *kind,
+                    principal: p.clone(),
+                    tag: home_tag(&resource_calendars(ctx, p)?),
+                }),
+                None => None,
+            }
+        }
         DavPath::Home(kind, p) => Some(Resource::Home {
             kind: *kind,
             principal: p.clone(),
             tag: home_tag(&collections(ctx, *kind)?),
         }),
+        DavPath::Collection(kind, home, c) if home != ctx.principal => {
+            match sharing::resource_place(ctx, *kind, home, c) {
+                Some(place) => collection(views, place)?,
+                None => None,
+            }
+        }
         DavPath::Collection(kind, _, c) => match sharing::resolve(ctx, *kind, c)? {
             Some(place) => collection(views, place)?,
             None => None,
         },
+        DavPath::Object(kind, home, c, o) if home != ctx.principal => {
+            match sharing::resource_place(ctx, *kind, home, c) {
+                Some(place) => place.object(views, o)?.map(|record| Resource::Object {
+                    place,
+                    name: o.clone(),
+                    meta: record.meta(),
+                    body: Some(record.body),
+                }),
+                None => None,
+            }
+        }
         DavPath::Object(kind, _, c, o) => match sharing::resolve(ctx, *kind, c)? {
             Some(place) => place.object(views, o)?.map(|record| Resource::Object {
                 place,
@@ -172,6 +199,20 @@ fn collection(views: &Views, place: Place) -> DavResult<Option<Resource>> {
             .address_book(views)?
             .map(|record| Resource::AddressBook { place, record }),
     })
+}
+
+/// The calendars of a room's or equipment's home (`owner`), read-only.
+fn resource_calendars(ctx: &Ctx<'_>, owner: &str) -> DavResult<Vec<Resource>> {
+    let mut out = Vec::new();
+    for (name, record) in ctx.views.calendars.collections(owner)? {
+        if name == projections::scheduling::SCHEDULE_INBOX {
+            continue;
+        }
+        if let Some(place) = sharing::resource_place(ctx, Kind::Calendar, owner, &name) {
+            out.push(Resource::Calendar { place, record });
+        }
+    }
+    Ok(out)
 }
 
 /// Everything in the requester's home of `kind`: their own collections,
@@ -273,6 +314,9 @@ pub fn members(ctx: &Ctx<'_>, resource: &Resource) -> DavResult<Vec<Resource>> {
                 _ => DavPath::File(me, String::new()),
             };
             load(ctx, &own)?.into_iter().collect()
+        }
+        Resource::Home { principal, .. } if *principal != ctx.principal => {
+            resource_calendars(ctx, principal)?
         }
         Resource::Home { kind, .. } => collections(ctx, *kind)?,
         Resource::Calendar { place, .. } | Resource::AddressBook { place, .. } => place

@@ -264,6 +264,21 @@ fn rights_from(
 
 /// The collection a name in the requester's home stands for, if they may
 /// see it. Own collections are not checked for existence here.
+/// A calendar of a room or equipment of the requester's domain, which
+/// every user of the domain reads (its bookings; no one writes there but
+/// the server's scheduling).
+pub fn resource_place(ctx: &Ctx<'_>, kind: Kind, home: &str, name: &str) -> Option<Place> {
+    let (_, domain) = projections::directory::resource_of_calendar_owner(home)?;
+    (kind == Kind::Calendar && domain == ctx.user.domain).then(|| Place {
+        kind,
+        home: home.to_string(),
+        name: name.to_string(),
+        owner: home.to_string(),
+        collection: name.to_string(),
+        rights: Rights::Read,
+    })
+}
+
 pub fn resolve(ctx: &Ctx<'_>, kind: Kind, name: &str) -> DavResult<Option<Place>> {
     let me = ctx.principal;
     let Some((collection, owner)) = parse_bound(name) else {

@@ -141,6 +141,14 @@ pub(super) const FACILITY: Table = &[
             let resource = facility(r)?;
             addresses(resource.email.as_deref(), r.href())
         }),
+        // Its bookings, which the domain reads.
+        Live::always(CALDAV, "calendar-home-set", |_, r| {
+            let resource = facility(r)?;
+            Some(Value::Hrefs(vec![path::home_href(
+                Kind::Calendar,
+                &resource.calendar_owner(),
+            )]))
+        }),
         Live::always(CALDAV, "calendar-user-type", |_, r| {
             let resource = facility(r)?;
             text(match resource.kind {
