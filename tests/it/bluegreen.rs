@@ -6,169 +6,16 @@
 use crate::common;
 use crate::support;
 
-use crate::common::cmd::{add_user, ok, reprise};
-use crate::common::http::{assert_status, send, Dav, Reply};
+use crate::common::cluster::{add_users, append_directly, log_args, Installation, Proxy};
+use crate::common::cmd::{ok, reprise};
+use crate::common::http::{assert_status, Dav, Reply};
 use crate::common::load::Load;
-use crate::common::server::{free_port, raw_get};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "cluster-token-of-the-tests";
 const WORK: &str = "/dav/calendars/alice@example.com/work/";
-const USERS: [(&str, &str); 3] = [
-    ("alice", "alice-secret"),
-    ("bob", "bob-secret"),
-    ("carol", "carol-secret"),
-];
-
-/// The flags every command of one test needs: the broker and the test's
-/// own topics.
-fn log_args(prefix: &str) -> Vec<String> {
-    [
-        "--kafka-brokers",
-        &support::kafka_brokers(),
-        "--topic-prefix",
-        prefix,
-        "--partitions",
-        "4",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
-/// One `reprise serve` with its own data directory; SIGKILLed on drop.
-struct Installation {
-    name: &'static str,
-    url: String,
-    port: u16,
-    child: Child,
-}
-
-impl Installation {
-    fn start(name: &'static str, data: &Path, prefix: &str, extra: &[&str]) -> Installation {
-        let port = free_port();
-        let mut serve = reprise(data);
-        serve
-            .args(["--log-level", "warn"])
-            .args(log_args(prefix))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--installation", name, "--cluster-token", TOKEN])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        let child = serve.spawn().expect("spawn reprise serve");
-        wait_for(port, "/readyz");
-        Installation {
-            name,
-            url: format!("http://127.0.0.1:{port}"),
-            port,
-            child,
-        }
-    }
-
-    /// `GET /admin/v1/cluster`.
-    fn cluster(&self) -> Value {
-        let bearer = format!("Bearer {TOKEN}");
-        let reply = send(
-            self.port,
-            "GET",
-            "/admin/v1/cluster",
-            &[("Authorization", &bearer)],
-            b"",
-        );
-        assert_status(&reply, 200);
-        serde_json::from_str(&reply.body).unwrap()
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Installation {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-struct Proxy {
-    port: u16,
-    admin: String,
-    child: Child,
-}
-
-impl Proxy {
-    fn start(backends: &[&Installation]) -> Proxy {
-        let (port, admin_port) = (free_port(), free_port());
-        let mut cmd = Command::new(common::cmd::bin());
-        cmd.args(["--log-level", "warn", "proxy"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--admin", &format!("127.0.0.1:{admin_port}")])
-            .args(["--cluster-token", TOKEN]);
-        for b in backends {
-            cmd.args(["--backend", &format!("{}={}", b.name, b.url)]);
-        }
-        cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
-        let child = cmd.spawn().expect("spawn reprise proxy");
-        wait_for(port, "/readyz");
-        Proxy {
-            port,
-            admin: format!("http://127.0.0.1:{admin_port}"),
-            child,
-        }
-    }
-
-    /// `reprise switch`; its JSON report.
-    fn switch(&self, to: &str) -> Value {
-        let mut cmd = Command::new(common::cmd::bin());
-        cmd.args(["switch", "--proxy", &self.admin, "--to", to])
-            .args(["--cluster-token", TOKEN, "--json"]);
-        let out = ok(cmd, "");
-        let report: Value = serde_json::from_str(&out[out.find('{').expect("JSON")..]).unwrap();
-        assert_eq!(report["to"], to, "{report}");
-        eprintln!(
-            "switch {} -> {}: epoch {}, held {} request(s), longest hold {} ms, total {} ms \
-             (drain {} ms, hand-over {} ms, take-over {} ms)",
-            report["from"],
-            report["to"],
-            report["epoch"],
-            report["held_requests"],
-            report["longest_hold_ms"],
-            report["total_ms"],
-            report["drain_ms"],
-            report["hand_over_ms"],
-            report["take_over_ms"]
-        );
-        report
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_for(port: u16, path: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !raw_get(port, path).is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
-        assert!(Instant::now() < deadline, "port {port} never answered 200");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Users on the test's topics, written through the first data directory.
-fn add_users(data: &Path, prefix: &str) {
-    for (login, password) in USERS {
-        let mut cmd = reprise(data);
-        cmd.args(log_args(prefix));
-        add_user(cmd, login, password, &[]);
-    }
-}
 
 fn wait_until_writes(load: &Load, at_least: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -341,19 +188,7 @@ fn blue_green_blue_under_load_fails_no_request_and_loses_no_write() {
     // (`log.message.timestamp.after.max.ms`).
     let mut event = common::Events::starting_at(1 << 20).make(common::ALICE, zombie);
     event.leader_epoch = 1;
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let mut config = events::log::KafkaConfig::new(support::kafka_brokers(), &prefix);
-        config.partitions = Some(4);
-        let log = events::log::KafkaLog::connect(config).await.unwrap();
-        events::EventLog::append(
-            &log,
-            events::Domain::Calendar,
-            vec![events::codec::encode(&event)],
-        )
-        .await
-        .unwrap();
-    });
+    append_directly(&prefix, &event);
     // Something written after it, through the proxy, is applied: so the
     // views have passed the stray event.
     let after = format!("{WORK}after-zombie.ics");

@@ -27,5 +27,6 @@ mod oracle;
 mod projections;
 mod recovery;
 mod scheduling;
+mod scheduling_cluster;
 mod sharing;
 mod upgrade;

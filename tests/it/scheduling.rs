@@ -25,7 +25,13 @@ fn bob(server: &TestServer) -> Dav {
 
 /// A meeting organized by `organizer` with `attendees`, 10:00 to 11:00 on
 /// 2031-03-`day`.
-fn meeting(uid: &str, organizer: &str, attendees: &[&str], day: u32, start_hour: u32) -> String {
+pub(crate) fn meeting(
+    uid: &str,
+    organizer: &str,
+    attendees: &[&str],
+    day: u32,
+    start_hour: u32,
+) -> String {
     let mut text = format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//scheduling//EN\r\nBEGIN:VEVENT\r\n\
          UID:{uid}\r\nDTSTAMP:20310101T000000Z\r\nDTSTART:203103{day:02}T{start_hour:02}0000Z\r\n\
@@ -40,12 +46,17 @@ fn meeting(uid: &str, organizer: &str, attendees: &[&str], day: u32, start_hour:
     text
 }
 
-fn put_ics(dav: &Dav, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+pub(crate) fn put_ics(dav: &Dav, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
     dav.put(path, "text/calendar; charset=utf-8", body, headers)
 }
 
 /// Waits until `check` holds for a GET of `path`, returning that reply.
-fn eventually(dav: &Dav, path: &str, what: &str, check: impl Fn(&Reply) -> bool) -> Reply {
+pub(crate) fn eventually(
+    dav: &Dav,
+    path: &str,
+    what: &str,
+    check: impl Fn(&Reply) -> bool,
+) -> Reply {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let reply = dav.get(path);
@@ -58,7 +69,7 @@ fn eventually(dav: &Dav, path: &str, what: &str, check: impl Fn(&Reply) -> bool)
 }
 
 /// The hrefs of a collection's members (PROPFIND Depth 1).
-fn members(dav: &Dav, collection: &str) -> Vec<String> {
+pub(crate) fn members(dav: &Dav, collection: &str) -> Vec<String> {
     let reply = dav.propfind(
         collection,
         "1",
@@ -76,7 +87,7 @@ fn members(dav: &Dav, collection: &str) -> Vec<String> {
 }
 
 /// The unfolded content line starting with `start` that holds `contains`.
-fn line_of(text: &str, start: &str, contains: &str) -> String {
+pub(crate) fn line_of(text: &str, start: &str, contains: &str) -> String {
     let unfolded = text.replace("\r\n ", "");
     unfolded
         .split("\r\n")

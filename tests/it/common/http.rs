@@ -82,6 +82,26 @@ pub fn send_declaring(
     exchange(port, method, path, headers, length, b"")
 }
 
+/// Sends a request whose body goes in two halves, running `between`
+/// after the first: meanwhile the request is in flight, unanswered (a
+/// proxy counts it as in flight on its backend).
+pub fn send_in_two_parts(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    between: impl FnOnce(),
+) -> Reply {
+    let (first, second) = body.split_at(body.len() / 2);
+    let mut stream = open(port, method, path, headers, body.len() as u64);
+    stream.write_all(first).unwrap();
+    stream.flush().unwrap();
+    between();
+    stream.write_all(second).unwrap();
+    answer(stream)
+}
+
 fn exchange(
     port: u16,
     method: &str,
@@ -90,6 +110,13 @@ fn exchange(
     length: u64,
     body: &[u8],
 ) -> Reply {
+    let mut stream = open(port, method, path, headers, length);
+    stream.write_all(body).unwrap();
+    answer(stream)
+}
+
+/// A connection with the request's head sent.
+fn open(port: u16, method: &str, path: &str, headers: &[(&str, &str)], length: u64) -> TcpStream {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -101,7 +128,10 @@ fn exchange(
     }
     head.push_str(&format!("Content-Length: {length}\r\n\r\n"));
     stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
+    stream
+}
+
+fn answer(mut stream: TcpStream) -> Reply {
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
     parse(&raw)

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod clients;
+pub mod cluster;
 pub mod cmd;
 pub mod disk;
 pub mod http;
