@@ -340,7 +340,7 @@ fn a_room_accepts_the_first_booking_and_declines_an_overlapping_one_and_free_bus
     );
     assert!(
         home.body
-            .contains("/dav/calendars/room-1+resource@example.com/"),
+            .contains("/dav/calendars/room-1%2Bresource@example.com/"),
         "{}",
         home.body
     );
