@@ -481,3 +481,46 @@ fn a_sharee_editing_the_owners_meeting_acts_as_the_organizer() {
     );
     assert_status(&put, 403);
 }
+
+/// A delivery its target refuses (the attendee has no calendar to take
+/// it) is recorded, and the organizer's copy says so: SCHEDULE-STATUS
+/// 5.3; a disabled user is known to be one at the PUT.
+#[test]
+fn a_refused_delivery_shows_in_the_schedule_status() {
+    let server = TestServer::start();
+    let (alice, bob) = (alice(&server), bob(&server));
+    assert_status(&bob.request("DELETE", BOB_CAL, &[], ""), 204);
+    let text = meeting(
+        "refused-1",
+        "alice@example.com",
+        &["bob@example.com"],
+        7,
+        10,
+    );
+    let path = format!("{ALICE_CAL}refused-1.ics");
+    assert_status(&put_ics(&alice, &path, &text, &[]), 201);
+    eventually(&alice, &path, "the refusal's status", |r| {
+        line_of(&r.body, "ATTENDEE", "bob@").contains("SCHEDULE-STATUS=5.3")
+    });
+
+    let mut cmd = server.command();
+    cmd.args([
+        "--server",
+        &server.url,
+        "user",
+        "disable",
+        "bob@example.com",
+    ]);
+    ok(cmd, "");
+    let text = meeting(
+        "refused-2",
+        "alice@example.com",
+        &["bob@example.com"],
+        7,
+        12,
+    );
+    let path = format!("{ALICE_CAL}refused-2.ics");
+    assert_status(&put_ics(&alice, &path, &text, &[]), 201);
+    let stored = alice.get(&path);
+    assert!(line_of(&stored.body, "ATTENDEE", "bob@").contains("SCHEDULE-STATUS=5.3"));
+}
