@@ -9,23 +9,29 @@ use crate::common::http::{assert_status, Dav, Reply};
 use crate::common::server::TestServer;
 use std::time::{Duration, Instant};
 
-const ALICE_CAL: &str = "/dav/calendars/alice@example.com/default/";
-const BOB_CAL: &str = "/dav/calendars/bob@example.com/default/";
+pub(crate) const ALICE_CAL: &str = "/dav/calendars/alice@example.com/default/";
+pub(crate) const BOB_CAL: &str = "/dav/calendars/bob@example.com/default/";
 const ALICE_INBOX: &str = "/dav/calendars/alice@example.com/schedule-inbox/";
 const BOB_INBOX: &str = "/dav/calendars/bob@example.com/schedule-inbox/";
 const ALICE_OUTBOX: &str = "/dav/calendars/alice@example.com/schedule-outbox/";
 
-fn alice(server: &TestServer) -> Dav {
+pub(crate) fn alice(server: &TestServer) -> Dav {
     Dav::new(server.port, "alice@example.com", "alice-secret")
 }
 
-fn bob(server: &TestServer) -> Dav {
+pub(crate) fn bob(server: &TestServer) -> Dav {
     Dav::new(server.port, "bob@example.com", "bob-secret")
 }
 
 /// A meeting organized by `organizer` with `attendees`, 10:00 to 11:00 on
 /// 2031-03-`day`.
-fn meeting(uid: &str, organizer: &str, attendees: &[&str], day: u32, start_hour: u32) -> String {
+pub(crate) fn meeting(
+    uid: &str,
+    organizer: &str,
+    attendees: &[&str],
+    day: u32,
+    start_hour: u32,
+) -> String {
     let mut text = format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//scheduling//EN\r\nBEGIN:VEVENT\r\n\
          UID:{uid}\r\nDTSTAMP:20310101T000000Z\r\nDTSTART:203103{day:02}T{start_hour:02}0000Z\r\n\
@@ -40,12 +46,17 @@ fn meeting(uid: &str, organizer: &str, attendees: &[&str], day: u32, start_hour:
     text
 }
 
-fn put_ics(dav: &Dav, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+pub(crate) fn put_ics(dav: &Dav, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
     dav.put(path, "text/calendar; charset=utf-8", body, headers)
 }
 
 /// Waits until `check` holds for a GET of `path`, returning that reply.
-fn eventually(dav: &Dav, path: &str, what: &str, check: impl Fn(&Reply) -> bool) -> Reply {
+pub(crate) fn eventually(
+    dav: &Dav,
+    path: &str,
+    what: &str,
+    check: impl Fn(&Reply) -> bool,
+) -> Reply {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let reply = dav.get(path);
@@ -76,7 +87,7 @@ fn members(dav: &Dav, collection: &str) -> Vec<String> {
 }
 
 /// The unfolded content line starting with `start` that holds `contains`.
-fn line_of(text: &str, start: &str, contains: &str) -> String {
+pub(crate) fn line_of(text: &str, start: &str, contains: &str) -> String {
     let unfolded = text.replace("\r\n ", "");
     unfolded
         .split("\r\n")
