@@ -8,7 +8,9 @@
 use crate::domain::Domain;
 use crate::envelope::AggregateVersion;
 use crate::object::{fetch_text, ObjectRef, PayloadSource, ResolveError};
-pub use crate::scheduling::{Cause, SchedulingCompleted, SchedulingDelivered, SchedulingRole};
+pub use crate::scheduling::{
+    Cause, ImipQueued, ImipSent, SchedulingCompleted, SchedulingDelivered, SchedulingRole,
+};
 use crate::uidset::UidSet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -582,6 +584,8 @@ pub enum Payload {
     CalendarUnshared(CalendarUnshared),
     SchedulingDelivered(SchedulingDelivered),
     SchedulingCompleted(SchedulingCompleted),
+    ImipQueued(ImipQueued),
+    ImipSent(ImipSent),
     AddressBookCreated(AddressBookCreated),
     AddressBookUpdated(AddressBookUpdated),
     AddressBookDeleted(AddressBookDeleted),
@@ -680,7 +684,9 @@ impl Payload {
             | CalendarShared(_)
             | CalendarUnshared(_)
             | SchedulingDelivered(_)
-            | SchedulingCompleted(_) => Domain::Calendar,
+            | SchedulingCompleted(_)
+            | ImipQueued(_)
+            | ImipSent(_) => Domain::Calendar,
             AddressBookCreated(_)
             | AddressBookUpdated(_)
             | AddressBookDeleted(_)
@@ -720,6 +726,8 @@ impl Payload {
             CalendarUnshared(_) => "CalendarUnshared",
             SchedulingDelivered(_) => "SchedulingDelivered",
             SchedulingCompleted(_) => "SchedulingCompleted",
+            ImipQueued(_) => "ImipQueued",
+            ImipSent(_) => "ImipSent",
             AddressBookCreated(_) => "AddressBookCreated",
             AddressBookUpdated(_) => "AddressBookUpdated",
             AddressBookDeleted(_) => "AddressBookDeleted",

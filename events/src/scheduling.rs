@@ -9,6 +9,12 @@
 //! [`SchedulingCompleted`]. Everything an inbox or an attendee's copy
 //! shows is therefore in the log: a rebuild, a standby or a clone shows
 //! the same and sends nothing.
+//!
+//! A recipient outside the directory is sent mail (iMIP, RFC 6047), and a
+//! mail is recorded before and after it is sent: [`ImipQueued`] says what
+//! will be sent, with its Message-ID, and [`ImipSent`] how it went. The
+//! one duplicate a crash can make is a resend of a queued mail whose
+//! sending was not recorded yet, with the same Message-ID.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -83,4 +89,49 @@ pub struct SchedulingCompleted {
     /// Attendee address → request status (`1.2`, `3.7`, `5.3`...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub statuses: BTreeMap<String, String>,
+}
+
+/// A mail (iMIP, RFC 6047) the leader will send to a recipient outside
+/// the directory, in the sender's partition. Appended before anything is
+/// sent; its id derives from the cause's, the recipient's and `part`'s,
+/// and one queued twice (after a switch or a restart) is queued once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImipQueued {
+    pub cause: Cause,
+    /// The recipient's calendar user address (`mailto:`), as normalised.
+    pub to: String,
+    /// Which of the messages `cause` sends to `to` this is (most causes
+    /// send one: 0); each is a mail of its own, since an iMIP mail carries
+    /// one METHOD.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub part: u32,
+    /// The sender's address (`mailto:`), as normalised.
+    pub from: String,
+    /// The object the message is about: its organizer's copy takes the
+    /// delivery status once the mail is sent.
+    pub uid: String,
+    /// iTIP text with its METHOD.
+    pub message: String,
+    /// The mail's `Message-ID` (with its angle brackets): a resend after
+    /// a crash carries the same one, so the recipient's mail system can
+    /// tell it is the same mail.
+    pub message_id: String,
+}
+
+/// How sending an [`ImipQueued`] mail went, in the sender's partition:
+/// `status` is the request status for the recipient (`1.1` sent to the
+/// relay, `5.1` not delivered after retries, with `reason`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImipSent {
+    pub cause: Cause,
+    pub to: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub part: u32,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

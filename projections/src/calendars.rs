@@ -97,6 +97,12 @@ impl CalendarsView {
         scheduling::pending(&self.tree)
     }
 
+    /// Mails to recipients outside the directory (iMIP) that the leader
+    /// has queued and not recorded as sent, by owner then log order.
+    pub fn mail_pending(&self) -> Result<Vec<scheduling::PendingMail>, StoreError> {
+        scheduling::mail_pending(&self.tree)
+    }
+
     /// The Schedule-Tag of `owner`'s scheduling object `uid`.
     pub fn schedule_tag(
         &self,
@@ -275,6 +281,8 @@ impl Projection for Calendars {
             }
             Payload::SchedulingDelivered(e) => scheduling::delivered(&mut c, e),
             Payload::SchedulingCompleted(e) => scheduling::completed(&mut c, e),
+            Payload::ImipQueued(e) => scheduling::imip_queued(&mut c, e),
+            Payload::ImipSent(e) => scheduling::imip_sent(&mut c, e),
             Payload::CalendarAttachmentChanged(e) => {
                 let outcome = self.put(&mut c, &e.calendar, &e.href, &e.uid, &e.ical)?;
                 if matches!(outcome, Outcome::Applied { .. }) {

@@ -17,6 +17,16 @@
 //! - `stg\0owner\0uid` → the object's Schedule-Tag (RFC 6638 §3.2.10): the
 //!   version of its last change that was not only a reply merged or a
 //!   delivery status written.
+//! - `mail\0owner\0cause-offset\0to\0part` (offset and part big-endian)
+//!   → [`QueuedMail`]: a mail to a recipient outside the directory (iMIP),
+//!   kept from its `ImipQueued` until its `ImipSent`. The leader's mail
+//!   sender reads these ([`mail_pending`]); after a crash between sending
+//!   one and recording it, the next leader sends it again, with the same
+//!   Message-ID.
+//! - `mlq\0owner\0cause-offset\0to\0part` → nothing: that mail was
+//!   queued once. Kept after it is sent, so that the same mail queued
+//!   again (by a leader that had not yet read its first queuing, or after
+//!   a restart) changes nothing and is never sent twice.
 
 use crate::collections::{CollectionRecord, Collections};
 use crate::outcome::{Outcome, Rejection};
@@ -25,7 +35,7 @@ use crate::store::StoreError;
 use crate::view::keys::{key, under};
 use crate::view::ReadTree;
 use events::payload::CalendarProps;
-use events::scheduling::{Cause, SchedulingCompleted, SchedulingDelivered};
+use events::scheduling::{Cause, ImipQueued, ImipSent, SchedulingCompleted, SchedulingDelivered};
 use events::{AggregateVersion, EventId};
 use formats::ical::itip::{self, ReplyError};
 use serde::{Deserialize, Serialize};
@@ -46,6 +56,8 @@ pub const INBOX_KEEP: usize = 200;
 const SCH: &[u8] = b"sch\0";
 const DLV: &[u8] = b"dlv\0";
 const STG: &[u8] = b"stg\0";
+const MAIL: &[u8] = b"mail\0";
+const MLQ: &[u8] = b"mlq\0";
 
 /// What one event sends, until delivered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +96,23 @@ pub struct Pending {
     pub outgoing: Outgoing,
 }
 
+/// A mail queued and not sent yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedMail {
+    /// The id of the `ImipQueued` event: what its `ImipSent`'s derives from.
+    pub queued: EventId,
+    pub mail: ImipQueued,
+}
+
+/// A [`QueuedMail`] with the owner it is sent for (the sender, whose
+/// partition its events go to), as the mail sender reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingMail {
+    pub owner: String,
+    pub queued: EventId,
+    pub mail: ImipQueued,
+}
+
 fn sch_key(owner: &str, offset: u64) -> Vec<u8> {
     let mut k = under(SCH, &[owner.as_bytes()]);
     k.extend_from_slice(&offset.to_be_bytes());
@@ -96,6 +125,37 @@ fn dlv_key(owner: &str, uid: &str, from: &str) -> Vec<u8> {
 
 fn stg_key(owner: &str, uid: &str) -> Vec<u8> {
     key(STG, &[owner.as_bytes(), uid.as_bytes()])
+}
+
+/// The key of one mail (`prefix` [`MAIL`] or [`MLQ`]) of the owner's.
+fn mail_key(prefix: &[u8], owner: &str, cause: Cause, to: &str, part: u32) -> Vec<u8> {
+    key(
+        prefix,
+        &[
+            owner.as_bytes(),
+            &cause.offset.to_be_bytes(),
+            to.as_bytes(),
+            &part.to_be_bytes(),
+        ],
+    )
+}
+
+/// Every mail still to be sent, by owner, then in the order of their
+/// causes in the log.
+pub(crate) fn mail_pending(tree: &ReadTree) -> Result<Vec<PendingMail>, StoreError> {
+    let records: Vec<(String, QueuedMail)> = tree.list(MAIL)?;
+    Ok(records
+        .into_iter()
+        .filter_map(|(k, record)| {
+            // `owner\0` then the offset, the address and the part.
+            let (owner, _) = k.split_once('\0')?;
+            Some(PendingMail {
+                owner: owner.to_string(),
+                queued: record.queued,
+                mail: record.mail,
+            })
+        })
+        .collect())
 }
 
 /// Everything still to be delivered, by owner, then in log order.
@@ -244,7 +304,16 @@ pub(crate) fn attendee_wrote(
     let answers = |t: Option<&str>| t.and_then(|t| itip::answers(t, &me).ok());
     let reply = match new {
         Some(new) => {
-            if answers(old) == answers(Some(new)) && !force {
+            let now = answers(Some(new));
+            // A copy the attendee stores first (an invitation that came by
+            // mail) answered nothing until it says more than NEEDS-ACTION.
+            let before = match old {
+                Some(_) => answers(old),
+                None => now
+                    .as_ref()
+                    .map(|a| a.keys().map(|k| (*k, "NEEDS-ACTION".to_string())).collect()),
+            };
+            if before == now && !force {
                 return;
             }
             itip::reply_for(new, &me)
@@ -564,21 +633,77 @@ pub(crate) fn completed(
     };
     c.view.delete(k);
     if outgoing.organizer && !e.statuses.is_empty() {
-        if let Some((col, href, body)) = find_by_uid(c, &outgoing.uid)? {
-            if let Ok(Some(updated)) = itip::with_schedule_statuses(&body, &e.statuses) {
-                let kind = formats::ical::validate_calendar_object(&updated)
-                    .map(|o| o.kind.as_str().to_string())
-                    .ok();
-                c.put_derived::<CalendarProps>(
-                    &col,
-                    &href,
-                    &outgoing.uid,
-                    kind.as_deref(),
-                    &updated,
-                )?;
-            }
-        }
+        set_schedule_statuses(c, &outgoing.uid, &e.statuses)?;
     }
+    Ok(applied)
+}
+
+/// The owner's object `uid` (when they still have it) with the attendees'
+/// delivery statuses written, its Schedule-Tag kept: a status is no
+/// change of the organizer's.
+fn set_schedule_statuses(
+    c: Calendars<'_, '_, '_, '_>,
+    uid: &str,
+    statuses: &BTreeMap<String, String>,
+) -> Result<(), ApplyError> {
+    let Some((col, href, body)) = find_by_uid(c, uid)? else {
+        return Ok(());
+    };
+    if let Ok(Some(updated)) = itip::with_schedule_statuses(&body, statuses) {
+        let kind = formats::ical::validate_calendar_object(&updated)
+            .map(|o| o.kind.as_str().to_string())
+            .ok();
+        c.put_derived::<CalendarProps>(&col, &href, uid, kind.as_deref(), &updated)?;
+    }
+    Ok(())
+}
+
+/// The leader will mail `e.message` to `e.to`, outside the directory: the
+/// mail is pending until its `ImipSent`. Queued once: the same mail queued
+/// again changes nothing, sent or not.
+pub(crate) fn imip_queued(
+    c: Calendars<'_, '_, '_, '_>,
+    e: &ImipQueued,
+) -> Result<Outcome, ApplyError> {
+    let owner = c.event.event.partition_key.clone();
+    let applied = Outcome::Applied {
+        version: c.event.version(),
+    };
+    let marker = mail_key(MLQ, &owner, e.cause, &e.to, e.part);
+    if c.view.contains(&marker)? {
+        return Ok(applied);
+    }
+    c.view.put(marker, Vec::new());
+    let record = QueuedMail {
+        queued: c.event.event.event_id,
+        mail: e.clone(),
+    };
+    c.view
+        .put_as(mail_key(MAIL, &owner, e.cause, &e.to, e.part), &record);
+    Ok(applied)
+}
+
+/// The leader sent (or gave up sending) a queued mail: it is no longer
+/// pending, and when the organizer sent it (a REQUEST or a CANCEL), their
+/// object takes the attendee's delivery status (`SCHEDULE-STATUS`, RFC
+/// 6638 §3.2.9), as [`completed`] does for recipients of the directory.
+pub(crate) fn imip_sent(c: Calendars<'_, '_, '_, '_>, e: &ImipSent) -> Result<Outcome, ApplyError> {
+    let owner = c.event.event.partition_key.clone();
+    let applied = Outcome::Applied {
+        version: c.event.version(),
+    };
+    let k = mail_key(MAIL, &owner, e.cause, &e.to, e.part);
+    // Recorded twice (a leader that had not read the first): the first
+    // said it.
+    let Some(QueuedMail { mail, .. }) = c.view.get_as(&k)? else {
+        return Ok(applied);
+    };
+    c.view.delete(k);
+    if !matches!(method_of(&mail.message).as_str(), "REQUEST" | "CANCEL") {
+        return Ok(applied);
+    }
+    let statuses = BTreeMap::from([(e.to.clone(), e.status.clone())]);
+    set_schedule_statuses(c, &mail.uid, &statuses)?;
     Ok(applied)
 }
 
@@ -800,5 +925,172 @@ mod tests {
             "{outcome:?}"
         );
         assert_eq!(h.digest(), before);
+    }
+}
+
+#[cfg(test)]
+mod mail_tests {
+    use super::*;
+    use crate::calendars::{Calendars, CalendarsView};
+    use crate::store::ProjectionId;
+    use crate::testing::TestStore;
+    use events::payload::{CalendarCreated, CalendarObjectPut, SchedulingRole};
+    use events::{Domain, EventEnvelope, Payload};
+
+    const ALICE: &str = "alice@example.com";
+    const CAROL: &str = "mailto:carol@elsewhere.test";
+
+    fn envelope(n: u64, payload: Payload) -> EventEnvelope {
+        let id = format!("01900000-0000-7000-8000-{n:012x}");
+        EventEnvelope::new(
+            EventId(id.parse().expect("uuid")),
+            "2026-01-01T00:00:00Z".parse().expect("time"),
+            ALICE,
+            ALICE,
+            payload,
+        )
+    }
+
+    struct Fixture {
+        harness: TestStore,
+        view: CalendarsView,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let harness = TestStore::new(ProjectionId::new(Calendars::NAME, Calendars::VERSION));
+            let view = CalendarsView::new(harness.tree(), Calendars::VERSION);
+            Fixture { harness, view }
+        }
+
+        /// Applies `payload` at the next offset; returns that offset.
+        fn apply(&mut self, payload: Payload) -> u64 {
+            let at = self.harness.next;
+            let outcome = self.harness.run(
+                &Calendars::CURRENT,
+                Domain::Calendar,
+                &[envelope(at, payload)],
+                1,
+            );
+            assert!(
+                matches!(outcome[..], [Outcome::Applied { .. }]),
+                "{outcome:?}"
+            );
+            at
+        }
+
+        fn digest(&self) -> String {
+            self.harness.store.digest(&self.harness.id).unwrap()
+        }
+
+        fn carol_line(&self) -> String {
+            let object = self
+                .view
+                .object(ALICE, "default", "m.ics")
+                .unwrap()
+                .unwrap();
+            object
+                .body
+                .replace("\r\n ", "")
+                .split("\r\n")
+                .find(|l| l.starts_with("ATTENDEE") && l.contains("carol@"))
+                .unwrap()
+                .to_string()
+        }
+    }
+
+    fn meeting() -> String {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:m\r\n\
+             DTSTAMP:20310101T000000Z\r\nDTSTART:20310303T100000Z\r\nSUMMARY:Plan\r\n\
+             ORGANIZER:mailto:{ALICE}\r\nATTENDEE;SCHEDULE-STATUS=1.0:{CAROL}\r\n\
+             END:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    }
+
+    #[test]
+    fn a_mail_is_pending_from_its_queuing_to_its_sending_and_queued_once() {
+        let mut f = Fixture::new();
+        f.apply(Payload::CalendarCreated(CalendarCreated {
+            calendar: "default".into(),
+            props: CalendarProps::default(),
+        }));
+        let put = f.apply(Payload::CalendarObjectPut(CalendarObjectPut {
+            calendar: "default".into(),
+            href: "m.ics".into(),
+            uid: "m".into(),
+            ical: meeting(),
+            ical_object: None,
+            scheduling: Some(SchedulingRole::Organizer {
+                address: format!("mailto:{ALICE}"),
+            }),
+        }));
+        let cause = Cause {
+            partition: 0,
+            offset: put,
+        };
+        let pending = f.view.scheduling_pending().unwrap();
+        assert_eq!(pending.len(), 1);
+        let message = pending[0].outgoing.messages_for(CAROL).remove(0);
+        let queued = ImipQueued {
+            cause,
+            to: CAROL.into(),
+            part: 0,
+            from: format!("mailto:{ALICE}"),
+            uid: "m".into(),
+            message,
+            message_id: "<x@example.com>".into(),
+        };
+        let at = f.apply(Payload::ImipQueued(queued.clone()));
+        let mails = f.view.mail_pending().unwrap();
+        assert_eq!(mails.len(), 1);
+        assert_eq!(mails[0].owner, ALICE);
+        assert_eq!(mails[0].mail, queued);
+        assert_eq!(
+            mails[0].queued,
+            envelope(at, Payload::ImipQueued(queued.clone())).event_id
+        );
+
+        // Queued again (a leader that had not read the first): nothing.
+        let before = f.digest();
+        f.apply(Payload::ImipQueued(queued.clone()));
+        assert_eq!(f.view.mail_pending().unwrap().len(), 1);
+        assert_eq!(f.digest(), before);
+
+        f.apply(Payload::SchedulingCompleted(SchedulingCompleted {
+            cause,
+            statuses: BTreeMap::from([(CAROL.to_string(), "1.0".to_string())]),
+        }));
+        assert!(f.carol_line().contains("SCHEDULE-STATUS=1.0"));
+        let tag = f.view.schedule_tag(ALICE, "m").unwrap();
+
+        let sent = ImipSent {
+            cause,
+            to: CAROL.into(),
+            part: 0,
+            status: "1.1".into(),
+            reason: None,
+        };
+        f.apply(Payload::ImipSent(sent.clone()));
+        assert!(f.view.mail_pending().unwrap().is_empty());
+        assert!(
+            f.carol_line().contains("SCHEDULE-STATUS=1.1"),
+            "{}",
+            f.carol_line()
+        );
+        // A status is not a change of the organizer's.
+        assert_eq!(f.view.schedule_tag(ALICE, "m").unwrap(), tag);
+
+        // Sent: queued or recorded again, nothing changes.
+        let before = f.digest();
+        f.apply(Payload::ImipQueued(queued));
+        f.apply(Payload::ImipSent(ImipSent {
+            status: "5.1".into(),
+            reason: Some("late".into()),
+            ..sent
+        }));
+        assert!(f.view.mail_pending().unwrap().is_empty());
+        assert_eq!(f.digest(), before);
+        assert!(f.carol_line().contains("SCHEDULE-STATUS=1.1"));
     }
 }

@@ -3,6 +3,7 @@
 
 use super::LogArgs;
 use crate::config::{random_token, write_serve_info, ServeInfo};
+use crate::engine::imip::{Secret, SmtpSettings};
 use crate::engine::{Engine, Identity, Versions};
 use crate::http::dav::QueryLimits;
 use crate::http::{ServeOptions, Server};
@@ -76,6 +77,80 @@ pub struct ServeArgs {
     /// hand-over and take-over of a switch); admins are admitted too.
     #[arg(long, env = "REPRISE_CLUSTER_TOKEN", hide_env_values = true)]
     pub cluster_token: Option<String>,
+    /// The SMTP relay that mail to calendar users outside the directory
+    /// goes through (iMIP, RFC 6047): invitations and cancellations to
+    /// outside attendees, answers to outside organizers. Without it they
+    /// are sent nothing (SCHEDULE-STATUS 3.7).
+    #[arg(long, env = "REPRISE_SMTP_RELAY", value_name = "HOST:PORT")]
+    pub smtp_relay: Option<String>,
+    /// Upgrade connections to the relay with STARTTLS (required: a relay
+    /// that does not offer it is not sent to).
+    #[arg(long, env = "REPRISE_SMTP_STARTTLS", requires = "smtp_relay")]
+    pub smtp_starttls: bool,
+    /// Log in to the relay as this user (SMTP AUTH); the password comes
+    /// from --smtp-password-file or REPRISE_SMTP_PASSWORD.
+    #[arg(long, env = "REPRISE_SMTP_USER", requires = "smtp_relay")]
+    pub smtp_user: Option<String>,
+    /// A file holding the relay password (its first line).
+    #[arg(
+        long,
+        env = "REPRISE_SMTP_PASSWORD_FILE",
+        value_name = "PATH",
+        requires = "smtp_user"
+    )]
+    pub smtp_password_file: Option<std::path::PathBuf>,
+    /// The relay password, from the environment only (a flag would show
+    /// in the process list).
+    #[arg(
+        long = "smtp-password",
+        env = "REPRISE_SMTP_PASSWORD",
+        hide_env_values = true,
+        hide = true,
+        requires = "smtp_user",
+        conflicts_with = "smtp_password_file"
+    )]
+    pub smtp_password: Option<Secret>,
+    /// Attempts after the first at sending a mail the relay did not take
+    /// (unreachable, or a temporary refusal); then the attendee's
+    /// SCHEDULE-STATUS says 5.1.
+    #[arg(long, env = "REPRISE_SMTP_RETRIES", default_value_t = 5)]
+    pub smtp_retries: u32,
+    /// Wait before the first retry, in milliseconds; each next one waits
+    /// twice as long.
+    #[arg(long, env = "REPRISE_SMTP_RETRY_DELAY_MS", default_value_t = 1000)]
+    pub smtp_retry_delay_ms: u64,
+}
+
+impl ServeArgs {
+    /// The relay settings, when a relay is given; the password read from
+    /// its file or the environment.
+    fn smtp(&self) -> anyhow::Result<Option<SmtpSettings>> {
+        let Some(relay) = &self.smtp_relay else {
+            return Ok(None);
+        };
+        let credentials = match &self.smtp_user {
+            None => None,
+            Some(user) => {
+                let password = match (&self.smtp_password_file, &self.smtp_password) {
+                    (Some(path), _) => {
+                        let text = std::fs::read_to_string(path).with_context(|| {
+                            format!("reading the SMTP password from {}", path.display())
+                        })?;
+                        Secret::new(text.lines().next().unwrap_or_default())
+                    }
+                    (None, Some(password)) => password.clone(),
+                    (None, None) => Secret::new(""),
+                };
+                Some((user.clone(), password))
+            }
+        };
+        let settings = SmtpSettings::new(relay, self.smtp_starttls, credentials)?.with_retries(
+            self.smtp_retries,
+            std::time::Duration::from_millis(self.smtp_retry_delay_ms),
+        );
+        settings.check().context("setting up the SMTP relay")?;
+        Ok(Some(settings))
+    }
 }
 
 pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -91,14 +166,19 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         installation: opts.installation.clone(),
         standby: opts.standby,
     };
+    let smtp = opts.smtp()?;
     let config = args.config()?;
     // Before the engine starts: a store that is not there, or lets us in
     // nowhere, is one line at start rather than a failure at first upload.
     let objects = config.open_objects()?;
     objects.probe().await?;
-    let engine = Engine::start_on(&config, &versions, objects.clone())
+    let mut engine = Engine::start_on(&config, &versions, objects.clone())
         .await?
         .with_identity(identity);
+    if let Some(smtp) = smtp {
+        tracing::info!(relay = %format!("{}:{}", smtp.host, smtp.port), starttls = smtp.starttls, user = ?smtp.credentials.as_ref().map(|(u, _)| u), "mail to outside attendees goes through the relay");
+        engine = engine.with_smtp(smtp);
+    }
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("listening on {}", opts.listen))?;

@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::watch;
 
+pub mod imip;
 mod leadership;
 pub mod scheduling;
 
@@ -238,6 +239,11 @@ pub struct Engine {
     bodies: Option<LargeBodies>,
     /// Wakes the scheduling process manager (`scheduling.rs`).
     scheduling_wake: tokio::sync::Notify,
+    /// The relay mail to attendees outside the directory goes through
+    /// (`imip.rs`); none: they are not sent anything.
+    smtp: Option<imip::SmtpSettings>,
+    /// Wakes the mail sender (`imip.rs`).
+    mail_wake: tokio::sync::Notify,
 }
 
 /// Calendar objects and vCards larger than `inline_limit` bytes are kept
@@ -356,6 +362,8 @@ impl Engine {
             leadership: leadership::Leadership::new(Identity::default()),
             bodies: None,
             scheduling_wake: tokio::sync::Notify::new(),
+            smtp: None,
+            mail_wake: tokio::sync::Notify::new(),
         })
     }
 

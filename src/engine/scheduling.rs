@@ -7,16 +7,19 @@
 //! equipment answering by itself), with an id derived from the causing
 //! event and the recipient; then one `SchedulingCompleted` in the
 //! sender's partition records each recipient's delivery status and ends
-//! the record. Its state is the view: a record stays until its completion
-//! is applied, so an installation that takes the lead finds the same
-//! records and finishes them; what the previous leader had already
-//! delivered is applied once, since a delivery from a cause not newer
-//! than the last one applied changes nothing. Followers never act, and a
-//! rebuild or a clone reads the completions in the log and has nothing
-//! pending.
+//! the record. A recipient outside the directory, when a relay is set
+//! (`serve --smtp-relay`), is queued a mail instead (`ImipQueued`, in the
+//! sender's partition, before the completion; the mail sender in
+//! `imip.rs` sends it). Its state is the view: a record stays until its
+//! completion is applied, so an installation that takes the lead finds
+//! the same records and finishes them; what the previous leader had
+//! already delivered is applied once, since a delivery from a cause not
+//! newer than the last one applied changes nothing. Followers never act,
+//! and a rebuild or a clone reads the completions in the log and has
+//! nothing pending.
 
-use super::{Engine, Role, SubmitError};
-use events::payload::{Payload, SchedulingCompleted, SchedulingDelivered};
+use super::{imip, Engine, Role, SubmitError};
+use events::payload::{ImipQueued, Payload, SchedulingCompleted, SchedulingDelivered};
 use events::{EventEnvelope, EventId};
 use formats::ical::itip::normalized_address;
 use projections::directory::DirectoryView;
@@ -39,8 +42,8 @@ const IDLE: Duration = Duration::from_millis(250);
 pub mod status {
     /// Delivered to the attendee's calendar.
     pub const DELIVERED: &str = "1.2";
-    /// No calendar user of the directory has the address, and mail to
-    /// outside attendees is not sent (iMIP comes later).
+    /// No calendar user of the directory has the address, and no mail is
+    /// sent to it (no `--smtp-relay`, or not a plain mail address).
     pub const UNKNOWN: &str = "3.7";
     /// The attendee's account is disabled.
     pub const NO_SCHEDULING: &str = "5.3";
@@ -53,16 +56,22 @@ pub mod status {
 pub enum Recipient {
     /// A user's or a resource's calendars: their partition key.
     Calendar { owner: String, auto_answer: bool },
+    /// Someone outside the directory with a plain mail address, sent mail
+    /// (iMIP) since a relay is set.
+    Outside,
     /// Nobody who can be delivered to; the status says why.
     Undeliverable(&'static str),
 }
 
 /// The calendar user an address names (`mailto:` an email of a user or a
-/// resource), preferring the sender's domain when an email is in several.
+/// resource), preferring the sender's domain when an email is in several;
+/// anyone else is [`Recipient::Outside`] when `mails_outside` (a relay is
+/// set) and their address is a plain mail address.
 pub fn recipient(
     directory: &DirectoryView,
     address: &str,
     sender_domain: &str,
+    mails_outside: bool,
 ) -> Result<Recipient, projections::StoreError> {
     let address = normalized_address(address);
     let Some(email) = address.strip_prefix("mailto:") else {
@@ -96,6 +105,9 @@ pub fn recipient(
                 auto_answer: true,
             });
         }
+    }
+    if mails_outside && imip::mail_address(&address).is_ok() {
+        return Ok(Recipient::Outside);
     }
     Ok(Recipient::Undeliverable(status::UNKNOWN))
 }
@@ -161,14 +173,17 @@ impl Engine {
         let mut statuses = BTreeMap::new();
         let mut events = Vec::new();
         let mut addressed = Vec::new();
+        let mut mails = Vec::new();
+        let (partition, offset) = (
+            outgoing.cause.partition.to_string(),
+            outgoing.cause.offset.to_string(),
+        );
         for to in outgoing.to.keys() {
-            match recipient(&views.directory, to, &sender_domain)? {
+            match recipient(&views.directory, to, &sender_domain, self.mails_outside())? {
                 Recipient::Calendar {
                     owner: target,
                     auto_answer,
                 } => {
-                    let offset = outgoing.cause.offset.to_string();
-                    let partition = outgoing.cause.partition.to_string();
                     let id = EventId::derived(
                         outgoing.cause_event,
                         &["SchedulingDelivered", &partition, &offset, &target],
@@ -186,6 +201,31 @@ impl Engine {
                             .with_correlation(outgoing.cause_event.0),
                     );
                     addressed.push(to.clone());
+                }
+                Recipient::Outside => {
+                    // One mail per message: an iMIP mail carries one METHOD.
+                    for (part, message) in outgoing.messages_for(to).into_iter().enumerate() {
+                        let part_text = part.to_string();
+                        let id = EventId::derived(
+                            outgoing.cause_event,
+                            &["ImipQueued", &partition, &offset, to, &part_text],
+                        );
+                        let payload = Payload::ImipQueued(ImipQueued {
+                            cause: outgoing.cause,
+                            to: to.clone(),
+                            part: part as u32,
+                            from: outgoing.from.clone(),
+                            uid: outgoing.uid.clone(),
+                            message,
+                            message_id: imip::message_id(id, &outgoing.from),
+                        });
+                        mails.push(
+                            EventEnvelope::new(id, chrono::Utc::now(), &owner, ACTOR, payload)
+                                .with_correlation(outgoing.cause_event.0),
+                        );
+                    }
+                    // Sent or not is known later: its ImipSent says.
+                    statuses.insert(to.clone(), imip::status::PENDING.to_string());
                 }
                 Recipient::Undeliverable(status) => {
                     statuses.insert(to.clone(), status.to_string());
@@ -209,7 +249,15 @@ impl Engine {
         });
         let event = EventEnvelope::new(id, chrono::Utc::now(), owner, ACTOR, completed)
             .with_correlation(outgoing.cause_event.0);
-        self.submit(vec![event]).await?;
+        // The mails are queued before the record completes, in the same
+        // partition: a crash in between leaves the record, and queuing them
+        // again changes nothing.
+        let queued = !mails.is_empty();
+        mails.push(event);
+        self.submit(mails).await?;
+        if queued {
+            self.wake_mail();
+        }
         Ok(())
     }
 

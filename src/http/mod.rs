@@ -107,12 +107,18 @@ impl Server {
         // stops with them, so that the engine is free for a clean shutdown.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let state = self.state.clone();
+        let stopped_too = stopped.clone();
         let scheduling = tokio::spawn(async move { state.engine.run_scheduling(stopped).await });
+        // The mail sender (iMIP) likewise; a mail under way is finished
+        // and recorded before it returns.
+        let state = self.state.clone();
+        let mail = tokio::spawn(async move { state.engine.run_mail(stopped_too).await });
         let served = axum::serve(listener, router(self.state.clone()))
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop.send(true);
         let _ = scheduling.await;
+        let _ = mail.await;
         served
     }
 

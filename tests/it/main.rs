@@ -18,6 +18,7 @@ mod convert;
 mod dav;
 mod dav_clients;
 mod directory_api;
+mod imip;
 mod kafka;
 mod layout;
 mod mail_api;

@@ -9,17 +9,17 @@ use crate::common::http::{assert_status, Dav, Reply};
 use crate::common::server::TestServer;
 use std::time::{Duration, Instant};
 
-const ALICE_CAL: &str = "/dav/calendars/alice@example.com/default/";
-const BOB_CAL: &str = "/dav/calendars/bob@example.com/default/";
+pub(crate) const ALICE_CAL: &str = "/dav/calendars/alice@example.com/default/";
+pub(crate) const BOB_CAL: &str = "/dav/calendars/bob@example.com/default/";
 const ALICE_INBOX: &str = "/dav/calendars/alice@example.com/schedule-inbox/";
 const BOB_INBOX: &str = "/dav/calendars/bob@example.com/schedule-inbox/";
 const ALICE_OUTBOX: &str = "/dav/calendars/alice@example.com/schedule-outbox/";
 
-fn alice(server: &TestServer) -> Dav {
+pub(crate) fn alice(server: &TestServer) -> Dav {
     Dav::new(server.port, "alice@example.com", "alice-secret")
 }
 
-fn bob(server: &TestServer) -> Dav {
+pub(crate) fn bob(server: &TestServer) -> Dav {
     Dav::new(server.port, "bob@example.com", "bob-secret")
 }
 

@@ -9,6 +9,7 @@
 use super::resource::Ctx;
 use super::sharing::Place;
 use super::{Call, DavError, DavResult};
+use crate::engine::imip;
 use crate::engine::scheduling::{recipient, Recipient};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -60,12 +61,34 @@ fn forbidden(local: &str, why: String) -> DavError {
     DavError::precondition(StatusCode::FORBIDDEN, CALDAV, local)
 }
 
+/// Where `address` leads (see [`recipient`]), refusing a `mailto:`
+/// address outside the directory that is not a plain mail address: what
+/// the server mails to (iMIP) must not be able to say more in a mail
+/// header than one recipient (a line break, a second address, a display
+/// name). Refused with or without a relay, so that what is stored is
+/// mailable once one is set.
+fn mailable_recipient(call: &Call<'_>, address: &str, domain: &str) -> DavResult<Recipient> {
+    let mails = call.engine.mails_outside();
+    let found = recipient(&call.views.directory, address, domain, mails)?;
+    let mailto = address
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("mailto:"));
+    if mailto && !matches!(found, Recipient::Calendar { .. }) {
+        if let Err(e) = imip::mail_address(address) {
+            return Err(forbidden("valid-calendar-data", e.to_string()));
+        }
+    }
+    Ok(found)
+}
+
 /// Decides a PUT of `text` into `place` (RFC 6638 §3.2): not a scheduling
 /// object, or the owner's own meeting (the ORGANIZER is theirs, whoever
 /// writes: a sharee with write access acts as the organizer, §3.2.3), or
 /// the owner's copy of someone else's (they are an ATTENDEE). Anything
 /// else is refused (403 `CALDAV:valid-organizer`), as is a meeting with
-/// more than `max_attendees` attendees.
+/// more than `max_attendees` attendees, or one naming someone the server
+/// would mail at an address that is not a plain one (403
+/// `CALDAV:valid-calendar-data`).
 pub fn decide_put(
     call: &Call<'_>,
     place: &Place,
@@ -103,8 +126,11 @@ pub fn decide_put(
             if party.agent != Agent::Server || mine.iter().any(|m| m == address) {
                 continue;
             }
-            let status = match recipient(&call.views.directory, address, domain)? {
+            let status = match mailable_recipient(call, address, domain)? {
                 Recipient::Calendar { .. } => crate::engine::scheduling::status::DELIVERED,
+                // Mailed once the leader gets to it: its ImipSent says how
+                // that went (1.1 or 5.1).
+                Recipient::Outside => imip::status::PENDING,
                 Recipient::Undeliverable(status) => status,
             };
             statuses.insert(address.to_string(), status.to_string());
@@ -123,6 +149,11 @@ pub fn decide_put(
     let me = mine.iter().find(|m| attendees.contains_key(m.as_str()));
     match me {
         Some(address) => {
+            // The owner's answers go to the organizer, by mail when outside.
+            if organizer.agent == Agent::Server {
+                let domain = place.owner.rsplit_once('@').map_or("", |(_, d)| d);
+                mailable_recipient(call, &organizer.address, domain)?;
+            }
             let (stripped, force) = itip::without_client_only_params(&text)
                 .map_err(|e| forbidden("valid-calendar-data", e.to_string()))?;
             Ok(Scheduled {
@@ -242,7 +273,7 @@ pub async fn outbox_post(call: &mut Call<'_>) -> DavResult<Response> {
          xmlns:C=\"urn:ietf:params:xml:ns:caldav\">",
     );
     for attendee in &request.attendees {
-        let answer = match recipient(&call.views.directory, attendee, &domain)? {
+        let answer = match recipient(&call.views.directory, attendee, &domain, false)? {
             // Free-busy is shown to anyone of the same domain.
             Recipient::Calendar { owner, .. }
                 if owner.rsplit_once('@').is_some_and(|(_, d)| d == domain) =>
@@ -250,8 +281,7 @@ pub async fn outbox_post(call: &mut Call<'_>) -> DavResult<Response> {
                 let text = free_busy_of(&ctx, &owner, &request, attendee)?;
                 Some(text)
             }
-            Recipient::Calendar { .. } => None,
-            Recipient::Undeliverable(_) => None,
+            Recipient::Calendar { .. } | Recipient::Outside | Recipient::Undeliverable(_) => None,
         };
         out.push_str("<C:response><C:recipient><D:href>");
         out.push_str(&xml_escape(attendee));

@@ -10,6 +10,7 @@ pub mod http;
 pub mod load;
 pub mod s3;
 pub mod server;
+pub mod smtp;
 
 use chrono::TimeZone;
 use events::log::EmbeddedLog;

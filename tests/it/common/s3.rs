@@ -342,7 +342,7 @@ fn moto_server() -> PathBuf {
 
 /// A shell that SIGKILLs `pid` when its stdin, a pipe whose other end we
 /// hold, closes: when the test process exits, however it exits.
-fn spawn_watchdog(pid: u32) -> Child {
+pub fn spawn_watchdog(pid: u32) -> Child {
     let mut cmd = Command::new("sh");
     cmd.args(["-c", r#"read -r line; kill -KILL "$0" 2>/dev/null"#])
         .arg(pid.to_string())
