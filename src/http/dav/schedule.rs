@@ -168,6 +168,19 @@ pub fn decide_put(
         // The client schedules (SCHEDULE-AGENT=CLIENT on the organizer):
         // the server only stores.
         None if organizer.agent != Agent::Server => Ok(plain(text)),
+        // Someone outside the directory's meeting the owner keeps without
+        // being invited under one of their addresses (an event copied
+        // from elsewhere, an export imported): stored, scheduling nothing.
+        None if recipient(
+            &call.views.directory,
+            &organizer.address,
+            domain_of(place),
+            false,
+        )? == Recipient::Undeliverable(crate::engine::scheduling::status::UNKNOWN) =>
+        {
+            Ok(plain(text))
+        }
+        // Another user's (or room's) name as organizer: refused.
         None => Err(forbidden(
             "valid-organizer",
             format!(
@@ -177,6 +190,10 @@ pub fn decide_put(
             ),
         )),
     }
+}
+
+fn domain_of(place: &Place) -> &str {
+    place.owner.rsplit_once('@').map_or("", |(_, d)| d)
 }
 
 /// The role of a DELETE of `existing` at `place`: the organizer's cancels,
