@@ -26,7 +26,7 @@ use projections::directory::DirectoryView;
 use projections::registry::Views;
 use projections::scheduling::Pending;
 use projections::{Outcome, Rejection};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -123,6 +123,38 @@ fn status_of(outcome: &Outcome) -> &'static str {
     }
 }
 
+/// Senders whose next record one pass delivers together.
+const BATCH_SENDERS: usize = 64;
+
+/// One pending record as events: its deliveries (to `addressed`, in
+/// order), the mails it queues, and the statuses known before delivery.
+struct Planned {
+    owner: String,
+    outgoing: projections::scheduling::Outgoing,
+    deliveries: Vec<EventEnvelope>,
+    addressed: Vec<String>,
+    statuses: BTreeMap<String, String>,
+    mails: Vec<EventEnvelope>,
+}
+
+impl Planned {
+    /// The `SchedulingCompleted` that closes the record, with every
+    /// recipient's status.
+    fn completion(&self) -> EventEnvelope {
+        let outgoing = &self.outgoing;
+        let id = EventId::derived(
+            outgoing.cause_event,
+            &["SchedulingCompleted", &outgoing.cause.offset.to_string()],
+        );
+        let completed = Payload::SchedulingCompleted(SchedulingCompleted {
+            cause: outgoing.cause,
+            statuses: self.statuses.clone(),
+        });
+        EventEnvelope::new(id, chrono::Utc::now(), &self.owner, ACTOR, completed)
+            .with_correlation(outgoing.cause_event.0)
+    }
+}
+
 impl Engine {
     /// Runs the process manager until `stop` turns true: on the leader,
     /// once the views are ready, it delivers what is pending; elsewhere it
@@ -154,26 +186,67 @@ impl Engine {
         }
     }
 
-    /// Delivers everything pending, in log order per sender; returns how
-    /// many records it completed.
+    /// Delivers what is pending: the first record of each of up to
+    /// [`BATCH_SENDERS`] senders together (a sender's records go in log
+    /// order, one at a time), in two appends: every delivery, then every
+    /// completion with the mails queued. Returns how many records it
+    /// completed; its own appends wake it for the next ones.
     pub async fn schedule_pending(&self) -> Result<usize, SubmitError> {
         let views = self.views();
-        let pending = views.calendars.scheduling_pending()?;
-        let mut done = 0;
-        for record in pending {
-            self.deliver(&views, record).await?;
-            done += 1;
+        let mut senders = BTreeSet::new();
+        let batch: Vec<Pending> = views
+            .calendars
+            .scheduling_pending()?
+            .into_iter()
+            .filter(|record| senders.insert(record.owner.clone()))
+            .take(BATCH_SENDERS)
+            .collect();
+        let mut planned = Vec::with_capacity(batch.len());
+        for record in batch {
+            planned.push(self.plan(&views, record)?);
         }
-        Ok(done)
+        let deliveries: Vec<EventEnvelope> = planned
+            .iter_mut()
+            .flat_map(|p| std::mem::take(&mut p.deliveries))
+            .collect();
+        let mut outcomes = self.submit(deliveries).await?.into_iter();
+        let mut closing = Vec::new();
+        let mut queued = false;
+        for p in planned.iter_mut() {
+            for (to, outcome) in p.addressed.iter().zip(outcomes.by_ref()) {
+                if !matches!(outcome, Outcome::Applied { .. }) {
+                    tracing::info!(to = %to, outcome = ?outcome, "scheduling: delivery refused");
+                }
+                p.statuses
+                    .insert(to.clone(), status_of(&outcome).to_string());
+            }
+            // The mails are queued before the record completes, in the
+            // same partition: a crash in between leaves the record, and
+            // queuing them again changes nothing.
+            queued |= !p.mails.is_empty();
+            closing.append(&mut p.mails);
+            closing.push(p.completion());
+        }
+        self.submit(closing).await?;
+        if queued {
+            self.wake_mail();
+        }
+        Ok(planned.len())
     }
 
-    async fn deliver(&self, views: &Views, record: Pending) -> Result<(), SubmitError> {
+    /// The events one pending record becomes, its outcomes aside.
+    fn plan(&self, views: &Views, record: Pending) -> Result<Planned, SubmitError> {
         let Pending { owner, outgoing } = record;
         let sender_domain = owner.rsplit_once('@').map_or("", |(_, d)| d).to_string();
-        let mut statuses = BTreeMap::new();
-        let mut events = Vec::new();
-        let mut addressed = Vec::new();
-        let mut mails = Vec::new();
+        let mut planned = Planned {
+            owner,
+            outgoing,
+            deliveries: Vec::new(),
+            addressed: Vec::new(),
+            statuses: BTreeMap::new(),
+            mails: Vec::new(),
+        };
+        let outgoing = &planned.outgoing;
         let (partition, offset) = (
             outgoing.cause.partition.to_string(),
             outgoing.cause.offset.to_string(),
@@ -196,11 +269,11 @@ impl Engine {
                         messages: outgoing.messages_for(to),
                         auto_answer,
                     });
-                    events.push(
+                    planned.deliveries.push(
                         EventEnvelope::new(id, chrono::Utc::now(), target, ACTOR, payload)
                             .with_correlation(outgoing.cause_event.0),
                     );
-                    addressed.push(to.clone());
+                    planned.addressed.push(to.clone());
                 }
                 Recipient::Outside => {
                     // One mail per message: an iMIP mail carries one METHOD.
@@ -219,46 +292,28 @@ impl Engine {
                             message,
                             message_id: imip::message_id(id, &outgoing.from),
                         });
-                        mails.push(
-                            EventEnvelope::new(id, chrono::Utc::now(), &owner, ACTOR, payload)
-                                .with_correlation(outgoing.cause_event.0),
+                        planned.mails.push(
+                            EventEnvelope::new(
+                                id,
+                                chrono::Utc::now(),
+                                &planned.owner,
+                                ACTOR,
+                                payload,
+                            )
+                            .with_correlation(outgoing.cause_event.0),
                         );
                     }
                     // Sent or not is known later: its ImipSent says.
-                    statuses.insert(to.clone(), imip::status::PENDING.to_string());
+                    planned
+                        .statuses
+                        .insert(to.clone(), imip::status::PENDING.to_string());
                 }
                 Recipient::Undeliverable(status) => {
-                    statuses.insert(to.clone(), status.to_string());
+                    planned.statuses.insert(to.clone(), status.to_string());
                 }
             }
         }
-        let outcomes = self.submit(events).await?;
-        for (to, outcome) in addressed.into_iter().zip(&outcomes) {
-            if !matches!(outcome, Outcome::Applied { .. }) {
-                tracing::info!(to = %to, outcome = ?outcome, "scheduling: delivery refused");
-            }
-            statuses.insert(to, status_of(outcome).to_string());
-        }
-        let id = EventId::derived(
-            outgoing.cause_event,
-            &["SchedulingCompleted", &outgoing.cause.offset.to_string()],
-        );
-        let completed = Payload::SchedulingCompleted(SchedulingCompleted {
-            cause: outgoing.cause,
-            statuses,
-        });
-        let event = EventEnvelope::new(id, chrono::Utc::now(), owner, ACTOR, completed)
-            .with_correlation(outgoing.cause_event.0);
-        // The mails are queued before the record completes, in the same
-        // partition: a crash in between leaves the record, and queuing them
-        // again changes nothing.
-        let queued = !mails.is_empty();
-        mails.push(event);
-        self.submit(mails).await?;
-        if queued {
-            self.wake_mail();
-        }
-        Ok(())
+        Ok(planned)
     }
 
     /// Wakes the process manager: a write that may have recorded something
