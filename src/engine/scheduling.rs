@@ -123,8 +123,11 @@ fn status_of(outcome: &Outcome) -> &'static str {
     }
 }
 
-/// Senders whose next record one pass delivers together.
-const BATCH_SENDERS: usize = 64;
+/// Recipients one pass delivers to at most (a record with more goes
+/// alone): the deliveries are applied ahead of the writes appended after
+/// them, so a larger pass drains a backlog faster but holds those writes
+/// longer.
+const BATCH_RECIPIENTS: usize = 200;
 
 /// One pending record as events: its deliveries (to `addressed`, in
 /// order), the mails it queues, and the statuses known before delivery.
@@ -186,20 +189,25 @@ impl Engine {
         }
     }
 
-    /// Delivers what is pending: the first record of each of up to
-    /// [`BATCH_SENDERS`] senders together (a sender's records go in log
+    /// Delivers what is pending: the first record of each sender, up to
+    /// [`BATCH_RECIPIENTS`] recipients, together (a sender's records go in log
     /// order, one at a time), in two appends: every delivery, then every
     /// completion with the mails queued. Returns how many records it
     /// completed; its own appends wake it for the next ones.
     pub async fn schedule_pending(&self) -> Result<usize, SubmitError> {
         let views = self.views();
         let mut senders = BTreeSet::new();
+        let mut recipients = 0;
         let batch: Vec<Pending> = views
             .calendars
             .scheduling_pending()?
             .into_iter()
             .filter(|record| senders.insert(record.owner.clone()))
-            .take(BATCH_SENDERS)
+            .take_while(|record| {
+                let first = recipients == 0;
+                recipients += record.outgoing.to.len();
+                first || recipients <= BATCH_RECIPIENTS
+            })
             .collect();
         let mut planned = Vec::with_capacity(batch.len());
         for record in batch {

@@ -539,3 +539,29 @@ fn a_refused_delivery_shows_in_the_schedule_status() {
     let stored = alice.get(&path);
     assert!(line_of(&stored.body, "ATTENDEE", "bob@").contains("SCHEDULE-STATUS=5.3"));
 }
+
+/// An attendee deleting their copy declines (RFC 6638 §3.2.2.2); deleting
+/// it again after a new invitation declines again, once.
+#[test]
+fn an_attendee_deleting_their_copy_declines() {
+    let server = TestServer::start();
+    let (alice, bob) = (alice(&server), bob(&server));
+    let text = meeting(
+        "declined-1",
+        "alice@example.com",
+        &["bob@example.com"],
+        8,
+        10,
+    );
+    let organizers = format!("{ALICE_CAL}declined-1.ics");
+    assert_status(&put_ics(&alice, &organizers, &text, &[]), 201);
+    let copy = format!("{BOB_CAL}declined-1.ics");
+    eventually(&bob, &copy, "Bob's copy", |r| r.status == 200);
+    assert_status(&bob.request("DELETE", &copy, &[], ""), 204);
+    eventually(&alice, &organizers, "Bob's decline", |r| {
+        line_of(&r.body, "ATTENDEE", "bob@").contains("PARTSTAT=DECLINED")
+    });
+    let replies = members(&alice, ALICE_INBOX);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(alice.get(&replies[0]).body.contains("PARTSTAT=DECLINED"));
+}

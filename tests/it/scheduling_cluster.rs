@@ -16,6 +16,7 @@
 use crate::common::cluster::{add_users, append_directly, Installation, Proxy};
 use crate::common::cmd::ok;
 use crate::common::http::{assert_status, basic_auth, send_in_two_parts, Dav};
+use crate::common::smtp::SmtpSink;
 use crate::scheduling::{eventually, line_of, meeting, members, put_ics};
 use crate::support;
 use serde_json::Value;
@@ -25,6 +26,8 @@ use std::time::{Duration, Instant};
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
 const CAROL: &str = "carol@example.com";
+/// Outside the directory: mailed.
+const DAVE: &str = "dave@elsewhere.test";
 
 fn calendar(user: &str) -> String {
     format!("/dav/calendars/{user}/default/")
@@ -48,12 +51,18 @@ struct Cluster {
 }
 
 fn cluster(what: &str) -> Cluster {
+    cluster_with(what, &[])
+}
+
+/// [`cluster`] with more `serve` flags for both installations.
+fn cluster_with(what: &str, extra: &[&str]) -> Cluster {
     let prefix = support::unique_name(what);
     let root = support::TempDir::new(what);
     let (blue, green) = (root.path().join("blue"), root.path().join("green"));
     add_users(&blue, &prefix);
-    let blue = Installation::start("blue", &blue, &prefix, &[]);
-    let green = Installation::start("green", &green, &prefix, &["--standby"]);
+    let blue = Installation::start("blue", &blue, &prefix, extra);
+    let standby: Vec<&str> = extra.iter().copied().chain(["--standby"]).collect();
+    let green = Installation::start("green", &green, &prefix, &standby);
     assert_eq!(blue.cluster()["role"], "leader");
     assert_eq!(green.cluster()["role"], "follower");
     let proxy = Proxy::start(&[&blue, &green]);
@@ -382,11 +391,15 @@ fn assert_same_views(c: &Cluster) -> String {
 #[test]
 fn a_switch_between_the_invitation_and_the_reply_delivers_each_message_once() {
     let started = Instant::now();
-    let mut c = cluster("sched-switch");
+    // Both installations mail outside attendees through one relay.
+    let sink = SmtpSink::start();
+    let relay = sink.relay();
+    let mut c = cluster_with("sched-switch", &["--smtp-relay", &relay]);
     let uid = "switch-1";
 
-    // Alice invites Bob and Carol through the proxy, on blue.
-    let text = meeting(uid, ALICE, &[ALICE, BOB, CAROL], 3, 10);
+    // Alice invites Bob, Carol and Dave (outside) through the proxy, on
+    // blue.
+    let text = meeting(uid, ALICE, &[ALICE, BOB, CAROL, DAVE], 3, 10);
     let put = put_ics(
         &c.alice,
         &format!("{}{uid}.ics", calendar(ALICE)),
@@ -402,6 +415,15 @@ fn a_switch_between_the_invitation_and_the_reply_delivers_each_message_once() {
     // Switched once blue has also closed the record: a delivery whose
     // completion the switch cut off is the other test's.
     wait_until_completed(&c, uid);
+    // And once the mail to Dave is recorded as sent (1.1): a switch
+    // between the sending and its record may send it twice, with one
+    // Message-ID (tests/it/imip.rs).
+    eventually(
+        &c.alice,
+        &format!("{}{uid}.ics", calendar(ALICE)),
+        "the mail to Dave recorded",
+        |r| r.status == 200 && line_of(&r.body, "ATTENDEE", DAVE).contains("SCHEDULE-STATUS=1.1"),
+    );
     let to_green = c.proxy.switch("green");
     assert_eq!(to_green["fenced_by"], "previous leader", "{to_green}");
     assert_eq!(c.green.cluster()["role"], "leader");
@@ -434,6 +456,8 @@ fn a_switch_between_the_invitation_and_the_reply_delivers_each_message_once() {
         .unwrap();
     assert_eq!(reply.epoch, 1, "the reply is green's: {reply:?}");
     let digest = assert_same_views(&c);
+    let to_dave = |mails: Vec<Value>| mails.into_iter().filter(|m| m["to"] == DAVE).count();
+    assert_eq!(to_dave(sink.mails()), 1, "one mail to Dave");
     eprintln!(
         "invitation, switch, reply: {records} records, {:.1} s",
         started.elapsed().as_secs_f64()
@@ -447,7 +471,7 @@ fn a_switch_between_the_invitation_and_the_reply_delivers_each_message_once() {
     rebuild.arg("rebuild");
     let out = ok(rebuild, "");
     assert!(out.starts_with("rebuilt "), "{out}");
-    c.blue.restart(&["--standby"]);
+    c.blue.restart(&["--standby", "--smtp-relay", &relay]);
     assert_eq!(c.blue.cluster()["role"], "follower");
     assert_eq!(assert_idle(&c, Duration::from_secs(2)), records);
     assert_eq!(assert_same_views(&c), digest);
@@ -464,6 +488,7 @@ fn a_switch_between_the_invitation_and_the_reply_delivers_each_message_once() {
     assert_same_views(&c);
     assert_one_copy_and_one_request(&c, uid);
     assert_one_reply(&c, uid);
+    assert_eq!(to_dave(sink.mails()), 1, "still one mail to Dave");
     eprintln!("total {:.1} s", started.elapsed().as_secs_f64());
 }
 
