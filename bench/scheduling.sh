@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Scheduling benchmark: PUTs of meetings inviting 50 users of the
-# directory through `reprise serve` (embedded log), at 1 and 8
-# connections (the PUT's answer time), then meetings one after the other
-# with the time until every attendee's copy is visible; then `bench
+# directory through `reprise serve` (embedded log): first meetings one
+# after the other on an idle server, with the time until every attendee's
+# copy is visible; then at 1 and 8 connections, the PUT's answer time and
+# the time the delivery backlog they leave takes to drain; then `bench
 # rebuild` with and without scheduling in the synthetic mix.
 #
 # Prints one JSON line per run (bench/scheduling/load.py). A benchmark,
@@ -39,10 +40,11 @@ sport=$(port)
 server=$!
 pids+=($server)
 for _ in $(seq 300); do curl -sf "http://127.0.0.1:$sport/readyz" >/dev/null && break; sleep 0.1; done
+# First on an idle server: each meeting's copies, one meeting at a time.
+python3 bench/scheduling/load.py "http://127.0.0.1:$sport" "$attendees" 1 "$fanout" fanout
 for conns in $conns_list; do
     python3 bench/scheduling/load.py "http://127.0.0.1:$sport" "$attendees" "$conns" "$requests" put
 done
-python3 bench/scheduling/load.py "http://127.0.0.1:$sport" "$attendees" 1 "$fanout" fanout
 rss=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$server/status")
 echo "{\"peak_rss_mb\":$rss}"
 kill "$server"; wait "$server" 2>/dev/null || true
