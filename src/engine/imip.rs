@@ -17,7 +17,8 @@
 //! The SMTP password is kept in a [`Secret`], whose `Debug` hides it, and
 //! no log line names it.
 
-use super::{Engine, Role, SubmitError};
+use super::scheduling::LeaderPasses;
+use super::{Engine, SubmitError};
 use events::payload::{ImipQueued, ImipSent, Payload};
 use events::scheduling::Cause;
 use events::{EventEnvelope, EventId};
@@ -33,9 +34,6 @@ use tokio::sync::watch;
 
 /// Who the leader's mail events are recorded as.
 pub const ACTOR: &str = "system:imip";
-
-/// How often the mail sender looks for queued mail when nothing wakes it.
-const IDLE: Duration = Duration::from_millis(250);
 
 /// Longest connecting to the relay may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -457,36 +455,17 @@ impl Engine {
         // Mails sent whose ImipSent could not be appended yet: appended on
         // the next pass rather than sent again.
         let mut unrecorded: BTreeMap<MailKey, Sent> = BTreeMap::new();
-        let mut failures = 0u32;
-        loop {
-            let pause = IDLE * 2u32.pow(failures.min(5));
-            tokio::select! {
-                _ = stop.changed() => {}
-                _ = tokio::time::sleep(pause) => {}
-                _ = self.mail_wake.notified() => {}
-            }
-            if *stop.borrow() {
-                return;
-            }
-            if !self.ready() || !self.leads().await {
-                continue;
-            }
-            match self
+        let mut passes = LeaderPasses::new(
+            self,
+            &self.mail_wake,
+            "imip: recording a mail failed; retrying",
+        );
+        while passes.next(&mut stop).await {
+            let result = self
                 .send_pending(&settings, &transport, &mut unrecorded, &mut stop)
-                .await
-            {
-                Ok(()) => failures = 0,
-                Err(SubmitError::NotLeader { .. }) => failures = 0,
-                Err(e) => {
-                    failures += 1;
-                    tracing::warn!(error = %e, "imip: recording a mail failed; retrying");
-                }
-            }
+                .await;
+            passes.done(result);
         }
-    }
-
-    async fn leads(&self) -> bool {
-        matches!(self.role().await, Role::Leader { .. })
     }
 
     /// Sends every pending mail in turn and records each; stops early when

@@ -33,8 +33,8 @@ use tokio::sync::watch;
 /// Who the leader's scheduling events are recorded as.
 pub const ACTOR: &str = "system:scheduling";
 
-/// How often the process manager looks for pending records when nothing
-/// wakes it (a write of this installation wakes it at once).
+/// How often the process manager and the mail sender look for pending
+/// work when nothing wakes them (a write of this installation does).
 const IDLE: Duration = Duration::from_millis(250);
 
 /// Request statuses (RFC 5546 §3.6, RFC 6638 §3.2.9) the server records on
@@ -158,34 +158,81 @@ impl Planned {
     }
 }
 
+/// The rhythm of a loop only the leader runs (this process manager, the
+/// mail sender of `imip.rs`): a pass when woken, else every [`IDLE`],
+/// backing off after failures (up to 32 times longer); none on a follower
+/// or before the views are ready.
+pub(super) struct LeaderPasses<'e> {
+    engine: &'e Engine,
+    wake: &'e tokio::sync::Notify,
+    failures: u32,
+    /// Logged when a pass fails.
+    failed: &'static str,
+}
+
+impl<'e> LeaderPasses<'e> {
+    pub(super) fn new(
+        engine: &'e Engine,
+        wake: &'e tokio::sync::Notify,
+        failed: &'static str,
+    ) -> LeaderPasses<'e> {
+        LeaderPasses {
+            engine,
+            wake,
+            failures: 0,
+            failed,
+        }
+    }
+
+    /// Waits until a pass is due on the leader; false once `stop` turned
+    /// true.
+    pub(super) async fn next(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
+        loop {
+            let pause = IDLE * 2u32.pow(self.failures.min(5));
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = tokio::time::sleep(pause) => {}
+                _ = self.wake.notified() => {}
+            }
+            if *stop.borrow() {
+                return false;
+            }
+            if self.engine.ready() && self.engine.leads().await {
+                return true;
+            }
+        }
+    }
+
+    /// Counts a pass: another installation leading now is no failure.
+    pub(super) fn done<T>(&mut self, result: Result<T, SubmitError>) {
+        match result {
+            Ok(_) | Err(SubmitError::NotLeader { .. }) => self.failures = 0,
+            Err(e) => {
+                self.failures += 1;
+                tracing::warn!(error = %e, "{}", self.failed);
+            }
+        }
+    }
+}
+
 impl Engine {
+    /// Whether this installation leads (writes) now.
+    pub(super) async fn leads(&self) -> bool {
+        matches!(self.role().await, Role::Leader { .. })
+    }
+
     /// Runs the process manager until `stop` turns true: on the leader,
     /// once the views are ready, it delivers what is pending; elsewhere it
     /// waits.
     pub async fn run_scheduling(&self, mut stop: watch::Receiver<bool>) {
-        let mut failures = 0u32;
-        loop {
-            let pause = IDLE * 2u32.pow(failures.min(5));
-            tokio::select! {
-                _ = stop.changed() => {}
-                _ = tokio::time::sleep(pause) => {}
-                _ = self.scheduling_wake.notified() => {}
-            }
-            if *stop.borrow() {
-                return;
-            }
-            if !self.ready() || !matches!(self.role().await, Role::Leader { .. }) {
-                continue;
-            }
-            match self.schedule_pending().await {
-                Ok(_) => failures = 0,
-                // Another installation leads now: nothing to do here.
-                Err(SubmitError::NotLeader { .. }) => failures = 0,
-                Err(e) => {
-                    failures += 1;
-                    tracing::warn!(error = %e, "scheduling: delivering failed; retrying");
-                }
-            }
+        let mut passes = LeaderPasses::new(
+            self,
+            &self.scheduling_wake,
+            "scheduling: delivering failed; retrying",
+        );
+        while passes.next(&mut stop).await {
+            let result = self.schedule_pending().await;
+            passes.done(result);
         }
     }
 
