@@ -193,13 +193,37 @@ fn cause_of(c: &Collections<'_, '_, '_>) -> Cause {
     }
 }
 
-/// Records what `outgoing` sends, if anything.
-fn send(c: Calendars<'_, '_, '_, '_>, outgoing: Outgoing) {
-    if outgoing.to.is_empty() {
+/// Records what this event sends (`bag`, from `from` about `uid`), if
+/// anything, as the owner's [`Outgoing`] at the event's position.
+fn send(c: Calendars<'_, '_, '_, '_>, uid: &str, from: String, bag: Mailbag, organizer: bool) {
+    if bag.to.is_empty() {
         return;
     }
+    let outgoing = Outgoing {
+        cause: cause_of(c),
+        cause_event: c.event.event.event_id,
+        uid: uid.to_string(),
+        from,
+        messages: bag.messages,
+        to: bag.to,
+        organizer,
+    };
     let k = sch_key(&c.event.event.partition_key, outgoing.cause.offset);
     c.view.put_as(k, &outgoing);
+}
+
+/// Writes a text the server derived (a merged reply, statuses, an inbox
+/// item) at `col`/`href`, with the component it holds.
+fn put_text(
+    c: Calendars<'_, '_, '_, '_>,
+    (col, href): (&str, &str),
+    uid: &str,
+    text: &str,
+) -> Result<(), StoreError> {
+    let kind = formats::ical::validate_calendar_object(text)
+        .map(|o| o.kind.as_str().to_string())
+        .ok();
+    c.put_derived::<CalendarProps>(col, href, uid, kind.as_deref(), text)
 }
 
 /// Collects messages, each text once.
@@ -266,19 +290,7 @@ pub(crate) fn organizer_wrote(
             bag.add(&delivery.attendee, message);
         }
     }
-    let cause = cause_of(c);
-    send(
-        c,
-        Outgoing {
-            cause,
-            cause_event: c.event.event.event_id,
-            uid: uid.to_string(),
-            from: me,
-            messages: bag.messages,
-            to: bag.to,
-            organizer: true,
-        },
-    );
+    send(c, uid, me, bag, true);
 }
 
 /// An attendee wrote (`new`) or deleted (`new` None) their copy `old`:
@@ -333,19 +345,7 @@ pub(crate) fn attendee_wrote(
     let Ok(Some(reply)) = reply else { return };
     let mut bag = Mailbag::default();
     bag.add(&organizer.address, reply);
-    let cause = cause_of(c);
-    send(
-        c,
-        Outgoing {
-            cause,
-            cause_event: c.event.event.event_id,
-            uid: uid.to_string(),
-            from: me,
-            messages: bag.messages,
-            to: bag.to,
-            organizer: false,
-        },
-    );
+    send(c, uid, me, bag, false);
 }
 
 /// Where the owner keeps an object with `uid`: a calendar (not the inbox),
@@ -518,18 +518,7 @@ pub(crate) fn delivered(
                     .into();
                 };
                 match itip::apply_reply(&body, message) {
-                    Ok(updated) => {
-                        let kind = formats::ical::validate_calendar_object(&updated)
-                            .map(|o| o.kind.as_str().to_string())
-                            .ok();
-                        c.put_derived::<CalendarProps>(
-                            &col,
-                            &href,
-                            &e.uid,
-                            kind.as_deref(),
-                            &updated,
-                        )?;
-                    }
+                    Ok(updated) => put_text(c, (&col, &href), &e.uid, &updated)?,
                     Err(err @ ReplyError::NotInvited(_)) => return refused(err.to_string()),
                     Err(err) => return refused(format!("the reply cannot be applied: {err}")),
                 }
@@ -543,19 +532,7 @@ pub(crate) fn delivered(
         if let Ok(Some(p)) = itip::participation(&reply) {
             let mut bag = Mailbag::default();
             bag.add(&p.organizer.address, reply);
-            let cause = cause_of(c);
-            send(
-                c,
-                Outgoing {
-                    cause,
-                    cause_event: c.event.event.event_id,
-                    uid: e.uid.clone(),
-                    from: itip::normalized_address(&e.to),
-                    messages: bag.messages,
-                    to: bag.to,
-                    organizer: false,
-                },
-            );
+            send(c, &e.uid, itip::normalized_address(&e.to), bag, false);
         }
     }
     Ok(applied)
@@ -604,10 +581,7 @@ fn to_inbox(c: Calendars<'_, '_, '_, '_>, e: &SchedulingDelivered) -> Result<(),
     let offset = c.event.position.offset;
     for (i, message) in e.messages.iter().enumerate() {
         let href = format!("{offset:020}-{i}.ics");
-        let kind = formats::ical::validate_calendar_object(message)
-            .map(|o| o.kind.as_str().to_string())
-            .ok();
-        c.put_derived::<CalendarProps>(SCHEDULE_INBOX, &href, &e.uid, kind.as_deref(), message)?;
+        put_text(c, (SCHEDULE_INBOX, &href), &e.uid, message)?;
     }
     let hrefs = c.hrefs(SCHEDULE_INBOX)?;
     if hrefs.len() > INBOX_KEEP {
@@ -650,10 +624,7 @@ fn set_schedule_statuses(
         return Ok(());
     };
     if let Ok(Some(updated)) = itip::with_schedule_statuses(&body, statuses) {
-        let kind = formats::ical::validate_calendar_object(&updated)
-            .map(|o| o.kind.as_str().to_string())
-            .ok();
-        c.put_derived::<CalendarProps>(&col, &href, uid, kind.as_deref(), &updated)?;
+        put_text(c, (&col, &href), uid, &updated)?;
     }
     Ok(())
 }
