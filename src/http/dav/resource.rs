@@ -134,28 +134,11 @@ pub fn load(ctx: &Ctx<'_>, path: &DavPath) -> DavResult<Option<Resource>> {
             principal: p.clone(),
             tag: home_tag(&collections(ctx, *kind)?),
         }),
-        DavPath::Collection(kind, home, c) if home != ctx.principal => {
-            match sharing::resource_place(ctx, *kind, home, c) {
-                Some(place) => collection(views, place)?,
-                None => None,
-            }
-        }
-        DavPath::Collection(kind, _, c) => match sharing::resolve(ctx, *kind, c)? {
+        DavPath::Collection(kind, home, c) => match sharing::locate(ctx, *kind, home, c)? {
             Some(place) => collection(views, place)?,
             None => None,
         },
-        DavPath::Object(kind, home, c, o) if home != ctx.principal => {
-            match sharing::resource_place(ctx, *kind, home, c) {
-                Some(place) => place.object(views, o)?.map(|record| Resource::Object {
-                    place,
-                    name: o.clone(),
-                    meta: record.meta(),
-                    body: Some(record.body),
-                }),
-                None => None,
-            }
-        }
-        DavPath::Object(kind, _, c, o) => match sharing::resolve(ctx, *kind, c)? {
+        DavPath::Object(kind, home, c, o) => match sharing::locate(ctx, *kind, home, c)? {
             Some(place) => place.object(views, o)?.map(|record| Resource::Object {
                 place,
                 name: o.clone(),

@@ -279,6 +279,16 @@ pub fn resource_place(ctx: &Ctx<'_>, kind: Kind, home: &str, name: &str) -> Opti
     })
 }
 
+/// What `name` in `home` is: in another principal's home only a room's or
+/// equipment's calendar ([`resource_place`]; the dispatcher refused the
+/// rest), in the requester's own home [`resolve`].
+pub fn locate(ctx: &Ctx<'_>, kind: Kind, home: &str, name: &str) -> DavResult<Option<Place>> {
+    if home != ctx.principal {
+        return Ok(resource_place(ctx, kind, home, name));
+    }
+    resolve(ctx, kind, name)
+}
+
 pub fn resolve(ctx: &Ctx<'_>, kind: Kind, name: &str) -> DavResult<Option<Place>> {
     let me = ctx.principal;
     let Some((collection, owner)) = parse_bound(name) else {
