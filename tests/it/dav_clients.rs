@@ -429,21 +429,7 @@ fn python_caldav_search() {
 #[test]
 fn python_caldav_scheduling() {
     let server = TestServer::start();
-    let mut cmd = server.command();
-    cmd.args([
-        "--server",
-        &server.url,
-        "resource",
-        "add",
-        "board-room",
-        "--domain",
-        "example.com",
-        "--kind",
-        "room",
-        "--email",
-        "board-room@example.com",
-    ]);
-    crate::common::cmd::ok(cmd, "");
+    crate::scheduling::add_room(&server, "board-room");
     client_flow(
         &server,
         "python_caldav_scheduling.py",
