@@ -2,6 +2,10 @@
 //! and run against the embedded log and against Kafka (a real Apache Kafka broker
 //! the tests start themselves; see `support`).
 
+// The name the server's tests know this crate by, which the shared
+// support module uses.
+extern crate reprise_events as events;
+
 mod support;
 
 use reprise_events::domain::partition_for;
@@ -39,7 +43,7 @@ async fn embedded_fixture() -> Fixture {
 
 fn kafka_config(prefix: &str) -> KafkaConfig {
     // Default replication (the broker's): one, on the test's single broker.
-    KafkaConfig::new(kafka_brokers(), prefix)
+    support::kafka_config(prefix)
 }
 
 async fn kafka_fixture() -> Fixture {

@@ -6,7 +6,7 @@ use crate::support;
 
 use crate::common::cmd::{bin, ok};
 use crate::common::*;
-use events::log::{KafkaConfig, KafkaLog};
+use events::log::KafkaLog;
 use events::EventLog;
 use projections::{registry, ViewStore};
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 async fn kafka_log(prefix: &str) -> Arc<dyn EventLog> {
-    let mut config = KafkaConfig::new(support::kafka_brokers(), prefix);
+    let mut config = support::kafka_config(prefix);
     config.partitions = Some(4);
     Arc::new(
         KafkaLog::connect(config)
@@ -234,8 +234,9 @@ fn projections_status_counts_the_lag_from_the_brokers_end_offsets() {
     const UNAPPLIED: u64 = 150;
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let config = KafkaConfig::new(support::kafka_brokers(), &prefix);
-        let log = KafkaLog::connect(config).await.unwrap();
+        let log = KafkaLog::connect(support::kafka_config(&prefix))
+            .await
+            .unwrap();
         let mut events = common::Events::starting_at(1 << 21);
         let records = (0..UNAPPLIED)
             .map(|i| {

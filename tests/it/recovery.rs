@@ -9,7 +9,7 @@ use crate::common::cmd::{fails, ok, reprise};
 use crate::common::http::Dav;
 use crate::common::server::{free_port, raw_get, TestServer};
 use crate::common::*;
-use events::log::{KafkaConfig, KafkaLog};
+use events::log::KafkaLog;
 use events::payload::{ContactPut, SeenAdded};
 use events::{EventEnvelope, EventLog, Payload};
 use projections::registry::Views;
@@ -734,7 +734,7 @@ fn kafka_topics_clone_and_restore_with_the_same_views() {
     let prefix = support::unique_name("recovery");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let kafka: Arc<dyn EventLog> = runtime.block_on(async {
-        let mut config = KafkaConfig::new(brokers.clone(), prefix.clone());
+        let mut config = support::kafka_config(&prefix);
         config.partitions = Some(4);
         let log: Arc<dyn EventLog> = Arc::new(KafkaLog::connect(config).await.unwrap());
         append(log.as_ref(), &varied_log()).await;

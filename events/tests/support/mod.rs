@@ -91,6 +91,17 @@ pub fn kafka_brokers() -> String {
     }
 }
 
+/// A configuration for the test broker's topics `prefix.*`. Its timeouts
+/// are longer than an installation's defaults: the CI machine has two
+/// cores shared by brokers, servers and clients, and a metadata or
+/// watermark query that waits there is slow, not broken.
+#[allow(dead_code)]
+pub fn kafka_config(prefix: &str) -> events::log::KafkaConfig {
+    let mut config = events::log::KafkaConfig::new(kafka_brokers(), prefix);
+    config.connect_timeout = Duration::from_secs(30);
+    config
+}
+
 /// `127.0.0.1:PORT` of the SASL_PLAINTEXT listener of this test binary's
 /// broker (see `tests/kafka/broker` for its users), or the one
 /// `REPRISE_TEST_KAFKA_SASL` names beside `REPRISE_TEST_KAFKA`.

@@ -217,7 +217,7 @@ pub fn add_users(data: &Path, prefix: &str) {
 pub fn append_directly(prefix: &str, event: &events::EventEnvelope) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let mut config = events::log::KafkaConfig::new(support::kafka_brokers(), prefix);
+        let mut config = support::kafka_config(prefix);
         config.partitions = Some(4);
         let log = events::log::KafkaLog::connect(config).await.unwrap();
         events::EventLog::append(
