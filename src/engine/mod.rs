@@ -273,7 +273,9 @@ impl Engine {
         versions: &Versions,
         objects: objects::ObjectStore,
     ) -> anyhow::Result<Engine> {
-        let log = config.open_log().await?;
+        // Every append of this engine (writes, fences, scheduling) is
+        // timed and counted there.
+        let log = crate::telemetry::MeteredLog::wrap(config.open_log().await?);
         let store = config.open_views()?;
         let versions = Versions {
             pinned: config.pinned.clone(),

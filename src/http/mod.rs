@@ -8,6 +8,8 @@ mod admin;
 mod caller;
 pub mod dav;
 pub mod mail;
+mod observe;
+mod scrape;
 
 pub(crate) use self::caller::{identify, require_admin, Caller};
 
@@ -122,6 +124,25 @@ impl Server {
         served
     }
 
+    /// What the metrics listener answers: the process-wide families and
+    /// this server's projections, measured at each scrape.
+    pub fn metrics(&self) -> crate::telemetry::Measure {
+        // Weak: a scrape must not keep the engine from its clean shutdown.
+        let state = Arc::downgrade(&self.state);
+        let rates = Arc::new(scrape::BuildRates::default());
+        Arc::new(move || {
+            let state = state.upgrade();
+            let rates = rates.clone();
+            Box::pin(async move {
+                let measured = match &state {
+                    Some(state) => scrape::measure(&state.engine, &rates).await,
+                    None => crate::telemetry::Scrape::default(),
+                };
+                crate::telemetry::render(crate::telemetry::Component::Server, measured)
+            })
+        })
+    }
+
     /// The engine back for a clean shutdown; `None` while a request still
     /// holds it.
     pub fn into_engine(self) -> Option<Engine> {
@@ -185,6 +206,7 @@ fn router(state: Shared) -> Router {
         .nest("/admin/v1", admin)
         .nest("/api/v1/mail", crate::http::mail::router())
         .fallback(dav)
+        .layer(middleware::from_fn(observe::observe))
         .with_state(state)
 }
 

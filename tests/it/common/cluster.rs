@@ -127,12 +127,19 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(backends: &[&Installation]) -> Proxy {
+        Proxy::start_with(backends, &[])
+    }
+
+    /// A proxy with extra `proxy` flags.
+    pub fn start_with(backends: &[&Installation], extra: &[&str]) -> Proxy {
         let (port, admin_port) = (free_port(), free_port());
         let mut cmd = Command::new(super::cmd::bin());
+        super::cmd::without_reprise_env(&mut cmd);
         cmd.args(["--log-level", "warn", "proxy"])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--admin", &format!("127.0.0.1:{admin_port}")])
-            .args(["--cluster-token", TOKEN]);
+            .args(["--cluster-token", TOKEN])
+            .args(extra);
         for b in backends {
             cmd.args(["--backend", &format!("{}={}", b.name, b.url)]);
         }
