@@ -106,9 +106,12 @@ pub(super) struct Switch {
     pub at_ms: i64,
 }
 
+/// A version's applied count at moments of the recent past.
+type Samples = VecDeque<(Instant, u64)>;
+
 /// Samples of each version's applied count over time, for its build rate.
 pub(super) struct Sampler {
-    samples: Mutex<BTreeMap<(String, u32), VecDeque<(Instant, u64)>>>,
+    samples: Mutex<BTreeMap<(String, u32), Samples>>,
     switches: Arc<Mutex<SwitchScan>>,
 }
 
