@@ -419,6 +419,14 @@ impl Proxy {
             hand_over_error,
         };
         tracing::info!(?report, "switched");
+        // The new leader shows it in its console; a failure to tell it
+        // changes nothing of the switch.
+        if let Err(e) = self
+            .call::<serde::de::IgnoredAny>(next, "/switch-report", Some(&report))
+            .await
+        {
+            tracing::warn!(backend = %next.name, error = %e, "the switch report was not delivered");
+        }
         *self.last_switch.lock().unwrap_or_else(|p| p.into_inner()) = Some(report.clone());
         Ok(report)
     }

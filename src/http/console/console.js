@@ -96,7 +96,10 @@ function renderSwitches(data) {
     el("td", { class: "num" }, s.epoch),
     el("td", {}, s.leader),
     el("td", {}, s.fenced_by === s.leader ? s.fenced_by + " (itself: the previous leader was gone)" : s.fenced_by),
-    el("td", {}, when(s.at_ms)))), 4,
+    el("td", {}, when(s.at_ms)),
+    el("td", {}, s.hold ? s.hold.held_requests + " held, longest " + s.hold.longest_hold_ms.toFixed(1) + " ms · drain " +
+      s.hold.drain_ms + " ms, hand-over " + s.hold.hand_over_ms + " ms, take-over " + s.hold.take_over_ms + " ms, total " +
+      s.hold.total_ms + " ms" : el("span", { class: "muted" }, "not reported here")))), 5,
     data.switches_complete ? "no switch yet: the lead never changed hands" : "reading the log…");
 }
 

@@ -225,6 +225,17 @@ async fn require_session(
     .into_response()
 }
 
+/// `POST /admin/v1/cluster/switch-report` (the cluster token): the
+/// proxy's figures of the switch that made this installation the leader.
+pub(crate) async fn switch_report(
+    State(state): State<Shared>,
+    Json(hold): Json<status::Hold>,
+) -> Json<serde_json::Value> {
+    let epoch = hold.epoch;
+    state.console.sampler.note_hold(hold);
+    Json(serde_json::json!({ "noted": epoch }))
+}
+
 /// The admin a console session belongs to (`login@domain`): the only
 /// user name the console shows.
 #[derive(Clone)]

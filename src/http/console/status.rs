@@ -20,6 +20,8 @@ const RATE_WINDOW: Duration = Duration::from_secs(30);
 /// Records the switch scan reads per request at most, so that the first
 /// request on a long log does not take long; the next ones go on.
 const SCAN_PER_REQUEST: usize = 50_000;
+/// How long one request may read for the switch scan.
+const SCAN_TIME: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Serialize)]
 pub(super) struct Console {
@@ -104,6 +106,25 @@ pub(super) struct Switch {
     pub fenced_by: String,
     /// When the fence was appended (the log's timestamp).
     pub at_ms: i64,
+    /// What the proxy that drove it reported, when it reported to this
+    /// installation (the one that took over).
+    pub hold: Option<Hold>,
+}
+
+/// The proxy's figures of one switch (`reprise switch` prints them),
+/// posted to the installation that took over once the held requests
+/// were released. Kept in memory: they are measurements of the proxy,
+/// not domain data, so they are not in the log, and only the installation
+/// the proxy told has them.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub(crate) struct Hold {
+    pub epoch: u64,
+    pub drain_ms: u64,
+    pub hand_over_ms: u64,
+    pub take_over_ms: u64,
+    pub total_ms: u64,
+    pub held_requests: u64,
+    pub longest_hold_ms: f64,
 }
 
 /// A version's applied count at moments of the recent past.
@@ -113,6 +134,8 @@ type Samples = VecDeque<(Instant, u64)>;
 pub(super) struct Sampler {
     samples: Mutex<BTreeMap<(String, u32), Samples>>,
     switches: Arc<Mutex<SwitchScan>>,
+    /// The proxy's reports, newest first.
+    holds: Mutex<VecDeque<Hold>>,
 }
 
 /// The fences read so far from one partition (every fence is in every
@@ -133,7 +156,21 @@ impl Sampler {
         Sampler {
             samples: Mutex::new(BTreeMap::new()),
             switches: Arc::new(Mutex::new(SwitchScan::default())),
+            holds: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// Keeps a proxy's report of a switch (the last few).
+    pub(super) fn note_hold(&self, hold: Hold) {
+        let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        holds.retain(|h| h.epoch != hold.epoch);
+        holds.push_front(hold);
+        holds.truncate(SWITCHES_LISTED);
+    }
+
+    fn hold_of(&self, epoch: u64) -> Option<Hold> {
+        let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        holds.iter().find(|h| h.epoch == epoch).cloned()
     }
 
     /// Notes `applied` for a version now; its rate over the window, once
@@ -228,7 +265,10 @@ pub(super) async fn gather(state: &AppState, viewer: Option<String>) -> Result<C
     let quarantine = tokio::task::spawn_blocking(move || quarantined(&store))
         .await
         .map_err(anyhow::Error::from)??;
-    let (switches, switches_complete) = switches(state, engine.log.clone()).await?;
+    let (mut switches, switches_complete) = switches(state, engine.log.clone()).await?;
+    for switch in &mut switches {
+        switch.hold = sampler.hold_of(switch.epoch);
+    }
     Ok(Console {
         viewer,
         installation: cluster,
@@ -350,7 +390,10 @@ impl SwitchScan {
         });
         let end = ends.get(tp.partition as usize).copied().unwrap_or(0);
         let mut read = 0;
-        while self.next < end && read < SCAN_PER_REQUEST {
+        // A new Kafka reader may poll empty for a while before it is
+        // assigned its partition.
+        let started = Instant::now();
+        while self.next < end && read < SCAN_PER_REQUEST && started.elapsed() < SCAN_TIME {
             if self.reader.is_none() {
                 self.reader = Some(log.reader(&[ReadStart {
                     topic_partition: tp,
@@ -368,9 +411,6 @@ impl SwitchScan {
                     return Err(e);
                 }
             };
-            if batch.records.is_empty() {
-                break;
-            }
             for record in &batch.records {
                 read += 1;
                 self.next = record.offset + 1;
@@ -396,6 +436,7 @@ impl SwitchScan {
                         leader: f.leader,
                         fenced_by,
                         at_ms: record.timestamp_ms,
+                        hold: None,
                     });
                     self.found.truncate(SWITCHES_LISTED);
                 }
