@@ -23,8 +23,8 @@ mod leadership;
 pub mod scheduling;
 
 pub use leadership::{
-    ClusterStatus, FencePosition, HandOver, Identity, LeadershipError, Role, TakeOver,
-    TakeOverRequest,
+    ClusterStatus, FencePosition, HandOver, Identity, LeadershipError, Role, SwitchReport,
+    TakeOver, TakeOverRequest,
 };
 
 /// Longest an upgraded-away version's trees wait for requests still

@@ -22,10 +22,11 @@ fn add_admin(server: &TestServer) {
     ok(cmd, &format!("{}\n", ADMIN.1));
 }
 
-fn update_admin(server: &TestServer, admin: &str) {
+/// `reprise user ARGS... root@example.com ...` through the server.
+fn change_admin(server: &TestServer, verb: &str, extra: &[&str]) {
     let mut cmd = server.command();
-    cmd.args(["--server", &server.url, "user", "update", ADMIN.0])
-        .args(["--admin", admin]);
+    cmd.args(["--server", &server.url, "user", verb, ADMIN.0])
+        .args(extra);
     ok(cmd, "");
 }
 
@@ -149,12 +150,19 @@ fn the_console_admits_admins_only_and_ends_a_session_when_they_stop_being_one() 
     // Nothing of the users but the admin looking.
     assert!(!data.body.contains("alice"), "{}", data.body);
 
-    // No longer an admin: the session is refused at once, and stays ended.
-    update_admin(&server, "false");
+    // No longer an admin, or disabled: the session is refused at once,
+    // and stays ended.
+    change_admin(&server, "update", &["--admin", "false"]);
     let refused = get(&server, DATA, &cookie);
     assert_eq!(refused.status, 403, "{}", refused.body);
-    update_admin(&server, "true");
+    change_admin(&server, "update", &["--admin", "true"]);
     assert_login_page(&get(&server, PAGE, &cookie), 401, None);
+    let session = session_of(&log_in(&server, ADMIN.0, ADMIN.1));
+    let cookie = [("Cookie", session.as_str())];
+    change_admin(&server, "disable", &[]);
+    assert_login_page(&get(&server, PAGE, &cookie), 401, Some("disabled"));
+    change_admin(&server, "enable", &[]);
+    assert_eq!(get(&server, DATA, &cookie).status, 401, "the session ended");
 
     // Logging out ends a session.
     let session = session_of(&log_in(&server, ADMIN.0, ADMIN.1));

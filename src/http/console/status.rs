@@ -111,21 +111,11 @@ pub(super) struct Switch {
     pub hold: Option<Hold>,
 }
 
-/// The proxy's figures of one switch (`reprise switch` prints them),
-/// posted to the installation that took over once the held requests
-/// were released. Kept in memory: they are measurements of the proxy,
-/// not domain data, so they are not in the log, and only the installation
-/// the proxy told has them.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
-pub(crate) struct Hold {
-    pub epoch: u64,
-    pub drain_ms: u64,
-    pub hand_over_ms: u64,
-    pub take_over_ms: u64,
-    pub total_ms: u64,
-    pub held_requests: u64,
-    pub longest_hold_ms: f64,
-}
+/// The proxy's report of one switch (`reprise switch` prints it), posted
+/// to the installation that took over once the held requests were
+/// released. Kept in memory: measurements of the proxy, not domain data,
+/// so not in the log, and only the installation the proxy told has them.
+pub(crate) type Hold = crate::engine::SwitchReport;
 
 /// A version's applied count at moments of the recent past.
 type Samples = VecDeque<(Instant, u64)>;

@@ -79,14 +79,13 @@ impl Installation {
 
     /// `GET /admin/v1/cluster`.
     pub fn cluster(&self) -> Value {
-        let bearer = format!("Bearer {TOKEN}");
-        let reply = send(
-            self.port,
-            "GET",
-            "/admin/v1/cluster",
-            &[("Authorization", &bearer)],
-            b"",
-        );
+        self.get_json("/admin/v1/cluster", TOKEN)
+    }
+
+    /// A GET answered 200 with JSON, with a bearer token.
+    fn get_json(&self, path: &str, token: &str) -> Value {
+        let bearer = format!("Bearer {token}");
+        let reply = send(self.port, "GET", path, &[("Authorization", &bearer)], b"");
         assert_status(&reply, 200);
         serde_json::from_str(&reply.body).unwrap()
     }
@@ -111,16 +110,10 @@ impl Installation {
     fn console_once(&self) -> Value {
         let info = std::fs::read_to_string(self.data.join("serve.json")).expect("serve.json");
         let info: Value = serde_json::from_str(&info).expect("serve.json is JSON");
-        let bearer = format!("Bearer {}", info["token"].as_str().expect("a token"));
-        let reply = send(
-            self.port,
-            "GET",
+        self.get_json(
             "/admin/v1/console",
-            &[("Authorization", &bearer)],
-            b"",
-        );
-        assert_status(&reply, 200);
-        serde_json::from_str(&reply.body).unwrap()
+            info["token"].as_str().expect("a token"),
+        )
     }
 
     pub fn kill(&mut self) {
