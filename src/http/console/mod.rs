@@ -218,6 +218,8 @@ async fn require_session(
     if headers.contains_key(header::AUTHORIZATION) {
         return crate::http::require_admin(State(state), headers, request, next).await;
     }
+    // No `WWW-Authenticate: Basic` here: it would make the browser polling
+    // this ask for a password itself instead of the page's login.
     ApiError(
         StatusCode::UNAUTHORIZED,
         "log in at /admin/, or send an admin's credentials".into(),
