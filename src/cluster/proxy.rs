@@ -69,27 +69,9 @@ struct Proxy {
     last_switch: Mutex<Option<SwitchReport>>,
 }
 
-/// What a switch did, as `reprise switch` prints it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SwitchReport {
-    pub from: String,
-    pub to: String,
-    pub epoch: u64,
-    /// Who appended the fence: the `previous leader`, or the new one
-    /// (`itself`) when the old one could not.
-    pub fenced_by: String,
-    /// Waiting for the requests in flight on the old backend.
-    pub drain_ms: u64,
-    pub hand_over_ms: u64,
-    pub take_over_ms: u64,
-    /// From holding to releasing.
-    pub total_ms: u64,
-    pub held_requests: u64,
-    pub longest_hold_ms: f64,
-    /// Set when the hand-over failed and the new side fenced itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hand_over_error: Option<String>,
-}
+/// What a switch did: the engine's type, since the installation that
+/// took over keeps the report the proxy posts it (its console shows it).
+pub use crate::engine::SwitchReport;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ProxyStatus {
@@ -427,6 +409,14 @@ impl Proxy {
             hand_over_error,
         };
         tracing::info!(?report, "switched");
+        // The new leader shows it in its console; a failure to tell it
+        // changes nothing of the switch.
+        if let Err(e) = self
+            .call::<serde::de::IgnoredAny>(next, "/switch-report", Some(&report))
+            .await
+        {
+            tracing::warn!(backend = %next.name, error = %e, "the switch report was not delivered");
+        }
         *self.last_switch.lock().unwrap_or_else(|p| p.into_inner()) = Some(report.clone());
         Ok(report)
     }

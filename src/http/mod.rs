@@ -6,6 +6,7 @@
 
 mod admin;
 mod caller;
+mod console;
 pub mod dav;
 pub mod mail;
 mod observe;
@@ -32,6 +33,8 @@ pub(crate) struct AppState {
     token: String,
     /// Admits the proxy to `/admin/v1/cluster` (`--cluster-token`).
     cluster_token: Option<String>,
+    /// The operator console's sessions and measurements (`/admin/`).
+    console: console::Console,
 }
 
 pub(crate) type Shared = Arc<AppState>;
@@ -94,6 +97,7 @@ impl Server {
                 dav,
                 token: options.token,
                 cluster_token: options.cluster_token,
+                console: console::Console::new(),
             }),
         })
     }
@@ -199,11 +203,13 @@ fn router(state: Shared) -> Router {
         .route("/log/end", get(operations::log_end))
         .route("/log/read", post(operations::log_read))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
+        .merge(console::data_routes(state.clone()))
         .nest("/cluster", admin::cluster::routes(state.clone()));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .nest("/admin/v1", admin)
+        .merge(console::routes())
         .nest("/api/v1/mail", crate::http::mail::router())
         .fallback(dav)
         .layer(middleware::from_fn(observe::observe))

@@ -14,6 +14,7 @@ mod attachments;
 mod bluegreen;
 mod cli;
 mod conformance;
+mod console;
 mod convert;
 mod dav;
 mod dav_clients;
