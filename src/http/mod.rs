@@ -5,6 +5,7 @@
 //! `reprise serve` (in `cli`) opens the engine and the listener.
 
 mod admin;
+mod build_rate;
 mod caller;
 mod console;
 pub mod dav;
@@ -35,6 +36,8 @@ pub(crate) struct AppState {
     cluster_token: Option<String>,
     /// The operator console's sessions and measurements (`/admin/`).
     console: console::Console,
+    /// Building versions' rates, for the console and the metrics.
+    build_rates: build_rate::BuildRates,
 }
 
 pub(crate) type Shared = Arc<AppState>;
@@ -98,6 +101,7 @@ impl Server {
                 token: options.token,
                 cluster_token: options.cluster_token,
                 console: console::Console::new(),
+                build_rates: build_rate::BuildRates::default(),
             }),
         })
     }
@@ -133,13 +137,11 @@ impl Server {
     pub fn metrics(&self) -> crate::telemetry::Measure {
         // Weak: a scrape must not keep the engine from its clean shutdown.
         let state = Arc::downgrade(&self.state);
-        let rates = Arc::new(scrape::BuildRates::default());
         Arc::new(move || {
             let state = state.upgrade();
-            let rates = rates.clone();
             Box::pin(async move {
                 let measured = match &state {
-                    Some(state) => scrape::measure(&state.engine, &rates).await,
+                    Some(state) => scrape::measure(&state.engine, &state.build_rates).await,
                     None => crate::telemetry::Scrape::default(),
                 };
                 crate::telemetry::render(crate::telemetry::Component::Server, measured)

@@ -3,34 +3,11 @@
 //! the same report `projections status` prints.
 
 use crate::engine::{Engine, Role};
-use crate::ops::projections::{StatusReport, VersionStatus};
+use crate::http::build_rate::{eta, fraction, BuildRates};
+use crate::ops::projections::StatusReport;
 use crate::telemetry::Scrape;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Instant;
-
-/// The previous scrape's applied count per building version, from which
-/// the next scrape measures a build's rate and so its ETA.
-#[derive(Default)]
-pub(crate) struct BuildRates {
-    last: Mutex<BTreeMap<(String, u32), (Instant, u64)>>,
-}
-
-impl BuildRates {
-    /// Seconds until `version` has applied what the log holds now, at the
-    /// rate it applied since the last call; None before a second sample
-    /// or while it applies nothing.
-    fn eta(&self, projection: &str, version: &VersionStatus, now: Instant) -> Option<f64> {
-        let applied: u64 = version.positions.iter().map(|p| p.next_offset).sum();
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (projection.to_string(), version.version);
-        let previous = last.insert(key, (now, applied));
-        let (then, before) = previous?;
-        let seconds = now.duration_since(then).as_secs_f64();
-        let rate = applied.saturating_sub(before) as f64 / seconds;
-        (seconds > 0.0 && rate > 0.0).then(|| version.lag as f64 / rate)
-    }
-}
 
 pub(crate) async fn measure(engine: &Engine, rates: &BuildRates) -> Scrape {
     let mut scrape = Scrape::default();
@@ -147,17 +124,14 @@ fn projections(scrape: &mut Scrape, report: &StatusReport, rates: &BuildRates) {
                     "reprise_projection_build_progress_ratio",
                     "Share of the log a building projection version has applied",
                     labels(),
-                    if end == 0 {
-                        1.0
-                    } else {
-                        applied as f64 / end as f64
-                    },
+                    fraction(applied, end),
                 );
-                if let Some(eta) = rates.eta(&p.name, v, now) {
+                let rate = rates.rate(&p.name, v.version, applied, now);
+                if let Some(eta) = eta(v.lag, rate) {
                     scrape.gauge(
                         "reprise_projection_build_eta_seconds",
                         "Seconds until a building version reaches the log's end, at the rate \
-                         it applied since the previous scrape",
+                         it applied over the last 30 seconds",
                         labels(),
                         eta,
                     );

@@ -2,12 +2,13 @@
 //! log: never a user's data (no names but installations', no paths, no
 //! calendar contents), only positions, counts, states and reasons.
 
+use crate::http::build_rate::{eta, fraction};
 use crate::http::{ApiError, AppState};
 use crate::ops::projections::{add_running, report};
 use events::log::{LogReader, ReadStart, TopicPartition};
 use events::{codec, Domain, EventLog, Payload};
 use serde::Serialize;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,8 +16,6 @@ use std::time::{Duration, Instant};
 const QUARANTINE_LISTED: usize = 50;
 /// Switches listed, newest first.
 const SWITCHES_LISTED: usize = 10;
-/// A build rate is measured over this much of the recent past.
-const RATE_WINDOW: Duration = Duration::from_secs(30);
 /// Records the switch scan reads per request at most, so that the first
 /// request on a long log does not take long; the next ones go on.
 const SCAN_PER_REQUEST: usize = 50_000;
@@ -117,12 +116,9 @@ pub(super) struct Switch {
 /// so not in the log, and only the installation the proxy told has them.
 pub(crate) type Hold = crate::engine::SwitchReport;
 
-/// A version's applied count at moments of the recent past.
-type Samples = VecDeque<(Instant, u64)>;
-
-/// Samples of each version's applied count over time, for its build rate.
+/// What the console keeps between requests: where the switch scan is,
+/// and the proxy's reports.
 pub(super) struct Sampler {
-    samples: Mutex<BTreeMap<(String, u32), Samples>>,
     switches: Arc<Mutex<SwitchScan>>,
     /// The proxy's reports, newest first.
     holds: Mutex<VecDeque<Hold>>,
@@ -144,7 +140,6 @@ struct SwitchScan {
 impl Sampler {
     pub(super) fn new() -> Sampler {
         Sampler {
-            samples: Mutex::new(BTreeMap::new()),
             switches: Arc::new(Mutex::new(SwitchScan::default())),
             holds: Mutex::new(VecDeque::new()),
         }
@@ -161,27 +156,6 @@ impl Sampler {
     fn hold_of(&self, epoch: u64) -> Option<Hold> {
         let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
         holds.iter().find(|h| h.epoch == epoch).cloned()
-    }
-
-    /// Notes `applied` for a version now; its rate over the window, once
-    /// the samples span a second.
-    fn rate(&self, name: &str, version: u32, applied: u64, now: Instant) -> Option<f64> {
-        let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
-        let kept = samples.entry((name.to_string(), version)).or_default();
-        // A rebuilt version starts again from zero.
-        if kept.back().is_some_and(|&(_, last)| last > applied) {
-            kept.clear();
-        }
-        kept.push_back((now, applied));
-        while kept
-            .front()
-            .is_some_and(|&(at, _)| now.duration_since(at) > RATE_WINDOW)
-        {
-            kept.pop_front();
-        }
-        let &(first_at, first) = kept.front()?;
-        let span = now.duration_since(first_at).as_secs_f64();
-        (span >= 1.0).then(|| (applied - first) as f64 / span)
     }
 }
 
@@ -231,7 +205,7 @@ pub(super) async fn gather(state: &AppState, viewer: Option<String>) -> Result<C
                 .map(|v| {
                     let applied: u64 = v.positions.iter().map(|p| p.next_offset).sum();
                     let total: u64 = v.positions.iter().map(|p| p.end_offset).sum();
-                    let rate = sampler.rate(&p.name, v.version, applied, now);
+                    let rate = state.build_rates.rate(&p.name, v.version, applied, now);
                     let building = v.state == "building";
                     VersionSummary {
                         version: v.version,
@@ -273,23 +247,6 @@ pub(super) async fn gather(state: &AppState, viewer: Option<String>) -> Result<C
         switches_complete,
         now_ms,
     })
-}
-
-fn fraction(applied: u64, total: u64) -> f64 {
-    if total == 0 {
-        1.0
-    } else {
-        (applied as f64 / total as f64).min(1.0)
-    }
-}
-
-/// Seconds to apply `lag` events at `rate`; none without a rate.
-fn eta(lag: u64, rate: Option<f64>) -> Option<f64> {
-    match rate {
-        _ if lag == 0 => Some(0.0),
-        Some(rate) if rate > 0.0 => Some(lag as f64 / rate),
-        _ => None,
-    }
 }
 
 /// The newest quarantined events of every version.
@@ -450,21 +407,5 @@ mod tests {
         );
         assert_eq!(masked("cut \"open"), "cut \"…");
         assert_eq!(masked("no quotes"), "no quotes");
-    }
-
-    #[test]
-    fn the_rate_needs_a_second_of_samples_and_restarts_with_a_rebuild() {
-        let sampler = Sampler::new();
-        let t0 = Instant::now();
-        assert_eq!(sampler.rate("c", 2, 100, t0), None);
-        assert_eq!(
-            sampler.rate("c", 2, 300, t0 + Duration::from_secs(2)),
-            Some(100.0)
-        );
-        assert_eq!(sampler.rate("c", 2, 10, t0 + Duration::from_secs(3)), None);
-        assert_eq!(eta(500, Some(100.0)), Some(5.0));
-        assert_eq!(eta(0, None), Some(0.0));
-        assert_eq!(eta(5, None), None);
-        assert_eq!(fraction(0, 0), 1.0);
     }
 }
