@@ -9,7 +9,7 @@ use crate::store::{encode, ProjectionId, StoreError, ViewStore, ViewTree, Writes
 use crate::view::{keys, ViewTxn};
 use events::codec::{self, HEADER_EVENT_ID, HEADER_EVENT_TYPE};
 use events::log::{LogReader, ReadStart, TopicPartition};
-use events::{EventLog, LogError, LogPosition, LogRecord, PayloadSource};
+use events::{Domain, EventLog, LogError, LogPosition, LogRecord, PayloadSource};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,6 +67,8 @@ pub struct Progress {
     /// The log timestamp of the last record applied (milliseconds since
     /// the Unix epoch), for telling how far behind in time a view is.
     pub last_timestamp_ms: Option<i64>,
+    /// The same, per topic.
+    pub last_timestamp_ms_by_topic: BTreeMap<Domain, i64>,
 }
 
 impl Progress {
@@ -152,6 +154,7 @@ impl Runner {
             positions,
             caught_up: false,
             last_timestamp_ms: None,
+            last_timestamp_ms_by_topic: BTreeMap::new(),
         });
         let fences = fences_of(&store, &id)?;
         Ok(Runner {
@@ -292,9 +295,15 @@ impl Runner {
             self.checkpointed = Instant::now();
         }
         let last = records.iter().map(|r| r.timestamp_ms).max();
+        let mut by_topic: BTreeMap<Domain, i64> = BTreeMap::new();
+        for r in records {
+            let newest = by_topic.entry(r.domain).or_insert(r.timestamp_ms);
+            *newest = (*newest).max(r.timestamp_ms);
+        }
         self.progress.send_modify(|p| {
             p.positions.extend(advanced);
             p.last_timestamp_ms = last.or(p.last_timestamp_ms);
+            p.last_timestamp_ms_by_topic.extend(by_topic);
         });
         Ok(())
     }

@@ -6,6 +6,9 @@ use crate::engine::{Engine, Role};
 use crate::http::build_rate::{eta, fraction, BuildRates};
 use crate::ops::projections::StatusReport;
 use crate::telemetry::Scrape;
+use events::Domain;
+use projections::runner::Progress;
+use projections::ProjectionId;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -34,13 +37,18 @@ pub(crate) async fn measure(engine: &Engine, rates: &BuildRates) -> Scrape {
     );
     match crate::ops::projections::report(engine.log.as_ref(), &engine.store).await {
         Ok(mut report) => {
-            crate::ops::projections::add_running(
-                &mut report,
-                &engine.progress(),
-                cluster,
-                chrono::Utc::now().timestamp_millis(),
-            );
-            projections(&mut scrape, &report, rates);
+            let progress = engine.progress();
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            crate::ops::projections::add_running(&mut report, &progress, cluster, now_ms);
+            let running = Running {
+                progress: &progress,
+                topics: Domain::ALL
+                    .into_iter()
+                    .map(|d| (engine.log.topic_name(d), d))
+                    .collect(),
+                now_ms,
+            };
+            projections(&mut scrape, &report, &running, rates);
             scrape.gauge(
                 "reprise_log_reachable",
                 "1 when the log answered this scrape's end-offset queries",
@@ -61,7 +69,31 @@ pub(crate) async fn measure(engine: &Engine, rates: &BuildRates) -> Scrape {
     scrape
 }
 
-fn projections(scrape: &mut Scrape, report: &StatusReport, rates: &BuildRates) {
+/// What the engine knows of the versions it runs, beyond the report.
+struct Running<'a> {
+    progress: &'a BTreeMap<ProjectionId, Progress>,
+    /// Topic names as the report spells them, and their domains.
+    topics: BTreeMap<String, Domain>,
+    now_ms: i64,
+}
+
+impl Running<'_> {
+    /// How far behind in time a running version is on one topic: 0 when
+    /// it has applied all the log held at this scrape and its reader saw
+    /// the end, else the age of the newest event it applied there (the
+    /// log's timestamps are the writers' clocks).
+    fn lag_seconds(&self, id: &ProjectionId, topic: &str, lag: u64) -> Option<f64> {
+        let progress = self.progress.get(id)?;
+        if lag == 0 && progress.caught_up {
+            return Some(0.0);
+        }
+        let domain = self.topics.get(topic)?;
+        let newest = progress.last_timestamp_ms_by_topic.get(domain)?;
+        Some((self.now_ms - newest).max(0) as f64 / 1000.0)
+    }
+}
+
+fn projections(scrape: &mut Scrape, report: &StatusReport, running: &Running, rates: &BuildRates) {
     let now = Instant::now();
     for p in &report.projections {
         for v in &p.versions {
@@ -86,24 +118,25 @@ fn projections(scrape: &mut Scrape, report: &StatusReport, rates: &BuildRates) {
             for position in &v.positions {
                 *by_topic.entry(position.topic.as_str()).or_default() += position.lag;
             }
+            let id = ProjectionId::new(&p.name, v.version);
             for (topic, lag) in by_topic {
                 let mut l = labels();
                 l.push(("topic", topic.to_string()));
                 scrape.gauge(
                     "reprise_projection_lag_events",
                     "Events in the log a projection version has not applied, by topic",
-                    l,
+                    l.clone(),
                     lag as f64,
                 );
-            }
-            if let Some(seconds) = v.lag_seconds {
-                scrape.gauge(
-                    "reprise_projection_lag_seconds",
-                    "Age of the newest event a running projection version applied while it \
-                     is behind; 0 when caught up",
-                    labels(),
-                    seconds,
-                );
+                if let Some(seconds) = running.lag_seconds(&id, topic, lag) {
+                    scrape.gauge(
+                        "reprise_projection_lag_seconds",
+                        "Age of the newest event a running projection version applied on a \
+                         topic while it is behind there; 0 when caught up",
+                        l,
+                        seconds,
+                    );
+                }
             }
             let applied: u64 = v.positions.iter().map(|p| p.next_offset).sum();
             let end: u64 = v.positions.iter().map(|p| p.end_offset).sum();

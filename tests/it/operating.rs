@@ -335,6 +335,18 @@ fn a_real_prometheus_scrapes_servers_and_proxy_and_sees_what_the_test_did() {
             &format!("sum(reprise_projection_lag_events{{{}}})", at(port)),
             0.0,
         );
+        // In time too, per topic: every topic has its series, all at 0.
+        prometheus.wait_for(
+            &format!(
+                "count(count by (topic) (reprise_projection_lag_seconds{{{}}}))",
+                at(port)
+            ),
+            5.0,
+        );
+        prometheus.wait_for(
+            &format!("max(reprise_projection_lag_seconds{{{}}})", at(port)),
+            0.0,
+        );
     }
     let appended = prometheus
         .value(&format!(

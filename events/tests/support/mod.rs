@@ -177,6 +177,32 @@ pub fn grant_topic_acls(user: &str, prefix: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // The controller commits the ACLs; the broker's authorizer learns them
+    // from the metadata log a moment later. A test that connects at once
+    // could be refused (seen on a loaded CI machine): wait until the
+    // broker lists them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = Command::new(&script)
+            .args(["acls", &kafka_brokers(), "--list", "--topic"])
+            .arg(format!("{prefix}."))
+            .args(["--resource-pattern-type", "prefixed"])
+            .output()
+            .unwrap_or_else(|e| panic!("running kafka-acls: {e}"));
+        let text = String::from_utf8_lossy(&listed.stdout);
+        let granted = text
+            .lines()
+            .filter(|l| l.contains(&format!("principal=User:{user},")))
+            .count();
+        if granted >= TOPIC_OPERATIONS.len() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the broker never listed the ACLs granted to {user}: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// `tests/kafka/broker`, found upwards from the crate running the tests
