@@ -10,7 +10,7 @@ use projections::directory::DomainRecord;
 use projections::registry::Views;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDomain {
     pub domain: String,
@@ -18,10 +18,11 @@ pub struct NewDomain {
     pub display_name: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DomainSummary {
     pub domain: String,
     pub display_name: Option<String>,
+    #[schema(value_type = u64)]
     pub version: AggregateVersion,
 }
 

@@ -22,7 +22,7 @@ pub enum ImportKind {
     Contacts,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub owner: String,
     pub collection: String,

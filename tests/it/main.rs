@@ -24,6 +24,7 @@ mod layout;
 mod mail_api;
 mod objects;
 mod objects_clone;
+mod openapi;
 mod oracle;
 mod projections;
 mod recovery;

@@ -13,7 +13,8 @@ use crate::directory::shares::{CollectionShares, GrantRequest, ShareError};
 use crate::directory::users::{Deleted, NewPassword, NewUser, UserChanges, UserSummary};
 use crate::directory::{domains, groups, resources, shares, users};
 use crate::directory::{DirectoryError, ListQuery, Listing, ACTOR_API};
-use crate::http::{ApiError, Shared};
+use crate::http::openapi::AdminGate;
+use crate::http::{ApiError, ErrorBody, Shared};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -60,7 +61,7 @@ impl From<ShareError> for ApiError {
 }
 
 /// A JSON body whose refusal is a 400 `{"error": ...}` like every other.
-pub(super) struct Body<T>(T);
+pub(crate) struct Body<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
@@ -74,7 +75,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 }
 
 /// `?domain=&limit=&after=`, refused as a 400 `{"error": ...}`.
-pub(super) struct Listed(ListQuery);
+pub(crate) struct Listed(ListQuery);
 
 impl<S: Send + Sync> FromRequestParts<S> for Listed {
     type Rejection = ApiError;
@@ -126,14 +127,38 @@ pub(crate) fn routes() -> Router<Shared> {
         )
 }
 
-async fn list_domains(
+#[utoipa::path(
+    get,
+    path = "/admin/v1/domains",
+    tag = "directory",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page, in name order", body = Listing<DomainSummary>),
+        (status = 400, description = "A bad limit or cursor", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn list_domains(
     State(s): State<Shared>,
     Listed(q): Listed,
 ) -> Answer<Listing<DomainSummary>> {
     Ok(Json(domains::list_domains(&s.engine.views(), &q)?))
 }
 
-async fn create_domain(
+#[utoipa::path(
+    post,
+    path = "/admin/v1/domains",
+    tag = "directory",
+    request_body = NewDomain,
+    responses(
+        (status = 201, description = "Created", body = DomainSummary),
+        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn create_domain(
     State(s): State<Shared>,
     Body(req): Body<NewDomain>,
 ) -> Created<DomainSummary> {
@@ -141,24 +166,96 @@ async fn create_domain(
     Ok((StatusCode::CREATED, Json(domain)))
 }
 
-async fn show_domain(State(s): State<Shared>, Path(d): Path<String>) -> Answer<DomainSummary> {
+#[utoipa::path(
+    get,
+    path = "/admin/v1/domains/{domain}",
+    tag = "directory",
+    params(("domain" = String, Path, example = "example.com")),
+    responses(
+        (status = 200, description = "The domain", body = DomainSummary),
+        (status = 404, description = "No such domain", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn show_domain(
+    State(s): State<Shared>,
+    Path(d): Path<String>,
+) -> Answer<DomainSummary> {
     Ok(Json(domains::show_domain(&s.engine.views(), &d)?))
 }
 
-async fn list_users(State(s): State<Shared>, Listed(q): Listed) -> Answer<Listing<UserSummary>> {
+#[utoipa::path(
+    get,
+    path = "/admin/v1/users",
+    tag = "directory",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page, in name order", body = Listing<UserSummary>),
+        (status = 400, description = "A bad limit or cursor", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn list_users(
+    State(s): State<Shared>,
+    Listed(q): Listed,
+) -> Answer<Listing<UserSummary>> {
     Ok(Json(users::list_users(&s.engine.views(), &q)?))
 }
 
-async fn create_user(State(s): State<Shared>, Body(req): Body<NewUser>) -> Created<UserSummary> {
+#[utoipa::path(
+    post,
+    path = "/admin/v1/users",
+    tag = "directory",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Created, with a default calendar and address book", body = UserSummary),
+        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn create_user(
+    State(s): State<Shared>,
+    Body(req): Body<NewUser>,
+) -> Created<UserSummary> {
     let user = users::add_user(&s.engine, &req, ACTOR_API).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-async fn show_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
+#[utoipa::path(
+    get,
+    path = "/admin/v1/users/{user}",
+    tag = "directory",
+    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")),
+    responses(
+        (status = 200, description = "The user", body = UserSummary),
+        (status = 404, description = "No such user", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn show_user(
+    State(s): State<Shared>,
+    Path(user): Path<String>,
+) -> Answer<UserSummary> {
     Ok(Json(users::show_user(&s.engine.views(), &user)?))
 }
 
-async fn update_user(
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/users/{user}",
+    tag = "directory",
+    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")), request_body = UserChanges,
+    responses(
+        (status = 200, description = "The user, changed", body = UserSummary),
+        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn update_user(
     State(s): State<Shared>,
     Path(user): Path<String>,
     Body(changes): Body<UserChanges>,
@@ -168,7 +265,21 @@ async fn update_user(
     ))
 }
 
-async fn set_password(
+#[utoipa::path(
+    put,
+    path = "/admin/v1/users/{user}/password",
+    tag = "directory",
+    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")), request_body = NewPassword,
+    responses(
+        (status = 200, description = "The user", body = UserSummary),
+        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn set_password(
     State(s): State<Shared>,
     Path(user): Path<String>,
     Body(req): Body<NewPassword>,
@@ -178,19 +289,64 @@ async fn set_password(
     ))
 }
 
-async fn disable_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
+#[utoipa::path(
+    post,
+    path = "/admin/v1/users/{user}/disable",
+    tag = "directory",
+    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")),
+    responses(
+        (status = 200, description = "The user, disabled", body = UserSummary),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn disable_user(
+    State(s): State<Shared>,
+    Path(user): Path<String>,
+) -> Answer<UserSummary> {
     Ok(Json(
         users::set_enabled(&s.engine, &user, false, ACTOR_API).await?,
     ))
 }
 
-async fn enable_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
+#[utoipa::path(
+    post,
+    path = "/admin/v1/users/{user}/enable",
+    tag = "directory",
+    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")),
+    responses(
+        (status = 200, description = "The user, enabled", body = UserSummary),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn enable_user(
+    State(s): State<Shared>,
+    Path(user): Path<String>,
+) -> Answer<UserSummary> {
     Ok(Json(
         users::set_enabled(&s.engine, &user, true, ACTOR_API).await?,
     ))
 }
 
-async fn delete_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<Deleted> {
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/users/{user}",
+    tag = "directory",
+    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")),
+    responses(
+        (status = 200, description = "The user and their data are gone", body = Deleted),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn delete_user(
+    State(s): State<Shared>,
+    Path(user): Path<String>,
+) -> Answer<Deleted> {
     Ok(Json(users::delete_user(&s.engine, &user, ACTOR_API).await?))
 }
 
@@ -204,7 +360,18 @@ fn collection_kind(segment: &str) -> Result<formats::davpath::Kind, ApiError> {
     })
 }
 
-async fn show_shares(
+#[utoipa::path(
+    get,
+    path = "/admin/v1/users/{user}/{kind}/{collection}/shares",
+    tag = "directory",
+    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com"), ("kind" = String, Path, description = "`calendars` or `addressbooks` (anything else is 404)", example = "calendars"), ("collection" = String, Path, example = "default")),
+    responses(
+        (status = 200, description = "The collection's grants", body = CollectionShares),
+        (status = 404, description = "No such user, collection kind or collection", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn show_shares(
     State(s): State<Shared>,
     Path((user, kind, collection)): Path<(String, String, String)>,
 ) -> Answer<CollectionShares> {
@@ -212,7 +379,21 @@ async fn show_shares(
     Ok(Json(shares::show(&s.engine, &user, kind, &collection)?))
 }
 
-async fn grant_share(
+#[utoipa::path(
+    put,
+    path = "/admin/v1/users/{user}/{kind}/{collection}/shares/{sharee}",
+    tag = "directory",
+    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com"), ("kind" = String, Path, description = "`calendars` or `addressbooks` (anything else is 404)", example = "calendars"), ("collection" = String, Path, example = "default"), ("sharee" = String, Path, description = "`user:login@domain`, `group:name@domain`, or a name as for `reprise share`", example = "user:bob@example.com")), request_body = GrantRequest,
+    responses(
+        (status = 200, description = "The collection's grants", body = CollectionShares),
+        (status = 400, description = "Bad JSON, a bad sharee, the owner or another domain's sharee", body = ErrorBody),
+        (status = 404, description = "No such user, collection kind, collection or sharee", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn grant_share(
     State(s): State<Shared>,
     Path((user, kind, collection, sharee)): Path<(String, String, String, String)>,
     Body(req): Body<GrantRequest>,
@@ -232,7 +413,20 @@ async fn grant_share(
     ))
 }
 
-async fn revoke_share(
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/users/{user}/{kind}/{collection}/shares/{sharee}",
+    tag = "directory",
+    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com"), ("kind" = String, Path, description = "`calendars` or `addressbooks` (anything else is 404)", example = "calendars"), ("collection" = String, Path, example = "default"), ("sharee" = String, Path, description = "`user:login@domain`, `group:name@domain`, or a name as for `reprise share`", example = "user:bob@example.com")),
+    responses(
+        (status = 200, description = "The collection's grants; revoking what is not granted changes nothing", body = CollectionShares),
+        (status = 400, description = "A bad sharee, the owner or another domain's sharee", body = ErrorBody),
+        (status = 404, description = "No such user, collection kind, collection or sharee", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn revoke_share(
     State(s): State<Shared>,
     Path((user, kind, collection, sharee)): Path<(String, String, String, String)>,
 ) -> Answer<CollectionShares> {
@@ -242,20 +436,79 @@ async fn revoke_share(
     ))
 }
 
-async fn list_groups(State(s): State<Shared>, Listed(q): Listed) -> Answer<Listing<GroupSummary>> {
+#[utoipa::path(
+    get,
+    path = "/admin/v1/groups",
+    tag = "directory",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page, in name order", body = Listing<GroupSummary>),
+        (status = 400, description = "A bad limit or cursor", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn list_groups(
+    State(s): State<Shared>,
+    Listed(q): Listed,
+) -> Answer<Listing<GroupSummary>> {
     Ok(Json(groups::list_groups(&s.engine.views(), &q)?))
 }
 
-async fn create_group(State(s): State<Shared>, Body(req): Body<NewGroup>) -> Created<GroupDetail> {
+#[utoipa::path(
+    post,
+    path = "/admin/v1/groups",
+    tag = "directory",
+    request_body = NewGroup,
+    responses(
+        (status = 201, description = "Created", body = GroupDetail),
+        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
+        (status = 404, description = "No such domain", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn create_group(
+    State(s): State<Shared>,
+    Body(req): Body<NewGroup>,
+) -> Created<GroupDetail> {
     let group = groups::add_group(&s.engine, &req, ACTOR_API).await?;
     Ok((StatusCode::CREATED, Json(group)))
 }
 
-async fn show_group(State(s): State<Shared>, Path(group): Path<String>) -> Answer<GroupDetail> {
+#[utoipa::path(
+    get,
+    path = "/admin/v1/groups/{group}",
+    tag = "directory",
+    params(("group" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "team@example.com")),
+    responses(
+        (status = 200, description = "The group, its direct members and the groups it is in", body = GroupDetail),
+        (status = 404, description = "No such group", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn show_group(
+    State(s): State<Shared>,
+    Path(group): Path<String>,
+) -> Answer<GroupDetail> {
     Ok(Json(groups::show_group(&s.engine.views(), &group)?))
 }
 
-async fn update_group(
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/groups/{group}",
+    tag = "directory",
+    params(("group" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "team@example.com")), request_body = GroupChanges,
+    responses(
+        (status = 200, description = "The group, changed", body = GroupDetail),
+        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
+        (status = 404, description = "No such group", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn update_group(
     State(s): State<Shared>,
     Path(group): Path<String>,
     Body(changes): Body<GroupChanges>,
@@ -265,13 +518,42 @@ async fn update_group(
     ))
 }
 
-async fn delete_group(State(s): State<Shared>, Path(group): Path<String>) -> Answer<Deleted> {
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/groups/{group}",
+    tag = "directory",
+    params(("group" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "team@example.com")),
+    responses(
+        (status = 200, description = "The group is gone", body = Deleted),
+        (status = 404, description = "No such group", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn delete_group(
+    State(s): State<Shared>,
+    Path(group): Path<String>,
+) -> Answer<Deleted> {
     Ok(Json(
         groups::delete_group(&s.engine, &group, ACTOR_API).await?,
     ))
 }
 
-async fn add_member(
+#[utoipa::path(
+    post,
+    path = "/admin/v1/groups/{group}/members",
+    tag = "directory",
+    params(("group" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "team@example.com")), request_body = crate::directory::wire::MemberSchema,
+    responses(
+        (status = 200, description = "The group", body = GroupDetail),
+        (status = 400, description = "Bad JSON, an unknown member, a group added to itself", body = ErrorBody),
+        (status = 404, description = "No such group", body = ErrorBody),
+        (status = 409, description = "The group would contain itself through nesting, or a concurrent change came first", body = ErrorBody),
+        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn add_member(
     State(s): State<Shared>,
     Path(group): Path<String>,
     Body(member): Body<Member>,
@@ -281,7 +563,20 @@ async fn add_member(
     ))
 }
 
-async fn remove_member(
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/groups/{group}/members/{kind}/{name}",
+    tag = "directory",
+    params(("group" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "team@example.com"), ("kind" = String, Path, description = "`user` or `group`", example = "user"), ("name" = String, Path, example = "alice")),
+    responses(
+        (status = 200, description = "The group", body = GroupDetail),
+        (status = 400, description = "A member kind other than `user` or `group`, or a bad name", body = ErrorBody),
+        (status = 404, description = "No such group or member", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn remove_member(
     State(s): State<Shared>,
     Path((group, kind, name)): Path<(String, String, String)>,
 ) -> Answer<GroupDetail> {
@@ -291,14 +586,39 @@ async fn remove_member(
     ))
 }
 
-async fn list_resources(
+#[utoipa::path(
+    get,
+    path = "/admin/v1/resources",
+    tag = "directory",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page, in name order", body = Listing<ResourceSummary>),
+        (status = 400, description = "A bad limit or cursor", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn list_resources(
     State(s): State<Shared>,
     Listed(q): Listed,
 ) -> Answer<Listing<ResourceSummary>> {
     Ok(Json(resources::list_resources(&s.engine.views(), &q)?))
 }
 
-async fn create_resource(
+#[utoipa::path(
+    post,
+    path = "/admin/v1/resources",
+    tag = "directory",
+    request_body = NewResource,
+    responses(
+        (status = 201, description = "Created", body = ResourceSummary),
+        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
+        (status = 404, description = "No such domain", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn create_resource(
     State(s): State<Shared>,
     Body(req): Body<NewResource>,
 ) -> Created<ResourceSummary> {
@@ -306,7 +626,18 @@ async fn create_resource(
     Ok((StatusCode::CREATED, Json(resource)))
 }
 
-async fn show_resource(
+#[utoipa::path(
+    get,
+    path = "/admin/v1/resources/{resource}",
+    tag = "directory",
+    params(("resource" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "room1@example.com")),
+    responses(
+        (status = 200, description = "The resource", body = ResourceSummary),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn show_resource(
     State(s): State<Shared>,
     Path(resource): Path<String>,
 ) -> Answer<ResourceSummary> {
@@ -316,7 +647,21 @@ async fn show_resource(
     )?))
 }
 
-async fn update_resource(
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/resources/{resource}",
+    tag = "directory",
+    params(("resource" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "room1@example.com")), request_body = ResourceChanges,
+    responses(
+        (status = 200, description = "The resource, changed", body = ResourceSummary),
+        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn update_resource(
     State(s): State<Shared>,
     Path(resource): Path<String>,
     Body(changes): Body<ResourceChanges>,
@@ -326,7 +671,22 @@ async fn update_resource(
     ))
 }
 
-async fn delete_resource(State(s): State<Shared>, Path(resource): Path<String>) -> Answer<Deleted> {
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/resources/{resource}",
+    tag = "directory",
+    params(("resource" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "room1@example.com")),
+    responses(
+        (status = 200, description = "The resource is gone", body = Deleted),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+        AdminGate
+    ),
+)]
+pub(crate) async fn delete_resource(
+    State(s): State<Shared>,
+    Path(resource): Path<String>,
+) -> Answer<Deleted> {
     Ok(Json(
         resources::delete_resource(&s.engine, &resource, ACTOR_API).await?,
     ))

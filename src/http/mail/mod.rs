@@ -23,7 +23,8 @@ pub use seen::{
     MAX_MAILBOX_NAME, MAX_WRITE_RANGES,
 };
 
-use crate::http::{identify, AppState, Caller, Shared};
+use crate::http::openapi::MailGate;
+use crate::http::{identify, AppState, Caller, ErrorBody, Shared};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -160,7 +161,18 @@ async fn authorise(
 // ---------------------------------------------------------------------------
 // Handlers.
 
-async fn read_seen(
+#[utoipa::path(
+    get,
+    path = "/api/v1/mail/{login}/mailboxes/{mailbox}/seen",
+    tag = "mail",
+    params(("login" = String, Path, description = "The mailbox owner: `login@domain`, an email, or a login that exists in one domain", example = "alice@example.com"), ("mailbox" = String, Path, description = "One segment, UTF-8 percent-encoded, `/` as `%2F`; 1 to 1000 bytes, no NUL", example = "INBOX")),
+    responses(
+        (status = 200, description = "The seen UIDs and the modseq", body = SeenAnswer),
+        (status = 400, description = "A bad mailbox name", body = ErrorBody),
+        MailGate
+    ),
+)]
+pub(crate) async fn read_seen(
     State(state): State<Shared>,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -171,7 +183,20 @@ async fn read_seen(
     Ok(Json(read_one(&state, &access, mailbox)?))
 }
 
-async fn write_seen(
+#[utoipa::path(
+    post,
+    path = "/api/v1/mail/{login}/mailboxes/{mailbox}/seen",
+    tag = "mail",
+    params(("login" = String, Path, description = "The mailbox owner: `login@domain`, an email, or a login that exists in one domain", example = "alice@example.com"), ("mailbox" = String, Path, description = "One segment, UTF-8 percent-encoded, `/` as `%2F`; 1 to 1000 bytes, no NUL", example = "INBOX")), request_body = WriteBody,
+    responses(
+        (status = 200, description = "Written: the new modseq, and what `unchangedsince` left alone", body = WriteAnswer),
+        (status = 400, description = "A bad name, bad JSON, a bad UID set, a UID in both sets", body = ErrorBody),
+        (status = 413, description = "A body over 4 MiB, more than 1000 mailboxes, or more than 50000 ranges in one write", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        MailGate
+    ),
+)]
+pub(crate) async fn write_seen(
     State(state): State<Shared>,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -194,7 +219,18 @@ async fn write_seen(
     Ok(Json(answer))
 }
 
-async fn changes(
+#[utoipa::path(
+    get,
+    path = "/api/v1/mail/{login}/mailboxes/{mailbox}/seen/changes",
+    tag = "mail",
+    params(("login" = String, Path, description = "The mailbox owner: `login@domain`, an email, or a login that exists in one domain", example = "alice@example.com"), ("mailbox" = String, Path, description = "One segment, UTF-8 percent-encoded, `/` as `%2F`; 1 to 1000 bytes, no NUL", example = "INBOX"), ChangesQuery),
+    responses(
+        (status = 200, description = "What changed after `since`", body = ChangesAnswer),
+        (status = 400, description = "A bad mailbox name, or a missing or bad `since`", body = ErrorBody),
+        MailGate
+    ),
+)]
+pub(crate) async fn changes(
     State(state): State<Shared>,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -213,7 +249,20 @@ async fn changes(
 }
 
 /// Writes first, then reads, so that the reads see the writes.
-async fn bulk(
+#[utoipa::path(
+    post,
+    path = "/api/v1/mail/{login}/seen",
+    tag = "mail",
+    params(("login" = String, Path, description = "The mailbox owner: `login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")), request_body = BulkBody,
+    responses(
+        (status = 200, description = "The writes' answers, then the reads', in request order", body = BulkAnswer),
+        (status = 400, description = "A bad name, bad JSON, a bad UID set, a UID in both sets, a mailbox written twice", body = ErrorBody),
+        (status = 413, description = "A body over 4 MiB, more than 1000 mailboxes, or more than 50000 ranges in one write", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        MailGate
+    ),
+)]
+pub(crate) async fn bulk(
     State(state): State<Shared>,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,

@@ -2,49 +2,52 @@
 //! is answered. The field names are the wire format.
 
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// `POST .../seen`. Unknown fields are refused, so that a misspelt
 /// `unchangedsince` cannot turn a conditional write into a blind one.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct WriteBody {
+pub(crate) struct WriteBody {
     pub(super) add: Option<String>,
     pub(super) remove: Option<String>,
     pub(super) unchangedsince: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct BulkBody {
+pub(crate) struct BulkBody {
     #[serde(default)]
     pub(super) read: Vec<String>,
     #[serde(default)]
     pub(super) write: Vec<BulkWrite>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct BulkWrite {
+pub(crate) struct BulkWrite {
     pub(super) mailbox: String,
     pub(super) add: Option<String>,
     pub(super) remove: Option<String>,
     pub(super) unchangedsince: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct ChangesQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ChangesQuery {
+    /// A modseq the client has seen.
     pub(super) since: u64,
 }
 
-#[derive(Debug, Serialize)]
-pub(super) struct SeenAnswer {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SeenAnswer {
     pub(super) mailbox: String,
     pub(super) seen: String,
     pub(super) modseq: u64,
 }
 
-#[derive(Debug, Serialize)]
-pub(super) struct WriteAnswer {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WriteAnswer {
     /// Only in bulk answers, where it says which write this is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) mailbox: Option<String>,
@@ -53,8 +56,8 @@ pub(super) struct WriteAnswer {
     pub(super) modified: String,
 }
 
-#[derive(Debug, Serialize)]
-pub(super) struct ChangesAnswer {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ChangesAnswer {
     pub(super) mailbox: String,
     pub(super) modseq: u64,
     pub(super) changed: String,
@@ -62,8 +65,8 @@ pub(super) struct ChangesAnswer {
     pub(super) complete: bool,
 }
 
-#[derive(Debug, Serialize)]
-pub(super) struct BulkAnswer {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BulkAnswer {
     pub(super) read: Vec<SeenAnswer>,
     pub(super) write: Vec<WriteAnswer>,
 }
