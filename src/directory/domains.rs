@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"domain": "example.org", "display_name": "Example Org"}))]
 pub struct NewDomain {
     pub domain: String,
     #[serde(default)]

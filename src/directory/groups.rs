@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"group": "staff@example.com", "display_name": "Staff"}))]
 pub struct NewGroup {
     /// `name`, or `name@domain` when `domain` is absent.
     pub group: String,
@@ -63,6 +64,7 @@ pub struct GroupDetail {
 /// A partial update: absent fields stay, `null` removes.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"display_name": "The team"}))]
 pub struct GroupChanges {
     #[serde(
         default,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"resource": "beamer@example.com", "kind": "equipment"}))]
 pub struct NewResource {
     /// `name`, or `name@domain` when `domain` is absent.
     pub resource: String,
@@ -61,6 +62,7 @@ impl From<&ResourceRecord> for ResourceSummary {
 /// A partial update: absent fields stay, `null` removes. The kind stays.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"capacity": 12, "location": "2nd floor"}))]
 pub struct ResourceChanges {
     #[serde(
         default,

@@ -336,6 +336,7 @@ pub struct CollectionShares {
 /// The body of a grant: `{"access": "read"}` or `{"access": "read-write"}`.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"access": "read-write"}))]
 pub struct GrantRequest {
     #[schema(value_type = crate::directory::wire::AccessSchema)]
     pub access: Access,

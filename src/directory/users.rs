@@ -31,6 +31,7 @@ const DATA_TOPICS: [Domain; 4] = [
 
 /// A request to create a user, from the command line or the admin API.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"login": "carol", "domain": "example.com", "email": "carol@example.com", "password": "carol-secret", "display_name": "Carol"}))]
 pub struct NewUser {
     pub login: String,
     pub domain: Option<String>,
@@ -76,6 +77,7 @@ impl From<&UserRecord> for UserSummary {
 /// removes the display name or phone.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"display_name": "Alice Liddell", "phone": null}))]
 pub struct UserChanges {
     #[serde(
         default,
@@ -112,6 +114,7 @@ pub struct UserChanges {
 /// The body of a password change (`PUT /users/{user}/password`).
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"password": "new-secret"}))]
 pub struct NewPassword {
     pub password: String,
 }

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 #[derive(ToSchema)]
 #[schema(as = Member)]
 #[serde(rename_all = "lowercase")]
+#[schema(example = json!({"user": "bob"}))]
 pub enum MemberSchema {
     User(String),
     Group(String),

@@ -9,7 +9,10 @@ use crate::http::{mail, ErrorBody};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use std::sync::LazyLock;
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::RefOr;
 use utoipa::{IntoResponses, Modify, OpenApi};
 
 const DESCRIPTION: &str = "\
@@ -34,7 +37,7 @@ leadership over between installations.";
         description = DESCRIPTION,
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    modifiers(&Security),
+    modifiers(&Security, &Addresses),
     security(("basic" = []), ("token" = [])),
     paths(
         openapi_json,
@@ -111,6 +114,80 @@ impl Modify for Security {
                     .build(),
             ),
         );
+    }
+}
+
+/// How an answer addresses its entry in a path, as OpenAPI links: a
+/// group's or resource's name alone is ambiguous when two domains have
+/// it, so the links say `name@domain` (and a user's `principal`). Each
+/// answer carrying the entry links to every operation with that path
+/// parameter.
+struct Addresses;
+
+/// (the answer's schema, the path parameter, the runtime expression).
+const ADDRESSES: [(&str, &str, &str); 3] = [
+    (
+        "GroupDetail",
+        "group",
+        "{$response.body#/group}@{$response.body#/domain}",
+    ),
+    (
+        "ResourceSummary",
+        "resource",
+        "{$response.body#/resource}@{$response.body#/domain}",
+    ),
+    ("UserSummary", "user", "$response.body#/principal"),
+];
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+impl Modify for Addresses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (schema, parameter, expression) in ADDRESSES {
+            let reference = format!("#/components/schemas/{schema}");
+            let placeholder = format!("{{{parameter}}}");
+            // The operations that take the parameter, by operation id.
+            let mut targets = Vec::new();
+            for (path, item) in openapi.paths.paths.iter_mut() {
+                if path.contains(&placeholder) {
+                    targets.extend(operations(item).filter_map(|o| o.operation_id.clone()));
+                }
+            }
+            for item in openapi.paths.paths.values_mut() {
+                for operation in operations(item) {
+                    let own = operation.operation_id.clone();
+                    for response in operation.responses.responses.values_mut() {
+                        let RefOr::T(response) = response else {
+                            continue;
+                        };
+                        let carries = response.content.values().any(|content| {
+                            matches!(content, RefOr::T(c)
+                                if matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location == reference))
+                        });
+                        if !carries {
+                            continue;
+                        }
+                        for target in targets.iter().filter(|t| Some(*t) != own.as_ref()) {
+                            let link = LinkBuilder::new()
+                                .operation_id(target)
+                                .parameter(parameter, expression)
+                                .build();
+                            response.links.insert(target.clone(), RefOr::T(link));
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

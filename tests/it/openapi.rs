@@ -59,7 +59,7 @@ fn the_served_document_is_the_one_checked_in() {
 const SEED: u64 = 20_261_203;
 /// Cases per operation and phase: the whole run stays within a couple of
 /// minutes on two cores.
-const MAX_EXAMPLES: u32 = 25;
+const MAX_EXAMPLES: u32 = 60;
 const ADMIN: (&str, &str) = ("root@example.com", "root-secret");
 
 /// schemathesis's `st`: `REPRISE_TEST_SCHEMATHESIS`, else the venv

@@ -67,10 +67,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Body(value)),
-            Err(e) => Err(ApiError(StatusCode::BAD_REQUEST, e.body_text())),
+        let value = match Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(Json(value)) => value,
+            Err(e) => return Err(ApiError(StatusCode::BAD_REQUEST, e.body_text())),
+        };
+        // serde also reads a struct from an array of its fields in order;
+        // every body of this API is an object.
+        if !value.is_object() {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "the body must be a JSON object".into(),
+            ));
         }
+        T::deserialize(value).map(Body).map_err(|e| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("Failed to deserialize the JSON body into the target type: {e}"),
+            )
+        })
     }
 }
 

@@ -94,6 +94,7 @@ pub(crate) async fn projection_digest(State(state): State<Shared>) -> Result<Res
 #[into_params(parameter_in = Query)]
 pub(crate) struct ImportQuery {
     /// The user whose collection receives the objects.
+    #[param(example = "alice@example.com")]
     owner: String,
     /// The calendar or address book, created when absent.
     #[serde(default = "default_collection")]
@@ -113,7 +114,12 @@ fn default_collection() -> String {
     path = "/admin/v1/import/calendar",
     tag = "operations",
     params(ImportQuery),
-    request_body(content = String, content_type = "text/plain", description = "An iCalendar file (.ics)"),
+    request_body(
+        content = String,
+        content_type = "text/plain",
+        description = "An iCalendar file (.ics)",
+        example = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//example//EN\r\nBEGIN:VEVENT\r\nUID:imported-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T090000Z\r\nSUMMARY:Imported\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ),
     responses(
         (status = 200, description = "What was applied, and why anything was rejected", body = ImportReport),
         (status = 400, description = "A bad query, a body that is not UTF-8 or not iCalendar", body = ErrorBody),
@@ -136,7 +142,12 @@ pub(crate) async fn import_calendar(
     path = "/admin/v1/import/contacts",
     tag = "operations",
     params(ImportQuery),
-    request_body(content = String, content_type = "text/plain", description = "A vCard file (.vcf)"),
+    request_body(
+        content = String,
+        content_type = "text/plain",
+        description = "A vCard file (.vcf)",
+        example = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:imported-1\r\nFN:Imported\r\nEND:VCARD\r\n"
+    ),
     responses(
         (status = 200, description = "What was applied, and why anything was rejected", body = ImportReport),
         (status = 400, description = "A bad query, a body that is not UTF-8 or not vCard", body = ErrorBody),
@@ -224,7 +235,7 @@ pub(crate) async fn log_info(State(state): State<Shared>) -> Json<LogInfo> {
 #[into_params(parameter_in = Query)]
 pub(crate) struct EndQuery {
     /// The topic, by the kind of data it carries.
-    #[param(value_type = crate::ops::log::wire::DomainSchema)]
+    #[param(value_type = crate::ops::log::wire::DomainSchema, example = "directory")]
     domain: Domain,
 }
 

@@ -106,6 +106,13 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| too_large())?;
+    // serde also reads a struct from an array of its fields in order;
+    // every body of this API is an object.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(MailError::BadRequest(
+            "invalid JSON body: it must be an object".into(),
+        ));
+    }
     serde_json::from_slice(&bytes)
         .map_err(|e| MailError::BadRequest(format!("invalid JSON body: {e}")))
 }

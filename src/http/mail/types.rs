@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 /// `unchangedsince` cannot turn a conditional write into a blind one.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"add": "1:5,9", "remove": "7", "unchangedsince": 1}))]
 pub(crate) struct WriteBody {
     pub(super) add: Option<String>,
     pub(super) remove: Option<String>,
@@ -16,6 +17,7 @@ pub(crate) struct WriteBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"read": ["INBOX"], "write": [{"mailbox": "Sent", "add": "1:3"}]}))]
 pub(crate) struct BulkBody {
     #[serde(default)]
     pub(super) read: Vec<String>,

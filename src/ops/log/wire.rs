@@ -72,6 +72,7 @@ impl From<WireStart> for ReadStart {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"starts": [{"domain": "directory", "partition": 0, "offset": 0}], "max": 10, "timeout_ms": 0}))]
 pub struct ReadRequest {
     pub starts: Vec<WireStart>,
     pub max: usize,
