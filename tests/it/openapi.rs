@@ -55,11 +55,21 @@ fn the_served_document_is_the_one_checked_in() {
 }
 
 /// A fixed seed, printed, so that a failure is replayed by running this
-/// test again (or `st run` with the same flags).
+/// test again (or `st run` with the same flags);
+/// `REPRISE_TEST_SCHEMATHESIS_SEED` explores others.
 const SEED: u64 = 20_261_203;
 /// Cases per operation and phase: the whole run stays within a couple of
-/// minutes on two cores.
-const MAX_EXAMPLES: u32 = 60;
+/// minutes on two cores (`REPRISE_TEST_SCHEMATHESIS_EXAMPLES` for more).
+const MAX_EXAMPLES: u64 = 60;
+
+fn setting(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+        Err(_) => default,
+    }
+}
 const ADMIN: (&str, &str) = ("root@example.com", "root-secret");
 
 /// schemathesis's `st`: `REPRISE_TEST_SCHEMATHESIS`, else the venv
@@ -134,6 +144,8 @@ fn schemathesis_finds_nothing_against_a_live_server() {
         Some(json!({"add": "1:5,9"})),
     );
 
+    let seed = setting("REPRISE_TEST_SCHEMATHESIS_SEED", SEED);
+    let examples = setting("REPRISE_TEST_SCHEMATHESIS_EXAMPLES", MAX_EXAMPLES);
     let work = tempfile::tempdir().expect("temp dir");
     let mut cmd = Command::new(&st);
     cmd.args(["run", &format!("{}{DOCUMENT}", server.url)])
@@ -145,15 +157,15 @@ fn schemathesis_finds_nothing_against_a_live_server() {
         // cannot say; a 400 is documented wherever it can happen.
         .args(["--checks", "all"])
         .args(["--exclude-checks", "positive_data_acceptance"])
-        .args(["--max-examples", &MAX_EXAMPLES.to_string()])
-        .args(["--seed", &SEED.to_string()])
+        .args(["--max-examples", &examples.to_string()])
+        .args(["--seed", &seed.to_string()])
         .args(["--workers", "2"])
         .env("NO_COLOR", "1");
-    println!("schemathesis: seed {SEED}, {MAX_EXAMPLES} examples per operation");
+    println!("schemathesis: seed {seed}, {examples} examples per operation");
     let ran = run_with_timeout(cmd, work.path(), Duration::from_secs(600));
     assert!(
         ran.success,
-        "schemathesis (seed {SEED}) {}:\n{}",
+        "schemathesis (seed {seed}, {examples} examples) {}:\n{}",
         ran.status, ran.output
     );
     println!("{}", ran.output);
