@@ -4,8 +4,10 @@
 //! `openapi/reprise.json` (`tests/it/openapi.rs` compares the two and runs
 //! schemathesis against a live server).
 
-use crate::http::admin::{directory, operations, snapshot};
-use crate::http::{mail, ErrorBody};
+use crate::http::admin::directory::DirectoryApi;
+use crate::http::admin::{operations, snapshot};
+use crate::http::mail::MailApi;
+use crate::http::ErrorBody;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use std::sync::LazyLock;
@@ -37,49 +39,18 @@ leadership over between installations.";
         description = DESCRIPTION,
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    modifiers(&Security, &Addresses),
+    modifiers(&Security),
     security(("basic" = []), ("token" = [])),
     paths(
         openapi_json,
-        directory::list_domains,
-        directory::create_domain,
-        directory::show_domain,
-        directory::list_users,
-        directory::create_user,
-        directory::show_user,
-        directory::update_user,
-        directory::delete_user,
-        directory::set_password,
-        directory::disable_user,
-        directory::enable_user,
-        directory::show_shares,
-        directory::grant_share,
-        directory::revoke_share,
-        directory::list_groups,
-        directory::create_group,
-        directory::show_group,
-        directory::update_group,
-        directory::delete_group,
-        directory::add_member,
-        directory::remove_member,
-        directory::list_resources,
-        directory::create_resource,
-        directory::show_resource,
-        directory::update_resource,
-        directory::delete_resource,
         operations::projection_status,
         operations::projection_digest,
         operations::export,
-        operations::import_calendar,
-        operations::import_contacts,
+        operations::import,
         operations::log_info,
         operations::log_end,
         operations::log_read,
         snapshot::create_snapshot,
-        mail::read_seen,
-        mail::write_seen,
-        mail::changes,
-        mail::bulk,
     ),
     tags(
         (name = "directory", description = "Domains, users, groups, resources and shares"),
@@ -96,26 +67,42 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "basic",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Basic)
-                    .description(Some("A directory user's login (or email) and password"))
-                    .build(),
+        for (name, scheme, description) in [
+            (
+                "basic",
+                HttpAuthScheme::Basic,
+                "A directory user's login (or email) and password",
             ),
-        );
-        components.add_security_scheme(
-            "token",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The local admin token from `DATA_DIR/serve.json`"))
-                    .build(),
+            (
+                "token",
+                HttpAuthScheme::Bearer,
+                "The local admin token from `DATA_DIR/serve.json`",
             ),
-        );
+        ] {
+            let http = HttpBuilder::new()
+                .scheme(scheme)
+                .description(Some(description))
+                .build();
+            components.add_security_scheme(name, SecurityScheme::Http(http));
+        }
     }
 }
+
+/// A path parameter the handler reads as a string, described for the
+/// document: `path_parameter!(UserPath, user, "doc", "example")`.
+macro_rules! path_parameter {
+    ($name:ident, $field:ident, $doc:literal, $example:literal) => {
+        #[derive(utoipa::IntoParams)]
+        #[into_params(parameter_in = Path)]
+        #[allow(dead_code)] // only its description is used
+        pub(super) struct $name {
+            #[doc = $doc]
+            #[param(example = $example)]
+            $field: String,
+        }
+    };
+}
+pub(crate) use path_parameter;
 
 /// How an answer addresses its entry in a path, as OpenAPI links: a
 /// group's or resource's name alone is ambiguous when two domains have
@@ -191,11 +178,11 @@ impl Modify for Addresses {
     }
 }
 
-/// What the admin gate (`require_admin`) answers before any admin
-/// handler runs.
+/// What the gates answer before any handler runs: `require_admin` for
+/// the admin API, `authorise` for the mail API.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // only its responses are used
-pub(crate) enum AdminGate {
+pub(crate) enum Gate {
     #[response(
         status = 401,
         description = "No credentials, or wrong ones",
@@ -204,42 +191,25 @@ pub(crate) enum AdminGate {
     Unauthorized(ErrorBody),
     #[response(
         status = 403,
-        description = "The user is not an administrator, or is disabled"
+        description = "Not allowed: not an administrator (admin API), neither the mailbox's \
+                       owner nor an administrator (mail API, whether or not the user exists), \
+                       or a disabled account"
     )]
     Forbidden(ErrorBody),
     #[response(
         status = 503,
-        description = "The directory cannot be read yet, or the log did not answer; retry",
+        description = "The views are being built, or the log did not answer; retry",
         headers(("Retry-After" = String))
     )]
     Unavailable(ErrorBody),
 }
 
-/// What the mail API's gate (`authorise`) answers before any mail
-/// handler reads or writes.
+/// The mail API's gate, to an administrator naming nobody.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // only its responses are used
-pub(crate) enum MailGate {
-    #[response(
-        status = 401,
-        description = "No credentials, or wrong ones",
-        headers(("WWW-Authenticate" = String))
-    )]
-    Unauthorized(ErrorBody),
-    #[response(
-        status = 403,
-        description = "Neither the mailbox's owner nor an administrator (also for a disabled \
-                       account), whether or not the user exists"
-    )]
-    Forbidden(ErrorBody),
-    #[response(status = 404, description = "An administrator named no user")]
+pub(crate) enum UnknownOwner {
+    #[response(status = 404, description = "No such user")]
     NotFound(ErrorBody),
-    #[response(
-        status = 503,
-        description = "The views are being built, or the log did not confirm the write; retry",
-        headers(("Retry-After" = String))
-    )]
-    Unavailable(ErrorBody),
 }
 
 /// The document, pretty-printed with its keys in a stable order, as
@@ -247,8 +217,13 @@ pub(crate) enum MailGate {
 pub(crate) fn document() -> &'static str {
     static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
         // Through a `Value` (a sorted map): every key in name order.
-        let value = serde_json::to_value(ApiDoc::openapi())
-            .expect("the OpenAPI document is plain JSON data");
+        let mut document = ApiDoc::openapi();
+        document.merge(DirectoryApi::openapi());
+        document.merge(MailApi::openapi());
+        // Once every operation is in.
+        Addresses.modify(&mut document);
+        let value =
+            serde_json::to_value(document).expect("the OpenAPI document is plain JSON data");
         let mut text =
             serde_json::to_string_pretty(&value).expect("a JSON value always serialises");
         text.push('\n');

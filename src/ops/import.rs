@@ -15,7 +15,7 @@ use uuid::Uuid;
 /// Events per append while importing.
 const CHUNK: usize = 500;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImportKind {
     Calendar,

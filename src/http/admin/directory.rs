@@ -11,9 +11,10 @@ use crate::directory::passwords::PasswordError;
 use crate::directory::resources::{NewResource, ResourceChanges, ResourceSummary};
 use crate::directory::shares::{CollectionShares, GrantRequest, ShareError};
 use crate::directory::users::{Deleted, NewPassword, NewUser, UserChanges, UserSummary};
+use crate::directory::wire::MemberSchema;
 use crate::directory::{domains, groups, resources, shares, users};
 use crate::directory::{DirectoryError, ListQuery, Listing, ACTOR_API};
-use crate::http::openapi::AdminGate;
+use crate::http::openapi::Gate;
 use crate::http::{ApiError, ErrorBody, Shared};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
@@ -89,7 +90,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 }
 
 /// `?domain=&limit=&after=`, refused as a 400 `{"error": ...}`.
-pub(crate) struct Listed(ListQuery);
+pub(super) struct Listed(ListQuery);
 
 impl<S: Send + Sync> FromRequestParts<S> for Listed {
     type Rejection = ApiError;
@@ -104,6 +105,124 @@ impl<S: Send + Sync> FromRequestParts<S> for Listed {
 
 type Answer<T> = Result<Json<T>, ApiError>;
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
+
+/// This part of the admin API in the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_domains,
+    create_domain,
+    show_domain,
+    list_users,
+    create_user,
+    show_user,
+    update_user,
+    delete_user,
+    set_password,
+    disable_user,
+    enable_user,
+    show_shares,
+    grant_share,
+    revoke_share,
+    list_groups,
+    create_group,
+    show_group,
+    update_group,
+    delete_group,
+    add_member,
+    remove_member,
+    list_resources,
+    create_resource,
+    show_resource,
+    update_resource,
+    delete_resource,
+))]
+pub(crate) struct DirectoryApi;
+
+// The path parameters, described once for the document.
+mod path {
+    use crate::http::openapi::path_parameter;
+
+    path_parameter!(DomainPath, domain, "A domain name.", "example.com");
+    path_parameter!(
+        UserPath,
+        user,
+        "`login@domain`, an email, or a login that exists in one domain.",
+        "alice@example.com"
+    );
+    path_parameter!(
+        GroupPath,
+        group,
+        "`name@domain`, or a name that exists in one domain.",
+        "team@example.com"
+    );
+    path_parameter!(
+        ResourcePath,
+        resource,
+        "`name@domain`, or a name that exists in one domain.",
+        "room1@example.com"
+    );
+    path_parameter!(
+        CollectionKindPath,
+        kind,
+        "`calendars` or `addressbooks` (anything else is 404).",
+        "calendars"
+    );
+    path_parameter!(
+        CollectionPath,
+        collection,
+        "The collection's name.",
+        "default"
+    );
+    path_parameter!(
+        ShareePath,
+        sharee,
+        "`user:login@domain`, `group:name@domain`, or a name as for `reprise share`.",
+        "user:bob@example.com"
+    );
+    path_parameter!(MemberKindPath, kind, "`user` or `group`.", "user");
+    path_parameter!(
+        MemberPath,
+        name,
+        "The member's name in the group's domain.",
+        "alice"
+    );
+}
+use path::{
+    CollectionKindPath, CollectionPath, DomainPath, GroupPath, MemberKindPath, MemberPath,
+    ResourcePath, ShareePath, UserPath,
+};
+
+/// What a change of the directory may be refused for, besides an
+/// unknown entry.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its responses are used
+enum Refusal {
+    #[response(
+        status = 400,
+        description = "Invalid input: bad JSON, a bad name, email or sharee, an unknown member, \
+                       a group added to itself, a grant to the owner or to another domain"
+    )]
+    Invalid(ErrorBody),
+    #[response(
+        status = 409,
+        description = "It exists already, a group would contain itself through nesting, an \
+                       email in use, or a concurrent change came first in the log"
+    )]
+    Conflict(ErrorBody),
+    #[response(
+        status = 413,
+        description = "The event would not fit in a record of the log"
+    )]
+    TooLarge(ErrorBody),
+}
+
+/// What `Listed` refuses.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its responses are used
+enum ListRefusal {
+    #[response(status = 400, description = "A bad limit or cursor")]
+    BadQuery(ErrorBody),
+}
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -141,38 +260,24 @@ pub(crate) fn routes() -> Router<Shared> {
         )
 }
 
-#[utoipa::path(
-    get,
-    path = "/admin/v1/domains",
-    tag = "directory",
-    params(ListQuery),
-    responses(
-        (status = 200, description = "One page, in name order", body = Listing<DomainSummary>),
-        (status = 400, description = "A bad limit or cursor", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn list_domains(
+#[utoipa::path(get, path = "/admin/v1/domains", tag = "directory", params(ListQuery), responses(
+    (status = 200, description = "One page, in name order", body = Listing<DomainSummary>),
+    ListRefusal,
+    Gate,
+))]
+async fn list_domains(
     State(s): State<Shared>,
     Listed(q): Listed,
 ) -> Answer<Listing<DomainSummary>> {
     Ok(Json(domains::list_domains(&s.engine.views(), &q)?))
 }
 
-#[utoipa::path(
-    post,
-    path = "/admin/v1/domains",
-    tag = "directory",
-    request_body = NewDomain,
-    responses(
-        (status = 201, description = "Created", body = DomainSummary),
-        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn create_domain(
+#[utoipa::path(post, path = "/admin/v1/domains", tag = "directory", request_body = NewDomain, responses(
+    (status = 201, description = "Created", body = DomainSummary),
+    Refusal,
+    Gate,
+))]
+async fn create_domain(
     State(s): State<Shared>,
     Body(req): Body<NewDomain>,
 ) -> Created<DomainSummary> {
@@ -180,96 +285,50 @@ pub(crate) async fn create_domain(
     Ok((StatusCode::CREATED, Json(domain)))
 }
 
-#[utoipa::path(
-    get,
-    path = "/admin/v1/domains/{domain}",
-    tag = "directory",
-    params(("domain" = String, Path, example = "example.com")),
-    responses(
-        (status = 200, description = "The domain", body = DomainSummary),
-        (status = 404, description = "No such domain", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn show_domain(
-    State(s): State<Shared>,
-    Path(d): Path<String>,
-) -> Answer<DomainSummary> {
+#[utoipa::path(get, path = "/admin/v1/domains/{domain}", tag = "directory", params(DomainPath), responses(
+    (status = 200, description = "The domain", body = DomainSummary),
+    (status = 404, description = "No such domain", body = ErrorBody),
+    Gate,
+))]
+async fn show_domain(State(s): State<Shared>, Path(d): Path<String>) -> Answer<DomainSummary> {
     Ok(Json(domains::show_domain(&s.engine.views(), &d)?))
 }
 
-#[utoipa::path(
-    get,
-    path = "/admin/v1/users",
-    tag = "directory",
-    params(ListQuery),
-    responses(
-        (status = 200, description = "One page, in name order", body = Listing<UserSummary>),
-        (status = 400, description = "A bad limit or cursor", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn list_users(
-    State(s): State<Shared>,
-    Listed(q): Listed,
-) -> Answer<Listing<UserSummary>> {
+#[utoipa::path(get, path = "/admin/v1/users", tag = "directory", params(ListQuery), responses(
+    (status = 200, description = "One page, in name order", body = Listing<UserSummary>),
+    ListRefusal,
+    Gate,
+))]
+async fn list_users(State(s): State<Shared>, Listed(q): Listed) -> Answer<Listing<UserSummary>> {
     Ok(Json(users::list_users(&s.engine.views(), &q)?))
 }
 
-#[utoipa::path(
-    post,
-    path = "/admin/v1/users",
-    tag = "directory",
-    request_body = NewUser,
-    responses(
-        (status = 201, description = "Created, with a default calendar and address book", body = UserSummary),
-        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn create_user(
-    State(s): State<Shared>,
-    Body(req): Body<NewUser>,
-) -> Created<UserSummary> {
+#[utoipa::path(post, path = "/admin/v1/users", tag = "directory", request_body = NewUser, responses(
+    (status = 201, description = "Created, with a default calendar and address book", body = UserSummary),
+    Refusal,
+    Gate,
+))]
+async fn create_user(State(s): State<Shared>, Body(req): Body<NewUser>) -> Created<UserSummary> {
     let user = users::add_user(&s.engine, &req, ACTOR_API).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-#[utoipa::path(
-    get,
-    path = "/admin/v1/users/{user}",
-    tag = "directory",
-    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")),
-    responses(
-        (status = 200, description = "The user", body = UserSummary),
-        (status = 404, description = "No such user", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn show_user(
-    State(s): State<Shared>,
-    Path(user): Path<String>,
-) -> Answer<UserSummary> {
+#[utoipa::path(get, path = "/admin/v1/users/{user}", tag = "directory", params(UserPath), responses(
+    (status = 200, description = "The user", body = UserSummary),
+    (status = 404, description = "No such user", body = ErrorBody),
+    Gate,
+))]
+async fn show_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
     Ok(Json(users::show_user(&s.engine.views(), &user)?))
 }
 
-#[utoipa::path(
-    patch,
-    path = "/admin/v1/users/{user}",
-    tag = "directory",
-    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")), request_body = UserChanges,
-    responses(
-        (status = 200, description = "The user, changed", body = UserSummary),
-        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn update_user(
+#[utoipa::path(patch, path = "/admin/v1/users/{user}", tag = "directory", params(UserPath), request_body = UserChanges, responses(
+    (status = 200, description = "The user, changed", body = UserSummary),
+    (status = 404, description = "No such user", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
+async fn update_user(
     State(s): State<Shared>,
     Path(user): Path<String>,
     Body(changes): Body<UserChanges>,
@@ -279,21 +338,13 @@ pub(crate) async fn update_user(
     ))
 }
 
-#[utoipa::path(
-    put,
-    path = "/admin/v1/users/{user}/password",
-    tag = "directory",
-    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")), request_body = NewPassword,
-    responses(
-        (status = 200, description = "The user", body = UserSummary),
-        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn set_password(
+#[utoipa::path(put, path = "/admin/v1/users/{user}/password", tag = "directory", params(UserPath), request_body = NewPassword, responses(
+    (status = 200, description = "The user", body = UserSummary),
+    (status = 404, description = "No such user", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
+async fn set_password(
     State(s): State<Shared>,
     Path(user): Path<String>,
     Body(req): Body<NewPassword>,
@@ -303,64 +354,37 @@ pub(crate) async fn set_password(
     ))
 }
 
-#[utoipa::path(
-    post,
-    path = "/admin/v1/users/{user}/disable",
-    tag = "directory",
-    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")),
-    responses(
-        (status = 200, description = "The user, disabled", body = UserSummary),
-        (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn disable_user(
-    State(s): State<Shared>,
-    Path(user): Path<String>,
-) -> Answer<UserSummary> {
+#[utoipa::path(post, path = "/admin/v1/users/{user}/disable", tag = "directory", params(UserPath), responses(
+    (status = 200, description = "The user, disabled", body = UserSummary),
+    (status = 404, description = "No such user", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
+async fn disable_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
     Ok(Json(
         users::set_enabled(&s.engine, &user, false, ACTOR_API).await?,
     ))
 }
 
-#[utoipa::path(
-    post,
-    path = "/admin/v1/users/{user}/enable",
-    tag = "directory",
-    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")),
-    responses(
-        (status = 200, description = "The user, enabled", body = UserSummary),
-        (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn enable_user(
-    State(s): State<Shared>,
-    Path(user): Path<String>,
-) -> Answer<UserSummary> {
+#[utoipa::path(post, path = "/admin/v1/users/{user}/enable", tag = "directory", params(UserPath), responses(
+    (status = 200, description = "The user, enabled", body = UserSummary),
+    (status = 404, description = "No such user", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
+async fn enable_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
     Ok(Json(
         users::set_enabled(&s.engine, &user, true, ACTOR_API).await?,
     ))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/admin/v1/users/{user}",
-    tag = "directory",
-    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")),
-    responses(
-        (status = 200, description = "The user and their data are gone", body = Deleted),
-        (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn delete_user(
-    State(s): State<Shared>,
-    Path(user): Path<String>,
-) -> Answer<Deleted> {
+#[utoipa::path(delete, path = "/admin/v1/users/{user}", tag = "directory", params(UserPath), responses(
+    (status = 200, description = "The user and their data are gone", body = Deleted),
+    (status = 404, description = "No such user", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
+async fn delete_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<Deleted> {
     Ok(Json(users::delete_user(&s.engine, &user, ACTOR_API).await?))
 }
 
@@ -374,18 +398,12 @@ fn collection_kind(segment: &str) -> Result<formats::davpath::Kind, ApiError> {
     })
 }
 
-#[utoipa::path(
-    get,
-    path = "/admin/v1/users/{user}/{kind}/{collection}/shares",
-    tag = "directory",
-    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com"), ("kind" = String, Path, description = "`calendars` or `addressbooks` (anything else is 404)", example = "calendars"), ("collection" = String, Path, example = "default")),
-    responses(
-        (status = 200, description = "The collection's grants", body = CollectionShares),
-        (status = 404, description = "No such user, collection kind or collection", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn show_shares(
+#[utoipa::path(get, path = "/admin/v1/users/{user}/{kind}/{collection}/shares", tag = "directory", params(UserPath, CollectionKindPath, CollectionPath), responses(
+    (status = 200, description = "The collection's grants", body = CollectionShares),
+    (status = 404, description = "No such user, collection kind or collection", body = ErrorBody),
+    Gate,
+))]
+async fn show_shares(
     State(s): State<Shared>,
     Path((user, kind, collection)): Path<(String, String, String)>,
 ) -> Answer<CollectionShares> {
@@ -393,21 +411,13 @@ pub(crate) async fn show_shares(
     Ok(Json(shares::show(&s.engine, &user, kind, &collection)?))
 }
 
-#[utoipa::path(
-    put,
-    path = "/admin/v1/users/{user}/{kind}/{collection}/shares/{sharee}",
-    tag = "directory",
-    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com"), ("kind" = String, Path, description = "`calendars` or `addressbooks` (anything else is 404)", example = "calendars"), ("collection" = String, Path, example = "default"), ("sharee" = String, Path, description = "`user:login@domain`, `group:name@domain`, or a name as for `reprise share`", example = "user:bob@example.com")), request_body = GrantRequest,
-    responses(
-        (status = 200, description = "The collection's grants", body = CollectionShares),
-        (status = 400, description = "Bad JSON, a bad sharee, the owner or another domain's sharee", body = ErrorBody),
-        (status = 404, description = "No such user, collection kind, collection or sharee", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn grant_share(
+#[utoipa::path(put, path = "/admin/v1/users/{user}/{kind}/{collection}/shares/{sharee}", tag = "directory", params(UserPath, CollectionKindPath, CollectionPath, ShareePath), request_body = GrantRequest, responses(
+    (status = 200, description = "The collection's grants", body = CollectionShares),
+    (status = 404, description = "No such user, collection kind, collection or sharee", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
+async fn grant_share(
     State(s): State<Shared>,
     Path((user, kind, collection, sharee)): Path<(String, String, String, String)>,
     Body(req): Body<GrantRequest>,
@@ -427,20 +437,14 @@ pub(crate) async fn grant_share(
     ))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/admin/v1/users/{user}/{kind}/{collection}/shares/{sharee}",
-    tag = "directory",
-    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com"), ("kind" = String, Path, description = "`calendars` or `addressbooks` (anything else is 404)", example = "calendars"), ("collection" = String, Path, example = "default"), ("sharee" = String, Path, description = "`user:login@domain`, `group:name@domain`, or a name as for `reprise share`", example = "user:bob@example.com")),
-    responses(
-        (status = 200, description = "The collection's grants; revoking what is not granted changes nothing", body = CollectionShares),
-        (status = 400, description = "A bad sharee, the owner or another domain's sharee", body = ErrorBody),
-        (status = 404, description = "No such user, collection kind, collection or sharee", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn revoke_share(
+#[utoipa::path(delete, path = "/admin/v1/users/{user}/{kind}/{collection}/shares/{sharee}", tag = "directory", params(UserPath, CollectionKindPath, CollectionPath, ShareePath), responses(
+    (status = 200, description = "The collection's grants; revoking what is not granted changes nothing", body = CollectionShares),
+    (status = 400, description = "A bad sharee, the owner or another domain's sharee", body = ErrorBody),
+    (status = 404, description = "No such user, collection kind, collection or sharee", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
+async fn revoke_share(
     State(s): State<Shared>,
     Path((user, kind, collection, sharee)): Path<(String, String, String, String)>,
 ) -> Answer<CollectionShares> {
@@ -450,79 +454,42 @@ pub(crate) async fn revoke_share(
     ))
 }
 
-#[utoipa::path(
-    get,
-    path = "/admin/v1/groups",
-    tag = "directory",
-    params(ListQuery),
-    responses(
-        (status = 200, description = "One page, in name order", body = Listing<GroupSummary>),
-        (status = 400, description = "A bad limit or cursor", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn list_groups(
-    State(s): State<Shared>,
-    Listed(q): Listed,
-) -> Answer<Listing<GroupSummary>> {
+#[utoipa::path(get, path = "/admin/v1/groups", tag = "directory", params(ListQuery), responses(
+    (status = 200, description = "One page, in name order", body = Listing<GroupSummary>),
+    ListRefusal,
+    Gate,
+))]
+async fn list_groups(State(s): State<Shared>, Listed(q): Listed) -> Answer<Listing<GroupSummary>> {
     Ok(Json(groups::list_groups(&s.engine.views(), &q)?))
 }
 
-#[utoipa::path(
-    post,
-    path = "/admin/v1/groups",
-    tag = "directory",
-    request_body = NewGroup,
-    responses(
-        (status = 201, description = "Created", body = GroupDetail),
-        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
-        (status = 404, description = "No such domain", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn create_group(
-    State(s): State<Shared>,
-    Body(req): Body<NewGroup>,
-) -> Created<GroupDetail> {
+#[utoipa::path(post, path = "/admin/v1/groups", tag = "directory", request_body = NewGroup, responses(
+    (status = 201, description = "Created", body = GroupDetail),
+    (status = 404, description = "No such domain", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
+async fn create_group(State(s): State<Shared>, Body(req): Body<NewGroup>) -> Created<GroupDetail> {
     let group = groups::add_group(&s.engine, &req, ACTOR_API).await?;
     Ok((StatusCode::CREATED, Json(group)))
 }
 
-#[utoipa::path(
-    get,
-    path = "/admin/v1/groups/{group}",
-    tag = "directory",
-    params(("group" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "team@example.com")),
-    responses(
-        (status = 200, description = "The group, its direct members and the groups it is in", body = GroupDetail),
-        (status = 404, description = "No such group", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn show_group(
-    State(s): State<Shared>,
-    Path(group): Path<String>,
-) -> Answer<GroupDetail> {
+#[utoipa::path(get, path = "/admin/v1/groups/{group}", tag = "directory", params(GroupPath), responses(
+    (status = 200, description = "The group, its direct members and the groups it is in", body = GroupDetail),
+    (status = 404, description = "No such group", body = ErrorBody),
+    Gate,
+))]
+async fn show_group(State(s): State<Shared>, Path(group): Path<String>) -> Answer<GroupDetail> {
     Ok(Json(groups::show_group(&s.engine.views(), &group)?))
 }
 
-#[utoipa::path(
-    patch,
-    path = "/admin/v1/groups/{group}",
-    tag = "directory",
-    params(("group" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "team@example.com")), request_body = GroupChanges,
-    responses(
-        (status = 200, description = "The group, changed", body = GroupDetail),
-        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
-        (status = 404, description = "No such group", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn update_group(
+#[utoipa::path(patch, path = "/admin/v1/groups/{group}", tag = "directory", params(GroupPath), request_body = GroupChanges, responses(
+    (status = 200, description = "The group, changed", body = GroupDetail),
+    (status = 404, description = "No such group", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
+async fn update_group(
     State(s): State<Shared>,
     Path(group): Path<String>,
     Body(changes): Body<GroupChanges>,
@@ -532,42 +499,25 @@ pub(crate) async fn update_group(
     ))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/admin/v1/groups/{group}",
-    tag = "directory",
-    params(("group" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "team@example.com")),
-    responses(
-        (status = 200, description = "The group is gone", body = Deleted),
-        (status = 404, description = "No such group", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn delete_group(
-    State(s): State<Shared>,
-    Path(group): Path<String>,
-) -> Answer<Deleted> {
+#[utoipa::path(delete, path = "/admin/v1/groups/{group}", tag = "directory", params(GroupPath), responses(
+    (status = 200, description = "The group is gone", body = Deleted),
+    (status = 404, description = "No such group", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
+async fn delete_group(State(s): State<Shared>, Path(group): Path<String>) -> Answer<Deleted> {
     Ok(Json(
         groups::delete_group(&s.engine, &group, ACTOR_API).await?,
     ))
 }
 
-#[utoipa::path(
-    post,
-    path = "/admin/v1/groups/{group}/members",
-    tag = "directory",
-    params(("group" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "team@example.com")), request_body = crate::directory::wire::MemberSchema,
-    responses(
-        (status = 200, description = "The group", body = GroupDetail),
-        (status = 400, description = "Bad JSON, an unknown member, a group added to itself", body = ErrorBody),
-        (status = 404, description = "No such group", body = ErrorBody),
-        (status = 409, description = "The group would contain itself through nesting, or a concurrent change came first", body = ErrorBody),
-        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn add_member(
+#[utoipa::path(post, path = "/admin/v1/groups/{group}/members", tag = "directory", params(GroupPath), request_body = MemberSchema, responses(
+    (status = 200, description = "The group", body = GroupDetail),
+    (status = 404, description = "No such group", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
+async fn add_member(
     State(s): State<Shared>,
     Path(group): Path<String>,
     Body(member): Body<Member>,
@@ -577,20 +527,14 @@ pub(crate) async fn add_member(
     ))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/admin/v1/groups/{group}/members/{kind}/{name}",
-    tag = "directory",
-    params(("group" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "team@example.com"), ("kind" = String, Path, description = "`user` or `group`", example = "user"), ("name" = String, Path, example = "alice")),
-    responses(
-        (status = 200, description = "The group", body = GroupDetail),
-        (status = 400, description = "A member kind other than `user` or `group`, or a bad name", body = ErrorBody),
-        (status = 404, description = "No such group or member", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn remove_member(
+#[utoipa::path(delete, path = "/admin/v1/groups/{group}/members/{kind}/{name}", tag = "directory", params(GroupPath, MemberKindPath, MemberPath), responses(
+    (status = 200, description = "The group", body = GroupDetail),
+    (status = 400, description = "A member kind other than `user` or `group`, or a bad name", body = ErrorBody),
+    (status = 404, description = "No such group or member", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
+async fn remove_member(
     State(s): State<Shared>,
     Path((group, kind, name)): Path<(String, String, String)>,
 ) -> Answer<GroupDetail> {
@@ -600,39 +544,25 @@ pub(crate) async fn remove_member(
     ))
 }
 
-#[utoipa::path(
-    get,
-    path = "/admin/v1/resources",
-    tag = "directory",
-    params(ListQuery),
-    responses(
-        (status = 200, description = "One page, in name order", body = Listing<ResourceSummary>),
-        (status = 400, description = "A bad limit or cursor", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn list_resources(
+#[utoipa::path(get, path = "/admin/v1/resources", tag = "directory", params(ListQuery), responses(
+    (status = 200, description = "One page, in name order", body = Listing<ResourceSummary>),
+    ListRefusal,
+    Gate,
+))]
+async fn list_resources(
     State(s): State<Shared>,
     Listed(q): Listed,
 ) -> Answer<Listing<ResourceSummary>> {
     Ok(Json(resources::list_resources(&s.engine.views(), &q)?))
 }
 
-#[utoipa::path(
-    post,
-    path = "/admin/v1/resources",
-    tag = "directory",
-    request_body = NewResource,
-    responses(
-        (status = 201, description = "Created", body = ResourceSummary),
-        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
-        (status = 404, description = "No such domain", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn create_resource(
+#[utoipa::path(post, path = "/admin/v1/resources", tag = "directory", request_body = NewResource, responses(
+    (status = 201, description = "Created", body = ResourceSummary),
+    (status = 404, description = "No such domain", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
+async fn create_resource(
     State(s): State<Shared>,
     Body(req): Body<NewResource>,
 ) -> Created<ResourceSummary> {
@@ -640,18 +570,12 @@ pub(crate) async fn create_resource(
     Ok((StatusCode::CREATED, Json(resource)))
 }
 
-#[utoipa::path(
-    get,
-    path = "/admin/v1/resources/{resource}",
-    tag = "directory",
-    params(("resource" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "room1@example.com")),
-    responses(
-        (status = 200, description = "The resource", body = ResourceSummary),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn show_resource(
+#[utoipa::path(get, path = "/admin/v1/resources/{resource}", tag = "directory", params(ResourcePath), responses(
+    (status = 200, description = "The resource", body = ResourceSummary),
+    (status = 404, description = "No such resource", body = ErrorBody),
+    Gate,
+))]
+async fn show_resource(
     State(s): State<Shared>,
     Path(resource): Path<String>,
 ) -> Answer<ResourceSummary> {
@@ -661,21 +585,13 @@ pub(crate) async fn show_resource(
     )?))
 }
 
-#[utoipa::path(
-    patch,
-    path = "/admin/v1/resources/{resource}",
-    tag = "directory",
-    params(("resource" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "room1@example.com")), request_body = ResourceChanges,
-    responses(
-        (status = 200, description = "The resource, changed", body = ResourceSummary),
-        (status = 400, description = "Invalid input: a bad name or email, an unknown member, bad JSON", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        (status = 413, description = "The event would not fit in a record of the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn update_resource(
+#[utoipa::path(patch, path = "/admin/v1/resources/{resource}", tag = "directory", params(ResourcePath), request_body = ResourceChanges, responses(
+    (status = 200, description = "The resource, changed", body = ResourceSummary),
+    (status = 404, description = "No such resource", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
+async fn update_resource(
     State(s): State<Shared>,
     Path(resource): Path<String>,
     Body(changes): Body<ResourceChanges>,
@@ -685,22 +601,13 @@ pub(crate) async fn update_resource(
     ))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/admin/v1/resources/{resource}",
-    tag = "directory",
-    params(("resource" = String, Path, description = "`name@domain`, or a name that exists in one domain", example = "room1@example.com")),
-    responses(
-        (status = 200, description = "The resource is gone", body = Deleted),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn delete_resource(
-    State(s): State<Shared>,
-    Path(resource): Path<String>,
-) -> Answer<Deleted> {
+#[utoipa::path(delete, path = "/admin/v1/resources/{resource}", tag = "directory", params(ResourcePath), responses(
+    (status = 200, description = "The resource is gone", body = Deleted),
+    (status = 404, description = "No such resource", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
+async fn delete_resource(State(s): State<Shared>, Path(resource): Path<String>) -> Answer<Deleted> {
     Ok(Json(
         resources::delete_resource(&s.engine, &resource, ACTOR_API).await?,
     ))

@@ -4,13 +4,13 @@
 //! The routes are spelled in the router (`crate::http::router`).
 
 use crate::http::admin::directory::Body;
-use crate::http::openapi::AdminGate;
+use crate::http::openapi::Gate;
 use crate::http::{ApiError, ErrorBody, Shared};
 use crate::ops::export::{export_user, Export, ExportError};
 use crate::ops::import::{ImportError, ImportKind, ImportReport};
 use crate::ops::log::wire::{LogInfo, ReadRequest, ReadResponse, TopicInfo, MAX_READ, MAX_WAIT_MS};
 use crate::ops::projections::{DigestEntry, StatusReport};
-use axum::extract::rejection::{QueryRejection, StringRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection, StringRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -50,15 +50,10 @@ impl From<StringRejection> for ApiError {
 
 /// `GET /admin/v1/projections/status`: the report, with what only the
 /// running engine knows (lag in seconds, its role among installations).
-#[utoipa::path(
-    get,
-    path = "/admin/v1/projections/status",
-    tag = "operations",
-    responses(
-        (status = 200, description = "Every projection version: positions, lag, quarantine", body = StatusReport),
-        AdminGate
-    ),
-)]
+#[utoipa::path(get, path = "/admin/v1/projections/status", tag = "operations", responses(
+    (status = 200, description = "Every projection version: positions, lag, quarantine", body = StatusReport),
+    Gate,
+))]
 pub(crate) async fn projection_status(State(state): State<Shared>) -> Result<Response, ApiError> {
     let engine = &state.engine;
     let mut report = crate::ops::projections::report(engine.log.as_ref(), &engine.store)
@@ -75,15 +70,10 @@ pub(crate) async fn projection_status(State(state): State<Shared>) -> Result<Res
 }
 
 /// `GET /admin/v1/projections/digest`.
-#[utoipa::path(
-    get,
-    path = "/admin/v1/projections/digest",
-    tag = "operations",
-    responses(
-        (status = 200, description = "A digest of every projection version's view", body = Vec<DigestEntry>),
-        AdminGate
-    ),
-)]
+#[utoipa::path(get, path = "/admin/v1/projections/digest", tag = "operations", responses(
+    (status = 200, description = "A digest of every projection version's view", body = Vec<DigestEntry>),
+    Gate,
+))]
 pub(crate) async fn projection_digest(State(state): State<Shared>) -> Result<Response, ApiError> {
     let digests =
         crate::ops::projections::digests(&state.engine.store).map_err(anyhow::Error::from)?;
@@ -104,72 +94,47 @@ pub(crate) struct ImportQuery {
     source: Option<String>,
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ImportPath {
+    /// What the body holds.
+    #[param(inline, example = "calendar")]
+    kind: ImportKind,
+}
+
 fn default_collection() -> String {
     crate::directory::users::DEFAULT_COLLECTION.to_string()
 }
 
-/// `POST /admin/v1/import/calendar`: an .ics file as the body.
-#[utoipa::path(
-    post,
-    path = "/admin/v1/import/calendar",
-    tag = "operations",
-    params(ImportQuery),
+/// `POST /admin/v1/import/{kind}`: an .ics file (`calendar`) or a .vcf
+/// file (`contacts`) as the body.
+#[utoipa::path(post, path = "/admin/v1/import/{kind}", tag = "operations", params(ImportPath, ImportQuery),
     request_body(
         content = String,
         content_type = "text/plain",
-        description = "An iCalendar file (.ics)",
+        description = "An iCalendar file (.ics) for `calendar`, a vCard file (.vcf) for `contacts`",
         example = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//example//EN\r\nBEGIN:VEVENT\r\nUID:imported-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T090000Z\r\nSUMMARY:Imported\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     ),
     responses(
         (status = 200, description = "What was applied, and why anything was rejected", body = ImportReport),
-        (status = 400, description = "A bad query, a body that is not UTF-8 or not iCalendar", body = ErrorBody),
-        (status = 404, description = "No such owner", body = ErrorBody),
+        (status = 400, description = "A bad query, a body that is not UTF-8 or not of the kind", body = ErrorBody),
+        (status = 404, description = "No such kind or owner", body = ErrorBody),
         (status = 413, description = "A body over the request limit", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn import_calendar(
+        Gate,
+))]
+pub(crate) async fn import(
     State(state): State<Shared>,
+    kind: Result<Path<ImportPath>, PathRejection>,
     query: Result<Query<ImportQuery>, QueryRejection>,
     body: Result<String, StringRejection>,
 ) -> Result<Response, ApiError> {
-    import(state, ImportKind::Calendar, query?.0, body?).await
-}
-
-/// `POST /admin/v1/import/contacts`: a .vcf file as the body.
-#[utoipa::path(
-    post,
-    path = "/admin/v1/import/contacts",
-    tag = "operations",
-    params(ImportQuery),
-    request_body(
-        content = String,
-        content_type = "text/plain",
-        description = "A vCard file (.vcf)",
-        example = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:imported-1\r\nFN:Imported\r\nEND:VCARD\r\n"
-    ),
-    responses(
-        (status = 200, description = "What was applied, and why anything was rejected", body = ImportReport),
-        (status = 400, description = "A bad query, a body that is not UTF-8 or not vCard", body = ErrorBody),
-        (status = 404, description = "No such owner", body = ErrorBody),
-        (status = 413, description = "A body over the request limit", body = ErrorBody),
-        AdminGate
-    ),
-)]
-pub(crate) async fn import_contacts(
-    State(state): State<Shared>,
-    query: Result<Query<ImportQuery>, QueryRejection>,
-    body: Result<String, StringRejection>,
-) -> Result<Response, ApiError> {
-    import(state, ImportKind::Contacts, query?.0, body?).await
-}
-
-async fn import(
-    state: Shared,
-    kind: ImportKind,
-    q: ImportQuery,
-    body: String,
-) -> Result<Response, ApiError> {
+    let Path(ImportPath { kind }) = kind.map_err(|_| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            "no such import: calendar or contacts".into(),
+        )
+    })?;
+    let (Query(q), body) = (query?, body?);
     let source = q.source.unwrap_or_else(|| "request body".into());
     let items = crate::ops::import::parse(kind, &body, &source)?;
     let report = crate::ops::import::import(
@@ -185,17 +150,11 @@ async fn import(
 }
 
 /// `GET /admin/v1/export/{user}`: the files as JSON.
-#[utoipa::path(
-    get,
-    path = "/admin/v1/export/{user}",
-    tag = "operations",
-    params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")),
-    responses(
-        (status = 200, description = "The user's own calendars and address books, one file each", body = Export),
-        (status = 404, description = "No such user", body = ErrorBody),
-        AdminGate
-    ),
-)]
+#[utoipa::path(get, path = "/admin/v1/export/{user}", tag = "operations", params(("user" = String, Path, description = "`login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")), responses(
+    (status = 200, description = "The user's own calendars and address books, one file each", body = Export),
+    (status = 404, description = "No such user", body = ErrorBody),
+    Gate,
+))]
 pub(crate) async fn export(State(state): State<Shared>, Path(user): Path<String>) -> Response {
     let error = |status: StatusCode, message: String| ApiError(status, message).into_response();
     if !state.engine.ready() {
@@ -214,15 +173,10 @@ pub(crate) async fn export(State(state): State<Shared>, Path(user): Path<String>
 }
 
 /// `GET /admin/v1/log`: what the log is and its topics.
-#[utoipa::path(
-    get,
-    path = "/admin/v1/log",
-    tag = "operations",
-    responses(
-        (status = 200, description = "What the log is, and its topics", body = LogInfo),
-        AdminGate
-    ),
-)]
+#[utoipa::path(get, path = "/admin/v1/log", tag = "operations", responses(
+    (status = 200, description = "What the log is, and its topics", body = LogInfo),
+    Gate,
+))]
 pub(crate) async fn log_info(State(state): State<Shared>) -> Json<LogInfo> {
     let log = &state.engine.log;
     Json(LogInfo {
@@ -240,17 +194,11 @@ pub(crate) struct EndQuery {
 }
 
 /// `GET /admin/v1/log/end?domain=D`: the end offset of each partition.
-#[utoipa::path(
-    get,
-    path = "/admin/v1/log/end",
-    tag = "operations",
-    params(EndQuery),
-    responses(
-        (status = 200, description = "The end offset of each partition, by partition", body = Vec<u64>),
-        (status = 400, description = "No domain, or an unknown one", body = ErrorBody),
-        AdminGate
-    ),
-)]
+#[utoipa::path(get, path = "/admin/v1/log/end", tag = "operations", params(EndQuery), responses(
+    (status = 200, description = "The end offset of each partition, by partition", body = Vec<u64>),
+    (status = 400, description = "No domain, or an unknown one", body = ErrorBody),
+    Gate,
+))]
 pub(crate) async fn log_end(
     State(state): State<Shared>,
     query: Result<Query<EndQuery>, QueryRejection>,
@@ -268,17 +216,11 @@ pub(crate) async fn log_end(
 /// `POST /admin/v1/log/read`: one poll of a reader opened at the given
 /// positions; stateless, so a client tails by sending the positions after
 /// what it has seen.
-#[utoipa::path(
-    post,
-    path = "/admin/v1/log/read",
-    tag = "operations",
-    request_body = ReadRequest,
-    responses(
-        (status = 200, description = "At most `max` records (up to 5000) from the given positions, after waiting up to `timeout_ms` (at most 5000) for one", body = ReadResponse),
-        (status = 400, description = "Bad JSON, or a position the log does not have", body = ErrorBody),
-        AdminGate
-    ),
-)]
+#[utoipa::path(post, path = "/admin/v1/log/read", tag = "operations", request_body = ReadRequest, responses(
+    (status = 200, description = "At most `max` records (up to 5000) from the given positions, after waiting up to `timeout_ms` (at most 5000) for one", body = ReadResponse),
+    (status = 400, description = "Bad JSON, or a position the log does not have", body = ErrorBody),
+    Gate,
+))]
 pub(crate) async fn log_read(
     State(state): State<Shared>,
     Body(req): Body<ReadRequest>,

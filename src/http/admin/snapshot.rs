@@ -2,7 +2,7 @@
 //! the server's machine while the served views stand still between two
 //! batches (writers wait meanwhile).
 
-use crate::http::openapi::AdminGate;
+use crate::http::openapi::Gate;
 use crate::http::{ApiError, ErrorBody, Shared};
 use crate::ops::snapshot::{create, CreateRequest, Created, SnapshotError};
 use axum::extract::rejection::JsonRejection;
@@ -11,18 +11,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-#[utoipa::path(
-    post,
-    path = "/admin/v1/snapshot",
-    tag = "operations",
-    request_body = CreateRequest,
-    responses(
-        (status = 201, description = "The snapshot is written", body = Created),
-        (status = 400, description = "Bad JSON, a relative path, or a file that cannot be written there", body = ErrorBody),
-        (status = 409, description = "The file exists", body = ErrorBody),
-        AdminGate
-    ),
-)]
+#[utoipa::path(post, path = "/admin/v1/snapshot", tag = "operations", request_body = CreateRequest, responses(
+    (status = 201, description = "The snapshot is written", body = Created),
+    (status = 400, description = "Bad JSON, a relative path, or a file that cannot be written there", body = ErrorBody),
+    (status = 409, description = "The file exists", body = ErrorBody),
+    Gate,
+))]
 pub(crate) async fn create_snapshot(
     State(state): State<Shared>,
     body: Result<Json<CreateRequest>, JsonRejection>,

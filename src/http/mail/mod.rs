@@ -23,7 +23,7 @@ pub use seen::{
     MAX_MAILBOX_NAME, MAX_WRITE_RANGES,
 };
 
-use crate::http::openapi::MailGate;
+use crate::http::openapi::{Gate, UnknownOwner};
 use crate::http::{identify, AppState, Caller, ErrorBody, Shared};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -37,7 +37,8 @@ use projections::{Outcome, Rejection};
 use seen::changes_answer;
 use std::time::Duration;
 use types::{
-    BulkAnswer, BulkBody, ChangesAnswer, ChangesQuery, SeenAnswer, WriteAnswer, WriteBody,
+    BulkAnswer, BulkBody, ChangesAnswer, ChangesQuery, LoginPath, MailboxPath, SeenAnswer,
+    WriteAnswer, WriteBody,
 };
 
 /// The largest request body.
@@ -49,6 +50,31 @@ pub const MAX_MAILBOXES: usize = 1_000;
 const CONDSTORE_ATTEMPTS: usize = 10;
 /// How long a writer waits for the log and the projection before 503.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// This API in the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(read_seen, write_seen, changes, bulk))]
+pub(crate) struct MailApi;
+
+/// What a write's body may be refused for, once the caller is admitted.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its responses are used
+enum WriteRefusal {
+    #[response(
+        status = 400,
+        description = "Bad JSON, a bad mailbox name or UID set, a UID in both sets, a mailbox \
+                       written twice"
+    )]
+    Invalid(ErrorBody),
+    #[response(
+        status = 413,
+        description = "A body over 4 MiB, more than 1000 mailboxes, or more than 50000 ranges \
+                       in one write"
+    )]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "The body is not `application/json`")]
+    NotJson(ErrorBody),
+}
 
 pub(crate) fn router() -> Router<Shared> {
     Router::new()
@@ -168,18 +194,13 @@ async fn authorise(
 // ---------------------------------------------------------------------------
 // Handlers.
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/mail/{login}/mailboxes/{mailbox}/seen",
-    tag = "mail",
-    params(("login" = String, Path, description = "The mailbox owner: `login@domain`, an email, or a login that exists in one domain", example = "alice@example.com"), ("mailbox" = String, Path, description = "One segment, UTF-8 percent-encoded, `/` as `%2F`; 1 to 1000 bytes, no NUL", example = "INBOX")),
-    responses(
-        (status = 200, description = "The seen UIDs and the modseq", body = SeenAnswer),
-        (status = 400, description = "A bad mailbox name", body = ErrorBody),
-        MailGate
-    ),
-)]
-pub(crate) async fn read_seen(
+#[utoipa::path(get, path = "/api/v1/mail/{login}/mailboxes/{mailbox}/seen", tag = "mail", params(LoginPath, MailboxPath), responses(
+    (status = 200, description = "The seen UIDs and the modseq", body = SeenAnswer),
+    (status = 400, description = "A bad mailbox name", body = ErrorBody),
+    Gate,
+    UnknownOwner,
+))]
+async fn read_seen(
     State(state): State<Shared>,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -190,20 +211,13 @@ pub(crate) async fn read_seen(
     Ok(Json(read_one(&state, &access, mailbox)?))
 }
 
-#[utoipa::path(
-    post,
-    path = "/api/v1/mail/{login}/mailboxes/{mailbox}/seen",
-    tag = "mail",
-    params(("login" = String, Path, description = "The mailbox owner: `login@domain`, an email, or a login that exists in one domain", example = "alice@example.com"), ("mailbox" = String, Path, description = "One segment, UTF-8 percent-encoded, `/` as `%2F`; 1 to 1000 bytes, no NUL", example = "INBOX")), request_body = WriteBody,
-    responses(
-        (status = 200, description = "Written: the new modseq, and what `unchangedsince` left alone", body = WriteAnswer),
-        (status = 400, description = "A bad name, bad JSON, a bad UID set, a UID in both sets", body = ErrorBody),
-        (status = 413, description = "A body over 4 MiB, more than 1000 mailboxes, or more than 50000 ranges in one write", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        MailGate
-    ),
-)]
-pub(crate) async fn write_seen(
+#[utoipa::path(post, path = "/api/v1/mail/{login}/mailboxes/{mailbox}/seen", tag = "mail", params(LoginPath, MailboxPath), request_body = WriteBody, responses(
+    (status = 200, description = "Written: the new modseq, and what `unchangedsince` left alone", body = WriteAnswer),
+    WriteRefusal,
+    Gate,
+    UnknownOwner,
+))]
+async fn write_seen(
     State(state): State<Shared>,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -226,18 +240,13 @@ pub(crate) async fn write_seen(
     Ok(Json(answer))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/mail/{login}/mailboxes/{mailbox}/seen/changes",
-    tag = "mail",
-    params(("login" = String, Path, description = "The mailbox owner: `login@domain`, an email, or a login that exists in one domain", example = "alice@example.com"), ("mailbox" = String, Path, description = "One segment, UTF-8 percent-encoded, `/` as `%2F`; 1 to 1000 bytes, no NUL", example = "INBOX"), ChangesQuery),
-    responses(
-        (status = 200, description = "What changed after `since`", body = ChangesAnswer),
-        (status = 400, description = "A bad mailbox name, or a missing or bad `since`", body = ErrorBody),
-        MailGate
-    ),
-)]
-pub(crate) async fn changes(
+#[utoipa::path(get, path = "/api/v1/mail/{login}/mailboxes/{mailbox}/seen/changes", tag = "mail", params(LoginPath, MailboxPath, ChangesQuery), responses(
+    (status = 200, description = "What changed after `since`", body = ChangesAnswer),
+    (status = 400, description = "A bad mailbox name, or a missing or bad `since`", body = ErrorBody),
+    Gate,
+    UnknownOwner,
+))]
+async fn changes(
     State(state): State<Shared>,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -256,20 +265,13 @@ pub(crate) async fn changes(
 }
 
 /// Writes first, then reads, so that the reads see the writes.
-#[utoipa::path(
-    post,
-    path = "/api/v1/mail/{login}/seen",
-    tag = "mail",
-    params(("login" = String, Path, description = "The mailbox owner: `login@domain`, an email, or a login that exists in one domain", example = "alice@example.com")), request_body = BulkBody,
-    responses(
-        (status = 200, description = "The writes' answers, then the reads', in request order", body = BulkAnswer),
-        (status = 400, description = "A bad name, bad JSON, a bad UID set, a UID in both sets, a mailbox written twice", body = ErrorBody),
-        (status = 413, description = "A body over 4 MiB, more than 1000 mailboxes, or more than 50000 ranges in one write", body = ErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
-        MailGate
-    ),
-)]
-pub(crate) async fn bulk(
+#[utoipa::path(post, path = "/api/v1/mail/{login}/seen", tag = "mail", params(LoginPath), request_body = BulkBody, responses(
+    (status = 200, description = "The writes' answers, then the reads', in request order", body = BulkAnswer),
+    WriteRefusal,
+    Gate,
+    UnknownOwner,
+))]
+async fn bulk(
     State(state): State<Shared>,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"add": "1:5,9", "remove": "7", "unchangedsince": 1}))]
-pub(crate) struct WriteBody {
+pub(super) struct WriteBody {
     pub(super) add: Option<String>,
     pub(super) remove: Option<String>,
     pub(super) unchangedsince: Option<u64>,
@@ -18,7 +18,7 @@ pub(crate) struct WriteBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"read": ["INBOX"], "write": [{"mailbox": "Sent", "add": "1:3"}]}))]
-pub(crate) struct BulkBody {
+pub(super) struct BulkBody {
     #[serde(default)]
     pub(super) read: Vec<String>,
     #[serde(default)]
@@ -27,7 +27,7 @@ pub(crate) struct BulkBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct BulkWrite {
+pub(super) struct BulkWrite {
     pub(super) mailbox: String,
     pub(super) add: Option<String>,
     pub(super) remove: Option<String>,
@@ -36,20 +36,20 @@ pub(crate) struct BulkWrite {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(crate) struct ChangesQuery {
+pub(super) struct ChangesQuery {
     /// A modseq the client has seen.
     pub(super) since: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct SeenAnswer {
+pub(super) struct SeenAnswer {
     pub(super) mailbox: String,
     pub(super) seen: String,
     pub(super) modseq: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct WriteAnswer {
+pub(super) struct WriteAnswer {
     /// Only in bulk answers, where it says which write this is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) mailbox: Option<String>,
@@ -59,7 +59,7 @@ pub(crate) struct WriteAnswer {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ChangesAnswer {
+pub(super) struct ChangesAnswer {
     pub(super) mailbox: String,
     pub(super) modseq: u64,
     pub(super) changed: String,
@@ -68,7 +68,21 @@ pub(crate) struct ChangesAnswer {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct BulkAnswer {
+pub(super) struct BulkAnswer {
     pub(super) read: Vec<SeenAnswer>,
     pub(super) write: Vec<WriteAnswer>,
 }
+
+// The path parameters, described once for the document.
+crate::http::openapi::path_parameter!(
+    LoginPath,
+    login,
+    "The mailbox owner: `login@domain`, an email, or a login that exists in one domain.",
+    "alice@example.com"
+);
+crate::http::openapi::path_parameter!(
+    MailboxPath,
+    mailbox,
+    "One segment, UTF-8 percent-encoded, `/` as `%2F`; 1 to 1000 bytes, no NUL.",
+    "INBOX"
+);
