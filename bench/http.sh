@@ -91,6 +91,9 @@
 #   BENCH_BIN          the reprise binary [$CARGO_TARGET_DIR or target/release/reprise]
 #   BENCH_KEEP         1 to keep the temporary directory (data, server
 #                      log, wrk outputs) and print its path [0]
+#   BENCH_SERVE_FLAGS  more `serve` flags, split on spaces (e.g.
+#                      `--metrics-listen off`, as bench/metrics.sh runs it)
+#                      [--metrics-listen 127.0.0.1:0]
 #   BENCH_KAFKA_BROKERS  run on Kafka at these brokers instead of the
 #                      embedded log (topics bench-http-<pid>-<time>.*, left
 #                      in place) [none]
@@ -222,7 +225,8 @@ say "import:          $(tr '\n' ';' <"$work/import.log" | sed 's/;$//; s/;/; /g'
 port="${BENCH_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 base="http://127.0.0.1:$port"
 calendar_path="/dav/calendars/$login/default/"
-"$bin" --data-dir "$data" "${log[@]}" serve --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+read -r -a serve_flags <<<"${BENCH_SERVE_FLAGS:---metrics-listen 127.0.0.1:0}"
+"$bin" --data-dir "$data" "${log[@]}" serve --listen "127.0.0.1:$port" "${serve_flags[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 t0=$SECONDS
 ready=""

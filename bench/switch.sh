@@ -28,6 +28,8 @@
 #        BENCH_LAG_CONNECTIONS [8], BENCH_LAG_DURATION [20s], BENCH_KEEP [0].
 
 set -euo pipefail
+# Two servers and a proxy on one machine: each takes a free metrics port.
+export REPRISE_METRICS_LISTEN=127.0.0.1:0 REPRISE_PROXY_METRICS_LISTEN=127.0.0.1:0
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 CONNECTIONS="${BENCH_CONNECTIONS:-32}"

@@ -217,6 +217,10 @@ pub struct ServeInfo {
     pub url: String,
     /// Grants admin access to the API, to whoever can read this file.
     pub token: String,
+    /// Where its Prometheus metrics are (`http://ADDR/metrics`), unless
+    /// they are off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
 }
 
 /// A fresh admin token for `serve.json`: 32 random bytes in hex.

@@ -1,8 +1,8 @@
 //! The `reprise` binary's library, by surface: the command line (`cli`),
 //! the running core (`engine`), the directory (`directory`), every HTTP
 //! surface (`http`), the operator commands (`ops`), the admin API client
-//! (`remote`), the proxy and switch (`cluster`) and the benchmarks
-//! (`bench`). Events and log backends live in `events`, views in
+//! (`remote`), the proxy and switch (`cluster`), the benchmarks
+//! (`bench`) and what a server tells its operators (`telemetry`). Events and log backends live in `events`, views in
 //! `projections`, pure iCalendar/vCard parsing in `formats`.
 //! ARCHITECTURE.md draws the directions these modules depend in.
 
@@ -15,3 +15,4 @@ pub mod engine;
 pub mod http;
 pub mod ops;
 pub mod remote;
+pub mod telemetry;

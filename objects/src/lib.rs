@@ -149,7 +149,35 @@ enum Backend {
 #[derive(Clone)]
 pub struct ObjectStore {
     inner: Arc<Inner>,
+    observer: Option<Observer>,
 }
+
+/// What a store does, as an observer is told of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Put,
+    /// Asking for an object's size (whether it is there).
+    Head,
+    /// Reading bytes of an object (a whole small one, or one chunk).
+    Read,
+    Delete,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Put => "put",
+            Operation::Head => "head",
+            Operation::Read => "read",
+            Operation::Delete => "delete",
+        }
+    }
+}
+
+/// Told of every operation on the backend: which, whether it succeeded,
+/// and how long it took (for the server's metrics; this crate counts
+/// nothing itself).
+pub type Observer = Arc<dyn Fn(Operation, bool, Duration) + Send + Sync>;
 
 struct Inner {
     location: StoreLocation,
@@ -196,7 +224,28 @@ impl ObjectStore {
                 backend,
                 spool_dir,
             }),
+            observer: None,
         })
+    }
+
+    /// This store, telling `observer` of each operation.
+    pub fn observed(mut self, observer: Observer) -> ObjectStore {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Runs one backend operation, telling the observer.
+    async fn timed<T>(
+        &self,
+        operation: Operation,
+        run: impl std::future::Future<Output = Result<T, ObjectError>>,
+    ) -> Result<T, ObjectError> {
+        let started = std::time::Instant::now();
+        let result = run.await;
+        if let Some(observer) = &self.observer {
+            observer(operation, result.is_ok(), started.elapsed());
+        }
+        result
     }
 
     pub fn location(&self) -> &StoreLocation {
@@ -257,10 +306,13 @@ impl ObjectStore {
     /// Makes a spooled body an object: durable under its name when this
     /// returns. An object already there under that name is success.
     pub async fn put(&self, spooled: &Spooled) -> Result<ObjectRef, ObjectError> {
-        match &self.inner.backend {
-            Backend::Local(store) => store.adopt(spooled).await?,
-            Backend::S3(store) => store.upload(spooled).await?,
-        }
+        self.timed(Operation::Put, async {
+            match &self.inner.backend {
+                Backend::Local(store) => store.adopt(spooled).await,
+                Backend::S3(store) => store.upload(spooled).await,
+            }
+        })
+        .await?;
         Ok(spooled.object())
     }
 
@@ -274,20 +326,27 @@ impl ObjectStore {
 
     /// The size of an object as the store has it; None when absent.
     pub async fn size_of(&self, id: &ObjectId) -> Result<Option<u64>, ObjectError> {
-        match &self.inner.backend {
-            Backend::Local(store) => store.size_of(id).await,
-            Backend::S3(store) => store.size_of(id).await,
-        }
+        self.timed(Operation::Head, async {
+            match &self.inner.backend {
+                Backend::Local(store) => store.size_of(id).await,
+                Backend::S3(store) => store.size_of(id).await,
+            }
+        })
+        .await
     }
 
     async fn read_range(&self, id: &ObjectId, start: u64, end: u64) -> Result<Bytes, ObjectError> {
         if start == end {
             return Ok(Bytes::new());
         }
-        let bytes = match &self.inner.backend {
-            Backend::Local(store) => store.read_range(id, start, end).await?,
-            Backend::S3(store) => store.read_range(id, start, end).await?,
-        };
+        let bytes = self
+            .timed(Operation::Read, async {
+                match &self.inner.backend {
+                    Backend::Local(store) => store.read_range(id, start, end).await,
+                    Backend::S3(store) => store.read_range(id, start, end).await,
+                }
+            })
+            .await?;
         if bytes.len() as u64 != end - start {
             return Err(ObjectError::Damaged {
                 id: *id,
@@ -398,10 +457,13 @@ impl ObjectStore {
 
     /// Removes an object; one already gone is success.
     pub async fn delete(&self, id: &ObjectId) -> Result<(), ObjectError> {
-        match &self.inner.backend {
-            Backend::Local(store) => store.delete(id).await,
-            Backend::S3(store) => store.delete(id).await,
-        }
+        self.timed(Operation::Delete, async {
+            match &self.inner.backend {
+                Backend::Local(store) => store.delete(id).await,
+                Backend::S3(store) => store.delete(id).await,
+            }
+        })
+        .await
     }
 }
 

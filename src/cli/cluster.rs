@@ -32,6 +32,13 @@ pub struct ProxyArgs {
     /// before giving up (and leaving it active).
     #[arg(long, default_value_t = 10)]
     pub drain_timeout: u64,
+    /// Where Prometheus scrapes the proxy's `/metrics`, or `off`.
+    #[arg(
+        long,
+        env = "REPRISE_PROXY_METRICS_LISTEN",
+        default_value = crate::telemetry::DEFAULT_PROXY_LISTEN
+    )]
+    pub metrics_listen: String,
 }
 
 #[derive(Args, Debug)]
@@ -57,6 +64,7 @@ pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         active: args.active,
         cluster_token: args.cluster_token,
         drain_timeout: Duration::from_secs(args.drain_timeout),
+        metrics_listen: args.metrics_listen,
     };
     proxy::run(options, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)

@@ -47,8 +47,20 @@ pub struct Cli {
     #[arg(long, global = true, env = "REPRISE_LOG")]
     pub log_level: Option<String>,
 
+    /// How diagnostics are written: `text` for people, `json` for a log
+    /// pipeline (one object per line: timestamp, level, target, fields
+    /// with the message, and the request's span with its id).
+    #[arg(long, global = true, env = "REPRISE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -300,10 +312,19 @@ pub fn init_tracing(cli: &Cli) {
     let default = format!("{base},librdkafka=off,rdkafka=off,fjall=warn,lsm_tree=warn");
     let filter = tracing_subscriber::EnvFilter::try_new(&level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.init(),
+        // The current span only (a request's, with its id), not the
+        // whole list: one line stays one event.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -16,6 +16,14 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "REPRISE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Where Prometheus scrapes `/metrics` (a listener of its own, so that
+    /// it can stay on loopback or a management network), or `off`.
+    #[arg(
+        long,
+        env = "REPRISE_METRICS_LISTEN",
+        default_value = crate::telemetry::DEFAULT_SERVE_LISTEN
+    )]
+    pub metrics_listen: String,
     /// Largest request body accepted, in bytes: calendar objects, vCards,
     /// files and XML bodies (larger ones get 413 before being read). On
     /// Kafka, calendar objects and vCards are also capped to what a record
@@ -167,10 +175,15 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         standby: opts.standby,
     };
     let smtp = opts.smtp()?;
+    // Before the engine starts (which may take a while to catch up): a
+    // taken port is one line at start.
+    let metrics_listener = crate::telemetry::bind_unless_off(&opts.metrics_listen).await?;
     let config = args.config()?;
     // Before the engine starts: a store that is not there, or lets us in
     // nowhere, is one line at start rather than a failure at first upload.
-    let objects = config.open_objects()?;
+    let objects = config
+        .open_objects()?
+        .observed(crate::telemetry::object_store_observer());
     objects.probe().await?;
     let mut engine = Engine::start_on(&config, &versions, objects.clone())
         .await?
@@ -184,14 +197,19 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("listening on {}", opts.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
     let token = random_token()?;
+    let metrics_url = match &metrics_listener {
+        Some(listener) => Some(format!("http://{}/metrics", listener.local_addr()?)),
+        None => None,
+    };
     let info = ServeInfo {
         pid: std::process::id(),
         url: url.clone(),
         token: token.clone(),
+        metrics: metrics_url.clone(),
     };
     let serve_file = args.serve_file();
     write_serve_info(&serve_file, &info)?;
-    tracing::info!(%url, log = %engine.log.describe(), "serving");
+    tracing::info!(%url, metrics = metrics_url.as_deref().unwrap_or("off"), log = %engine.log.describe(), "serving");
 
     let options = ServeOptions {
         max_resource_size: opts.max_resource_size,
@@ -208,7 +226,17 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         cluster_token: opts.cluster_token.clone(),
     };
     let server = Server::new(engine, options)?;
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics = metrics_listener.map(|listener| {
+        tokio::spawn(crate::telemetry::serve(listener, server.metrics(), async {
+            let _ = metrics_stopped.await;
+        }))
+    });
     let result = server.serve(listener, shutdown_signal()).await;
+    let _ = stop_metrics.send(());
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     let _ = std::fs::remove_file(&serve_file);
     result.context("serving HTTP")?;
     match server.into_engine() {

@@ -38,6 +38,7 @@ use tokio::sync::watch;
 use crate::config::constant_time_eq;
 use crate::engine::{ClusterStatus, HandOver, Role, TakeOver, TakeOverRequest};
 use crate::remote::API;
+use crate::telemetry::{self, request_id};
 
 /// Largest answer read from a backend's cluster endpoints.
 const ADMIN_BODY_LIMIT: usize = 1 << 20;
@@ -68,27 +69,9 @@ struct Proxy {
     last_switch: Mutex<Option<SwitchReport>>,
 }
 
-/// What a switch did, as `reprise switch` prints it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SwitchReport {
-    pub from: String,
-    pub to: String,
-    pub epoch: u64,
-    /// Who appended the fence: the `previous leader`, or the new one
-    /// (`itself`) when the old one could not.
-    pub fenced_by: String,
-    /// Waiting for the requests in flight on the old backend.
-    pub drain_ms: u64,
-    pub hand_over_ms: u64,
-    pub take_over_ms: u64,
-    /// From holding to releasing.
-    pub total_ms: u64,
-    pub held_requests: u64,
-    pub longest_hold_ms: f64,
-    /// Set when the hand-over failed and the new side fenced itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hand_over_error: Option<String>,
-}
+/// What a switch did: the engine's type, since the installation that
+/// took over keeps the report the proxy posts it (its console shows it).
+pub use crate::engine::SwitchReport;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ProxyStatus {
@@ -212,8 +195,10 @@ impl Proxy {
                     self.first_held_us
                         .fetch_min(self.now_us(), Ordering::Relaxed);
                 }
+                telemetry::metrics().proxy_holding(1);
                 // The sender lives as long as the proxy.
                 let _ = holding.wait_for(|h| !*h).await;
+                telemetry::metrics().proxy_holding(-1);
             }
             let active = self.active.load(Ordering::SeqCst);
             self.backends[active]
@@ -234,7 +219,12 @@ impl Proxy {
         let index = self.admit().await;
         let backend = &self.backends[index];
         let _in_flight = InFlight(&backend.in_flight);
+        telemetry::metrics().proxy_request(&backend.name);
         let (mut parts, body) = request.into_parts();
+        // The backend logs the request under this id; the client gets it
+        // back in the answer, also when the proxy answers itself.
+        let id = request_id::of(parts.headers.get(&request_id::HEADER));
+        parts.headers.insert(request_id::HEADER.clone(), id.clone());
         let path = parts
             .uri
             .path_and_query()
@@ -242,7 +232,7 @@ impl Proxy {
             .unwrap_or("/");
         parts.uri = match format!("{}{path}", backend.base).parse() {
             Ok(uri) => uri,
-            Err(e) => return bad_gateway(&backend.name, &e.to_string()),
+            Err(e) => return with_id(bad_gateway(&backend.name, &e.to_string()), id),
         };
         parts.version = axum::http::Version::HTTP_11;
         strip_hop_by_hop(&mut parts.headers);
@@ -253,9 +243,9 @@ impl Proxy {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
-                Response::from_parts(parts, Body::new(body))
+                with_id(Response::from_parts(parts, Body::new(body)), id)
             }
-            Err(e) => bad_gateway(&backend.name, &format!("{e:#}")),
+            Err(e) => with_id(bad_gateway(&backend.name, &format!("{e:#}")), id),
         }
     }
 
@@ -419,8 +409,47 @@ impl Proxy {
             hand_over_error,
         };
         tracing::info!(?report, "switched");
+        // The new leader shows it in its console; a failure to tell it
+        // changes nothing of the switch.
+        if let Err(e) = self
+            .call::<serde::de::IgnoredAny>(next, "/switch-report", Some(&report))
+            .await
+        {
+            tracing::warn!(backend = %next.name, error = %e, "the switch report was not delivered");
+        }
         *self.last_switch.lock().unwrap_or_else(|p| p.into_inner()) = Some(report.clone());
         Ok(report)
+    }
+
+    /// What the metrics listener answers: the process-wide families and
+    /// which backend is active, with its requests in flight.
+    fn measure(self: &Arc<Self>) -> telemetry::Measure {
+        let proxy = Arc::downgrade(self);
+        Arc::new(move || {
+            let mut scrape = telemetry::Scrape::default();
+            if let Some(proxy) = proxy.upgrade() {
+                let active = proxy.active.load(Ordering::SeqCst);
+                for (i, backend) in proxy.backends.iter().enumerate() {
+                    let labels = || vec![("backend", backend.name.clone())];
+                    scrape.gauge(
+                        "reprise_proxy_active_backend",
+                        "1 for the backend the proxy sends requests to",
+                        labels(),
+                        if i == active { 1.0 } else { 0.0 },
+                    );
+                    scrape.gauge(
+                        "reprise_proxy_in_flight_requests",
+                        "Requests forwarded to a backend and not yet answered",
+                        labels(),
+                        backend.in_flight.load(Ordering::SeqCst) as f64,
+                    );
+                }
+            }
+            Box::pin(std::future::ready(telemetry::render(
+                telemetry::Component::Proxy,
+                scrape,
+            )))
+        })
     }
 
     fn names(&self) -> String {
@@ -498,6 +527,13 @@ fn bad_gateway(backend: &str, reason: &str) -> Response {
         .into_response()
 }
 
+fn with_id(mut response: Response, id: HeaderValue) -> Response {
+    response
+        .headers_mut()
+        .insert(request_id::HEADER.clone(), id);
+    response
+}
+
 async fn forward(
     State(proxy): State<Arc<Proxy>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -520,8 +556,17 @@ async fn admin_switch(
         return unauthorized();
     }
     match proxy.switch(&request.to).await {
-        Ok(report) => Json(report).into_response(),
+        Ok(report) => {
+            let hold = Duration::from_millis(report.total_ms);
+            telemetry::metrics().proxy_switch(Some(hold));
+            Json(report).into_response()
+        }
         Err((status, error)) => {
+            // An unknown or already active backend is a refusal, not a
+            // switch that failed.
+            if status.is_server_error() {
+                telemetry::metrics().proxy_switch(None);
+            }
             tracing::error!(%error, "switch failed");
             (status, Json(serde_json::json!({ "error": error }))).into_response()
         }
@@ -571,6 +616,8 @@ pub struct ProxyOptions {
     pub cluster_token: Option<String>,
     /// How long a switch waits for requests in flight on the old backend.
     pub drain_timeout: Duration,
+    /// Where Prometheus scrapes the proxy's `/metrics`, or `off`.
+    pub metrics_listen: String,
 }
 
 /// Proxies until `shutdown` completes and the requests under way are
@@ -635,6 +682,13 @@ pub async fn run(
     };
     let listener = bind(args.listen.clone(), args.listen.clone()).await?;
     let admin = bind(args.admin.clone(), format!("{} (--admin)", args.admin)).await?;
+    let metrics = if args.metrics_listen.eq_ignore_ascii_case("off") {
+        telemetry::stop_recording();
+        None
+    } else {
+        let named = format!("{} (--metrics-listen)", args.metrics_listen);
+        Some(bind(args.metrics_listen.clone(), named).await?)
+    };
     tracing::info!(
         listen = %listener.local_addr()?,
         admin = %admin.local_addr()?,
@@ -660,8 +714,17 @@ pub async fn run(
     };
     let serve_clients =
         axum::serve(listener, clients).with_graceful_shutdown(until_stopped(stopped.clone()));
-    let serve_admin = axum::serve(admin, control).with_graceful_shutdown(until_stopped(stopped));
-    tokio::try_join!(serve_clients, serve_admin).map_err(ProxyError::Serve)?;
+    let serve_admin =
+        axum::serve(admin, control).with_graceful_shutdown(until_stopped(stopped.clone()));
+    let serve_metrics = async {
+        match metrics {
+            Some(listener) => {
+                telemetry::serve(listener, proxy.measure(), until_stopped(stopped)).await
+            }
+            None => Ok(()),
+        }
+    };
+    tokio::try_join!(serve_clients, serve_admin, serve_metrics).map_err(ProxyError::Serve)?;
     Ok(())
 }
 

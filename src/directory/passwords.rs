@@ -60,6 +60,7 @@ fn pool() -> &'static Pool {
                         Ok(job) => job,
                         Err(_) => return,
                     };
+                    crate::telemetry::metrics().password_queue(-1);
                     run(job);
                 });
             if let Err(e) = spawned {
@@ -96,7 +97,14 @@ fn run(job: Job) {
 }
 
 fn submit(job: Job) -> Result<(), PasswordError> {
-    match pool().jobs.try_send(job) {
+    // Counted before it is sent, so that a thread taking it at once never
+    // makes the gauge negative.
+    crate::telemetry::metrics().password_queue(1);
+    let sent = pool().jobs.try_send(job);
+    if sent.is_err() {
+        crate::telemetry::metrics().password_queue(-1);
+    }
+    match sent {
         Ok(()) => Ok(()),
         Err(TrySendError::Full(_)) => Err(PasswordError::Busy),
         // No thread could be started.

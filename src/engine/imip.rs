@@ -547,6 +547,7 @@ impl Engine {
             let error = match attempt_once(transport, &message, stop).await {
                 Ok(()) => {
                     tracing::info!(to = %mail.to, message_id = %mail.message_id, "imip: sent");
+                    crate::telemetry::metrics().mail(true);
                     return Some(Sent {
                         status: status::SENT,
                         reason: None,
@@ -561,6 +562,7 @@ impl Engine {
             // A 5xx answer will not change by asking again.
             if error.is_permanent() || attempt >= settings.retries {
                 tracing::warn!(to = %mail.to, attempts = attempt + 1, error = %error, "imip: not sent");
+                crate::telemetry::metrics().mail(false);
                 return Some(not_sent(error.to_string()));
             }
             let delay = settings.delay_before(attempt);

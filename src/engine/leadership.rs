@@ -101,6 +101,30 @@ pub struct TakeOver {
     pub waited_ms: u64,
 }
 
+/// What a switch did, as `reprise switch` prints it; the proxy posts it
+/// to the installation that took over once the held requests are
+/// released.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SwitchReport {
+    pub from: String,
+    pub to: String,
+    pub epoch: u64,
+    /// Who appended the fence: the `previous leader`, or the new one
+    /// (`itself`) when the old one could not.
+    pub fenced_by: String,
+    /// Waiting for the requests in flight on the old backend.
+    pub drain_ms: u64,
+    pub hand_over_ms: u64,
+    pub take_over_ms: u64,
+    /// From holding to releasing.
+    pub total_ms: u64,
+    pub held_requests: u64,
+    pub longest_hold_ms: f64,
+    /// Set when the hand-over failed and the new side fenced itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand_over_error: Option<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LeadershipError {
     #[error("{installation} is not the leader ({role:?}); only the leader hands over")]

@@ -23,8 +23,8 @@ mod leadership;
 pub mod scheduling;
 
 pub use leadership::{
-    ClusterStatus, FencePosition, HandOver, Identity, LeadershipError, Role, TakeOver,
-    TakeOverRequest,
+    ClusterStatus, FencePosition, HandOver, Identity, LeadershipError, Role, SwitchReport,
+    TakeOver, TakeOverRequest,
 };
 
 /// Longest an upgraded-away version's trees wait for requests still
@@ -273,7 +273,9 @@ impl Engine {
         versions: &Versions,
         objects: objects::ObjectStore,
     ) -> anyhow::Result<Engine> {
-        let log = config.open_log().await?;
+        // Every append of this engine (writes, fences, scheduling) is
+        // timed and counted there.
+        let log = crate::telemetry::MeteredLog::wrap(config.open_log().await?);
         let store = config.open_views()?;
         let versions = Versions {
             pinned: config.pinned.clone(),
@@ -633,6 +635,13 @@ fn start_follower(
         .with_context(|| format!("starting the {} projection", projection.name()))?
         .with_workers(default_workers())
         .with_payloads(payloads.clone());
+    // A build held to a rate reads a quarter second's worth at a time, so
+    // that it advances steadily (as `projections status` and the console
+    // show it) rather than in bursts of a whole batch and long pauses.
+    let runner = match rate.filter(|&r| r > 0) {
+        Some(rate) => runner.with_batch_size((rate / 4).clamp(16, 2_000) as usize),
+        None => runner,
+    };
     let id = runner.id().clone();
     if store.state(&id)?.is_none() {
         store.set_state(&id, BuildState::Building)?;

@@ -264,7 +264,9 @@ impl Engine {
             .iter_mut()
             .flat_map(|p| std::mem::take(&mut p.deliveries))
             .collect();
+        let delivered = deliveries.len() as u64;
         let mut outcomes = self.submit(deliveries).await?.into_iter();
+        crate::telemetry::metrics().scheduling_effects("delivery", delivered);
         let mut closing = Vec::new();
         let mut queued = false;
         for p in planned.iter_mut() {
@@ -282,7 +284,11 @@ impl Engine {
             closing.append(&mut p.mails);
             closing.push(p.completion());
         }
+        let mails = (closing.len() - planned.len()) as u64;
         self.submit(closing).await?;
+        let metrics = crate::telemetry::metrics();
+        metrics.scheduling_effects("completion", planned.len() as u64);
+        metrics.scheduling_effects("mail_queued", mails);
         if queued {
             self.wake_mail();
         }

@@ -5,10 +5,14 @@
 //! `reprise serve` (in `cli`) opens the engine and the listener.
 
 mod admin;
+mod build_rate;
 mod caller;
+mod console;
 pub mod dav;
 pub mod mail;
+mod observe;
 mod openapi;
+mod scrape;
 
 pub(crate) use self::caller::{identify, require_admin, Caller};
 
@@ -31,6 +35,10 @@ pub(crate) struct AppState {
     token: String,
     /// Admits the proxy to `/admin/v1/cluster` (`--cluster-token`).
     cluster_token: Option<String>,
+    /// The operator console's sessions and measurements (`/admin/`).
+    console: console::Console,
+    /// Building versions' rates, for the console and the metrics.
+    build_rates: build_rate::BuildRates,
 }
 
 pub(crate) type Shared = Arc<AppState>;
@@ -93,6 +101,8 @@ impl Server {
                 dav,
                 token: options.token,
                 cluster_token: options.cluster_token,
+                console: console::Console::new(),
+                build_rates: build_rate::BuildRates::default(),
             }),
         })
     }
@@ -121,6 +131,23 @@ impl Server {
         let _ = scheduling.await;
         let _ = mail.await;
         served
+    }
+
+    /// What the metrics listener answers: the process-wide families and
+    /// this server's projections, measured at each scrape.
+    pub fn metrics(&self) -> crate::telemetry::Measure {
+        // Weak: a scrape must not keep the engine from its clean shutdown.
+        let state = Arc::downgrade(&self.state);
+        Arc::new(move || {
+            let state = state.upgrade();
+            Box::pin(async move {
+                let measured = match &state {
+                    Some(state) => scrape::measure(&state.engine, &state.build_rates).await,
+                    None => crate::telemetry::Scrape::default(),
+                };
+                crate::telemetry::render(crate::telemetry::Component::Server, measured)
+            })
+        })
     }
 
     /// The engine back for a clean shutdown; `None` while a request still
@@ -184,6 +211,7 @@ fn router(state: Shared) -> Router {
         .route("/log/end", get(operations::log_end))
         .route("/log/read", post(operations::log_read))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
+        .merge(console::data_routes(state.clone()))
         .nest("/cluster", admin::cluster::routes(state.clone()))
         // Describes the API and reveals no data: no credentials.
         .route("/openapi.json", get(openapi::openapi_json));
@@ -191,8 +219,10 @@ fn router(state: Shared) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .nest("/admin/v1", admin)
+        .merge(console::routes())
         .nest("/api/v1/mail", crate::http::mail::router())
         .fallback(dav)
+        .layer(middleware::from_fn(observe::observe))
         .with_state(state)
 }
 

@@ -29,7 +29,8 @@ mailbox's owner. Errors are always `{\"error\": \"...\"}`.
 This document itself needs no credentials: it describes the API and reveals \
 no data. It leaves out `/admin/v1/cluster`, which the blue/green proxy \
 (`reprise proxy`, `reprise switch`) drives with its own token to hand \
-leadership over between installations.";
+leadership over between installations, and `/admin/v1/console`, the data of \
+the operator console at `/admin/`, which takes the console's session cookie.";
 
 #[derive(OpenApi)]
 #[openapi(

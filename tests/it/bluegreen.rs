@@ -141,6 +141,17 @@ fn blue_green_blue_under_load_fails_no_request_and_loses_no_write() {
     assert_eq!(to_green["fenced_by"], "previous leader");
     assert_eq!(green.cluster()["role"], "leader");
     assert_eq!(blue.cluster()["leader"], "green");
+    // Both consoles show the switch, read from the log; the one that took
+    // over also has the proxy's hold figures.
+    for side in [&blue, &green] {
+        let console = side.console();
+        let switch = &console["switches"][0];
+        assert_eq!(switch["epoch"], 1, "{console}");
+        assert_eq!(switch["leader"], "green");
+        assert_eq!(switch["fenced_by"], "blue");
+    }
+    let hold = &green.console()["switches"][0]["hold"];
+    assert_eq!(hold["held_requests"], to_green["held_requests"], "{hold}");
 
     // A client that bypasses the proxy gets a clear 503 from blue, and
     // its write is nowhere.

@@ -12,12 +12,16 @@ use std::path::{Path, PathBuf};
 /// `cli` names `http`.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("config", &[]),
-    ("engine", &["config"]),
-    ("directory", &["engine"]),
+    ("telemetry", &[]),
+    ("engine", &["config", "telemetry"]),
+    ("directory", &["engine", "telemetry"]),
     ("ops", &["engine", "directory", "config"]),
-    ("http", &["engine", "directory", "ops", "config"]),
+    (
+        "http",
+        &["engine", "directory", "ops", "config", "telemetry"],
+    ),
     ("remote", &["config", "directory", "ops", "engine"]),
-    ("cluster", &["engine", "config", "remote"]),
+    ("cluster", &["engine", "config", "remote", "telemetry"]),
     ("bench", &["ops", "engine", "config"]),
     (
         "cli",
@@ -30,6 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "remote",
             "cluster",
             "bench",
+            "telemetry",
         ],
     ),
 ];

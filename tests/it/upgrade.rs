@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 const WORK: &str = "/dav/calendars/alice@example.com/work/";
 
-/// `count` events, every fifth recurring weekly, spread over 2025.
-fn calendar(count: usize) -> String {
+/// `count` events, every fifth recurring weekly, spread over 2025 (also
+/// the console test's long build).
+pub(crate) fn calendar(count: usize) -> String {
     let mut ics = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//reprise tests//EN\r\n");
     for i in 0..count {
         let day = 1 + (i % 28);

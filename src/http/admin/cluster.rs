@@ -33,6 +33,7 @@ pub(crate) fn routes(state: Shared) -> Router<Shared> {
         .route("/", get(status))
         .route("/hand-over", post(hand_over))
         .route("/take-over", post(take_over))
+        .route("/switch-report", post(crate::http::console::switch_report))
         .route_layer(middleware::from_fn_with_state(state, require_cluster))
 }
 

@@ -154,8 +154,25 @@ impl Authenticator {
         authorization: Option<&str>,
     ) -> Result<Authenticated, StoreError> {
         let Some(authorization) = authorization else {
+            // No credentials: a client's first request, not an attempt.
             return Ok(Authenticated::Refused);
         };
+        let checked = self.check(directory, authorization).await;
+        match &checked {
+            Ok(Authenticated::User(_)) => crate::telemetry::metrics().authentication(true),
+            Ok(Authenticated::Refused | Authenticated::Disabled) => {
+                crate::telemetry::metrics().authentication(false)
+            }
+            Ok(Authenticated::Busy) | Err(_) => {}
+        }
+        checked
+    }
+
+    async fn check(
+        self: &Arc<Self>,
+        directory: &DirectoryView,
+        authorization: &str,
+    ) -> Result<Authenticated, StoreError> {
         let fingerprint = self.fingerprint(authorization);
         if let Some(user) = self.recall(directory, &fingerprint)? {
             return Ok(user);

@@ -48,7 +48,9 @@ impl RenderCache {
 
     pub fn get(&self, key: &CacheKey) -> Option<Bytes> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.map.get(key).cloned()
+        let found = inner.map.get(key).cloned();
+        crate::telemetry::metrics().render_cache_lookup(found.is_some());
+        found
     }
 
     pub fn insert(&self, key: CacheKey, body: Bytes) {
@@ -70,6 +72,7 @@ impl RenderCache {
         inner.bytes += body.len();
         inner.order.push_back(key);
         inner.map.insert(key, body);
+        crate::telemetry::metrics().render_cache_bytes(inner.bytes);
     }
 }
 

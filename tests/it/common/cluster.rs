@@ -79,16 +79,41 @@ impl Installation {
 
     /// `GET /admin/v1/cluster`.
     pub fn cluster(&self) -> Value {
-        let bearer = format!("Bearer {TOKEN}");
-        let reply = send(
-            self.port,
-            "GET",
-            "/admin/v1/cluster",
-            &[("Authorization", &bearer)],
-            b"",
-        );
+        self.get_json("/admin/v1/cluster", TOKEN)
+    }
+
+    /// A GET answered 200 with JSON, with a bearer token.
+    fn get_json(&self, path: &str, token: &str) -> Value {
+        let bearer = format!("Bearer {token}");
+        let reply = send(self.port, "GET", path, &[("Authorization", &bearer)], b"");
         assert_status(&reply, 200);
         serde_json::from_str(&reply.body).unwrap()
+    }
+
+    /// `GET /admin/v1/console` with the local admin token, once its
+    /// switches are read from the whole log (at most a minute).
+    pub fn console(&self) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let console = self.console_once();
+            if console["switches_complete"] == true {
+                return console;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the console never read the whole log: {console}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn console_once(&self) -> Value {
+        let info = std::fs::read_to_string(self.data.join("serve.json")).expect("serve.json");
+        let info: Value = serde_json::from_str(&info).expect("serve.json is JSON");
+        self.get_json(
+            "/admin/v1/console",
+            info["token"].as_str().expect("a token"),
+        )
     }
 
     pub fn kill(&mut self) {
@@ -127,12 +152,19 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(backends: &[&Installation]) -> Proxy {
+        Proxy::start_with(backends, &[])
+    }
+
+    /// A proxy with extra `proxy` flags.
+    pub fn start_with(backends: &[&Installation], extra: &[&str]) -> Proxy {
         let (port, admin_port) = (free_port(), free_port());
         let mut cmd = Command::new(super::cmd::bin());
+        super::cmd::without_reprise_env(&mut cmd);
         cmd.args(["--log-level", "warn", "proxy"])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--admin", &format!("127.0.0.1:{admin_port}")])
-            .args(["--cluster-token", TOKEN]);
+            .args(["--cluster-token", TOKEN])
+            .args(extra);
         for b in backends {
             cmd.args(["--backend", &format!("{}={}", b.name, b.url)]);
         }

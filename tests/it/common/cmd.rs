@@ -31,6 +31,11 @@ pub fn without_reprise_env(cmd: &mut Command) {
             cmd.env_remove(k);
         }
     }
+    // Many servers and proxies run at once: each takes a free port for its
+    // metrics rather than the fixed default (a test that scrapes one says
+    // where with --metrics-listen).
+    cmd.env("REPRISE_METRICS_LISTEN", "127.0.0.1:0");
+    cmd.env("REPRISE_PROXY_METRICS_LISTEN", "127.0.0.1:0");
 }
 
 /// `user add LOGIN --email LOGIN@example.com --password-stdin EXTRA...`
