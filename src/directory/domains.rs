@@ -10,18 +10,20 @@ use projections::directory::DomainRecord;
 use projections::registry::Views;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"domain": "example.org", "display_name": "Example Org"}))]
 pub struct NewDomain {
     pub domain: String,
     #[serde(default)]
     pub display_name: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DomainSummary {
     pub domain: String,
     pub display_name: Option<String>,
+    #[schema(value_type = u64)]
     pub version: AggregateVersion,
 }
 

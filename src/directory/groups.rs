@@ -5,7 +5,7 @@
 
 use crate::directory::users::Deleted;
 use crate::directory::{
-    check_email, check_name, check_text, cleaned, entry_name, named, submit, DirectoryError,
+    check_email, check_name, check_text, cleaned, entry_name, locate, submit, DirectoryError,
     ListQuery, Listing, Result,
 };
 use crate::engine::Engine;
@@ -17,8 +17,9 @@ use projections::directory::GroupRecord;
 use projections::registry::Views;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"group": "staff@example.com", "display_name": "Staff"}))]
 pub struct NewGroup {
     /// `name`, or `name@domain` when `domain` is absent.
     pub group: String,
@@ -30,7 +31,7 @@ pub struct NewGroup {
     pub email: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupSummary {
     pub group: String,
     pub domain: String,
@@ -50,18 +51,20 @@ impl From<&GroupRecord> for GroupSummary {
 }
 
 /// A group with its direct members and the groups it is in directly.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupDetail {
     #[serde(flatten)]
     pub group: GroupSummary,
     /// `{"user": "login"}` or `{"group": "name"}`.
+    #[schema(value_type = Vec<crate::directory::wire::MemberSchema>)]
     pub members: Vec<Member>,
     pub member_of: Vec<String>,
 }
 
 /// A partial update: absent fields stay, `null` removes.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"display_name": "The team"}))]
 pub struct GroupChanges {
     #[serde(
         default,
@@ -78,11 +81,9 @@ pub struct GroupChanges {
 }
 
 fn find_group(views: &Views, name: &str) -> Result<GroupRecord> {
-    let (group, domain) = named("group", name)?;
-    views
-        .directory
-        .group(&domain, &group)?
-        .ok_or_else(|| DirectoryError::NotFound(format!("no group {group}@{domain}")))
+    locate(views, "group", name, |domain, group| {
+        views.directory.group(domain, group)
+    })
 }
 
 pub fn show_group(views: &Views, name: &str) -> Result<GroupDetail> {

@@ -13,6 +13,7 @@ pub mod passwords;
 pub mod resources;
 pub mod shares;
 pub mod users;
+pub mod wire;
 
 use crate::engine::{Engine, SubmitError};
 use events::{AggregateVersion, EventEnvelope};
@@ -166,10 +167,46 @@ pub fn named(kind: &str, name: &str) -> Result<(String, String)> {
     entry_name(kind, name, None).map_err(|_| DirectoryError::NotFound(format!("no {kind} {name}")))
 }
 
+/// The group or resource a path names: `name@domain`, or a bare name
+/// when exactly one domain has it (as for users), so that the `group` or
+/// `resource` an answer carries addresses it; else 404. `get` reads one
+/// entry by domain and name.
+pub fn locate<R>(
+    views: &projections::registry::Views,
+    kind: &str,
+    name: &str,
+    get: impl Fn(&str, &str) -> std::result::Result<Option<R>, StoreError>,
+) -> Result<R> {
+    if name.contains('@') {
+        let (entry, domain) = named(kind, name)?;
+        return get(&domain, &entry)?
+            .ok_or_else(|| DirectoryError::NotFound(format!("no {kind} {entry}@{domain}")));
+    }
+    let not_found = || DirectoryError::NotFound(format!("no {kind} {name}"));
+    if !valid_name(name) {
+        return Err(not_found());
+    }
+    let mut found = Vec::new();
+    for domain in views.directory.domains()? {
+        found.extend(get(&domain.name, name)?);
+    }
+    match <[R; 1]>::try_from(found) {
+        Ok([entry]) => Ok(entry),
+        Err(found) if found.is_empty() => Err(not_found()),
+        Err(_) => Err(DirectoryError::NotFound(format!(
+            "{kind} {name} exists in several domains: name it {name}@domain"
+        ))),
+    }
+}
+
 /// Listing parameters: `?domain=&limit=&after=`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this domain's entries.
     pub domain: Option<String>,
+    /// Entries per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
     pub after: Option<String>,
@@ -195,7 +232,7 @@ impl ListQuery {
 }
 
 /// One page of a listing: `{"items": [...], "next": cursor or null}`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Listing<T> {
     pub items: Vec<T>,
     /// Pass as `after` for the next page; null on the last one.

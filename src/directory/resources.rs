@@ -2,7 +2,7 @@
 
 use crate::directory::users::Deleted;
 use crate::directory::{
-    check_email, check_text, cleaned, entry_name, named, submit, DirectoryError, ListQuery,
+    check_email, check_text, cleaned, entry_name, locate, submit, DirectoryError, ListQuery,
     Listing, Result,
 };
 use crate::engine::Engine;
@@ -12,14 +12,16 @@ use projections::directory::ResourceRecord;
 use projections::registry::Views;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"resource": "beamer@example.com", "kind": "equipment"}))]
 pub struct NewResource {
     /// `name`, or `name@domain` when `domain` is absent.
     pub resource: String,
     #[serde(default)]
     pub domain: Option<String>,
     /// `room` or `equipment`.
+    #[schema(value_type = crate::directory::wire::ResourceKindSchema)]
     pub kind: ResourceKind,
     #[serde(default)]
     pub display_name: Option<String>,
@@ -31,10 +33,11 @@ pub struct NewResource {
     pub location: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResourceSummary {
     pub resource: String,
     pub domain: String,
+    #[schema(value_type = crate::directory::wire::ResourceKindSchema)]
     pub kind: ResourceKind,
     pub display_name: Option<String>,
     pub email: Option<String>,
@@ -57,8 +60,9 @@ impl From<&ResourceRecord> for ResourceSummary {
 }
 
 /// A partial update: absent fields stay, `null` removes. The kind stays.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"capacity": 12, "location": "2nd floor"}))]
 pub struct ResourceChanges {
     #[serde(
         default,
@@ -87,11 +91,9 @@ pub struct ResourceChanges {
 }
 
 fn find_resource(views: &Views, name: &str) -> Result<ResourceRecord> {
-    let (resource, domain) = named("resource", name)?;
-    views
-        .directory
-        .resource(&domain, &resource)?
-        .ok_or_else(|| DirectoryError::NotFound(format!("no resource {resource}@{domain}")))
+    locate(views, "resource", name, |domain, resource| {
+        views.directory.resource(domain, resource)
+    })
 }
 
 pub fn show_resource(views: &Views, name: &str) -> Result<ResourceSummary> {

@@ -40,10 +40,11 @@ pub enum ShareError {
 }
 
 /// A grant as the API shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShareSummary {
     /// `user:login@domain` or `group:name@domain`.
     pub sharee: String,
+    #[schema(value_type = crate::directory::wire::AccessSchema)]
     pub access: Access,
 }
 
@@ -323,7 +324,7 @@ fn named_sharee(name: &str) -> Option<Sharee> {
 
 /// A collection and its grants, as the admin API and `reprise share`
 /// show them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CollectionShares {
     pub owner: String,
     /// `calendars` or `addressbooks`.
@@ -333,9 +334,11 @@ pub struct CollectionShares {
 }
 
 /// The body of a grant: `{"access": "read"}` or `{"access": "read-write"}`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"access": "read-write"}))]
 pub struct GrantRequest {
+    #[schema(value_type = crate::directory::wire::AccessSchema)]
     pub access: Access,
 }
 

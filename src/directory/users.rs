@@ -30,7 +30,8 @@ const DATA_TOPICS: [Domain; 4] = [
 ];
 
 /// A request to create a user, from the command line or the admin API.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"login": "carol", "domain": "example.com", "email": "carol@example.com", "password": "carol-secret", "display_name": "Carol"}))]
 pub struct NewUser {
     pub login: String,
     pub domain: Option<String>,
@@ -44,7 +45,7 @@ pub struct NewUser {
 }
 
 /// A user as the API and `user list --json` show it (no password hash).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserSummary {
     pub principal: String,
     pub login: String,
@@ -74,8 +75,9 @@ impl From<&UserRecord> for UserSummary {
 
 /// A partial update (`PATCH /users/{user}`): absent fields stay, `null`
 /// removes the display name or phone.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"display_name": "Alice Liddell", "phone": null}))]
 pub struct UserChanges {
     #[serde(
         default,
@@ -110,14 +112,15 @@ pub struct UserChanges {
 }
 
 /// The body of a password change (`PUT /users/{user}/password`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"password": "new-secret"}))]
 pub struct NewPassword {
     pub password: String,
 }
 
 /// What `DELETE` answers: the entry that is gone.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Deleted {
     pub deleted: String,
 }

@@ -40,7 +40,7 @@ impl Default for Identity {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "role", rename_all = "lowercase")]
 pub enum Role {
     /// Undecided until the served views have caught up with the log once.
@@ -54,7 +54,7 @@ pub enum Role {
 }
 
 /// An installation's answer to "who are you, and do you write?".
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClusterStatus {
     pub installation: String,
     #[serde(flatten)]

@@ -3,7 +3,7 @@
 
 use crate::config::constant_time_eq;
 use crate::http::dav::DavError;
-use crate::http::{ApiError, AppState, Shared};
+use crate::http::{ApiError, AppState, ErrorBody, Shared};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -52,7 +52,9 @@ pub(crate) async fn require_admin(
                 header::WWW_AUTHENTICATE,
                 "Basic realm=\"reprise admin\", charset=\"UTF-8\"",
             )],
-            Json(serde_json::json!({"error": "admin credentials required"})),
+            Json(ErrorBody {
+                error: "admin credentials required".into(),
+            }),
         )
             .into_response()
     };

@@ -11,6 +11,7 @@ mod console;
 pub mod dav;
 pub mod mail;
 mod observe;
+mod openapi;
 mod scrape;
 
 pub(crate) use self::caller::{identify, require_admin, Caller};
@@ -159,9 +160,15 @@ impl Server {
 /// An API error: a status and a message, as `{"error": "..."}`.
 pub struct ApiError(StatusCode, String);
 
+/// The body of every error answer of the admin and mail APIs.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody {
+    pub(crate) error: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response();
+        let mut response = (self.0, Json(ErrorBody { error: self.1 })).into_response();
         if self.0 == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
@@ -199,14 +206,15 @@ fn router(state: Shared) -> Router {
         .route("/snapshot", post(admin::snapshot::create_snapshot))
         .route("/export/{user}", get(operations::export))
         .merge(admin::directory::routes())
-        .route("/import/calendar", post(operations::import_calendar))
-        .route("/import/contacts", post(operations::import_contacts))
+        .route("/import/{kind}", post(operations::import))
         .route("/log", get(operations::log_info))
         .route("/log/end", get(operations::log_end))
         .route("/log/read", post(operations::log_read))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
         .merge(console::data_routes(state.clone()))
-        .nest("/cluster", admin::cluster::routes(state.clone()));
+        .nest("/cluster", admin::cluster::routes(state.clone()))
+        // Describes the API and reveals no data: no credentials.
+        .route("/openapi.json", get(openapi::openapi_json));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

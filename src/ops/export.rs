@@ -30,7 +30,7 @@ pub enum ExportError {
 }
 
 /// One exported file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExportFile {
     /// The collection's name.
     pub collection: String,
@@ -41,7 +41,7 @@ pub struct ExportFile {
 }
 
 /// Everything exported for one user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Export {
     pub principal: String,
     pub calendars: Vec<ExportFile>,

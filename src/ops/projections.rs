@@ -18,7 +18,7 @@ pub enum ProjectionsError {
     Store(#[from] StoreError),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusReport {
     pub log: String,
     /// This installation among those sharing the log (from a running
@@ -28,7 +28,7 @@ pub struct StatusReport {
     pub projections: Vec<ProjectionStatus>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProjectionStatus {
     pub name: String,
     /// The version this build serves.
@@ -37,7 +37,7 @@ pub struct ProjectionStatus {
     pub versions: Vec<VersionStatus>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionStatus {
     pub version: u32,
     pub state: String,
@@ -54,7 +54,7 @@ pub struct VersionStatus {
     pub quarantined: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PartitionStatus {
     pub topic: String,
     pub partition: u32,
@@ -63,7 +63,7 @@ pub struct PartitionStatus {
     pub lag: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DigestEntry {
     pub projection: String,
     pub version: u32,

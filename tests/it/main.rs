@@ -25,6 +25,7 @@ mod layout;
 mod mail_api;
 mod objects;
 mod objects_clone;
+mod openapi;
 mod operating;
 mod oracle;
 mod projections;

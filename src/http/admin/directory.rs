@@ -11,9 +11,11 @@ use crate::directory::passwords::PasswordError;
 use crate::directory::resources::{NewResource, ResourceChanges, ResourceSummary};
 use crate::directory::shares::{CollectionShares, GrantRequest, ShareError};
 use crate::directory::users::{Deleted, NewPassword, NewUser, UserChanges, UserSummary};
+use crate::directory::wire::MemberSchema;
 use crate::directory::{domains, groups, resources, shares, users};
 use crate::directory::{DirectoryError, ListQuery, Listing, ACTOR_API};
-use crate::http::{ApiError, Shared};
+use crate::http::openapi::Gate;
+use crate::http::{ApiError, ErrorBody, Shared};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -60,16 +62,30 @@ impl From<ShareError> for ApiError {
 }
 
 /// A JSON body whose refusal is a 400 `{"error": ...}` like every other.
-pub(super) struct Body<T>(T);
+pub(crate) struct Body<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Body(value)),
-            Err(e) => Err(ApiError(StatusCode::BAD_REQUEST, e.body_text())),
+        let value = match Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(Json(value)) => value,
+            Err(e) => return Err(ApiError(StatusCode::BAD_REQUEST, e.body_text())),
+        };
+        // serde also reads a struct from an array of its fields in order;
+        // every body of this API is an object.
+        if !value.is_object() {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "the body must be a JSON object".into(),
+            ));
         }
+        T::deserialize(value).map(Body).map_err(|e| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("Failed to deserialize the JSON body into the target type: {e}"),
+            )
+        })
     }
 }
 
@@ -89,6 +105,124 @@ impl<S: Send + Sync> FromRequestParts<S> for Listed {
 
 type Answer<T> = Result<Json<T>, ApiError>;
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
+
+/// This part of the admin API in the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_domains,
+    create_domain,
+    show_domain,
+    list_users,
+    create_user,
+    show_user,
+    update_user,
+    delete_user,
+    set_password,
+    disable_user,
+    enable_user,
+    show_shares,
+    grant_share,
+    revoke_share,
+    list_groups,
+    create_group,
+    show_group,
+    update_group,
+    delete_group,
+    add_member,
+    remove_member,
+    list_resources,
+    create_resource,
+    show_resource,
+    update_resource,
+    delete_resource,
+))]
+pub(crate) struct DirectoryApi;
+
+// The path parameters, described once for the document.
+mod path {
+    use crate::http::openapi::path_parameter;
+
+    path_parameter!(DomainPath, domain, "A domain name.", "example.com");
+    path_parameter!(
+        UserPath,
+        user,
+        "`login@domain`, an email, or a login that exists in one domain.",
+        "alice@example.com"
+    );
+    path_parameter!(
+        GroupPath,
+        group,
+        "`name@domain`, or a name that exists in one domain.",
+        "team@example.com"
+    );
+    path_parameter!(
+        ResourcePath,
+        resource,
+        "`name@domain`, or a name that exists in one domain.",
+        "room1@example.com"
+    );
+    path_parameter!(
+        CollectionKindPath,
+        kind,
+        "`calendars` or `addressbooks` (anything else is 404).",
+        "calendars"
+    );
+    path_parameter!(
+        CollectionPath,
+        collection,
+        "The collection's name.",
+        "default"
+    );
+    path_parameter!(
+        ShareePath,
+        sharee,
+        "`user:login@domain`, `group:name@domain`, or a name as for `reprise share`.",
+        "user:bob@example.com"
+    );
+    path_parameter!(MemberKindPath, kind, "`user` or `group`.", "user");
+    path_parameter!(
+        MemberPath,
+        name,
+        "The member's name in the group's domain.",
+        "alice"
+    );
+}
+use path::{
+    CollectionKindPath, CollectionPath, DomainPath, GroupPath, MemberKindPath, MemberPath,
+    ResourcePath, ShareePath, UserPath,
+};
+
+/// What a change of the directory may be refused for, besides an
+/// unknown entry.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its responses are used
+enum Refusal {
+    #[response(
+        status = 400,
+        description = "Invalid input: bad JSON, a bad name, email or sharee, an unknown member, \
+                       a group added to itself, a grant to the owner or to another domain"
+    )]
+    Invalid(ErrorBody),
+    #[response(
+        status = 409,
+        description = "It exists already, a group would contain itself through nesting, an \
+                       email in use, or a concurrent change came first in the log"
+    )]
+    Conflict(ErrorBody),
+    #[response(
+        status = 413,
+        description = "The event would not fit in a record of the log"
+    )]
+    TooLarge(ErrorBody),
+}
+
+/// What `Listed` refuses.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its responses are used
+enum ListRefusal {
+    #[response(status = 400, description = "A bad limit or cursor")]
+    BadQuery(ErrorBody),
+}
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -126,6 +260,11 @@ pub(crate) fn routes() -> Router<Shared> {
         )
 }
 
+#[utoipa::path(get, path = "/admin/v1/domains", tag = "directory", params(ListQuery), responses(
+    (status = 200, description = "One page, in name order", body = Listing<DomainSummary>),
+    ListRefusal,
+    Gate,
+))]
 async fn list_domains(
     State(s): State<Shared>,
     Listed(q): Listed,
@@ -133,6 +272,11 @@ async fn list_domains(
     Ok(Json(domains::list_domains(&s.engine.views(), &q)?))
 }
 
+#[utoipa::path(post, path = "/admin/v1/domains", tag = "directory", request_body = NewDomain, responses(
+    (status = 201, description = "Created", body = DomainSummary),
+    Refusal,
+    Gate,
+))]
 async fn create_domain(
     State(s): State<Shared>,
     Body(req): Body<NewDomain>,
@@ -141,23 +285,49 @@ async fn create_domain(
     Ok((StatusCode::CREATED, Json(domain)))
 }
 
+#[utoipa::path(get, path = "/admin/v1/domains/{domain}", tag = "directory", params(DomainPath), responses(
+    (status = 200, description = "The domain", body = DomainSummary),
+    (status = 404, description = "No such domain", body = ErrorBody),
+    Gate,
+))]
 async fn show_domain(State(s): State<Shared>, Path(d): Path<String>) -> Answer<DomainSummary> {
     Ok(Json(domains::show_domain(&s.engine.views(), &d)?))
 }
 
+#[utoipa::path(get, path = "/admin/v1/users", tag = "directory", params(ListQuery), responses(
+    (status = 200, description = "One page, in name order", body = Listing<UserSummary>),
+    ListRefusal,
+    Gate,
+))]
 async fn list_users(State(s): State<Shared>, Listed(q): Listed) -> Answer<Listing<UserSummary>> {
     Ok(Json(users::list_users(&s.engine.views(), &q)?))
 }
 
+#[utoipa::path(post, path = "/admin/v1/users", tag = "directory", request_body = NewUser, responses(
+    (status = 201, description = "Created, with a default calendar and address book", body = UserSummary),
+    Refusal,
+    Gate,
+))]
 async fn create_user(State(s): State<Shared>, Body(req): Body<NewUser>) -> Created<UserSummary> {
     let user = users::add_user(&s.engine, &req, ACTOR_API).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+#[utoipa::path(get, path = "/admin/v1/users/{user}", tag = "directory", params(UserPath), responses(
+    (status = 200, description = "The user", body = UserSummary),
+    (status = 404, description = "No such user", body = ErrorBody),
+    Gate,
+))]
 async fn show_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
     Ok(Json(users::show_user(&s.engine.views(), &user)?))
 }
 
+#[utoipa::path(patch, path = "/admin/v1/users/{user}", tag = "directory", params(UserPath), request_body = UserChanges, responses(
+    (status = 200, description = "The user, changed", body = UserSummary),
+    (status = 404, description = "No such user", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
 async fn update_user(
     State(s): State<Shared>,
     Path(user): Path<String>,
@@ -168,6 +338,12 @@ async fn update_user(
     ))
 }
 
+#[utoipa::path(put, path = "/admin/v1/users/{user}/password", tag = "directory", params(UserPath), request_body = NewPassword, responses(
+    (status = 200, description = "The user", body = UserSummary),
+    (status = 404, description = "No such user", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
 async fn set_password(
     State(s): State<Shared>,
     Path(user): Path<String>,
@@ -178,18 +354,36 @@ async fn set_password(
     ))
 }
 
+#[utoipa::path(post, path = "/admin/v1/users/{user}/disable", tag = "directory", params(UserPath), responses(
+    (status = 200, description = "The user, disabled", body = UserSummary),
+    (status = 404, description = "No such user", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
 async fn disable_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
     Ok(Json(
         users::set_enabled(&s.engine, &user, false, ACTOR_API).await?,
     ))
 }
 
+#[utoipa::path(post, path = "/admin/v1/users/{user}/enable", tag = "directory", params(UserPath), responses(
+    (status = 200, description = "The user, enabled", body = UserSummary),
+    (status = 404, description = "No such user", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
 async fn enable_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<UserSummary> {
     Ok(Json(
         users::set_enabled(&s.engine, &user, true, ACTOR_API).await?,
     ))
 }
 
+#[utoipa::path(delete, path = "/admin/v1/users/{user}", tag = "directory", params(UserPath), responses(
+    (status = 200, description = "The user and their data are gone", body = Deleted),
+    (status = 404, description = "No such user", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
 async fn delete_user(State(s): State<Shared>, Path(user): Path<String>) -> Answer<Deleted> {
     Ok(Json(users::delete_user(&s.engine, &user, ACTOR_API).await?))
 }
@@ -204,6 +398,11 @@ fn collection_kind(segment: &str) -> Result<formats::davpath::Kind, ApiError> {
     })
 }
 
+#[utoipa::path(get, path = "/admin/v1/users/{user}/{kind}/{collection}/shares", tag = "directory", params(UserPath, CollectionKindPath, CollectionPath), responses(
+    (status = 200, description = "The collection's grants", body = CollectionShares),
+    (status = 404, description = "No such user, collection kind or collection", body = ErrorBody),
+    Gate,
+))]
 async fn show_shares(
     State(s): State<Shared>,
     Path((user, kind, collection)): Path<(String, String, String)>,
@@ -212,6 +411,12 @@ async fn show_shares(
     Ok(Json(shares::show(&s.engine, &user, kind, &collection)?))
 }
 
+#[utoipa::path(put, path = "/admin/v1/users/{user}/{kind}/{collection}/shares/{sharee}", tag = "directory", params(UserPath, CollectionKindPath, CollectionPath, ShareePath), request_body = GrantRequest, responses(
+    (status = 200, description = "The collection's grants", body = CollectionShares),
+    (status = 404, description = "No such user, collection kind, collection or sharee", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
 async fn grant_share(
     State(s): State<Shared>,
     Path((user, kind, collection, sharee)): Path<(String, String, String, String)>,
@@ -232,6 +437,13 @@ async fn grant_share(
     ))
 }
 
+#[utoipa::path(delete, path = "/admin/v1/users/{user}/{kind}/{collection}/shares/{sharee}", tag = "directory", params(UserPath, CollectionKindPath, CollectionPath, ShareePath), responses(
+    (status = 200, description = "The collection's grants; revoking what is not granted changes nothing", body = CollectionShares),
+    (status = 400, description = "A bad sharee, the owner or another domain's sharee", body = ErrorBody),
+    (status = 404, description = "No such user, collection kind, collection or sharee", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
 async fn revoke_share(
     State(s): State<Shared>,
     Path((user, kind, collection, sharee)): Path<(String, String, String, String)>,
@@ -242,19 +454,41 @@ async fn revoke_share(
     ))
 }
 
+#[utoipa::path(get, path = "/admin/v1/groups", tag = "directory", params(ListQuery), responses(
+    (status = 200, description = "One page, in name order", body = Listing<GroupSummary>),
+    ListRefusal,
+    Gate,
+))]
 async fn list_groups(State(s): State<Shared>, Listed(q): Listed) -> Answer<Listing<GroupSummary>> {
     Ok(Json(groups::list_groups(&s.engine.views(), &q)?))
 }
 
+#[utoipa::path(post, path = "/admin/v1/groups", tag = "directory", request_body = NewGroup, responses(
+    (status = 201, description = "Created", body = GroupDetail),
+    (status = 404, description = "No such domain", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
 async fn create_group(State(s): State<Shared>, Body(req): Body<NewGroup>) -> Created<GroupDetail> {
     let group = groups::add_group(&s.engine, &req, ACTOR_API).await?;
     Ok((StatusCode::CREATED, Json(group)))
 }
 
+#[utoipa::path(get, path = "/admin/v1/groups/{group}", tag = "directory", params(GroupPath), responses(
+    (status = 200, description = "The group, its direct members and the groups it is in", body = GroupDetail),
+    (status = 404, description = "No such group", body = ErrorBody),
+    Gate,
+))]
 async fn show_group(State(s): State<Shared>, Path(group): Path<String>) -> Answer<GroupDetail> {
     Ok(Json(groups::show_group(&s.engine.views(), &group)?))
 }
 
+#[utoipa::path(patch, path = "/admin/v1/groups/{group}", tag = "directory", params(GroupPath), request_body = GroupChanges, responses(
+    (status = 200, description = "The group, changed", body = GroupDetail),
+    (status = 404, description = "No such group", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
 async fn update_group(
     State(s): State<Shared>,
     Path(group): Path<String>,
@@ -265,12 +499,24 @@ async fn update_group(
     ))
 }
 
+#[utoipa::path(delete, path = "/admin/v1/groups/{group}", tag = "directory", params(GroupPath), responses(
+    (status = 200, description = "The group is gone", body = Deleted),
+    (status = 404, description = "No such group", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
 async fn delete_group(State(s): State<Shared>, Path(group): Path<String>) -> Answer<Deleted> {
     Ok(Json(
         groups::delete_group(&s.engine, &group, ACTOR_API).await?,
     ))
 }
 
+#[utoipa::path(post, path = "/admin/v1/groups/{group}/members", tag = "directory", params(GroupPath), request_body = MemberSchema, responses(
+    (status = 200, description = "The group", body = GroupDetail),
+    (status = 404, description = "No such group", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
 async fn add_member(
     State(s): State<Shared>,
     Path(group): Path<String>,
@@ -281,6 +527,13 @@ async fn add_member(
     ))
 }
 
+#[utoipa::path(delete, path = "/admin/v1/groups/{group}/members/{kind}/{name}", tag = "directory", params(GroupPath, MemberKindPath, MemberPath), responses(
+    (status = 200, description = "The group", body = GroupDetail),
+    (status = 400, description = "A member kind other than `user` or `group`, or a bad name", body = ErrorBody),
+    (status = 404, description = "No such group or member", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
 async fn remove_member(
     State(s): State<Shared>,
     Path((group, kind, name)): Path<(String, String, String)>,
@@ -291,6 +544,11 @@ async fn remove_member(
     ))
 }
 
+#[utoipa::path(get, path = "/admin/v1/resources", tag = "directory", params(ListQuery), responses(
+    (status = 200, description = "One page, in name order", body = Listing<ResourceSummary>),
+    ListRefusal,
+    Gate,
+))]
 async fn list_resources(
     State(s): State<Shared>,
     Listed(q): Listed,
@@ -298,6 +556,12 @@ async fn list_resources(
     Ok(Json(resources::list_resources(&s.engine.views(), &q)?))
 }
 
+#[utoipa::path(post, path = "/admin/v1/resources", tag = "directory", request_body = NewResource, responses(
+    (status = 201, description = "Created", body = ResourceSummary),
+    (status = 404, description = "No such domain", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
 async fn create_resource(
     State(s): State<Shared>,
     Body(req): Body<NewResource>,
@@ -306,6 +570,11 @@ async fn create_resource(
     Ok((StatusCode::CREATED, Json(resource)))
 }
 
+#[utoipa::path(get, path = "/admin/v1/resources/{resource}", tag = "directory", params(ResourcePath), responses(
+    (status = 200, description = "The resource", body = ResourceSummary),
+    (status = 404, description = "No such resource", body = ErrorBody),
+    Gate,
+))]
 async fn show_resource(
     State(s): State<Shared>,
     Path(resource): Path<String>,
@@ -316,6 +585,12 @@ async fn show_resource(
     )?))
 }
 
+#[utoipa::path(patch, path = "/admin/v1/resources/{resource}", tag = "directory", params(ResourcePath), request_body = ResourceChanges, responses(
+    (status = 200, description = "The resource, changed", body = ResourceSummary),
+    (status = 404, description = "No such resource", body = ErrorBody),
+    Refusal,
+    Gate,
+))]
 async fn update_resource(
     State(s): State<Shared>,
     Path(resource): Path<String>,
@@ -326,6 +601,12 @@ async fn update_resource(
     ))
 }
 
+#[utoipa::path(delete, path = "/admin/v1/resources/{resource}", tag = "directory", params(ResourcePath), responses(
+    (status = 200, description = "The resource is gone", body = Deleted),
+    (status = 404, description = "No such resource", body = ErrorBody),
+    (status = 409, description = "It exists already, or a concurrent change came first in the log", body = ErrorBody),
+    Gate,
+))]
 async fn delete_resource(State(s): State<Shared>, Path(resource): Path<String>) -> Answer<Deleted> {
     Ok(Json(
         resources::delete_resource(&s.engine, &resource, ACTOR_API).await?,

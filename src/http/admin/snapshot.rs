@@ -2,21 +2,26 @@
 //! the server's machine while the served views stand still between two
 //! batches (writers wait meanwhile).
 
-use crate::http::Shared;
-use crate::ops::snapshot::{create, CreateRequest, SnapshotError};
+use crate::http::openapi::Gate;
+use crate::http::{ApiError, ErrorBody, Shared};
+use crate::ops::snapshot::{create, CreateRequest, Created, SnapshotError};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+#[utoipa::path(post, path = "/admin/v1/snapshot", tag = "operations", request_body = CreateRequest, responses(
+    (status = 201, description = "The snapshot is written", body = Created),
+    (status = 400, description = "Bad JSON, a relative path, or a file that cannot be written there", body = ErrorBody),
+    (status = 409, description = "The file exists", body = ErrorBody),
+    Gate,
+))]
 pub(crate) async fn create_snapshot(
     State(state): State<Shared>,
     body: Result<Json<CreateRequest>, JsonRejection>,
 ) -> Response {
-    let error = |status: StatusCode, message: String| {
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
-    };
+    let error = |status: StatusCode, message: String| ApiError(status, message).into_response();
     let request = match body {
         Ok(Json(r)) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),

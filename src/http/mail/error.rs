@@ -4,6 +4,7 @@
 
 use crate::engine::SubmitError;
 use crate::http::dav::DavError;
+use crate::http::ErrorBody;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -56,7 +57,9 @@ impl IntoResponse for MailError {
         let status = self.status();
         let mut response = (
             status,
-            Json(serde_json::json!({ "error": self.to_string() })),
+            Json(ErrorBody {
+                error: self.to_string(),
+            }),
         )
             .into_response();
         let headers = response.headers_mut();

@@ -23,7 +23,8 @@ pub use seen::{
     MAX_MAILBOX_NAME, MAX_WRITE_RANGES,
 };
 
-use crate::http::{identify, AppState, Caller, Shared};
+use crate::http::openapi::{Gate, UnknownOwner};
+use crate::http::{identify, AppState, Caller, ErrorBody, Shared};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -36,7 +37,8 @@ use projections::{Outcome, Rejection};
 use seen::changes_answer;
 use std::time::Duration;
 use types::{
-    BulkAnswer, BulkBody, ChangesAnswer, ChangesQuery, SeenAnswer, WriteAnswer, WriteBody,
+    BulkAnswer, BulkBody, ChangesAnswer, ChangesQuery, LoginPath, MailboxPath, SeenAnswer,
+    WriteAnswer, WriteBody,
 };
 
 /// The largest request body.
@@ -48,6 +50,31 @@ pub const MAX_MAILBOXES: usize = 1_000;
 const CONDSTORE_ATTEMPTS: usize = 10;
 /// How long a writer waits for the log and the projection before 503.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// This API in the OpenAPI document (`http::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(read_seen, write_seen, changes, bulk))]
+pub(crate) struct MailApi;
+
+/// What a write's body may be refused for, once the caller is admitted.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its responses are used
+enum WriteRefusal {
+    #[response(
+        status = 400,
+        description = "Bad JSON, a bad mailbox name or UID set, a UID in both sets, a mailbox \
+                       written twice"
+    )]
+    Invalid(ErrorBody),
+    #[response(
+        status = 413,
+        description = "A body over 4 MiB, more than 1000 mailboxes, or more than 50000 ranges \
+                       in one write"
+    )]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "The body is not `application/json`")]
+    NotJson(ErrorBody),
+}
 
 pub(crate) fn router() -> Router<Shared> {
     Router::new()
@@ -105,6 +132,13 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| too_large())?;
+    // serde also reads a struct from an array of its fields in order;
+    // every body of this API is an object.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(MailError::BadRequest(
+            "invalid JSON body: it must be an object".into(),
+        ));
+    }
     serde_json::from_slice(&bytes)
         .map_err(|e| MailError::BadRequest(format!("invalid JSON body: {e}")))
 }
@@ -160,6 +194,12 @@ async fn authorise(
 // ---------------------------------------------------------------------------
 // Handlers.
 
+#[utoipa::path(get, path = "/api/v1/mail/{login}/mailboxes/{mailbox}/seen", tag = "mail", params(LoginPath, MailboxPath), responses(
+    (status = 200, description = "The seen UIDs and the modseq", body = SeenAnswer),
+    (status = 400, description = "A bad mailbox name", body = ErrorBody),
+    Gate,
+    UnknownOwner,
+))]
 async fn read_seen(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -171,6 +211,12 @@ async fn read_seen(
     Ok(Json(read_one(&state, &access, mailbox)?))
 }
 
+#[utoipa::path(post, path = "/api/v1/mail/{login}/mailboxes/{mailbox}/seen", tag = "mail", params(LoginPath, MailboxPath), request_body = WriteBody, responses(
+    (status = 200, description = "Written: the new modseq, and what `unchangedsince` left alone", body = WriteAnswer),
+    WriteRefusal,
+    Gate,
+    UnknownOwner,
+))]
 async fn write_seen(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -194,6 +240,12 @@ async fn write_seen(
     Ok(Json(answer))
 }
 
+#[utoipa::path(get, path = "/api/v1/mail/{login}/mailboxes/{mailbox}/seen/changes", tag = "mail", params(LoginPath, MailboxPath, ChangesQuery), responses(
+    (status = 200, description = "What changed after `since`", body = ChangesAnswer),
+    (status = 400, description = "A bad mailbox name, or a missing or bad `since`", body = ErrorBody),
+    Gate,
+    UnknownOwner,
+))]
 async fn changes(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -213,6 +265,12 @@ async fn changes(
 }
 
 /// Writes first, then reads, so that the reads see the writes.
+#[utoipa::path(post, path = "/api/v1/mail/{login}/seen", tag = "mail", params(LoginPath), request_body = BulkBody, responses(
+    (status = 200, description = "The writes' answers, then the reads', in request order", body = BulkAnswer),
+    WriteRefusal,
+    Gate,
+    UnknownOwner,
+))]
 async fn bulk(
     State(state): State<Shared>,
     headers: HeaderMap,

@@ -13,14 +13,15 @@ pub const MAX_READ: usize = 5_000;
 /// Longest one read waits for a record.
 pub const MAX_WAIT_MS: u64 = 5_000;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogInfo {
     pub describe: String,
     pub topics: Vec<TopicInfo>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TopicInfo {
+    #[schema(value_type = DomainSchema)]
     pub domain: Domain,
     pub name: String,
     pub partitions: u32,
@@ -40,8 +41,9 @@ impl TopicInfo {
     }
 }
 
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WireStart {
+    #[schema(value_type = DomainSchema)]
     pub domain: Domain,
     pub partition: u32,
     pub offset: u64,
@@ -69,7 +71,8 @@ impl From<WireStart> for ReadStart {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"starts": [{"domain": "directory", "partition": 0, "offset": 0}], "max": 10, "timeout_ms": 0}))]
 pub struct ReadRequest {
     pub starts: Vec<WireStart>,
     pub max: usize,
@@ -77,18 +80,21 @@ pub struct ReadRequest {
 }
 
 /// A record with its binary parts in base64.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WireRecord {
+    #[schema(value_type = DomainSchema)]
     pub domain: Domain,
     pub partition: u32,
     pub offset: u64,
     pub timestamp_ms: i64,
     pub key: String,
+    /// `[name, value]` pairs, the value in base64.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub headers: Vec<(String, String)>,
     pub value: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReadResponse {
     pub records: Vec<WireRecord>,
     pub caught_up: bool,
@@ -135,4 +141,18 @@ impl WireRecord {
             value: B64.decode(self.value)?,
         })
     }
+}
+
+/// The schema of [`Domain`] as the wire carries it (`events` derives no
+/// schema: it has no HTTP concerns).
+#[derive(utoipa::ToSchema)]
+#[schema(as = Domain)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // only its schema is used
+pub enum DomainSchema {
+    Calendar,
+    Contact,
+    Directory,
+    Seen,
+    Files,
 }

@@ -11,15 +11,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// What `POST /admin/v1/snapshot` asks for.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// The file to write, an absolute path on the server's machine.
+    #[schema(value_type = String)]
     pub to: PathBuf,
 }
 
 /// What `create` reports.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = SnapshotCreated)]
 pub struct Created {
     pub file: String,
     pub bytes: u64,

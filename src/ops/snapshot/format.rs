@@ -110,7 +110,7 @@ pub struct Anchor {
     pub record_sha256: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionSummary {
     pub projection: String,
     pub live: bool,
