@@ -11,7 +11,6 @@ use crate::telemetry::{method_label, metrics, request_id};
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use formats::davpath::{DavPath, Kind};
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -45,7 +44,9 @@ pub(crate) async fn observe(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// What a path names, as a metric label: one of a fixed set.
+/// What a path names, as a metric label: one of a fixed set. Read from
+/// the path's segments without decoding or allocating (every request
+/// pays for it); the DAV handler parses the path properly.
 pub(crate) fn kind_of(path: &str) -> &'static str {
     if path.starts_with("/admin") {
         return "admin";
@@ -56,25 +57,25 @@ pub(crate) fn kind_of(path: &str) -> &'static str {
     if path == "/healthz" || path == "/readyz" {
         return "probe";
     }
-    if path.starts_with("/.well-known/") {
+    if path == "/" || path.starts_with("/.well-known/") {
         return "principal";
     }
-    match DavPath::parse(path) {
-        Ok(
-            DavPath::ServerRoot
-            | DavPath::DavRoot
-            | DavPath::Area(_)
-            | DavPath::Principal(_)
-            | DavPath::GroupPrincipal(_)
-            | DavPath::ResourcePrincipal(_)
-            | DavPath::Home(..),
-        ) => "principal",
-        Ok(DavPath::Collection(Kind::Calendar, ..)) => "calendar",
-        Ok(DavPath::Collection(Kind::AddressBook, ..)) => "address_book",
-        Ok(DavPath::Object(Kind::Calendar, ..)) => "object",
-        Ok(DavPath::Object(Kind::AddressBook, ..)) => "card",
-        Ok(DavPath::File(..) | DavPath::Attachment(..)) => "file",
-        Err(_) => "other",
+    let Some(rest) = path.strip_prefix("/dav") else {
+        return "other";
+    };
+    let mut segments = rest.split('/').filter(|s| !s.is_empty());
+    let (collection, object) = match segments.next() {
+        None | Some("principals") => return "principal",
+        Some("files" | "attachments") => return "file",
+        Some("calendars") => ("calendar", "object"),
+        Some("addressbooks") => ("address_book", "card"),
+        Some(_) => return "other",
+    };
+    // The principal's home, then a collection, then what is in it.
+    match segments.count() {
+        0 | 1 => "principal",
+        2 => collection,
+        _ => object,
     }
 }
 

@@ -3,6 +3,9 @@
 //! the request on both sides.
 
 use axum::http::{HeaderName, HeaderValue};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub static HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -16,9 +19,21 @@ pub fn given(value: Option<&HeaderValue>) -> Option<HeaderValue> {
     ok.then(|| value.clone())
 }
 
-/// A fresh request id: time-ordered, unique across installations.
+/// A fresh request id, unique across processes: this process's random
+/// prefix and a counter (a UUID per request asked the OS for randomness
+/// on every one).
 pub fn fresh() -> HeaderValue {
-    let id = uuid::Uuid::now_v7().simple().to_string();
+    static PREFIX: LazyLock<u64> = LazyLock::new(|| {
+        let random = uuid::Uuid::now_v7().as_u64_pair().1;
+        // The time too, should two processes draw the same bits.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        random ^ nanos.rotate_left(32)
+    });
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let id = format!("{:016x}{n:016x}", *PREFIX);
     HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
@@ -39,5 +54,6 @@ mod tests {
         assert!(given(&"x".repeat(129)).is_none());
         assert!(super::given(None).is_none());
         assert_eq!(fresh().len(), 32);
+        assert_ne!(fresh(), fresh());
     }
 }

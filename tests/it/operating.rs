@@ -474,7 +474,7 @@ fn json_logs_name_each_request_once_and_never_a_secret() {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_file).unwrap());
-    let mut server = serve.spawn().unwrap();
+    let mut server = Killed(serve.spawn().unwrap());
     wait_ready(port);
     let info: Value =
         serde_json::from_str(&std::fs::read_to_string(data.join("serve.json")).unwrap()).unwrap();
@@ -550,8 +550,7 @@ fn json_logs_name_each_request_once_and_never_a_secret() {
         assert!(Instant::now() < deadline, "no line for the last request");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    server.stop();
     let log = std::fs::read_to_string(&log_file).unwrap();
 
     let mut requests = Vec::new();
@@ -604,6 +603,22 @@ fn json_logs_name_each_request_once_and_never_a_secret() {
         "deal-uid",
     ] {
         assert!(!log.contains(secret), "the log shows {secret:?}:\n{log}");
+    }
+}
+
+/// A process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Killed {
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

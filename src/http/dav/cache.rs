@@ -47,8 +47,10 @@ impl RenderCache {
     }
 
     pub fn get(&self, key: &CacheKey) -> Option<Bytes> {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let found = inner.map.get(key).cloned();
+        let found = {
+            let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            inner.map.get(key).cloned()
+        };
         crate::telemetry::metrics().render_cache_lookup(found.is_some());
         found
     }
@@ -72,7 +74,9 @@ impl RenderCache {
         inner.bytes += body.len();
         inner.order.push_back(key);
         inner.map.insert(key, body);
-        crate::telemetry::metrics().render_cache_bytes(inner.bytes);
+        let bytes = inner.bytes;
+        drop(inner);
+        crate::telemetry::metrics().render_cache_bytes(bytes);
     }
 }
 
