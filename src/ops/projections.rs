@@ -76,6 +76,16 @@ pub async fn report(
     store: &ViewStore,
 ) -> Result<StatusReport, ProjectionsError> {
     let ends = events::log::all_end_offsets(log).await?;
+    report_at(log, store, &ends)
+}
+
+/// [`report`] against ends already read (`events::log::all_end_offsets`),
+/// for a caller that shows them too.
+pub fn report_at(
+    log: &dyn EventLog,
+    store: &ViewStore,
+    ends: &BTreeMap<TopicPartition, u64>,
+) -> Result<StatusReport, ProjectionsError> {
     let versions = store.versions()?;
     let mut projections = Vec::new();
     for p in registry::current() {

@@ -4,7 +4,7 @@
 
 use crate::http::build_rate::{eta, fraction};
 use crate::http::{ApiError, AppState};
-use crate::ops::projections::{add_running, report};
+use crate::ops::projections::{add_running, report_at};
 use events::log::{LogReader, ReadStart, TopicPartition};
 use events::{codec, Domain, EventLog, Payload};
 use serde::Serialize;
@@ -162,15 +162,15 @@ impl Sampler {
 /// Everything the console shows.
 pub(super) async fn gather(state: &AppState, viewer: Option<String>) -> Result<Console, ApiError> {
     let engine = &state.engine;
-    let mut status = report(engine.log.as_ref(), &engine.store)
+    // Read once: the projections' lag and the topics' ends agree.
+    let ends = events::log::all_end_offsets(engine.log.as_ref())
         .await
         .map_err(anyhow::Error::from)?;
+    let mut status =
+        report_at(engine.log.as_ref(), &engine.store, &ends).map_err(anyhow::Error::from)?;
     let cluster = engine.cluster_status().await;
     let now_ms = chrono::Utc::now().timestamp_millis();
     add_running(&mut status, &engine.progress(), cluster.clone(), now_ms);
-    let ends = events::log::all_end_offsets(engine.log.as_ref())
-        .await
-        .map_err(|e| ApiError(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     let topics = Domain::ALL
         .into_iter()
         .map(|domain| {
