@@ -682,12 +682,12 @@ pub async fn run(
     };
     let listener = bind(args.listen.clone(), args.listen.clone()).await?;
     let admin = bind(args.admin.clone(), format!("{} (--admin)", args.admin)).await?;
-    let metrics = if args.metrics_listen.eq_ignore_ascii_case("off") {
-        telemetry::stop_recording();
-        None
-    } else {
-        let named = format!("{} (--metrics-listen)", args.metrics_listen);
-        Some(bind(args.metrics_listen.clone(), named).await?)
+    let metrics = match telemetry::listen_address(&args.metrics_listen) {
+        Some(address) => {
+            let named = format!("{address} (--metrics-listen)");
+            Some(bind(address.to_string(), named).await?)
+        }
+        None => None,
     };
     tracing::info!(
         listen = %listener.local_addr()?,

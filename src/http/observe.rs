@@ -22,8 +22,7 @@ pub(crate) async fn observe(mut request: Request, next: Next) -> Response {
         .insert(request_id::HEADER.clone(), id.clone());
     let method = method_label(request.method().as_str());
     let kind = kind_of(request.uri().path());
-    let id_text = id.to_str().unwrap_or_default().to_string();
-    let span = tracing::info_span!("request", request_id = %id_text);
+    let span = tracing::info_span!("request", request_id = id.to_str().unwrap_or_default());
     let mut response = next.run(request).instrument(span.clone()).await;
     let took = started.elapsed();
     let status = response.status().as_u16();

@@ -24,7 +24,7 @@ pub(crate) async fn measure(engine: &Engine, rates: &BuildRates) -> Scrape {
         "reprise_installation_role",
         "1 for this installation's role among those sharing the log",
         vec![
-            ("installation", cluster.installation.clone()),
+            ("installation", cluster.installation),
             ("role", role.to_string()),
         ],
         1.0,
@@ -35,11 +35,13 @@ pub(crate) async fn measure(engine: &Engine, rates: &BuildRates) -> Scrape {
         Vec::new(),
         if cluster.ready { 1.0 } else { 0.0 },
     );
-    match crate::ops::projections::report(engine.log.as_ref(), &engine.store).await {
-        Ok(mut report) => {
+    let reachable = match crate::ops::projections::report(engine.log.as_ref(), &engine.store).await
+    {
+        Ok(report) => {
+            // Lag in seconds is per topic here (`Running`), so the
+            // report's per-version figure (`add_running`) is not needed.
             let progress = engine.progress();
             let now_ms = chrono::Utc::now().timestamp_millis();
-            crate::ops::projections::add_running(&mut report, &progress, cluster, now_ms);
             let running = Running {
                 progress: &progress,
                 topics: Domain::ALL
@@ -49,23 +51,19 @@ pub(crate) async fn measure(engine: &Engine, rates: &BuildRates) -> Scrape {
                 now_ms,
             };
             projections(&mut scrape, &report, &running, rates);
-            scrape.gauge(
-                "reprise_log_reachable",
-                "1 when the log answered this scrape's end-offset queries",
-                Vec::new(),
-                1.0,
-            );
+            true
         }
         Err(e) => {
             tracing::warn!(error = %e, "metrics: the projections' status could not be read");
-            scrape.gauge(
-                "reprise_log_reachable",
-                "1 when the log answered this scrape's end-offset queries",
-                Vec::new(),
-                0.0,
-            );
+            false
         }
-    }
+    };
+    scrape.gauge(
+        "reprise_log_reachable",
+        "1 when the log answered this scrape's end-offset queries",
+        Vec::new(),
+        if reachable { 1.0 } else { 0.0 },
+    );
     scrape
 }
 

@@ -401,10 +401,15 @@ impl Metrics {
 
 static RECORDING: AtomicBool = AtomicBool::new(true);
 
-/// Stops recording (`--metrics-listen off`): nothing would read the
-/// figures, so no request pays for them.
-pub fn stop_recording() {
-    RECORDING.store(false, Ordering::Relaxed);
+/// The address a `--metrics-listen` flag names, or None for `off`, which
+/// also stops recording: nothing would read the figures, so no request
+/// pays for them. `serve` and `proxy` both decide it here.
+pub fn listen_address(flag: &str) -> Option<&str> {
+    if flag.eq_ignore_ascii_case("off") {
+        RECORDING.store(false, Ordering::Relaxed);
+        return None;
+    }
+    Some(flag)
 }
 
 fn recording() -> bool {
@@ -511,10 +516,9 @@ pub const DEFAULT_PROXY_LISTEN: &str = "127.0.0.1:9465";
 /// it cannot be had.
 pub async fn bind_unless_off(address: &str) -> anyhow::Result<Option<tokio::net::TcpListener>> {
     use anyhow::Context;
-    if address.eq_ignore_ascii_case("off") {
-        stop_recording();
+    let Some(address) = listen_address(address) else {
         return Ok(None);
-    }
+    };
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| {

@@ -23,7 +23,7 @@ mod scrape;
 
 pub use self::metered_log::MeteredLog;
 pub use self::metrics::{
-    bind_unless_off, method_label, metrics, object_store_observer, render, serve, stop_recording,
+    bind_unless_off, listen_address, method_label, metrics, object_store_observer, render, serve,
     Component, Measure, Metrics, DEFAULT_PROXY_LISTEN, DEFAULT_SERVE_LISTEN,
 };
 pub use self::scrape::Scrape;
