@@ -62,6 +62,19 @@ pub struct ServeArgs {
     /// abandoned with 503.
     #[arg(long, env = "REPRISE_QUERY_TIMEOUT", default_value_t = crate::http::dav::QueryLimits::DEFAULT.time.as_secs())]
     pub query_timeout: u64,
+    /// Free space kept on the disks of the embedded log and the views
+    /// (e.g. `64MiB`): below it, writes are refused with 507 (DAV) or 503
+    /// (JSON APIs) before anything is written, `/readyz` says the disk is
+    /// full, and writes resume by themselves once space is freed. `0`
+    /// turns the check off.
+    #[arg(
+        long,
+        env = "REPRISE_MIN_FREE_SPACE",
+        value_name = "BYTES",
+        default_value = "64MiB",
+        value_parser = crate::config::parse_size
+    )]
+    pub min_free_space: u64,
     /// After switching to a projection version built beside the live one
     /// (an upgrade), keep the old version's trees instead of dropping them.
     #[arg(long, env = "REPRISE_KEEP_OLD")]
@@ -187,7 +200,8 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
     objects.probe().await?;
     let mut engine = Engine::start_on(&config, &versions, objects.clone())
         .await?
-        .with_identity(identity);
+        .with_identity(identity)
+        .with_min_free_space(opts.min_free_space);
     if let Some(smtp) = smtp {
         tracing::info!(relay = %format!("{}:{}", smtp.host, smtp.port), starttls = smtp.starttls, user = ?smtp.credentials.as_ref().map(|(u, _)| u), "mail to outside attendees goes through the relay");
         engine = engine.with_smtp(smtp);

@@ -480,17 +480,58 @@ impl Proxy {
         }
     }
 
-    /// The backend that leads, asked of each; the first when none says.
+    /// The backend to route to at start, from what the log's fences say
+    /// as the backends report them: the one that leads (the highest
+    /// epoch, should two say so); else the one the last fence names, when
+    /// a switch was cut short between the hand-over and the take-over
+    /// (the fence is in the log, nobody leads yet): it is asked to take
+    /// over, which completes that switch. None when no backend answers.
     async fn find_leader(&self) -> Option<usize> {
+        let mut statuses = Vec::new();
         for (i, backend) in self.backends.iter().enumerate() {
             let asked = self.call::<ClusterStatus>(backend, "", None::<&()>);
             if let Ok(Ok(status)) = tokio::time::timeout(Duration::from_secs(2), asked).await {
-                if matches!(status.role, Role::Leader { .. }) {
-                    return Some(i);
-                }
+                statuses.push((i, status.role));
             }
         }
-        None
+        let leading = statuses
+            .iter()
+            .filter_map(|(i, role)| match role {
+                Role::Leader { epoch } => Some((*epoch, *i)),
+                _ => None,
+            })
+            .max();
+        if let Some((_, i)) = leading {
+            return Some(i);
+        }
+        let (epoch, named) = statuses
+            .iter()
+            .filter_map(|(_, role)| match role {
+                Role::Follower {
+                    epoch,
+                    leader: Some(leader),
+                } => Some((*epoch, leader.clone())),
+                _ => None,
+            })
+            .max()?;
+        let i = self.backends.iter().position(|b| b.name == named)?;
+        tracing::warn!(backend = %named, epoch, "the last fence names a backend that does not lead yet (a switch was cut short); asking it to take over");
+        let taken = self
+            .call::<TakeOver>(
+                &self.backends[i],
+                "/take-over",
+                Some(&TakeOverRequest::default()),
+            )
+            .await;
+        match taken {
+            Ok(take_over) => {
+                tracing::info!(backend = %named, epoch = take_over.epoch, "took over")
+            }
+            // Routed there anyway: it answers reads, and a switch to it
+            // (which the operator runs again) makes it write.
+            Err(e) => tracing::error!(backend = %named, error = %e, "did not take over"),
+        }
+        Some(i)
     }
 }
 

@@ -192,6 +192,9 @@ impl Engine {
     /// This installation's role, decided once the views are ready.
     pub async fn role(&self) -> Role {
         let role = self.leadership.role.read().await.clone();
+        if let Role::Follower { epoch, .. } = role {
+            return self.follower_role_now(epoch).await.unwrap_or(role);
+        }
         if role != Role::Starting || !self.ready() {
             return role;
         }
@@ -206,6 +209,26 @@ impl Engine {
             }
         }
         role.clone()
+    }
+
+    /// A follower's role as the log has it now: a fence applied since the
+    /// role was decided names the installation that leads (or is to lead:
+    /// this one, which still waits to be asked to take over, so that it
+    /// leads only once its views passed the fence everywhere). None when
+    /// no later fence was applied.
+    async fn follower_role_now(&self, known_epoch: u64) -> Option<Role> {
+        let fence = self.latest_fence().ok()??;
+        if fence.epoch <= known_epoch {
+            return None;
+        }
+        let mut role = self.leadership.role.write().await;
+        if let Role::Follower { epoch, leader } = &mut *role {
+            if fence.epoch > *epoch {
+                *epoch = fence.epoch;
+                *leader = Some(fence.leader);
+            }
+        }
+        Some(role.clone())
     }
 
     /// The fence with the highest epoch the served views applied.

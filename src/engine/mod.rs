@@ -21,11 +21,13 @@ use tokio::sync::watch;
 pub mod imip;
 mod leadership;
 pub mod scheduling;
+mod space;
 
 pub use leadership::{
     ClusterStatus, FencePosition, HandOver, Identity, LeadershipError, Role, SwitchReport,
     TakeOver, TakeOverRequest,
 };
+pub use space::{DiskFull, SpaceGuard};
 
 /// Longest an upgraded-away version's trees wait for requests still
 /// reading them before they are dropped anyway.
@@ -62,6 +64,10 @@ pub enum SubmitError {
     },
     #[error("not ready to write: {0}")]
     NotReady(String),
+    /// Refused before anything was appended; writes resume by themselves
+    /// once space is freed.
+    #[error(transparent)]
+    DiskFull(#[from] DiskFull),
     #[error(
         "the {projection} projection stopped: {reason}; nothing is written until the cause is \
          fixed and the server restarted"
@@ -77,6 +83,12 @@ impl SubmitError {
             self,
             SubmitError::Log(events::LogError::RecordTooLarge { .. })
         )
+    }
+
+    /// Nothing was appended because the disk is full: the request could
+    /// not be stored (507 on DAV).
+    pub fn disk_full(&self) -> bool {
+        matches!(self, SubmitError::DiskFull(_))
     }
 }
 
@@ -244,6 +256,9 @@ pub struct Engine {
     smtp: Option<imip::SmtpSettings>,
     /// Wakes the mail sender (`imip.rs`).
     mail_wake: tokio::sync::Notify,
+    /// Writes are refused while the disks of the log and views are below
+    /// their reserve (`space.rs`).
+    space: SpaceGuard,
 }
 
 /// Calendar objects and vCards larger than `inline_limit` bytes are kept
@@ -284,11 +299,20 @@ impl Engine {
         // Calendar objects and vCards larger than the inline limit are in
         // the object store; the followers read them there.
         let payloads = objects::payload_source(objects.clone(), tokio::runtime::Handle::current());
+        // The disks this engine writes to: the embedded log's and the
+        // views'; a Kafka log's are the broker's concern. No reserve
+        // unless one is set (`serve --min-free-space`).
+        let mut watched = vec![store.path().to_path_buf()];
+        if config.kafka_brokers.is_none() {
+            watched.push(config.data_dir.join("log"));
+        }
         let engine = Engine::start_with(log, store, &versions, Some(payloads))?;
-        Ok(engine.with_large_bodies(LargeBodies {
-            objects,
-            inline_limit: config.inline_limit,
-        }))
+        Ok(engine
+            .with_large_bodies(LargeBodies {
+                objects,
+                inline_limit: config.inline_limit,
+            })
+            .with_space_guard(SpaceGuard::new(watched, 0)))
     }
 
     pub fn start_with(
@@ -366,7 +390,27 @@ impl Engine {
             scheduling_wake: tokio::sync::Notify::new(),
             smtp: None,
             mail_wake: tokio::sync::Notify::new(),
+            space: SpaceGuard::default(),
         })
+    }
+
+    /// Refuses writes while a watched disk is below its reserve.
+    pub fn with_space_guard(mut self, space: SpaceGuard) -> Engine {
+        self.space = space;
+        self
+    }
+
+    /// The reserve of free space kept on the watched disks (`serve
+    /// --min-free-space`; 0: none).
+    pub fn with_min_free_space(mut self, bytes: u64) -> Engine {
+        self.space = self.space.with_reserve(bytes);
+        self
+    }
+
+    /// Whether a watched disk is below its reserve now (writes are refused
+    /// until space is freed).
+    pub fn disk_full(&self) -> Option<DiskFull> {
+        self.space.check().err()
     }
 
     /// Keeps calendar objects and vCards over the limit in the store.
@@ -432,8 +476,9 @@ impl Engine {
     }
 
     /// Why the log or a served projection stopped, if one did (their
-    /// storage failed: a full disk, an I/O error): the server then answers
-    /// no write and is not ready until restarted.
+    /// storage failed: an I/O error, a disk that filled under them): the
+    /// server then answers no write and is not ready until restarted. A
+    /// disk below its reserve is [`Engine::disk_full`], which passes.
     pub fn stopped(&self) -> Option<String> {
         if let Some(refusal) = self.log.refusing_appends() {
             return Some(format!("{}: {refusal}", self.log.describe()));
@@ -546,6 +591,9 @@ impl Engine {
         if let Some(stopped) = self.core.followers[follower].stopped() {
             return Err(stopped);
         }
+        // Before the storage engine meets the full disk, which would stop
+        // it until a restart.
+        self.space.check()?;
         let records = events.iter().map(codec::encode).collect();
         let positions = self.log.append(domain, records).await?;
         let wanted: Vec<(TopicPartition, u64)> = positions

@@ -233,6 +233,10 @@ async fn dav(State(state): State<Shared>, request: Request) -> Response {
 async fn readyz(State(state): State<Shared>) -> Response {
     if let Some(stopped) = state.engine.stopped() {
         (StatusCode::SERVICE_UNAVAILABLE, format!("{stopped}\n")).into_response()
+    } else if let Some(full) = state.engine.disk_full() {
+        // Reads go on; writes resume once space is freed, without a
+        // restart.
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{full}\n")).into_response()
     } else if state.engine.ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {

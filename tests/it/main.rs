@@ -16,6 +16,7 @@ mod cli;
 mod conformance;
 mod console;
 mod convert;
+mod crash;
 mod dav;
 mod dav_clients;
 mod directory_api;

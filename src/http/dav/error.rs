@@ -131,6 +131,12 @@ impl From<crate::engine::SubmitError> for DavError {
         if e.too_large() {
             return DavError::status(StatusCode::PAYLOAD_TOO_LARGE, e.to_string());
         }
+        // RFC 4918 §11.5: the server is unable to store the
+        // representation; nothing was appended.
+        if e.disk_full() {
+            tracing::warn!(error = %e, "write refused");
+            return DavError::status(StatusCode::INSUFFICIENT_STORAGE, e.to_string());
+        }
         tracing::warn!(error = %e, "write not confirmed");
         DavError::Unavailable(e.to_string())
     }

@@ -116,6 +116,17 @@ impl Installation {
         )
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to the server: a stopped one takes
+    /// connections and answers nothing until continued.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {}", self.child.id());
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -146,7 +157,9 @@ fn spawn(name: &str, data: &Path, prefix: &str, port: u16, extra: &[&str]) -> Ch
 pub struct Proxy {
     pub port: u16,
     pub admin: String,
-    admin_port: u16,
+    pub admin_port: u16,
+    /// The `proxy` command's arguments, for a restart.
+    args: Vec<String>,
     child: Child,
 }
 
@@ -158,25 +171,39 @@ impl Proxy {
     /// A proxy with extra `proxy` flags.
     pub fn start_with(backends: &[&Installation], extra: &[&str]) -> Proxy {
         let (port, admin_port) = (free_port(), free_port());
-        let mut cmd = Command::new(super::cmd::bin());
-        super::cmd::without_reprise_env(&mut cmd);
-        cmd.args(["--log-level", "warn", "proxy"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--admin", &format!("127.0.0.1:{admin_port}")])
-            .args(["--cluster-token", TOKEN])
-            .args(extra);
+        let mut args: Vec<String> = ["--log-level", "warn", "proxy", "--listen"]
+            .map(String::from)
+            .to_vec();
+        args.push(format!("127.0.0.1:{port}"));
+        args.push("--admin".into());
+        args.push(format!("127.0.0.1:{admin_port}"));
+        args.extend(["--cluster-token", TOKEN].map(String::from));
+        args.extend(extra.iter().map(|s| s.to_string()));
         for b in backends {
-            cmd.args(["--backend", &format!("{}={}", b.name, b.url)]);
+            args.push("--backend".into());
+            args.push(format!("{}={}", b.name, b.url));
         }
-        cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
-        let child = cmd.spawn().expect("spawn reprise proxy");
-        wait_for(port, "/readyz");
+        let child = spawn_proxy(&args, port);
         Proxy {
             port,
             admin: format!("http://127.0.0.1:{admin_port}"),
             admin_port,
+            args,
             child,
         }
+    }
+
+    /// SIGKILLs the proxy.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on its ports, as an operator would after a crash:
+    /// without `--active`, so it finds the leader itself.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn_proxy(&self.args, self.port);
     }
 
     /// `GET /status` of the admin API: the active backend, whether a
@@ -224,6 +251,16 @@ impl Drop for Proxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn_proxy(args: &[String], port: u16) -> Child {
+    let mut cmd = Command::new(super::cmd::bin());
+    super::cmd::without_reprise_env(&mut cmd);
+    cmd.args(args);
+    cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
+    let child = cmd.spawn().expect("spawn reprise proxy");
+    wait_for(port, "/readyz");
+    child
 }
 
 pub fn wait_for(port: u16, path: &str) {

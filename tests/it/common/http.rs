@@ -38,6 +38,41 @@ pub fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
     exchange(port, method, path, headers, body.len() as u64, body)
 }
 
+/// [`send`] to a server that may be killed meanwhile: None when the
+/// connection fails or the answer is cut short.
+pub fn try_send(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<Reply> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    // A head without its whole body (by Content-Length) was cut short.
+    let reply = parse(&raw);
+    let declared = reply
+        .header("content-length")
+        .and_then(|l| l.parse::<usize>().ok());
+    if declared.is_some_and(|l| raw.len() - (split + 4) < l) {
+        return None;
+    }
+    Some(reply)
+}
+
 /// One request with a binary body and a binary answer (up to 64 MiB), for
 /// files and attachments, which [`send`] reads as text.
 pub fn binary(
