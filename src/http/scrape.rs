@@ -33,7 +33,12 @@ pub(crate) async fn measure(engine: &Engine, rates: &BuildRates) -> Scrape {
         "reprise_ready",
         "1 when the served views have caught up with the log and writes are taken",
         Vec::new(),
-        if cluster.ready { 1.0 } else { 0.0 },
+        // What /readyz says: a disk below its reserve takes no writes.
+        if cluster.ready && engine.disk_full().is_none() {
+            1.0
+        } else {
+            0.0
+        },
     );
     let reachable = match crate::ops::projections::report(engine.log.as_ref(), &engine.store).await
     {

@@ -236,7 +236,9 @@ pub(super) async fn gather(state: &AppState, viewer: Option<String>) -> Result<C
     Ok(Console {
         viewer,
         installation: cluster,
-        stopped: engine.stopped(),
+        stopped: engine
+            .stopped()
+            .or_else(|| engine.disk_full().map(|full| full.to_string())),
         log: LogSummary {
             describe: engine.log.describe(),
             topics,
