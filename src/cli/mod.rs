@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod connection;
 pub mod data_dir;
 pub mod directory;
 pub mod export;

@@ -14,6 +14,7 @@ mod attachments;
 mod bluegreen;
 mod cli;
 mod conformance;
+mod connections;
 mod console;
 mod convert;
 mod dav;
