@@ -34,4 +34,5 @@ mod recovery;
 mod scheduling;
 mod scheduling_cluster;
 mod sharing;
+mod tls;
 mod upgrade;
