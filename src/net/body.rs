@@ -46,7 +46,8 @@ impl Pace {
 }
 
 pub(super) struct Paced {
-    inner: Incoming,
+    /// `None` only once dropped.
+    inner: Option<Incoming>,
     pace: Pace,
     started: Instant,
     received: u64,
@@ -59,7 +60,7 @@ pub(super) struct Paced {
 impl Paced {
     pub(super) fn new(inner: Incoming, pace: Pace, too_slow: Arc<AtomicBool>) -> Paced {
         Paced {
-            inner,
+            inner: Some(inner),
             pace,
             started: Instant::now(),
             received: 0,
@@ -78,7 +79,10 @@ impl Body for Paced {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.received += data.len() as u64;
@@ -108,11 +112,46 @@ impl Body for Paced {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+/// What is left of a body a handler did not read, when small, is read and
+/// dropped at the same pace, so that the connection can serve the next
+/// request: hyper closes one whose body was abandoned unless the rest is
+/// already in its buffer, and a client that sent a body with a request
+/// answered without it (a redirect, a 401) would find its next request's
+/// connection gone.
+const DRAINED: u64 = 64 * 1024;
+
+impl Drop for Paced {
+    fn drop(&mut self) {
+        let Some(mut inner) = self.inner.take() else {
+            return;
+        };
+        let small = inner.size_hint().upper().is_some_and(|n| n <= DRAINED);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if inner.is_end_stream() || !small {
+            return;
+        }
+        let deadline = self.pace.deadline(self.started, self.received + DRAINED);
+        runtime.spawn(async move {
+            let drain = async {
+                while let Some(Ok(_)) =
+                    std::future::poll_fn(|cx| Pin::new(&mut inner).poll_frame(cx)).await
+                {
+                }
+            };
+            let _ = tokio::time::timeout_at(deadline, drain).await;
+        });
     }
 }
 

@@ -176,7 +176,28 @@ fn apple_like_clients_and_python_caldav_work_over_tls_and_old_tls_is_refused() {
     // The commands sent with --server find an https URL.
     let info: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(data.join("serve.json")).unwrap()).unwrap();
-    assert_eq!(info["url"], format!("https://127.0.0.1:{port}"));
+    let url = format!("https://127.0.0.1:{port}");
+    assert_eq!(info["url"], url);
+    // Trusting the test's CA, they are served; trusting only the public
+    // CAs, they are refused.
+    let users = reprise(&data)
+        .args(["--server", &url, "--server-ca"])
+        .arg(certs.path("ca.pem"))
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        users.status.success() && String::from_utf8_lossy(&users.stdout).contains("alice"),
+        "{}",
+        String::from_utf8_lossy(&users.stderr)
+    );
+    let untrusted = reprise(&data)
+        .args(["--server", &url, "user", "list"])
+        .output()
+        .unwrap();
+    assert!(!untrusted.status.success());
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
 }
 
 #[test]
