@@ -36,7 +36,7 @@ pub(super) struct Pace {
 impl Pace {
     /// When a body that started at `started` and has `received` bytes so
     /// far is late.
-    fn deadline(&self, started: Instant, received: u64) -> Instant {
+    pub(super) fn deadline(&self, started: Instant, received: u64) -> Instant {
         let earned = match self.min_rate {
             0 => Duration::ZERO,
             rate => Duration::from_secs_f64(received as f64 / rate as f64),

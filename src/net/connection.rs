@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -46,14 +46,21 @@ enum Stage {
     Idle,
     /// A request's head is arriving.
     Head,
-    /// A request is being handled or answered.
+    /// A request is being handled.
     Busy,
+    /// Its answer is being written: the client must read it at the pace
+    /// a body must arrive at (a client that never reads would hold the
+    /// connection for ever).
+    Answering,
 }
 
 /// A connection's stage and since when: its deadline, watched by
 /// [`serve`] and moved on by the reads, the handler and the answer.
 struct Phase {
     stage: Mutex<(Stage, Instant)>,
+    /// Bytes written to the socket since the answer began: what the
+    /// client has taken of it (give or take the socket's buffer).
+    sent: AtomicU64,
     changed: Notify,
 }
 
@@ -61,6 +68,7 @@ impl Phase {
     fn new() -> Phase {
         Phase {
             stage: Mutex::new((Stage::Head, Instant::now())),
+            sent: AtomicU64::new(0),
             changed: Notify::new(),
         }
     }
@@ -71,6 +79,9 @@ impl Phase {
 
     fn set(&self, stage: Stage) {
         *self.stage.lock().unwrap_or_else(|p| p.into_inner()) = (stage, Instant::now());
+        if stage == Stage::Answering {
+            self.sent.store(0, Ordering::Relaxed);
+        }
         self.changed.notify_one();
     }
 
@@ -91,6 +102,14 @@ impl Phase {
             Stage::Idle => Some((stage, since + limits.keep_alive_timeout)),
             Stage::Head => Some((stage, since + limits.header_read_timeout)),
             Stage::Busy => None,
+            Stage::Answering => {
+                let pace = Pace {
+                    grace: limits.body_read_timeout,
+                    min_rate: limits.min_body_rate,
+                };
+                let sent = self.sent.load(Ordering::Relaxed);
+                Some((stage, pace.deadline(since, sent)))
+            }
         }
     }
 }
@@ -168,6 +187,11 @@ pub(super) async fn serve<S>(
                         closing = Some(Instant::now());
                         connection.as_mut().graceful_shutdown();
                     }
+                    Stage::Answering => {
+                        metrics.connection_timed_out("answer");
+                        tracing::debug!(%peer, "answer not read in time");
+                        return;
+                    }
                     // Dropped: the socket closes under the slow client.
                     _ => {
                         metrics.connection_timed_out("head");
@@ -226,6 +250,7 @@ async fn handle(
             }
         }
     };
+    phase.set(Stage::Answering);
     Ok(response.map(|body| Body::new(Answer { inner: body, phase })))
 }
 
@@ -314,13 +339,23 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     }
 }
 
+impl<S> Watched<S> {
+    fn wrote(&self, polled: &Poll<std::io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = polled {
+            self.phase.sent.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+    }
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(&polled);
+        polled
     }
 
     fn poll_write_vectored(
@@ -328,7 +363,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(&polled);
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -204,7 +204,7 @@ impl Metrics {
             );
             r.register(
                 "connection_timeouts",
-                "Connections or requests cut off for being slow, by stage (head, body, idle)",
+                "Connections or requests cut off for being slow, by stage (head, body, answer, idle)",
                 m.connection_timeouts.clone(),
             );
             r.register(
@@ -269,7 +269,7 @@ impl Metrics {
         for outcome in ["done", "failed"] {
             let _ = self.proxy_switches.get_or_create(&[("outcome", outcome)]);
         }
-        for stage in ["head", "body", "idle"] {
+        for stage in ["head", "body", "answer", "idle"] {
             let _ = self.connection_timeouts.get_or_create(&[("stage", stage)]);
         }
     }

@@ -295,3 +295,51 @@ fn limits_that_refuse_everything_are_refused_at_start() {
         assert!(stderr.contains(says), "{flag}: {stderr}");
     }
 }
+
+/// A client that asks for a large answer and never reads it is cut off
+/// once it falls behind --min-body-rate, rather than holding the
+/// connection for ever; one that reads gets it whole.
+#[test]
+fn an_answer_the_client_does_not_read_is_cut_off() {
+    const SIZE: usize = 32 << 20;
+    let mut server = TestServer::start_with(&[], &["--max-resource-size", "67108864"]);
+    let path = "/dav/files/alice@example.com/large.bin";
+    let mut put = connect(server.port);
+    write!(
+        put,
+        "PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {ALICE}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {SIZE}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    put.write_all(&vec![b'x'; SIZE]).unwrap();
+    let stored = read_until_closed(&mut put);
+    assert!(stored.starts_with("HTTP/1.1 201"), "{stored}");
+    // 1 MB/s: a debug server on a loaded machine still writes faster. A
+    // client that stops reading earns at most what the sockets buffer on
+    // loopback (Linux's defaults: about 10 MB, so 10 s), then falls behind.
+    server.restart_with(
+        &[],
+        &[
+            "--max-resource-size",
+            "67108864",
+            "--body-read-timeout",
+            "2",
+            "--min-body-rate",
+            "1000000",
+        ],
+    );
+    let get = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {ALICE}\r\nConnection: close\r\n\r\n"
+    );
+    let mut reader = connect(server.port);
+    reader.write_all(get.as_bytes()).unwrap();
+    assert!(
+        read_until_closed(&mut reader).len() > SIZE,
+        "a reader got it whole"
+    );
+    let mut stalled = connect(server.port);
+    stalled.write_all(get.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_secs(20));
+    let got = read_until_closed(&mut stalled).len();
+    assert!(got < SIZE, "a client that did not read got all {got} bytes");
+}
