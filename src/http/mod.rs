@@ -12,13 +12,14 @@ pub mod dav;
 pub mod mail;
 mod observe;
 mod openapi;
+mod peer;
 mod scrape;
 
 pub(crate) use self::caller::{identify, require_admin, Caller};
 
 use crate::engine::{Engine, SubmitError};
 use crate::http::admin::operations;
-use crate::http::dav::{BodyLimits, Dav, QueryLimits};
+use crate::http::dav::{BodyLimits, Dav, LoginGuard, QueryLimits};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware;
@@ -26,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub(crate) struct AppState {
@@ -61,6 +63,8 @@ pub struct ServeOptions {
     pub token: String,
     /// The proxy's shared secret for `/admin/v1/cluster`.
     pub cluster_token: Option<String>,
+    /// Limits on failed logins, and whose `X-Forwarded-For` is believed.
+    pub login: LoginGuard,
 }
 
 /// The HTTP side of a running server: the engine and what the handlers
@@ -94,7 +98,7 @@ impl Server {
             attachments_per_resource: options.max_attachments_per_resource,
             attendees: options.max_attendees,
         };
-        let dav = Dav::new(limits, options.query, options.objects)?;
+        let dav = Dav::new(limits, options.query, options.objects, options.login)?;
         Ok(Server {
             state: Arc::new(AppState {
                 engine,
@@ -124,7 +128,9 @@ impl Server {
         // and recorded before it returns.
         let state = self.state.clone();
         let mail = tokio::spawn(async move { state.engine.run_mail(stopped_too).await });
-        let served = axum::serve(listener, router(self.state.clone()))
+        // The peer's address, which failed logins are counted under.
+        let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop.send(true);
