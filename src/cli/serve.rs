@@ -152,7 +152,12 @@ pub struct ServeArgs {
     /// X-Forwarded-For is believed, so that failed logins are counted
     /// under each client's address rather than the proxy's. Default:
     /// none, every peer is the client.
-    #[arg(long, env = "REPRISE_TRUSTED_PROXY", value_name = "ADDR", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "REPRISE_TRUSTED_PROXY",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
     pub trusted_proxy: Vec<std::net::IpAddr>,
 }
 

@@ -537,10 +537,7 @@ fn with_id(mut response: Response, id: HeaderValue) -> Response {
     response
 }
 
-async fn forward(
-    State(proxy): State<Arc<Proxy>>,
-    request: Request,
-) -> Response {
+async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     // Absent when the listener does not say who the peer is.
     let peer = request
         .extensions()

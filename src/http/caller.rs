@@ -66,11 +66,7 @@ pub(crate) async fn require_admin(
         )
             .into_response()
     };
-    let client = client_address(
-        request.extensions(),
-        &headers,
-        state.dav.trusted_proxies(),
-    );
+    let client = client_address(request.extensions(), &headers, state.dav.trusted_proxies());
     let admitted = match identify(&state, &headers, client).await {
         Ok(Caller::Token) => true,
         Ok(Caller::User(user)) if user.admin => true,

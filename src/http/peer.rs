@@ -19,7 +19,10 @@ pub(crate) struct ClientAddress(pub Option<IpAddr>);
 impl FromRequestParts<Shared> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared,
+    ) -> Result<Self, Self::Rejection> {
         Ok(ClientAddress(client_address(
             &parts.extensions,
             &parts.headers,
@@ -157,9 +160,6 @@ mod tests {
             Some(ip(proxy))
         );
         // Trusting nobody (the default): the peer.
-        assert_eq!(
-            client(Some(proxy), &["192.0.2.1"], &[]),
-            Some(ip(proxy))
-        );
+        assert_eq!(client(Some(proxy), &["192.0.2.1"], &[]), Some(ip(proxy)));
     }
 }

@@ -24,8 +24,8 @@ mod throttle;
 mod write;
 
 pub use error::{retry_after, throttled_message, DavError, DavResult};
-pub use throttle::LoginLimits;
 pub use schedule::DEFAULT_MAX_ATTENDEES;
+pub use throttle::LoginLimits;
 
 use crate::engine::Engine;
 use auth::{Authenticated, Authenticator};
@@ -487,8 +487,11 @@ impl Dav {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let client =
-            crate::http::peer::client_address(&parts.extensions, &parts.headers, &self.trusted_proxies);
+        let client = crate::http::peer::client_address(
+            &parts.extensions,
+            &parts.headers,
+            &self.trusted_proxies,
+        );
         let user = self.authenticate(engine, authorization, client).await?;
         authorise(&path, &user, &parts.method)?;
         Ok(Admitted::Call(user, path))

@@ -431,8 +431,14 @@ mod tests {
             let _ = t.attempt(now, "alice@example.com", Some(elsewhere));
         }
         let (accounts, addresses) = t.tracked();
-        assert!(accounts <= 1_000 && addresses <= 1_000, "{accounts} {addresses}");
-        assert!(t.addresses.counts.contains_key(&address_key(sprayer.unwrap())));
+        assert!(
+            accounts <= 1_000 && addresses <= 1_000,
+            "{accounts} {addresses}"
+        );
+        assert!(t
+            .addresses
+            .counts
+            .contains_key(&address_key(sprayer.unwrap())));
         assert!(t.attempt(now, "alice@example.com", None).is_err());
     }
 
