@@ -5,11 +5,12 @@ use super::LogArgs;
 use crate::config::{random_token, write_serve_info, ServeInfo};
 use crate::engine::imip::{Secret, SmtpSettings};
 use crate::engine::{Engine, Identity, Versions};
-use crate::http::dav::QueryLimits;
+use crate::http::dav::{LoginGuard, LoginLimits, QueryLimits};
 use crate::http::{ServeOptions, Server};
 use anyhow::Context;
 use clap::Args;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -129,9 +130,53 @@ pub struct ServeArgs {
     /// twice as long.
     #[arg(long, env = "REPRISE_SMTP_RETRY_DELAY_MS", default_value_t = 1000)]
     pub smtp_retry_delay_ms: u64,
+    /// Failed logins for one account before it must wait: 1 s after the
+    /// next failure, then twice as long after each one, up to
+    /// --login-backoff-max. Meanwhile its logins get 429 with Retry-After
+    /// and no password check; the user's devices already logged in keep
+    /// working.
+    #[arg(long, env = "REPRISE_LOGIN_FREE_FAILURES", default_value_t = LoginLimits::DEFAULT.account_free)]
+    pub login_free_failures: u32,
+    /// Failed logins from one client address (an IPv6 /64) before it must
+    /// wait likewise, for any account; more than an account's, since
+    /// users may share an address.
+    #[arg(long, env = "REPRISE_LOGIN_FREE_FAILURES_PER_ADDRESS", default_value_t = LoginLimits::DEFAULT.address_free)]
+    pub login_free_failures_per_address: u32,
+    /// The longest wait after failed logins, in seconds (0: no waiting).
+    #[arg(long, env = "REPRISE_LOGIN_BACKOFF_MAX", value_name = "SECONDS", default_value_t = LoginLimits::DEFAULT.max_wait.as_secs())]
+    pub login_backoff_max: u64,
+    /// Seconds without a failed login after which an account's or an
+    /// address's failures are forgotten (at least --login-backoff-max); a
+    /// successful login forgets them at once.
+    #[arg(long, env = "REPRISE_LOGIN_FORGET_AFTER", value_name = "SECONDS", default_value_t = LoginLimits::DEFAULT.forget_after.as_secs())]
+    pub login_forget_after: u64,
+    /// Addresses of proxies (such as `reprise proxy`) whose
+    /// X-Forwarded-For is believed, so that failed logins are counted
+    /// under each client's address rather than the proxy's. Default:
+    /// none, every peer is the client.
+    #[arg(
+        long,
+        env = "REPRISE_TRUSTED_PROXY",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
 }
 
 impl ServeArgs {
+    fn login_guard(&self) -> LoginGuard {
+        LoginGuard {
+            limits: LoginLimits {
+                account_free: self.login_free_failures,
+                address_free: self.login_free_failures_per_address,
+                max_wait: Duration::from_secs(self.login_backoff_max),
+                forget_after: Duration::from_secs(self.login_forget_after),
+                ..LoginLimits::DEFAULT
+            },
+            trusted_proxies: self.trusted_proxy.clone(),
+        }
+    }
+
     /// The relay settings, when a relay is given; the password read from
     /// its file or the environment.
     fn smtp(&self) -> anyhow::Result<Option<SmtpSettings>> {
@@ -229,6 +274,7 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         token,
         cluster_token: opts.cluster_token.clone(),
+        login: opts.login_guard(),
     };
     let server = Server::new(engine, options)?;
     let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -215,7 +215,7 @@ impl Proxy {
         }
     }
 
-    async fn forward(&self, peer: SocketAddr, request: Request) -> Response {
+    async fn forward(&self, peer: Option<SocketAddr>, request: Request) -> Response {
         let index = self.admit().await;
         let backend = &self.backends[index];
         let _in_flight = InFlight(&backend.in_flight);
@@ -236,7 +236,10 @@ impl Proxy {
         };
         parts.version = axum::http::Version::HTTP_11;
         strip_hop_by_hop(&mut parts.headers);
-        if let Ok(value) = HeaderValue::from_str(&peer.ip().to_string()) {
+        // The client's address, after whatever it sent: a backend that
+        // trusts this proxy (`serve --trusted-proxy`) counts failed logins
+        // under it.
+        if let Some(value) = peer.and_then(|p| HeaderValue::from_str(&p.ip().to_string()).ok()) {
             parts.headers.append("x-forwarded-for", value);
         }
         match self.client.request(Request::from_parts(parts, body)).await {
@@ -534,11 +537,12 @@ fn with_id(mut response: Response, id: HeaderValue) -> Response {
     response
 }
 
-async fn forward(
-    State(proxy): State<Arc<Proxy>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
+async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    // Absent when the listener does not say who the peer is.
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| *peer);
     proxy.forward(peer, request).await
 }
 

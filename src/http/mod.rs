@@ -12,13 +12,14 @@ pub mod dav;
 pub mod mail;
 mod observe;
 mod openapi;
+mod peer;
 mod scrape;
 
 pub(crate) use self::caller::{identify, require_admin, Caller};
 
 use crate::engine::{Engine, SubmitError};
 use crate::http::admin::operations;
-use crate::http::dav::{BodyLimits, Dav, QueryLimits};
+use crate::http::dav::{BodyLimits, Dav, LoginGuard, QueryLimits};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware;
@@ -61,6 +62,8 @@ pub struct ServeOptions {
     pub token: String,
     /// The proxy's shared secret for `/admin/v1/cluster`.
     pub cluster_token: Option<String>,
+    /// Limits on failed logins, and whose `X-Forwarded-For` is believed.
+    pub login: LoginGuard,
 }
 
 /// The HTTP side of a running server: the engine and what the handlers
@@ -94,7 +97,7 @@ impl Server {
             attachments_per_resource: options.max_attachments_per_resource,
             attendees: options.max_attendees,
         };
-        let dav = Dav::new(limits, options.query, options.objects)?;
+        let dav = Dav::new(limits, options.query, options.objects, options.login)?;
         Ok(Server {
             state: Arc::new(AppState {
                 engine,
@@ -124,6 +127,8 @@ impl Server {
         // and recorded before it returns.
         let state = self.state.clone();
         let mail = tokio::spawn(async move { state.engine.run_mail(stopped_too).await });
+        // The listener gives each request its peer's address, which failed
+        // logins are counted under.
         let served = listener.serve(router(self.state.clone()), shutdown).await;
         let _ = stop.send(true);
         let _ = scheduling.await;

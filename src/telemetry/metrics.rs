@@ -56,6 +56,7 @@ struct Hot {
     render_miss: Counter,
     authenticated: Counter,
     refused: Counter,
+    throttled: Counter,
 }
 
 /// Latencies from 1 ms to about 33 s.
@@ -136,7 +137,7 @@ impl Metrics {
         );
         r.register(
             "authentications",
-            "Credential checks, by outcome (success, failure)",
+            "Credential checks, by outcome (success, failure, throttled: refused unchecked after too many failures)",
             m.authentications.clone(),
         );
         r.register(
@@ -223,6 +224,9 @@ impl Metrics {
             refused: m
                 .authentications
                 .get_or_create_owned(&[("outcome", "failure")]),
+            throttled: m
+                .authentications
+                .get_or_create_owned(&[("outcome", "throttled")]),
         };
         m
     }
@@ -234,7 +238,7 @@ impl Metrics {
         for result in ["hit", "miss"] {
             let _ = self.render_cache.get_or_create(&[("result", result)]);
         }
-        for outcome in ["success", "failure"] {
+        for outcome in ["success", "failure", "throttled"] {
             let _ = self.authentications.get_or_create(&[("outcome", outcome)]);
         }
         for operation in [
@@ -356,6 +360,15 @@ impl Metrics {
         } else {
             self.hot.refused.inc();
         }
+    }
+
+    /// A login refused unchecked: too many failures for its account or
+    /// from its address.
+    pub fn authentication_throttled(&self) {
+        if !recording() {
+            return;
+        }
+        self.hot.throttled.inc();
     }
 
     /// `+1` when a password job is queued, `-1` when a thread takes it.

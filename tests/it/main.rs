@@ -20,6 +20,7 @@ mod convert;
 mod dav;
 mod dav_clients;
 mod directory_api;
+mod guessing;
 mod imip;
 mod kafka;
 mod layout;

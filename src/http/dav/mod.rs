@@ -20,10 +20,12 @@ mod schedule;
 mod share;
 pub(crate) mod sharing;
 mod sync_token;
+mod throttle;
 mod write;
 
-pub use error::{DavError, DavResult};
+pub use error::{retry_after, throttled_message, DavError, DavResult};
 pub use schedule::DEFAULT_MAX_ATTENDEES;
+pub use throttle::LoginLimits;
 
 use crate::engine::Engine;
 use auth::{Authenticated, Authenticator};
@@ -90,6 +92,17 @@ pub struct Dav {
     limits: BodyLimits,
     query: QueryLimits,
     objects: ObjectStore,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// How logins are guarded against guessing (`serve` flags).
+#[derive(Clone, Debug, Default)]
+pub struct LoginGuard {
+    pub limits: LoginLimits,
+    /// Peers whose `X-Forwarded-For` is believed: the address they say
+    /// is the client's, not their own, is what failures are counted under.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// How large what clients send may be.
@@ -369,11 +382,18 @@ impl Dav {
         limits: BodyLimits,
         query: QueryLimits,
         objects: ObjectStore,
+        guard: LoginGuard,
     ) -> anyhow::Result<Dav> {
         let mut salt = [0u8; 16];
         getrandom(&mut salt)?;
+        let trusted_proxies = guard
+            .trusted_proxies
+            .into_iter()
+            .map(crate::http::peer::canonical)
+            .collect();
         Ok(Dav {
-            auth: Arc::new(Authenticator::new(salt)),
+            auth: Arc::new(Authenticator::new(salt, guard.limits)),
+            trusted_proxies,
             cache: cache::RenderCache::new(64 * 1024 * 1024),
             principals: principals::SearchIndex::default(),
             max_resource_size: limits.inline,
@@ -383,15 +403,22 @@ impl Dav {
         })
     }
 
-    /// Authenticates a Basic `Authorization` value for the admin API too.
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub(crate) fn trusted_proxies(&self) -> &[std::net::IpAddr] {
+        &self.trusted_proxies
+    }
+
+    /// Authenticates a Basic `Authorization` value sent from `client`
+    /// (its address, when known), for the JSON APIs too.
     pub async fn authenticate(
         &self,
         engine: &Engine,
         authorization: Option<&str>,
+        client: Option<std::net::IpAddr>,
     ) -> DavResult<UserRecord> {
         match self
             .auth
-            .authenticate(&engine.views().directory, authorization)
+            .authenticate(&engine.views().directory, authorization, client)
             .await?
         {
             Authenticated::User(user) => Ok(user),
@@ -400,6 +427,7 @@ impl Dav {
             Authenticated::Busy => Err(DavError::Unavailable(
                 "too many logins are being checked; retry shortly".into(),
             )),
+            Authenticated::Throttled(wait) => Err(DavError::Throttled(wait)),
         }
     }
 
@@ -459,7 +487,12 @@ impl Dav {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let user = self.authenticate(engine, authorization).await?;
+        let client = crate::http::peer::client_address(
+            &parts.extensions,
+            &parts.headers,
+            &self.trusted_proxies,
+        );
+        let user = self.authenticate(engine, authorization, client).await?;
         authorise(&path, &user, &parts.method)?;
         Ok(Admitted::Call(user, path))
     }
