@@ -15,9 +15,12 @@
 //! the writers ([`Element::to_xml`], [`write_multistatus`],
 //! [`write_error`], [`escape`]).
 
+mod limits;
 mod requests;
 mod tree;
 mod writer;
+
+pub use limits::{Exceeded, RequestLimits};
 
 pub use requests::{
     parse_mkcalendar, parse_mkcol, parse_principal_property_search, parse_propfind,
