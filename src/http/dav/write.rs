@@ -234,8 +234,12 @@ async fn put_payload(
 async fn put_object(call: &mut Call<'_>, place: &Place, name: &str) -> DavResult<Response> {
     let kind = place.kind;
     check_content_type(call, kind)?;
+    let limit = match kind {
+        Kind::Calendar => call.limits().inline,
+        Kind::AddressBook => call.limits().vcard,
+    };
     let body = call
-        .body(|| {
+        .body_within(limit, || {
             DavError::precondition(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 namespace(kind),
@@ -253,6 +257,11 @@ async fn put_object(call: &mut Call<'_>, place: &Place, name: &str) -> DavResult
             },
         )
     })?;
+    // Before validating: each line is a property in every tree built from
+    // the object (queries, scheduling), which the size alone does not bound.
+    // No CalDAV or CardDAV precondition names a count of lines.
+    formats::check_content_lines(&text, call.limits().object_lines)
+        .map_err(|e| DavError::forbidden(e.to_string()))?;
     let valid = validate(kind, &text)?;
     if !accepts(call, place, valid.component.as_deref())? {
         return Err(DavError::precondition(
@@ -446,6 +455,7 @@ fn update_name(update: &PropertyUpdate) -> &QName {
 pub async fn proppatch(call: &mut Call<'_>) -> DavResult<Response> {
     let body = call.xml_body().await?;
     let updates = xml::parse_proppatch(&body)?;
+    call.limits().request.check_proppatch(&updates)?;
     let resource = resource::load(&call.ctx(), &call.path)?.ok_or_else(DavError::not_found)?;
     let names: Vec<QName> = {
         let mut names: Vec<QName> = Vec::new();
@@ -645,6 +655,7 @@ pub async fn mkcol(call: &mut Call<'_>, method: &str) -> DavResult<Response> {
         (false, true) => xml::parse_mkcalendar(&body)?,
         (false, false) => xml::parse_mkcol(&body)?,
     };
+    call.limits().request.check_mkcol(&request)?;
     if resource::load(&call.ctx(), &call.path)?.is_some() {
         return Err(DavError::method_not_allowed(
             "this collection already exists",
