@@ -22,6 +22,7 @@ mod directory_api;
 mod imip;
 mod kafka;
 mod layout;
+mod limits;
 mod mail_api;
 mod objects;
 mod objects_clone;
