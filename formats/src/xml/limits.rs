@@ -213,6 +213,22 @@ mod tests {
     }
 
     #[test]
+    fn elements_and_attributes_are_bounded() {
+        use crate::xml::{parse, XmlError, MAX_ELEMENTS};
+        let many = |elements: usize| format!("<r>{}</r>", "<a/>".repeat(elements - 1));
+        assert!(parse(many(MAX_ELEMENTS).as_bytes()).is_ok());
+        assert_eq!(
+            parse(many(MAX_ELEMENTS + 1).as_bytes()),
+            Err(XmlError::TooManyElements)
+        );
+        let attributes: String = (0..MAX_ELEMENTS).map(|i| format!(" a{i}=\"\"")).collect();
+        assert_eq!(
+            parse(format!("<r{attributes}/>").as_bytes()),
+            Err(XmlError::TooManyElements)
+        );
+    }
+
+    #[test]
     fn proppatch_updates_are_counted() {
         let sets: String = (0..4).map(|i| format!("<x:p{i}>v</x:p{i}>")).collect();
         let body = format!(
