@@ -145,13 +145,7 @@ fn xml_bodies_over_their_limit_get_413_before_being_read() {
     let proppatch = format!(
         r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>{name}</d:displayname></d:prop></d:set></d:propertyupdate>"#
     );
-    let (status, text) = send_chunked(
-        server.port,
-        "PROPPATCH",
-        CAL,
-        &auth,
-        proppatch.into_bytes(),
-    );
+    let (status, text) = send_chunked(server.port, "PROPPATCH", CAL, &auth, proppatch.into_bytes());
     assert_eq!(status, 413, "{text}");
     assert_eq!(ctag(&dav, CAL), before);
 
@@ -348,12 +342,7 @@ fn objects_over_their_limits_are_refused_and_change_nothing() {
         "erin@example.com",
     ];
     let crowded = meeting("crowded", "alice@example.com", &attendees, 3, 10);
-    let reply = dav.put(
-        &format!("{CAL}crowded.ics"),
-        "text/calendar",
-        &crowded,
-        &[],
-    );
+    let reply = dav.put(&format!("{CAL}crowded.ics"), "text/calendar", &crowded, &[]);
     assert_status(&reply, 403);
     assert!(reply.body.contains("max-attendees-per-instance"));
     assert_eq!(ctag(&dav, CAL), calendar_before);

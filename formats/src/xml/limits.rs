@@ -146,7 +146,9 @@ mod tests {
 
     fn propfind(props: usize) -> String {
         let names: String = (0..props).map(|i| format!("<x:p{i}/>")).collect();
-        format!("<d:propfind xmlns:d=\"DAV:\" xmlns:x=\"urn:x\"><d:prop>{names}</d:prop></d:propfind>")
+        format!(
+            "<d:propfind xmlns:d=\"DAV:\" xmlns:x=\"urn:x\"><d:prop>{names}</d:prop></d:propfind>"
+        )
     }
 
     fn multiget(hrefs: usize) -> String {

@@ -286,7 +286,10 @@ pub async fn outbox_post(call: &mut Call<'_>) -> DavResult<Response> {
     if request.attendees.len() > most {
         return Err(forbidden(
             "max-attendees-per-instance",
-            format!("{} attendees asked, at most {most}", request.attendees.len()),
+            format!(
+                "{} attendees asked, at most {most}",
+                request.attendees.len()
+            ),
         ));
     }
     let mine = addresses_of(&call.views, &call.principal)?;
