@@ -397,3 +397,56 @@ fn objects_over_their_limits_are_refused_and_change_nothing() {
     assert_eq!(ctag(&dav, CAL), calendar_before);
     assert_eq!(ctag(&dav, BOOK), book);
 }
+
+#[test]
+fn dead_properties_are_bounded_per_resource_with_507() {
+    let server = server();
+    let dav = alice(&server);
+    let set = |name: &str, bytes: usize| {
+        let value = "v".repeat(bytes);
+        dav.request(
+            "PROPPATCH",
+            CAL,
+            &[("Content-Type", "application/xml")],
+            &format!(
+                r#"<d:propertyupdate xmlns:d="DAV:" xmlns:x="urn:x"><d:set><d:prop><x:{name}>{value}</x:{name}></d:prop></d:set><d:remove><d:prop><x:gone/></d:prop></d:remove></d:propertyupdate>"#
+            ),
+        )
+    };
+    // 200 KiB fits the resource's 256 KiB; 200 KiB more does not.
+    let first = set("first", 200 * 1024);
+    assert_status(&first, 207);
+    assert!(first.body.contains("HTTP/1.1 200"), "{}", first.body);
+    let before = ctag(&dav, CAL);
+    let second = set("second", 200 * 1024);
+    assert_status(&second, 207);
+    assert!(
+        second.body.contains("HTTP/1.1 507") && second.body.contains("HTTP/1.1 424"),
+        "{}",
+        second.body
+    );
+    assert_eq!(ctag(&dav, CAL), before);
+    let read = dav.propfind(
+        CAL,
+        "0",
+        r#"<d:propfind xmlns:d="DAV:" xmlns:x="urn:x"><d:prop><x:first/><x:second/></d:prop></d:propfind>"#,
+    );
+    assert!(read.body.contains("<x:first") || read.body.contains("first>"));
+    assert!(
+        read.body.contains("404"),
+        "second was not stored: {}",
+        read.body
+    );
+    // Replacing the first one with the second fits.
+    let replace = dav.request(
+        "PROPPATCH",
+        CAL,
+        &[("Content-Type", "application/xml")],
+        &format!(
+            r#"<d:propertyupdate xmlns:d="DAV:" xmlns:x="urn:x"><d:remove><d:prop><x:first/></d:prop></d:remove><d:set><d:prop><x:second>{}</x:second></d:prop></d:set></d:propertyupdate>"#,
+            "v".repeat(200 * 1024)
+        ),
+    );
+    assert_status(&replace, 207);
+    assert!(!replace.body.contains("507"), "{}", replace.body);
+}
