@@ -16,6 +16,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "REPRISE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+    #[command(flatten)]
+    pub connection: super::connection::ConnectionArgs,
     /// Where Prometheus scrapes `/metrics` (a listener of its own, so that
     /// it can stay on loopback or a management network), or `off`.
     #[arg(
@@ -199,6 +201,8 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         standby: opts.standby,
     };
     let smtp = opts.smtp()?;
+    let limits = opts.connection.limits()?;
+    let tls = opts.connection.tls()?;
     // Before the engine starts (which may take a while to catch up): a
     // taken port is one line at start.
     let metrics_listener = crate::telemetry::bind_unless_off(&opts.metrics_listen).await?;
@@ -219,7 +223,8 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("listening on {}", opts.listen))?;
-    let url = format!("http://{}", listener.local_addr()?);
+    let listener = crate::net::Listener::new(listener, limits, tls);
+    let url = format!("{}://{}", listener.scheme(), listener.local_addr()?);
     let token = random_token()?;
     let metrics_url = match &metrics_listener {
         Some(listener) => Some(format!("http://{}/metrics", listener.local_addr()?)),

@@ -605,6 +605,10 @@ fn unauthorized() -> Response {
 pub struct ProxyOptions {
     /// Address clients connect to.
     pub listen: String,
+    /// What a client connection and request may take.
+    pub limits: crate::net::Limits,
+    /// HTTPS for clients, when given.
+    pub tls: Option<std::sync::Arc<crate::net::Tls>>,
     /// The backends, as NAME=http://HOST:PORT; at least two.
     pub backends: Vec<String>,
     /// Address of the proxy's own API (`GET /status`, `POST /switch`).
@@ -681,6 +685,7 @@ pub async fn run(
             })
     };
     let listener = bind(args.listen.clone(), args.listen.clone()).await?;
+    let listener = crate::net::Listener::new(listener, args.limits, args.tls.clone());
     let admin = bind(args.admin.clone(), format!("{} (--admin)", args.admin)).await?;
     let metrics = match telemetry::listen_address(&args.metrics_listen) {
         Some(address) => {
@@ -695,10 +700,7 @@ pub async fn run(
         active = %proxy.backends[active].name,
         "proxying"
     );
-    let clients = Router::new()
-        .fallback(forward)
-        .with_state(proxy.clone())
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let clients = Router::new().fallback(forward).with_state(proxy.clone());
     let control = Router::new()
         .route("/status", get(admin_status))
         .route("/switch", post(admin_switch))
@@ -712,8 +714,7 @@ pub async fn run(
     let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
-    let serve_clients =
-        axum::serve(listener, clients).with_graceful_shutdown(until_stopped(stopped.clone()));
+    let serve_clients = listener.serve(clients, until_stopped(stopped.clone()));
     let serve_admin =
         axum::serve(admin, control).with_graceful_shutdown(until_stopped(stopped.clone()));
     let serve_metrics = async {

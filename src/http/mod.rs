@@ -122,7 +122,7 @@ impl Server {
     /// under way are answered.
     pub async fn serve(
         &self,
-        listener: tokio::net::TcpListener,
+        listener: crate::net::Listener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         // The scheduling process manager runs beside the requests and
@@ -135,9 +135,7 @@ impl Server {
         // and recorded before it returns.
         let state = self.state.clone();
         let mail = tokio::spawn(async move { state.engine.run_mail(stopped_too).await });
-        let served = axum::serve(listener, router(self.state.clone()))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = listener.serve(router(self.state.clone()), shutdown).await;
         let _ = stop.send(true);
         let _ = scheduling.await;
         let _ = mail.await;

@@ -40,6 +40,10 @@ pub struct Metrics {
     proxy_held_total: Counter,
     proxy_switches: Family<Labels<1>, Counter>,
     proxy_switch_hold: Histogram,
+    connections_open: Gauge,
+    connections_refused: Counter,
+    connection_timeouts: Family<Labels<1>, Counter>,
+    requests_shed: Counter,
     /// Series of the families above that every request touches, held
     /// apart so that recording is one atomic add, not a map lookup under
     /// a lock.
@@ -83,6 +87,10 @@ impl Metrics {
             proxy_held_total: Counter::default(),
             proxy_switches: Family::default(),
             proxy_switch_hold: latency(),
+            connections_open: Gauge::default(),
+            connections_refused: Counter::default(),
+            connection_timeouts: Family::default(),
+            requests_shed: Counter::default(),
             hot: Hot::default(),
         };
         let r = &mut m.server;
@@ -182,6 +190,29 @@ impl Metrics {
             "How long each completed switch held new requests",
             m.proxy_switch_hold.clone(),
         );
+        // The connection layer (src/net) is the same on both.
+        for r in [&mut m.server, &mut m.proxy] {
+            r.register(
+                "connections_open",
+                "Client connections open",
+                m.connections_open.clone(),
+            );
+            r.register(
+                "connections_refused",
+                "Connections closed at once because --max-connections were open",
+                m.connections_refused.clone(),
+            );
+            r.register(
+                "connection_timeouts",
+                "Connections or requests cut off for being slow, by stage (head, body, idle)",
+                m.connection_timeouts.clone(),
+            );
+            r.register(
+                "requests_shed",
+                "Requests answered 503 because --max-requests-in-flight were being handled",
+                m.requests_shed.clone(),
+            );
+        }
         m.initialise();
         m.hot = Hot {
             render_hit: m.render_cache.get_or_create_owned(&[("result", "hit")]),
@@ -238,6 +269,36 @@ impl Metrics {
         for outcome in ["done", "failed"] {
             let _ = self.proxy_switches.get_or_create(&[("outcome", outcome)]);
         }
+        for stage in ["head", "body", "idle"] {
+            let _ = self.connection_timeouts.get_or_create(&[("stage", stage)]);
+        }
+    }
+
+    /// A client connection opened; closed when the guard drops.
+    pub fn connection_open(&self) -> impl Drop + '_ {
+        struct Open<'a>(&'a Gauge);
+        impl Drop for Open<'_> {
+            fn drop(&mut self) {
+                self.0.dec();
+            }
+        }
+        self.connections_open.inc();
+        Open(&self.connections_open)
+    }
+
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    /// A connection or request cut off at `stage` (head, body or idle).
+    pub fn connection_timed_out(&self, stage: &'static str) {
+        self.connection_timeouts
+            .get_or_create(&[("stage", stage)])
+            .inc();
+    }
+
+    pub fn request_shed(&self) {
+        self.requests_shed.inc();
     }
 
     /// One answered request. `method` and `kind` come from bounded sets
