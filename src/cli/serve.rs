@@ -53,6 +53,30 @@ pub struct ServeArgs {
         default_value_t = crate::http::dav::DEFAULT_MAX_ATTENDEES
     )]
     pub max_attendees: usize,
+    /// Largest XML request body accepted, in bytes (PROPFIND, PROPPATCH,
+    /// REPORT, MKCOL, MKCALENDAR, sharing POSTs), and largest free-busy
+    /// request to the outbox; larger ones get 413 before being read.
+    #[arg(long, env = "REPRISE_MAX_XML_SIZE", default_value_t = crate::http::dav::DEFAULT_MAX_XML_SIZE)]
+    pub max_xml_size: u64,
+    /// Largest vCard accepted, in bytes (413 `max-resource-size` beyond,
+    /// and what address books report as their `max-resource-size`); at
+    /// most --max-resource-size.
+    #[arg(long, env = "REPRISE_MAX_VCARD_SIZE", default_value_t = crate::http::dav::DEFAULT_MAX_VCARD_SIZE)]
+    pub max_vcard_size: u64,
+    /// Most content lines (properties, BEGIN and END lines; a folded line
+    /// counts once) in one calendar object or vCard a client stores (403
+    /// beyond).
+    #[arg(long, env = "REPRISE_MAX_OBJECT_LINES", default_value_t = formats::DEFAULT_MAX_CONTENT_LINES)]
+    pub max_object_lines: usize,
+    /// Most resources one calendar-multiget or addressbook-multiget names,
+    /// and most sharees of one sharing POST (403
+    /// `number-of-matches-within-limits` beyond).
+    #[arg(long, env = "REPRISE_MAX_MULTIGET_HREFS", default_value_t = formats::xml::RequestLimits::DEFAULT.hrefs)]
+    pub max_multiget_hrefs: usize,
+    /// Most properties one PROPFIND, PROPPATCH, MKCOL or REPORT names (403
+    /// beyond).
+    #[arg(long, env = "REPRISE_MAX_REQUEST_PROPERTIES", default_value_t = formats::xml::RequestLimits::DEFAULT.properties)]
+    pub max_request_properties: usize,
     /// Most occurrences of one calendar object a query expands; an object
     /// recurring more within the range gets a 403 naming it.
     #[arg(long, env = "REPRISE_MAX_INSTANCES", default_value_t = crate::http::dav::QueryLimits::DEFAULT.per_object)]
@@ -266,6 +290,13 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         max_attachment_size: opts.max_attachment_size,
         max_attachments_per_resource: opts.max_attachments_per_resource,
         max_attendees: opts.max_attendees,
+        max_xml_size: opts.max_xml_size,
+        max_vcard_size: opts.max_vcard_size,
+        max_object_lines: opts.max_object_lines,
+        request_limits: formats::xml::RequestLimits {
+            hrefs: opts.max_multiget_hrefs,
+            properties: opts.max_request_properties,
+        },
         objects,
         query: QueryLimits {
             per_object: opts.max_instances,

@@ -55,6 +55,13 @@ pub struct ServeOptions {
     pub max_attachments_per_resource: usize,
     /// Most attendees of one scheduling object.
     pub max_attendees: usize,
+    /// What one request may ask (`BodyLimits`' fields of the same names):
+    /// the largest XML body, vCard, content lines of an object, hrefs of
+    /// a multiget and properties named.
+    pub max_xml_size: u64,
+    pub max_vcard_size: u64,
+    pub max_object_lines: usize,
+    pub request_limits: formats::xml::RequestLimits,
     /// Where file bodies and attachments go (probed by the caller).
     pub objects: objects::ObjectStore,
     pub query: QueryLimits,
@@ -96,6 +103,10 @@ impl Server {
             attachment: options.max_attachment_size,
             attachments_per_resource: options.max_attachments_per_resource,
             attendees: options.max_attendees,
+            xml: options.max_xml_size,
+            vcard: options.max_vcard_size.min(max_resource_size),
+            object_lines: options.max_object_lines,
+            request: options.request_limits,
         };
         let dav = Dav::new(limits, options.query, options.objects, options.login)?;
         Ok(Server {

@@ -24,6 +24,7 @@ mod guessing;
 mod imip;
 mod kafka;
 mod layout;
+mod limits;
 mod mail_api;
 mod objects;
 mod objects_clone;

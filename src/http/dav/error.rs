@@ -97,6 +97,25 @@ impl From<XmlError> for DavError {
     }
 }
 
+/// A request naming more than this server answers at once, refused
+/// before anything is looked up. RFC 4918 names no precondition for too
+/// many properties: 403 with the reason. Too many hrefs is WebDAV's
+/// `DAV:number-of-matches-within-limits` (RFC 5323 §5.17, RFC 6578 §3.7):
+/// the resources asked for are more than the server returns in one answer.
+impl From<xml::Exceeded> for DavError {
+    fn from(e: xml::Exceeded) -> Self {
+        tracing::debug!(error = %e, "request over a limit");
+        match e {
+            xml::Exceeded::Hrefs { .. } => DavError::precondition(
+                StatusCode::FORBIDDEN,
+                xml::DAV,
+                "number-of-matches-within-limits",
+            ),
+            xml::Exceeded::Properties { .. } => DavError::forbidden(e.to_string()),
+        }
+    }
+}
+
 impl From<projections::StoreError> for DavError {
     fn from(e: projections::StoreError) -> Self {
         tracing::error!(error = %e, "view read failed");

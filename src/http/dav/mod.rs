@@ -52,6 +52,15 @@ const DAV_CLASSES: &str =
      calendar-managed-attachments, calendar-auto-schedule";
 /// Default for `--max-resource-size`.
 pub const DEFAULT_MAX_RESOURCE_SIZE: u64 = 10 * 1024 * 1024;
+/// Default for `--max-xml-size`: an XML request body names properties,
+/// hrefs or a query, never a calendar, and the largest a client sends (a
+/// multiget of a thousand hrefs) is about 100 KiB.
+pub const DEFAULT_MAX_XML_SIZE: u64 = 1024 * 1024;
+/// Default for `--max-vcard-size`. Phones and hosted address books keep
+/// contact photos small (iCloud refuses cards over 256 KiB, Android stores
+/// a 720-pixel photo); a 3 MB camera picture kept whole is 4 MiB once in
+/// base64, and fits.
+pub const DEFAULT_MAX_VCARD_SIZE: u64 = 4 * 1024 * 1024;
 /// Largest managed attachment by default: 25 MiB, as large as mail
 /// systems commonly let an attachment be.
 pub const DEFAULT_MAX_ATTACHMENT_SIZE: u64 = 25 * 1024 * 1024;
@@ -119,8 +128,20 @@ pub struct BodyLimits {
     /// Managed attachments on one calendar object
     /// (`--max-attachments-per-resource`).
     pub attachments_per_resource: usize,
-    /// Attendees of one scheduling object (`--max-attendees`).
+    /// Attendees of one scheduling object, and of one free-busy request
+    /// to the outbox (`--max-attendees`).
     pub attendees: usize,
+    /// An XML request body, or the outbox's free-busy request
+    /// (`--max-xml-size`).
+    pub xml: u64,
+    /// A vCard (`--max-vcard-size`, capped to `inline`).
+    pub vcard: u64,
+    /// Content lines of one calendar object or vCard a client stores
+    /// (`--max-object-lines`).
+    pub object_lines: usize,
+    /// Hrefs of a multiget and properties one body names
+    /// (`--max-multiget-hrefs`, `--max-request-properties`).
+    pub request: formats::xml::RequestLimits,
 }
 
 /// One authenticated request on its way through a handler.
@@ -187,10 +208,20 @@ impl<'a> Call<'a> {
             .unwrap_or_default())
     }
 
-    /// Reads the whole body, refusing (413) one over the limit before
-    /// reading it when Content-Length says so, or as soon as it grows past.
+    /// Reads the whole body, refusing (413) one over `--max-resource-size`
+    /// before reading it when Content-Length says so, or as soon as it
+    /// grows past.
     pub async fn body(&mut self, too_large: impl Fn() -> DavError) -> DavResult<Bytes> {
-        let limit = self.dav.max_resource_size;
+        self.body_within(self.dav.max_resource_size, too_large)
+            .await
+    }
+
+    /// [`Call::body`] with a limit of its own.
+    pub async fn body_within(
+        &mut self,
+        limit: u64,
+        too_large: impl Fn() -> DavError,
+    ) -> DavResult<Bytes> {
         let body = self.take_body(limit, &too_large)?;
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         axum::body::to_bytes(body, limit)
@@ -238,9 +269,13 @@ impl<'a> Call<'a> {
         &self.dav.limits
     }
 
-    /// An XML request body; empty when the client sent none.
+    /// An XML request body, up to `--max-xml-size`; empty when the client
+    /// sent none.
     pub async fn xml_body(&mut self) -> DavResult<Bytes> {
-        let body = self.body(payload_too_large).await?;
+        let limit = self.dav.limits.xml;
+        let body = self
+            .body_within(limit, || request_too_large("XML body", limit))
+            .await?;
         if !body.iter().all(u8::is_ascii_whitespace) {
             if let Some(ct) = self.header(header::CONTENT_TYPE) {
                 let ct = ct.to_ascii_lowercase();
@@ -300,6 +335,15 @@ pub fn payload_too_large() -> DavError {
     DavError::status(
         StatusCode::PAYLOAD_TOO_LARGE,
         "the request body is larger than this server accepts",
+    )
+}
+
+/// 413 for a request body over its own limit (an XML body, a free-busy
+/// request), saying which and how large it may be.
+pub fn request_too_large(what: &str, limit: u64) -> DavError {
+    DavError::status(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the {what} is larger than this server accepts ({limit} bytes at most)"),
     )
 }
 
