@@ -94,6 +94,11 @@
 #   BENCH_SERVE_FLAGS  more `serve` flags, split on spaces (e.g.
 #                      `--metrics-listen off`, as bench/metrics.sh runs it)
 #                      [--metrics-listen 127.0.0.1:0]
+#   BENCH_ATTACK       a command run beside the measured runs, from after
+#                      the seeding to the end, with `--port PORT --account
+#                      LOGIN` added (split on spaces; bench/hostile.sh runs
+#                      bench/hostile/attack.py); its last output line is
+#                      printed at the end [none]
 #   BENCH_KAFKA_BROKERS  run on Kafka at these brokers instead of the
 #                      embedded log (topics bench-http-<pid>-<time>.*, left
 #                      in place) [none]
@@ -148,6 +153,14 @@ fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/reprise-bench-http.XXXXXX")"
 data="$work/data"
 server_pid=""
+attack_pid=""
+
+stop_attack() {
+    [[ -n "$attack_pid" ]] || return 0
+    kill -TERM "$attack_pid" 2>/dev/null || true
+    wait "$attack_pid" 2>/dev/null || true
+    attack_pid=""
+}
 
 stop_server() {
     [[ -n "$server_pid" ]] || return 0
@@ -168,6 +181,7 @@ stop_server() {
 
 cleanup() {
     local rc=$?
+    stop_attack
     stop_server
     if [[ "$KEEP" == 1 ]]; then
         echo "# kept $work" >&2
@@ -303,6 +317,13 @@ if [[ " $SCENARIOS " == *" principal_search "* ]]; then
     say "principal search: the first search finds $(grep -o '<d:response>' "$work/search.xml" | wc -l) principals"
 fi
 say "server RSS:      $(rss) (seeded, before the runs)"
+if [[ -n "${BENCH_ATTACK:-}" ]]; then
+    read -r -a attack <<<"$BENCH_ATTACK"
+    "${attack[@]}" --port "$port" --account "$login" >"$work/attack.txt" 2>&1 &
+    attack_pid=$!
+    sleep 2
+    say "attack:          $BENCH_ATTACK (pid $attack_pid), beside every run"
+fi
 
 # --- runs --------------------------------------------------------------------
 declare -A label=(
@@ -397,6 +418,10 @@ fi
 
 # --- after the runs ----------------------------------------------------------
 echo
+if [[ -n "$attack_pid" ]]; then
+    stop_attack
+    say "attack:          $(tail -n 1 "$work/attack.txt")"
+fi
 say "server RSS:      $(rss) (after the runs)"
 status="" size=""
 if [[ -z "$hung" ]]; then

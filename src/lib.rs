@@ -13,6 +13,7 @@ pub mod config;
 pub mod directory;
 pub mod engine;
 pub mod http;
+pub mod net;
 pub mod ops;
 pub mod remote;
 pub mod telemetry;

@@ -168,7 +168,9 @@ struct Validator {
     current_has_uid: bool,
     current_recurrence_id: Option<String>,
     master_line: Option<usize>,
-    recurrence_ids: Vec<(String, usize)>,
+    /// Each overridden instance's RECURRENCE-ID and its line; looked up
+    /// rather than scanned, so that many overrides do not cost n².
+    recurrence_ids: std::collections::HashMap<String, usize>,
 }
 
 impl Validator {
@@ -245,13 +247,13 @@ impl Validator {
                 self.master_line = Some(line);
             }
             Some(id) => {
-                if let Some((_, first)) = self.recurrence_ids.iter().find(|(r, _)| *r == id) {
+                if let Some(first) = self.recurrence_ids.get(&id) {
                     return Err(FormatError::new(
                         line,
                         format!("RECURRENCE-ID {id} is overridden twice (also on line {first})"),
                     ));
                 }
-                self.recurrence_ids.push((id, line));
+                self.recurrence_ids.insert(id, line);
             }
         }
         Ok(())

@@ -15,9 +15,12 @@
 //! the writers ([`Element::to_xml`], [`write_multistatus`],
 //! [`write_error`], [`escape`]).
 
+mod limits;
 mod requests;
 mod tree;
 mod writer;
+
+pub use limits::{Exceeded, RequestLimits};
 
 pub use requests::{
     parse_mkcalendar, parse_mkcol, parse_principal_property_search, parse_propfind,
@@ -36,6 +39,12 @@ pub const APPLE_ICAL: &str = "http://apple.com/ns/ical/";
 
 /// Deepest element nesting accepted in a request body.
 pub const MAX_DEPTH: usize = 64;
+
+/// Most elements and attributes, together, in one request body. Each is a
+/// few allocations of the tree (about 150 bytes for `<a/>`), so the body's
+/// size alone would let 1 MiB become 40 MB; real bodies hold a few
+/// thousand at most (a multiget of 1,000 hrefs, about 1,000).
+pub const MAX_ELEMENTS: usize = 50_000;
 
 /// A namespace-qualified name; `ns` is empty for "no namespace".
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -107,6 +116,8 @@ pub enum XmlError {
     Doctype,
     #[error("XML nested deeper than {MAX_DEPTH} elements")]
     TooDeep,
+    #[error("XML body holds more than {MAX_ELEMENTS} elements and attributes")]
+    TooManyElements,
     /// Well-formed, but not the request the method expects.
     #[error("unexpected request body: {0}")]
     Unexpected(String),

@@ -13,6 +13,8 @@ pub struct ProxyArgs {
     /// Address clients connect to.
     #[arg(long, env = "REPRISE_PROXY_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: String,
+    #[command(flatten)]
+    pub connection: super::connection::ConnectionArgs,
     /// A backend installation, as NAME=http://HOST:PORT (its
     /// `serve --installation NAME`); at least two.
     #[arg(long = "backend", required = true)]
@@ -59,6 +61,8 @@ pub struct SwitchArgs {
 pub async fn run_proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let options = ProxyOptions {
         listen: args.listen,
+        limits: args.connection.limits()?,
+        tls: args.connection.tls()?,
         backends: args.backends,
         admin: args.admin,
         active: args.active,

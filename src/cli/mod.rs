@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod connection;
 pub mod data_dir;
 pub mod directory;
 pub mod export;
@@ -107,6 +108,11 @@ pub struct LogArgs {
     /// directory (which a running server holds).
     #[arg(long, global = true, env = "REPRISE_SERVER")]
     pub server: Option<String>,
+    /// The PEM certificate(s) of the CA that signed an https --server's
+    /// certificate, when it is not one of the public CAs (a company's own,
+    /// or a self-signed one).
+    #[arg(long, global = true, env = "REPRISE_SERVER_CA", value_name = "FILE")]
+    pub server_ca: Option<std::path::PathBuf>,
     /// Serve a projection at another version this build knows than its
     /// current one, as NAME=VERSION (e.g. `calendars=1`); repeatable.
     /// Switching the served version builds the new one beside the old,
@@ -207,8 +213,9 @@ impl LogArgs {
         if let Some(url) = &self.server {
             let data_dir = self.data_dir.clone();
             let url = url.clone();
+            let ca = self.server_ca.clone();
             let log = tokio::task::spawn_blocking(move || {
-                crate::remote::RemoteLog::connect(&data_dir, &url)
+                crate::remote::RemoteLog::connect(&data_dir, &url, ca.as_deref())
             })
             .await??;
             return Ok(Arc::new(log));

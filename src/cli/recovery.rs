@@ -141,12 +141,12 @@ pub async fn clone(args: &LogArgs, opts: CloneArgs) -> anyhow::Result<ExitCode> 
         if same_dir(dir, &dest) {
             bail!("the source and the destination are both {}", dir.display());
         }
-        open_dir_source(dir).await?
+        open_dir_source(dir, args.server_ca.clone()).await?
     } else if let Some(url) = &opts.from_server {
         let (args, url) = (args.clone(), url.clone());
         Arc::new(
             tokio::task::spawn_blocking(move || {
-                crate::remote::RemoteLog::connect(&args.data_dir, &url)
+                crate::remote::RemoteLog::connect(&args.data_dir, &url, args.server_ca.as_deref())
             })
             .await??,
         )
@@ -215,7 +215,10 @@ fn objects_plan(args: &LogArgs, opts: &CloneArgs) -> anyhow::Result<ObjectsPlan>
 
 /// Opens a `--from DIR` source: its embedded log directly when stopped,
 /// else through the server that holds it.
-async fn open_dir_source(dir: &Path) -> anyhow::Result<Arc<dyn EventLog>> {
+async fn open_dir_source(
+    dir: &Path,
+    ca: Option<std::path::PathBuf>,
+) -> anyhow::Result<Arc<dyn EventLog>> {
     let log_dir = dir.join("log");
     if !log_dir.is_dir() {
         bail!(
@@ -242,9 +245,10 @@ async fn open_dir_source(dir: &Path) -> anyhow::Result<Arc<dyn EventLog>> {
                 info.url
             );
             let (dir, url) = (dir.to_path_buf(), info.url.clone());
-            let log =
-                tokio::task::spawn_blocking(move || crate::remote::RemoteLog::connect(&dir, &url))
-                    .await??;
+            let log = tokio::task::spawn_blocking(move || {
+                crate::remote::RemoteLog::connect(&dir, &url, ca.as_deref())
+            })
+            .await??;
             Ok(Arc::new(log))
         }
         Err(e) => Err(e.into()),

@@ -5,17 +5,20 @@ use super::LogArgs;
 use crate::config::{random_token, write_serve_info, ServeInfo};
 use crate::engine::imip::{Secret, SmtpSettings};
 use crate::engine::{Engine, Identity, Versions};
-use crate::http::dav::QueryLimits;
+use crate::http::dav::{LoginGuard, LoginLimits, QueryLimits};
 use crate::http::{ServeOptions, Server};
 use anyhow::Context;
 use clap::Args;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "REPRISE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+    #[command(flatten)]
+    pub connection: super::connection::ConnectionArgs,
     /// Where Prometheus scrapes `/metrics` (a listener of its own, so that
     /// it can stay on loopback or a management network), or `off`.
     #[arg(
@@ -50,6 +53,30 @@ pub struct ServeArgs {
         default_value_t = crate::http::dav::DEFAULT_MAX_ATTENDEES
     )]
     pub max_attendees: usize,
+    /// Largest XML request body accepted, in bytes (PROPFIND, PROPPATCH,
+    /// REPORT, MKCOL, MKCALENDAR, sharing POSTs), and largest free-busy
+    /// request to the outbox; larger ones get 413 before being read.
+    #[arg(long, env = "REPRISE_MAX_XML_SIZE", default_value_t = crate::http::dav::DEFAULT_MAX_XML_SIZE)]
+    pub max_xml_size: u64,
+    /// Largest vCard accepted, in bytes (413 `max-resource-size` beyond,
+    /// and what address books report as their `max-resource-size`); at
+    /// most --max-resource-size.
+    #[arg(long, env = "REPRISE_MAX_VCARD_SIZE", default_value_t = crate::http::dav::DEFAULT_MAX_VCARD_SIZE)]
+    pub max_vcard_size: u64,
+    /// Most content lines (properties, BEGIN and END lines; a folded line
+    /// counts once) in one calendar object or vCard a client stores (403
+    /// beyond).
+    #[arg(long, env = "REPRISE_MAX_OBJECT_LINES", default_value_t = formats::DEFAULT_MAX_CONTENT_LINES)]
+    pub max_object_lines: usize,
+    /// Most resources one calendar-multiget or addressbook-multiget names,
+    /// and most sharees of one sharing POST (403
+    /// `number-of-matches-within-limits` beyond).
+    #[arg(long, env = "REPRISE_MAX_MULTIGET_HREFS", default_value_t = formats::xml::RequestLimits::DEFAULT.hrefs)]
+    pub max_multiget_hrefs: usize,
+    /// Most properties one PROPFIND, PROPPATCH, MKCOL or REPORT names (403
+    /// beyond).
+    #[arg(long, env = "REPRISE_MAX_REQUEST_PROPERTIES", default_value_t = formats::xml::RequestLimits::DEFAULT.properties)]
+    pub max_request_properties: usize,
     /// Most occurrences of one calendar object a query expands; an object
     /// recurring more within the range gets a 403 naming it.
     #[arg(long, env = "REPRISE_MAX_INSTANCES", default_value_t = crate::http::dav::QueryLimits::DEFAULT.per_object)]
@@ -140,9 +167,53 @@ pub struct ServeArgs {
     /// twice as long.
     #[arg(long, env = "REPRISE_SMTP_RETRY_DELAY_MS", default_value_t = 1000)]
     pub smtp_retry_delay_ms: u64,
+    /// Failed logins for one account before it must wait: 1 s after the
+    /// next failure, then twice as long after each one, up to
+    /// --login-backoff-max. Meanwhile its logins get 429 with Retry-After
+    /// and no password check; the user's devices already logged in keep
+    /// working.
+    #[arg(long, env = "REPRISE_LOGIN_FREE_FAILURES", default_value_t = LoginLimits::DEFAULT.account_free)]
+    pub login_free_failures: u32,
+    /// Failed logins from one client address (an IPv6 /64) before it must
+    /// wait likewise, for any account; more than an account's, since
+    /// users may share an address.
+    #[arg(long, env = "REPRISE_LOGIN_FREE_FAILURES_PER_ADDRESS", default_value_t = LoginLimits::DEFAULT.address_free)]
+    pub login_free_failures_per_address: u32,
+    /// The longest wait after failed logins, in seconds (0: no waiting).
+    #[arg(long, env = "REPRISE_LOGIN_BACKOFF_MAX", value_name = "SECONDS", default_value_t = LoginLimits::DEFAULT.max_wait.as_secs())]
+    pub login_backoff_max: u64,
+    /// Seconds without a failed login after which an account's or an
+    /// address's failures are forgotten (at least --login-backoff-max); a
+    /// successful login forgets them at once.
+    #[arg(long, env = "REPRISE_LOGIN_FORGET_AFTER", value_name = "SECONDS", default_value_t = LoginLimits::DEFAULT.forget_after.as_secs())]
+    pub login_forget_after: u64,
+    /// Addresses of proxies (such as `reprise proxy`) whose
+    /// X-Forwarded-For is believed, so that failed logins are counted
+    /// under each client's address rather than the proxy's. Default:
+    /// none, every peer is the client.
+    #[arg(
+        long,
+        env = "REPRISE_TRUSTED_PROXY",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
 }
 
 impl ServeArgs {
+    fn login_guard(&self) -> LoginGuard {
+        LoginGuard {
+            limits: LoginLimits {
+                account_free: self.login_free_failures,
+                address_free: self.login_free_failures_per_address,
+                max_wait: Duration::from_secs(self.login_backoff_max),
+                forget_after: Duration::from_secs(self.login_forget_after),
+                ..LoginLimits::DEFAULT
+            },
+            trusted_proxies: self.trusted_proxy.clone(),
+        }
+    }
+
     /// The relay settings, when a relay is given; the password read from
     /// its file or the environment.
     fn smtp(&self) -> anyhow::Result<Option<SmtpSettings>> {
@@ -188,6 +259,8 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         standby: opts.standby,
     };
     let smtp = opts.smtp()?;
+    let limits = opts.connection.limits()?;
+    let tls = opts.connection.tls()?;
     // Before the engine starts (which may take a while to catch up): a
     // taken port is one line at start.
     let metrics_listener = crate::telemetry::bind_unless_off(&opts.metrics_listen).await?;
@@ -209,7 +282,8 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("listening on {}", opts.listen))?;
-    let url = format!("http://{}", listener.local_addr()?);
+    let listener = crate::net::Listener::new(listener, limits, tls);
+    let url = format!("{}://{}", listener.scheme(), listener.local_addr()?);
     let token = random_token()?;
     let metrics_url = match &metrics_listener {
         Some(listener) => Some(format!("http://{}/metrics", listener.local_addr()?)),
@@ -230,6 +304,13 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         max_attachment_size: opts.max_attachment_size,
         max_attachments_per_resource: opts.max_attachments_per_resource,
         max_attendees: opts.max_attendees,
+        max_xml_size: opts.max_xml_size,
+        max_vcard_size: opts.max_vcard_size,
+        max_object_lines: opts.max_object_lines,
+        request_limits: formats::xml::RequestLimits {
+            hrefs: opts.max_multiget_hrefs,
+            properties: opts.max_request_properties,
+        },
         objects,
         query: QueryLimits {
             per_object: opts.max_instances,
@@ -238,6 +319,7 @@ pub async fn run(args: &LogArgs, opts: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         token,
         cluster_token: opts.cluster_token.clone(),
+        login: opts.login_guard(),
     };
     let server = Server::new(engine, options)?;
     let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();

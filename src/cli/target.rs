@@ -36,7 +36,11 @@ pub trait Target: DirectoryAdmin {
 /// The local engine when no `--server` is given, else the server's API.
 pub async fn open(args: &LogArgs) -> anyhow::Result<Box<dyn Target>> {
     match &args.server {
-        Some(url) => Ok(Box::new(Client::new(&args.data_dir, url)?)),
+        Some(url) => Ok(Box::new(Client::new(
+            &args.data_dir,
+            url,
+            args.server_ca.as_deref(),
+        )?)),
         None => {
             let engine = Engine::start(&args.config()?).await?;
             engine.wait_ready(Duration::from_secs(3600)).await?;
@@ -412,7 +416,11 @@ pub struct ImportFile {
 /// server's API.
 pub fn operations(args: &LogArgs) -> anyhow::Result<Box<dyn Operations>> {
     match &args.server {
-        Some(url) => Ok(Box::new(Client::new(&args.data_dir, url)?)),
+        Some(url) => Ok(Box::new(Client::new(
+            &args.data_dir,
+            url,
+            args.server_ca.as_deref(),
+        )?)),
         None => Ok(Box::new(DataDir { args: args.clone() })),
     }
 }

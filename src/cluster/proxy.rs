@@ -215,7 +215,7 @@ impl Proxy {
         }
     }
 
-    async fn forward(&self, peer: SocketAddr, request: Request) -> Response {
+    async fn forward(&self, peer: Option<SocketAddr>, request: Request) -> Response {
         let index = self.admit().await;
         let backend = &self.backends[index];
         let _in_flight = InFlight(&backend.in_flight);
@@ -236,7 +236,10 @@ impl Proxy {
         };
         parts.version = axum::http::Version::HTTP_11;
         strip_hop_by_hop(&mut parts.headers);
-        if let Ok(value) = HeaderValue::from_str(&peer.ip().to_string()) {
+        // The client's address, after whatever it sent: a backend that
+        // trusts this proxy (`serve --trusted-proxy`) counts failed logins
+        // under it.
+        if let Some(value) = peer.and_then(|p| HeaderValue::from_str(&p.ip().to_string()).ok()) {
             parts.headers.append("x-forwarded-for", value);
         }
         match self.client.request(Request::from_parts(parts, body)).await {
@@ -575,11 +578,12 @@ fn with_id(mut response: Response, id: HeaderValue) -> Response {
     response
 }
 
-async fn forward(
-    State(proxy): State<Arc<Proxy>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
+async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    // Absent when the listener does not say who the peer is.
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| *peer);
     proxy.forward(peer, request).await
 }
 
@@ -646,6 +650,10 @@ fn unauthorized() -> Response {
 pub struct ProxyOptions {
     /// Address clients connect to.
     pub listen: String,
+    /// What a client connection and request may take.
+    pub limits: crate::net::Limits,
+    /// HTTPS for clients, when given.
+    pub tls: Option<std::sync::Arc<crate::net::Tls>>,
     /// The backends, as NAME=http://HOST:PORT; at least two.
     pub backends: Vec<String>,
     /// Address of the proxy's own API (`GET /status`, `POST /switch`).
@@ -722,6 +730,7 @@ pub async fn run(
             })
     };
     let listener = bind(args.listen.clone(), args.listen.clone()).await?;
+    let listener = crate::net::Listener::new(listener, args.limits, args.tls.clone());
     let admin = bind(args.admin.clone(), format!("{} (--admin)", args.admin)).await?;
     let metrics = match telemetry::listen_address(&args.metrics_listen) {
         Some(address) => {
@@ -736,10 +745,7 @@ pub async fn run(
         active = %proxy.backends[active].name,
         "proxying"
     );
-    let clients = Router::new()
-        .fallback(forward)
-        .with_state(proxy.clone())
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let clients = Router::new().fallback(forward).with_state(proxy.clone());
     let control = Router::new()
         .route("/status", get(admin_status))
         .route("/switch", post(admin_switch))
@@ -753,8 +759,7 @@ pub async fn run(
     let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
-    let serve_clients =
-        axum::serve(listener, clients).with_graceful_shutdown(until_stopped(stopped.clone()));
+    let serve_clients = listener.serve(clients, until_stopped(stopped.clone()));
     let serve_admin =
         axum::serve(admin, control).with_graceful_shutdown(until_stopped(stopped.clone()));
     let serve_metrics = async {

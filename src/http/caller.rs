@@ -2,13 +2,16 @@
 //! `/admin/v1`.
 
 use crate::config::constant_time_eq;
-use crate::http::dav::DavError;
+use crate::http::dav::{retry_after, throttled_message, DavError};
+use crate::http::peer::client_address;
 use crate::http::{ApiError, AppState, ErrorBody, Shared};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use std::net::IpAddr;
+use std::time::Duration;
 
 /// Who sent a request to one of the JSON APIs.
 pub(crate) enum Caller {
@@ -18,8 +21,13 @@ pub(crate) enum Caller {
 }
 
 /// Identifies the caller by the local admin token (`Bearer`) or Basic
-/// credentials; `DavError::Unauthorized` when neither is right.
-pub(crate) async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Caller, DavError> {
+/// credentials sent from `client` (its address, when known);
+/// `DavError::Unauthorized` when neither is right.
+pub(crate) async fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<Caller, DavError> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -32,7 +40,7 @@ pub(crate) async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Ca
     }
     state
         .dav
-        .authenticate(&state.engine, auth)
+        .authenticate(&state.engine, auth, client)
         .await
         .map(Caller::User)
 }
@@ -58,7 +66,8 @@ pub(crate) async fn require_admin(
         )
             .into_response()
     };
-    let admitted = match identify(&state, &headers).await {
+    let client = client_address(request.extensions(), &headers, state.dav.trusted_proxies());
+    let admitted = match identify(&state, &headers, client).await {
         Ok(Caller::Token) => true,
         Ok(Caller::User(user)) if user.admin => true,
         // Known, but not allowed: other credentials would not help.
@@ -76,6 +85,7 @@ pub(crate) async fn require_admin(
         Err(DavError::Unavailable(message)) => {
             return ApiError(StatusCode::SERVICE_UNAVAILABLE, message).into_response()
         }
+        Err(DavError::Throttled(wait)) => return throttled(wait),
         Err(e) => return e.into_response(),
     };
     if admitted {
@@ -83,4 +93,16 @@ pub(crate) async fn require_admin(
     } else {
         unauthorized()
     }
+}
+
+/// 429 for a JSON API: too many failed logins, and when to retry.
+pub(crate) fn throttled(wait: Duration) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, retry_after(wait).to_string())],
+        Json(ErrorBody {
+            error: throttled_message(wait),
+        }),
+    )
+        .into_response()
 }

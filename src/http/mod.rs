@@ -12,13 +12,14 @@ pub mod dav;
 pub mod mail;
 mod observe;
 mod openapi;
+mod peer;
 mod scrape;
 
 pub(crate) use self::caller::{identify, require_admin, Caller};
 
 use crate::engine::{Engine, SubmitError};
 use crate::http::admin::operations;
-use crate::http::dav::{BodyLimits, Dav, QueryLimits};
+use crate::http::dav::{BodyLimits, Dav, LoginGuard, QueryLimits};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware;
@@ -54,6 +55,13 @@ pub struct ServeOptions {
     pub max_attachments_per_resource: usize,
     /// Most attendees of one scheduling object.
     pub max_attendees: usize,
+    /// What one request may ask (`BodyLimits`' fields of the same names):
+    /// the largest XML body, vCard, content lines of an object, hrefs of
+    /// a multiget and properties named.
+    pub max_xml_size: u64,
+    pub max_vcard_size: u64,
+    pub max_object_lines: usize,
+    pub request_limits: formats::xml::RequestLimits,
     /// Where file bodies and attachments go (probed by the caller).
     pub objects: objects::ObjectStore,
     pub query: QueryLimits,
@@ -61,6 +69,8 @@ pub struct ServeOptions {
     pub token: String,
     /// The proxy's shared secret for `/admin/v1/cluster`.
     pub cluster_token: Option<String>,
+    /// Limits on failed logins, and whose `X-Forwarded-For` is believed.
+    pub login: LoginGuard,
 }
 
 /// The HTTP side of a running server: the engine and what the handlers
@@ -93,8 +103,12 @@ impl Server {
             attachment: options.max_attachment_size,
             attachments_per_resource: options.max_attachments_per_resource,
             attendees: options.max_attendees,
+            xml: options.max_xml_size,
+            vcard: options.max_vcard_size.min(max_resource_size),
+            object_lines: options.max_object_lines,
+            request: options.request_limits,
         };
-        let dav = Dav::new(limits, options.query, options.objects)?;
+        let dav = Dav::new(limits, options.query, options.objects, options.login)?;
         Ok(Server {
             state: Arc::new(AppState {
                 engine,
@@ -111,7 +125,7 @@ impl Server {
     /// under way are answered.
     pub async fn serve(
         &self,
-        listener: tokio::net::TcpListener,
+        listener: crate::net::Listener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         // The scheduling process manager runs beside the requests and
@@ -124,9 +138,9 @@ impl Server {
         // and recorded before it returns.
         let state = self.state.clone();
         let mail = tokio::spawn(async move { state.engine.run_mail(stopped_too).await });
-        let served = axum::serve(listener, router(self.state.clone()))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // The listener gives each request its peer's address, which failed
+        // logins are counted under.
+        let served = listener.serve(router(self.state.clone()), shutdown).await;
         let _ = stop.send(true);
         let _ = scheduling.await;
         let _ = mail.await;

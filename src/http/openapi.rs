@@ -198,6 +198,13 @@ pub(crate) enum Gate {
     )]
     Forbidden(ErrorBody),
     #[response(
+        status = 429,
+        description = "Too many failed logins for this account or from this address: \
+                       nothing was checked; retry after the seconds `Retry-After` says",
+        headers(("Retry-After" = String))
+    )]
+    Throttled(ErrorBody),
+    #[response(
         status = 503,
         description = "The views are being built, or the log did not answer; retry",
         headers(("Retry-After" = String))

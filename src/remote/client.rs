@@ -28,7 +28,9 @@ struct ApiError {
 }
 
 impl Client {
-    pub fn new(data_dir: &Path, url: &str) -> anyhow::Result<Client> {
+    /// A client of the server at `url`; over https, trusting the public
+    /// CAs, or only the certificates in the PEM file `ca`.
+    pub fn new(data_dir: &Path, url: &str, ca: Option<&Path>) -> anyhow::Result<Client> {
         let base = url.trim_end_matches('/').to_string();
         let auth = match crate::config::serve_info(data_dir) {
             Some(info) if info.url.trim_end_matches('/') == base => {
@@ -50,7 +52,28 @@ impl Client {
                 )
             }
         };
+        let roots = match ca {
+            None => ureq::tls::RootCerts::WebPki,
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .with_context(|| format!("reading the server's CA in {}", path.display()))?;
+                let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+                    .filter_map(|item| match item {
+                        Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+                        Ok(_) => None,
+                        Err(e) => Some(Err(e)),
+                    })
+                    .collect::<Result<_, _>>()
+                    .with_context(|| format!("reading the server's CA in {}", path.display()))?;
+                if certs.is_empty() {
+                    bail!("{} holds no certificate", path.display());
+                }
+                ureq::tls::RootCerts::new_with_certs(&certs)
+            }
+        };
+        let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             .timeout_global(Some(std::time::Duration::from_secs(120)))
             .build()

@@ -37,8 +37,8 @@ pub struct RemoteLog {
 }
 
 impl RemoteLog {
-    pub fn connect(data_dir: &Path, url: &str) -> anyhow::Result<RemoteLog> {
-        let client = Client::new(data_dir, url)?;
+    pub fn connect(data_dir: &Path, url: &str, ca: Option<&Path>) -> anyhow::Result<RemoteLog> {
+        let client = Client::new(data_dir, url, ca)?;
         let info = client.log_info()?;
         Ok(RemoteLog {
             client: Arc::new(client),

@@ -40,6 +40,10 @@ pub struct Metrics {
     proxy_held_total: Counter,
     proxy_switches: Family<Labels<1>, Counter>,
     proxy_switch_hold: Histogram,
+    connections_open: Gauge,
+    connections_refused: Counter,
+    connection_timeouts: Family<Labels<1>, Counter>,
+    requests_shed: Counter,
     /// Series of the families above that every request touches, held
     /// apart so that recording is one atomic add, not a map lookup under
     /// a lock.
@@ -52,6 +56,7 @@ struct Hot {
     render_miss: Counter,
     authenticated: Counter,
     refused: Counter,
+    throttled: Counter,
 }
 
 /// Latencies from 1 ms to about 33 s.
@@ -83,6 +88,10 @@ impl Metrics {
             proxy_held_total: Counter::default(),
             proxy_switches: Family::default(),
             proxy_switch_hold: latency(),
+            connections_open: Gauge::default(),
+            connections_refused: Counter::default(),
+            connection_timeouts: Family::default(),
+            requests_shed: Counter::default(),
             hot: Hot::default(),
         };
         let r = &mut m.server;
@@ -128,7 +137,7 @@ impl Metrics {
         );
         r.register(
             "authentications",
-            "Credential checks, by outcome (success, failure)",
+            "Credential checks, by outcome (success, failure, throttled: refused unchecked after too many failures)",
             m.authentications.clone(),
         );
         r.register(
@@ -182,6 +191,29 @@ impl Metrics {
             "How long each completed switch held new requests",
             m.proxy_switch_hold.clone(),
         );
+        // The connection layer (src/net) is the same on both.
+        for r in [&mut m.server, &mut m.proxy] {
+            r.register(
+                "connections_open",
+                "Client connections open",
+                m.connections_open.clone(),
+            );
+            r.register(
+                "connections_refused",
+                "Connections closed at once because --max-connections were open",
+                m.connections_refused.clone(),
+            );
+            r.register(
+                "connection_timeouts",
+                "Connections or requests cut off for being slow, by stage (head, body, answer, idle)",
+                m.connection_timeouts.clone(),
+            );
+            r.register(
+                "requests_shed",
+                "Requests answered 503 because --max-requests-in-flight were being handled",
+                m.requests_shed.clone(),
+            );
+        }
         m.initialise();
         m.hot = Hot {
             render_hit: m.render_cache.get_or_create_owned(&[("result", "hit")]),
@@ -192,6 +224,9 @@ impl Metrics {
             refused: m
                 .authentications
                 .get_or_create_owned(&[("outcome", "failure")]),
+            throttled: m
+                .authentications
+                .get_or_create_owned(&[("outcome", "throttled")]),
         };
         m
     }
@@ -203,7 +238,7 @@ impl Metrics {
         for result in ["hit", "miss"] {
             let _ = self.render_cache.get_or_create(&[("result", result)]);
         }
-        for outcome in ["success", "failure"] {
+        for outcome in ["success", "failure", "throttled"] {
             let _ = self.authentications.get_or_create(&[("outcome", outcome)]);
         }
         for operation in [
@@ -238,6 +273,36 @@ impl Metrics {
         for outcome in ["done", "failed"] {
             let _ = self.proxy_switches.get_or_create(&[("outcome", outcome)]);
         }
+        for stage in ["head", "body", "answer", "idle"] {
+            let _ = self.connection_timeouts.get_or_create(&[("stage", stage)]);
+        }
+    }
+
+    /// A client connection opened; closed when the guard drops.
+    pub fn connection_open(&self) -> impl Drop + '_ {
+        struct Open<'a>(&'a Gauge);
+        impl Drop for Open<'_> {
+            fn drop(&mut self) {
+                self.0.dec();
+            }
+        }
+        self.connections_open.inc();
+        Open(&self.connections_open)
+    }
+
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    /// A connection or request cut off at `stage` (head, body or idle).
+    pub fn connection_timed_out(&self, stage: &'static str) {
+        self.connection_timeouts
+            .get_or_create(&[("stage", stage)])
+            .inc();
+    }
+
+    pub fn request_shed(&self) {
+        self.requests_shed.inc();
     }
 
     /// One answered request. `method` and `kind` come from bounded sets
@@ -295,6 +360,15 @@ impl Metrics {
         } else {
             self.hot.refused.inc();
         }
+    }
+
+    /// A login refused unchecked: too many failures for its account or
+    /// from its address.
+    pub fn authentication_throttled(&self) {
+        if !recording() {
+            return;
+        }
+        self.hot.throttled.inc();
     }
 
     /// `+1` when a password job is queued, `-1` when a thread takes it.

@@ -13,15 +13,19 @@ use std::path::{Path, PathBuf};
 const ALLOWED: &[(&str, &[&str])] = &[
     ("config", &[]),
     ("telemetry", &[]),
+    ("net", &["telemetry"]),
     ("engine", &["config", "telemetry"]),
     ("directory", &["engine", "telemetry"]),
     ("ops", &["engine", "directory", "config"]),
     (
         "http",
-        &["engine", "directory", "ops", "config", "telemetry"],
+        &["engine", "directory", "ops", "config", "telemetry", "net"],
     ),
     ("remote", &["config", "directory", "ops", "engine"]),
-    ("cluster", &["engine", "config", "remote", "telemetry"]),
+    (
+        "cluster",
+        &["engine", "config", "remote", "telemetry", "net"],
+    ),
     ("bench", &["ops", "engine", "config"]),
     (
         "cli",
@@ -35,6 +39,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "cluster",
             "bench",
             "telemetry",
+            "net",
         ],
     ),
 ];

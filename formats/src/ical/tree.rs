@@ -122,7 +122,15 @@ impl ContentProperty {
     }
 }
 
-/// Parses the first VCALENDAR of `text` into a tree.
+/// Deepest nesting of components [`parse_tree`] accepts. A stored object
+/// nests at most three deep (VCALENDAR > VEVENT > VALARM, as the validator
+/// checks), but `parse_tree` also reads what was never validated (the
+/// outbox's free-busy requests); the tree is dropped, written and walked
+/// recursively, so its depth must not follow the input's.
+pub const MAX_COMPONENT_DEPTH: usize = 16;
+
+/// Parses the first VCALENDAR of `text` into a tree. Components nested
+/// deeper than [`MAX_COMPONENT_DEPTH`] are refused.
 pub fn parse_tree(text: &str) -> Result<Component, FormatError> {
     let mut stack: Vec<Component> = Vec::new();
     let mut scratch = String::new();
@@ -130,6 +138,12 @@ pub fn parse_tree(text: &str) -> Result<Component, FormatError> {
         let line = line?;
         let prop = line.parse(Dialect::ICalendar, &mut scratch)?;
         if prop.is("BEGIN") {
+            if stack.len() >= MAX_COMPONENT_DEPTH {
+                return Err(FormatError::new(
+                    line.line,
+                    format!("components nested deeper than {MAX_COMPONENT_DEPTH} levels"),
+                ));
+            }
             stack.push(Component {
                 name: prop.value().trim().to_ascii_uppercase(),
                 properties: Vec::new(),
@@ -202,6 +216,33 @@ BEGIN:VALARM\r\nTRIGGER:-PT15M\r\nACTION:DISPLAY\r\nEND:VALARM\r\nEND:VEVENT\r\n
             event.property("ATTENDEE").unwrap().param("PARTSTAT"),
             Some("ACCEPTED")
         );
+    }
+
+    /// BEGIN lines `depth` deep, each closed.
+    fn nested(depth: usize) -> String {
+        let mut text = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n");
+        text.push_str(&"BEGIN:X\r\n".repeat(depth - 1));
+        text.push_str(&"END:X\r\n".repeat(depth - 1));
+        text.push_str("END:VCALENDAR\r\n");
+        text
+    }
+
+    #[test]
+    fn bounds_the_nesting_without_recursion() {
+        assert!(parse_tree(&nested(MAX_COMPONENT_DEPTH)).is_ok());
+        let error = parse_tree(&nested(MAX_COMPONENT_DEPTH + 1)).unwrap_err();
+        assert_eq!(error.line, MAX_COMPONENT_DEPTH + 2);
+        assert!(error.message.contains("nested deeper than 16"), "{error}");
+        // 100,000 levels on a 64 KiB stack: refused at the limit, never
+        // built (dropping such a tree would recurse as deep).
+        let deep = nested(100_000);
+        let refused = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || parse_tree(&deep).is_err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(refused);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use quick_xml::errors::{Error as QuickError, IllFormedError, SyntaxError};
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
-use super::{Element, Node, QName, XmlError, MAX_DEPTH, XML_NS};
+use super::{Element, Node, QName, XmlError, MAX_DEPTH, MAX_ELEMENTS, XML_NS};
 use crate::strip_bom;
 
 /// The namespace of `xmlns` declarations themselves; nothing may bind it.
@@ -21,7 +21,8 @@ const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
 
 /// Parses a whole document and returns its root element. Refuses a DOCTYPE
 /// (with [`XmlError::Doctype`]), undeclared prefixes, unknown entities,
-/// mismatched tags, trailing content and nesting over [`MAX_DEPTH`].
+/// mismatched tags, trailing content, nesting over [`MAX_DEPTH`] and more
+/// than [`MAX_ELEMENTS`] elements and attributes.
 /// Whitespace-only text nodes between elements are dropped.
 ///
 /// Text is kept as written otherwise (not trimmed), with line ends
@@ -55,6 +56,8 @@ struct TreeBuilder {
     open: Vec<Element>,
     scopes: Scopes,
     root: Option<Element>,
+    /// Elements and attributes read so far.
+    names: usize,
 }
 
 impl TreeBuilder {
@@ -102,6 +105,10 @@ impl TreeBuilder {
         }
         let raw_name = utf8(start.name().into_inner())?;
         let (attributes, declarations) = split_attributes(start)?;
+        self.names += 1 + attributes.len() + declarations.len();
+        if self.names > MAX_ELEMENTS {
+            return Err(XmlError::TooManyElements);
+        }
         self.scopes.push(declarations);
         let element = self.resolve(raw_name, attributes)?;
         self.open.push(element);

@@ -14,7 +14,8 @@
 mod sessions;
 mod status;
 
-use crate::http::dav::DavError;
+use crate::http::dav::{retry_after, throttled_message, DavError};
+use crate::http::peer::ClientAddress;
 use crate::http::{identify, ApiError, Caller, Shared};
 use axum::extract::{Form, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -143,7 +144,11 @@ struct LoginForm {
 /// `POST /admin/login`: the form's credentials checked as the admin API
 /// checks Basic ones (same code, same cache of verified credentials); an
 /// admin gets a session and goes to the console.
-async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> Response {
+async fn login(
+    State(state): State<Shared>,
+    ClientAddress(client): ClientAddress,
+    Form(form): Form<LoginForm>,
+) -> Response {
     // Basic credentials cannot carry a ':' in the user name; no login has one.
     if form.user.is_empty() || form.user.contains(':') {
         return login_page(StatusCode::UNAUTHORIZED, "wrong user or password");
@@ -155,7 +160,7 @@ async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> Resp
         Ok(value) => headers.insert(header::AUTHORIZATION, value),
         Err(_) => return login_page(StatusCode::UNAUTHORIZED, "wrong user or password"),
     };
-    match identify(&state, &headers).await {
+    match identify(&state, &headers, client).await {
         Ok(Caller::User(user)) if user.admin => {
             let cookie = match state.console.sessions.open(&user) {
                 Ok(cookie) => cookie,
@@ -179,6 +184,12 @@ async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> Resp
         Err(DavError::Status(status, message)) => login_page(status, &message),
         Err(DavError::Unavailable(message)) => {
             login_page(StatusCode::SERVICE_UNAVAILABLE, &message)
+        }
+        Err(DavError::Throttled(wait)) => {
+            let mut page = login_page(StatusCode::TOO_MANY_REQUESTS, &throttled_message(wait));
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after(wait)));
+            page
         }
         Err(_) => login_page(StatusCode::INTERNAL_SERVER_ERROR, "the login failed"),
     }

@@ -11,17 +11,41 @@
 //! of users polling all day: see [`Remembered`]. Clearing everything when
 //! full, as this once did at 10,000 entries, made 20,000 polling users run
 //! argon2 on most requests.
+//!
+//! Against guessing ([`super::throttle`]): a password is checked only
+//! after the throttle admits the attempt for the account and the client's
+//! address; a refused one is answered 429 before any argon2 work. What
+//! is already known is answered without asking it: a remembered
+//! credential, and one remembered as wrong (a device sending an old
+//! password is one failure, not one per request, and never makes its
+//! owner wait). A credential verified before, whose trust expired, is
+//! checked again without asking the throttle either, so a user's devices
+//! keep working while someone guesses at their account. The trade-off:
+//! a device the user has not logged in with yet waits like the guesser
+//! while the account waits (at most `--login-backoff-max` after the last
+//! guess), since admitting a right password from any address would
+//! admit the guesser's right guess from a fresh address too.
+//! Concurrent checks of one credential wait for the first: a client
+//! opening several connections at its first login is one attempt.
 
 use base64::Engine as _;
 use projections::directory::{DirectoryView, UserRecord};
 use projections::StoreError;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::throttle::{LoginLimits, Throttle};
+
 /// How long a verified credential is trusted without running argon2.
 const TRUST_FOR: Duration = Duration::from_secs(15 * 60);
+/// How long a refused credential is answered 401 without a check (while
+/// its account's password hash is unchanged).
+const REFUSED_FOR: Duration = Duration::from_secs(60 * 60);
+/// Refused credentials per generation: they are only a saving, so fewer.
+const REFUSED_GENERATION: usize = 16_384;
 /// Credentials per generation of [`Remembered`]: a credential used again
 /// before this many others were remembered is always recalled, and at most
 /// twice this many are held. An entry is about 150 bytes with the map's
@@ -39,20 +63,39 @@ pub enum Authenticated {
     Disabled,
     /// Too many password checks are waiting (see `crate::directory::passwords`).
     Busy,
+    /// Too many failed logins for the account or from the address: retry
+    /// after this long (nothing was checked).
+    Throttled(Duration),
 }
 
 /// A salted SHA-256 of an `Authorization` value.
 type Fingerprint = [u8; 32];
 
-/// One verified credential.
+/// One verified (or refused) credential.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Credential {
+    /// The user's principal; for a refused one, the name sent when no
+    /// user has it.
     principal: Box<str>,
     /// SHA-256 of the password hash (PHC string) it was verified against:
-    /// enough to notice a change, in a third of the PHC string's size.
+    /// enough to notice a change, in a third of the PHC string's size;
+    /// [`NO_USER`] for a name no user has.
     password_hash: [u8; 32],
     /// When argon2 verified it; a hit does not extend it.
     at: Instant,
+}
+
+/// The `password_hash` of a credential refused because no user has its
+/// name.
+const NO_USER: [u8; 32] = [0; 32];
+
+/// What is remembered of a credential.
+#[derive(Debug, PartialEq, Eq)]
+enum Recalled {
+    /// Checked less than the trust period ago.
+    Trusted(Credential),
+    /// Checked before that: known, but to check again.
+    Expired(Credential),
 }
 
 /// Verified credentials, bounded by two generations of at most
@@ -62,40 +105,42 @@ struct Credential {
 /// what nobody used since the last turn (an approximation of least
 /// recently used, with O(1) work per request and no list to maintain),
 /// and a credential used at least once per `generation` new ones is never
-/// dropped, whatever the order of use. Expired entries are dropped when
-/// met, and with their generation otherwise.
+/// dropped, whatever the order of use. Expired entries stay (known, to
+/// check again) until checked again or dropped with their generation.
 struct Remembered {
     generation: usize,
+    /// How long a credential is trusted after its check.
+    trust_for: Duration,
     current: HashMap<Fingerprint, Credential>,
     previous: HashMap<Fingerprint, Credential>,
 }
 
 impl Remembered {
-    fn new(generation: usize) -> Remembered {
+    fn new(generation: usize, trust_for: Duration) -> Remembered {
         Remembered {
             generation: generation.max(1),
+            trust_for,
             current: HashMap::new(),
             previous: HashMap::new(),
         }
     }
 
-    /// The credential remembered for a fingerprint, if still trusted at
-    /// `now`.
-    fn recall(&mut self, fingerprint: &Fingerprint, now: Instant) -> Option<Credential> {
-        let trusted = |c: &Credential| now.saturating_duration_since(c.at) < TRUST_FOR;
-        if let Some(c) = self.current.get(fingerprint) {
-            if trusted(c) {
-                return Some(c.clone());
+    /// The credential remembered for a fingerprint, and whether it is
+    /// still trusted at `now`.
+    fn recall(&mut self, fingerprint: &Fingerprint, now: Instant) -> Option<Recalled> {
+        let c = match self.current.get(fingerprint) {
+            Some(c) => c.clone(),
+            None => {
+                let c = self.previous.remove(fingerprint)?;
+                self.insert(*fingerprint, c.clone());
+                c
             }
-            self.current.remove(fingerprint);
-            return None;
-        }
-        let c = self.previous.remove(fingerprint)?;
-        if !trusted(&c) {
-            return None;
-        }
-        self.insert(*fingerprint, c.clone());
-        Some(c)
+        };
+        Some(if now.saturating_duration_since(c.at) < self.trust_for {
+            Recalled::Trusted(c)
+        } else {
+            Recalled::Expired(c)
+        })
     }
 
     fn insert(&mut self, fingerprint: Fingerprint, credential: Credential) {
@@ -130,13 +175,51 @@ fn digest(text: &str) -> [u8; 32] {
 pub struct Authenticator {
     salt: [u8; 16],
     remembered: Mutex<Remembered>,
+    /// Credentials checked and found wrong, or naming nobody.
+    refused: Mutex<Remembered>,
+    throttle: Mutex<Throttle>,
+    /// Credentials being checked, each with a sender whose drop (the
+    /// check ended) wakes the requests waiting with the same credential.
+    checking: Mutex<HashMap<Fingerprint, tokio::sync::watch::Sender<()>>>,
+}
+
+/// What is known of a credential before any check.
+enum Known {
+    /// Remembered and still honoured: the answer.
+    Answer(Authenticated),
+    /// Verified before against the user's present password hash, its
+    /// trust expired: to check again, but not a guess.
+    Verified,
+    Nothing,
+}
+
+/// Takes a credential out of [`Authenticator::checking`] when its check
+/// ends, however it ends.
+struct Checking<'a> {
+    checking: &'a Mutex<HashMap<Fingerprint, tokio::sync::watch::Sender<()>>>,
+    fingerprint: Fingerprint,
+}
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        lock(self.checking).remove(&self.fingerprint);
+    }
+}
+
+/// A lock whose holder never leaves its data half-changed, so a panic
+/// elsewhere does not stop logins.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Authenticator {
-    pub fn new(salt: [u8; 16]) -> Authenticator {
+    pub fn new(salt: [u8; 16], limits: LoginLimits) -> Authenticator {
         Authenticator {
             salt,
-            remembered: Mutex::new(Remembered::new(GENERATION)),
+            remembered: Mutex::new(Remembered::new(GENERATION, TRUST_FOR)),
+            refused: Mutex::new(Remembered::new(REFUSED_GENERATION, REFUSED_FOR)),
+            throttle: Mutex::new(Throttle::new(limits)),
+            checking: Mutex::new(HashMap::new()),
         }
     }
 
@@ -147,49 +230,121 @@ impl Authenticator {
         hasher.finalize().into()
     }
 
-    /// Checks an `Authorization` header value.
+    /// Checks an `Authorization` header value sent from `address` (the
+    /// client's, when known).
     pub async fn authenticate(
         self: &Arc<Self>,
         directory: &DirectoryView,
         authorization: Option<&str>,
+        address: Option<IpAddr>,
     ) -> Result<Authenticated, StoreError> {
         let Some(authorization) = authorization else {
             // No credentials: a client's first request, not an attempt.
             return Ok(Authenticated::Refused);
         };
-        let checked = self.check(directory, authorization).await;
+        let checked = self.check(directory, authorization, address).await;
+        let metrics = crate::telemetry::metrics();
         match &checked {
-            Ok(Authenticated::User(_)) => crate::telemetry::metrics().authentication(true),
-            Ok(Authenticated::Refused | Authenticated::Disabled) => {
-                crate::telemetry::metrics().authentication(false)
-            }
+            Ok(Authenticated::User(_)) => metrics.authentication(true),
+            Ok(Authenticated::Refused | Authenticated::Disabled) => metrics.authentication(false),
+            Ok(Authenticated::Throttled(_)) => metrics.authentication_throttled(),
             Ok(Authenticated::Busy) | Err(_) => {}
         }
         checked
     }
 
     async fn check(
-        self: &Arc<Self>,
+        &self,
         directory: &DirectoryView,
         authorization: &str,
+        address: Option<IpAddr>,
     ) -> Result<Authenticated, StoreError> {
         let fingerprint = self.fingerprint(authorization);
-        if let Some(user) = self.recall(directory, &fingerprint)? {
-            return Ok(user);
+        loop {
+            let now = Instant::now();
+            let known = match self.recall(directory, &fingerprint, now)? {
+                Known::Answer(answer) => return Ok(answer),
+                Known::Verified => true,
+                Known::Nothing => false,
+            };
+            if self.recall_refused(directory, &fingerprint, now)? {
+                return Ok(Authenticated::Refused);
+            }
+            // One check per credential at a time: the others wait for it
+            // and find its outcome remembered.
+            let under_way = {
+                let mut checking = lock(&self.checking);
+                match checking.get(&fingerprint) {
+                    Some(check) => Some(check.subscribe()),
+                    None => {
+                        checking.insert(fingerprint, tokio::sync::watch::channel(()).0);
+                        None
+                    }
+                }
+            };
+            if let Some(mut ended) = under_way {
+                // Nothing is ever sent: this returns when the sender goes.
+                let _ = ended.changed().await;
+                continue;
+            }
+            let _checking = Checking {
+                checking: &self.checking,
+                fingerprint,
+            };
+            return self
+                .verify(directory, authorization, fingerprint, known, address)
+                .await;
         }
+    }
+
+    /// The password check itself, admitted by the throttle unless the
+    /// credential is `known` to be right.
+    async fn verify(
+        &self,
+        directory: &DirectoryView,
+        authorization: &str,
+        fingerprint: Fingerprint,
+        known: bool,
+        address: Option<IpAddr>,
+    ) -> Result<Authenticated, StoreError> {
         let Some((name, password)) = basic_credentials(authorization) else {
             return Ok(Authenticated::Refused);
         };
-        let Some(user) = directory.find_user(&name)? else {
+        let user = directory.find_user(&name)?;
+        // An account under any of its names (login, login@domain, email).
+        let account = match &user {
+            Some(user) => user.principal(),
+            None => name.to_lowercase(),
+        };
+        let attempt = if known {
+            None
+        } else {
+            match lock(&self.throttle).attempt(Instant::now(), &account, address) {
+                Ok(attempt) => Some(attempt),
+                Err(wait) => return Ok(Authenticated::Throttled(wait)),
+            }
+        };
+        // Dropped unsettled, an attempt stays counted as a failure.
+        let Some(user) = user else {
+            self.remember_refused(fingerprint, name, NO_USER);
             return Ok(Authenticated::Refused);
         };
         let verified =
             match crate::directory::passwords::verify(&password, &user.password_hash).await {
                 Ok(verified) => verified,
-                Err(_) => return Ok(Authenticated::Busy),
+                Err(_) => {
+                    if let Some(attempt) = attempt {
+                        lock(&self.throttle).unchecked(attempt);
+                    }
+                    return Ok(Authenticated::Busy);
+                }
             };
         if !verified {
+            self.remember_refused(fingerprint, account, digest(&user.password_hash));
             return Ok(Authenticated::Refused);
+        }
+        if let Some(attempt) = attempt {
+            lock(&self.throttle).succeeded(attempt);
         }
         if !user.enabled {
             return Ok(Authenticated::Disabled);
@@ -198,39 +353,60 @@ impl Authenticator {
         Ok(Authenticated::User(user))
     }
 
-    /// A remembered credential, if its user still has the same password
-    /// hash and is enabled.
+    /// What is known of a remembered credential, if its user still has
+    /// the same password hash.
     fn recall(
         &self,
         directory: &DirectoryView,
         fingerprint: &Fingerprint,
-    ) -> Result<Option<Authenticated>, StoreError> {
+        now: Instant,
+    ) -> Result<Known, StoreError> {
         // The lock is not held while the directory is read.
-        let credential = {
-            let mut remembered = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
-            remembered.recall(fingerprint, Instant::now())
-        };
-        let Some(credential) = credential else {
-            return Ok(None);
+        let recalled = lock(&self.remembered).recall(fingerprint, now);
+        let (credential, trusted) = match recalled {
+            None => return Ok(Known::Nothing),
+            Some(Recalled::Trusted(c)) => (c, true),
+            Some(Recalled::Expired(c)) => (c, false),
         };
         Ok(match directory.find_user(&credential.principal)? {
             Some(user) if digest(&user.password_hash) == credential.password_hash => {
-                Some(if user.enabled {
-                    Authenticated::User(user)
+                if !trusted {
+                    Known::Verified
+                } else if user.enabled {
+                    Known::Answer(Authenticated::User(user))
                 } else {
-                    Authenticated::Disabled
-                })
+                    Known::Answer(Authenticated::Disabled)
+                }
             }
             _ => {
                 // Another password, or no such user any more: this
                 // credential will not be honoured again.
-                self.remembered
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .forget(fingerprint, &credential);
-                None
+                lock(&self.remembered).forget(fingerprint, &credential);
+                Known::Nothing
             }
         })
+    }
+
+    /// Whether a credential was refused lately and would be again: its
+    /// account's password hash (or the absence of a user) is unchanged.
+    fn recall_refused(
+        &self,
+        directory: &DirectoryView,
+        fingerprint: &Fingerprint,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
+        let Some(Recalled::Trusted(credential)) = lock(&self.refused).recall(fingerprint, now)
+        else {
+            return Ok(false);
+        };
+        let hash = directory
+            .find_user(&credential.principal)?
+            .map_or(NO_USER, |user| digest(&user.password_hash));
+        if hash == credential.password_hash {
+            return Ok(true);
+        }
+        lock(&self.refused).forget(fingerprint, &credential);
+        Ok(false)
     }
 
     fn remember(&self, fingerprint: Fingerprint, user: &UserRecord) {
@@ -239,10 +415,16 @@ impl Authenticator {
             password_hash: digest(&user.password_hash),
             at: Instant::now(),
         };
-        self.remembered
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(fingerprint, credential);
+        lock(&self.remembered).insert(fingerprint, credential);
+    }
+
+    fn remember_refused(&self, fingerprint: Fingerprint, name: String, password_hash: [u8; 32]) {
+        let credential = Credential {
+            principal: name.into_boxed_str(),
+            password_hash,
+            at: Instant::now(),
+        };
+        lock(&self.refused).insert(fingerprint, credential);
     }
 }
 
@@ -282,6 +464,14 @@ mod tests {
         digest(&format!("Basic credential {i}"))
     }
 
+    /// What `recall` gives, if trusted.
+    fn trusted(recalled: Option<Recalled>) -> Option<Credential> {
+        match recalled {
+            Some(Recalled::Trusted(c)) => Some(c),
+            _ => None,
+        }
+    }
+
     fn credential(i: u64, at: Instant) -> Credential {
         Credential {
             principal: format!("user{i}@example.com").into_boxed_str(),
@@ -298,7 +488,7 @@ mod tests {
     #[test]
     fn users_polling_in_turn_stay_remembered() {
         let now = Instant::now();
-        let mut remembered = Remembered::new(GENERATION);
+        let mut remembered = Remembered::new(GENERATION, TRUST_FOR);
         let users = 20_000;
         for i in 0..users {
             remembered.insert(fingerprint(i), credential(i, now));
@@ -306,7 +496,7 @@ mod tests {
         let mut once = 1_000_000;
         for round in 0..4 {
             for i in 0..users {
-                let found = remembered.recall(&fingerprint(i), now);
+                let found = trusted(remembered.recall(&fingerprint(i), now));
                 assert_eq!(
                     found.map(|c| c.principal),
                     Some(format!("user{i}@example.com").into_boxed_str()),
@@ -327,7 +517,7 @@ mod tests {
     #[test]
     fn eviction_drops_only_the_unused_generation() {
         let now = Instant::now();
-        let mut remembered = Remembered::new(2);
+        let mut remembered = Remembered::new(2, TRUST_FOR);
         for i in 0..3 {
             remembered.insert(fingerprint(i), credential(i, now));
         }
@@ -349,32 +539,28 @@ mod tests {
     }
 
     #[test]
-    fn expired_and_replaced_credentials_are_not_recalled() {
+    fn expired_and_replaced_credentials_are_not_trusted() {
         let now = Instant::now();
-        let mut remembered = Remembered::new(GENERATION);
+        let mut remembered = Remembered::new(GENERATION, TRUST_FOR);
         remembered.insert(fingerprint(1), credential(1, now));
-        assert!(remembered.recall(&fingerprint(1), now).is_some());
-        assert!(remembered
-            .recall(&fingerprint(1), now + TRUST_FOR)
-            .is_none());
+        assert!(trusted(remembered.recall(&fingerprint(1), now)).is_some());
+        // Expired, it is still known (to check again without the
+        // throttle), not trusted.
         assert_eq!(
-            remembered.len(),
-            0,
-            "an expired credential is dropped when met"
+            remembered.recall(&fingerprint(1), now + TRUST_FOR),
+            Some(Recalled::Expired(credential(1, now)))
         );
 
         // A hit does not extend the trust, even from the older generation.
-        let mut remembered = Remembered::new(1);
+        let mut remembered = Remembered::new(1, TRUST_FOR);
         remembered.insert(fingerprint(1), credential(1, now));
         remembered.insert(fingerprint(2), credential(2, now));
         let later = now + TRUST_FOR / 2;
         assert_eq!(
-            remembered.recall(&fingerprint(1), later).map(|c| c.at),
+            trusted(remembered.recall(&fingerprint(1), later)).map(|c| c.at),
             Some(now)
         );
-        assert!(remembered
-            .recall(&fingerprint(1), now + TRUST_FOR)
-            .is_none());
+        assert!(trusted(remembered.recall(&fingerprint(1), now + TRUST_FOR)).is_none());
 
         // Forgetting spares a credential verified again meanwhile.
         let old = credential(5, now);
@@ -382,7 +568,10 @@ mod tests {
         new.password_hash = digest("$argon2id$v=19$another");
         remembered.insert(fingerprint(5), new.clone());
         remembered.forget(&fingerprint(5), &old);
-        assert_eq!(remembered.recall(&fingerprint(5), later), Some(new.clone()));
+        assert_eq!(
+            remembered.recall(&fingerprint(5), later),
+            Some(Recalled::Trusted(new.clone()))
+        );
         remembered.forget(&fingerprint(5), &new);
         assert!(remembered.recall(&fingerprint(5), later).is_none());
     }

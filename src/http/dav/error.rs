@@ -20,6 +20,9 @@ pub enum DavError {
     Unauthorized,
     /// The log or the local projection is not keeping up: retry.
     Unavailable(String),
+    /// Too many failed logins for the account or from the address: retry
+    /// after this long.
+    Throttled(std::time::Duration),
 }
 
 pub type DavResult<T> = Result<T, DavError>;
@@ -94,6 +97,25 @@ impl From<XmlError> for DavError {
     }
 }
 
+/// A request naming more than this server answers at once, refused
+/// before anything is looked up. RFC 4918 names no precondition for too
+/// many properties: 403 with the reason. Too many hrefs is WebDAV's
+/// `DAV:number-of-matches-within-limits` (RFC 5323 §5.17, RFC 6578 §3.7):
+/// the resources asked for are more than the server returns in one answer.
+impl From<xml::Exceeded> for DavError {
+    fn from(e: xml::Exceeded) -> Self {
+        tracing::debug!(error = %e, "request over a limit");
+        match e {
+            xml::Exceeded::Hrefs { .. } => DavError::precondition(
+                StatusCode::FORBIDDEN,
+                xml::DAV,
+                "number-of-matches-within-limits",
+            ),
+            xml::Exceeded::Properties { .. } => DavError::forbidden(e.to_string()),
+        }
+    }
+}
+
 impl From<projections::StoreError> for DavError {
     fn from(e: projections::StoreError) -> Self {
         tracing::error!(error = %e, "view read failed");
@@ -142,6 +164,19 @@ impl From<crate::engine::SubmitError> for DavError {
     }
 }
 
+/// The `Retry-After` of a wait: whole seconds, rounded up, at least 1.
+pub fn retry_after(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// What a throttled login is told.
+pub fn throttled_message(wait: std::time::Duration) -> String {
+    format!(
+        "too many failed logins for this account or from this address; retry in {} s",
+        retry_after(wait)
+    )
+}
+
 impl IntoResponse for DavError {
     fn into_response(self) -> Response {
         match self {
@@ -174,6 +209,18 @@ impl IntoResponse for DavError {
                     ),
                 ],
                 "credentials required\n",
+            )
+                .into_response(),
+            DavError::Throttled(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [
+                    (header::RETRY_AFTER, retry_after(wait).to_string()),
+                    (
+                        header::CONTENT_TYPE,
+                        "text/plain; charset=utf-8".to_string(),
+                    ),
+                ],
+                format!("{}\n", throttled_message(wait)),
             )
                 .into_response(),
             DavError::Unavailable(message) => (

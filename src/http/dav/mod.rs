@@ -20,10 +20,12 @@ mod schedule;
 mod share;
 pub(crate) mod sharing;
 mod sync_token;
+mod throttle;
 mod write;
 
-pub use error::{DavError, DavResult};
+pub use error::{retry_after, throttled_message, DavError, DavResult};
 pub use schedule::DEFAULT_MAX_ATTENDEES;
+pub use throttle::LoginLimits;
 
 use crate::engine::Engine;
 use auth::{Authenticated, Authenticator};
@@ -50,6 +52,15 @@ const DAV_CLASSES: &str =
      calendar-managed-attachments, calendar-auto-schedule";
 /// Default for `--max-resource-size`.
 pub const DEFAULT_MAX_RESOURCE_SIZE: u64 = 10 * 1024 * 1024;
+/// Default for `--max-xml-size`: an XML request body names properties,
+/// hrefs or a query, never a calendar, and the largest a client sends (a
+/// multiget of a thousand hrefs) is about 100 KiB.
+pub const DEFAULT_MAX_XML_SIZE: u64 = 1024 * 1024;
+/// Default for `--max-vcard-size`. Phones and hosted address books keep
+/// contact photos small (iCloud refuses cards over 256 KiB, Android stores
+/// a 720-pixel photo); a 3 MB camera picture kept whole is 4 MiB once in
+/// base64, and fits.
+pub const DEFAULT_MAX_VCARD_SIZE: u64 = 4 * 1024 * 1024;
 /// Largest managed attachment by default: 25 MiB, as large as mail
 /// systems commonly let an attachment be.
 pub const DEFAULT_MAX_ATTACHMENT_SIZE: u64 = 25 * 1024 * 1024;
@@ -90,6 +101,17 @@ pub struct Dav {
     limits: BodyLimits,
     query: QueryLimits,
     objects: ObjectStore,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// How logins are guarded against guessing (`serve` flags).
+#[derive(Clone, Debug, Default)]
+pub struct LoginGuard {
+    pub limits: LoginLimits,
+    /// Peers whose `X-Forwarded-For` is believed: the address they say
+    /// is the client's, not their own, is what failures are counted under.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// How large what clients send may be.
@@ -106,8 +128,20 @@ pub struct BodyLimits {
     /// Managed attachments on one calendar object
     /// (`--max-attachments-per-resource`).
     pub attachments_per_resource: usize,
-    /// Attendees of one scheduling object (`--max-attendees`).
+    /// Attendees of one scheduling object, and of one free-busy request
+    /// to the outbox (`--max-attendees`).
     pub attendees: usize,
+    /// An XML request body, or the outbox's free-busy request
+    /// (`--max-xml-size`).
+    pub xml: u64,
+    /// A vCard (`--max-vcard-size`, capped to `inline`).
+    pub vcard: u64,
+    /// Content lines of one calendar object or vCard a client stores
+    /// (`--max-object-lines`).
+    pub object_lines: usize,
+    /// Hrefs of a multiget and properties one body names
+    /// (`--max-multiget-hrefs`, `--max-request-properties`).
+    pub request: formats::xml::RequestLimits,
 }
 
 /// One authenticated request on its way through a handler.
@@ -174,10 +208,20 @@ impl<'a> Call<'a> {
             .unwrap_or_default())
     }
 
-    /// Reads the whole body, refusing (413) one over the limit before
-    /// reading it when Content-Length says so, or as soon as it grows past.
+    /// Reads the whole body, refusing (413) one over `--max-resource-size`
+    /// before reading it when Content-Length says so, or as soon as it
+    /// grows past.
     pub async fn body(&mut self, too_large: impl Fn() -> DavError) -> DavResult<Bytes> {
-        let limit = self.dav.max_resource_size;
+        self.body_within(self.dav.max_resource_size, too_large)
+            .await
+    }
+
+    /// [`Call::body`] with a limit of its own.
+    pub async fn body_within(
+        &mut self,
+        limit: u64,
+        too_large: impl Fn() -> DavError,
+    ) -> DavResult<Bytes> {
         let body = self.take_body(limit, &too_large)?;
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         axum::body::to_bytes(body, limit)
@@ -225,9 +269,13 @@ impl<'a> Call<'a> {
         &self.dav.limits
     }
 
-    /// An XML request body; empty when the client sent none.
+    /// An XML request body, up to `--max-xml-size`; empty when the client
+    /// sent none.
     pub async fn xml_body(&mut self) -> DavResult<Bytes> {
-        let body = self.body(payload_too_large).await?;
+        let limit = self.dav.limits.xml;
+        let body = self
+            .body_within(limit, || request_too_large("XML body", limit))
+            .await?;
         if !body.iter().all(u8::is_ascii_whitespace) {
             if let Some(ct) = self.header(header::CONTENT_TYPE) {
                 let ct = ct.to_ascii_lowercase();
@@ -287,6 +335,15 @@ pub fn payload_too_large() -> DavError {
     DavError::status(
         StatusCode::PAYLOAD_TOO_LARGE,
         "the request body is larger than this server accepts",
+    )
+}
+
+/// 413 for a request body over its own limit (an XML body, a free-busy
+/// request), saying which and how large it may be.
+pub fn request_too_large(what: &str, limit: u64) -> DavError {
+    DavError::status(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the {what} is larger than this server accepts ({limit} bytes at most)"),
     )
 }
 
@@ -369,11 +426,18 @@ impl Dav {
         limits: BodyLimits,
         query: QueryLimits,
         objects: ObjectStore,
+        guard: LoginGuard,
     ) -> anyhow::Result<Dav> {
         let mut salt = [0u8; 16];
         getrandom(&mut salt)?;
+        let trusted_proxies = guard
+            .trusted_proxies
+            .into_iter()
+            .map(crate::http::peer::canonical)
+            .collect();
         Ok(Dav {
-            auth: Arc::new(Authenticator::new(salt)),
+            auth: Arc::new(Authenticator::new(salt, guard.limits)),
+            trusted_proxies,
             cache: cache::RenderCache::new(64 * 1024 * 1024),
             principals: principals::SearchIndex::default(),
             max_resource_size: limits.inline,
@@ -383,15 +447,22 @@ impl Dav {
         })
     }
 
-    /// Authenticates a Basic `Authorization` value for the admin API too.
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub(crate) fn trusted_proxies(&self) -> &[std::net::IpAddr] {
+        &self.trusted_proxies
+    }
+
+    /// Authenticates a Basic `Authorization` value sent from `client`
+    /// (its address, when known), for the JSON APIs too.
     pub async fn authenticate(
         &self,
         engine: &Engine,
         authorization: Option<&str>,
+        client: Option<std::net::IpAddr>,
     ) -> DavResult<UserRecord> {
         match self
             .auth
-            .authenticate(&engine.views().directory, authorization)
+            .authenticate(&engine.views().directory, authorization, client)
             .await?
         {
             Authenticated::User(user) => Ok(user),
@@ -400,6 +471,7 @@ impl Dav {
             Authenticated::Busy => Err(DavError::Unavailable(
                 "too many logins are being checked; retry shortly".into(),
             )),
+            Authenticated::Throttled(wait) => Err(DavError::Throttled(wait)),
         }
     }
 
@@ -459,7 +531,12 @@ impl Dav {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let user = self.authenticate(engine, authorization).await?;
+        let client = crate::http::peer::client_address(
+            &parts.extensions,
+            &parts.headers,
+            &self.trusted_proxies,
+        );
+        let user = self.authenticate(engine, authorization, client).await?;
         authorise(&path, &user, &parts.method)?;
         Ok(Admitted::Call(user, path))
     }

@@ -80,6 +80,7 @@ pub async fn propfind(call: &mut Call<'_>) -> DavResult<Response> {
     }
     let body = call.xml_body().await?;
     let request = xml::parse_propfind(&body)?;
+    call.limits().request.check_propfind(&request)?;
     let resource = load(call)?;
     let depth_tag: &[u8] = if depth == Depth::One { b"1" } else { b"0" };
     cached(call, &resource, &[b"PROPFIND", depth_tag, &body], || {
@@ -104,6 +105,7 @@ pub async fn propfind(call: &mut Call<'_>) -> DavResult<Response> {
 pub async fn report(call: &mut Call<'_>) -> DavResult<Response> {
     let body = call.xml_body().await?;
     let report = xml::parse_report(&body)?;
+    call.limits().request.check_report(&report)?;
     let resource = load(call)?;
     match report {
         Report::SyncCollection {

@@ -270,12 +270,28 @@ pub fn is_outbox(call: &Call<'_>) -> bool {
 /// POST to the outbox (RFC 6638 §5): a VFREEBUSY request answered for
 /// each ATTENDEE from their calendars, in a `schedule-response`.
 pub async fn outbox_post(call: &mut Call<'_>) -> DavResult<Response> {
+    // A free-busy request is a few lines: the XML bodies' limit, not a
+    // calendar object's.
+    let limit = call.limits().xml;
     let body = call
-        .body(|| DavError::status(StatusCode::PAYLOAD_TOO_LARGE, "request too large"))
+        .body_within(limit, || {
+            super::request_too_large("free-busy request", limit)
+        })
         .await?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| DavError::bad_request("the request is not UTF-8"))?;
     let request = FreeBusyRequest::parse(text).map_err(DavError::bad_request)?;
+    // Each attendee is a free-busy computation over their calendars.
+    let most = call.limits().attendees;
+    if request.attendees.len() > most {
+        return Err(forbidden(
+            "max-attendees-per-instance",
+            format!(
+                "{} attendees asked, at most {most}",
+                request.attendees.len()
+            ),
+        ));
+    }
     let mine = addresses_of(&call.views, &call.principal)?;
     if !mine.contains(&request.organizer) {
         return Err(forbidden(

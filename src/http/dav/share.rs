@@ -44,6 +44,10 @@ pub async fn post(call: &mut Call<'_>) -> DavResult<Response> {
         ));
     }
     let request = xml::parse_share(&body).map_err(|e| DavError::bad_request(e.to_string()))?;
+    // Each sharee is a directory lookup and a grant.
+    call.limits()
+        .request
+        .check_sharees(request.set.len() + request.remove.len())?;
     let directory = &call.views.directory;
     let domain = call.user.domain.as_str();
     let mut changes = Vec::new();

@@ -234,8 +234,12 @@ async fn put_payload(
 async fn put_object(call: &mut Call<'_>, place: &Place, name: &str) -> DavResult<Response> {
     let kind = place.kind;
     check_content_type(call, kind)?;
+    let limit = match kind {
+        Kind::Calendar => call.limits().inline,
+        Kind::AddressBook => call.limits().vcard,
+    };
     let body = call
-        .body(|| {
+        .body_within(limit, || {
             DavError::precondition(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 namespace(kind),
@@ -253,6 +257,11 @@ async fn put_object(call: &mut Call<'_>, place: &Place, name: &str) -> DavResult
             },
         )
     })?;
+    // Before validating: each line is a property in every tree built from
+    // the object (queries, scheduling), which the size alone does not bound.
+    // No CalDAV or CardDAV precondition names a count of lines.
+    formats::check_content_lines(&text, call.limits().object_lines)
+        .map_err(|e| DavError::forbidden(e.to_string()))?;
     let valid = validate(kind, &text)?;
     if !accepts(call, place, valid.component.as_deref())? {
         return Err(DavError::precondition(
@@ -446,6 +455,7 @@ fn update_name(update: &PropertyUpdate) -> &QName {
 pub async fn proppatch(call: &mut Call<'_>) -> DavResult<Response> {
     let body = call.xml_body().await?;
     let updates = xml::parse_proppatch(&body)?;
+    call.limits().request.check_proppatch(&updates)?;
     let resource = resource::load(&call.ctx(), &call.path)?.ok_or_else(DavError::not_found)?;
     let names: Vec<QName> = {
         let mut names: Vec<QName> = Vec::new();
@@ -504,6 +514,20 @@ pub async fn proppatch(call: &mut Call<'_>) -> DavResult<Response> {
             Target::Protected => {}
         }
     }
+    // Dead properties add up over PROPPATCHes, and every read of the
+    // resource loads them all: bounded per resource, with RFC 4918's 507
+    // on the properties that did not fit (§9.2.1), 424 on the others.
+    if let Some(stored) = stored_dead(&resource) {
+        if !dead_properties_fit(stored, &dead) {
+            return Ok(answer(&|n| {
+                if dead.get(&n.clark()).is_some_and(Option::is_some) {
+                    507
+                } else {
+                    424
+                }
+            }));
+        }
+    }
     let (payload, expected) = match &resource {
         Resource::Calendar { place, .. } | Resource::AddressBook { place, .. }
             if place.rights != Rights::Owner =>
@@ -558,6 +582,53 @@ pub async fn proppatch(call: &mut Call<'_>) -> DavResult<Response> {
         Outcome::Applied { .. } => Ok(answer(&|_| 200)),
         other => Err(rejected(other)),
     }
+}
+
+/// Most dead properties one resource keeps.
+const MAX_DEAD_PROPERTIES: usize = 256;
+/// Most bytes of dead properties (names and values) one resource keeps:
+/// clients store a colour, an order, a few settings, never more than a
+/// few KiB.
+const MAX_DEAD_PROPERTY_BYTES: usize = 256 * 1024;
+
+/// The dead properties a resource holds, when it can hold any.
+fn stored_dead(resource: &Resource) -> Option<&events::payload::DeadProperties> {
+    match resource {
+        Resource::Calendar { record, .. } => Some(&record.props.dead),
+        Resource::AddressBook { record, .. } => Some(&record.props.dead),
+        Resource::Folder {
+            entry: Some(entry), ..
+        }
+        | Resource::File { entry, .. } => Some(&entry.dead),
+        _ => None,
+    }
+}
+
+/// Whether `stored` with `patch` applied stays within the bounds. A patch
+/// that only removes always fits, so a resource over them (stored before
+/// they existed) can be brought back under.
+fn dead_properties_fit(
+    stored: &events::payload::DeadProperties,
+    patch: &events::payload::DeadPropertiesPatch,
+) -> bool {
+    if patch.values().all(Option::is_none) {
+        return true;
+    }
+    let mut count = 0;
+    let mut bytes = 0;
+    for (name, value) in stored {
+        if !patch.contains_key(name) {
+            count += 1;
+            bytes += name.len() + value.len();
+        }
+    }
+    for (name, value) in patch {
+        if let Some(value) = value {
+            count += 1;
+            bytes += name.len() + value.len();
+        }
+    }
+    count <= MAX_DEAD_PROPERTIES && bytes <= MAX_DEAD_PROPERTY_BYTES
 }
 
 /// Collection properties from an MKCALENDAR or extended MKCOL body.
@@ -645,6 +716,7 @@ pub async fn mkcol(call: &mut Call<'_>, method: &str) -> DavResult<Response> {
         (false, true) => xml::parse_mkcalendar(&body)?,
         (false, false) => xml::parse_mkcol(&body)?,
     };
+    call.limits().request.check_mkcol(&request)?;
     if resource::load(&call.ctx(), &call.path)?.is_some() {
         return Err(DavError::method_not_allowed(
             "this collection already exists",

@@ -1,15 +1,16 @@
 //! Why a mail API request was refused, and how that is answered: a
-//! status, `{"error": "..."}` and, for 401 and 503, the header that tells
-//! the client what to do next.
+//! status, `{"error": "..."}` and, for 401, 429 and 503, the header that
+//! tells the client what to do next.
 
 use crate::engine::SubmitError;
-use crate::http::dav::DavError;
+use crate::http::dav::{retry_after, throttled_message, DavError};
 use crate::http::ErrorBody;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use projections::StoreError;
+use std::time::Duration;
 
 /// Why a request was refused; answered as `{"error": "..."}`.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,9 @@ pub enum MailError {
     /// changing under a conditional write: try again.
     #[error("{0}")]
     Unavailable(String),
+    /// Too many failed logins for the account or from the address.
+    #[error("{}", throttled_message(*.0))]
+    Throttled(Duration),
     #[error("{0}")]
     Internal(String),
 }
@@ -47,6 +51,7 @@ impl MailError {
             MailError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             MailError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             MailError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            MailError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             MailError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,6 +77,9 @@ impl IntoResponse for MailError {
             }
             MailError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            MailError::Throttled(wait) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after(wait)));
             }
             _ => {}
         }
@@ -101,6 +109,7 @@ impl From<DavError> for MailError {
         match e {
             DavError::Unauthorized => MailError::Unauthorized,
             DavError::Unavailable(m) => MailError::Unavailable(m),
+            DavError::Throttled(wait) => MailError::Throttled(wait),
             DavError::Status(StatusCode::FORBIDDEN, m) => MailError::Forbidden(m),
             DavError::Status(_, m) => MailError::Internal(m),
             DavError::Precondition { condition, .. } => {

@@ -24,6 +24,7 @@ pub use seen::{
 };
 
 use crate::http::openapi::{Gate, UnknownOwner};
+use crate::http::peer::ClientAddress;
 use crate::http::{identify, AppState, Caller, ErrorBody, Shared};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -35,6 +36,7 @@ use events::payload::SeenChanged;
 use events::{AggregateVersion, EventEnvelope, Payload, UidSet};
 use projections::{Outcome, Rejection};
 use seen::changes_answer;
+use std::net::IpAddr;
 use std::time::Duration;
 use types::{
     BulkAnswer, BulkBody, ChangesAnswer, ChangesQuery, LoginPath, MailboxPath, SeenAnswer,
@@ -159,6 +161,7 @@ struct Access {
 async fn authorise(
     state: &AppState,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
     login: &str,
 ) -> Result<Access, MailError> {
     // A view still being built would answer with part of the flags.
@@ -167,7 +170,7 @@ async fn authorise(
             "the views are still being built from the log; retry shortly".into(),
         ));
     }
-    let caller = identify(state, headers).await?;
+    let caller = identify(state, headers, client).await?;
     let user = state.engine.views().directory.find_user(login)?;
     let actor = match caller {
         Caller::User(me) if !me.admin => {
@@ -202,11 +205,12 @@ async fn authorise(
 ))]
 async fn read_seen(
     State(state): State<Shared>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<SeenAnswer>, MailError> {
     let Path((login, mailbox)) = path?;
-    let access = authorise(&state, &headers, &login).await?;
+    let access = authorise(&state, &headers, client, &login).await?;
     check_mailbox(&mailbox)?;
     Ok(Json(read_one(&state, &access, mailbox)?))
 }
@@ -219,12 +223,13 @@ async fn read_seen(
 ))]
 async fn write_seen(
     State(state): State<Shared>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Body,
 ) -> Result<Json<WriteAnswer>, MailError> {
     let Path((login, mailbox)) = path?;
-    let access = authorise(&state, &headers, &login).await?;
+    let access = authorise(&state, &headers, client, &login).await?;
     let body: WriteBody = json_body(&headers, body).await?;
     let write = SeenWrite::parse(
         mailbox,
@@ -248,12 +253,13 @@ async fn write_seen(
 ))]
 async fn changes(
     State(state): State<Shared>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
     query: Result<Query<ChangesQuery>, QueryRejection>,
 ) -> Result<Json<ChangesAnswer>, MailError> {
     let Path((login, mailbox)) = path?;
-    let access = authorise(&state, &headers, &login).await?;
+    let access = authorise(&state, &headers, client, &login).await?;
     check_mailbox(&mailbox)?;
     let Query(query) = query?;
     let changes = state.engine.views().seen.changed_since(
@@ -273,12 +279,13 @@ async fn changes(
 ))]
 async fn bulk(
     State(state): State<Shared>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Json<BulkAnswer>, MailError> {
     let Path(login) = path?;
-    let access = authorise(&state, &headers, &login).await?;
+    let access = authorise(&state, &headers, client, &login).await?;
     let body: BulkBody = json_body(&headers, body).await?;
     if body.read.len() + body.write.len() > MAX_MAILBOXES {
         return Err(MailError::TooLarge(format!(

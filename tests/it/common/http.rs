@@ -150,9 +150,59 @@ fn exchange(
     answer(stream)
 }
 
+/// Sends one request from `source`, a local address of the test's
+/// choosing (any of 127.0.0.0/8 on loopback), as a client elsewhere would.
+pub fn send_from(
+    source: std::net::IpAddr,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut stream = connect_from(source, port);
+    head(&mut stream, port, method, path, headers, body.len() as u64);
+    stream.write_all(body).unwrap();
+    answer(stream)
+}
+
+/// A connection to `port` on 127.0.0.1 from `source` (std cannot bind
+/// before connecting; tokio's socket can).
+fn connect_from(source: std::net::IpAddr, port: u16) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("a runtime");
+    let stream = runtime
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(std::net::SocketAddr::new(source, 0))?;
+            let stream = socket
+                .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+                .await?;
+            stream.into_std()
+        })
+        .unwrap_or_else(|e| panic!("connecting from {source}: {e}"));
+    stream.set_nonblocking(false).unwrap();
+    stream
+}
+
 /// A connection with the request's head sent.
 fn open(port: u16, method: &str, path: &str, headers: &[(&str, &str)], length: u64) -> TcpStream {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    head(&mut stream, port, method, path, headers, length);
+    stream
+}
+
+/// Writes a request's head.
+fn head(
+    stream: &mut TcpStream,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    length: u64,
+) {
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
@@ -163,7 +213,6 @@ fn open(port: u16, method: &str, path: &str, headers: &[(&str, &str)], length: u
     }
     head.push_str(&format!("Content-Length: {length}\r\n\r\n"));
     stream.write_all(head.as_bytes()).unwrap();
-    stream
 }
 
 fn answer(mut stream: TcpStream) -> Reply {

@@ -166,7 +166,7 @@ pub(super) const ADDRESS_BOOK: Table = &[
             ))
         }),
         Live::always(CARDDAV, "max-resource-size", |ctx, _| {
-            text(ctx.max_resource_size.to_string())
+            text(ctx.limits.vcard.to_string())
         }),
         Live::if_set(DAV, "displayname", |_, r| {
             address_book(r)?.display_name.clone().map(Value::Text)
