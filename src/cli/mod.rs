@@ -235,7 +235,8 @@ impl LogArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server: the log, the projection runners and the HTTP API.
-    Serve(serve::ServeArgs),
+    // Boxed: its flags outgrow every other command's.
+    Serve(Box<serve::ServeArgs>),
     /// Build projection versions from offset 0 of the log; with --into,
     /// a point-in-time copy into another data directory.
     Rebuild(rebuild::RebuildCommand),
@@ -341,7 +342,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let global = cli.log;
         match cli.command {
-            Command::Serve(args) => serve::run(&global, args).await,
+            Command::Serve(args) => serve::run(&global, *args).await,
             Command::Rebuild(cmd) => rebuild::rebuild(&global, cmd).await,
             Command::Projections(cmd) => projections::run(&global, cmd).await,
             Command::Log(log::LogCommand::Tail(args)) => log::tail(&global, args).await,
