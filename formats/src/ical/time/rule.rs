@@ -57,6 +57,11 @@ impl Rule {
     /// Parses `value` (the RRULE property value) for a recurrence starting
     /// at the wall-clock time `start`. The error is a reason for humans.
     pub(super) fn parse(value: &str, start: NaiveDateTime) -> Result<Rule, String> {
+        // A RECUR value is ASCII (RFC 5545 §3.3.10); rrule 0.14 slices
+        // weekdays by bytes and panics inside a multi-byte character.
+        if !value.is_ascii() {
+            return Err(format!("the rule {value:?} is not ASCII"));
+        }
         let mut kept: Vec<String> = Vec::new();
         let mut until = None;
         let mut count = None;
@@ -201,6 +206,17 @@ mod tests {
 
     fn at(s: &str) -> NaiveDateTime {
         parse_written(s).unwrap().local()
+    }
+
+    /// Found by fuzzing (fixtures/fuzz/ical/rrule-byday-multibyte.ics):
+    /// rrule sliced `-ȬU` inside the `Ȭ` and panicked.
+    #[test]
+    fn a_rule_outside_ascii_is_refused() {
+        let refused = Rule::parse(
+            "FREQ=YEARLY;BYMONTH=3;BYDAY=-\u{22c}U",
+            at("19700329T020000"),
+        );
+        assert!(matches!(refused, Err(reason) if reason.contains("not ASCII")));
     }
 
     #[test]
