@@ -41,6 +41,18 @@ impl Until {
             Until::Date(until) => local.date() <= until,
         }
     }
+
+    /// Whether every instance from the wall-clock time `local` on is past
+    /// UNTIL, whatever its zone (an offset is less than a day).
+    pub(super) fn passed(self, local: NaiveDateTime) -> bool {
+        match self {
+            Until::Utc(until) => until
+                .checked_add_signed(chrono::TimeDelta::days(1))
+                .is_some_and(|latest| local > latest),
+            Until::Local(until) => local > until,
+            Until::Date(until) => local.date() > until,
+        }
+    }
 }
 
 /// A parsed RRULE for one start.
