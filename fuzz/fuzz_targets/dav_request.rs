@@ -36,7 +36,10 @@ fuzz_target!(|body: &[u8]| {
             let written = root.to_xml();
             let again = xml::parse(written.as_bytes())
                 .unwrap_or_else(|e| panic!("the tree's own XML does not parse: {e}\n{written}"));
-            assert_eq!(again, root, "the tree's own XML reads differently:\n{written}");
+            assert_eq!(
+                again, root,
+                "the tree's own XML reads differently:\n{written}"
+            );
         }
         _ => {}
     }

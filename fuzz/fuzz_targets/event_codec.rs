@@ -24,5 +24,9 @@ fuzz_target!(|data: &[u8]| {
     let record = encode(&event);
     let again = decode(&record.value, Some(events::codec::CURRENT_SCHEMA_VERSION))
         .unwrap_or_else(|e| panic!("a decoded event does not decode once encoded: {e}"));
-    assert_eq!(encode(&again).value, record.value, "the event changed through encoding");
+    assert_eq!(
+        encode(&again).value,
+        record.value,
+        "the event changed through encoding"
+    );
 });

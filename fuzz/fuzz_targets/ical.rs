@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = validate_calendar_object(text);
     if let Ok((_, occurrences)) = validate_calendar_tree(text, TreeScope::Occurrences) {
-        let _ = extent(&occurrences, &Zones::new(&occurrences, None), RULE_INSTANCES);
+        let _ = extent(
+            &occurrences,
+            &Zones::new(&occurrences, None),
+            RULE_INSTANCES,
+        );
     }
     if let Ok(tree) = parse_tree(text) {
         let _ = tree.to_text();
@@ -27,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
         // What split makes is what a PUT stores: it validates.
         for object in objects {
             if let Err(e) = validate_calendar_object(&object.ical) {
-                panic!("split made an object that does not validate: {e}\n{}", object.ical);
+                panic!(
+                    "split made an object that does not validate: {e}\n{}",
+                    object.ical
+                );
             }
         }
     }

@@ -17,12 +17,22 @@ fuzz_target!(|data: &[u8]| {
     for (i, &(a, b)) in ranges.iter().enumerate() {
         assert!(a >= 1 && a <= b, "{text:?}: range {a}:{b}");
         if let Some(&(next, _)) = ranges.get(i + 1) {
-            assert!(u64::from(b) + 1 < u64::from(next), "{text:?}: ranges not disjoint");
+            assert!(
+                u64::from(b) + 1 < u64::from(next),
+                "{text:?}: ranges not disjoint"
+            );
         }
     }
     let printed = set.to_string();
-    assert_eq!(printed.parse::<UidSet>().as_ref(), Ok(&set), "{text:?} printed as {printed:?}");
-    assert_eq!(UidSet::from_ranges(ranges.iter().copied()).as_ref(), Ok(&set));
+    assert_eq!(
+        printed.parse::<UidSet>().as_ref(),
+        Ok(&set),
+        "{text:?} printed as {printed:?}"
+    );
+    assert_eq!(
+        UidSet::from_ranges(ranges.iter().copied()).as_ref(),
+        Ok(&set)
+    );
     let _ = set.len();
     let _ = set.first_common(&set);
 });
