@@ -23,6 +23,7 @@ pub mod registry;
 pub mod runner;
 pub mod scheduling;
 pub mod seen;
+pub mod snapshot_file;
 pub mod store;
 #[cfg(test)]
 mod testing;

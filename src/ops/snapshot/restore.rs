@@ -4,7 +4,7 @@
 
 use super::anchors::records_at;
 use super::format::VersionInfo;
-use super::format::{record_digest, scan, Frame, Scanned, SnapshotError, SnapshotReader};
+use super::format::{open, record_digest, scan, Frame, Header, Scanned, SnapshotError};
 use crate::config::Config;
 use anyhow::{bail, Context};
 use events::log::TopicPartition;
@@ -23,8 +23,8 @@ const STAGING: &str = "views.restoring";
 /// each recorded `building` at its stored positions so that `serve` and
 /// `rebuild` resume it; returns the file's checksum as read this time.
 fn write_into(path: &Path, store: &ViewStore) -> Result<String, SnapshotError> {
-    let mut r = SnapshotReader::open(path)?;
-    r.header()?;
+    let mut r = open(path)?;
+    r.header::<Header>()?;
     let mut current: Option<VersionInfo> = None;
     let mut chunk: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(RESTORE_CHUNK);
     loop {
@@ -32,7 +32,7 @@ fn write_into(path: &Path, store: &ViewStore) -> Result<String, SnapshotError> {
             Frame::Version(info) => current = Some(info),
             Frame::Entry(k, v) => {
                 let Some(info) = &current else {
-                    return Err(r.damaged("an entry outside a version"));
+                    return Err(r.damaged("an entry outside a version").into());
                 };
                 chunk.push((k, v));
                 if chunk.len() >= RESTORE_CHUNK {
@@ -41,7 +41,7 @@ fn write_into(path: &Path, store: &ViewStore) -> Result<String, SnapshotError> {
             }
             Frame::End(_) => {
                 let Some(info) = current.take() else {
-                    return Err(r.damaged("an end frame outside a version"));
+                    return Err(r.damaged("an end frame outside a version").into());
                 };
                 let id = info.id();
                 store.put_entries(&id, std::mem::take(&mut chunk))?;
@@ -55,7 +55,7 @@ fn write_into(path: &Path, store: &ViewStore) -> Result<String, SnapshotError> {
         }
     }
     store.close()?;
-    r.check_end()
+    Ok(r.check_end()?)
 }
 
 /// What a restore did.
@@ -310,7 +310,10 @@ mod tests {
                 .err()
                 .unwrap_or_else(|| panic!("{what} accepted"));
             assert!(
-                matches!(err, SnapshotError::Damaged { .. }),
+                matches!(
+                    err,
+                    SnapshotError::File(projections::snapshot_file::FileError::Damaged { .. })
+                ),
                 "{what}: {err}"
             );
         }

@@ -41,6 +41,18 @@ impl Until {
             Until::Date(until) => local.date() <= until,
         }
     }
+
+    /// Whether every instance from the wall-clock time `local` on is past
+    /// UNTIL, whatever its zone (an offset is less than a day).
+    pub(super) fn passed(self, local: NaiveDateTime) -> bool {
+        match self {
+            Until::Utc(until) => until
+                .checked_add_signed(chrono::TimeDelta::days(1))
+                .is_some_and(|latest| local > latest),
+            Until::Local(until) => local > until,
+            Until::Date(until) => local.date() > until,
+        }
+    }
 }
 
 /// A parsed RRULE for one start.
@@ -57,6 +69,11 @@ impl Rule {
     /// Parses `value` (the RRULE property value) for a recurrence starting
     /// at the wall-clock time `start`. The error is a reason for humans.
     pub(super) fn parse(value: &str, start: NaiveDateTime) -> Result<Rule, String> {
+        // A RECUR value is ASCII (RFC 5545 §3.3.10); rrule 0.14 slices
+        // weekdays by bytes and panics inside a multi-byte character.
+        if !value.is_ascii() {
+            return Err(format!("the rule {value:?} is not ASCII"));
+        }
         let mut kept: Vec<String> = Vec::new();
         let mut until = None;
         let mut count = None;
@@ -201,6 +218,17 @@ mod tests {
 
     fn at(s: &str) -> NaiveDateTime {
         parse_written(s).unwrap().local()
+    }
+
+    /// Found by fuzzing (fixtures/fuzz/ical/rrule-byday-multibyte.ics):
+    /// rrule sliced `-ȬU` inside the `Ȭ` and panicked.
+    #[test]
+    fn a_rule_outside_ascii_is_refused() {
+        let refused = Rule::parse(
+            "FREQ=YEARLY;BYMONTH=3;BYDAY=-\u{22c}U",
+            at("19700329T020000"),
+        );
+        assert!(matches!(refused, Err(reason) if reason.contains("not ASCII")));
     }
 
     #[test]
