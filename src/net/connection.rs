@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -61,7 +61,6 @@ struct Phase {
     /// Bytes written to the socket since the answer began: what the
     /// client has taken of it (give or take the socket's buffer).
     sent: AtomicU64,
-    changed: Notify,
 }
 
 impl Phase {
@@ -69,7 +68,6 @@ impl Phase {
         Phase {
             stage: Mutex::new((Stage::Head, Instant::now())),
             sent: AtomicU64::new(0),
-            changed: Notify::new(),
         }
     }
 
@@ -82,7 +80,6 @@ impl Phase {
         if stage == Stage::Answering {
             self.sent.store(0, Ordering::Relaxed);
         }
-        self.changed.notify_one();
     }
 
     /// Bytes arrived: an idle connection starts a request's head.
@@ -90,8 +87,6 @@ impl Phase {
         let mut current = self.stage.lock().unwrap_or_else(|p| p.into_inner());
         if current.0 == Stage::Idle {
             *current = (Stage::Head, Instant::now());
-            drop(current);
-            self.changed.notify_one();
         }
     }
 
@@ -149,17 +144,12 @@ pub(super) async fn serve<S>(
     // Once closing (stopped, or idle too long), the connection has a head
     // timeout's time to finish what it answers.
     let mut closing: Option<Instant> = None;
+    // The deadlines are checked on a tick rather than woken by each change
+    // of stage: a request then costs no wake-up of this task, and a
+    // deadline is kept to within a tick.
+    let mut ticks = tokio::time::interval(tick(&limits));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let deadline = match closing {
-            Some(at) => Some((Stage::Busy, at + limits.header_read_timeout)),
-            None => phase.deadline(&limits),
-        };
-        let expiry = async {
-            match deadline {
-                Some((_, at)) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             served = connection.as_mut() => {
                 if let Err(e) = served {
@@ -167,24 +157,25 @@ pub(super) async fn serve<S>(
                 }
                 return;
             }
-            _ = phase.changed.notified(), if closing.is_none() => {}
             _ = stopped.changed(), if closing.is_none() => {
                 closing = Some(Instant::now());
                 connection.as_mut().graceful_shutdown();
             }
-            _ = expiry => {
-                // The stage may have moved on since the deadline was read.
-                let Some((stage, at)) = deadline else { continue };
-                if closing.is_some() {
-                    return;
+            now = ticks.tick() => {
+                if let Some(at) = closing {
+                    if now >= at + limits.header_read_timeout {
+                        return;
+                    }
+                    continue;
                 }
-                if phase.deadline(&limits) != Some((stage, at)) {
+                let Some((stage, at)) = phase.deadline(&limits) else { continue };
+                if now < at {
                     continue;
                 }
                 match stage {
                     Stage::Idle => {
                         metrics.connection_timed_out("idle");
-                        closing = Some(Instant::now());
+                        closing = Some(now);
                         connection.as_mut().graceful_shutdown();
                     }
                     Stage::Answering => {
@@ -202,6 +193,19 @@ pub(super) async fn serve<S>(
             }
         }
     }
+}
+
+/// How often a connection's deadlines are checked: a quarter of the
+/// shortest, between 100 ms and a second.
+fn tick(limits: &Limits) -> std::time::Duration {
+    let shortest = limits
+        .header_read_timeout
+        .min(limits.keep_alive_timeout)
+        .min(limits.body_read_timeout);
+    (shortest / 4).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(1),
+    )
 }
 
 /// One request: shed over the cap of requests in flight, else handed to
