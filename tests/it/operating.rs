@@ -367,7 +367,7 @@ fn a_real_prometheus_scrapes_servers_and_proxy_and_sees_what_the_test_did() {
     let reply = send(prometheus.port, "GET", "/api/v1/rules", &[], b"");
     let rules: Value = serde_json::from_str(&reply.body).unwrap();
     let rules = rules["data"]["groups"][0]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 10);
+    assert_eq!(rules.len(), 11);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let reply = send(prometheus.port, "GET", "/api/v1/rules", &[], b"");
