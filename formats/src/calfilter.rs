@@ -84,6 +84,18 @@ impl CompFilter {
     }
 }
 
+/// The zone a `<C:timezone>` or a calendar's `calendar-timezone` names:
+/// a zone name as given, or the TZID of the VTIMEZONE in a VCALENDAR.
+pub fn zone_name(given: &str) -> String {
+    if !given.contains("BEGIN:") {
+        return given.trim().to_string();
+    }
+    given
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("TZID:"))
+        .map_or_else(String::new, |tzid| tzid.trim().to_string())
+}
+
 /// Reads the REPORT body's root element (`{CALDAV}calendar-query`).
 pub fn parse_calendar_query(root: &Element) -> Result<CalendarQuery, FilterError> {
     if !root.is(CALDAV, "calendar-query") {

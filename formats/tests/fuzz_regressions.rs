@@ -6,7 +6,7 @@
 use reprise_formats as formats;
 
 use chrono::{TimeZone, Utc};
-use formats::calfilter::{self, parse_calendar_query, Matcher, ZonedObject};
+use formats::calfilter::{self, parse_calendar_query, zone_name, Matcher, ZonedObject};
 use formats::ical::time::{extent, InstanceBudget, Limits, Zones};
 use formats::ical::tree::{parse_tree, TreeScope};
 use formats::ical::{split_calendar_export, validate_calendar_object, validate_calendar_tree};
@@ -106,17 +106,6 @@ fn calendar_query(data: &[u8]) {
             let _ = calfilter::free_busy(&objects, (start, end), start, &limits, &budget);
         }
     }
-}
-
-/// As the server reads `<C:timezone>`.
-fn zone_name(given: &str) -> String {
-    if !given.contains("BEGIN:") {
-        return given.trim().to_string();
-    }
-    given
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("TZID:"))
-        .map_or_else(String::new, |tzid| tzid.trim().to_string())
 }
 
 #[test]

@@ -7,7 +7,7 @@
 #![no_main]
 
 use chrono::{TimeZone, Utc};
-use formats::calfilter::{self, parse_calendar_query, Matcher, ZonedObject};
+use formats::calfilter::{self, parse_calendar_query, zone_name, Matcher, ZonedObject};
 use formats::ical::time::{InstanceBudget, Limits};
 use formats::ical::tree::parse_tree;
 use formats::xml;
@@ -68,15 +68,3 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
-
-/// As the server reads `<C:timezone>`: a zone name, or a VCALENDAR whose
-/// VTIMEZONE's TZID names it.
-fn zone_name(given: &str) -> String {
-    if !given.contains("BEGIN:") {
-        return given.trim().to_string();
-    }
-    given
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("TZID:"))
-        .map_or_else(String::new, |tzid| tzid.trim().to_string())
-}

@@ -12,7 +12,9 @@ use axum::body::Bytes;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use events::{AggregateVersion, ObjectRef};
-use formats::calfilter::{self, parse_calendar_query, CalendarData, CalendarQuery, Matcher};
+use formats::calfilter::{
+    self, parse_calendar_query, zone_name, CalendarData, CalendarQuery, Matcher,
+};
 use formats::cardfilter::{self, parse_addressbook_query, AddressbookQuery};
 use formats::davpath::{self as path, DavPath, Kind};
 use formats::filter::FilterError;
@@ -206,17 +208,6 @@ fn floating_zone(
 ) -> Option<String> {
     let given = query.timezone.as_deref().or(calendar.timezone.as_deref())?;
     Some(zone_name(given))
-}
-
-/// A zone given as a name or as a VCALENDAR holding a VTIMEZONE: its TZID.
-fn zone_name(given: &str) -> String {
-    if !given.contains("BEGIN:") {
-        return given.trim().to_string();
-    }
-    given
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("TZID:"))
-        .map_or_else(String::new, |tzid| tzid.trim().to_string())
 }
 
 /// RFC 4791 §7.10: a VFREEBUSY (text/calendar, not a multistatus) of the
